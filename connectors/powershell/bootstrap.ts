@@ -1,0 +1,39 @@
+/**
+ * The short command that starts every generated script. cmd.exe cuts command lines at 8,191
+ * characters, so the real script never goes on the command line: this bootstrap (passed as
+ * `-EncodedCommand`, UTF-16LE base64, well under the limit) reads the script from stdin, which the
+ * WinRM client sends in chunks, and runs it as one script block.
+ */
+
+export const BOOTSTRAP_SCRIPT = [
+  "$ProgressPreference = 'SilentlyContinue'",
+  '[Console]::InputEncoding = [System.Text.UTF8Encoding]::new($false)',
+  '[Console]::OutputEncoding = [System.Text.UTF8Encoding]::new($false)',
+  '$m365syncScript = [Console]::In.ReadToEnd()',
+  '& ([ScriptBlock]::Create($m365syncScript))',
+].join('; ');
+
+/** PowerShell's -EncodedCommand takes base64 of UTF-16LE text. */
+export function encodePowerShellCommand(script: string): string {
+  return Buffer.from(script, 'utf16le').toString('base64');
+}
+
+export function decodePowerShellCommand(encoded: string): string {
+  return Buffer.from(encoded, 'base64').toString('utf16le');
+}
+
+/** The executable and arguments of a WinRS command that runs the bootstrap. */
+export function bootstrapCommand(): { command: string; args: string[] } {
+  return {
+    command: 'powershell.exe',
+    args: [
+      '-NoLogo',
+      '-NoProfile',
+      '-NonInteractive',
+      '-ExecutionPolicy',
+      'Bypass',
+      '-EncodedCommand',
+      encodePowerShellCommand(BOOTSTRAP_SCRIPT),
+    ],
+  };
+}

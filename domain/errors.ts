@@ -1,0 +1,70 @@
+/**
+ * Errors carry a stable `code` (for programs, dashboards and tests) and a message written for the
+ * operator: what went wrong and what to do. Messages never contain a secret.
+ */
+export type ErrorCode =
+  | 'INVALID_INPUT'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'CONFIGURATION'
+  | 'ENCRYPTION_KEY'
+  | 'DECRYPTION_FAILED'
+  | 'AUTHENTICATION'
+  | 'PERMISSION'
+  | 'THROTTLED'
+  | 'TRANSIENT'
+  | 'PAGE_TOKEN_EXPIRED'
+  | 'GRAPH_REQUEST'
+  | 'WINRM_FAULT'
+  | 'WINRM_AUTH'
+  | 'WINRM_QUOTA'
+  | 'WINRM_SHELL_NOT_FOUND'
+  | 'WINRM_ENVELOPE_TOO_LARGE'
+  | 'WINRM_TIMEOUT'
+  | 'POWERSHELL_ERROR'
+  | 'OUTPUT_TOO_LARGE'
+  | 'PROXY_UNAVAILABLE'
+  | 'LEASE_LOST'
+  | 'CANCELLED'
+  | 'SERVICE_UNAVAILABLE';
+
+export interface SyncErrorOptions {
+  /** A transient error may succeed when tried again; everything else fails at once. */
+  retryable?: boolean;
+  cause?: unknown;
+}
+
+export class SyncError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: SyncErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SyncError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** One problem with one field of an input, named the way the operator typed it (`Tenant.name`). */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export class ValidationError extends SyncError {
+  readonly problems: FieldProblem[];
+
+  constructor(subject: string, problems: FieldProblem[]) {
+    super(
+      'INVALID_INPUT',
+      `${subject} is not valid:\n${problems.map((p) => `  - ${p.field}: ${p.message}`).join('\n')}`,
+    );
+    this.name = 'ValidationError';
+    this.problems = problems;
+  }
+}
+
+export function isRetryable(error: unknown): boolean {
+  return error instanceof SyncError ? error.retryable : false;
+}

@@ -1,0 +1,39 @@
+import { pino, type Logger } from 'pino';
+import { PASSWORD_FIELDS } from '../domain/tenant-fields.js';
+
+/**
+ * Property names whose values never reach a log line, wherever they sit in a logged object:
+ * the tenant's password fields, and the usual names of credentials on the wire.
+ */
+const SECRET_KEYS = [
+  ...PASSWORD_FIELDS.map((f) => f.name),
+  'https_proxy',
+  'http_proxy',
+  'password',
+  'secret',
+  'clientSecret',
+  'privateKey',
+  'private_key',
+  'authorization',
+  'Authorization',
+  'access_token',
+  'accessToken',
+  'token',
+  'cookie',
+];
+
+/** pino's redaction: fast paths compiled once, applied to the top level and two levels down. */
+const REDACT_PATHS = SECRET_KEYS.flatMap((k) =>
+  [k, `*.${k}`, `*.*.${k}`].map((p) => p.replace(/\.([^.*]+)$/, '["$1"]')),
+);
+
+export function createLogger(options: { name?: string; level?: string } = {}): Logger {
+  return pino({
+    name: options.name ?? 'm365sync',
+    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+  });
+}
+
+/** The process-wide logger. Tests may swap the destination through createLogger. */
+export const logger = createLogger();

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Integration tests share one Redis and one MongoDB-wire server; each test file uses its own
+    // database and key prefix, so files may run in parallel.
+    pool: 'forks',
+    reporters: ['default', './test/summary-reporter.ts'],
+  },
+});
