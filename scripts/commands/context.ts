@@ -1,0 +1,55 @@
+/**
+ * What CLI commands share: the output streams (swappable, so tests run the real program in-process)
+ * and the stores, opened on first use so `m365sync --help` needs no database.
+ */
+import type { Db } from 'mongodb';
+import { connectMongo, type MongoConnection } from '../../connectors/mongo/connection.js';
+import { keyRingFromEnv, type KeyRing } from '../../connectors/mongo/encryption.js';
+import { CertificateRepository } from '../../connectors/mongo/certificates.js';
+import { TenantRepository } from '../../connectors/mongo/tenants.js';
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export interface Stores {
+  db: Db;
+  keyRing: KeyRing;
+  tenants: TenantRepository;
+  certificates: CertificateRepository;
+}
+
+export interface CliContext {
+  io: CliIo;
+  env: NodeJS.ProcessEnv;
+  stores(): Promise<Stores>;
+  close(): Promise<void>;
+}
+
+export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env): CliContext {
+  let connection: MongoConnection | undefined;
+  let stores: Promise<Stores> | undefined;
+  return {
+    io,
+    env,
+    stores() {
+      stores ??= (async () => {
+        const keyRing = keyRingFromEnv(env); // before connecting: a bad key stops at once
+        connection = await connectMongo(env);
+        return openStores(connection.db, keyRing);
+      })();
+      return stores;
+    },
+    async close() {
+      await connection?.close();
+    },
+  };
+}
+
+export async function openStores(db: Db, keyRing: KeyRing): Promise<Stores> {
+  const certificates = new CertificateRepository(db, keyRing);
+  const tenants = new TenantRepository(db, keyRing, (name) => certificates.find(name));
+  await Promise.all([certificates.ensureIndexes(), tenants.ensureIndexes()]);
+  return { db, keyRing, tenants, certificates };
+}

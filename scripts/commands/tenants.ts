@@ -1,0 +1,172 @@
+import { Command } from 'commander';
+import { stringify as toYaml } from 'yaml';
+import type { Tenant, TenantInput } from '../../domain/tenant.js';
+import { TENANT_FIELDS, fieldPath } from '../../domain/tenant-fields.js';
+import type { CliContext } from './context.js';
+import { applySetFlags, readStructuredFile } from './input.js';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+async function inputFrom(options: {
+  file?: string;
+  set: string[];
+  hierarchy?: string;
+}): Promise<TenantInput> {
+  const fromFile = options.file ? ((await readStructuredFile(options.file)) as TenantInput) : {};
+  const input = applySetFlags(fromFile, options.set);
+  if (options.hierarchy !== undefined) input.hierarchy = options.hierarchy;
+  return input;
+}
+
+export function showTenant(tenant: Tenant, json: boolean): string {
+  const { id, hierarchy, createdAt, updatedAt, ...groups } = tenant;
+  const view = {
+    id,
+    hierarchy,
+    ...groups,
+    createdAt: createdAt.toISOString(),
+    updatedAt: updatedAt.toISOString(),
+  };
+  return json ? JSON.stringify(view, null, 2) : toYaml(view).trimEnd();
+}
+
+export function tenantsCommand(ctx: CliContext): Command {
+  const tenants = new Command('tenants').description(
+    'Microsoft tenant connections (relation/MicrosoftTenant)',
+  );
+  const inputOptions = (c: Command) =>
+    c
+      .option('-f, --file <path>', 'JSON or YAML file of groups and fields')
+      .option(
+        '--set <Group.field=value>',
+        'set one field (repeatable), e.g. --set "Microsoft 365.client_id=…"',
+        collect,
+        [],
+      )
+      .option('--hierarchy <place>', 'place in the customer hierarchy, e.g. provider.reseller.customer')
+      .option('--json', 'print JSON');
+
+  inputOptions(tenants.command('add').description('add a tenant')).action(async (options) => {
+    const { tenants: repo } = await ctx.stores();
+    const tenant = await repo.add(await inputFrom(options));
+    ctx.io.out(
+      options.json
+        ? showTenant(await repo.show(tenant.id), true)
+        : `added tenant ${tenant.hierarchy}/${tenant.Tenant.name} (id ${tenant.id})`,
+    );
+  });
+
+  inputOptions(
+    tenants
+      .command('update')
+      .argument('<tenant>', 'id, <hierarchy>/<name>, or name')
+      .description(
+        'change fields of a tenant (fields not given keep their values; --set "Group.field=" clears one)',
+      ),
+  ).action(async (ref: string, options) => {
+    const { tenants: repo } = await ctx.stores();
+    const tenant = await repo.update(ref, await inputFrom(options));
+    ctx.io.out(
+      options.json
+        ? showTenant(await repo.show(tenant.id), true)
+        : `updated tenant ${tenant.hierarchy}/${tenant.Tenant.name}`,
+    );
+  });
+
+  tenants
+    .command('list')
+    .description('list tenants, optionally at a hierarchy place and below')
+    .option('--hierarchy <place>', 'only this place and below')
+    .option('--json', 'print JSON')
+    .action(async (options) => {
+      const { tenants: repo } = await ctx.stores();
+      const list = await repo.list({ hierarchy: options.hierarchy });
+      if (options.json) {
+        ctx.io.out(
+          JSON.stringify(
+            list.map((t) => JSON.parse(showTenant(t, true))),
+            null,
+            2,
+          ),
+        );
+        return;
+      }
+      if (list.length === 0) {
+        ctx.io.out('no tenants');
+        return;
+      }
+      const rows = list.map((t) => [
+        t.id,
+        t.hierarchy,
+        t.Tenant.name,
+        t['Microsoft Teams Powershell'].hostName,
+        t['Microsoft Exchange'].enable_exchange ? 'yes' : 'no',
+      ]);
+      ctx.io.out(table(['ID', 'HIERARCHY', 'NAME', 'POWERSHELL PROXY', 'EXCHANGE'], rows));
+    });
+
+  tenants
+    .command('show')
+    .argument('<tenant>', 'id, <hierarchy>/<name>, or name')
+    .description('show a tenant (passwords masked)')
+    .option('--json', 'print JSON')
+    .action(async (ref: string, options) => {
+      const { tenants: repo } = await ctx.stores();
+      ctx.io.out(showTenant(await repo.show(ref), Boolean(options.json)));
+    });
+
+  tenants
+    .command('remove')
+    .argument('<tenant>', 'id, <hierarchy>/<name>, or name')
+    .description('remove a tenant connection')
+    .option('--yes', 'confirm')
+    .action(async (ref: string, options) => {
+      const { tenants: repo } = await ctx.stores();
+      if (!options.yes) {
+        const tenant = await repo.show(ref);
+        ctx.io.err(
+          `This removes tenant ${tenant.hierarchy}/${tenant.Tenant.name}. Run again with --yes to confirm.`,
+        );
+        process.exitCode = 1;
+        return;
+      }
+      const tenant = await repo.remove(ref);
+      ctx.io.out(`removed tenant ${tenant.hierarchy}/${tenant.Tenant.name}`);
+    });
+
+  tenants
+    .command('fields')
+    .description('list the fields of the tenant model with their rules')
+    .action(() => {
+      const rows = TENANT_FIELDS.map((f) => [
+        fieldPath(f),
+        f.type + (f.values ? ` (${f.values.join('|')})` : ''),
+        f.required ? 'yes' : '',
+        f.default === undefined ? '' : String(f.default),
+        [f.password ? 'password' : '', f.encrypted ? 'encrypted' : ''].filter(Boolean).join(', '),
+        f.description,
+      ]);
+      ctx.io.out(table(['FIELD', 'TYPE', 'REQUIRED', 'DEFAULT', 'SECRET', 'DESCRIPTION'], rows));
+    });
+
+  tenants
+    .command('reencrypt')
+    .description('re-encrypt every tenant secret still under an older key with the active key')
+    .action(async () => {
+      const { tenants: repo, keyRing } = await ctx.stores();
+      const changed = await repo.reencryptAll();
+      ctx.io.out(`re-encrypted ${changed} tenant(s) with key "${keyRing.activeKeyId}"`);
+    });
+
+  return tenants;
+}
+
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
