@@ -2,7 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import setup from './global-setup.js';
 
 const saved = { REDIS_URL: process.env.REDIS_URL, MONGODB_URI: process.env.MONGODB_URI };
-afterEach(() => Object.assign(process.env, saved));
+afterEach(() => {
+  for (const [name, value] of Object.entries(saved)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+});
 
 describe('the suite without its services', () => {
   it('fails loudly, naming the service and how to start it', async () => {
