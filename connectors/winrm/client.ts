@@ -1,0 +1,309 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { SyncError } from '../../domain/errors.js';
+import { logger as defaultLogger } from '../../observability/logger.js';
+import { bootstrapCommand } from '../powershell/bootstrap.js';
+import { createShellEnvelope, identifyEnvelope, sendChunkBytes, type Envelope } from './envelope.js';
+import { WinRmError } from './errors.js';
+import { Execution, type ExecuteOptions, type ExecutionResult, type OutputChunk } from './execution.js';
+import {
+  DEFAULT_PORT,
+  winRmClientOptionsSchema,
+  type WinRmClientInput,
+  type WinRmClientOptions,
+} from './options.js';
+import { Shell, type ShellTransport } from './shell.js';
+import { WsmanTransport } from './transport.js';
+import { findFirst, type XmlElement } from './xml.js';
+import type { ShellAction } from './wsman.js';
+
+/** Cleanup (Signal, Delete) gets its own time budget: it must run even after a deadline or an abort. */
+const CLEANUP_TIMEOUT_MS = 15_000;
+
+export interface RunOptions extends ExecuteOptions {
+  /** Sent to the command's stdin (in chunks, End on the last). */
+  stdin?: string | Buffer;
+}
+
+/**
+ * A WS-Management client for one PowerShell proxy: the WinRS cmd shell lifecycle over one keep-alive
+ * agent. `execute` runs a generated PowerShell script (bootstrap on the command line, the script on
+ * stdin); `run` runs any command; `openShell` gives the single operations.
+ */
+export class WinRmClient implements ShellTransport {
+  readonly options: WinRmClientOptions;
+  readonly proxy: string;
+  readonly headerBase: ShellTransport['headerBase'];
+  sendChunkBytes: number;
+  private readonly transport: WsmanTransport;
+  private readonly log: Logger;
+
+  constructor(input: WinRmClientInput, deps: { logger?: Logger } = {}) {
+    this.options = winRmClientOptionsSchema.parse(input);
+    const o = this.options;
+    this.transport = new WsmanTransport({
+      host: o.host,
+      port: o.port ?? DEFAULT_PORT[o.scheme],
+      https: o.scheme === 'https',
+      username: o.username,
+      password: o.password,
+      ca: o.ca,
+      rejectUnauthorized: o.rejectUnauthorized,
+      maxSockets: o.maxSockets,
+      maxResponseBytes: o.maxEnvelopeSize * 4 + 65_536,
+    });
+    this.proxy = this.transport.proxy;
+    this.headerBase = {
+      to: this.transport.endpoint,
+      maxEnvelopeSize: o.maxEnvelopeSize,
+      operationTimeoutMs: o.operationTimeoutMs,
+    };
+    this.sendChunkBytes = sendChunkBytes(o.maxEnvelopeSize);
+    this.log = (deps.logger ?? defaultLogger).child({ component: 'winrm', proxy: this.proxy });
+    if (o.scheme === 'http') {
+      this.log.warn(
+        'WinRM over HTTP with Basic authentication: the proxy account password and all output cross the network unencrypted; prefer HTTPS (5986)',
+      );
+    }
+    if (o.scheme === 'https' && !o.rejectUnauthorized) {
+      this.log.warn('WinRM over HTTPS without certificate verification: give the proxy CA bundle instead');
+    }
+  }
+
+  /** Runs a generated PowerShell script through the bootstrap: the script goes to stdin, so any length works. */
+  execute(script: string, options: ExecuteOptions = {}): Execution {
+    const { command, args } = bootstrapCommand();
+    return this.run(command, args, { ...options, stdin: script });
+  }
+
+  /** Runs one command in a fresh shell; the shell is always signalled and deleted at the end. */
+  run(command: string, args: readonly string[], options: RunOptions = {}): Execution {
+    return new Execution(() => this.stream(command, args, options));
+  }
+
+  /** The generator behind `run` (the pool wraps it to fail over between proxies). */
+  async *stream(
+    command: string,
+    args: readonly string[],
+    options: RunOptions = {},
+  ): AsyncGenerator<OutputChunk, ExecutionResult, undefined> {
+    const started = performance.now();
+    const deadlineAt = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs;
+    const signals: AbortSignal[] = [];
+    if (options.signal) signals.push(options.signal);
+    if (options.deadlineMs !== undefined) {
+      const deadline = new AbortController();
+      const timer = setTimeout(
+        () => deadline.abort(this.deadlineError(options.deadlineMs!)),
+        options.deadlineMs,
+      );
+      timer.unref();
+      signals.push(deadline.signal);
+    }
+    const signal = signals.length === 0 ? undefined : AbortSignal.any(signals);
+    const stdin = typeof options.stdin === 'string' ? Buffer.from(options.stdin, 'utf8') : options.stdin;
+    const state = {
+      yielded: false,
+      stdoutBytes: 0,
+      stderrBytes: 0,
+      maxOutputBytes: options.maxOutputBytes ?? Infinity,
+    };
+
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const exitCode = yield* this.once(
+          command,
+          args,
+          stdin,
+          { signal, deadlineAt, deadlineMs: options.deadlineMs },
+          state,
+        );
+        return {
+          exitCode,
+          proxy: this.proxy,
+          stdoutBytes: state.stdoutBytes,
+          stderrBytes: state.stderrBytes,
+          attempts: attempt,
+          durationMs: performance.now() - started,
+        };
+      } catch (error) {
+        const lost =
+          error instanceof WinRmError &&
+          (error.code === 'WINRM_SHELL_NOT_FOUND' || error.code === 'PROXY_UNAVAILABLE') &&
+          !signal?.aborted;
+        if (lost && !state.yielded && attempt < this.options.attempts) {
+          this.log.info(
+            { code: error.code, attempt },
+            'shell lost before any output; running the command again in a new shell',
+          );
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  private async *once(
+    command: string,
+    args: readonly string[],
+    stdin: Buffer | undefined,
+    limits: { signal?: AbortSignal; deadlineAt: number; deadlineMs?: number },
+    state: { yielded: boolean; stdoutBytes: number; stderrBytes: number; maxOutputBytes: number },
+  ): AsyncGenerator<OutputChunk, number, undefined> {
+    const { signal } = limits;
+    const shell = await this.openShell(signal);
+    let commandId: string | undefined;
+    let shellLost = false;
+    try {
+      commandId = await this.withQuotaRetry('Command', signal, () => shell.command(command, args, signal));
+      if (stdin !== undefined) await shell.send(commandId, stdin, signal);
+      for (;;) {
+        const remaining = limits.deadlineAt - Date.now();
+        if (remaining <= 0) throw this.deadlineError(limits.deadlineMs ?? 0);
+        const r = await shell.receive(
+          commandId,
+          Math.max(100, Math.min(this.options.operationTimeoutMs, remaining)),
+          signal,
+        );
+        for (const chunk of r.chunks) {
+          if (chunk.stream === 'stdout') state.stdoutBytes += chunk.data.length;
+          else state.stderrBytes += chunk.data.length;
+          if (state.stdoutBytes + state.stderrBytes > state.maxOutputBytes) {
+            throw new WinRmError(
+              'OUTPUT_TOO_LARGE',
+              `the command's output on PowerShell proxy ${this.proxy} exceeded ${state.maxOutputBytes} bytes; it was stopped. ` +
+                `Raise the output limit if the tenant is really that large.`,
+              { proxy: this.proxy },
+            );
+          }
+          state.yielded = true;
+          yield chunk;
+        }
+        if (r.done) return r.exitCode!;
+      }
+    } catch (error) {
+      shellLost = error instanceof WinRmError && error.code === 'WINRM_SHELL_NOT_FOUND';
+      throw error;
+    } finally {
+      if (!shellLost) await this.cleanup(shell, commandId);
+    }
+  }
+
+  /** Signal terminate, then Delete; failures are logged, never thrown over the real outcome. */
+  private async cleanup(shell: Shell, commandId: string | undefined): Promise<void> {
+    const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
+    if (commandId !== undefined) {
+      await shell
+        .signal(commandId, signal)
+        .catch((error: unknown) => this.logCleanup('Signal', shell, error));
+    }
+    await shell.delete(signal).catch((error: unknown) => this.logCleanup('Delete', shell, error));
+  }
+
+  private logCleanup(action: string, shell: Shell, error: unknown): void {
+    const code = error instanceof SyncError ? error.code : undefined;
+    if (code === 'WINRM_SHELL_NOT_FOUND') return; // already gone: nothing left to clean up
+    this.log.warn(
+      { shellId: shell.id, code, err: error instanceof Error ? error.message : String(error) },
+      `${action} failed while cleaning up a shell`,
+    );
+  }
+
+  /** Creates a cmd shell (UTF-8 code page, no profile), waiting out quota faults. */
+  async openShell(signal?: AbortSignal): Promise<Shell> {
+    return this.withQuotaRetry('Create', signal, async () => {
+      const envelope = createShellEnvelope(this.headerBase, {
+        codepage: this.options.codepage,
+        noProfile: true,
+      });
+      const response = await this.exchange('Create', envelope, signal, this.options.operationTimeoutMs);
+      const selector = findFirst(response, 'Selector');
+      const id = (
+        selector?.attrs.Name === 'ShellId' ? selector.text : findFirst(response, 'ShellId')?.text
+      )?.trim();
+      if (!id) {
+        throw new WinRmError(
+          'WINRM_FAULT',
+          `PowerShell proxy ${this.proxy} answered Create without a ShellId`,
+          { proxy: this.proxy },
+        );
+      }
+      return new Shell(this, id);
+    });
+  }
+
+  /** WS-Management Identify with our credentials: proves the proxy is up and accepts us. */
+  async identify(signal?: AbortSignal): Promise<{ vendor?: string; version?: string }> {
+    const response = await this.transport.exchange({
+      action: 'Identify',
+      body: identifyEnvelope(),
+      timeoutMs: this.options.networkDelayMs,
+      signal,
+    });
+    return {
+      vendor: findFirst(response, 'ProductVendor')?.text,
+      version: findFirst(response, 'ProductVersion')?.text,
+    };
+  }
+
+  async exchange(
+    action: ShellAction,
+    envelope: Envelope,
+    signal: AbortSignal | undefined,
+    operationTimeoutMs: number,
+  ): Promise<XmlElement> {
+    const response = await this.transport.exchange({
+      action,
+      body: envelope.xml,
+      timeoutMs: operationTimeoutMs + this.options.networkDelayMs,
+      signal,
+    });
+    const relatesTo = findFirst(response, 'RelatesTo')?.text.trim();
+    if (relatesTo === undefined || relatesTo.toLowerCase() !== envelope.messageId.toLowerCase()) {
+      throw new WinRmError(
+        'WINRM_FAULT',
+        `PowerShell proxy ${this.proxy} answered ${action} with a response to another message (RelatesTo ${relatesTo ?? 'missing'})`,
+        { proxy: this.proxy },
+      );
+    }
+    return response;
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+
+  private async withQuotaRetry<T>(
+    action: string,
+    signal: AbortSignal | undefined,
+    operation: () => Promise<T>,
+  ): Promise<T> {
+    for (let retry = 0; ; retry++) {
+      try {
+        return await operation();
+      } catch (error) {
+        if (
+          !(error instanceof WinRmError && error.code === 'WINRM_QUOTA') ||
+          retry >= this.options.quotaRetries
+        )
+          throw error;
+        const wait = this.options.quotaBackoffMs * 2 ** retry * (0.75 + Math.random() * 0.5);
+        this.log.info(
+          { action, retry: retry + 1, waitMs: Math.round(wait) },
+          'WinRM quota exhausted on the proxy; waiting for shells to close',
+        );
+        await sleep(wait, undefined, { signal }).catch(() => {
+          throw signal?.reason instanceof SyncError ? signal.reason : error;
+        });
+      }
+    }
+  }
+
+  private deadlineError(deadlineMs: number): WinRmError {
+    return new WinRmError(
+      'WINRM_TIMEOUT',
+      `the command on PowerShell proxy ${this.proxy} did not finish within its ${deadlineMs} ms deadline and was terminated`,
+      { proxy: this.proxy, retryable: true },
+    );
+  }
+}

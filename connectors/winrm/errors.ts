@@ -1,0 +1,136 @@
+import { SyncError, type ErrorCode } from '../../domain/errors.js';
+import { FAULT_CODE } from './wsman.js';
+import { findFirst, path, type XmlElement } from './xml.js';
+
+/** What a SOAP fault said, with prefixes stripped (`w:TimedOut` → `TimedOut`). */
+export interface SoapFault {
+  code?: string;
+  subcode?: string;
+  reason?: string;
+  /** `WSManFault@Code` or `MSFT_WmiError/error_Code`, decimal. */
+  wsmanCode?: number;
+  /** `WSManFault/Message`, including a nested ProviderFault's text. */
+  message?: string;
+}
+
+/**
+ * An error from one PowerShell proxy. `proxy` is `host:port` (never a URL with credentials); the
+ * message is written for the operator and never holds a secret.
+ */
+export class WinRmError extends SyncError {
+  readonly proxy: string;
+  readonly fault?: SoapFault;
+  readonly httpStatus?: number;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: { proxy: string; retryable?: boolean; fault?: SoapFault; httpStatus?: number; cause?: unknown },
+  ) {
+    super(code, message, { retryable: details.retryable, cause: details.cause });
+    this.name = 'WinRmError';
+    this.proxy = details.proxy;
+    this.fault = details.fault;
+    this.httpStatus = details.httpStatus;
+  }
+}
+
+const localName = (qname: string | undefined) => qname?.replace(/^.*:/, '');
+
+export function parseFault(envelope: XmlElement): SoapFault | undefined {
+  const fault = findFirst(envelope, 'Fault');
+  if (!fault) return undefined;
+  const wsmanFault = findFirst(fault, 'WSManFault');
+  const wmiCode = findFirst(fault, 'error_Code');
+  const codeText = wsmanFault?.attrs.Code ?? wmiCode?.text;
+  const wsmanCode = codeText === undefined ? undefined : Number(codeText.trim());
+  const messageNode = wsmanFault ? findFirst(wsmanFault, 'Message') : findFirst(fault, 'Message');
+  return {
+    code: localName(path(fault, 'Code', 'Value')?.text.trim()),
+    subcode: localName(path(fault, 'Code', 'Subcode', 'Value')?.text.trim()),
+    reason: path(fault, 'Reason', 'Text')?.text.trim(),
+    wsmanCode: Number.isFinite(wsmanCode) ? wsmanCode : undefined,
+    message: messageNode ? flattenText(messageNode).trim() : undefined,
+  };
+}
+
+function flattenText(node: XmlElement): string {
+  return [node.text, ...node.children.map(flattenText)].filter((t) => t !== '').join(' ');
+}
+
+/** Maps a fault to an error with a stable code; what the client does with each is in client.ts. */
+export function faultError(proxy: string, action: string, fault: SoapFault, httpStatus: number): WinRmError {
+  const said = fault.reason ?? fault.message ?? '(no reason in the fault)';
+  const details = { proxy, fault, httpStatus };
+  switch (fault.wsmanCode) {
+    case FAULT_CODE.operationTimeout:
+      return new WinRmError(
+        'WINRM_TIMEOUT',
+        `${action} on PowerShell proxy ${proxy} timed out waiting for output`,
+        {
+          ...details,
+          retryable: true,
+        },
+      );
+    case FAULT_CODE.shellNotFound:
+      return new WinRmError(
+        'WINRM_SHELL_NOT_FOUND',
+        `PowerShell proxy ${proxy} no longer knows the shell (restarted, idle timeout, or a load balancer switched nodes): ${said}`,
+        { ...details, retryable: true },
+      );
+    case FAULT_CODE.maxShellsPerUser:
+    case FAULT_CODE.maxConcurrentOperationsPerUser:
+      return new WinRmError(
+        'WINRM_QUOTA',
+        `PowerShell proxy ${proxy} refused ${action}: a WinRM quota for the proxy account is exhausted ` +
+          `(fault ${fault.wsmanCode}). Lower the pool's shells per proxy or raise MaxShellsPerUser / ` +
+          `MaxConcurrentOperationsPerUser on the proxy. Server said: ${said}`,
+        { ...details, retryable: true },
+      );
+  }
+  if (fault.subcode === 'QuotaLimit') {
+    return new WinRmError(
+      'WINRM_QUOTA',
+      `PowerShell proxy ${proxy} refused ${action}: quota exceeded. ${said}`,
+      {
+        ...details,
+        retryable: true,
+      },
+    );
+  }
+  if (
+    /MaxEnvelopeSize/i.test(said) ||
+    (fault.wsmanCode === FAULT_CODE.envelopeTooLarge && /size/i.test(said))
+  ) {
+    return new WinRmError(
+      'WINRM_ENVELOPE_TOO_LARGE',
+      `PowerShell proxy ${proxy} refused an oversized ${action}: ${said}`,
+      {
+        ...details,
+        retryable: true,
+      },
+    );
+  }
+  return new WinRmError(
+    'WINRM_FAULT',
+    `PowerShell proxy ${proxy} answered ${action} with a SOAP fault` +
+      `${fault.wsmanCode === undefined ? '' : ` ${fault.wsmanCode}`}` +
+      `${fault.subcode === undefined ? '' : ` (${fault.subcode})`}: ${said}`,
+    details,
+  );
+}
+
+/** A 401 from WinRM has an empty body; say what usually causes it. */
+export function unauthorizedError(proxy: string, username: string, https: boolean): WinRmError {
+  return new WinRmError(
+    'WINRM_AUTH',
+    `PowerShell proxy ${proxy} refused Basic authentication for "${username}" (HTTP 401). Usual causes: ` +
+      `a wrong Microsoft Teams Powershell.proxyPassword; Basic authentication disabled on the proxy ` +
+      `(winrm set winrm/config/service/auth @{Basic="true"}); a domain account (Basic works only with ` +
+      `local accounts)` +
+      (https
+        ? '.'
+        : `; or unencrypted traffic refused over HTTP (winrm set winrm/config/service @{AllowUnencrypted="true"}, or use HTTPS on 5986).`),
+    { proxy, httpStatus: 401 },
+  );
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+/**
+ * Options of a WinRM client for one PowerShell proxy, validated at the boundary. Defaults follow the
+ * documented proxy set-up (Basic over HTTP 5985 or HTTPS 5986) and the server's defaults.
+ */
+export const winRmClientOptionsSchema = z.object({
+  host: z.string().min(1),
+  /** Absent: 5985 for HTTP, 5986 for HTTPS. */
+  port: z.number().int().min(1).max(65535).optional(),
+  scheme: z.enum(['http', 'https']).default('https'),
+  /** `Microsoft Teams Powershell.proxyUsername`: a local account on the proxy. */
+  username: z.string().min(1),
+  /** `Microsoft Teams Powershell.proxyPassword`. */
+  password: z.string().min(1),
+  /** PEM CA bundle for the proxy's HTTPS certificate. */
+  ca: z.union([z.string(), z.instanceof(Buffer)]).optional(),
+  rejectUnauthorized: z.boolean().default(true),
+  /** w:OperationTimeout: how long the server may hold a Receive with no output. At most 60 s. */
+  operationTimeoutMs: z.number().int().min(100).max(60_000).default(20_000),
+  /** Added to OperationTimeout for the HTTP timeout (MS-WSMV's NetworkDelayms). */
+  networkDelayMs: z.number().int().min(0).default(10_000),
+  /** w:MaxEnvelopeSize in bytes; also sizes the stdin Sends. 150 KB works with every server version. */
+  maxEnvelopeSize: z.number().int().min(8192).default(153_600),
+  /** WINRS_CODEPAGE: 65001 is UTF-8, so non-ASCII text survives. */
+  codepage: z.number().int().default(65001),
+  /** Keep-alive sockets per proxy. */
+  maxSockets: z.number().int().min(1).default(32),
+  /** Attempts to create a shell or start a command while a quota fault says the proxy is full. */
+  quotaRetries: z.number().int().min(0).default(6),
+  /** First wait after a quota fault; doubles each time. */
+  quotaBackoffMs: z.number().int().min(1).default(500),
+  /**
+   * Attempts of a whole command when its shell is lost (shell not found, dropped connection) before
+   * any output reached the caller. Generated scripts only read, so rerunning is safe.
+   */
+  attempts: z.number().int().min(1).default(2),
+});
+
+export type WinRmClientInput = z.input<typeof winRmClientOptionsSchema>;
+export type WinRmClientOptions = z.output<typeof winRmClientOptionsSchema>;
+
+export const DEFAULT_PORT = { http: 5985, https: 5986 } as const;
