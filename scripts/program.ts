@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { SyncError, ValidationError } from '../domain/errors.js';
+import { apiCommand } from './commands/api.js';
 import { certificatesCommand } from './commands/certificates.js';
 import type { CliContext } from './commands/context.js';
 import { tenantsCommand } from './commands/tenants.js';
@@ -19,6 +20,7 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride();
   program.addCommand(tenantsCommand(ctx));
   program.addCommand(certificatesCommand(ctx));
+  program.addCommand(apiCommand(ctx));
   for (const command of program.commands)
     applyToTree(command, (c) => c.exitOverride().configureOutput(program.configureOutput()));
   return program;
