@@ -4,7 +4,12 @@
  * field-named problems as the CLI; no response ever holds a password.
  */
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { SyncError, ValidationError, type ErrorCode } from '../domain/errors.js';
 import type { TenantInput } from '../domain/tenant.js';
@@ -30,7 +35,10 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
 };
 
 export function buildApi(options: ApiOptions): FastifyInstance {
-  const app = Fastify({ loggerInstance: options.logger, disableRequestLogging: !options.logger });
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger | undefined,
+    disableRequestLogging: !options.logger,
+  }) as unknown as FastifyInstance;
   const { tenants } = options.stores;
 
   app.setErrorHandler((error: unknown, _request: FastifyRequest, reply: FastifyReply) => {

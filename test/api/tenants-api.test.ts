@@ -49,7 +49,7 @@ describe('tenants API over HTTP', () => {
 
     const patched = await call('PATCH', `/tenants/${id}`, { 'Microsoft 365': { groups_api_page_size: 50 } });
     expect(patched.status).toBe(200);
-    expect((await patched.json())['Microsoft 365']).toMatchObject({
+    expect(((await patched.json()) as Record<string, unknown>)['Microsoft 365']).toMatchObject({
       groups_api_page_size: 50,
       client_secret: '********',
     });
@@ -65,7 +65,7 @@ describe('tenants API over HTTP', () => {
   it('answers bad input with 400 and every problem named', async () => {
     const response = await call('POST', '/tenants', { Tenant: { name: 'x/y' } });
     expect(response.status).toBe(400);
-    const body = await response.json();
+    const body = (await response.json()) as { code: string; problems: { field: string }[] };
     expect(body.code).toBe('INVALID_INPUT');
     expect(body.problems.map((p: { field: string }) => p.field)).toEqual(
       expect.arrayContaining([
