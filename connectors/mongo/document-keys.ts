@@ -1,0 +1,84 @@
+/**
+ * Makes any object a connector hands us (a Graph resource, a PowerShell object as JSON) storable on both
+ * FerretDB v1 and MongoDB, and gives it back unchanged when read.
+ *
+ * FerretDB v1 refuses what MongoDB tolerates, and both refuse a few things JSON allows:
+ * - keys containing '.' (`@odata.type`, `@odata.context`) or starting with '$' (`$schema`);
+ * - keys containing NUL (BSON keys are C strings);
+ * - arrays directly inside arrays (`[[1, 2]]`, e.g. a PowerShell jagged array);
+ * - NaN and ±Infinity (FerretDB drops the connection on NaN).
+ *
+ * The escape scheme, chosen so that decoding is exact and unambiguous:
+ * - In keys, '%' becomes '%25', '.' becomes '%2E', NUL becomes '%00', and a leading '$' becomes '%24'.
+ *   Every '%' of an original key is escaped, so '%' followed by two hex digits in a stored key always
+ *   came from this scheme. `@odata.type` is stored as `@odata%2Etype`.
+ * - An array directly inside an array is stored as `{ "%array": [...] }`; a number that is not finite
+ *   as `{ "%number": "NaN" | "Infinity" | "-Infinity" }`. No escaped key can be `%array` or `%number`
+ *   (an original '%' is always followed by '25'), so these wrappers never collide with real data.
+ * - NUL inside string values is kept: both servers store length-prefixed strings (tested on FerretDB).
+ * - `undefined` members are dropped, as JSON would; Dates are kept as BSON dates.
+ */
+
+const WRAP_ARRAY = '%array';
+const WRAP_NUMBER = '%number';
+
+export function encodeKey(key: string): string {
+  let out = key.replace(/[%.\u0000]/g, (c) => (c === '%' ? '%25' : c === '.' ? '%2E' : '%00'));
+  if (out.startsWith('$')) out = `%24${out.slice(1)}`;
+  return out;
+}
+
+export function decodeKey(key: string): string {
+  return key.replace(/%(25|2E|00|24)/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+function encodeNumber(n: number): unknown {
+  return Number.isFinite(n) ? n : { [WRAP_NUMBER]: String(n) };
+}
+
+function encodeValue(value: unknown, insideArray: boolean): unknown {
+  if (value === null || typeof value !== 'object') {
+    return typeof value === 'number' ? encodeNumber(value) : value;
+  }
+  if (value instanceof Date) return value;
+  if (Array.isArray(value)) {
+    const items = value.map((item) => (item === undefined ? null : encodeValue(item, true)));
+    return insideArray ? { [WRAP_ARRAY]: items } : items;
+  }
+  return encodeDocument(value as Record<string, unknown>);
+}
+
+/** The storable form of one object (a plain object; arrays and scalars belong inside one). */
+export function encodeDocument(object: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(object)) {
+    if (value === undefined) continue;
+    out[encodeKey(key)] = encodeValue(value, false);
+  }
+  return out;
+}
+
+function isWrapper(value: Record<string, unknown>, key: string): boolean {
+  const keys = Object.keys(value);
+  return keys.length === 1 && keys[0] === key;
+}
+
+function decodeValue(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
+  if (Array.isArray(value)) return value.map(decodeValue);
+  const record = value as Record<string, unknown>;
+  if (isWrapper(record, WRAP_ARRAY) && Array.isArray(record[WRAP_ARRAY])) {
+    return (record[WRAP_ARRAY] as unknown[]).map(decodeValue);
+  }
+  if (isWrapper(record, WRAP_NUMBER) && typeof record[WRAP_NUMBER] === 'string') {
+    return Number(record[WRAP_NUMBER]);
+  }
+  return decodeDocument(record);
+}
+
+/** The original object back from its stored form. */
+export function decodeDocument(stored: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(stored)) out[decodeKey(key)] = decodeValue(value);
+  return out;
+}

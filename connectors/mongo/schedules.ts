@@ -1,0 +1,63 @@
+/**
+ * Per-tenant schedule overrides (collection `schedules`, `_id` = tenant id). A tenant without an
+ * override gets the default nightly schedule, spread over the night (queues/schedules.ts).
+ */
+import type { Collection, Db } from 'mongodb';
+
+export interface ScheduleOverride {
+  /** Cron pattern (5 fields, or 6 with seconds first), used exactly as given: no spread offset. */
+  pattern?: string;
+  /** IANA time zone of the pattern; default the configured one (UTC). */
+  tz?: string;
+  /** False: no scheduled syncs for this tenant (manual and `sync --all` still work). */
+  enabled: boolean;
+  /** Kinds the scheduled sync pulls; default all. */
+  kinds?: string[];
+}
+
+interface ScheduleDocument extends ScheduleOverride {
+  _id: string;
+  updatedAt: Date;
+  updatedBy?: string;
+}
+
+export class ScheduleOverrides {
+  readonly collection: Collection<ScheduleDocument>;
+
+  constructor(db: Db) {
+    this.collection = db.collection<ScheduleDocument>('schedules');
+  }
+
+  async get(tenantId: string): Promise<ScheduleOverride | null> {
+    const doc = await this.collection.findOne({ _id: tenantId });
+    return doc ? toOverride(doc) : null;
+  }
+
+  async set(tenantId: string, override: ScheduleOverride, updatedBy?: string): Promise<void> {
+    const doc: Omit<ScheduleDocument, '_id'> = { enabled: override.enabled, updatedAt: new Date() };
+    if (override.pattern !== undefined) doc.pattern = override.pattern;
+    if (override.tz !== undefined) doc.tz = override.tz;
+    if (override.kinds !== undefined) doc.kinds = override.kinds;
+    if (updatedBy !== undefined) doc.updatedBy = updatedBy;
+    await this.collection.replaceOne({ _id: tenantId }, doc, { upsert: true });
+  }
+
+  /** Back to the default schedule. True if there was an override. */
+  async clear(tenantId: string): Promise<boolean> {
+    return (await this.collection.deleteOne({ _id: tenantId })).deletedCount === 1;
+  }
+
+  async all(): Promise<Map<string, ScheduleOverride>> {
+    const out = new Map<string, ScheduleOverride>();
+    for await (const doc of this.collection.find({})) out.set(doc._id, toOverride(doc));
+    return out;
+  }
+}
+
+function toOverride(doc: ScheduleDocument): ScheduleOverride {
+  const out: ScheduleOverride = { enabled: doc.enabled };
+  if (doc.pattern !== undefined) out.pattern = doc.pattern;
+  if (doc.tz !== undefined) out.tz = doc.tz;
+  if (doc.kinds !== undefined) out.kinds = doc.kinds;
+  return out;
+}

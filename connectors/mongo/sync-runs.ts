@@ -1,0 +1,185 @@
+/**
+ * The `sync_runs` collection: one document per attempt of a sync job (a retry or a recovery after a
+ * crashed worker is a new run, with its own id stamped on the objects it writes).
+ */
+import { ObjectId, type Collection, type Db } from 'mongodb';
+
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export type SyncTrigger = 'schedule' | 'operator' | 'api' | 'cli';
+
+export interface RunError {
+  code: string;
+  message: string;
+}
+
+export type KindStatus = 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+
+export interface KindResult {
+  status: KindStatus;
+  created: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  durationMs: number;
+  error?: RunError;
+}
+
+export interface SyncRun {
+  id: string;
+  tenantId: string;
+  hierarchy: string;
+  trigger: SyncTrigger;
+  requestedBy: string;
+  jobId: string;
+  /** 1 for the first attempt of the job, 2 for its first retry or recovery, … */
+  attempt: number;
+  status: RunStatus;
+  kindsRequested?: string[];
+  queuedAt?: Date;
+  startedAt?: Date;
+  endedAt?: Date;
+  /** Which worker process ran it. */
+  worker?: string;
+  kinds: Record<string, KindResult>;
+  error?: RunError;
+  /** A failed run that the queue will try again. */
+  willRetry?: boolean;
+}
+
+interface SyncRunDocument extends Omit<SyncRun, 'id'> {
+  _id: ObjectId;
+}
+
+export interface NewRun {
+  tenantId: string;
+  hierarchy: string;
+  trigger: SyncTrigger;
+  requestedBy: string;
+  jobId: string;
+  attempt: number;
+  kindsRequested?: string[];
+  worker: string;
+}
+
+function toRun({ _id, ...rest }: SyncRunDocument): SyncRun {
+  return { id: _id.toHexString(), ...rest };
+}
+
+export class SyncRuns {
+  readonly collection: Collection<SyncRunDocument>;
+
+  constructor(db: Db) {
+    this.collection = db.collection<SyncRunDocument>('sync_runs');
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.collection.createIndex({ tenantId: 1, _id: -1 }, { name: 'tenant_newest' });
+    await this.collection.createIndex({ jobId: 1, status: 1 }, { name: 'job_status' });
+  }
+
+  /** A run the queue accepted but no worker has started (written by the producer). */
+  async recordQueued(run: Omit<NewRun, 'attempt' | 'worker'>): Promise<SyncRun> {
+    const doc: SyncRunDocument = {
+      _id: new ObjectId(),
+      ...withoutUndefined(run),
+      attempt: 0,
+      status: 'queued',
+      queuedAt: new Date(),
+      kinds: {},
+    };
+    await this.collection.insertOne(doc);
+    return toRun(doc);
+  }
+
+  /** A worker starts an attempt: the job's queued record becomes this run, or a new record is made. */
+  async start(run: NewRun): Promise<SyncRun> {
+    const now = new Date();
+    const fields = { ...withoutUndefined(run), status: 'running' as const, startedAt: now };
+    const claimed = await this.collection.findOneAndUpdate(
+      { jobId: run.jobId, status: 'queued' },
+      { $set: fields },
+      { returnDocument: 'after' },
+    );
+    if (claimed) return toRun(claimed);
+    const doc: SyncRunDocument = { _id: new ObjectId(), ...fields, kinds: {} };
+    await this.collection.insertOne(doc);
+    return toRun(doc);
+  }
+
+  /**
+   * Earlier attempts of the job still marked running: their worker died or stalled (the caller holds the
+   * tenant's lease, so they are not running any more). They become failed.
+   */
+  async abandonStale(jobId: string, tenantId: string): Promise<number> {
+    const result = await this.collection.updateMany(
+      { jobId, tenantId, status: 'running' },
+      {
+        $set: {
+          status: 'failed',
+          endedAt: new Date(),
+          error: {
+            code: 'WORKER_LOST',
+            message:
+              'The worker running this sync stopped (crashed, was killed or stalled); another worker took the job over.',
+          },
+        },
+      },
+    );
+    return result.modifiedCount;
+  }
+
+  async recordKind(runId: string, kind: string, result: KindResult): Promise<void> {
+    await this.collection.updateOne(
+      { _id: new ObjectId(runId) },
+      { $set: { [`kinds.${kind}`]: withoutUndefined(result) } },
+    );
+  }
+
+  async finish(
+    runId: string,
+    outcome: {
+      status: Exclude<RunStatus, 'queued' | 'running'>;
+      kinds?: Record<string, KindResult>;
+      error?: RunError;
+      willRetry?: boolean;
+    },
+  ): Promise<SyncRun | null> {
+    const set: Partial<SyncRunDocument> = { status: outcome.status, endedAt: new Date() };
+    if (outcome.kinds) set.kinds = outcome.kinds;
+    if (outcome.error) set.error = outcome.error;
+    if (outcome.willRetry !== undefined) set.willRetry = outcome.willRetry;
+    const doc = await this.collection.findOneAndUpdate(
+      { _id: new ObjectId(runId) },
+      { $set: withoutUndefined(set) },
+      { returnDocument: 'after' },
+    );
+    return doc ? toRun(doc) : null;
+  }
+
+  async get(runId: string): Promise<SyncRun | null> {
+    if (!ObjectId.isValid(runId)) return null;
+    const doc = await this.collection.findOne({ _id: new ObjectId(runId) });
+    return doc ? toRun(doc) : null;
+  }
+
+  /** Runs newest first, optionally of one tenant, one job or one status. */
+  async list(
+    filter: { tenantId?: string; jobId?: string; status?: RunStatus; limit?: number } = {},
+  ): Promise<SyncRun[]> {
+    const query: Record<string, unknown> = {};
+    if (filter.tenantId) query.tenantId = filter.tenantId;
+    if (filter.jobId) query.jobId = filter.jobId;
+    if (filter.status) query.status = filter.status;
+    const docs = await this.collection
+      .find(query)
+      .sort({ _id: -1 })
+      .limit(filter.limit ?? 50)
+      .toArray();
+    return docs.map(toRun);
+  }
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

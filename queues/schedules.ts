@@ -1,0 +1,323 @@
+/**
+ * Nightly refresh: one BullMQ job scheduler per tenant, id `tenant-<tenantId>`, in the
+ * "tenant-sync-triggers" queue. Each firing adds a small trigger job that workers/trigger-worker.ts
+ * turns into a de-duplicated sync job (schedulers cannot carry de-duplication themselves).
+ *
+ * Default schedule: once a night, in the window SCHEDULE_WINDOW_START (default 01:00) plus
+ * SCHEDULE_WINDOW_MINUTES (default 240), in SCHEDULE_TZ (default UTC: no daylight-saving gaps or
+ * doubled hours). Each tenant starts at a stable offset inside the window, from a hash of its id, so a
+ * thousand tenants do not start at the same second and a tenant keeps its slot across redeploys.
+ * The offset is written into the cron pattern (seconds first: `s m h * * *`), so `schedule show` prints
+ * the exact time. A per-tenant override (collection `schedules`) replaces pattern, zone, kinds, or
+ * turns scheduling off; an overridden pattern is used exactly as given.
+ *
+ * reconcileSchedules() makes the schedulers match the tenants: creates the missing, updates the changed,
+ * removes those of deleted or disabled tenants, and leaves the rest untouched (reconciling twice
+ * changes nothing: an unchanged scheduler is not even upserted again).
+ */
+import { createHash } from 'node:crypto';
+import { Queue, type JobSchedulerJson } from 'bullmq';
+import type { Db, ObjectId } from 'mongodb';
+import { z } from 'zod';
+import { ValidationError } from '../domain/errors.js';
+import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
+import { ScheduleOverrides, type ScheduleOverride } from '../connectors/mongo/schedules.js';
+import { producerConnection, type RedisSettings } from './connection.js';
+
+export const TRIGGER_QUEUE = 'tenant-sync-triggers';
+export const TRIGGER_JOB = 'scheduled-sync';
+const SCHEDULER_PREFIX = 'tenant-';
+
+const ScheduleEnv = z.object({
+  SCHEDULE_TZ: z.string().default('UTC'),
+  SCHEDULE_WINDOW_START: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM')
+    .default('01:00'),
+  SCHEDULE_WINDOW_MINUTES: z.coerce.number().int().min(1).max(1440).default(240),
+});
+
+export interface ScheduleSettings {
+  tz: string;
+  /** Minutes after midnight at which the nightly window opens. */
+  windowStartMinute: number;
+  windowMinutes: number;
+}
+
+export function scheduleSettings(env: NodeJS.ProcessEnv = process.env): ScheduleSettings {
+  const e = ScheduleEnv.parse(env);
+  assertTimeZone(e.SCHEDULE_TZ, 'SCHEDULE_TZ');
+  const [h, m] = e.SCHEDULE_WINDOW_START.split(':').map(Number) as [number, number];
+  return { tz: e.SCHEDULE_TZ, windowStartMinute: h * 60 + m, windowMinutes: e.SCHEDULE_WINDOW_MINUTES };
+}
+
+function assertTimeZone(tz: string, field: string): void {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: tz });
+  } catch {
+    throw new ValidationError('Schedule', [
+      { field, message: `"${tz}" is not an IANA time zone (e.g. UTC, Europe/London)` },
+    ]);
+  }
+}
+
+/** A tenant's stable offset into the window, in seconds: from the first 6 bytes of SHA-256 of its id. */
+export function spreadOffsetSeconds(tenantId: string, windowMinutes: number): number {
+  const n = createHash('sha256').update(tenantId).digest().readUIntBE(0, 6);
+  return n % (windowMinutes * 60);
+}
+
+/** The default nightly pattern of a tenant: window start plus its offset, with seconds. */
+export function defaultPattern(tenantId: string, settings: ScheduleSettings): string {
+  const offset = spreadOffsetSeconds(tenantId, settings.windowMinutes);
+  const minuteOfDay = (settings.windowStartMinute + Math.floor(offset / 60)) % 1440;
+  return `${offset % 60} ${minuteOfDay % 60} ${Math.floor(minuteOfDay / 60)} * * *`;
+}
+
+export interface EffectiveSchedule {
+  tenantId: string;
+  enabled: boolean;
+  pattern: string;
+  tz: string;
+  kinds?: string[];
+  /** 'default' (spread nightly) or 'override' (from the schedules collection). */
+  source: 'default' | 'override';
+}
+
+export function effectiveSchedule(
+  tenantId: string,
+  override: ScheduleOverride | null | undefined,
+  settings: ScheduleSettings,
+): EffectiveSchedule {
+  const out: EffectiveSchedule = {
+    tenantId,
+    enabled: override?.enabled ?? true,
+    pattern: override?.pattern ?? defaultPattern(tenantId, settings),
+    tz: override?.tz ?? settings.tz,
+    source: override ? 'override' : 'default',
+  };
+  if (override?.kinds) out.kinds = override.kinds;
+  return out;
+}
+
+const CRON_FIELD = /^[0-9A-Za-z*,/?LW#-]+$/;
+const OverrideInput = z
+  .object({
+    pattern: z
+      .string()
+      .trim()
+      .refine(
+        (p) => [5, 6].includes(p.split(/\s+/).length) && p.split(/\s+/).every((f) => CRON_FIELD.test(f)),
+        {
+          message: 'must be a cron pattern of 5 fields (or 6, seconds first), e.g. "0 3 * * *"',
+        },
+      )
+      .optional(),
+    tz: z.string().optional(),
+    enabled: z.boolean().default(true),
+    kinds: z
+      .array(z.enum(ENTITY_KIND_NAMES as [string, ...string[]]))
+      .min(1)
+      .optional(),
+  })
+  .strict();
+
+/** Checks an operator's schedule override (`m365sync schedule set`). */
+export function parseScheduleOverride(input: unknown): ScheduleOverride {
+  const parsed = OverrideInput.safeParse(input);
+  if (!parsed.success) {
+    throw new ValidationError(
+      'Schedule',
+      parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(schedule)', message: i.message })),
+    );
+  }
+  if (parsed.data.tz) assertTimeZone(parsed.data.tz, 'tz');
+  const out: ScheduleOverride = { enabled: parsed.data.enabled };
+  if (parsed.data.pattern) out.pattern = parsed.data.pattern;
+  if (parsed.data.tz) out.tz = parsed.data.tz;
+  if (parsed.data.kinds) out.kinds = parsed.data.kinds;
+  return out;
+}
+
+export function createTriggerQueue(redis: RedisSettings): Queue {
+  const queue = new Queue(TRIGGER_QUEUE, { connection: producerConnection(redis), prefix: redis.prefix });
+  queue.on('error', () => {});
+  return queue;
+}
+
+export function schedulerId(tenantId: string): string {
+  return `${SCHEDULER_PREFIX}${tenantId}`;
+}
+
+interface TriggerData {
+  tenantId: string;
+  kinds?: string[];
+}
+
+function triggerData(schedule: EffectiveSchedule): TriggerData {
+  return schedule.kinds
+    ? { tenantId: schedule.tenantId, kinds: schedule.kinds }
+    : { tenantId: schedule.tenantId };
+}
+
+function sameScheduler(existing: JobSchedulerJson<TriggerData>, schedule: EffectiveSchedule): boolean {
+  return (
+    existing.pattern === schedule.pattern &&
+    (existing.tz ?? undefined) === schedule.tz &&
+    existing.name === TRIGGER_JOB &&
+    JSON.stringify(existing.template?.data ?? null) === JSON.stringify(triggerData(schedule))
+  );
+}
+
+async function upsert(queue: Queue, schedule: EffectiveSchedule): Promise<void> {
+  await queue.upsertJobScheduler(
+    schedulerId(schedule.tenantId),
+    { pattern: schedule.pattern, tz: schedule.tz },
+    {
+      name: TRIGGER_JOB,
+      data: triggerData(schedule),
+      opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 1000 }, attempts: 3 },
+    },
+  );
+}
+
+export interface ReconcileResult {
+  created: string[];
+  updated: string[];
+  unchanged: number;
+  removed: string[];
+  /** Tenants whose scheduler could not be written (e.g. a pattern BullMQ rejects), with the reason. */
+  failed: { tenantId: string; message: string }[];
+}
+
+/** Tenant ids (hex of `_id`) in the `tenants` collection, reading only `_id`. */
+async function tenantIds(db: Db): Promise<string[]> {
+  const docs = await db
+    .collection<{ _id: ObjectId | string }>('tenants')
+    .find({}, { projection: { _id: 1 } })
+    .toArray();
+  return docs.map((d) => (typeof d._id === 'string' ? d._id : d._id.toHexString()));
+}
+
+async function existingSchedulers(queue: Queue): Promise<Map<string, JobSchedulerJson<TriggerData>>> {
+  const list = (await queue.getJobSchedulers(0, -1, true)) as JobSchedulerJson<TriggerData>[];
+  return new Map(list.map((s) => [s.key, s]));
+}
+
+/** Makes every tenant's scheduler match its effective schedule, and removes the rest. Idempotent. */
+export async function reconcileSchedules(
+  queue: Queue,
+  db: Db,
+  settings: ScheduleSettings = scheduleSettings(),
+): Promise<ReconcileResult> {
+  const [ids, overrides, existing] = await Promise.all([
+    tenantIds(db),
+    new ScheduleOverrides(db).all(),
+    existingSchedulers(queue),
+  ]);
+  const result: ReconcileResult = { created: [], updated: [], unchanged: 0, removed: [], failed: [] };
+  const wanted = new Set<string>();
+  for (const tenantId of ids) {
+    const schedule = effectiveSchedule(tenantId, overrides.get(tenantId), settings);
+    if (!schedule.enabled) continue;
+    const id = schedulerId(tenantId);
+    wanted.add(id);
+    const current = existing.get(id);
+    if (current && sameScheduler(current, schedule)) {
+      result.unchanged++;
+      continue;
+    }
+    try {
+      await upsert(queue, schedule);
+      (current ? result.updated : result.created).push(tenantId);
+    } catch (error) {
+      // One tenant's bad override must not stop the others' schedules.
+      result.failed.push({ tenantId, message: (error as Error).message });
+    }
+  }
+  for (const id of existing.keys()) {
+    if (id.startsWith(SCHEDULER_PREFIX) && !wanted.has(id)) {
+      await queue.removeJobScheduler(id);
+      result.removed.push(id.slice(SCHEDULER_PREFIX.length));
+    }
+  }
+  return result;
+}
+
+/** Reconciles one tenant at once (after `schedule set|clear`, or a tenant added, changed, removed). */
+export async function reconcileTenantSchedule(
+  queue: Queue,
+  db: Db,
+  tenantId: string,
+  settings: ScheduleSettings = scheduleSettings(),
+): Promise<'created' | 'updated' | 'unchanged' | 'removed' | 'none'> {
+  const exists = (await tenantIds(db)).includes(tenantId);
+  const override = await new ScheduleOverrides(db).get(tenantId);
+  const schedule = effectiveSchedule(tenantId, override, settings);
+  const current = (await queue.getJobScheduler(schedulerId(tenantId))) as
+    JobSchedulerJson<TriggerData> | undefined;
+  if (!exists || !schedule.enabled) {
+    if (!current) return 'none';
+    await queue.removeJobScheduler(schedulerId(tenantId));
+    return 'removed';
+  }
+  if (current && sameScheduler(current, schedule)) return 'unchanged';
+  await upsert(queue, schedule);
+  return current ? 'updated' : 'created';
+}
+
+export interface ScheduleView extends EffectiveSchedule {
+  /** When the next trigger fires, if a scheduler exists. */
+  next?: Date;
+  /** Whether a scheduler exists in Redis for the tenant. */
+  active: boolean;
+}
+
+/** `m365sync schedule show <tenant>`. */
+export async function showSchedule(
+  queue: Queue,
+  db: Db,
+  tenantId: string,
+  settings: ScheduleSettings = scheduleSettings(),
+): Promise<ScheduleView> {
+  const override = await new ScheduleOverrides(db).get(tenantId);
+  const current = await queue.getJobScheduler(schedulerId(tenantId));
+  const view: ScheduleView = { ...effectiveSchedule(tenantId, override, settings), active: Boolean(current) };
+  if (current?.next) view.next = new Date(current.next);
+  return view;
+}
+
+/** `m365sync schedule set <tenant> …`: stores the override and applies it at once. */
+export async function setSchedule(
+  queue: Queue,
+  db: Db,
+  tenantId: string,
+  input: unknown,
+  options: { updatedBy?: string; settings?: ScheduleSettings } = {},
+): Promise<ScheduleView> {
+  const override = parseScheduleOverride(input);
+  const schedule = effectiveSchedule(tenantId, override, options.settings ?? scheduleSettings());
+  if (schedule.enabled) {
+    // Let BullMQ check the pattern before it is stored: a stored bad pattern would fail every reconcile.
+    try {
+      await upsert(queue, schedule);
+    } catch (error) {
+      throw new ValidationError('Schedule', [{ field: 'pattern', message: (error as Error).message }]);
+    }
+  }
+  await new ScheduleOverrides(db).set(tenantId, override, options.updatedBy);
+  await reconcileTenantSchedule(queue, db, tenantId, options.settings);
+  return showSchedule(queue, db, tenantId, options.settings);
+}
+
+/** `m365sync schedule clear <tenant>`: back to the default nightly schedule. */
+export async function clearSchedule(
+  queue: Queue,
+  db: Db,
+  tenantId: string,
+  options: { settings?: ScheduleSettings } = {},
+): Promise<ScheduleView> {
+  await new ScheduleOverrides(db).clear(tenantId);
+  await reconcileTenantSchedule(queue, db, tenantId, options.settings);
+  return showSchedule(queue, db, tenantId, options.settings);
+}

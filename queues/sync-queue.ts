@@ -1,0 +1,221 @@
+/**
+ * The "tenant-sync" queue: one job = one full pull of one tenant.
+ *
+ * Job data is exactly `{ tenantId, trigger, requestedBy, kinds? }`, checked with zod on the way in and
+ * on the way out; it never holds a secret (the worker loads and decrypts the tenant itself).
+ *
+ * Per-tenant de-duplication: every job carries `deduplication: { id: tenantId, keepLastIfActive: true }`.
+ * While a tenant's job waits, further enqueues are dropped (the waiting one will see the latest state
+ * anyway); while it runs, the newest request is kept and enqueued by BullMQ when the run ends. So at
+ * most one run is active and one waits per tenant: twenty clicks during a nightly run give one follow-up.
+ * The MongoDB lease (connectors/mongo/leases.ts) backs this up if two jobs for a tenant ever meet.
+ */
+import { Queue, type Job, type JobsOptions } from 'bullmq';
+import { z } from 'zod';
+import { ValidationError } from '../domain/errors.js';
+import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
+import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import { producerConnection, type RedisSettings } from './connection.js';
+
+export const SYNC_QUEUE = 'tenant-sync';
+export const SYNC_JOB = 'full-pull';
+export const TRIGGERS = ['schedule', 'operator', 'api', 'cli'] as const;
+
+export const SyncJobData = z
+  .object({
+    // A tenant id is the hex of its MongoDB ObjectId; BullMQ ids must not contain ':'.
+    tenantId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a tenant id (letters, digits, _ or -)'),
+    trigger: z.enum(TRIGGERS),
+    requestedBy: z.string().trim().min(1).max(200),
+    kinds: z
+      .array(z.enum(ENTITY_KIND_NAMES as [string, ...string[]]))
+      .min(1)
+      .optional(),
+  })
+  .strict();
+export type SyncJobData = z.infer<typeof SyncJobData>;
+
+/** Progress a running sync reports with `job.updateProgress`. */
+export interface SyncProgress {
+  /** The kind that just wrote a page, or completed. */
+  kind: string;
+  /** Objects of that kind written so far in this run. */
+  objects: number;
+  /** Kinds finished so far, of how many. */
+  kindsDone?: number;
+  kindsTotal?: number;
+  phase?: 'page' | 'kind-done' | 'kind-failed';
+}
+
+export interface SyncQueueSettings {
+  attempts: number;
+  backoffDelayMs: number;
+  /** Finished jobs kept for the dashboard; run history lives in `sync_runs`. */
+  keepCompleted: { age: number; count: number };
+  keepFailed: { age: number; count: number };
+}
+
+const QueueEnv = z.object({
+  SYNC_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  SYNC_BACKOFF_MS: z.coerce.number().int().min(100).default(60_000),
+});
+
+export function syncQueueSettings(env: NodeJS.ProcessEnv = process.env): SyncQueueSettings {
+  const e = QueueEnv.parse(env);
+  return {
+    attempts: e.SYNC_ATTEMPTS,
+    backoffDelayMs: e.SYNC_BACKOFF_MS,
+    keepCompleted: { age: 7 * 24 * 3600, count: 1000 },
+    keepFailed: { age: 30 * 24 * 3600, count: 5000 },
+  };
+}
+
+export function jobOptions(data: SyncJobData, settings: SyncQueueSettings): JobsOptions {
+  return {
+    deduplication: { id: data.tenantId, keepLastIfActive: true },
+    attempts: settings.attempts,
+    // 1, 2, 4 … × delay, each spread by up to half of itself so retries of many tenants do not align.
+    backoff: { type: 'exponential', delay: settings.backoffDelayMs, jitter: 0.5 },
+    removeOnComplete: settings.keepCompleted,
+    removeOnFail: settings.keepFailed,
+  };
+}
+
+export function createSyncQueue(
+  redis: RedisSettings,
+  options: { oneShot?: boolean } = {},
+): Queue<SyncJobData, unknown, string> {
+  const queue = new Queue<SyncJobData, unknown, string>(SYNC_QUEUE, {
+    connection: producerConnection(redis, options),
+    prefix: redis.prefix,
+  });
+  // Without a listener an 'error' event would crash the process; failures reach callers as rejections.
+  queue.on('error', () => {});
+  return queue;
+}
+
+export function parseSyncJobData(input: unknown): SyncJobData {
+  const parsed = SyncJobData.safeParse(input);
+  if (!parsed.success) {
+    throw new ValidationError(
+      'Sync request',
+      parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(request)', message: i.message })),
+    );
+  }
+  return parsed.data;
+}
+
+export type EnqueueOutcome =
+  /** A new job was added: nothing of this tenant was waiting or running. */
+  | 'created'
+  /** A job of the tenant was already waiting; it will do the work. */
+  | 'joined-waiting'
+  /** A job of the tenant is running; BullMQ runs one follow-up (with the latest request) when it ends. */
+  | 'follow-up';
+
+export interface EnqueueResult {
+  /** The new job, the waiting job joined, or the running job the follow-up will come after. */
+  jobId: string;
+  outcome: EnqueueOutcome;
+  /** The `sync_runs` record of a new job, when a runs store was given. */
+  runId?: string;
+}
+
+/**
+ * Enqueues a full pull of one tenant, de-duplicated per tenant. With `runs`, a new job also gets a
+ * `queued` record in sync_runs (the worker turns it into the running run).
+ */
+export async function enqueueSync(
+  queue: Queue<SyncJobData, unknown, string>,
+  input: SyncJobData,
+  options: { settings?: SyncQueueSettings; runs?: SyncRuns; hierarchy?: string } = {},
+): Promise<EnqueueResult> {
+  const data = parseSyncJobData(input);
+  const settings = options.settings ?? syncQueueSettings();
+  const job: Job<SyncJobData> = await queue.add(SYNC_JOB, data, jobOptions(data, settings));
+  const jobId = String(job.id);
+  // A de-duplicated add returns the id of the tenant's existing job; its data is then not ours.
+  const stored = await queue.getJob(jobId);
+  const ours =
+    stored !== undefined &&
+    stored.timestamp === job.timestamp &&
+    JSON.stringify(stored.data) === JSON.stringify(data);
+  let outcome: EnqueueOutcome = 'created';
+  if (!ours) outcome = stored && (await stored.getState()) === 'active' ? 'follow-up' : 'joined-waiting';
+  const result: EnqueueResult = { jobId, outcome };
+  if (outcome === 'created' && options.runs) {
+    const run = await options.runs.recordQueued({
+      tenantId: data.tenantId,
+      hierarchy: options.hierarchy ?? '',
+      trigger: data.trigger,
+      requestedBy: data.requestedBy,
+      jobId,
+      ...(data.kinds ? { kindsRequested: data.kinds } : {}),
+    });
+    result.runId = run.id;
+  }
+  return result;
+}
+
+export type JobEnd =
+  { state: 'completed'; jobId: string; result: unknown } | { state: 'failed'; jobId: string; reason: string };
+
+/**
+ * Waits until a job ends (for `m365sync sync --wait`), polling its state and progress; `onProgress`
+ * gets each new progress object. With `followUp`, waits for the run BullMQ starts after the given
+ * (running) job. Bounded by `timeoutMs` and `signal`.
+ */
+export async function waitForRun(
+  queue: Queue<SyncJobData, unknown, string>,
+  jobId: string,
+  options: {
+    tenantId?: string;
+    followUp?: boolean;
+    onProgress?: (progress: unknown, jobId: string) => void;
+    onState?: (state: string, jobId: string) => void;
+    pollMs?: number;
+    timeoutMs?: number;
+    signal?: AbortSignal;
+  } = {},
+): Promise<JobEnd> {
+  const deadline = Date.now() + (options.timeoutMs ?? 24 * 3600_000);
+  const pollMs = options.pollMs ?? 500;
+  let current = jobId;
+  let followUp = options.followUp === true;
+  let lastProgress = '';
+  let lastState = '';
+  for (;;) {
+    if (options.signal?.aborted) throw options.signal.reason ?? new Error('Waiting was cancelled');
+    if (Date.now() > deadline) throw new Error(`Job ${current} did not finish in time; it keeps running.`);
+    const job = await queue.getJob(current);
+    if (!job) throw new Error(`Job ${current} no longer exists (removed, or finished long ago).`);
+    const state = await job.getState();
+    if (state !== lastState) {
+      lastState = state;
+      options.onState?.(state, current);
+    }
+    const progress = JSON.stringify(job.progress ?? null);
+    if (progress !== lastProgress) {
+      lastProgress = progress;
+      options.onProgress?.(job.progress, current);
+    }
+    if (state === 'completed' || state === 'failed') {
+      if (followUp && options.tenantId) {
+        // The follow-up is added when the previous job ends; its id is the tenant's de-duplication id.
+        const next = await queue.getDeduplicationJobId(options.tenantId);
+        if (next && next !== current) {
+          current = next;
+          followUp = false;
+          lastProgress = '';
+          continue;
+        }
+      }
+      {
+        return state === 'completed'
+          ? { state, jobId: current, result: job.returnvalue }
+          : { state, jobId: current, reason: job.failedReason };
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The contract between the worker process (workers/worker.ts) and the full pull (workers/full-pull.ts):
+ * the worker takes a job, acquires the tenant's lease, records the run, and calls a SyncProcessor with
+ * everything it needs to write safely; the processor returns the per-kind outcome.
+ */
+import type { Job } from 'bullmq';
+import type { Db } from 'mongodb';
+import type { Logger } from 'pino';
+import type { ImportedObjects, PageCounts, TenantRef } from '../connectors/mongo/imported-objects.js';
+import type { WriteFence } from '../connectors/mongo/leases.js';
+import type { KindResult, RunError, RunStatus, SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { SyncJobData, SyncProgress } from '../queues/sync-queue.js';
+
+export interface RunContext {
+  /** The `sync_runs` id of this attempt; stamp it on every object written (`syncRunId`). */
+  runId: string;
+  jobId: string;
+  attempt: number;
+  /** The tenant's id and its place in the hierarchy, read when the run started. */
+  tenant: TenantRef;
+  /** Kinds asked for (undefined: the tenant's whole sync plan). */
+  kinds?: string[];
+  /** The tenant lease's fence: pass it to every write and sweep. */
+  fence: WriteFence;
+  objects: ImportedObjects;
+  runs: SyncRuns;
+  db: Db;
+  logger: Logger;
+  /** Writes one page of a kind through `objects.upsertPage` with this run's id and fence. */
+  writePage(kind: string, objects: readonly Record<string, unknown>[]): Promise<PageCounts>;
+  /** Sweeps a completed kind through `objects.sweep` with this run's id and fence. */
+  sweep(kind: string): Promise<number>;
+  /** Reports progress to the queue (`job.updateProgress`), for `sync --wait` and the API. */
+  progress(progress: SyncProgress): Promise<void>;
+  /** Records a kind's outcome in `sync_runs` as soon as it is known. */
+  recordKind(kind: string, result: KindResult): Promise<void>;
+}
+
+export interface RunSummary {
+  /** Outcome per kind the run attempted. */
+  kinds: Record<string, KindResult>;
+  /** When every kind failed: whether trying the whole run again may help. */
+  retryable?: boolean;
+}
+
+/** What a finished job returns (BullMQ `returnvalue`), and what `sync --wait` prints. */
+export interface JobResult extends RunSummary {
+  runId: string;
+  tenantId: string;
+  status: Exclude<RunStatus, 'queued' | 'running'>;
+  durationMs: number;
+}
+
+/** The full pull. Must stop soon after `signal` aborts (lock lost, lease lost, shutdown). */
+export type SyncProcessor = (
+  job: Job<SyncJobData>,
+  signal: AbortSignal,
+  ctx: RunContext,
+) => Promise<RunSummary>;
+
+/** `succeeded` if every kind did, `failed` if none did, else `partial`. */
+export function runStatusOf(summary: RunSummary): 'succeeded' | 'partial' | 'failed' {
+  const results = Object.values(summary.kinds);
+  const failed = results.filter((r) => r.status === 'failed' || r.status === 'cancelled').length;
+  if (failed === 0) return 'succeeded';
+  return failed === results.length ? 'failed' : 'partial';
+}
+
+export function firstKindError(summary: RunSummary): RunError | undefined {
+  return Object.values(summary.kinds).find((r) => r.error)?.error;
+}

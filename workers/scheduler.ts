@@ -1,0 +1,135 @@
+/**
+ * The scheduler process: keeps one BullMQ job scheduler per tenant (queues/schedules.ts). Several may
+ * run for availability; a Redis leader lock (queues/leader-lock.ts) lets only one reconcile at a time.
+ * The leader reconciles at once when it becomes leader (start-up, redeploy, failover) and then every
+ * SCHEDULER_RECONCILE_MS, which picks up tenants added, changed or removed; the API and CLI can also
+ * reconcile one tenant at once (reconcileTenantSchedule).
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Db } from 'mongodb';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { RedisSettings } from '../queues/connection.js';
+import { LeaderLock } from '../queues/leader-lock.js';
+import {
+  createTriggerQueue,
+  reconcileSchedules,
+  scheduleSettings,
+  type ReconcileResult,
+  type ScheduleSettings,
+} from '../queues/schedules.js';
+import { logger as defaultLogger } from '../observability/logger.js';
+
+const SchedulerEnv = z.object({
+  SCHEDULER_RECONCILE_MS: z.coerce.number().int().min(100).default(60_000),
+  SCHEDULER_LEADER_TTL_MS: z.coerce.number().int().min(100).default(30_000),
+});
+
+export interface StartSchedulerOptions {
+  redis: RedisSettings;
+  db: Db;
+  schedule?: ScheduleSettings;
+  reconcileMs?: number;
+  leaderTtlMs?: number;
+  id?: string;
+  logger?: Logger;
+}
+
+export interface SchedulerProcess {
+  readonly id: string;
+  isLeader(): boolean;
+  /** Reconciles now if this process leads; null if it does not. */
+  tick(): Promise<ReconcileResult | null>;
+  close(): Promise<void>;
+}
+
+export async function startScheduler(options: StartSchedulerOptions): Promise<SchedulerProcess> {
+  const env = SchedulerEnv.parse(process.env);
+  const reconcileMs = options.reconcileMs ?? env.SCHEDULER_RECONCILE_MS;
+  const leaderTtlMs = options.leaderTtlMs ?? env.SCHEDULER_LEADER_TTL_MS;
+  const settings = options.schedule ?? scheduleSettings();
+  const log = options.logger ?? defaultLogger;
+  const id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const redis = new Redis(options.redis.url, {
+    maxRetriesPerRequest: null,
+    retryStrategy: (times: number) => Math.min(times * 200, 5000),
+  });
+  redis.on('error', (error) => log.warn({ err: { message: error.message } }, 'scheduler redis error'));
+  const lock = new LeaderLock(redis, `${options.redis.prefix}:scheduler:leader`, id, leaderTtlMs);
+  const queue = createTriggerQueue(options.redis);
+  let leader = false;
+  let running: Promise<ReconcileResult | null> | undefined;
+  let stopped = false;
+
+  async function tick(): Promise<ReconcileResult | null> {
+    const wasLeader = leader;
+    leader = await lock.acquireOrRenew();
+    if (leader !== wasLeader)
+      log.info({ id, leader }, leader ? 'became scheduler leader' : 'lost leadership');
+    if (!leader) return null;
+    const result = await reconcileSchedules(queue, options.db, settings);
+    if (result.created.length + result.updated.length + result.removed.length + result.failed.length > 0) {
+      log.info(
+        {
+          created: result.created.length,
+          updated: result.updated.length,
+          removed: result.removed.length,
+          failed: result.failed,
+        },
+        'schedules reconciled',
+      );
+    }
+    return result;
+  }
+
+  const guardedTick = () => {
+    running ??= tick()
+      .catch((error: unknown) => {
+        log.error({ err: { message: (error as Error).message } }, 'schedule reconcile failed');
+        return null;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+
+  // Renew the lock more often than it expires; reconcile on the same beat when due.
+  let lastReconcile = 0;
+  const beat = setInterval(
+    () => {
+      if (stopped) return;
+      if (Date.now() - lastReconcile >= reconcileMs) {
+        lastReconcile = Date.now();
+        void guardedTick();
+      } else if (leader) {
+        lock.acquireOrRenew().then(
+          (still) => {
+            if (!still) leader = false;
+          },
+          () => undefined,
+        );
+      }
+    },
+    Math.max(50, Math.min(reconcileMs, Math.floor(leaderTtlMs / 3))),
+  );
+  lastReconcile = Date.now();
+  await guardedTick();
+
+  return {
+    id,
+    isLeader: () => leader,
+    tick: () => guardedTick(),
+    async close() {
+      stopped = true;
+      clearInterval(beat);
+      await running;
+      if (leader) await lock.release().catch(() => undefined);
+      leader = false;
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * Turns scheduler triggers into sync jobs.
+ *
+ * BullMQ job schedulers cannot carry `deduplication` (their template type forbids it, and a scheduler
+ * with it stopped firing: bullmq #2954), but a nightly run must not start a second run of a tenant
+ * whose previous sync is still going. So a scheduler only produces a small trigger job
+ * `{ tenantId, kinds? }` in its own queue ("tenant-sync-triggers"); this worker handles it by calling
+ * enqueueSync, which applies the per-tenant de-duplication like any other request. Triggers are
+ * cheap and run beside the sync worker without taking one of its concurrency slots.
+ */
+import { Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { workerConnection, type RedisSettings } from '../queues/connection.js';
+import { createSyncQueue, enqueueSync } from '../queues/sync-queue.js';
+import { TRIGGER_QUEUE } from '../queues/schedules.js';
+
+const TriggerData = z.object({ tenantId: z.string().min(1), kinds: z.array(z.string()).optional() });
+
+export function startTriggerWorker(redis: RedisSettings, log: Logger): Worker {
+  const syncQueue = createSyncQueue(redis);
+  const worker = new Worker(
+    TRIGGER_QUEUE,
+    async (job) => {
+      const data = TriggerData.parse(job.data);
+      const result = await enqueueSync(syncQueue, {
+        tenantId: data.tenantId,
+        trigger: 'schedule',
+        requestedBy: 'scheduler',
+        ...(data.kinds ? { kinds: data.kinds } : {}),
+      });
+      log.info({ tenantId: data.tenantId, ...result }, 'scheduled sync enqueued');
+      return result;
+    },
+    { connection: workerConnection(redis), prefix: redis.prefix, concurrency: 4 },
+  );
+  worker.on('error', (error) => log.error({ err: { message: error.message } }, 'trigger worker error'));
+  worker.on('closed', () => void syncQueue.close());
+  return worker;
+}

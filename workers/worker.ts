@@ -1,0 +1,357 @@
+/**
+ * The sync worker process: takes "tenant-sync" jobs and runs the full pull of one tenant per job.
+ *
+ * Around the SyncProcessor it provides:
+ * - the tenant's MongoDB lease, acquired at the start (a live lease held by another run puts the job
+ *   back as delayed, without using an attempt), renewed alongside the BullMQ lock, released at the end;
+ * - the run record in `sync_runs` (running → succeeded / partial / failed / cancelled);
+ * - cancellation: one AbortSignal that fires when the BullMQ lock cannot be renewed
+ *   (`lockRenewalFailed`), when the lease is lost, or at the end of the shutdown grace time;
+ * - error classification: SyncError with `retryable: false` → UnrecoverableError (fails at once with the
+ *   operator-facing message); anything else → rethrown, so BullMQ retries with exponential backoff;
+ * - stall recovery: a long lock (default 5 min, renewed every half of it) and a stalled-job check, so
+ *   the job of a crashed or killed worker goes back to the queue and another worker takes it;
+ * - graceful shutdown on SIGTERM/SIGINT: stop taking jobs, let active runs finish within the grace
+ *   time, then cancel them and hand their jobs back to the queue (delayed, not failed), then close.
+ *
+ * Reconnects: BullMQ relies on ioredis, which reconnects for ever with `maxRetriesPerRequest: null`
+ * (see queues/connection.ts); the MongoDB driver re-selects a server on each operation. A run whose
+ * writes fail while MongoDB is away fails its kinds (retryable); a run that loses Redis longer than the
+ * lock duration loses its lock, is cancelled, and its job is recovered by the stalled-job check.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { ObjectId, type Db } from 'mongodb';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { SyncError } from '../domain/errors.js';
+import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
+import { LeaseStore, type Lease } from '../connectors/mongo/leases.js';
+import { SyncRuns, type RunError } from '../connectors/mongo/sync-runs.js';
+import { workerConnection, type RedisSettings } from '../queues/connection.js';
+import { SYNC_QUEUE, SyncJobData, syncQueueSettings, type SyncQueueSettings } from '../queues/sync-queue.js';
+import { logger as defaultLogger } from '../observability/logger.js';
+import {
+  firstKindError,
+  runStatusOf,
+  type JobResult,
+  type RunContext,
+  type SyncProcessor,
+} from './processor.js';
+import { startTriggerWorker } from './trigger-worker.js';
+import { syncMetrics } from './metrics.js';
+
+const WorkerEnv = z.object({
+  SYNC_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  SYNC_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(300_000),
+  SYNC_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(60_000),
+  SYNC_MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(2),
+  SYNC_LEASE_TTL_MS: z.coerce.number().int().min(500).default(60_000),
+  SYNC_LEASE_CLOCK_SKEW_MS: z.coerce.number().int().min(0).default(5_000),
+  SYNC_LEASE_RETRY_MS: z.coerce.number().int().min(100).default(30_000),
+  SYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(25_000),
+});
+
+export interface WorkerSettings {
+  concurrency: number;
+  /** BullMQ lock: how long a job stays ours without renewal; renewed every half of it. */
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  /** A job that stalls more often than this fails ("stalled more than allowable limit"). */
+  maxStalledCount: number;
+  leaseTtlMs: number;
+  leaseClockSkewMs: number;
+  /** How long a job waits (delayed) when another run holds its tenant's lease; jittered ±50 %. */
+  leaseRetryMs: number;
+  /** On SIGTERM/SIGINT: how long active runs may go on before they are cancelled and handed back. */
+  shutdownGraceMs: number;
+}
+
+export function workerSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
+  const parsed = WorkerEnv.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Worker configuration is not valid (${problems}); fix the environment variables.`);
+  }
+  const e = parsed.data;
+  return {
+    concurrency: e.SYNC_WORKER_CONCURRENCY,
+    lockDurationMs: e.SYNC_LOCK_DURATION_MS,
+    stalledIntervalMs: e.SYNC_STALLED_INTERVAL_MS,
+    maxStalledCount: e.SYNC_MAX_STALLED_COUNT,
+    leaseTtlMs: e.SYNC_LEASE_TTL_MS,
+    leaseClockSkewMs: e.SYNC_LEASE_CLOCK_SKEW_MS,
+    leaseRetryMs: e.SYNC_LEASE_RETRY_MS,
+    shutdownGraceMs: e.SYNC_SHUTDOWN_GRACE_MS,
+  };
+}
+
+export interface StartWorkerOptions {
+  redis: RedisSettings;
+  db: Db;
+  processor: SyncProcessor;
+  settings?: Partial<WorkerSettings>;
+  queueSettings?: SyncQueueSettings;
+  /** Also run the small worker that turns scheduler triggers into sync jobs (default true). */
+  triggers?: boolean;
+  /** Identifies this process in leases and run records; default host:pid:random. */
+  workerId?: string;
+  logger?: Logger;
+}
+
+export interface SyncWorker {
+  readonly workerId: string;
+  readonly worker: Worker<SyncJobData, JobResult>;
+  /** Health for the API: the worker is running and not shutting down. */
+  isRunning(): boolean;
+  /** Graceful stop within the grace time (default from settings); idempotent. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const SHUTDOWN = 'shutdown';
+const LOCK_LOST = 'lock-lost';
+
+function errorOf(error: unknown): RunError {
+  if (error instanceof SyncError) return { code: error.code, message: error.message };
+  return { code: 'TRANSIENT', message: error instanceof Error ? error.message : String(error) };
+}
+
+function jittered(ms: number): number {
+  return Math.round(ms * (0.5 + Math.random()));
+}
+
+function tenantFilter(tenantId: string): { _id: ObjectId | string } {
+  return { _id: /^[0-9a-f]{24}$/i.test(tenantId) ? new ObjectId(tenantId) : tenantId };
+}
+
+export async function startWorker(options: StartWorkerOptions): Promise<SyncWorker> {
+  const settings = { ...workerSettings(), ...options.settings };
+  const queueSettings = options.queueSettings ?? syncQueueSettings();
+  const log = options.logger ?? defaultLogger;
+  const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const { db } = options;
+  const leases = new LeaseStore(db, { clockSkewMs: settings.leaseClockSkewMs });
+  const objects = new ImportedObjects(db);
+  const runs = new SyncRuns(db);
+  await objects.ensureIndexes();
+  await runs.ensureIndexes();
+  const metrics = syncMetrics();
+  let closing = false;
+
+  async function processJob(
+    job: Job<SyncJobData, JobResult>,
+    token: string | undefined,
+    bullSignal: AbortSignal | undefined,
+  ): Promise<JobResult> {
+    const parsed = SyncJobData.safeParse(job.data);
+    if (!parsed.success) {
+      throw new UnrecoverableError(`INVALID_INPUT: job ${job.id} does not carry a valid sync request`);
+    }
+    const data = parsed.data;
+    const tenantDoc = await db
+      .collection<{ _id: ObjectId | string; hierarchy?: string }>('tenants')
+      .findOne(tenantFilter(data.tenantId), { projection: { hierarchy: 1 } });
+    if (!tenantDoc) {
+      throw new UnrecoverableError(
+        `NOT_FOUND: tenant ${data.tenantId} does not exist (deleted after the sync was queued); nothing to sync.`,
+      );
+    }
+    const tenant = { id: data.tenantId, hierarchy: tenantDoc.hierarchy ?? '' };
+
+    const lease = await leases.acquire(tenant.id, `${workerId}/${job.id}`, settings.leaseTtlMs);
+    if (!lease) {
+      // Another run of this tenant holds the lease (a job that bypassed de-duplication, or a stalled
+      // worker not yet expired): come back later. Moving to delayed does not use an attempt.
+      log.info({ jobId: job.id, tenantId: tenant.id }, 'tenant lease held by another run; job delayed');
+      await job.moveToDelayed(Date.now() + jittered(settings.leaseRetryMs), token);
+      throw new DelayedError();
+    }
+    return runUnderLease(job, token, bullSignal, data, tenant, lease);
+  }
+
+  async function runUnderLease(
+    job: Job<SyncJobData, JobResult>,
+    token: string | undefined,
+    bullSignal: AbortSignal | undefined,
+    data: SyncJobData,
+    tenant: { id: string; hierarchy: string },
+    initialLease: Lease,
+  ): Promise<JobResult> {
+    const started = Date.now();
+    const controller = new AbortController();
+    let abortReason: string | undefined;
+    const abort = (reason: string) => {
+      if (controller.signal.aborted) return;
+      abortReason = reason;
+      controller.abort(new SyncError('CANCELLED', `The sync run was cancelled (${reason}).`));
+    };
+    if (bullSignal?.aborted) abort(String(bullSignal.reason ?? SHUTDOWN));
+    bullSignal?.addEventListener('abort', () => abort(String(bullSignal.reason ?? SHUTDOWN)), { once: true });
+
+    let lease: Lease | null = initialLease;
+    let leaseLost = false;
+    const keeper = setInterval(
+      () => {
+        if (!lease) return;
+        leases.renew(lease, settings.leaseTtlMs).then(
+          (renewed) => {
+            if (renewed) lease = renewed;
+            else if (lease) {
+              leaseLost = true;
+              lease = null;
+              abort('lease-lost');
+            }
+          },
+          (error: unknown) =>
+            log.warn({ err: errorOf(error), jobId: job.id }, 'lease renewal failed; retrying'),
+        );
+      },
+      Math.max(100, Math.floor(settings.leaseTtlMs / 3)),
+    );
+
+    const attempt = job.attemptsStarted || job.attemptsMade + 1;
+    await runs.abandonStale(String(job.id), tenant.id);
+    const run = await runs.start({
+      tenantId: tenant.id,
+      hierarchy: tenant.hierarchy,
+      trigger: data.trigger,
+      requestedBy: data.requestedBy,
+      jobId: String(job.id),
+      attempt,
+      worker: workerId,
+      ...(data.kinds ? { kindsRequested: data.kinds } : {}),
+    });
+    const fence = leases.fence(initialLease, settings.leaseTtlMs);
+    const runLog = log.child({ runId: run.id, jobId: job.id, tenantId: tenant.id });
+    const ctx: RunContext = {
+      runId: run.id,
+      jobId: String(job.id),
+      attempt,
+      tenant,
+      ...(data.kinds ? { kinds: data.kinds } : {}),
+      fence,
+      objects,
+      runs,
+      db,
+      logger: runLog,
+      writePage: (kind, page) => objects.upsertPage(kind, tenant, run.id, page, fence),
+      sweep: (kind) => objects.sweep(kind, tenant.id, run.id, fence),
+      progress: (p) => job.updateProgress({ ...p, runId: run.id }),
+      recordKind: (kind, result) => runs.recordKind(run.id, kind, result),
+    };
+    runLog.info({ attempt, trigger: data.trigger }, 'sync run started');
+
+    try {
+      const summary = await options.processor(job, controller.signal, ctx);
+      const status = runStatusOf(summary);
+      const durationMs = Date.now() - started;
+      if (status === 'failed' && Object.keys(summary.kinds).length > 0) {
+        const error = firstKindError(summary) ?? { code: 'TRANSIENT', message: 'every kind failed' };
+        throw new SyncError(error.code as SyncError['code'], error.message, {
+          retryable: summary.retryable ?? false,
+        });
+      }
+      await runs.finish(run.id, { status, kinds: summary.kinds });
+      metrics.observe(status, durationMs, summary);
+      runLog.info({ status, durationMs }, 'sync run finished');
+      return { ...summary, runId: run.id, tenantId: tenant.id, status, durationMs };
+    } catch (error) {
+      const durationMs = Date.now() - started;
+      const runError = leaseLost
+        ? { code: 'LEASE_LOST', message: 'The run lost its tenant lease to a newer run and stopped writing.' }
+        : errorOf(error);
+      if (controller.signal.aborted) {
+        await runs.finish(run.id, { status: 'cancelled', error: runError });
+        metrics.observe('cancelled', durationMs);
+        runLog.warn({ reason: abortReason, error: runError }, 'sync run cancelled');
+        if (abortReason === SHUTDOWN) {
+          // Hand the job back untouched: it waits for the next worker, without using an attempt.
+          await job.moveToDelayed(Date.now(), token);
+          throw new DelayedError();
+        }
+        throw error instanceof Error ? error : new Error(String(error));
+      }
+      const retryable = error instanceof SyncError ? error.retryable : true;
+      const willRetry = retryable && job.attemptsMade + 1 < (job.opts.attempts ?? queueSettings.attempts);
+      await runs.finish(run.id, { status: 'failed', error: runError, willRetry });
+      metrics.observe('failed', durationMs);
+      runLog.warn({ error: runError, willRetry }, 'sync run failed');
+      if (!retryable) throw new UnrecoverableError(`${runError.code}: ${runError.message}`);
+      throw error instanceof Error ? error : new Error(String(error));
+    } finally {
+      clearInterval(keeper);
+      // Releasing after the processor returned is safe: this run writes nothing more.
+      if (lease) await leases.release(lease).catch(() => undefined);
+    }
+  }
+
+  const worker = new Worker<SyncJobData, JobResult>(SYNC_QUEUE, processJob, {
+    connection: workerConnection(options.redis),
+    prefix: options.redis.prefix,
+    concurrency: settings.concurrency,
+    lockDuration: settings.lockDurationMs,
+    stalledInterval: settings.stalledIntervalMs,
+    maxStalledCount: settings.maxStalledCount,
+    name: workerId,
+  });
+  worker.on('error', (error) => log.error({ err: errorOf(error) }, 'sync worker error'));
+  worker.on('lockRenewalFailed', (jobIds: string[]) => {
+    // Another worker may now take these jobs: stop writing at once.
+    for (const id of jobIds) worker.cancelJob(id, LOCK_LOST);
+    log.warn({ jobIds }, 'lock renewal failed; runs cancelled');
+  });
+  worker.on('stalled', (jobId) => log.warn({ jobId }, 'stalled job returned to the queue'));
+
+  const triggerWorker = options.triggers === false ? undefined : startTriggerWorker(options.redis, log);
+  await worker.waitUntilReady();
+
+  let closed: Promise<void> | undefined;
+  async function close(graceMs = settings.shutdownGraceMs): Promise<void> {
+    closed ??= (async () => {
+      closing = true;
+      const finished = worker.close();
+      const inTime = await Promise.race([
+        finished.then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(resolve, graceMs, false).unref()),
+      ]);
+      if (!inTime) {
+        log.warn({ graceMs }, 'shutdown grace time over; cancelling active runs');
+        worker.cancelAllJobs(SHUTDOWN);
+        const released = await Promise.race([
+          finished.then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(resolve, 5000, false).unref()),
+        ]);
+        if (!released) await worker.close(true);
+      }
+      await triggerWorker?.close();
+    })();
+    return closed;
+  }
+
+  return {
+    workerId,
+    worker,
+    isRunning: () => !closing && worker.isRunning(),
+    close,
+  };
+}
+
+/** Stops the worker on SIGTERM / SIGINT (a second signal exits at once). */
+export function closeOnSignals(target: { close(): Promise<void> }, log: Logger = defaultLogger): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'stopping: no new jobs, finishing active runs');
+    target.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: errorOf(error) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
