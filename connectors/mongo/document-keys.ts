@@ -23,6 +23,7 @@ const WRAP_ARRAY = '%array';
 const WRAP_NUMBER = '%number';
 
 export function encodeKey(key: string): string {
+  // eslint-disable-next-line no-control-regex -- NUL is exactly what must be escaped
   let out = key.replace(/[%.\u0000]/g, (c) => (c === '%' ? '%25' : c === '.' ? '%2E' : '%00'));
   if (out.startsWith('$')) out = `%24${out.slice(1)}`;
   return out;
