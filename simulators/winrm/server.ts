@@ -439,6 +439,11 @@ export class WinRmSimulator {
     res.on('close', () => gone.abort());
     const ready = await command.waitForOutput(timeoutMs, gone.signal);
     if (gone.signal.aborted) return;
+    if (this.shells.get(shell.id) !== shell) {
+      // The service restarted while this Receive waited: the shell is gone.
+      this.log({ action: 'Fault', user: shell.user, shellId: shell.id, detail: 'Receive:InvalidSelectors' });
+      return this.fault(res, messageId, FAULTS.shellNotFound(shell.id));
+    }
     if (!ready) {
       this.counters.timedOutFaults++;
       this.log({

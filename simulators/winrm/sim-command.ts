@@ -51,6 +51,8 @@ export class SimCommand {
   /** Stops the command (Signal terminate, Delete, restart): the script's signal aborts. */
   terminate(): void {
     this.abort.abort();
+    // A process killed by the signal: STATUS_CONTROL_C_EXIT, as Windows reports it.
+    if (!this.done) this.exitCode = -1073741510;
     this.done = true;
     this.queue.length = 0;
     this.queuedBytes = 0;
