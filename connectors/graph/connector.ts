@@ -1,0 +1,469 @@
+/**
+ * The Microsoft Graph connector for one tenant: paged pulls of users, groups, teams and licences as
+ * async iterators of pages, with one retry layer (Retry-After honoured, jittered backoff otherwise),
+ * a per-tenant limiter shared through Redis, a token renewed before expiry and once on a 401, the
+ * tenant's outbound proxy for every request, and metrics for all of it.
+ *
+ * Requests use undici directly rather than the Graph SDK client: the SDK's default middleware has its
+ * own RetryHandler (a second retry layer), and its URL checks reject non-Microsoft hosts. The simulator
+ * is still proven against the SDK's own PageIterator (test/graph/page-iterator.test.ts).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { request, type Dispatcher } from 'undici';
+import { graphEndpoints } from '../../domain/cloud.js';
+import { SyncError } from '../../domain/errors.js';
+import { tenantSecrets, type TenantConfig } from '../../domain/tenant.js';
+import { logger as defaultLogger } from '../../observability/logger.js';
+import { createCredential, TokenSource, type GraphCertificate } from './credential.js';
+import { collectionRequest, permissionFor, type GraphKind } from './kinds.js';
+import { createGraphLimiter, type GraphLimiter, type GraphLimiterOptions } from './limiter.js';
+import {
+  graphPageTokenRestarts,
+  graphRequestDuration,
+  graphRequests,
+  graphRetryWait,
+  graphThrottled,
+} from './metrics.js';
+import { backoffDelay, parseRetryAfter, stripODataAnnotations } from './odata.js';
+import { createDispatcher, identityHttpClient } from './transport.js';
+
+export type GraphItem = Record<string, unknown>;
+
+export interface GraphRetryOptions {
+  /** Tries per request, the first included (default 8). */
+  maxAttempts?: number;
+  /** First backoff step when the server gives no Retry-After (default 1000 ms). */
+  baseDelayMs?: number;
+  /** Largest backoff step (default 60 s). */
+  maxDelayMs?: number;
+  /** A Retry-After longer than this fails the request instead of parking the worker (default 10 min). */
+  maxRetryAfterMs?: number;
+}
+
+export interface GraphConnectorOptions {
+  /** The tenant, decrypted. */
+  tenant: TenantConfig;
+  /** The stored certificate, when the tenant signs in with a certificate (no client secret). */
+  certificate?: GraphCertificate;
+  /** Extra CA (PEM) to trust: the simulator's, or a TLS-inspecting proxy's. See also NODE_EXTRA_CA_CERTS. */
+  ca?: string;
+  /** Shares the per-tenant limiter across processes; without it the limiter is per process. */
+  redis?: Redis;
+  limiter?: GraphLimiterOptions;
+  retry?: GraphRetryOptions;
+  /** Fetch the next page while the caller works on the current one (default true): at most 2 pages live per pull. */
+  prefetch?: boolean;
+  /** Per-request time limit for headers and for each body chunk (default 120 s). */
+  requestTimeoutMs?: number;
+  /** Restarts of one collection after expired page tokens before giving up (default 3). */
+  maxRestarts?: number;
+  logger?: Logger;
+  /** Sees every URL the credential contacts (sign-in); for tests and diagnostics. */
+  onIdentityRequest?: (url: string) => void;
+}
+
+export interface PagesOptions {
+  signal?: AbortSignal;
+  /**
+   * Graph said the page token expired and the collection starts again from its first page: pages
+   * already handed on come again (upserts are idempotent, so a caller usually needs do nothing).
+   */
+  onRestart?: (info: { kind: GraphKind; restart: number; pagesBefore: number }) => void;
+}
+
+export interface ConnectionCheck {
+  endpoint: string;
+  permission: string;
+  ok: boolean;
+  /** What to do when not ok. */
+  message?: string;
+}
+
+export interface ConnectionTest {
+  ok: boolean;
+  graphBaseUrl: string;
+  authorityHost: string;
+  organization?: { id: string; displayName: string };
+  checks: ConnectionCheck[];
+  durationMs: number;
+}
+
+export interface GraphConnectorStats {
+  /** Pages parsed and not yet released by the caller (held or fetched ahead). */
+  livePages: number;
+  maxLivePages: number;
+  pagesFetched: number;
+  requests: number;
+}
+
+export interface GraphConnector {
+  pages(kind: GraphKind, options?: PagesOptions): AsyncIterable<GraphItem[]>;
+  testConnection(options?: { signal?: AbortSignal }): Promise<ConnectionTest>;
+  readonly stats: GraphConnectorStats;
+  close(): Promise<void>;
+}
+
+interface Page {
+  items: GraphItem[];
+  nextLink: string | undefined;
+}
+
+/** Replaces every secret the tenant holds (and the certificate key) in a text with a mask. */
+function scrubber(tenant: TenantConfig, certificate: GraphCertificate | undefined): (text: string) => string {
+  const secrets = [...tenantSecrets(tenant)];
+  if (certificate) secrets.push(certificate.privateKeyPem.trim());
+  const list = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = text;
+    for (const s of list) out = out.split(s).join('********');
+    // A PEM key that slipped in some other form
+    return out.replace(
+      /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+      '********',
+    );
+  };
+}
+
+function graphErrorOf(body: unknown): { code?: string; message?: string } {
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  return {
+    ...(typeof error?.code === 'string' ? { code: error.code } : {}),
+    ...(typeof error?.message === 'string' ? { message: error.message } : {}),
+  };
+}
+
+function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal {
+  return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+}
+
+export function createGraphConnector(options: GraphConnectorOptions): GraphConnector {
+  const { tenant, certificate } = options;
+  const m365 = tenant['Microsoft 365'];
+  const endpoints = graphEndpoints(tenant);
+  const graphRoot = `${endpoints.graphBaseUrl}/v1.0`;
+  const graphOrigin = new URL(endpoints.graphBaseUrl).origin;
+  const scrub = scrubber(tenant, certificate);
+  const log = (options.logger ?? defaultLogger).child({ component: 'graph', tenant: tenant.Tenant.name });
+  const retry = {
+    maxAttempts: options.retry?.maxAttempts ?? 8,
+    baseDelayMs: options.retry?.baseDelayMs ?? 1000,
+    maxDelayMs: options.retry?.maxDelayMs ?? 60_000,
+    maxRetryAfterMs: options.retry?.maxRetryAfterMs ?? 10 * 60_000,
+  };
+  const prefetch = options.prefetch ?? true;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 120_000;
+  const maxRestarts = options.maxRestarts ?? 3;
+  const proxyUrl = m365.https_proxy ?? m365.http_proxy;
+
+  const dispatcher: Dispatcher = createDispatcher({
+    ...(options.ca ? { ca: options.ca } : {}),
+    ...(proxyUrl ? { proxyUrl } : {}),
+  });
+  const httpClient = identityHttpClient(dispatcher, options.onIdentityRequest);
+  // Build the credential now, so a configuration problem (no certificate, wrong thumbprint) fails at once.
+  const firstCredential = createCredential(tenant, certificate, httpClient);
+  let credentialsMade = 0;
+  const tokens = new TokenSource({
+    scope: endpoints.scope,
+    makeCredential: () =>
+      credentialsMade++ === 0 ? firstCredential : createCredential(tenant, certificate, httpClient),
+    describeFailure: (error) => {
+      const reason = scrub(error instanceof Error ? error.message.split('\n')[0]! : String(error));
+      return new SyncError(
+        'AUTHENTICATION',
+        `Could not sign in to tenant ${m365.tenant_id} as app ${m365.client_id} at ${endpoints.authorityHost} (${reason}). ` +
+          `Check Microsoft 365.client_id, tenant_id and the ${m365.client_secret ? 'client secret' : 'certificate'}, and that the app registration exists in that cloud.`,
+        { retryable: false },
+      );
+    },
+  });
+  const limiter: GraphLimiter = createGraphLimiter(m365.tenant_id, options.redis, options.limiter, (error) =>
+    log.warn({ err: scrub(String(error)) }, 'Graph limiter datastore error'),
+  );
+
+  const stats: GraphConnectorStats = { livePages: 0, maxLivePages: 0, pagesFetched: 0, requests: 0 };
+  const closing = new AbortController();
+
+  /** One HTTP exchange, through the limiter. Never retries: that is `getJson`'s job. */
+  async function send(url: string, token: string, endpoint: string, signal: AbortSignal) {
+    return limiter.schedule(async () => {
+      signal.throwIfAborted();
+      stats.requests++;
+      const started = performance.now();
+      try {
+        const res = await request(url, {
+          method: 'GET',
+          headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+          dispatcher,
+          signal,
+          headersTimeout: requestTimeoutMs,
+          bodyTimeout: requestTimeoutMs,
+        });
+        let body: unknown;
+        try {
+          body = await res.body.json();
+        } catch {
+          body = undefined; // an empty or non-JSON error body
+        }
+        graphRequests.inc({ endpoint, status: String(res.statusCode) });
+        graphRequestDuration.observe({ endpoint }, (performance.now() - started) / 1000);
+        return { status: res.statusCode, headers: res.headers, body };
+      } catch (error) {
+        graphRequests.inc({ endpoint, status: signal.aborted ? 'cancelled' : 'network_error' });
+        throw error;
+      }
+    });
+  }
+
+  async function wait(ms: number, endpoint: string, reason: 'retry_after' | 'backoff', signal: AbortSignal) {
+    graphRetryWait.observe({ endpoint, reason }, ms / 1000);
+    await sleep(ms, undefined, { signal });
+  }
+
+  /** GET with the one retry layer. */
+  async function getJson(url: string, endpoint: string, signal: AbortSignal): Promise<unknown> {
+    let renewed = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        signal.throwIfAborted();
+        const token = await tokens.get(signal);
+        let res: Awaited<ReturnType<typeof send>>;
+        try {
+          res = await send(url, token, endpoint, signal);
+        } catch (error) {
+          if (signal.aborted) throw error;
+          const why = scrub((error as { code?: string }).code ?? (error as Error).message);
+          if (attempt >= retry.maxAttempts) {
+            throw new SyncError(
+              'TRANSIENT',
+              `Graph ${endpoint} could not be reached after ${attempt} tries (${why}): check the network path${proxyUrl ? ' and the outbound proxy' : ''} to ${graphOrigin}.`,
+              { retryable: true },
+            );
+          }
+          const ms = backoffDelay(attempt, retry.baseDelayMs, retry.maxDelayMs);
+          log.warn(
+            { endpoint, attempt, waitMs: Math.round(ms), error: why },
+            'Graph request failed, retrying',
+          );
+          await wait(ms, endpoint, 'backoff', signal);
+          continue;
+        }
+        const { status, headers, body } = res;
+        if (status >= 200 && status < 300) return body;
+        const graphError = graphErrorOf(body);
+        if (status === 401 && !renewed) {
+          // Expired or revoked token: renew once and try again (not counted as an attempt).
+          renewed = true;
+          attempt--;
+          log.info({ endpoint }, 'Graph rejected the access token, renewing it');
+          await tokens.renew(token, signal);
+          continue;
+        }
+        if (status === 429 || status === 503 || status === 504) {
+          graphThrottled.inc({ endpoint, status: String(status) });
+          const retryAfter = parseRetryAfter(headers['retry-after']);
+          if (
+            attempt >= retry.maxAttempts ||
+            (retryAfter !== undefined && retryAfter > retry.maxRetryAfterMs)
+          ) {
+            throw new SyncError(
+              status === 429 ? 'THROTTLED' : 'TRANSIENT',
+              `Graph ${endpoint} answered ${status} ${attempt} times${retryAfter !== undefined ? ` (last Retry-After ${Math.round(retryAfter / 1000)} s)` : ''}: ` +
+                `the tenant is busy or throttled; the sync will be tried again later, or lower the limiter's rate for this tenant.`,
+              { retryable: true },
+            );
+          }
+          const ms = retryAfter ?? backoffDelay(attempt, retry.baseDelayMs, retry.maxDelayMs);
+          log.warn(
+            { endpoint, status, attempt, waitMs: Math.round(ms), retryAfter: headers['retry-after'] },
+            'Graph asked us to slow down',
+          );
+          await wait(ms, endpoint, retryAfter !== undefined ? 'retry_after' : 'backoff', signal);
+          continue;
+        }
+        throw classify(status, graphError, endpoint);
+      } catch (error) {
+        if (signal.aborted) {
+          throw new SyncError('CANCELLED', `Graph ${endpoint} read cancelled.`, { cause: signal.reason });
+        }
+        throw error;
+      }
+    }
+  }
+
+  function classify(status: number, error: { code?: string; message?: string }, endpoint: string): SyncError {
+    const said = scrub(`${error.code ?? status}${error.message ? `: ${error.message}` : ''}`);
+    if (status === 400 && error.code === 'Directory_ExpiredPageToken') {
+      return new SyncError('PAGE_TOKEN_EXPIRED', `Graph ${endpoint}: the page token expired (${said}).`, {
+        retryable: true,
+      });
+    }
+    if (status === 410) {
+      return new SyncError('PAGE_TOKEN_EXPIRED', `Graph ${endpoint}: the paging state is gone (${said}).`, {
+        retryable: true,
+      });
+    }
+    if (status === 401) {
+      return new SyncError(
+        'AUTHENTICATION',
+        `Graph ${endpoint} rejected a freshly issued token (${said}): check that the app registration ${m365.client_id} is enabled in tenant ${m365.tenant_id} and that graph_base_url matches the cloud of authority_host.`,
+      );
+    }
+    if (status === 403) {
+      const permission = permissionFor(endpoint);
+      return new SyncError(
+        'PERMISSION',
+        `Graph returned 403 for ${endpoint} (${said}): grant the application permission ${permission} to app ${m365.client_id} and give admin consent in tenant ${m365.tenant_id}.`,
+      );
+    }
+    return new SyncError(
+      'GRAPH_REQUEST',
+      `Graph ${endpoint} answered ${status} (${said}); this request is not retried: check the tenant's Graph settings (page sizes, base URL).`,
+    );
+  }
+
+  async function fetchPage(url: string, endpoint: string, signal: AbortSignal): Promise<Page> {
+    if (new URL(url).origin !== graphOrigin) {
+      // A bearer token never leaves the configured Graph host.
+      throw new SyncError(
+        'GRAPH_REQUEST',
+        `Graph ${endpoint} returned a next link to another host; refusing to follow it.`,
+      );
+    }
+    const body = (await getJson(url, endpoint, signal)) as
+      { value?: unknown; '@odata.nextLink'?: unknown } | undefined;
+    // The envelope is checked by hand, not with zod: it is parsed once per page on the hot path.
+    if (!body || !Array.isArray(body.value)) {
+      throw new SyncError(
+        'GRAPH_REQUEST',
+        `Graph ${endpoint} answered without a "value" array; is graph_base_url a Graph endpoint?`,
+      );
+    }
+    const next = body['@odata.nextLink'];
+    if (next !== undefined && typeof next !== 'string') {
+      throw new SyncError('GRAPH_REQUEST', `Graph ${endpoint} answered with a next link that is not text.`);
+    }
+    const items = body.value as GraphItem[];
+    for (const item of items) stripODataAnnotations(item);
+    stats.pagesFetched++;
+    stats.livePages++;
+    stats.maxLivePages = Math.max(stats.maxLivePages, stats.livePages);
+    return { items, nextLink: next };
+  }
+
+  function release() {
+    stats.livePages--;
+  }
+
+  async function* pages(kind: GraphKind, pagesOptions: PagesOptions = {}): AsyncGenerator<GraphItem[]> {
+    const spec = collectionRequest(kind, tenant);
+    const firstUrl = `${graphRoot}${spec.pathAndQuery}`;
+    const controller = new AbortController();
+    const signal = anySignal([pagesOptions.signal, closing.signal, controller.signal]);
+    let pending: Promise<Page> | undefined;
+    let restarts = 0;
+    let handedOn = 0;
+    try {
+      pending = fetchPage(firstUrl, spec.endpoint, signal);
+      let emptyInARow = 0;
+      while (pending) {
+        let page: Page;
+        try {
+          page = await pending;
+        } catch (error) {
+          pending = undefined;
+          if (error instanceof SyncError && error.code === 'PAGE_TOKEN_EXPIRED' && restarts < maxRestarts) {
+            restarts++;
+            graphPageTokenRestarts.inc({ endpoint: spec.endpoint });
+            log.warn(
+              { endpoint: spec.endpoint, restart: restarts, pagesBefore: handedOn },
+              'Graph page token expired, restarting the collection',
+            );
+            pagesOptions.onRestart?.({ kind, restart: restarts, pagesBefore: handedOn });
+            pending = fetchPage(firstUrl, spec.endpoint, signal);
+            continue;
+          }
+          throw error;
+        }
+        emptyInARow = page.items.length === 0 ? emptyInARow + 1 : 0;
+        if (emptyInARow > 1000) {
+          release();
+          throw new SyncError(
+            'GRAPH_REQUEST',
+            `Graph ${spec.endpoint} sent 1000 empty pages in a row; giving up on this collection.`,
+          );
+        }
+        const next = page.nextLink;
+        // Fetch one page ahead while the caller works on this one: at most two pages live per pull.
+        pending = next && prefetch ? fetchPage(next, spec.endpoint, signal) : undefined;
+        pending?.catch(() => {}); // handled when awaited; never an unhandled rejection meanwhile
+        const items = page.items;
+        (page as Partial<Page>).items = undefined;
+        try {
+          handedOn++;
+          yield items;
+        } finally {
+          release();
+        }
+        if (!pending && next) pending = fetchPage(next, spec.endpoint, signal);
+      }
+    } finally {
+      // The caller stopped early, failed, or finished: cancel and release what was fetched ahead.
+      controller.abort();
+      if (pending) {
+        await pending.then(
+          () => release(),
+          () => {},
+        );
+      }
+    }
+  }
+
+  async function testConnection({ signal }: { signal?: AbortSignal } = {}): Promise<ConnectionTest> {
+    const started = performance.now();
+    const s = anySignal([signal, closing.signal]);
+    await tokens.get(s);
+    const checks: ConnectionCheck[] = [];
+    let organization: ConnectionTest['organization'];
+    const probes: [string, string, string][] = [
+      ['/organization', '/organization?$select=id,displayName', 'Organization.Read.All'],
+      ['/users', '/users?$top=1&$select=id', 'User.Read.All'],
+      ['/groups', '/groups?$top=1&$select=id', 'Group.Read.All'],
+      ['/subscribedSkus', '/subscribedSkus?$select=skuId', 'Organization.Read.All'],
+    ];
+    for (const [endpoint, pathAndQuery, permission] of probes) {
+      try {
+        const body = (await getJson(`${graphRoot}${pathAndQuery}`, endpoint, s)) as { value?: GraphItem[] };
+        if (endpoint === '/organization' && body?.value?.[0]) {
+          organization = { id: String(body.value[0].id), displayName: String(body.value[0].displayName) };
+        }
+        checks.push({ endpoint, permission, ok: true });
+      } catch (error) {
+        if (!(error instanceof SyncError) || error.code === 'CANCELLED' || error.code === 'AUTHENTICATION')
+          throw error;
+        checks.push({ endpoint, permission, ok: false, message: error.message });
+      }
+    }
+    return {
+      ok: checks.every((c) => c.ok),
+      graphBaseUrl: endpoints.graphBaseUrl,
+      authorityHost: endpoints.authorityHost,
+      ...(organization ? { organization } : {}),
+      checks,
+      durationMs: Math.round(performance.now() - started),
+    };
+  }
+
+  return {
+    pages,
+    testConnection,
+    stats,
+    async close() {
+      closing.abort(new SyncError('CANCELLED', 'The Graph connector was closed.'));
+      await limiter.close().catch(() => {});
+      await dispatcher.close().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * Microsoft Graph connector: what other code imports.
+ */
+export {
+  createGraphConnector,
+  type ConnectionCheck,
+  type ConnectionTest,
+  type GraphConnector,
+  type GraphConnectorOptions,
+  type GraphConnectorStats,
+  type GraphItem,
+  type GraphRetryOptions,
+  type PagesOptions,
+} from './connector.js';
+export type { GraphCertificate } from './credential.js';
+export {
+  GRAPH_KINDS,
+  USER_SELECT,
+  GROUP_SELECT,
+  TEAM_SELECT,
+  LICENCE_SELECT,
+  type GraphKind,
+} from './kinds.js';
+export type { GraphLimiterOptions } from './limiter.js';
+export { stripODataAnnotations, parseRetryAfter } from './odata.js';

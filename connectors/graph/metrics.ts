@@ -1,0 +1,50 @@
+/**
+ * Graph connector metrics on the process registry. Labels are bounded: a normalised endpoint
+ * (`/users`, `/token`, …), a status and a reason; never a tenant, a URL or a user.
+ */
+import { Counter, Histogram } from 'prom-client';
+import { registry } from '../../observability/metrics.js';
+
+export const graphRequests = new Counter({
+  name: 'm365sync_graph_requests_total',
+  help: 'HTTP requests to Graph and its sign-in endpoints, by endpoint and status (network_error when no response came)',
+  labelNames: ['endpoint', 'status'] as const,
+  registers: [registry],
+});
+
+export const graphRequestDuration = new Histogram({
+  name: 'm365sync_graph_request_duration_seconds',
+  help: 'Time from sending a Graph request to its whole body read, by endpoint',
+  labelNames: ['endpoint'] as const,
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  registers: [registry],
+});
+
+export const graphThrottled = new Counter({
+  name: 'm365sync_graph_throttled_total',
+  help: 'Graph responses asking us to slow down (429, 503, 504), by endpoint and status',
+  labelNames: ['endpoint', 'status'] as const,
+  registers: [registry],
+});
+
+export const graphRetryWait = new Histogram({
+  name: 'm365sync_graph_retry_wait_seconds',
+  help: 'Waits before retrying a Graph request, by endpoint and reason (retry_after: the server said; backoff: we chose)',
+  labelNames: ['endpoint', 'reason'] as const,
+  buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+  registers: [registry],
+});
+
+export const graphPageTokenRestarts = new Counter({
+  name: 'm365sync_graph_page_token_restarts_total',
+  help: 'Collections restarted from the first page because Graph said the page token expired',
+  labelNames: ['endpoint'] as const,
+  registers: [registry],
+});
+
+export const graphTokenRenewals = new Counter({
+  name: 'm365sync_graph_token_requests_total',
+  help: 'Access tokens obtained, by reason (initial, expiring, rejected: Graph answered 401)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});

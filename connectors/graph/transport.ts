@@ -1,0 +1,126 @@
+/**
+ * One HTTP transport (undici) for a tenant's Graph *and* token requests, so the outbound proxy and the
+ * trusted CA apply to both the same way.
+ *
+ * Why not @azure/identity's own `proxyOptions` + `tlsOptions`: its pipeline (@typespec/ts-http-runtime
+ * proxyPolicy) ignores TLS settings whenever a proxy is set ("TLS settings are not supported in
+ * combination with custom Proxy"), so behind a TLS-inspecting corporate proxy, or against the simulator,
+ * token requests would not trust the extra CA. Handing the credential an `httpClient` built on this
+ * dispatcher fixes that and keeps one proxy implementation (undici's ProxyAgent, the dispatcher Node's
+ * fetch needs: an `agent` is ignored on Node 18+).
+ */
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import {
+  createHttpHeaders,
+  type HttpClient,
+  type PipelineRequest,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { SyncError } from '../../domain/errors.js';
+import { graphRequestDuration, graphRequests } from './metrics.js';
+
+export interface TransportOptions {
+  /** Extra CA (PEM) to trust besides the public roots: the simulator's, or a TLS-inspecting proxy's. */
+  ca?: string;
+  /** http://host:port or http://user:password@host:port (https:// means TLS to the proxy itself). */
+  proxyUrl?: string;
+  /** Connections per origin (default 8). */
+  connections?: number;
+}
+
+/** The CAs to trust: public roots, NODE_EXTRA_CA_CERTS (lost once `ca` is set explicitly), and `ca`. */
+function trustedCas(ca: string | undefined): string[] | undefined {
+  if (!ca) return undefined; // Node's defaults, NODE_EXTRA_CA_CERTS included
+  const list = [...rootCertificates];
+  const extraFile = process.env.NODE_EXTRA_CA_CERTS;
+  if (extraFile) {
+    try {
+      list.push(readFileSync(extraFile, 'utf8'));
+    } catch {
+      // Node itself warns about an unreadable NODE_EXTRA_CA_CERTS at start-up
+    }
+  }
+  list.push(ca);
+  return list;
+}
+
+/** Splits `http://user:pass@host:port/` into a credential-free URI and a Proxy-Authorization value. */
+export function proxyParts(proxyUrl: string): { uri: string; token?: string } {
+  const url = new URL(proxyUrl);
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  const uri = url.origin;
+  if (!user && !password) return { uri };
+  return { uri, token: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+export function createDispatcher(options: TransportOptions): Dispatcher {
+  const ca = trustedCas(options.ca);
+  const connections = options.connections ?? 8;
+  const tls = ca ? { ca } : {};
+  if (options.proxyUrl) {
+    const { uri, token } = proxyParts(options.proxyUrl);
+    return new ProxyAgent({
+      uri,
+      ...(token ? { token } : {}),
+      requestTls: tls,
+      proxyTls: tls,
+      connections,
+    });
+  }
+  return new Agent({ connect: tls, connections, keepAliveTimeout: 30_000 });
+}
+
+/** Metric label for a sign-in URL: never the tenant id in the path. */
+function identityEndpoint(url: string): string {
+  const path = new URL(url).pathname;
+  if (path.endsWith('/oauth2/v2.0/token')) return '/token';
+  if (path.endsWith('/openid-configuration')) return '/openid-configuration';
+  if (path.includes('/discovery/instance')) return '/discovery/instance';
+  return '/other';
+}
+
+/**
+ * An @azure/identity `httpClient` over the dispatcher. `onRequest` sees every URL the credential
+ * contacts (tests use it to prove nothing reaches a Microsoft host).
+ */
+export function identityHttpClient(dispatcher: Dispatcher, onRequest?: (url: string) => void): HttpClient {
+  return {
+    async sendRequest(req: PipelineRequest): Promise<PipelineResponse> {
+      onRequest?.(req.url);
+      const endpoint = identityEndpoint(req.url);
+      if (req.body !== undefined && req.body !== null && typeof req.body !== 'string') {
+        throw new SyncError(
+          'CONFIGURATION',
+          'The token client sent a body that is not text; this is a bug in m365sync.',
+        );
+      }
+      const started = performance.now();
+      try {
+        const res = await request(req.url, {
+          method: req.method,
+          headers: req.headers.toJSON(),
+          ...(typeof req.body === 'string' ? { body: req.body } : {}),
+          dispatcher,
+          ...(req.abortSignal ? { signal: req.abortSignal } : {}),
+          ...(req.timeout ? { headersTimeout: req.timeout, bodyTimeout: req.timeout } : {}),
+        });
+        const bodyAsText = await res.body.text();
+        graphRequests.inc({ endpoint, status: String(res.statusCode) });
+        graphRequestDuration.observe({ endpoint }, (performance.now() - started) / 1000);
+        const headers = createHttpHeaders();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+        }
+        return { request: req, status: res.statusCode, headers, bodyAsText };
+      } catch (error) {
+        graphRequests.inc({ endpoint, status: 'network_error' });
+        throw error;
+      }
+    },
+  };
+}
