@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Queue } from 'bullmq';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { ValidationError } from '../../domain/errors.js';
+import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
+import { redisSettings, redactRedisUrl } from '../../queues/connection.js';
+import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { testProcessor } from '../workers/support/test-processor.js';
+import {
+  addTenant,
+  eventually,
+  fastQueue,
+  fastWorker,
+  jobCounts,
+  quietLogger,
+} from '../workers/support/harness.js';
+
+describe('the tenant-sync queue', () => {
+  let redis: TestRedis;
+  let mongo: TestMongo;
+  let queue: Queue<SyncJobData, unknown, string>;
+  let worker: SyncWorker | undefined;
+  beforeAll(async () => {
+    redis = await testRedis('syncqueue');
+    mongo = await testMongo('syncqueue');
+    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+  });
+  afterAll(async () => {
+    await worker?.close(1000);
+    await queue.close();
+    await redis.close();
+    await mongo.close();
+  });
+
+  it('reads its Redis settings from the environment, checked', () => {
+    expect(redisSettings({ REDIS_URL: 'redis://h:1', M365SYNC_QUEUE_PREFIX: '{m}' })).toEqual({
+      url: 'redis://h:1',
+      prefix: '{m}',
+    });
+    expect(() => redisSettings({ REDIS_URL: 'http://x' })).toThrow(/REDIS_URL/);
+    expect(redactRedisUrl('redis://user:s3cret@host:6379')).toBe('redis://user:***@host:6379');
+  });
+
+  it('accepts exactly { tenantId, trigger, requestedBy, kinds? } and never a secret', async () => {
+    const secret = 'Sup3r-S3cret-Value';
+    const error = await enqueueSync(queue, {
+      tenantId: 'abc',
+      trigger: 'cli',
+      requestedBy: 'op',
+      clientSecret: secret,
+    } as SyncJobData).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toMatch(/clientSecret/);
+    expect((error as Error).message).not.toContain(secret);
+    await expect(enqueueSync(queue, { tenantId: 'a:b', trigger: 'cli', requestedBy: 'op' })).rejects.toThrow(
+      ValidationError,
+    );
+    await expect(
+      enqueueSync(queue, { tenantId: 'abc', trigger: 'cli', requestedBy: 'op', kinds: ['nonsense'] }),
+    ).rejects.toThrow(ValidationError);
+    expect(await jobCounts(queue)).toMatchObject({ waiting: 0, delayed: 0 });
+  });
+
+  it('gives twenty enqueues during a run exactly one follow-up run', async () => {
+    const db = mongo.db;
+    const runs = new SyncRuns(db);
+    const tenantId = await addTenant(db);
+    const first = await enqueueSync(
+      queue,
+      { tenantId, trigger: 'schedule', requestedBy: 'scheduler' },
+      { settings: fastQueue, runs, hierarchy: 'provider.customer' },
+    );
+    expect(first.outcome).toBe('created');
+    expect((await runs.get(first.runId!))?.status).toBe('queued');
+    // Before any worker runs, a second request joins the waiting job.
+    const joined = await enqueueSync(
+      queue,
+      { tenantId, trigger: 'api', requestedBy: 'x' },
+      { settings: fastQueue },
+    );
+    expect(joined).toEqual({ jobId: first.jobId, outcome: 'joined-waiting' });
+
+    worker = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db,
+      processor: testProcessor(db, { pages: 6, pageSize: 5, delayMs: 150, version: 'v1' }),
+      settings: fastWorker,
+      queueSettings: fastQueue,
+      triggers: false,
+      logger: quietLogger,
+    });
+    await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
+
+    const outcomes = [];
+    for (let i = 0; i < 20; i++) {
+      outcomes.push(
+        await enqueueSync(
+          queue,
+          { tenantId, trigger: 'operator', requestedBy: `op${i}` },
+          { settings: fastQueue, runs },
+        ),
+      );
+    }
+    expect(new Set(outcomes.map((o) => o.outcome))).toEqual(new Set(['follow-up']));
+    expect(outcomes.every((o) => o.runId === undefined)).toBe(true);
+
+    const progress: unknown[] = [];
+    const end = await waitForRun(queue, first.jobId, {
+      tenantId,
+      followUp: true,
+      pollMs: 50,
+      timeoutMs: 20_000,
+      onProgress: (p) => progress.push(p),
+    });
+    expect(end.state).toBe('completed');
+    expect(end.jobId).not.toBe(first.jobId);
+    expect(end.state === 'completed' && (end.result as { status: string }).status).toBe('succeeded');
+    expect(progress.some((p) => (p as { kind?: string })?.kind === 'users')).toBe(true);
+
+    const all = await runs.list({ tenantId });
+    expect(all.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    // The follow-up carries the latest request.
+    const followUp = all.find((r) => r.jobId === end.jobId)!;
+    expect(followUp.requestedBy).toBe('op19');
+    expect(followUp.trigger).toBe('operator');
+    expect(await jobCounts(queue)).toMatchObject({
+      completed: 2,
+      waiting: 0,
+      delayed: 0,
+      active: 0,
+      failed: 0,
+    });
+    expect(first.runId).toBe(all.find((r) => r.jobId === first.jobId)!.id);
+  });
+});

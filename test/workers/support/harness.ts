@@ -1,0 +1,74 @@
+/** Set-up shared by the engine's tests: a tenant document, worker settings fit for seconds-long tests. */
+import { ObjectId, type Db } from 'mongodb';
+import type { Queue } from 'bullmq';
+import { createLogger } from '../../../observability/logger.js';
+import type { SyncQueueSettings } from '../../../queues/sync-queue.js';
+import type { WorkerSettings } from '../../../workers/worker.js';
+import type { LogEntry } from './test-processor.js';
+
+export const quietLogger = createLogger({ level: 'silent' });
+
+export const fastWorker: Partial<WorkerSettings> = {
+  concurrency: 2,
+  lockDurationMs: 1000,
+  stalledIntervalMs: 1000,
+  leaseTtlMs: 1000,
+  leaseClockSkewMs: 0,
+  leaseRetryMs: 200,
+  shutdownGraceMs: 1000,
+};
+
+export const fastQueue: SyncQueueSettings = {
+  attempts: 2,
+  backoffDelayMs: 100,
+  keepCompleted: { age: 3600, count: 100 },
+  keepFailed: { age: 3600, count: 100 },
+};
+
+export async function addTenant(db: Db, hierarchy = 'provider.customer'): Promise<string> {
+  const id = new ObjectId();
+  await db
+    .collection('tenants')
+    .insertOne({ _id: id, hierarchy, Tenant: { name: `tenant ${id.toHexString()}` } });
+  return id.toHexString();
+}
+
+/** Polls until `check` returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function logOf(db: Db): Promise<LogEntry[]> {
+  return db
+    .collection<LogEntry>('test_log')
+    .find({}, { projection: { _id: 0 } })
+    .sort({ at: 1 })
+    .toArray();
+}
+
+/** [start, end] of each run from the test log. */
+export async function runIntervals(
+  db: Db,
+): Promise<{ runId: string; start: number; end: number; pid: number }[]> {
+  const log = await logOf(db);
+  const starts = log.filter((e) => e.event === 'start');
+  return starts.map((s) => ({
+    runId: s.runId,
+    pid: s.pid,
+    start: s.at,
+    end: log.find((e) => e.event === 'end' && e.runId === s.runId)?.at ?? Number.POSITIVE_INFINITY,
+  }));
+}
+
+export async function jobCounts(queue: Queue): Promise<Record<string, number>> {
+  return queue.getJobCounts('active', 'waiting', 'delayed', 'completed', 'failed');
+}

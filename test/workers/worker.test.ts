@@ -1,0 +1,164 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Queue } from 'bullmq';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncError } from '../../domain/errors.js';
+import { createSyncQueue, enqueueSync, SYNC_JOB, type SyncJobData } from '../../queues/sync-queue.js';
+import { startWorker, workerSettings, type SyncWorker } from '../../workers/worker.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { testProcessor, type TestProcessorOptions } from './support/test-processor.js';
+import {
+  addTenant,
+  eventually,
+  fastQueue,
+  fastWorker,
+  jobCounts,
+  quietLogger,
+  runIntervals,
+} from './support/harness.js';
+
+describe('the sync worker', () => {
+  let redis: TestRedis;
+  let mongo: TestMongo;
+  let queue: Queue<SyncJobData, unknown, string>;
+  let runs: SyncRuns;
+  const workers: SyncWorker[] = [];
+
+  async function worker(options: TestProcessorOptions, id: string): Promise<SyncWorker> {
+    const w = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db: mongo.db,
+      processor: testProcessor(mongo.db, options),
+      settings: fastWorker,
+      queueSettings: fastQueue,
+      triggers: false,
+      workerId: id,
+      logger: quietLogger,
+    });
+    workers.push(w);
+    return w;
+  }
+
+  beforeAll(async () => {
+    redis = await testRedis('worker');
+    mongo = await testMongo('worker');
+    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    runs = new SyncRuns(mongo.db);
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.close(500)));
+    await queue.obliterate({ force: true });
+    await mongo.db.collection('test_log').deleteMany({});
+  });
+  afterAll(async () => {
+    await queue.close();
+    await redis.close();
+    await mongo.close();
+  });
+
+  it('has defaults fit for long runs, from the environment', () => {
+    expect(workerSettings({})).toMatchObject({ concurrency: 2, lockDurationMs: 300_000, maxStalledCount: 2 });
+    expect(workerSettings({ SYNC_WORKER_CONCURRENCY: '5' }).concurrency).toBe(5);
+    expect(() => workerSettings({ SYNC_WORKER_CONCURRENCY: 'many' })).toThrow(/SYNC_WORKER_CONCURRENCY/);
+  });
+
+  it('never runs one tenant in two workers at once, even for jobs that bypass de-duplication', async () => {
+    const tenantId = await addTenant(mongo.db);
+    const a = await worker({ pages: 3, pageSize: 10, delayMs: 100, version: 'v' }, 'worker-a');
+    const b = await worker({ pages: 3, pageSize: 10, delayMs: 100, version: 'v' }, 'worker-b');
+    expect(a.isRunning() && b.isRunning()).toBe(true);
+    // Four jobs for one tenant without de-duplication: the lease alone must serialise them.
+    for (let i = 0; i < 4; i++) {
+      await queue.add(SYNC_JOB, { tenantId, trigger: 'api', requestedBy: `r${i}` }, { attempts: 1 });
+    }
+    await eventually(async () => (await jobCounts(queue)).completed === 4, 25_000);
+    const intervals = (await runIntervals(mongo.db)).sort((x, y) => x.start - y.start);
+    expect(intervals).toHaveLength(4);
+    for (let i = 1; i < intervals.length; i++) {
+      expect(intervals[i]!.start).toBeGreaterThanOrEqual(intervals[i - 1]!.end);
+    }
+    const done = await runs.list({ tenantId });
+    expect(done.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(new Set(done.map((r) => r.worker)).size).toBeGreaterThanOrEqual(1);
+  });
+
+  it('fails a configuration error at once with its message, and retries a transient one', async () => {
+    const tenantId = await addTenant(mongo.db);
+    await worker(
+      {
+        pages: 1,
+        pageSize: 1,
+        delayMs: 0,
+        version: 'v',
+        failWith: () =>
+          new SyncError(
+            'AUTHENTICATION',
+            'Graph refused the client secret: set a valid Microsoft 365.client_secret',
+          ),
+      },
+      'worker-auth',
+    );
+    const job = await enqueueSync(
+      queue,
+      { tenantId, trigger: 'cli', requestedBy: 'op' },
+      { settings: fastQueue },
+    );
+    await eventually(async () => (await jobCounts(queue)).failed === 1);
+    const failed = (await queue.getJob(job.jobId))!;
+    expect(failed.attemptsMade).toBe(1);
+    expect(failed.failedReason).toMatch(/^AUTHENTICATION: Graph refused the client secret/);
+    const [run] = await runs.list({ tenantId });
+    expect(run).toMatchObject({ status: 'failed', willRetry: false, error: { code: 'AUTHENTICATION' } });
+    await Promise.all(workers.splice(0).map((w) => w.close(500)));
+
+    const other = await addTenant(mongo.db);
+    await worker(
+      {
+        pages: 1,
+        pageSize: 1,
+        delayMs: 0,
+        version: 'v',
+        failWith: () => new SyncError('TRANSIENT', 'Graph answered 503', { retryable: true }),
+      },
+      'worker-transient',
+    );
+    const retried = await enqueueSync(
+      queue,
+      { tenantId: other, trigger: 'cli', requestedBy: 'op' },
+      { settings: fastQueue },
+    );
+    await eventually(
+      async () =>
+        (await queue.getJob(retried.jobId))?.failedReason !== undefined &&
+        (await jobCounts(queue)).failed === 2,
+    );
+    expect((await queue.getJob(retried.jobId))!.attemptsMade).toBe(2);
+    const attempts = await runs.list({ tenantId: other });
+    expect(attempts.map((r) => [r.attempt, r.status, r.willRetry])).toEqual([
+      [2, 'failed', false],
+      [1, 'failed', true],
+    ]);
+  });
+
+  it('on shutdown past the grace time, cancels the run and hands the job back for another worker', async () => {
+    const tenantId = await addTenant(mongo.db);
+    const slow = await worker({ pages: 50, pageSize: 5, delayMs: 100, version: 'v' }, 'worker-slow');
+    const job = await enqueueSync(
+      queue,
+      { tenantId, trigger: 'cli', requestedBy: 'op' },
+      { settings: fastQueue },
+    );
+    await eventually(async () => (await runs.list({ tenantId }))[0]?.status === 'running');
+    const t0 = Date.now();
+    await slow.close(300);
+    expect(Date.now() - t0).toBeLessThan(6000);
+    expect(slow.isRunning()).toBe(false);
+    const state = await (await queue.getJob(job.jobId))!.getState();
+    expect(['delayed', 'waiting']).toContain(state);
+    expect((await runs.list({ tenantId }))[0]?.status).toBe('cancelled');
+
+    await worker({ pages: 2, pageSize: 5, delayMs: 10, version: 'v' }, 'worker-next');
+    await eventually(async () => (await jobCounts(queue)).completed === 1);
+    expect((await runs.list({ tenantId })).map((r) => r.status)).toEqual(['succeeded', 'cancelled']);
+    expect((await queue.getJob(job.jobId))!.attemptsMade).toBeLessThanOrEqual(1);
+  });
+});
