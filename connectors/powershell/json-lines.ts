@@ -1,0 +1,149 @@
+/**
+ * Reads a script's stdout as it arrives: bytes → UTF-8 text → lines → JSON Lines records. A UTF-8
+ * character or a line may be split across two WinRM Receive chunks, so decoding is incremental
+ * (TextDecoder with `stream: true`) and only the unfinished last line is ever held. Output beyond a
+ * byte budget fails with OUTPUT_TOO_LARGE instead of exhausting memory.
+ */
+import { SyncError } from '../../domain/errors.js';
+import { normalisePsObject } from './normalise.js';
+import { scriptLine, type ScriptRecord } from './records.js';
+
+export interface LineLimits {
+  /** Total bytes accepted before failing with OUTPUT_TOO_LARGE. Default: no limit. */
+  maxBytes?: number;
+  /** Longest single line (UTF-16 code units) held while waiting for its end. Default 64 Mi. */
+  maxLineLength?: number;
+}
+
+export interface JsonLinesOptions extends LineLimits {
+  /** Convert `\/Date(ms)\/` dates and known enums (default true). */
+  normalise?: boolean;
+}
+
+export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024 * 1024;
+const TEXT_SHOWN = 500;
+
+export function outputTooLarge(maxBytes: number): SyncError {
+  return new SyncError(
+    'OUTPUT_TOO_LARGE',
+    `The PowerShell script wrote more than ${maxBytes} bytes; the output was cut off and nothing past the last complete kind is trusted. ` +
+      'Raise the output limit (POWERSHELL_MAX_OUTPUT_BYTES) if the tenant is really this large.',
+  );
+}
+
+/** Incremental UTF-8 line splitter: push bytes, get the complete lines so far. */
+export class Utf8LineSplitter {
+  private readonly decoder = new TextDecoder('utf-8');
+  private pending = '';
+  private bytes = 0;
+  private readonly maxBytes: number;
+  private readonly maxLineLength: number;
+
+  constructor(limits: LineLimits = {}) {
+    this.maxBytes = limits.maxBytes ?? Number.POSITIVE_INFINITY;
+    this.maxLineLength = limits.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
+  }
+
+  get bytesSeen(): number {
+    return this.bytes;
+  }
+
+  push(chunk: Uint8Array): string[] {
+    this.bytes += chunk.byteLength;
+    if (this.bytes > this.maxBytes) throw outputTooLarge(this.maxBytes);
+    return this.take(this.decoder.decode(chunk, { stream: true }));
+  }
+
+  /** The end of the stream: flushes a trailing partial character and the last line. */
+  end(): string[] {
+    const lines = this.take(this.decoder.decode());
+    if (this.pending !== '') lines.push(stripCr(this.pending));
+    this.pending = '';
+    return lines;
+  }
+
+  private take(text: string): string[] {
+    const lines: string[] = [];
+    let start = 0;
+    let data = text;
+    if (this.pending !== '') {
+      data = this.pending + text;
+      this.pending = '';
+    }
+    for (let nl = data.indexOf('\n'); nl !== -1; nl = data.indexOf('\n', start)) {
+      lines.push(stripCr(data.slice(start, nl)));
+      start = nl + 1;
+    }
+    this.pending = start === 0 ? data : data.slice(start);
+    if (this.pending.length > this.maxLineLength) {
+      throw new SyncError(
+        'OUTPUT_TOO_LARGE',
+        `The PowerShell script wrote a line longer than ${this.maxLineLength} characters; one object that large is not expected.`,
+      );
+    }
+    return lines;
+  }
+}
+
+function stripCr(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
+}
+
+/** One stdout line → a record (or a `text` record for anything outside the contract). */
+export function parseScriptLine(line: string, normalise = true): ScriptRecord | undefined {
+  const trimmed = line.trim();
+  if (trimmed === '') return undefined;
+  if (trimmed.startsWith('{')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(trimmed);
+    } catch {
+      json = undefined;
+    }
+    const parsed = scriptLine.safeParse(json);
+    if (parsed.success) {
+      const record = parsed.data;
+      if (normalise && record.t === 'obj') return { ...record, o: normalisePsObject(record.kind, record.o) };
+      return record;
+    }
+  }
+  return { t: 'text', text: trimmed.length > TEXT_SHOWN ? `${trimmed.slice(0, TEXT_SHOWN)}…` : trimmed };
+}
+
+/** Push-style JSON Lines decoder, for callers that already own the loop over chunks. */
+export class JsonLinesDecoder {
+  private readonly lines: Utf8LineSplitter;
+  private readonly normalise: boolean;
+
+  constructor(options: JsonLinesOptions = {}) {
+    this.lines = new Utf8LineSplitter(options);
+    this.normalise = options.normalise ?? true;
+  }
+
+  push(chunk: Uint8Array): ScriptRecord[] {
+    return this.records(this.lines.push(chunk));
+  }
+
+  end(): ScriptRecord[] {
+    return this.records(this.lines.end());
+  }
+
+  private records(lines: string[]): ScriptRecord[] {
+    const out: ScriptRecord[] = [];
+    for (const line of lines) {
+      const record = parseScriptLine(line, this.normalise);
+      if (record) out.push(record);
+    }
+    return out;
+  }
+}
+
+/** stdout bytes → records, one at a time, as they arrive. */
+export async function* decodeJsonLines(
+  chunks: AsyncIterable<Uint8Array>,
+  options: JsonLinesOptions = {},
+): AsyncIterable<ScriptRecord> {
+  const decoder = new JsonLinesDecoder(options);
+  for await (const chunk of chunks) yield* decoder.push(chunk);
+  yield* decoder.end();
+}
