@@ -1,0 +1,265 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { SyncError } from '../../domain/errors.js';
+import { parsePowerShellHosts, type PowerShellHost } from '../../domain/powershell-hosts.js';
+import type { TenantConfig } from '../../domain/tenant.js';
+import { logger as defaultLogger } from '../../observability/logger.js';
+import { bootstrapCommand } from '../powershell/bootstrap.js';
+import { defaultAffinityKey, rendezvousOrder } from './affinity.js';
+import { WinRmClient, type RunOptions } from './client.js';
+import { WinRmError } from './errors.js';
+import { Execution, type ExecuteOptions, type ExecutionResult, type OutputChunk } from './execution.js';
+import { proxyMetrics, type ProxyMetrics } from './metrics.js';
+import { DEFAULT_PORT, winRmClientOptionsSchema } from './options.js';
+import { ShellSlots } from './shell-slots.js';
+
+/** Client options shared by every proxy of the pool (host and port come from `hosts`). */
+const sharedClientOptions = winRmClientOptionsSchema.omit({ host: true, port: true });
+
+export const proxyPoolOptionsSchema = sharedClientOptions.extend({
+  /** The proxies: `Microsoft Teams Powershell.hostName` parsed by parsePowerShellHosts. */
+  hosts: z
+    .array(z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535).optional() }))
+    .min(1),
+  /** What this worker hashes to choose its proxy; default: its own address (see affinity.ts). */
+  affinityKey: z.string().min(1).optional(),
+  /** Shells this process opens at once on one proxy; below the server's MaxShellsPerUser (30). */
+  maxShellsPerProxy: z.number().int().min(1).max(29).default(20),
+  /** How long a failed proxy stays out of service before health probes may bring it back. */
+  coolDownMs: z.number().int().min(0).default(30_000),
+  /** How often out-of-service proxies are probed (WS-Management Identify with our credentials). */
+  probeIntervalMs: z.number().int().min(10).default(10_000),
+});
+
+export type ProxyPoolInput = z.input<typeof proxyPoolOptionsSchema>;
+export type ProxyPoolOptions = z.output<typeof proxyPoolOptionsSchema>;
+
+export interface ProxyStatus {
+  proxy: string;
+  inService: boolean;
+  /** Shells open now / the most at once. */
+  openShells: number;
+  peakShells: number;
+  waiting: number;
+  /** When the cool-down ends (epoch ms); 0 while in service. */
+  outOfServiceUntil: number;
+}
+
+interface PoolProxy {
+  key: string;
+  client: WinRmClient;
+  slots: ShellSlots;
+  inService: boolean;
+  outUntil: number;
+  probing: boolean;
+}
+
+/** Errors that say "this proxy is unwell" (take it out, try the next) rather than "this command is wrong". */
+const PROXY_FAULTS = new Set(['PROXY_UNAVAILABLE', 'WINRM_SHELL_NOT_FOUND']);
+
+/**
+ * The PowerShell proxy pool: spreads a tenant's commands over its proxies with IP affinity. Each
+ * worker prefers one proxy (rendezvous hashing of its affinity key); a proxy that fails goes out of
+ * service for a cool-down and the worker moves to its next proxy, and back once a health probe
+ * succeeds. At most `maxShellsPerProxy` shells at once per proxy (more callers wait for a slot).
+ */
+export class ProxyPool {
+  readonly options: ProxyPoolOptions;
+  readonly affinityKey: string;
+  /** This worker's order of preference. */
+  readonly order: readonly string[];
+  private readonly proxies = new Map<string, PoolProxy>();
+  private readonly metrics: ProxyMetrics;
+  private readonly log: Logger;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(input: ProxyPoolInput, deps: { logger?: Logger; metrics?: ProxyMetrics } = {}) {
+    this.options = proxyPoolOptionsSchema.parse(input);
+    this.log = (deps.logger ?? defaultLogger).child({ component: 'powershell-proxy-pool' });
+    this.metrics = deps.metrics ?? proxyMetrics();
+    this.affinityKey = this.options.affinityKey ?? defaultAffinityKey();
+    const {
+      hosts,
+      affinityKey: _a,
+      maxShellsPerProxy,
+      coolDownMs: _c,
+      probeIntervalMs,
+      ...clientOptions
+    } = this.options;
+    for (const host of hosts) {
+      const client = new WinRmClient(
+        { ...clientOptions, host: host.host, port: host.port ?? DEFAULT_PORT[this.options.scheme] },
+        { logger: deps.logger },
+      );
+      if (this.proxies.has(client.proxy)) {
+        client.close();
+        continue;
+      }
+      this.proxies.set(client.proxy, {
+        key: client.proxy,
+        client,
+        slots: new ShellSlots(maxShellsPerProxy),
+        inService: true,
+        outUntil: 0,
+        probing: false,
+      });
+      this.metrics.inService.set({ proxy: client.proxy }, 1);
+      this.metrics.openShells.set({ proxy: client.proxy }, 0);
+    }
+    this.order = rendezvousOrder(this.affinityKey, [...this.proxies.keys()]);
+    this.timer = setInterval(() => void this.probe(), probeIntervalMs);
+    this.timer.unref();
+    this.log.info({ order: this.order }, 'PowerShell proxy order for this worker');
+  }
+
+  /** Runs a generated PowerShell script (bootstrap + script on stdin) on this worker's proxy. */
+  execute(script: string, options: ExecuteOptions = {}): Execution {
+    const { command, args } = bootstrapCommand();
+    return this.run(command, args, { ...options, stdin: script });
+  }
+
+  /** Runs any command on this worker's proxy, failing over while no output has been read. */
+  run(command: string, args: readonly string[], options: RunOptions = {}): Execution {
+    return new Execution(() => this.stream(command, args, options));
+  }
+
+  private async *stream(
+    command: string,
+    args: readonly string[],
+    options: RunOptions,
+  ): AsyncGenerator<OutputChunk, ExecutionResult, undefined> {
+    const deadlineAt = options.deadlineMs === undefined ? undefined : Date.now() + options.deadlineMs;
+    const tried = new Set<string>();
+    let lastError: unknown;
+    for (;;) {
+      const proxy = this.order.map((k) => this.proxies.get(k)!).find((p) => p.inService && !tried.has(p.key));
+      if (!proxy) throw this.unavailable(lastError);
+      tried.add(proxy.key);
+      const release = await proxy.slots.acquire(options.signal);
+      this.metrics.openShells.set({ proxy: proxy.key }, proxy.slots.inUse);
+      const labels = { proxy: proxy.key };
+      const stopTimer = this.metrics.duration.startTimer(labels);
+      this.metrics.commands.inc(labels);
+      const remaining = deadlineAt === undefined ? undefined : Math.max(1, deadlineAt - Date.now());
+      const inner = proxy.client.stream(command, args, { ...options, deadlineMs: remaining });
+      let yielded = false;
+      let finished = false;
+      try {
+        for (;;) {
+          const step = await inner.next();
+          if (step.done) {
+            finished = true;
+            stopTimer();
+            return step.value;
+          }
+          yielded = true;
+          yield step.value;
+        }
+      } catch (error) {
+        finished = true;
+        const code = error instanceof SyncError ? error.code : 'UNKNOWN';
+        this.metrics.failures.inc({ proxy: proxy.key, code });
+        if (!PROXY_FAULTS.has(code) && code !== 'WINRM_QUOTA') throw error;
+        if (PROXY_FAULTS.has(code)) this.takeOutOfService(proxy, error);
+        // A stream already read cannot be replayed: the caller reruns the step (the error is retryable).
+        if (yielded) throw error;
+        lastError = error;
+      } finally {
+        if (!finished) await inner.return(undefined as never).catch(() => {});
+        release();
+        this.metrics.openShells.set({ proxy: proxy.key }, proxy.slots.inUse);
+      }
+    }
+  }
+
+  /** Probes every out-of-service proxy whose cool-down is over; runs on a timer, callable at will. */
+  async probe(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      [...this.proxies.values()]
+        .filter((p) => !p.inService && !p.probing && now >= p.outUntil)
+        .map(async (p) => {
+          p.probing = true;
+          try {
+            await p.client.identify(AbortSignal.timeout(this.options.networkDelayMs));
+            p.inService = true;
+            p.outUntil = 0;
+            this.metrics.inService.set({ proxy: p.key }, 1);
+            this.log.info({ proxy: p.key }, 'PowerShell proxy answers again; back in service');
+          } catch (error) {
+            p.outUntil = Date.now() + this.options.coolDownMs;
+            this.log.debug(
+              { proxy: p.key, code: error instanceof SyncError ? error.code : undefined },
+              'PowerShell proxy still unavailable',
+            );
+          } finally {
+            p.probing = false;
+          }
+        }),
+    );
+  }
+
+  status(): ProxyStatus[] {
+    return this.order.map((key) => {
+      const p = this.proxies.get(key)!;
+      return {
+        proxy: key,
+        inService: p.inService,
+        openShells: p.slots.inUse,
+        peakShells: p.slots.peak,
+        waiting: p.slots.waiting,
+        outOfServiceUntil: p.inService ? 0 : p.outUntil,
+      };
+    });
+  }
+
+  /** Stops the probes and closes the kept-alive connections. */
+  close(): void {
+    clearInterval(this.timer);
+    for (const p of this.proxies.values()) p.client.close();
+  }
+
+  private takeOutOfService(proxy: PoolProxy, error: unknown): void {
+    proxy.outUntil = Date.now() + this.options.coolDownMs;
+    if (!proxy.inService) return;
+    proxy.inService = false;
+    this.metrics.inService.set({ proxy: proxy.key }, 0);
+    const next = this.order.find((k) => k !== proxy.key && this.proxies.get(k)!.inService);
+    this.log.warn(
+      {
+        proxy: proxy.key,
+        code: error instanceof SyncError ? error.code : undefined,
+        err: error instanceof Error ? error.message : String(error),
+        coolDownMs: this.options.coolDownMs,
+        next,
+      },
+      'PowerShell proxy out of service; moving to the next proxy',
+    );
+  }
+
+  private unavailable(lastError: unknown): WinRmError {
+    const down = this.order.filter((k) => !this.proxies.get(k)!.inService);
+    return new WinRmError(
+      'PROXY_UNAVAILABLE',
+      `no PowerShell proxy is available (${down.length} of ${this.order.length} out of service: ${down.join(', ') || 'none'}). ` +
+        `Check that the WinRM service runs on them and that Microsoft Teams Powershell.hostName names them; ` +
+        `the sync will retry.` +
+        (lastError instanceof Error ? ` Last error: ${lastError.message}` : ''),
+      { proxy: this.order.join(','), retryable: true, cause: lastError },
+    );
+  }
+}
+
+/** The pool for one tenant: its proxies, account and password from the `Microsoft Teams Powershell` group. */
+export function proxyPoolForTenant(
+  tenant: Pick<TenantConfig, 'Microsoft Teams Powershell'>,
+  options: Omit<ProxyPoolInput, 'hosts' | 'username' | 'password'> = {},
+  deps: { logger?: Logger } = {},
+): ProxyPool {
+  const group = tenant['Microsoft Teams Powershell'];
+  const hosts: PowerShellHost[] = parsePowerShellHosts(group.hostName);
+  return new ProxyPool(
+    { ...options, hosts, username: group.proxyUsername, password: group.proxyPassword },
+    deps,
+  );
+}
