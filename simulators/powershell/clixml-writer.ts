@@ -6,17 +6,28 @@
 
 const OBJS_OPEN = '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">';
 
+// Characters XML 1.0 cannot carry: C0 controls (CR and LF included, as PowerShell escapes them) and U+FFFE/F.
+function escapeNonXml(text: string): string {
+  let out = '';
+  for (const c of text) {
+    const code = c.charCodeAt(0);
+    out +=
+      code < 0x20 || code === 0xfffe || code === 0xffff
+        ? `_x${code.toString(16).toUpperCase().padStart(4, '0')}_`
+        : c;
+  }
+  return out;
+}
+
 /** XML-escapes text and `_xHHHH_`-escapes what XML cannot carry (control characters, `_x` itself). */
 export function encodeClixmlString(text: string): string {
-  return text
-    .replace(/_x([0-9A-Fa-f]{4})_/g, '_x005F_x$1_')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(
-      /[\u0000-\u001F\uFFFE\uFFFF]/g,
-      (c) => `_x${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}_`,
-    );
+  return escapeNonXml(
+    text
+      .replace(/_x([0-9A-Fa-f]{4})_/g, '_x005F_x$1_')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;'),
+  );
 }
 
 export interface ErrorRecordText {

@@ -424,21 +424,23 @@ const getDistributionGroup: Cmdlet = {
 
 const disconnectExchange: Cmdlet = {
   params: ['Confirm'],
-  *run(_args, session) {
+  run(_args, session) {
     session.exchange = undefined;
+    return [];
   },
 };
 
 const disconnectTeams: Cmdlet = {
   params: [],
-  *run(_args, session) {
+  run(_args, session) {
     session.teams = undefined;
+    return [];
   },
 };
 
 const importModule: Cmdlet = {
   params: ['Name', 'ErrorAction', 'RequiredVersion', 'MinimumVersion'],
-  *run(args, session) {
+  run(args, session) {
     const name = String(arg(args, 'Name') ?? args.positional[0] ?? '');
     const known = ['microsoftteams', 'exchangeonlinemanagement'];
     if (!known.includes(name.toLowerCase())) {
@@ -460,6 +462,7 @@ const importModule: Cmdlet = {
         'Import-Module',
       );
     }
+    return [];
   },
 };
 
