@@ -170,6 +170,15 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     makeCredential: () =>
       credentialsMade++ === 0 ? firstCredential : createCredential(tenant, certificate, httpClient),
     describeFailure: (error) => {
+      const network = httpClient.lastNetworkError;
+      if (network) {
+        return new SyncError(
+          'AUTHENTICATION',
+          `Could not reach the sign-in endpoint ${endpoints.authorityHost} for tenant ${m365.tenant_id} (${scrub(network)}). ` +
+            `Check the network path${proxyUrl ? ', the outbound proxy and its user and password' : ''}; behind a TLS-inspecting proxy or a private CA, give its CA certificate (NODE_EXTRA_CA_CERTS).`,
+          { retryable: true },
+        );
+      }
       const reason = scrub(error instanceof Error ? error.message.split('\n')[0]! : String(error));
       return new SyncError(
         'AUTHENTICATION',

@@ -88,8 +88,17 @@ function identityEndpoint(url: string): string {
  * An @azure/identity `httpClient` over the dispatcher. `onRequest` sees every URL the credential
  * contacts (tests use it to prove nothing reaches a Microsoft host).
  */
-export function identityHttpClient(dispatcher: Dispatcher, onRequest?: (url: string) => void): HttpClient {
-  return {
+export interface IdentityHttpClient extends HttpClient {
+  /** The last network failure (code and message), so a sign-in error can say why MSAL got nowhere. */
+  lastNetworkError: string | undefined;
+}
+
+export function identityHttpClient(
+  dispatcher: Dispatcher,
+  onRequest?: (url: string) => void,
+): IdentityHttpClient {
+  const client: IdentityHttpClient = {
+    lastNetworkError: undefined,
     async sendRequest(req: PipelineRequest): Promise<PipelineResponse> {
       onRequest?.(req.url);
       const endpoint = identityEndpoint(req.url);
@@ -110,6 +119,7 @@ export function identityHttpClient(dispatcher: Dispatcher, onRequest?: (url: str
           ...(req.timeout ? { headersTimeout: req.timeout, bodyTimeout: req.timeout } : {}),
         });
         const bodyAsText = await res.body.text();
+        client.lastNetworkError = undefined;
         graphRequests.inc({ endpoint, status: String(res.statusCode) });
         graphRequestDuration.observe({ endpoint }, (performance.now() - started) / 1000);
         const headers = createHttpHeaders();
@@ -119,8 +129,13 @@ export function identityHttpClient(dispatcher: Dispatcher, onRequest?: (url: str
         return { request: req, status: res.statusCode, headers, bodyAsText };
       } catch (error) {
         graphRequests.inc({ endpoint, status: 'network_error' });
+        const e = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+        client.lastNetworkError = [e.code, e.message, e.cause?.code, e.cause?.message]
+          .filter(Boolean)
+          .join(': ');
         throw error;
       }
     },
   };
+  return client;
 }

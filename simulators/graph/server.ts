@@ -86,7 +86,8 @@ export interface RequestRecord {
   clientId?: string;
   /** Graph requests in progress when this one arrived (this one included). */
   inFlight: number;
-  /** Whether it came through a CONNECT tunnel... unknown to the server; kept for symmetry with proxies. */
+  /** The client's port: tests match it against a proxy's upstream sockets. */
+  remotePort: number;
 }
 
 export interface GraphSimulator {
@@ -195,6 +196,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
       path,
       search: url.search,
       hasSkiptoken: params.has('$skiptoken'),
+      remotePort: req.socket.remotePort ?? 0,
       ...(params.has('$top') ? { top: params.get('$top')! } : {}),
     };
 

@@ -59,6 +59,8 @@ export interface ConnectProxy {
   url(credentials?: { user: string; password: string }): string;
   /** Tunnels opened, by target host:port. */
   tunnels: string[];
+  /** Local ports of the proxy's upstream connections (what the server sees as the client's port). */
+  upstreamPorts: Set<number>;
   /** Requests refused for missing or wrong credentials. */
   refused: number;
   close(): Promise<void>;
@@ -73,6 +75,7 @@ export async function startConnectProxy(credentials?: {
   password: string;
 }): Promise<ConnectProxy> {
   const tunnels: string[] = [];
+  const upstreamPorts = new Set<number>();
   const sockets = new Set<Socket>();
   let refused = 0;
   const expected = credentials
@@ -106,6 +109,7 @@ export async function startConnectProxy(credentials?: {
     }
     tunnels.push(target);
     const upstream = connect(port, host.replace(/^\[|\]$/g, ''), () => {
+      upstreamPorts.add(upstream.localPort!);
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) upstream.write(head);
       upstream.pipe(client);
@@ -124,6 +128,7 @@ export async function startConnectProxy(credentials?: {
         ? `http://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@127.0.0.1:${port}/`
         : `http://127.0.0.1:${port}/`,
     tunnels,
+    upstreamPorts,
     get refused() {
       return refused;
     },
