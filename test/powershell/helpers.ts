@@ -67,3 +67,26 @@ export async function* rechunk(
     }
   }
 }
+
+/** Values an attacker or an unlucky operator could type. */
+export const NASTY = [
+  "O'Brien",
+  "''",
+  "'",
+  '\u2018quoted\u2019',
+  '\u201Alow\u201B',
+  "'\u2019'\u2018",
+  '"double"',
+  '`backtick`n',
+  '$(Remove-Item C:\\ -Recurse)',
+  '$env:USERNAME',
+  '; exit 0; #',
+  'a\nb\r\nc',
+  'Zoë Ünal 日本語 😀',
+  "'; Write-Output 'pwned",
+  "@'\nhere\n'@",
+  '#comment',
+  '<# block #>',
+  '\t tab and spaces ',
+  '',
+];

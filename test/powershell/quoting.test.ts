@@ -4,30 +4,7 @@ import { buildExchangePullScript } from '../../connectors/powershell/exchange-sc
 import { buildTeamsPullScript, buildTeamsTestScript } from '../../connectors/powershell/teams-script.js';
 import { readSingleQuoted, tokenize } from '../../simulators/powershell/ps-parser.js';
 import { prng } from '../../simulators/dataset.js';
-import { tenantFor } from './helpers.js';
-
-/** Values an attacker or an unlucky operator could type. */
-export const NASTY = [
-  "O'Brien",
-  "''",
-  "'",
-  '\u2018quoted\u2019',
-  '\u201Alow\u201B',
-  "'\u2019'\u2018",
-  '"double"',
-  '`backtick`n',
-  '$(Remove-Item C:\\ -Recurse)',
-  '$env:USERNAME',
-  '; exit 0; #',
-  'a\nb\r\nc',
-  'Zoë Ünal 日本語 😀',
-  "'; Write-Output 'pwned",
-  "@'\nhere\n'@",
-  '#comment',
-  '<# block #>',
-  '\t tab and spaces ',
-  '',
-];
+import { NASTY, tenantFor } from './helpers.js';
 
 const ALPHABET = [
   "'",
