@@ -1,0 +1,195 @@
+/**
+ * Workers in child processes (`node --import tsx`, as `npx tsx` runs them), against this file's Redis prefix and database:
+ * - SIGKILL mid-run: the stalled-job check returns the job, another worker completes it, and MongoDB
+ *   holds exactly the full result;
+ * - SIGSTOP (a stalled or partitioned zombie) until a new run has started, then SIGCONT: the zombie,
+ *   which ignores its abort signal, writes nothing after the new run started (the fence stops it).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Queue } from 'bullmq';
+import { ImportedObjects } from '../../connectors/mongo/imported-objects.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
+import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { testEnv } from '../support/env.js';
+import { testProcessor } from './support/test-processor.js';
+import {
+  addTenant,
+  eventually,
+  fastQueue,
+  fastWorker,
+  jobCounts,
+  logOf,
+  quietLogger,
+} from './support/harness.js';
+
+const CHILD = fileURLToPath(new URL('./support/child-worker.ts', import.meta.url));
+
+describe('recovery from crashed and zombie workers', () => {
+  let redis: TestRedis;
+  let mongo: TestMongo;
+  let queue: Queue<SyncJobData, unknown, string>;
+  let runs: SyncRuns;
+  let child: ChildProcess | undefined;
+  let rescuer: SyncWorker | undefined;
+
+  function spawnChild(env: Record<string, string>): Promise<ChildProcess> {
+    // `node --import tsx` (what `npx tsx` runs) so that the signals reach the worker process itself.
+    const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+      env: {
+        ...process.env,
+        CHILD_REDIS_URL: redis.url,
+        CHILD_PREFIX: redis.prefix,
+        CHILD_MONGODB_URI: testEnv().mongoUri,
+        CHILD_DB: mongo.db.databaseName,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    child = proc;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('child worker did not start in 20 s')), 20_000);
+      proc.stdout!.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('ready')) {
+          clearTimeout(timer);
+          resolve(proc);
+        }
+      });
+      proc.on('exit', (code) => reject(new Error(`child worker exited early (${code})`)));
+    });
+  }
+
+  beforeAll(async () => {
+    redis = await testRedis('crash');
+    mongo = await testMongo('crash');
+    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    runs = new SyncRuns(mongo.db);
+  });
+  afterEach(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+    }
+    child = undefined;
+    await rescuer?.close(500);
+    rescuer = undefined;
+    await queue.obliterate({ force: true });
+    await mongo.db.collection('test_log').deleteMany({});
+  });
+  afterAll(async () => {
+    await queue.close();
+    await redis.close();
+    await mongo.close();
+  });
+
+  async function startRescuer(version: string): Promise<SyncWorker> {
+    rescuer = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db: mongo.db,
+      processor: testProcessor(mongo.db, { pages: 5, pageSize: 20, delayMs: 50, version }),
+      settings: fastWorker,
+      queueSettings: fastQueue,
+      triggers: false,
+      workerId: 'rescuer',
+      logger: quietLogger,
+    });
+    return rescuer;
+  }
+
+  it('recovers the job of a worker killed with SIGKILL mid-run, complete and correct', async () => {
+    const tenantId = await addTenant(mongo.db);
+    // Yesterday's data: 150 users, 50 of which the tenant no longer has.
+    const objects = new ImportedObjects(mongo.db);
+    await objects.ensureIndexes();
+    await objects.collection('users').insertMany(
+      Array.from({ length: 150 }, (_, n) => ({
+        tenantId,
+        externalId: `user-${n}`,
+        kind: 'users',
+        hierarchy: 'old',
+        syncRunId: 'yesterday',
+        fence: 0,
+        contentHash: 'old',
+        firstSeenAt: new Date(0),
+        updatedAt: new Date(0),
+        data: { id: `user-${n}` },
+      })),
+    );
+    const proc = await spawnChild({
+      CHILD_PAGES: '5',
+      CHILD_PAGE_SIZE: '20',
+      CHILD_DELAY_MS: '400',
+      CHILD_VERSION: 'v2',
+    });
+    const job = await enqueueSync(
+      queue,
+      { tenantId, trigger: 'cli', requestedBy: 'op' },
+      { settings: fastQueue },
+    );
+    await eventually(async () =>
+      (await logOf(mongo.db)).some((e) => e.event === 'page' && e.pid === proc.pid),
+    );
+    proc.kill('SIGKILL');
+    await new Promise((resolve) => proc.once('exit', resolve));
+
+    await startRescuer('v2');
+    await eventually(async () => (await jobCounts(queue)).completed === 1, 20_000);
+    const stored = await objects.collection('users').find({ tenantId }).toArray();
+    expect(stored).toHaveLength(100);
+    expect(stored.every((d) => d.data.version === 'v2' && d.hierarchy === 'provider.customer')).toBe(true);
+    const runsOfJob = await runs.list({ jobId: job.jobId });
+    expect(runsOfJob.map((r) => [r.status, r.worker])).toEqual([
+      ['succeeded', 'rescuer'],
+      ['failed', 'child'],
+    ]);
+    expect(runsOfJob[1]!.error?.code).toBe('WORKER_LOST');
+    expect(stored.every((d) => d.syncRunId === runsOfJob[0]!.id)).toBe(true);
+  });
+
+  it('lets a zombie worker write nothing after the new run started', async () => {
+    const tenantId = await addTenant(mongo.db);
+    const zombie = await spawnChild({
+      CHILD_PAGES: '8',
+      CHILD_PAGE_SIZE: '20',
+      CHILD_DELAY_MS: '300',
+      CHILD_VERSION: 'zombie',
+      CHILD_IGNORE_ABORT: '1',
+      CHILD_LEASE_TTL_MS: '1000',
+    });
+    await enqueueSync(queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, { settings: fastQueue });
+    await eventually(async () =>
+      (await logOf(mongo.db)).some((e) => e.event === 'page' && e.pid === zombie.pid),
+    );
+    zombie.kill('SIGSTOP'); // frozen: no lock renewal, no lease renewal, like a long GC or a partition
+
+    await startRescuer('fresh');
+    const rescuerStart = await eventually(async () =>
+      (await logOf(mongo.db)).find((e) => e.event === 'start' && e.pid === process.pid),
+    );
+    await eventually(async () =>
+      (await logOf(mongo.db)).some((e) => e.event === 'page' && e.pid === process.pid),
+    );
+    zombie.kill('SIGCONT'); // wakes up mid-way through the new run and carries on, ignoring its signal
+
+    await eventually(
+      async () => (await logOf(mongo.db)).some((e) => e.event === 'end' && e.pid === zombie.pid),
+      20_000,
+    );
+    await eventually(
+      async () => (await logOf(mongo.db)).some((e) => e.event === 'end' && e.pid === process.pid),
+      20_000,
+    );
+    const log = await logOf(mongo.db);
+    const zombiePagesAfter = log.filter(
+      (e) => e.pid === zombie.pid && e.event === 'page' && e.at >= rescuerStart.at,
+    );
+    expect(zombiePagesAfter).toEqual([]);
+    expect(log.find((e) => e.pid === zombie.pid && e.event === 'error')?.message).toMatch(/lease|cancelled/i);
+    const stored = await new ImportedObjects(mongo.db).collection('users').find({ tenantId }).toArray();
+    expect(stored).toHaveLength(100);
+    expect(stored.every((d) => d.data.version === 'fresh')).toBe(true);
+  });
+});
