@@ -91,12 +91,11 @@ export class WinRmClient implements ShellTransport {
     const deadlineAt = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs;
     const signals: AbortSignal[] = [];
     if (options.signal) signals.push(options.signal);
+    let timer: NodeJS.Timeout | undefined;
     if (options.deadlineMs !== undefined) {
+      // Aborts whatever request is in flight when the deadline passes; cleanup then still runs.
       const deadline = new AbortController();
-      const timer = setTimeout(
-        () => deadline.abort(this.deadlineError(options.deadlineMs!)),
-        options.deadlineMs,
-      );
+      timer = setTimeout(() => deadline.abort(this.deadlineError(options.deadlineMs!)), options.deadlineMs);
       timer.unref();
       signals.push(deadline.signal);
     }
@@ -109,37 +108,41 @@ export class WinRmClient implements ShellTransport {
       maxOutputBytes: options.maxOutputBytes ?? Infinity,
     };
 
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const exitCode = yield* this.once(
-          command,
-          args,
-          stdin,
-          { signal, deadlineAt, deadlineMs: options.deadlineMs },
-          state,
-        );
-        return {
-          exitCode,
-          proxy: this.proxy,
-          stdoutBytes: state.stdoutBytes,
-          stderrBytes: state.stderrBytes,
-          attempts: attempt,
-          durationMs: performance.now() - started,
-        };
-      } catch (error) {
-        const lost =
-          error instanceof WinRmError &&
-          (error.code === 'WINRM_SHELL_NOT_FOUND' || error.code === 'PROXY_UNAVAILABLE') &&
-          !signal?.aborted;
-        if (lost && !state.yielded && attempt < this.options.attempts) {
-          this.log.info(
-            { code: error.code, attempt },
-            'shell lost before any output; running the command again in a new shell',
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const exitCode = yield* this.once(
+            command,
+            args,
+            stdin,
+            { signal, deadlineAt, deadlineMs: options.deadlineMs },
+            state,
           );
-          continue;
+          return {
+            exitCode,
+            proxy: this.proxy,
+            stdoutBytes: state.stdoutBytes,
+            stderrBytes: state.stderrBytes,
+            attempts: attempt,
+            durationMs: performance.now() - started,
+          };
+        } catch (error) {
+          const lost =
+            error instanceof WinRmError &&
+            (error.code === 'WINRM_SHELL_NOT_FOUND' || error.code === 'PROXY_UNAVAILABLE') &&
+            !signal?.aborted;
+          if (lost && !state.yielded && attempt < this.options.attempts) {
+            this.log.info(
+              { code: error.code, attempt },
+              'shell lost before any output; running the command again in a new shell',
+            );
+            continue;
+          }
+          throw error;
         }
-        throw error;
       }
+    } finally {
+      clearTimeout(timer);
     }
   }
 

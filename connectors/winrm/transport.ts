@@ -178,7 +178,15 @@ export class WsmanTransport {
           }
           chunks.push(chunk);
         });
-        res.on('error', (error) => fail(error));
+        res.on('error', (error: NodeJS.ErrnoException) =>
+          fail(
+            new WinRmError(
+              'PROXY_UNAVAILABLE',
+              `PowerShell proxy ${this.proxy} broke off its ${x.action} response: ${error.code ?? error.message}`,
+              { proxy: this.proxy, retryable: true, cause: error },
+            ),
+          ),
+        );
         res.on('end', () => {
           if (settled) return;
           settled = true;

@@ -1,0 +1,16 @@
+/** The WinRM connector's public surface: what the sync engine and the CLI import. */
+export { WinRmClient, type RunOptions } from './client.js';
+export { Shell, type ReceiveResult } from './shell.js';
+export { Execution, type ExecuteOptions, type ExecutionResult, type OutputChunk } from './execution.js';
+export {
+  ProxyPool,
+  proxyPoolForTenant,
+  proxyPoolOptionsSchema,
+  type ProxyPoolInput,
+  type ProxyPoolOptions,
+  type ProxyStatus,
+} from './proxy-pool.js';
+export { winRmClientOptionsSchema, type WinRmClientInput, type WinRmClientOptions } from './options.js';
+export { WinRmError, type SoapFault } from './errors.js';
+export { defaultAffinityKey, rendezvousOrder } from './affinity.js';
+export { proxyMetrics, type ProxyMetrics } from './metrics.js';
