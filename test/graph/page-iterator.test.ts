@@ -51,7 +51,7 @@ describe('simulated Graph with the Graph SDK PageIterator', () => {
       middleware: auth,
       baseUrl: sim.url,
       customHosts: new Set([new URL(sim.url).hostname]),
-      fetchOptions: { dispatcher } as RequestInit,
+      fetchOptions: { dispatcher } as unknown as RequestInit, // undici dispatcher for Node fetch
     });
     sim.clearLog();
 
