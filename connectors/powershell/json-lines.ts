@@ -34,7 +34,8 @@ export function outputTooLarge(maxBytes: number): SyncError {
 /** Incremental UTF-8 line splitter: push bytes, get the complete lines so far. */
 export class Utf8LineSplitter {
   private readonly decoder = new TextDecoder('utf-8');
-  private pending = '';
+  private parts: string[] = [];
+  private partsLength = 0;
   private bytes = 0;
   private readonly maxBytes: number;
   private readonly maxLineLength: number;
@@ -57,25 +58,29 @@ export class Utf8LineSplitter {
   /** The end of the stream: flushes a trailing partial character and the last line. */
   end(): string[] {
     const lines = this.take(this.decoder.decode());
-    if (this.pending !== '') lines.push(stripCr(this.pending));
-    this.pending = '';
+    if (this.parts.length > 0) lines.push(stripCr(this.parts.join('')));
+    this.parts = [];
+    this.partsLength = 0;
     return lines;
   }
 
   private take(text: string): string[] {
     const lines: string[] = [];
+    // Only the new text is searched for line ends; an unfinished line is kept in parts and joined
+    // once, when its end arrives (re-scanning a growing string would make long lines quadratic).
     let start = 0;
-    let data = text;
-    if (this.pending !== '') {
-      data = this.pending + text;
-      this.pending = '';
-    }
-    for (let nl = data.indexOf('\n'); nl !== -1; nl = data.indexOf('\n', start)) {
-      lines.push(stripCr(data.slice(start, nl)));
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+      const piece = text.slice(start, nl);
+      lines.push(stripCr(this.parts.length > 0 ? this.parts.join('') + piece : piece));
+      this.parts = [];
+      this.partsLength = 0;
       start = nl + 1;
     }
-    this.pending = start === 0 ? data : data.slice(start);
-    if (this.pending.length > this.maxLineLength) {
+    if (start < text.length) {
+      this.parts.push(start === 0 ? text : text.slice(start));
+      this.partsLength += text.length - start;
+    }
+    if (this.partsLength > this.maxLineLength) {
       throw new SyncError(
         'OUTPUT_TOO_LARGE',
         `The PowerShell script wrote a line longer than ${this.maxLineLength} characters; one object that large is not expected.`,
