@@ -56,7 +56,7 @@ export class WsmanTransport {
 
   /** Sends one envelope; resolves with the parsed response envelope, rejects with a WinRmError. */
   async exchange(x: SoapExchange): Promise<XmlElement> {
-    const { status, body } = await this.post(x);
+    const { status, body } = await this.postOnce(x);
     if (status === 200) return this.parse(x.action, body);
     if (status === 401) throw unauthorizedError(this.proxy, this.options.username, this.options.https);
     if (status === 413) {
@@ -103,6 +103,24 @@ export class WsmanTransport {
     }
   }
 
+  /**
+   * A kept-alive socket the proxy already closed fails at once with ECONNRESET. Signal, Delete and
+   * Identify are safe to send again, so they get one more try on a fresh socket (cleanup must not
+   * fail for that). Create, Command, Send and Receive are not: a dropped Receive may have lost output,
+   * so the client reruns the whole command instead (client.ts).
+   */
+  private async postOnce(x: SoapExchange): Promise<{ status: number; body: Buffer }> {
+    try {
+      return await this.post(x);
+    } catch (error) {
+      const safe = x.action === 'Signal' || x.action === 'Delete' || x.action === 'Identify';
+      if (!safe || !this.staleSocketErrors.has(error as object) || x.signal?.aborted) throw error;
+      return this.post(x);
+    }
+  }
+
+  private readonly staleSocketErrors = new WeakSet<object>();
+
   private post(x: SoapExchange): Promise<{ status: number; body: Buffer }> {
     const payload = Buffer.from(x.body, 'utf8');
     const request = (this.options.https ? https : http).request;
@@ -146,19 +164,18 @@ export class WsmanTransport {
         x.signal?.removeEventListener('abort', onAbort);
       };
       x.signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (error: NodeJS.ErrnoException) =>
-        fail(
-          new WinRmError(
-            'PROXY_UNAVAILABLE',
-            `PowerShell proxy ${this.proxy} could not be reached for ${x.action}: ${error.code ?? error.message}` +
-              (error.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ||
-              error.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'
-                ? " (give the proxy certificate's CA bundle in the WinRM CA option)"
-                : ''),
-            { proxy: this.proxy, retryable: true, cause: error },
-          ),
-        ),
-      );
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        const wrapped = new WinRmError(
+          'PROXY_UNAVAILABLE',
+          `PowerShell proxy ${this.proxy} could not be reached for ${x.action}: ${error.code ?? error.message}` +
+            (error.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || error.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'
+              ? " (give the proxy certificate's CA bundle in the WinRM CA option)"
+              : ''),
+          { proxy: this.proxy, retryable: true, cause: error },
+        );
+        if (req.reusedSocket && error.code === 'ECONNRESET') this.staleSocketErrors.add(wrapped);
+        fail(wrapped);
+      });
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
         let size = 0;

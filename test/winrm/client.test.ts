@@ -260,6 +260,29 @@ describe('WinRmClient', () => {
     expect(sim.counters.droppedConnections).toBe(1);
   });
 
+  it('sends Signal and Delete again when their kept-alive connection was dropped, so no shell leaks', async () => {
+    sim = await simulator();
+    client = clientFor(sim, logs.logger);
+    sim.failNext('Signal', 'drop');
+    sim.failNext('Delete', 'drop');
+    const { stdout } = await client.execute("Write-Output 'cleaned up'").collect();
+    expect(stdout.toString()).toBe('cleaned up\r\n');
+    expect(sim.counters.droppedConnections).toBe(2);
+    expect(sim.counters.shellsDeleted).toBe(1);
+    expect(sim.counters.commandsSignalled).toBe(1);
+  });
+
+  it('gives up on a proxy slower than OperationTimeout plus the network allowance', async () => {
+    sim = await simulator({ responseDelayMs: 600 });
+    client = clientFor(sim, logs.logger, { operationTimeoutMs: 100, networkDelayMs: 200, attempts: 1 });
+    const error = await failure(() => client!.execute("Write-Output 'x'").collect());
+    expect(error).toMatchObject({ code: 'PROXY_UNAVAILABLE', retryable: true });
+    expect(error.message).toMatch(/did not answer Create within 300 ms/);
+    // The shell the slow proxy created after we gave up idles out there (here: a restart).
+    await new Promise((r) => setTimeout(r, 700));
+    sim.restart();
+  });
+
   it('explains a 401: wrong password, Basic disabled, domain account, unencrypted traffic', async () => {
     sim = await simulator();
     client = clientFor(sim, logs.logger, { password: `${PROXY_PASSWORD}-wrong` });
