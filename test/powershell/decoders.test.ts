@@ -259,3 +259,18 @@ describe('scriptFailure', () => {
     );
   });
 });
+
+describe('powershellOutputLimits', () => {
+  it('has defaults and reads the environment', async () => {
+    const { powershellOutputLimits } = await import('../../connectors/powershell/config.js');
+    expect(powershellOutputLimits({})).toEqual({
+      maxBytes: 512 * 1024 * 1024,
+      maxStderrBytes: 1024 * 1024,
+      maxLineLength: 64 * 1024 * 1024,
+    });
+    expect(powershellOutputLimits({ POWERSHELL_MAX_OUTPUT_BYTES: '1000' }).maxBytes).toBe(1000);
+    expect(() => powershellOutputLimits({ POWERSHELL_MAX_OUTPUT_BYTES: 'lots' })).toThrow(
+      /POWERSHELL_MAX_OUTPUT_BYTES/,
+    );
+  });
+});
