@@ -11,7 +11,9 @@ import { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { RedisSettings } from '../queues/connection.js';
+import { redisSettings, type RedisSettings } from '../queues/connection.js';
+import { connectMongo } from '../connectors/mongo/connection.js';
+import { closeOnSignals } from './worker.js';
 import { LeaderLock } from '../queues/leader-lock.js';
 import {
   createTriggerQueue,
@@ -133,3 +135,19 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Sc
     },
   };
 }
+
+/** The `m365sync scheduler` process: MONGODB_URI / M365SYNC_DB, REDIS_URL; stops on SIGTERM/SIGINT. */
+export async function runSchedulerProcess(): Promise<SchedulerProcess> {
+  const mongo = await connectMongo();
+  const scheduler = await startScheduler({ redis: redisSettings(), db: mongo.db });
+  defaultLogger.info({ id: scheduler.id, leader: scheduler.isLeader() }, 'scheduler started');
+  closeOnSignals({
+    close: async () => {
+      await scheduler.close();
+      await mongo.close();
+    },
+  });
+  return scheduler;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await runSchedulerProcess();

@@ -29,7 +29,8 @@ import { SyncError } from '../domain/errors.js';
 import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
 import { LeaseStore, type Lease } from '../connectors/mongo/leases.js';
 import { SyncRuns, type RunError } from '../connectors/mongo/sync-runs.js';
-import { workerConnection, type RedisSettings } from '../queues/connection.js';
+import { redisSettings, workerConnection, type RedisSettings } from '../queues/connection.js';
+import { connectMongo } from '../connectors/mongo/connection.js';
 import { SYNC_QUEUE, SyncJobData, syncQueueSettings, type SyncQueueSettings } from '../queues/sync-queue.js';
 import { logger as defaultLogger } from '../observability/logger.js';
 import {
@@ -354,4 +355,21 @@ export function closeOnSignals(target: { close(): Promise<void> }, log: Logger =
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/**
+ * The `m365sync worker` process: connects to MongoDB (MONGODB_URI, M365SYNC_DB) and Redis (REDIS_URL),
+ * runs the worker with the given processor (the full pull), and stops gracefully on SIGTERM/SIGINT.
+ */
+export async function runWorkerProcess(processor: SyncProcessor): Promise<SyncWorker> {
+  const mongo = await connectMongo();
+  const worker = await startWorker({ redis: redisSettings(), db: mongo.db, processor });
+  defaultLogger.info({ workerId: worker.workerId }, 'sync worker started');
+  closeOnSignals({
+    close: async () => {
+      await worker.close();
+      await mongo.close();
+    },
+  });
+  return worker;
 }

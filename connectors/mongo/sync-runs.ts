@@ -183,3 +183,16 @@ export class SyncRuns {
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
+
+/** `m365sync runs list`: newest first. */
+export function listRuns(
+  db: Db,
+  filter: { tenantId?: string; jobId?: string; status?: RunStatus; limit?: number } = {},
+): Promise<SyncRun[]> {
+  return new SyncRuns(db).list(filter);
+}
+
+/** `m365sync runs show <id>`. */
+export function getRun(db: Db, runId: string): Promise<SyncRun | null> {
+  return new SyncRuns(db).get(runId);
+}

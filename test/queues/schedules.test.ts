@@ -184,7 +184,7 @@ describe('nightly schedules', () => {
       // Two firings (as after a missed night): one sync job.
       await queue.add('scheduled-sync', { tenantId });
       await queue.add('scheduled-sync', { tenantId });
-      await eventually(async () => (await queue.getJobCounts('completed')).completed >= 2, 10_000);
+      await eventually(async () => ((await queue.getJobCounts('completed')).completed ?? 0) >= 2, 10_000);
       const waiting = await syncQueue.getJobs(['waiting']);
       expect(waiting.map((j) => j.data)).toEqual([
         { tenantId, trigger: 'schedule', requestedBy: 'scheduler' },
