@@ -144,41 +144,40 @@ describe('refused filters, with the reason and where', () => {
     expect(reason('not '.repeat(40) + 'a eq 1')).toMatch(/nests deeper/);
   });
 
-  it('never throws on arbitrary input', () => {
-    const alphabet = [
-      'a',
-      'eq',
-      ' ',
-      "'",
-      '(',
-      ')',
-      '/',
-      ',',
-      ':',
-      'any',
-      'not',
-      'and',
-      '1',
-      '$count',
-      'in',
-      'startswith',
-      SKU,
-      '"',
-    ];
+  it('accepts generated filters, normalises them to a fixed point, and never throws on mutations', () => {
     let seed = 42;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    for (let n = 0; n < 2000; n++) {
-      let filter = '';
-      const length = Math.floor(random() * 12);
-      for (let k = 0; k < length; k++) filter += alphabet[Math.floor(random() * alphabet.length)];
-      const result = validateGraphUsersFilter(filter);
-      if (result.ok)
-        expect(validateGraphUsersFilter(result.normalised)).toMatchObject({
-          ok: true,
-          normalised: result.normalised,
-        });
-      else expect(result.reason.length).toBeGreaterThan(0);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const values = ["'Sales'", "'it''s'", '42', '-1.5', 'true', 'null', SKU, '2024-01-01T00:00:00Z'];
+    const gen = (depth: number): string => {
+      const r = random();
+      if (depth > 3 || r < 0.35)
+        return `${pick(['department', 'mail', 'a/b'])} ${pick(['eq', 'ne', 'ge', 'LT'])} ${pick(values)}`;
+      if (r < 0.45) return `department in (${pick(values)},${pick(values)})`;
+      if (r < 0.55) return `${pick(['startswith', 'endsWith'])}(${pick(['mail', 'displayName'])}, 'x')`;
+      if (r < 0.62) return `proxyAddresses/any(p:${pick(["startswith(p,'smtp:')", "p eq 'x'"])})`;
+      if (r < 0.7) return `not ${gen(depth + 1)}`;
+      if (r < 0.8) return `(${gen(depth + 1)})`;
+      return `${gen(depth + 1)} ${pick(['and', 'or', 'AND'])} ${gen(depth + 1)}`;
+    };
+    let valid = 0;
+    for (let n = 0; n < 500; n++) {
+      const filter = gen(0);
+      const result = ok(filter);
+      valid++;
+      expect(ok(result.normalised)).toMatchObject({
+        normalised: result.normalised,
+        advanced: result.advanced,
+      });
+      // A mutated filter is either valid (and normalises stably) or refused with a reason; never a throw.
+      const at = Math.floor(random() * filter.length);
+      const mutated =
+        filter.slice(0, at) + pick(["'", '(', ')', ' ', '/', ',', '', 'x', '$']) + filter.slice(at + 1);
+      const m = validateGraphUsersFilter(mutated);
+      if (m.ok) expect(ok(m.normalised).normalised).toBe(m.normalised);
+      else expect(m.reason).toMatch(/\S/);
     }
+    expect(valid).toBe(500);
   });
 });
 
