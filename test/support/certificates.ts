@@ -4,6 +4,6 @@ import { generate } from 'selfsigned';
 export async function testCertificate(
   commonName = 'm365sync-test',
 ): Promise<{ certificatePem: string; privateKeyPem: string }> {
-  const pems = await generate([{ name: 'commonName', value: commonName }], { keySize: 2048, days: 30 });
+  const pems = await generate([{ name: 'commonName', value: commonName }], { keySize: 2048 });
   return { certificatePem: pems.cert, privateKeyPem: pems.private };
 }
