@@ -16,7 +16,7 @@
  * half-inherited thresholds to puzzle over.
  */
 import { z } from 'zod';
-import { ValidationError, type FieldProblem } from './errors.js';
+import { SyncError, ValidationError, type FieldProblem } from './errors.js';
 import type { EntitySource } from './entity-kinds.js';
 import { HIERARCHY, hierarchyPlaces } from './tenant.js';
 
@@ -206,6 +206,42 @@ export function checkSweep(
   assertCount(sweep.wouldDelete, 'wouldDelete');
   const limit = allowedDeletions(threshold, sweep.storedCount);
   return { allowed: sweep.wouldDelete <= limit, limit };
+}
+
+/** `10 objects or 5 %, whichever is larger (from hierarchy:provider)`: for messages and the CLI. */
+export function describeDeleteThreshold(
+  threshold: DeleteThreshold & { from?: DeleteThresholdOrigin },
+): string {
+  const parts: string[] = [];
+  if (threshold.count !== undefined)
+    parts.push(`${threshold.count} object${threshold.count === 1 ? '' : 's'}`);
+  if (threshold.percent !== undefined) parts.push(`${threshold.percent} %`);
+  const text =
+    parts.length === 2 ? `${parts[0]} or ${parts[1]}, whichever is larger` : (parts[0] ?? 'the default');
+  return threshold.from ? `${text} (from ${threshold.from})` : text;
+}
+
+/**
+ * The error a step records when its sweep is held back. The message says what happened and what the
+ * operator can do; it names the kind and the counts, never an object's data.
+ */
+export function deleteThresholdExceeded(details: {
+  kind: string;
+  wouldDelete: number;
+  storedCount: number;
+  threshold: ResolvedDeleteThreshold;
+  runId?: string;
+}): SyncError {
+  const limit = allowedDeletions(details.threshold, details.storedCount);
+  const approve = details.runId
+    ? `m365sync runs approve-deletes ${details.runId}`
+    : 'm365sync runs approve-deletes <run>';
+  return new SyncError(
+    'DELETE_THRESHOLD_EXCEEDED',
+    `The sync would delete ${details.wouldDelete} of ${details.storedCount} ${details.kind}, more than the ` +
+      `${limit} allowed (${describeDeleteThreshold(details.threshold)}). Nothing of ${details.kind} was deleted; ` +
+      `the new and changed objects were saved. Check the tenant, then approve with \`${approve}\` or let the next run decide again.`,
+  );
 }
 
 /**

@@ -26,7 +26,9 @@ export type ErrorCode =
   | 'PROXY_UNAVAILABLE'
   | 'LEASE_LOST'
   | 'CANCELLED'
-  | 'SERVICE_UNAVAILABLE';
+  | 'SERVICE_UNAVAILABLE'
+  /** A sweep would delete more than the delete threshold allows: nothing deleted, run needs review. */
+  | 'DELETE_THRESHOLD_EXCEEDED';
 
 export interface SyncErrorOptions {
   /** A transient error may succeed when tried again; everything else fails at once. */

@@ -4,6 +4,8 @@ import {
   DEFAULT_DELETE_THRESHOLD,
   allowedDeletions,
   checkSweep,
+  deleteThresholdExceeded,
+  describeDeleteThreshold,
   deleteThresholdsFromEnv,
   parseDeleteProtectionSettings,
   resolveDeleteThreshold,
@@ -225,5 +227,31 @@ describe('deleteThresholdsFromEnv', () => {
         { field: 'DELETE_THRESHOLD_TEAMS_PERCENT', message: 'must be a number from 0 to 100, not "150"' },
       ]);
     }
+  });
+});
+
+describe('describeDeleteThreshold and deleteThresholdExceeded', () => {
+  it('describes a threshold for people', () => {
+    expect(describeDeleteThreshold({ count: 10, percent: 5, from: 'default' })).toBe(
+      '10 objects or 5 %, whichever is larger (from default)',
+    );
+    expect(describeDeleteThreshold({ count: 1 })).toBe('1 object');
+    expect(describeDeleteThreshold({ percent: 2.5, from: 'hierarchy:provider' })).toBe(
+      '2.5 % (from hierarchy:provider)',
+    );
+  });
+
+  it('makes an operator-facing error with a stable code, the counts and what to do', () => {
+    const error = deleteThresholdExceeded({
+      kind: 'users',
+      wouldDelete: 200,
+      storedCount: 400,
+      threshold: { count: 10, percent: 5, from: 'default' },
+      runId: 'r42',
+    });
+    expect(error.code).toBe('DELETE_THRESHOLD_EXCEEDED');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain('would delete 200 of 400 users, more than the 20 allowed');
+    expect(error.message).toContain('m365sync runs approve-deletes r42');
   });
 });
