@@ -135,7 +135,14 @@ describe('ProxyPool', () => {
   });
 
   it('counts commands, failures and latency per proxy, labelled by proxy only', async () => {
+    pool = makePool({ attempts: 1 });
+    const [first, second] = pool.order as [string, string];
+    simOf(first).failNext('Create', 'http-503');
+    expect(await runOn(pool, 'counted')).toBe(second);
     const text = await registry.metrics();
+    expect(text).toContain(
+      `m365sync_powershell_proxy_failures_total{proxy="${first}",code="PROXY_UNAVAILABLE"}`,
+    );
     expect(text).toMatch(/m365sync_powershell_proxy_commands_total\{proxy="127\.0\.0\.1:\d+"\} \d+/);
     expect(text).toMatch(
       /m365sync_powershell_proxy_failures_total\{proxy="127\.0\.0\.1:\d+",code="PROXY_UNAVAILABLE"\} \d+/,
