@@ -9,7 +9,7 @@ import {
   COMMAND_STATE_RUNNING,
   NS,
 } from '../../connectors/winrm/wsman.js';
-import { findFirst, parseXml, path, type XmlElement } from '../../connectors/winrm/xml.js';
+import { escapeXml, findFirst, parseXml, path, type XmlElement } from '../../connectors/winrm/xml.js';
 import { runCmdLine } from './cmd-emulator.js';
 import { parseCommandLine, type ParsedCommand } from './command-line.js';
 import {
@@ -528,7 +528,8 @@ export class WinRmSimulator {
       (code) => command.finish(code),
       async (error: unknown) => {
         if (!command.abort.signal.aborted) {
-          await command.write('stderr', `${error instanceof Error ? error.message : String(error)}\r\n`);
+          // What powershell.exe writes over WinRM when a terminating error escapes the script.
+          await command.write('stderr', clixmlError(error instanceof Error ? error.message : String(error)));
         }
         command.finish(1);
       },
@@ -559,6 +560,14 @@ export class WinRmSimulator {
     });
     res.end(body);
   }
+}
+
+function clixmlError(message: string): string {
+  const escaped = escapeXml(message).replace(/\r?\n/g, '_x000D__x000A_');
+  return (
+    '#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">' +
+    `<S S="Error">${escaped}_x000D__x000A_</S></Objs>`
+  );
 }
 
 function actionName(uri: string | undefined): SimAction | undefined {

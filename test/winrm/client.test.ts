@@ -89,6 +89,18 @@ describe('WinRmClient', () => {
     expect(logs.lines.join('')).toContain('WinRM over HTTP');
   });
 
+  it('reports a script that throws as a CLIXML error record and exit code 1', async () => {
+    sim = await simulator();
+    client = clientFor(sim, logs.logger);
+    const { stderr, result } = await client
+      .execute("Write-Output 'start'\nthrow 'Connect-MicrosoftTeams failed'")
+      .collect();
+    expect(stderr.toString()).toMatch(
+      /^#< CLIXML\r\n<Objs .*<S S="Error">Connect-MicrosoftTeams failed_x000D__x000A_<\/S><\/Objs>$/,
+    );
+    expect(result.exitCode).toBe(1);
+  });
+
   it('runs plain cmd commands and reports their exit codes', async () => {
     sim = await simulator();
     client = clientFor(sim, logs.logger);
