@@ -14,6 +14,7 @@ import { SyncError } from '../../domain/errors.js';
 import { ENTITY_KINDS, entityKind } from '../../domain/entity-kinds.js';
 import { decodeDocument, encodeDocument } from './document-keys.js';
 import type { WriteFence } from './leases.js';
+import { gated, writeLimitsFor, type WriteLimits } from './write-limits.js';
 
 export interface ImportedObjectDocument {
   tenantId: string;
@@ -61,6 +62,8 @@ function leaseLost(kind: string, tenantId: string): SyncError {
 }
 
 export class ImportedObjects {
+  private limits: Promise<WriteLimits> | undefined;
+
   constructor(private readonly db: Db) {}
 
   collection(kind: string): Collection<ImportedObjectDocument> {
@@ -139,13 +142,17 @@ export class ImportedObjects {
       }
     }
 
-    const { maxTimeMS } = await fence.assertCurrent();
-    try {
-      const result = await col.bulkWrite(ops, { ordered: true, maxTimeMS });
-      if (result.matchedCount + result.upsertedCount < ops.length) throw leaseLost(kind, tenant.id);
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 11000) throw leaseLost(kind, tenant.id);
-      throw error;
+    const limits = await (this.limits ??= writeLimitsFor(this.db));
+    for (let i = 0; i < ops.length; i += limits.opsPerWrite) {
+      const chunk = ops.slice(i, i + limits.opsPerWrite);
+      const { maxTimeMS } = await fence.assertCurrent();
+      try {
+        const result = await gated(limits, () => col.bulkWrite(chunk, { ordered: true, maxTimeMS }));
+        if (result.matchedCount + result.upsertedCount < chunk.length) throw leaseLost(kind, tenant.id);
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 11000) throw leaseLost(kind, tenant.id);
+        throw error;
+      }
     }
     return counts;
   }

@@ -1,0 +1,32 @@
+/**
+ * How big and how many bulk writes at once, for the server we talk to. FerretDB v1.24 (SQLite) stops
+ * answering when about 100 update statements that match existing documents are in flight at once,
+ * whether in one `update` command or spread over several connections (found here, reproduced with
+ * the plain driver); inserts and deletes are not affected. So on FerretDB pages are written in
+ * small chunks, two writes at a time per process; on MongoDB in chunks of 500, unthrottled.
+ */
+import Bottleneck from 'bottleneck';
+import type { Db } from 'mongodb';
+
+export interface WriteLimits {
+  server: 'mongodb' | 'ferretdb';
+  /** Statements in one write command. */
+  opsPerWrite: number;
+  /** A process-wide gate around write commands (null: none). */
+  gate: Bottleneck | null;
+}
+
+const MONGODB: WriteLimits = { server: 'mongodb', opsPerWrite: 500, gate: null };
+let ferretdb: WriteLimits | undefined;
+
+export async function writeLimitsFor(db: Db): Promise<WriteLimits> {
+  const info = await db.admin().command({ buildInfo: 1 });
+  if (typeof info.ferretdbVersion !== 'string') return MONGODB;
+  ferretdb ??= { server: 'ferretdb', opsPerWrite: 16, gate: new Bottleneck({ maxConcurrent: 2 }) };
+  return ferretdb;
+}
+
+/** Runs a write within the gate, if the server needs one. */
+export function gated<T>(limits: WriteLimits, write: () => Promise<T>): Promise<T> {
+  return limits.gate ? limits.gate.schedule(write) : write();
+}

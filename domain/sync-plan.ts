@@ -1,0 +1,27 @@
+/**
+ * The sync plan of a tenant: which kinds a run pulls, grouped by where they come from. The Graph
+ * steps, the Teams script and the Exchange script are independent of each other and run at once.
+ */
+import { ENTITY_KINDS, type EntityKindName, type EntitySource } from './entity-kinds.js';
+import type { TenantConfig } from './tenant.js';
+
+export type SyncPlan = Record<EntitySource, EntityKindName[]>;
+
+/**
+ * The kinds asked for (all by default), less those the tenant cannot give: Exchange kinds only when
+ * `Microsoft Exchange.enable_exchange` is on.
+ */
+export function syncPlan(tenant: TenantConfig, kinds?: readonly string[]): SyncPlan {
+  const wanted = kinds ? new Set(kinds) : undefined;
+  const plan: SyncPlan = { graph: [], teams: [], exchange: [] };
+  for (const k of ENTITY_KINDS) {
+    if (wanted && !wanted.has(k.kind)) continue;
+    if (k.source === 'exchange' && !tenant['Microsoft Exchange'].enable_exchange) continue;
+    plan[k.source].push(k.kind);
+  }
+  return plan;
+}
+
+export function planKinds(plan: SyncPlan): EntityKindName[] {
+  return [...plan.graph, ...plan.teams, ...plan.exchange];
+}

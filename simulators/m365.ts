@@ -1,0 +1,124 @@
+/**
+ * A whole simulated Microsoft 365 tenant on loopback: the Graph simulator (with its sign-in) and
+ * several simulated PowerShell proxies over one data set, plus the tenant connection that reaches
+ * them. Used by the end-to-end tests, the demo and the benchmarks. The data set and the PowerShell
+ * faults can change between runs.
+ */
+import type { TenantInput } from '../domain/tenant.js';
+import { generateDataset, type Dataset, type DatasetOptions } from './dataset.js';
+import { startGraphSimulator, type GraphSimulator } from './graph/server.js';
+import { createTenantScriptHost, type TenantFaults } from './powershell/tenant-host.js';
+import { startWinRmSimulator, type WinRmSimulator } from './winrm/server.js';
+
+export interface SimulatedTenantOptions {
+  dataset?: Dataset | DatasetOptions;
+  /** How many simulated PowerShell proxies (default 2). */
+  proxies?: number;
+  /** Ports: 0 (default) picks free ones. */
+  graphPort?: number;
+  proxyPorts?: number[];
+  hierarchy?: string;
+  name?: string;
+  enableExchange?: boolean;
+}
+
+export interface SimulatedTenant {
+  graph: GraphSimulator;
+  proxies: WinRmSimulator[];
+  /** The tenant connection to register: it reaches these simulators with accepted credentials. */
+  tenantInput: TenantInput;
+  /** PEM of the CA the Graph simulator's certificate is signed by (trust it: M365SYNC_GRAPH_CA_FILE). */
+  ca: string;
+  dataset(): Dataset;
+  /** The next run sees this data set, through Graph and PowerShell alike. */
+  setDataset(ds: Dataset): void;
+  /** Faults of the simulated Teams/Exchange side for the next scripts (e.g. a kind failing mid-way). */
+  setPowerShellFaults(faults: TenantFaults): void;
+  close(): Promise<void>;
+}
+
+/** Credentials the simulated tenant accepts; simulated, so fine in code (never real ones). */
+export const SIMULATED_CREDENTIALS = {
+  clientId: '00000000-0000-4000-8000-00000000d3e0',
+  clientSecret: 'simulated-client-secret',
+  proxyUsername: 'svc-psproxy',
+  proxyPassword: 'simulated-proxy-password',
+  teamsUsername: 'teams-admin@contoso.example',
+  teamsPassword: 'simulated-teams-password',
+  exchangeThumbprint: 'E1E2E3E4E5E6E7E8E9E0E1E2E3E4E5E6E7E8E9E0',
+} as const;
+
+export async function startSimulatedTenant(options: SimulatedTenantOptions = {}): Promise<SimulatedTenant> {
+  let dataset = isDataset(options.dataset) ? options.dataset : generateDataset(options.dataset ?? {});
+  let faults: TenantFaults = {};
+  const c = SIMULATED_CREDENTIALS;
+  const graph = await startGraphSimulator({
+    dataset,
+    apps: [{ clientId: c.clientId, clientSecret: c.clientSecret }],
+    port: options.graphPort ?? 0,
+  });
+  const proxies: WinRmSimulator[] = [];
+  try {
+    for (let i = 0; i < (options.proxies ?? 2); i++) {
+      proxies.push(
+        await startWinRmSimulator({
+          port: options.proxyPorts?.[i] ?? 0,
+          hostName: `PSPROXY0${i + 1}`,
+          accounts: [{ username: c.proxyUsername, password: c.proxyPassword }],
+          scriptHost: createTenantScriptHost({
+            dataset: () => dataset,
+            faultsRef: () => faults,
+            teamsAccounts: [{ username: c.teamsUsername, password: c.teamsPassword }],
+            certificateThumbprints: [c.exchangeThumbprint],
+          }),
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.all([graph.close(), ...proxies.map((p) => p.close())]);
+    throw error;
+  }
+
+  const tenantInput: TenantInput = {
+    hierarchy: options.hierarchy ?? 'demo.provider.contoso',
+    Tenant: { name: options.name ?? 'Contoso Simulated', description: 'The built-in simulated tenant' },
+    'Microsoft Teams Powershell': {
+      hostName: proxies.map((p) => `127.0.0.1:${p.port}`).join(','),
+      proxyUsername: c.proxyUsername,
+      proxyPassword: c.proxyPassword,
+    },
+    'Microsoft Teams': { tenantUsername: c.teamsUsername, tenantPassword: c.teamsPassword },
+    'Microsoft 365': {
+      client_id: c.clientId,
+      tenant_id: dataset.tenantId,
+      client_secret: c.clientSecret,
+      graph_base_url: graph.url,
+      authority_host: graph.authorityHost,
+    },
+    'Microsoft Exchange': options.enableExchange
+      ? { enable_exchange: true, exchange_certificate_thumbprint: c.exchangeThumbprint }
+      : { enable_exchange: false },
+  };
+
+  return {
+    graph,
+    proxies,
+    tenantInput,
+    ca: graph.ca,
+    dataset: () => dataset,
+    setDataset(ds) {
+      dataset = ds;
+      graph.setDataset(ds);
+    },
+    setPowerShellFaults(next) {
+      faults = next;
+    },
+    async close() {
+      await Promise.all([graph.close(), ...proxies.map((p) => p.close())]);
+    },
+  };
+}
+
+function isDataset(d: SimulatedTenantOptions['dataset']): d is Dataset {
+  return d !== undefined && 'users' in d && Array.isArray((d as Dataset).users);
+}

@@ -1,0 +1,184 @@
+/**
+ * The product's main job end to end: real Redis, the real MongoDB-wire server, the Graph simulator and
+ * two simulated PowerShell proxies over one generated tenant; a worker runs the full pull.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Queue } from 'bullmq';
+import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
+import {
+  changeDataset,
+  mailboxes,
+  phoneNumberAssignments,
+  teamsUsers,
+  type Dataset,
+} from '../../simulators/dataset.js';
+import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
+import { createFullPull, type FullPull } from '../../workers/full-pull.js';
+import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import { openStores } from '../../scripts/commands/context.js';
+import { keyEntry } from '../support/keys.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { fastQueue, quietLogger } from '../workers/support/harness.js';
+
+/** What each collection must hold for a data set, by the kind's id property. */
+function expectedIds(ds: Dataset): Record<string, string[]> {
+  const ids = (objects: Record<string, unknown>[], key: string) => objects.map((o) => String(o[key])).sort();
+  return {
+    users: ids(ds.users as unknown as Record<string, unknown>[], 'id'),
+    groups: ids(ds.groups as unknown as Record<string, unknown>[], 'id'),
+    teams: ids(
+      ds.groups.filter((g) => g.resourceProvisioningOptions.includes('Team')) as unknown as Record<
+        string,
+        unknown
+      >[],
+      'id',
+    ),
+    licences: ids(ds.skus as unknown as Record<string, unknown>[], 'skuId'),
+    teams_users: ids(teamsUsers(ds), 'Identity'),
+    dial_plans: ids(ds.teams.dialPlans, 'Identity'),
+    policies: ids(ds.teams.policies, 'PolicyKey'),
+    pstn_usages: ids(ds.teams.pstnUsages, 'Usage'),
+    voice_routes: ids(ds.teams.voiceRoutes, 'Identity'),
+    pstn_gateways: ids(ds.teams.pstnGateways, 'Identity'),
+    call_queues: ids(ds.teams.callQueues, 'Identity'),
+    auto_attendants: ids(ds.teams.autoAttendants, 'Identity'),
+    resource_accounts: ids(ds.teams.resourceAccounts, 'ObjectId'),
+    phone_numbers: ids(phoneNumberAssignments(ds), 'TelephoneNumber'),
+    mailboxes: ids(mailboxes(ds), 'ExternalDirectoryObjectId'),
+    distribution_groups: ids(ds.exchange.distributionGroups, 'ExternalDirectoryObjectId'),
+  };
+}
+
+describe('a full pull end to end', { timeout: 180_000 }, () => {
+  let sim: SimulatedTenant;
+  let mongo: TestMongo;
+  let redis: TestRedis;
+  let queue: Queue<SyncJobData, unknown, string>;
+  let worker: SyncWorker;
+  let fullPull: FullPull;
+  let tenantId: string;
+
+  const stored = async () => {
+    const out: Record<string, string[]> = {};
+    for (const k of ENTITY_KINDS) {
+      const docs = await mongo.db
+        .collection(k.collection)
+        .find({ tenantId }, { projection: { externalId: 1 } })
+        .toArray();
+      out[k.kind] = docs.map((d) => String(d.externalId)).sort();
+    }
+    return out;
+  };
+  const sync = async (requestedBy: string) => {
+    const { jobId } = await enqueueSync(queue, { tenantId, trigger: 'cli', requestedBy });
+    const end = await waitForRun(queue, jobId, { tenantId, pollMs: 100, timeoutMs: 120_000 });
+    if (end.state !== 'completed') throw new Error(`run failed: ${end.reason}`);
+    return new SyncRuns(mongo.db).get((end.result as { runId: string }).runId);
+  };
+
+  beforeAll(async () => {
+    sim = await startSimulatedTenant({ dataset: { seed: 11, users: 150 }, enableExchange: true });
+    mongo = await testMongo('e2e');
+    redis = await testRedis('e2e');
+    const stores = await openStores(
+      mongo.db,
+      keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('e2e') }),
+    );
+    tenantId = (await stores.tenants.add(sim.tenantInput)).id;
+    fullPull = createFullPull({
+      tenants: stores.tenants,
+      certificates: stores.certificates,
+      graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix } },
+      winrm: { scheme: 'http', affinityKey: 'e2e-worker' },
+      env: {},
+      logger: quietLogger,
+    });
+    worker = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db: mongo.db,
+      processor: fullPull.processor,
+      settings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
+      queueSettings: { ...fastQueue, attempts: 1 },
+      triggers: false,
+      logger: quietLogger,
+    });
+    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+  }, 120_000);
+
+  afterAll(async () => {
+    await worker?.close(1000);
+    fullPull?.close();
+    await queue?.close();
+    await sim?.close();
+    await redis?.close();
+    await mongo?.close();
+  });
+
+  it('lands every object of every kind with the counts of the data set', async () => {
+    const run = await sync('first');
+    expect(run?.status).toBe('succeeded');
+    expect(await stored()).toEqual(expectedIds(sim.dataset()));
+    const expected = expectedIds(sim.dataset());
+    for (const k of ENTITY_KINDS) {
+      expect(run?.kinds[k.kind], k.kind).toMatchObject({
+        status: 'succeeded',
+        created: expected[k.kind]!.length,
+        deleted: 0,
+      });
+    }
+    // Stamped with the run and the tenant's hierarchy; Graph's @odata keys never reach MongoDB.
+    const user = await mongo.db.collection('users').findOne({ tenantId });
+    expect(user).toMatchObject({ syncRunId: run!.id, hierarchy: 'demo.provider.contoso' });
+    expect(JSON.stringify(user)).not.toContain('@odata.');
+    expect((user!.data as { skuPartNumbers?: string[] }).skuPartNumbers).toBeDefined();
+    // Every shell was deleted.
+    for (const proxy of sim.proxies) expect(proxy.counters.openShells).toBe(0);
+  });
+
+  it('a second run after the tenant changed leaves MongoDB equal to the new data set, with the change counts', async () => {
+    const next = changeDataset(sim.dataset(), {
+      addUsers: 6,
+      removeUsers: 9,
+      renameUsers: 4,
+      removePolicies: 2,
+    });
+    sim.setDataset(next);
+    const run = await sync('second');
+    expect(run?.status).toBe('succeeded');
+    expect(await stored()).toEqual(expectedIds(next));
+    expect(run?.kinds.users).toMatchObject({ created: 6, updated: 4, deleted: 9 });
+    expect(run?.kinds.users?.unchanged).toBe(next.users.length - 6 - 4);
+    expect(run?.kinds.policies).toMatchObject({ created: 0, deleted: 2, updated: 0 });
+    expect(run?.kinds.dial_plans).toMatchObject({
+      created: 0,
+      updated: 0,
+      deleted: 0,
+      unchanged: next.teams.dialPlans.length,
+    });
+  });
+
+  it('a Teams script that fails mid-way ends partial, keeps yesterday’s Teams data and still refreshes Graph', async () => {
+    const before = await stored();
+    const next = changeDataset(sim.dataset(), { removeUsers: 5, removePolicies: 1 });
+    sim.setDataset(next);
+    sim.setPowerShellFaults({ crashAfterObjects: 40 });
+    try {
+      const run = await sync('third');
+      expect(run?.status).toBe('partial');
+      const now = await stored();
+      // Graph kinds follow the new data set…
+      expect(now.users).toEqual(expectedIds(next).users);
+      expect(run?.kinds.users).toMatchObject({ status: 'succeeded', deleted: 5 });
+      // …while the Teams kinds that did not complete swept nothing: yesterday's policies are all there.
+      expect(run?.kinds.policies?.status).toBe('failed');
+      expect(run?.kinds.policies?.error?.message).toMatch(/Microsoft Teams PowerShell script stopped/);
+      expect(now.policies).toEqual(before.policies);
+      expect(now.teams_users).toEqual(before.teams_users);
+    } finally {
+      sim.setPowerShellFaults({});
+    }
+  });
+});

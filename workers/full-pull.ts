@@ -1,0 +1,213 @@
+/**
+ * The full pull of one tenant — the SyncProcessor the worker runs for each job. It loads the tenant
+ * with its secrets (in memory only), builds its sync plan and runs the Graph steps, the Teams script
+ * and the Exchange script at once; each kind is written as it streams in, swept when complete, and
+ * recorded in `sync_runs`.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import {
+  createGraphConnector,
+  type GraphConnectorOptions,
+  type GraphKind,
+} from '../connectors/graph/index.js';
+import type { CertificateRepository } from '../connectors/mongo/certificates.js';
+import type { KindResult } from '../connectors/mongo/sync-runs.js';
+import type { TenantRepository } from '../connectors/mongo/tenants.js';
+import {
+  buildExchangePullScript,
+  buildTeamsPullScript,
+  powershellOutputLimits,
+  type ExchangeKind,
+  type TeamsKind,
+} from '../connectors/powershell/index.js';
+import {
+  proxyPoolForTenant,
+  winRmSettingsFromEnv,
+  type ProxyPool,
+  type WinRmSettings,
+} from '../connectors/winrm/index.js';
+import { SyncError } from '../domain/errors.js';
+import { planKinds, syncPlan } from '../domain/sync-plan.js';
+import { tenantSecrets, type Tenant } from '../domain/tenant.js';
+import { logger as defaultLogger } from '../observability/logger.js';
+import type { RunSummary, SyncProcessor } from './processor.js';
+import { runGraphSteps } from './steps/graph-step.js';
+import { KindRun, runError } from './steps/kind-run.js';
+import { runPowerShellStep } from './steps/powershell-step.js';
+
+const FullPullEnv = z.object({
+  /** Extra CA (PEM file) trusted for Graph and its sign-in: a TLS-inspecting proxy, or the simulator. */
+  M365SYNC_GRAPH_CA_FILE: z.string().optional(),
+  /** Objects of one kind written to MongoDB in one bulk write, from PowerShell output. */
+  SYNC_POWERSHELL_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** How long one PowerShell script may run before it is terminated. */
+  SYNC_POWERSHELL_DEADLINE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(2 * 60 * 60 * 1000),
+});
+
+export interface FullPullOptions {
+  tenants: TenantRepository;
+  certificates: CertificateRepository;
+  /** Shares Graph request limits per tenant across worker processes (Bottleneck on Redis). */
+  redis?: Redis;
+  graph?: Pick<GraphConnectorOptions, 'limiter' | 'retry' | 'ca' | 'requestTimeoutMs'>;
+  winrm?: WinRmSettings;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+}
+
+export interface FullPull {
+  processor: SyncProcessor;
+  /** Closes the PowerShell proxy pools this process keeps (at worker shutdown). */
+  close(): void;
+}
+
+export function createFullPull(options: FullPullOptions): FullPull {
+  const env = FullPullEnv.parse(options.env ?? process.env);
+  const log = (options.logger ?? defaultLogger).child({ component: 'full-pull' });
+  const winrm = options.winrm ?? winRmSettingsFromEnv(options.env ?? process.env);
+  const graphCa =
+    options.graph?.ca ??
+    (env.M365SYNC_GRAPH_CA_FILE ? readFileSync(env.M365SYNC_GRAPH_CA_FILE, 'utf8') : undefined);
+  const outputLimits = powershellOutputLimits(options.env ?? process.env);
+
+  // One pool per set of proxies and account, kept for the life of the worker: its proxy health and
+  // shell slots are what IP affinity and the per-proxy cap rely on.
+  const pools = new Map<string, ProxyPool>();
+  const poolFor = (tenant: Tenant) => {
+    const group = tenant['Microsoft Teams Powershell'];
+    const key = createHash('sha256')
+      .update(`${group.hostName}\n${group.proxyUsername}\n${group.proxyPassword}`)
+      .digest('hex');
+    let pool = pools.get(key);
+    if (!pool) {
+      pool = proxyPoolForTenant(tenant, winrm, { logger: log });
+      pools.set(key, pool);
+    }
+    return pool;
+  };
+
+  const processor: SyncProcessor = async (_job, signal, ctx) => {
+    const tenant = await loadTenant(options.tenants, ctx.tenant.id);
+    const plan = syncPlan(tenant, ctx.kinds);
+    const kinds = planKinds(plan);
+    if (kinds.length === 0) {
+      throw new SyncError(
+        'CONFIGURATION',
+        `Nothing to sync: none of the kinds asked for (${ctx.kinds?.join(', ')}) applies to this tenant.`,
+      );
+    }
+    const results: Record<string, KindResult> = {};
+    const retryable: boolean[] = [];
+    let done = 0;
+    const start = (kind: string) =>
+      new KindRun(kind, ctx, (k, result) => {
+        results[k] = result;
+        done++;
+        if (result.error) retryable.push(runError(result.error).retryable);
+      });
+    const secrets = tenantSecrets(tenant);
+    const failAll = async (kindsOfStep: readonly string[], error: unknown) => {
+      for (const kind of kindsOfStep) if (!results[kind]) await start(kind).fail(error, signal);
+    };
+
+    const steps: Promise<void>[] = [];
+    if (plan.graph.length > 0) {
+      steps.push(
+        (async () => {
+          const certificate = await graphCertificate(options.certificates, tenant);
+          const graph = createGraphConnector({
+            tenant,
+            certificate,
+            ca: graphCa,
+            redis: options.redis,
+            limiter: options.graph?.limiter,
+            retry: options.graph?.retry,
+            requestTimeoutMs: options.graph?.requestTimeoutMs,
+            logger: log,
+          });
+          try {
+            await runGraphSteps(graph, plan.graph as GraphKind[], start, signal);
+          } finally {
+            await graph.close();
+          }
+        })().catch((error) => failAll(plan.graph, error)),
+      );
+    }
+    const powershell = (
+      application: 'Microsoft Teams' | 'Exchange Online',
+      kindsOfStep: string[],
+      script: () => string,
+    ) =>
+      (async () => {
+        await runPowerShellStep({
+          application,
+          script: script(),
+          kinds: kindsOfStep,
+          pool: poolFor(tenant),
+          start,
+          signal,
+          secrets,
+          batchSize: env.SYNC_POWERSHELL_BATCH,
+          deadlineMs: env.SYNC_POWERSHELL_DEADLINE_MS,
+          output: outputLimits,
+          logger: log,
+        });
+      })().catch((error) => failAll(kindsOfStep, error));
+    if (plan.teams.length > 0) {
+      steps.push(
+        powershell('Microsoft Teams', plan.teams, () =>
+          buildTeamsPullScript(tenant, { kinds: plan.teams as TeamsKind[] }),
+        ),
+      );
+    }
+    if (plan.exchange.length > 0) {
+      steps.push(
+        powershell('Exchange Online', plan.exchange, () =>
+          buildExchangePullScript(tenant, { kinds: plan.exchange as ExchangeKind[] }),
+        ),
+      );
+    }
+    await Promise.all(steps);
+    log.info({ tenantId: ctx.tenant.id, runId: ctx.runId, kinds: done }, 'full pull finished');
+
+    const summary: RunSummary = { kinds: results };
+    // Only when everything failed does the run as a whole retry, and only if some failure may pass.
+    if (Object.values(results).every((r) => r.status !== 'succeeded'))
+      summary.retryable = retryable.some(Boolean);
+    return summary;
+  };
+
+  return {
+    processor,
+    close() {
+      for (const pool of pools.values()) pool.close();
+      pools.clear();
+    },
+  };
+}
+
+async function loadTenant(tenants: TenantRepository, id: string): Promise<Tenant> {
+  try {
+    return await tenants.getDecrypted(id);
+  } catch (error) {
+    if (error instanceof SyncError && error.code === 'NOT_FOUND') {
+      throw new SyncError('NOT_FOUND', `Tenant ${id} no longer exists; its sync is dropped.`);
+    }
+    throw error;
+  }
+}
+
+async function graphCertificate(certificates: CertificateRepository, tenant: Tenant) {
+  const m365 = tenant['Microsoft 365'];
+  if (m365.client_secret || !m365.certificate_bkey) return undefined;
+  const { certificatePem, privateKeyPem } = await certificates.getWithKey(m365.certificate_bkey);
+  return { certificatePem, privateKeyPem };
+}

@@ -1,0 +1,77 @@
+/**
+ * One kind's part of a run: counts what its pages did, sweeps when the kind completed, and records
+ * the outcome in `sync_runs` as soon as it is known. A kind that fails sweeps nothing, so a failure
+ * never loses yesterday's data.
+ */
+import { SyncError } from '../../domain/errors.js';
+import type { KindResult, RunError } from '../../connectors/mongo/sync-runs.js';
+import type { RunContext } from '../processor.js';
+
+export class KindRun {
+  readonly started = Date.now();
+  objects = 0;
+  private readonly counts = { created: 0, updated: 0, unchanged: 0 };
+  private result: KindResult | undefined;
+
+  constructor(
+    readonly kind: string,
+    private readonly ctx: RunContext,
+    private readonly onSettled: (kind: string, result: KindResult) => void,
+  ) {}
+
+  get settled(): boolean {
+    return this.result !== undefined;
+  }
+
+  async write(objects: readonly Record<string, unknown>[]): Promise<void> {
+    if (objects.length === 0) return;
+    const page = await this.ctx.writePage(this.kind, objects);
+    this.counts.created += page.created;
+    this.counts.updated += page.updated;
+    this.counts.unchanged += page.unchanged;
+    this.objects += objects.length;
+    await this.ctx.progress({ kind: this.kind, objects: this.objects, phase: 'page' });
+  }
+
+  /** The kind arrived whole: sweep what the run did not see, and record it. */
+  async complete(): Promise<KindResult> {
+    const deleted = await this.ctx.sweep(this.kind);
+    return this.settle({
+      status: 'succeeded',
+      ...this.counts,
+      deleted,
+      durationMs: Date.now() - this.started,
+    });
+  }
+
+  async fail(error: unknown, signal?: AbortSignal): Promise<KindResult> {
+    if (this.result) return this.result; // already recorded (a failure after the outcome was known)
+    const status = signal?.aborted ? 'cancelled' : 'failed';
+    return this.settle({
+      status,
+      ...this.counts,
+      deleted: 0,
+      durationMs: Date.now() - this.started,
+      error: runError(error),
+    });
+  }
+
+  private async settle(result: KindResult): Promise<KindResult> {
+    this.result = result;
+    this.onSettled(this.kind, result);
+    await this.ctx.recordKind(this.kind, result);
+    await this.ctx.progress({
+      kind: this.kind,
+      objects: this.objects,
+      phase: result.status === 'succeeded' ? 'kind-done' : 'kind-failed',
+    });
+    return result;
+  }
+}
+
+export function runError(error: unknown): RunError & { retryable: boolean } {
+  if (error instanceof SyncError)
+    return { code: error.code, message: error.message, retryable: error.retryable };
+  // Unknown errors (a driver's, a bug) may be transient: let the job's retry decide.
+  return { code: 'TRANSIENT', message: (error as Error)?.message ?? String(error), retryable: true };
+}

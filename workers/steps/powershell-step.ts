@@ -1,0 +1,126 @@
+/**
+ * A PowerShell step of a full pull: one generated script (Teams or Exchange) run on this worker's
+ * PowerShell proxy, its JSON Lines written as they stream back, in batches per kind. A kind is
+ * complete only with its `end` line; a kind with an `err` line, or none (the script died), fails and
+ * sweeps nothing.
+ */
+import type { ProxyPool } from '../../connectors/winrm/index.js';
+import {
+  scriptFailure,
+  splitScriptOutput,
+  type PowerShellApplication,
+  type ScriptOutputOptions,
+} from '../../connectors/powershell/index.js';
+import { SyncError } from '../../domain/errors.js';
+import type { Logger } from 'pino';
+import type { KindRun } from './kind-run.js';
+
+export interface PowerShellStepOptions {
+  application: PowerShellApplication;
+  script: string;
+  kinds: readonly string[];
+  pool: ProxyPool;
+  start: (kind: string) => KindRun;
+  signal: AbortSignal;
+  /** Tenant secrets, masked out of every error message. */
+  secrets: readonly string[];
+  /** Objects written to MongoDB in one bulk write. */
+  batchSize: number;
+  deadlineMs: number;
+  output: ScriptOutputOptions;
+  logger: Logger;
+}
+
+export async function runPowerShellStep(o: PowerShellStepOptions): Promise<void> {
+  const runs = new Map(o.kinds.map((kind) => [kind, o.start(kind)]));
+  const batches = new Map<string, Record<string, unknown>[]>();
+  const flush = async (kind: string) => {
+    const batch = batches.get(kind);
+    if (batch && batch.length > 0) {
+      batches.set(kind, []);
+      await runs.get(kind)!.write(batch);
+    }
+  };
+  let sawDone = false;
+  let textLines = 0;
+  let failure: unknown;
+  const execution = o.pool.execute(o.script, {
+    signal: o.signal,
+    deadlineMs: o.deadlineMs,
+    maxOutputBytes: o.output.maxBytes,
+  });
+  const output = splitScriptOutput(execution, o.output);
+  try {
+    for await (const record of output.records) {
+      if (record.t === 'obj') {
+        if (!runs.has(record.kind)) continue; // a kind this run did not ask for: never write it
+        const batch = batches.get(record.kind) ?? [];
+        batch.push(record.o);
+        batches.set(record.kind, batch);
+        if (batch.length >= o.batchSize) await flush(record.kind);
+      } else if (record.t === 'end') {
+        const run = runs.get(record.kind);
+        if (!run) continue;
+        await flush(record.kind);
+        if (run.objects !== record.count) {
+          await run.fail(
+            new SyncError(
+              'POWERSHELL_ERROR',
+              `${o.application} said ${record.count} ${record.kind} but ${run.objects} arrived; nothing swept.`,
+              {
+                retryable: true,
+              },
+            ),
+          );
+        } else {
+          await run.complete();
+        }
+      } else if (record.t === 'err') {
+        const run = runs.get(record.kind);
+        if (!run) continue;
+        await flush(record.kind); // what arrived is fresh data; only the sweep is withheld
+        await run.fail(
+          new SyncError('POWERSHELL_ERROR', `${o.application}: ${record.kind} failed: ${record.message}`, {
+            retryable: true,
+          }),
+        );
+      } else if (record.t === 'done') {
+        sawDone = true;
+      } else {
+        textLines++;
+      }
+    }
+  } catch (error) {
+    failure = error;
+  }
+  if (textLines > 0)
+    o.logger.debug(
+      { application: o.application, textLines },
+      'script wrote lines outside the JSON Lines contract',
+    );
+
+  if (!failure) {
+    const result = await execution.result.catch((e: unknown) => e);
+    if (result instanceof Error || !('exitCode' in (result as object))) failure = result;
+    else
+      failure = scriptFailure(
+        o.application,
+        (result as { exitCode: number }).exitCode,
+        output.errors(),
+        o.secrets,
+        sawDone,
+      );
+  }
+  // Kinds that never got their `end` or `err` line: the script died, was cancelled or could not sign in.
+  for (const [kind, run] of runs) {
+    if (run.settled) continue;
+    await flush(kind).catch(() => {});
+    await run.fail(
+      failure ??
+        new SyncError('POWERSHELL_ERROR', `${o.application} script ended without a result for ${kind}.`, {
+          retryable: true,
+        }),
+      o.signal,
+    );
+  }
+}
