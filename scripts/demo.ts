@@ -1,62 +1,127 @@
 /**
- * The demo: registers the built-in simulated tenant and shows what the tenant store keeps.
- * (The full pull of that tenant joins this demo when the sync engine lands.)
+ * `npm run demo`: the main job, on the built-in simulated tenant. Starts the simulators (Graph and two
+ * PowerShell proxies over one generated tenant), registers the demo tenant, enqueues a full pull,
+ * runs a worker, shows progress, and prints what landed in MongoDB per kind with the run's timings.
+ * Each run is a new night: from the second run on, the simulated tenant has changed (users joined,
+ * left and were renamed; a policy was deleted), so the run shows its change counts.
  */
+import { SingleBar } from 'cli-progress';
 import { connectMongo } from '../connectors/mongo/connection.js';
 import { keyRingFromEnv } from '../connectors/mongo/encryption.js';
-import { TENANTS_COLLECTION } from '../connectors/mongo/tenants.js';
+import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
+import { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import { ENTITY_KINDS } from '../domain/entity-kinds.js';
 import { SyncError } from '../domain/errors.js';
-import type { TenantInput } from '../domain/tenant.js';
+import { planKinds, syncPlan } from '../domain/sync-plan.js';
+import { createLogger } from '../observability/logger.js';
+import { redisSettings } from '../queues/connection.js';
+import { createSyncQueue, enqueueSync, waitForRun, type SyncProgress } from '../queues/sync-queue.js';
+import { changeDataset, generateDataset } from '../simulators/dataset.js';
+import { startSimulatedTenant } from '../simulators/m365.js';
+import { createFullPull } from '../workers/full-pull.js';
+import { startWorker } from '../workers/worker.js';
 import { openStores } from './commands/context.js';
-import { showTenant } from './commands/tenants.js';
+import { runSummary } from './commands/sync.js';
+import { table } from './commands/tenants.js';
 
-const DEMO_TENANT: TenantInput = {
-  hierarchy: 'demo.provider.contoso',
-  Tenant: { name: 'Contoso Simulated', description: 'The built-in simulated tenant' },
-  'Microsoft Teams Powershell': {
-    hostName: '127.0.0.1:15985,127.0.0.1:15986',
-    proxyUsername: 'psproxy',
-    proxyPassword: 'demo-proxy-password',
-  },
-  'Microsoft Teams': { tenantUsername: 'teams-admin@tenant1.example', tenantPassword: 'demo-teams-password' },
-  'Microsoft 365': {
-    client_id: '00000000-0000-4000-8000-00000000d3e0',
-    tenant_id: '00000000-0000-4000-8000-0000000c0750',
-    client_secret: 'demo-client-secret',
-    msol_user_api_page_size: 100,
-  },
-};
-
+const USERS = Number(process.env.DEMO_USERS ?? 2000);
+// The simulated proxies speak plain HTTP, which the WinRM connector rightly warns about: quiet here.
+const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
 const keyRing = keyRingFromEnv();
 const mongo = await connectMongo();
-try {
-  const stores = await openStores(mongo.db, keyRing);
-  const existing = (await stores.tenants.list({ hierarchy: DEMO_TENANT.hierarchy as string }))[0];
-  const tenant = existing
-    ? await stores.tenants.update(existing.id, DEMO_TENANT)
-    : await stores.tenants.add(DEMO_TENANT);
-  console.log(
-    `\n${existing ? 'Updated' : 'Registered'} the demo tenant; this is what an operator sees (passwords masked):\n`,
-  );
-  console.log(showTenant(await stores.tenants.show(tenant.id), false));
+const redis = { ...redisSettings(), prefix: process.env.M365SYNC_QUEUE_PREFIX ?? 'm365sync-demo' };
+const stores = await openStores(mongo.db, keyRing);
+const runs = new SyncRuns(mongo.db);
 
-  const raw = await mongo.db.collection(TENANTS_COLLECTION).findOne({ 'Tenant.name': 'Contoso Simulated' });
+const existing = (await stores.tenants.list({ hierarchy: 'demo.provider.contoso' }))[0];
+const night = existing
+  ? (await runs.list({ tenantId: existing.id, limit: 1000 })).filter((r) => r.status !== 'queued').length
+  : 0;
+const base = generateDataset({ seed: 1, users: USERS });
+const dataset =
+  night === 0
+    ? base
+    : changeDataset(
+        base,
+        { addUsers: 7 * night, removeUsers: 5 * night, renameUsers: 3 * night, removePolicies: 1 },
+        night,
+      );
+
+console.log(`Starting the simulated tenant (${dataset.users.length} users; night ${night + 1})…`);
+const sim = await startSimulatedTenant({ dataset, proxies: 2, enableExchange: true });
+const fullPull = createFullPull({
+  tenants: stores.tenants,
+  certificates: stores.certificates,
+  graph: { ca: sim.ca },
+  winrm: { scheme: 'http', affinityKey: 'demo-worker' },
+  logger,
+});
+const worker = await startWorker({
+  redis,
+  db: mongo.db,
+  processor: fullPull.processor,
+  triggers: false,
+  logger,
+});
+const queue = createSyncQueue(redis);
+
+try {
+  // The simulators listen on new ports each time: keep the tenant's connection pointing at them.
+  const tenant = existing
+    ? await stores.tenants.update(existing.id, sim.tenantInput)
+    : await stores.tenants.add(sim.tenantInput);
   console.log(
-    '\nAnd this is how MongoDB holds a password field (AES-256-GCM, key id beside the ciphertext):\n',
+    `Demo tenant ${tenant.hierarchy}/${tenant.Tenant.name} (id ${tenant.id}); PowerShell proxies ${tenant['Microsoft Teams Powershell'].hostName}`,
   );
-  console.log(JSON.stringify((raw?.['Microsoft 365'] as Record<string, unknown>)?.client_secret, null, 2));
-  const leaked = ['demo-proxy-password', 'demo-teams-password', 'demo-client-secret'].filter((s) =>
-    JSON.stringify(raw).includes(s),
+
+  const enqueued = await enqueueSync(
+    queue,
+    { tenantId: tenant.id, trigger: 'cli', requestedBy: 'npm run demo' },
+    { runs, hierarchy: tenant.hierarchy },
+  );
+  console.log(`Enqueued a full pull (job ${enqueued.jobId}); a worker is running it:\n`);
+  const total = planKinds(syncPlan(tenant)).length;
+  const bar = new SingleBar({
+    format: ' {bar} {value}/{total} kinds | {kind}: {objects} objects',
+    hideCursor: true,
+  });
+  bar.start(total, 0, { kind: '-', objects: 0 });
+  const done = new Set<string>();
+  const end = await waitForRun(queue, enqueued.jobId, {
+    tenantId: tenant.id,
+    pollMs: 200,
+    onProgress: (progress) => {
+      const p = progress as SyncProgress | null;
+      if (!p?.kind) return;
+      if (p.phase === 'kind-done' || p.phase === 'kind-failed') done.add(p.kind);
+      bar.update(done.size, { kind: p.kind, objects: p.objects });
+    },
+  });
+  bar.update(done.size);
+  bar.stop();
+  if (end.state === 'failed') throw new Error(`the sync failed: ${end.reason}`);
+  const run = await runs.get((end.result as { runId: string }).runId);
+  console.log(`\n${run ? runSummary(run) : 'no run record'}\n`);
+
+  const counts = await new ImportedObjects(mongo.db).countByKind(tenant.id);
+  console.log(`What MongoDB (${mongo.db.databaseName}) holds for the tenant now:\n`);
+  console.log(
+    table(
+      ['COLLECTION', 'DOCUMENTS'],
+      ENTITY_KINDS.map((k) => [k.collection, String(counts[k.kind] ?? 0)]),
+    ),
   );
   console.log(
-    leaked.length === 0
-      ? '\nNo secret is stored in plain text.'
-      : `\nPLAIN TEXT FOUND: ${leaked.length} secret(s)`,
+    '\nRun `npm run demo` again: the simulated tenant changes each time, and the run shows what changed.',
   );
-  console.log(`\nTenants in ${mongo.db.databaseName}: ${(await stores.tenants.list()).length}`);
+  if (run?.status !== 'succeeded') process.exitCode = 1;
 } catch (error) {
   console.error(error instanceof SyncError ? `demo failed (${error.code}): ${error.message}` : error);
   process.exitCode = 1;
 } finally {
+  await worker.close(5000);
+  fullPull.close();
+  await queue.close();
+  await sim.close();
   await mongo.close();
 }

@@ -8,6 +8,9 @@ import { apiCommand } from './commands/api.js';
 import { certificatesCommand } from './commands/certificates.js';
 import type { CliContext } from './commands/context.js';
 import { tenantsCommand } from './commands/tenants.js';
+import { schedulerCommand, workerCommand } from './commands/processes.js';
+import { simulateCommand } from './commands/simulate.js';
+import { runsCommand, scheduleCommand, syncCommand, testConnectionCommand } from './commands/sync.js';
 
 /** Exit codes: 0 done, 1 failed, 2 bad input (nothing stored). */
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
@@ -20,7 +23,14 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride();
   program.addCommand(tenantsCommand(ctx));
   program.addCommand(certificatesCommand(ctx));
+  program.addCommand(syncCommand(ctx));
+  program.addCommand(runsCommand(ctx));
+  program.addCommand(testConnectionCommand(ctx));
+  program.addCommand(scheduleCommand(ctx));
+  program.addCommand(workerCommand(ctx));
+  program.addCommand(schedulerCommand(ctx));
   program.addCommand(apiCommand(ctx));
+  program.addCommand(simulateCommand(ctx));
   for (const command of program.commands)
     applyToTree(command, (c) => c.exitOverride().configureOutput(program.configureOutput()));
   return program;

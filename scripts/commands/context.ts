@@ -24,12 +24,15 @@ export interface CliContext {
   io: CliIo;
   env: NodeJS.ProcessEnv;
   stores(): Promise<Stores>;
+  /** Runs at close (queues, pools…), newest first. */
+  onClose(cleanup: () => Promise<void> | void): void;
   close(): Promise<void>;
 }
 
 export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env): CliContext {
   let connection: MongoConnection | undefined;
   let stores: Promise<Stores> | undefined;
+  const cleanups: (() => Promise<void> | void)[] = [];
   return {
     io,
     env,
@@ -41,7 +44,11 @@ export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env
       })();
       return stores;
     },
+    onClose(cleanup) {
+      cleanups.push(cleanup);
+    },
     async close() {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
       await connection?.close();
     },
   };

@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { SyncError } from '../../domain/errors.js';
 import { createSyncQueue, enqueueSync, SYNC_JOB, type SyncJobData } from '../../queues/sync-queue.js';
-import { startWorker, workerSettings, type SyncWorker } from '../../workers/worker.js';
+import { startWorker, workerSettings, type SyncWorker, type WorkerSettings } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { testProcessor, type TestProcessorOptions } from './support/test-processor.js';
 import {
@@ -23,12 +23,16 @@ describe('the sync worker', () => {
   let runs: SyncRuns;
   const workers: SyncWorker[] = [];
 
-  async function worker(options: TestProcessorOptions, id: string): Promise<SyncWorker> {
+  async function worker(
+    options: TestProcessorOptions,
+    id: string,
+    settings: Partial<WorkerSettings> = {},
+  ): Promise<SyncWorker> {
     const w = await startWorker({
       redis: { url: redis.url, prefix: redis.prefix },
       db: mongo.db,
       processor: testProcessor(mongo.db, options),
-      settings: fastWorker,
+      settings: { ...fastWorker, ...settings },
       queueSettings: fastQueue,
       triggers: false,
       workerId: id,
@@ -63,8 +67,11 @@ describe('the sync worker', () => {
 
   it('never runs one tenant in two workers at once, even for jobs that bypass de-duplication', async () => {
     const tenantId = await addTenant(mongo.db);
-    const a = await worker({ pages: 3, pageSize: 10, delayMs: 100, version: 'v' }, 'worker-a');
-    const b = await worker({ pages: 3, pageSize: 10, delayMs: 100, version: 'v' }, 'worker-b');
+    // A lease long enough that a loaded machine (CI, two cores) cannot let it lapse mid-run: this test
+    // is about serialising runs; lapsed leases and zombies have their own tests.
+    const steady = { leaseTtlMs: 5000, lockDurationMs: 5000 };
+    const a = await worker({ pages: 3, pageSize: 10, delayMs: 100, version: 'v' }, 'worker-a', steady);
+    const b = await worker({ pages: 3, pageSize: 10, delayMs: 100, version: 'v' }, 'worker-b', steady);
     expect(a.isRunning() && b.isRunning()).toBe(true);
     // Four jobs for one tenant without de-duplication: the lease alone must serialise them.
     for (let i = 0; i < 4; i++) {

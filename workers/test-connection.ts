@@ -1,0 +1,113 @@
+/**
+ * "Test connection" for a tenant, as an operator runs it before the first sync: a Graph token and one
+ * read of each Graph endpoint, the Teams sign-in with `Get-CsOnlineUser -ResultSize 1`, and one
+ * mailbox from Exchange when it is enabled. Each is reported on its own, with what to do when it fails.
+ */
+import type { Logger } from 'pino';
+import { createGraphConnector, type GraphConnectorOptions } from '../connectors/graph/index.js';
+import type { CertificateRepository } from '../connectors/mongo/certificates.js';
+import {
+  buildExchangeTestScript,
+  buildTeamsTestScript,
+  scriptFailure,
+  splitScriptOutput,
+  type PowerShellApplication,
+} from '../connectors/powershell/index.js';
+import { proxyPoolForTenant, type WinRmSettings } from '../connectors/winrm/index.js';
+import { SyncError } from '../domain/errors.js';
+import { tenantSecrets, type Tenant } from '../domain/tenant.js';
+
+export interface ConnectionCheckResult {
+  check: 'graph' | 'teams' | 'exchange';
+  ok: boolean;
+  durationMs: number;
+  detail: string;
+}
+
+export interface TestConnectionOptions {
+  tenant: Tenant;
+  certificates: CertificateRepository;
+  graph?: Pick<GraphConnectorOptions, 'ca'>;
+  winrm: WinRmSettings;
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+export async function testConnection(o: TestConnectionOptions): Promise<ConnectionCheckResult[]> {
+  const checks = [graphCheck(o), powershellCheck(o, 'Microsoft Teams')];
+  if (o.tenant['Microsoft Exchange'].enable_exchange) checks.push(powershellCheck(o, 'Exchange Online'));
+  return Promise.all(checks);
+}
+
+async function timed(
+  check: ConnectionCheckResult['check'],
+  run: () => Promise<string>,
+): Promise<ConnectionCheckResult> {
+  const started = Date.now();
+  try {
+    return { check, ok: true, durationMs: Date.now() - started, detail: await run() };
+  } catch (error) {
+    const detail = error instanceof SyncError ? `${error.code}: ${error.message}` : (error as Error).message;
+    return { check, ok: false, durationMs: Date.now() - started, detail };
+  }
+}
+
+function graphCheck(o: TestConnectionOptions): Promise<ConnectionCheckResult> {
+  return timed('graph', async () => {
+    const m365 = o.tenant['Microsoft 365'];
+    const certificate =
+      !m365.client_secret && m365.certificate_bkey
+        ? await o.certificates.getWithKey(m365.certificate_bkey)
+        : undefined;
+    const graph = createGraphConnector({ tenant: o.tenant, certificate, ca: o.graph?.ca, logger: o.logger });
+    try {
+      const result = await graph.testConnection({ signal: o.signal });
+      const failed = result.checks.filter((c) => !c.ok);
+      if (failed.length > 0) {
+        throw new SyncError(
+          'PERMISSION',
+          failed.map((c) => `${c.endpoint}: ${c.message ?? `grant ${c.permission}`}`).join('; '),
+        );
+      }
+      return `token and ${result.checks.map((c) => c.endpoint).join(', ')} read${result.organization ? ` (${result.organization.displayName})` : ''}`;
+    } finally {
+      await graph.close();
+    }
+  });
+}
+
+function powershellCheck(
+  o: TestConnectionOptions,
+  application: PowerShellApplication,
+): Promise<ConnectionCheckResult> {
+  const check = application === 'Microsoft Teams' ? 'teams' : 'exchange';
+  return timed(check, async () => {
+    const pool = proxyPoolForTenant(o.tenant, o.winrm, { logger: o.logger });
+    try {
+      const script = check === 'teams' ? buildTeamsTestScript(o.tenant) : buildExchangeTestScript(o.tenant);
+      const execution = pool.execute(script, { signal: o.signal, deadlineMs: 120_000 });
+      const output = splitScriptOutput(execution);
+      let objects = 0;
+      let sawDone = false;
+      let kindError: string | undefined;
+      for await (const record of output.records) {
+        if (record.t === 'obj') objects++;
+        else if (record.t === 'err') kindError = record.message;
+        else if (record.t === 'done') sawDone = true;
+      }
+      const result = await execution.result;
+      const failure = scriptFailure(
+        application,
+        result.exitCode,
+        output.errors(),
+        tenantSecrets(o.tenant),
+        sawDone,
+      );
+      if (failure) throw failure;
+      if (kindError) throw new SyncError('POWERSHELL_ERROR', `${application}: ${kindError}`);
+      return `signed in through ${result.proxy}; read ${objects} ${check === 'teams' ? 'Teams user' : 'mailbox'}${objects === 1 ? '' : 's'}`;
+    } finally {
+      pool.close();
+    }
+  });
+}
