@@ -54,6 +54,10 @@ export function contentHash(object: unknown): string {
   return createHash('sha256').update(canonicalJson(object)).digest('base64url');
 }
 
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
 function leaseLost(kind: string, tenantId: string): SyncError {
   return new SyncError(
     'LEASE_LOST',
@@ -116,43 +120,72 @@ export class ImportedObjects {
 
     const now = new Date();
     const counts: PageCounts = { created: 0, updated: 0, unchanged: 0 };
-    const ops: AnyBulkWriteOperation<ImportedObjectDocument>[] = [];
+    const stamp = { syncRunId: runId, fence: fence.token, hierarchy: tenant.hierarchy };
+    const unchanged: string[] = [];
+    const created: ImportedObjectDocument[] = [];
+    const updates: AnyBulkWriteOperation<ImportedObjectDocument>[] = [];
     for (const [externalId, { object, hash }] of byId) {
-      // Only documents last written by this run's token or an older one: never a newer run's.
-      const filter = { tenantId: tenant.id, externalId, fence: { $lte: fence.token } };
-      const stamp = { syncRunId: runId, fence: fence.token, hierarchy: tenant.hierarchy };
       const storedHash = stored.get(externalId);
       if (storedHash === hash) {
-        counts.unchanged++;
-        ops.push({ updateOne: { filter, update: { $set: stamp } } });
+        unchanged.push(externalId);
+      } else if (storedHash === undefined) {
+        created.push({
+          tenantId: tenant.id,
+          externalId,
+          kind,
+          ...stamp,
+          contentHash: hash,
+          firstSeenAt: now,
+          updatedAt: now,
+          data: encodeDocument(object),
+        });
       } else {
-        if (storedHash === undefined) counts.created++;
-        else counts.updated++;
-        ops.push({
+        updates.push({
           updateOne: {
-            filter,
+            // Only documents last written by this run's token or an older one: never a newer run's.
+            filter: { tenantId: tenant.id, externalId, fence: { $lte: fence.token } },
             update: {
               $set: { ...stamp, kind, contentHash: hash, updatedAt: now, data: encodeDocument(object) },
-              $setOnInsert: { firstSeenAt: now },
             },
-            // Upsert on a document that exists with a newer token collides with the unique key: fenced.
-            upsert: true,
           },
         });
       }
     }
+    counts.created = created.length;
+    counts.updated = updates.length;
+    counts.unchanged = unchanged.length;
 
+    // Three kinds of write, each as cheap as it can be: new objects inserted (a duplicate key means a
+    // newer run inserted it meanwhile: fenced), unchanged ones stamped with the run in one statement,
+    // changed ones replaced one by one.
     const limits = await (this.limits ??= writeLimitsFor(this.db));
-    for (let i = 0; i < ops.length; i += limits.opsPerWrite) {
-      const chunk = ops.slice(i, i + limits.opsPerWrite);
+    const write = async (expected: number, run: (maxTimeMS: number) => Promise<number>) => {
       const { maxTimeMS } = await fence.assertCurrent();
       try {
-        const result = await gated(limits, () => col.bulkWrite(chunk, { ordered: true, maxTimeMS }));
-        if (result.matchedCount + result.upsertedCount < chunk.length) throw leaseLost(kind, tenant.id);
+        const written = await gated(limits, () => run(maxTimeMS));
+        if (written < expected) throw leaseLost(kind, tenant.id);
       } catch (error) {
         if ((error as { code?: unknown }).code === 11000) throw leaseLost(kind, tenant.id);
         throw error;
       }
+    };
+    for (const chunk of chunks(created, limits.docsPerInsert)) {
+      await write(
+        chunk.length,
+        async (maxTimeMS) => (await col.insertMany(chunk, { ordered: true, maxTimeMS })).insertedCount,
+      );
+    }
+    for (const ids of chunks(unchanged, limits.docsPerInsert)) {
+      await write(ids.length, async (maxTimeMS) => {
+        const filter = { tenantId: tenant.id, externalId: { $in: ids }, fence: { $lte: fence.token } };
+        return (await col.updateMany(filter, { $set: stamp }, { maxTimeMS })).matchedCount;
+      });
+    }
+    for (const chunk of chunks(updates, limits.opsPerWrite)) {
+      await write(
+        chunk.length,
+        async (maxTimeMS) => (await col.bulkWrite(chunk, { ordered: true, maxTimeMS })).matchedCount,
+      );
     }
     return counts;
   }
