@@ -3,7 +3,7 @@
  * answering when about 100 update statements that match existing documents are in flight at once,
  * whether in one `update` command or spread over several connections (found here, reproduced with
  * the plain driver); inserts and deletes are not affected. So on FerretDB pages are written in
- * small chunks, two writes at a time per process; on MongoDB in chunks of 500, unthrottled. (FerretDB
+ * small chunks, one write at a time per process (two at once also meet SQLITE_BUSY); on MongoDB in chunks of 500, unthrottled. (FerretDB
  * v1 also scans a collection for every update statement, so the store inserts new objects and stamps
  * unchanged ones with one multi-document update rather than upserting each.)
  */
@@ -29,8 +29,8 @@ export async function writeLimitsFor(db: Db): Promise<WriteLimits> {
   ferretdb ??= {
     server: 'ferretdb',
     opsPerWrite: 16,
-    docsPerInsert: 500,
-    gate: new Bottleneck({ maxConcurrent: 2 }),
+    docsPerInsert: 200,
+    gate: new Bottleneck({ maxConcurrent: 1 }),
   };
   return ferretdb;
 }
