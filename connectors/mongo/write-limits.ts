@@ -2,10 +2,11 @@
  * How big and how many bulk writes at once, for the server we talk to. FerretDB v1.24 (SQLite) stops
  * answering when about 100 update statements that match existing documents are in flight at once,
  * whether in one `update` command or spread over several connections (found here, reproduced with
- * the plain driver); inserts and deletes are not affected. So on FerretDB pages are written in
- * small chunks, one write at a time per process (two at once also meet SQLITE_BUSY); on MongoDB in chunks of 500, unthrottled. (FerretDB
- * v1 also scans a collection for every update statement, so the store inserts new objects and stamps
- * unchanged ones with one multi-document update rather than upserting each.)
+ * the plain driver); inserts and deletes are not affected. Two writes at once also meet
+ * SQLITE_BUSY. So on FerretDB pages are written in small chunks, one write at a time per process; on
+ * MongoDB in chunks of 500, unthrottled. (FerretDB v1 also scans a collection for every update
+ * statement, so the store inserts new objects and stamps unchanged ones with one multi-document
+ * update rather than upserting each.)
  */
 import Bottleneck from 'bottleneck';
 import type { Db } from 'mongodb';
