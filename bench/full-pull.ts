@@ -1,0 +1,84 @@
+/**
+ * Full-pull benchmark: one whole sync of a simulated tenant of N users (Graph, Teams and Exchange over
+ * two simulated PowerShell proxies) through the real queue, worker and MongoDB-wire server, first
+ * run (all created) and second run (all unchanged). Prints wall time, objects per second and peak RSS.
+ *
+ *   npx tsx bench/full-pull.ts [users=2000]
+ */
+import { randomBytes } from 'node:crypto';
+import { connectMongo } from '../connectors/mongo/connection.js';
+import { createKeyRing } from '../connectors/mongo/encryption.js';
+import { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import { createLogger } from '../observability/logger.js';
+import { redisSettings } from '../queues/connection.js';
+import { createSyncQueue, enqueueSync, waitForRun } from '../queues/sync-queue.js';
+import { startSimulatedTenant } from '../simulators/m365.js';
+import { createFullPull } from '../workers/full-pull.js';
+import { startWorker } from '../workers/worker.js';
+import { openStores } from '../scripts/commands/context.js';
+
+const users = Number(process.argv[2] ?? 2000);
+const logger = createLogger({ level: 'error' });
+const name = `bench_${randomBytes(3).toString('hex')}`;
+const mongo = await connectMongo({ ...process.env, M365SYNC_DB: name });
+const redis = { ...redisSettings(), prefix: name };
+const stores = await openStores(mongo.db, createKeyRing(new Map([['bench', randomBytes(32)]])));
+const sim = await startSimulatedTenant({ dataset: { seed: 5, users }, enableExchange: true });
+const fullPull = createFullPull({
+  tenants: stores.tenants,
+  certificates: stores.certificates,
+  graph: { ca: sim.ca },
+  winrm: { scheme: 'http', affinityKey: 'bench' },
+  logger,
+});
+const worker = await startWorker({
+  redis,
+  db: mongo.db,
+  processor: fullPull.processor,
+  triggers: false,
+  logger,
+});
+const queue = createSyncQueue(redis);
+let peakRss = process.memoryUsage().rss;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+try {
+  const tenant = await stores.tenants.add(sim.tenantInput);
+  const server = (await mongo.db.admin().command({ buildInfo: 1 })).ferretdbVersion ? 'FerretDB' : 'MongoDB';
+  console.log(
+    `full pull of ${users} users (${server}, 2 simulated PowerShell proxies), baseline RSS ${mb(peakRss)} MB`,
+  );
+  for (const label of ['first run (created)', 'second run (unchanged)']) {
+    const started = performance.now();
+    const { jobId } = await enqueueSync(queue, { tenantId: tenant.id, trigger: 'cli', requestedBy: 'bench' });
+    const end = await waitForRun(queue, jobId, { pollMs: 100 });
+    const seconds = (performance.now() - started) / 1000;
+    const run =
+      end.state === 'completed'
+        ? await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId)
+        : null;
+    const objects = Object.values(run?.kinds ?? {}).reduce(
+      (n, k) => n + k.created + k.updated + k.unchanged,
+      0,
+    );
+    const slowest = Object.entries(run?.kinds ?? {}).sort((a, b) => b[1].durationMs - a[1].durationMs)[0];
+    console.log(
+      `  ${label}: ${run?.status ?? end.state} in ${seconds.toFixed(1)} s, ${objects} objects, ${(objects / seconds).toFixed(0)} objects/s, ` +
+        `slowest kind ${slowest?.[0]} ${((slowest?.[1].durationMs ?? 0) / 1000).toFixed(1)} s, peak RSS ${mb(peakRss)} MB`,
+    );
+    for (const [kind, k] of Object.entries(run?.kinds ?? {}))
+      if (k.error) console.log(`    ${kind} ${k.status}: ${k.error.code} ${k.error.message}`);
+  }
+} finally {
+  clearInterval(sampler);
+  await worker.close(2000);
+  fullPull.close();
+  await queue.obliterate({ force: true }).catch(() => {});
+  await queue.close();
+  await sim.close();
+  await mongo.db.dropDatabase();
+  await mongo.close();
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(0);
+}
