@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { PASSWORD_FIELDS } from '../domain/tenant-fields.js';
 
 /**
@@ -27,12 +27,17 @@ const REDACT_PATHS = SECRET_KEYS.flatMap((k) =>
   [k, `*.${k}`, `*.*.${k}`].map((p) => p.replace(/\.([^.*]+)$/, '["$1"]')),
 );
 
-export function createLogger(options: { name?: string; level?: string } = {}): Logger {
-  return pino({
-    name: options.name ?? 'm365sync',
-    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-  });
+export function createLogger(
+  options: { name?: string; level?: string; destination?: DestinationStream } = {},
+): Logger {
+  return pino(
+    {
+      name: options.name ?? 'm365sync',
+      level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    },
+    options.destination,
+  );
 }
 
 /** The process-wide logger. Tests may swap the destination through createLogger. */

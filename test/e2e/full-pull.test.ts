@@ -21,7 +21,11 @@ import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import { openStores } from '../../scripts/commands/context.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { fastQueue, quietLogger } from '../workers/support/harness.js';
+import { fastQueue } from '../workers/support/harness.js';
+import { createLogger } from '../../observability/logger.js';
+import { registry } from '../../observability/metrics.js';
+import { tenantSecrets } from '../../domain/tenant.js';
+import { validateTenant } from '../../domain/tenant.js';
 
 /** What each collection must hold for a data set, by the kind's id property. */
 function expectedIds(ds: Dataset): Record<string, string[]> {
@@ -60,6 +64,12 @@ describe('a full pull end to end', { timeout: 180_000 }, () => {
   let worker: SyncWorker;
   let fullPull: FullPull;
   let tenantId: string;
+  // Everything the worker and the full pull log, at debug level, through the production redaction.
+  const logLines: string[] = [];
+  const logger = createLogger({
+    level: 'debug',
+    destination: { write: (line: string) => void logLines.push(line) },
+  });
 
   const stored = async () => {
     const out: Record<string, string[]> = {};
@@ -94,7 +104,7 @@ describe('a full pull end to end', { timeout: 180_000 }, () => {
       graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix } },
       winrm: { scheme: 'http', affinityKey: 'e2e-worker' },
       env: {},
-      logger: quietLogger,
+      logger,
     });
     worker = await startWorker({
       redis: { url: redis.url, prefix: redis.prefix },
@@ -103,7 +113,7 @@ describe('a full pull end to end', { timeout: 180_000 }, () => {
       settings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
       queueSettings: { ...fastQueue, attempts: 1 },
       triggers: false,
-      logger: quietLogger,
+      logger,
     });
     queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
   }, 120_000);
@@ -180,5 +190,22 @@ describe('a full pull end to end', { timeout: 180_000 }, () => {
     } finally {
       sim.setPowerShellFaults({});
     }
+  });
+
+  it('puts no secret in a log line, a job, a metric or a run record', async () => {
+    const secrets = tenantSecrets(validateTenant(sim.tenantInput));
+    expect(secrets.length).toBeGreaterThanOrEqual(3);
+    expect(logLines.length).toBeGreaterThan(10);
+    const jobs = await queue.getJobs(['completed', 'failed', 'waiting', 'active', 'delayed']);
+    expect(jobs.length).toBeGreaterThan(0);
+    const seen = [
+      logLines.join(''),
+      JSON.stringify(
+        jobs.map((j) => ({ data: j.data, returnvalue: j.returnvalue, failedReason: j.failedReason })),
+      ),
+      await registry.metrics(),
+      JSON.stringify(await mongo.db.collection('sync_runs').find({}).toArray()),
+    ].join('\n');
+    for (const secret of secrets) expect(seen).not.toContain(secret);
   });
 });
