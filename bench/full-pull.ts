@@ -11,10 +11,9 @@ import { createKeyRing } from '../connectors/mongo/encryption.js';
 import { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
-import { createSyncQueue, enqueueSync, waitForRun } from '../queues/sync-queue.js';
+import { enqueueSync, waitForRun } from '../queues/sync-queue.js';
 import { startSimulatedTenant } from '../simulators/m365.js';
-import { createFullPull } from '../workers/full-pull.js';
-import { startWorker } from '../workers/worker.js';
+import { startInProcessEngine } from '../workers/in-process.js';
 import { openStores } from '../scripts/commands/context.js';
 
 const users = Number(process.argv[2] ?? 2000);
@@ -24,21 +23,8 @@ const mongo = await connectMongo({ ...process.env, M365SYNC_DB: name });
 const redis = { ...redisSettings(), prefix: name };
 const stores = await openStores(mongo.db, createKeyRing(new Map([['bench', randomBytes(32)]])));
 const sim = await startSimulatedTenant({ dataset: { seed: 5, users }, enableExchange: true });
-const fullPull = createFullPull({
-  tenants: stores.tenants,
-  certificates: stores.certificates,
-  graph: { ca: sim.ca },
-  winrm: { scheme: 'http', affinityKey: 'bench' },
-  logger,
-});
-const worker = await startWorker({
-  redis,
-  db: mongo.db,
-  processor: fullPull.processor,
-  triggers: false,
-  logger,
-});
-const queue = createSyncQueue(redis);
+const engine = await startInProcessEngine({ sim, stores, db: mongo.db, redis, logger });
+const queue = engine.queue;
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
 try {
@@ -70,10 +56,8 @@ try {
   }
 } finally {
   clearInterval(sampler);
-  await worker.close(2000);
-  fullPull.close();
   await queue.obliterate({ force: true }).catch(() => {});
-  await queue.close();
+  await engine.close();
   await sim.close();
   await mongo.db.dropDatabase();
   await mongo.close();

@@ -15,11 +15,10 @@ import { SyncError } from '../domain/errors.js';
 import { planKinds, syncPlan } from '../domain/sync-plan.js';
 import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
-import { createSyncQueue, enqueueSync, waitForRun, type SyncProgress } from '../queues/sync-queue.js';
+import { enqueueSync, waitForRun, type SyncProgress } from '../queues/sync-queue.js';
 import { changeDataset, generateDataset } from '../simulators/dataset.js';
 import { startSimulatedTenant } from '../simulators/m365.js';
-import { createFullPull } from '../workers/full-pull.js';
-import { startWorker } from '../workers/worker.js';
+import { startInProcessEngine } from '../workers/in-process.js';
 import { openStores } from './commands/context.js';
 import { runSummary } from './commands/sync.js';
 import { table } from './commands/tenants.js';
@@ -49,21 +48,8 @@ const dataset =
 
 console.log(`Starting the simulated tenant (${dataset.users.length} users; night ${night + 1})…`);
 const sim = await startSimulatedTenant({ dataset, proxies: 2, enableExchange: true });
-const fullPull = createFullPull({
-  tenants: stores.tenants,
-  certificates: stores.certificates,
-  graph: { ca: sim.ca },
-  winrm: { scheme: 'http', affinityKey: 'demo-worker' },
-  logger,
-});
-const worker = await startWorker({
-  redis,
-  db: mongo.db,
-  processor: fullPull.processor,
-  triggers: false,
-  logger,
-});
-const queue = createSyncQueue(redis);
+const engine = await startInProcessEngine({ sim, stores, db: mongo.db, redis, logger });
+const queue = engine.queue;
 
 try {
   // The simulators listen on new ports each time: keep the tenant's connection pointing at them.
@@ -119,9 +105,7 @@ try {
   console.error(error instanceof SyncError ? `demo failed (${error.code}): ${error.message}` : error);
   process.exitCode = 1;
 } finally {
-  await worker.close(5000);
-  fullPull.close();
-  await queue.close();
+  await engine.close();
   await sim.close();
   await mongo.close();
 }

@@ -35,18 +35,10 @@ export interface CertificateWithKey extends CertificateInfo {
   privateKeyPem: string;
 }
 
-interface CertificateDocument {
+interface CertificateDocument extends Omit<CertificateInfo, 'id'> {
   _id?: ObjectId;
-  name: string;
-  hierarchy: string;
-  thumbprint: string;
-  subject: string;
-  issuer: string;
-  validFrom: Date;
-  validTo: Date;
   certificatePem: string;
   privateKey: EncryptedValue;
-  createdAt: Date;
 }
 
 export const CERTIFICATES_COLLECTION = 'certificates';
@@ -57,11 +49,7 @@ export function certificateThumbprint(certificatePem: string): string {
   return new X509Certificate(certificatePem).fingerprint.replace(/:/g, '').toUpperCase();
 }
 
-function parseCertificate(input: CertificateInput): {
-  x509: X509Certificate;
-  key: KeyObject;
-  problems: FieldProblem[];
-} {
+function parseCertificate(input: CertificateInput): { x509: X509Certificate; key: KeyObject } {
   const problems: FieldProblem[] = [];
   let x509: X509Certificate | undefined;
   let key: KeyObject | undefined;
@@ -96,7 +84,7 @@ function parseCertificate(input: CertificateInput): {
   }
   if (problems.length > 0 || !x509 || !key)
     throw new ValidationError(`Certificate ${JSON.stringify(input.name ?? '')}`, problems);
-  return { x509, key, problems };
+  return { x509, key };
 }
 
 export class CertificateRepository {

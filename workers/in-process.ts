@@ -1,0 +1,52 @@
+/**
+ * The whole engine in one process, against a simulated tenant: the full pull, a worker and the sync
+ * queue, wired as the `worker` command wires them but with the simulators' CA and plain-HTTP proxies.
+ * The demo and the full-pull benchmark run on it.
+ */
+import type { Queue } from 'bullmq';
+import type { Db } from 'mongodb';
+import type { Logger } from 'pino';
+import type { RedisSettings } from '../queues/connection.js';
+import { createSyncQueue, type SyncJobData } from '../queues/sync-queue.js';
+import type { SimulatedTenant } from '../simulators/m365.js';
+import type { Stores } from '../scripts/commands/context.js';
+import { createFullPull } from './full-pull.js';
+import { startWorker } from './worker.js';
+
+export interface InProcessEngine {
+  queue: Queue<SyncJobData, unknown, string>;
+  close(): Promise<void>;
+}
+
+export async function startInProcessEngine(o: {
+  sim: SimulatedTenant;
+  stores: Stores;
+  db: Db;
+  redis: RedisSettings;
+  logger: Logger;
+}): Promise<InProcessEngine> {
+  const fullPull = createFullPull({
+    tenants: o.stores.tenants,
+    certificates: o.stores.certificates,
+    graph: { ca: o.sim.ca },
+    // The simulated proxies speak plain HTTP (the documented Basic + AllowUnencrypted set-up).
+    winrm: { scheme: 'http', affinityKey: 'in-process-worker' },
+    logger: o.logger,
+  });
+  const worker = await startWorker({
+    redis: o.redis,
+    db: o.db,
+    processor: fullPull.processor,
+    triggers: false,
+    logger: o.logger,
+  });
+  const queue = createSyncQueue(o.redis);
+  return {
+    queue,
+    async close() {
+      await worker.close(5000);
+      fullPull.close();
+      await queue.close();
+    },
+  };
+}
