@@ -15,6 +15,9 @@ import { SyncError, ValidationError, type ErrorCode } from '../domain/errors.js'
 import type { TenantInput } from '../domain/tenant.js';
 import { registry } from '../observability/metrics.js';
 import type { Stores } from '../scripts/commands/context.js';
+import type { Queue } from 'bullmq';
+import type { SyncJobData } from '../queues/sync-queue.js';
+import { registerSyncRoutes } from './sync-routes.js';
 
 export interface ApiOptions {
   stores: Stores;
@@ -25,6 +28,10 @@ export interface ApiOptions {
   healthChecks?: Record<string, () => Promise<unknown>>;
   /** Extra text appended to /metrics (e.g. BullMQ's queue metrics). */
   extraMetrics?: () => Promise<string>;
+  /** The sync queue: when given, the sync and run routes (api/sync-routes.ts) are served too. */
+  syncQueue?: Queue<SyncJobData, unknown, string>;
+  /** Environment for the global delete thresholds (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 const STATUS_OF: Partial<Record<ErrorCode, number>> = {
@@ -107,6 +114,12 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.delete<{ Params: { ref: string } }>('/tenants/:ref', async (request) =>
     tenants.remove(request.params.ref),
   );
+  if (options.syncQueue)
+    registerSyncRoutes(app, {
+      stores: options.stores,
+      syncQueue: options.syncQueue,
+      ...(options.env ? { env: options.env } : {}),
+    });
 
   return app;
 }

@@ -8,6 +8,7 @@ import { apiCommand } from './commands/api.js';
 import { certificatesCommand } from './commands/certificates.js';
 import type { CliContext } from './commands/context.js';
 import { tenantsCommand } from './commands/tenants.js';
+import { kindsCommand, protectionCommand } from './commands/controls.js';
 import { schedulerCommand, workerCommand } from './commands/processes.js';
 import { simulateCommand } from './commands/simulate.js';
 import { runsCommand, scheduleCommand, syncCommand, testConnectionCommand } from './commands/sync.js';
@@ -31,6 +32,8 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(schedulerCommand(ctx));
   program.addCommand(apiCommand(ctx));
   program.addCommand(simulateCommand(ctx));
+  program.addCommand(protectionCommand(ctx));
+  program.addCommand(kindsCommand(ctx));
   for (const command of program.commands)
     applyToTree(command, (c) => c.exitOverride().configureOutput(program.configureOutput()));
   return program;

@@ -10,6 +10,7 @@ import type { ImportedObjects, PageCounts, TenantRef } from '../connectors/mongo
 import type { WriteFence } from '../connectors/mongo/leases.js';
 import type { KindResult, RunError, RunStatus, SyncRuns } from '../connectors/mongo/sync-runs.js';
 import type { SyncJobData, SyncProgress } from '../queues/sync-queue.js';
+import type { SweepOutcome } from './steps/guarded-sweep.js';
 
 export interface RunContext {
   /** The `sync_runs` id of this attempt; stamp it on every object written (`syncRunId`). */
@@ -28,8 +29,13 @@ export interface RunContext {
   logger: Logger;
   /** Writes one page of a kind through `objects.upsertPage` with this run's id and fence. */
   writePage(kind: string, objects: readonly Record<string, unknown>[]): Promise<PageCounts>;
-  /** Sweeps a completed kind through `objects.sweep` with this run's id and fence. */
+  /** Sweeps a completed kind through `objects.sweep` with this run's id and fence (unguarded). */
   sweep(kind: string): Promise<number>;
+  /**
+   * Sweeps a completed kind behind mass-delete protection: either deletes what the run did not see,
+   * or holds the sweep back and says why (the kind then ends `needs_review`).
+   */
+  guardedSweep(kind: string): Promise<SweepOutcome>;
   /** Reports progress to the queue (`job.updateProgress`), for `sync --wait` and the API. */
   progress(progress: SyncProgress): Promise<void>;
   /** Records a kind's outcome in `sync_runs` as soon as it is known. */
@@ -58,11 +64,16 @@ export type SyncProcessor = (
   ctx: RunContext,
 ) => Promise<RunSummary>;
 
-/** `succeeded` if every kind did, `failed` if none did, else `partial`. */
-export function runStatusOf(summary: RunSummary): 'succeeded' | 'partial' | 'failed' {
+/**
+ * `failed` if no kind succeeded or was held, `partial` if some kinds failed (whether or not others
+ * were held: a failure is what to look at first, and the held kinds are listed in the run either way),
+ * `needs_review` if none failed but some sweep was held back by delete protection, else `succeeded`.
+ */
+export function runStatusOf(summary: RunSummary): 'succeeded' | 'partial' | 'needs_review' | 'failed' {
   const results = Object.values(summary.kinds);
   const failed = results.filter((r) => r.status === 'failed' || r.status === 'cancelled').length;
-  if (failed === 0) return 'succeeded';
+  const held = results.filter((r) => r.status === 'needs_review').length;
+  if (failed === 0) return held > 0 ? 'needs_review' : 'succeeded';
   return failed === results.length ? 'failed' : 'partial';
 }
 

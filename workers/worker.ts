@@ -29,6 +29,9 @@ import { SyncError } from '../domain/errors.js';
 import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
 import { LeaseStore, type Lease } from '../connectors/mongo/leases.js';
 import { SyncRuns, type RunError } from '../connectors/mongo/sync-runs.js';
+import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
+import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
+import { guardedSweep } from './steps/guarded-sweep.js';
 import { redisSettings, workerConnection, type RedisSettings } from '../queues/connection.js';
 import { connectMongo } from '../connectors/mongo/connection.js';
 import { SYNC_QUEUE, SyncJobData, syncQueueSettings, type SyncQueueSettings } from '../queues/sync-queue.js';
@@ -99,6 +102,8 @@ export interface StartWorkerOptions {
   /** Identifies this process in leases and run records; default host:pid:random. */
   workerId?: string;
   logger?: Logger;
+  /** Where the global delete thresholds come from (DELETE_THRESHOLD_*); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface SyncWorker {
@@ -135,6 +140,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   const leases = new LeaseStore(db, { clockSkewMs: settings.leaseClockSkewMs });
   const objects = new ImportedObjects(db);
   const runs = new SyncRuns(db);
+  const protection = new DeleteProtectionStore(db, options.env ?? process.env);
   await objects.ensureIndexes();
   await runs.ensureIndexes();
   const metrics = syncMetrics();
@@ -225,6 +231,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     });
     const fence = leases.fence(initialLease, settings.leaseTtlMs);
     const runLog = log.child({ runId: run.id, jobId: job.id, tenantId: tenant.id });
+    // Read once per run, when the first sweep needs them: one run applies one set of thresholds.
+    let protectionSettings: Promise<DeleteProtectionSettings> | undefined;
+    const settingsOnce = () => (protectionSettings ??= protection.settings());
     const ctx: RunContext = {
       runId: run.id,
       jobId: String(job.id),
@@ -238,6 +247,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       logger: runLog,
       writePage: (kind, page) => objects.upsertPage(kind, tenant, run.id, page, fence),
       sweep: (kind) => objects.sweep(kind, tenant.id, run.id, fence),
+      guardedSweep: (kind) =>
+        guardedSweep({ kind, tenant, runId: run.id, fence, objects, settings: settingsOnce }),
       progress: (p) => job.updateProgress({ ...p, runId: run.id }),
       recordKind: (kind, result) => runs.recordKind(run.id, kind, result),
     };

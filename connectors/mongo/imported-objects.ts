@@ -225,6 +225,39 @@ export class ImportedObjects {
     return result.deletedCount;
   }
 
+  /** How many objects of this kind the tenant has stored. */
+  async countStored(kind: string, tenantId: string): Promise<number> {
+    return this.collection(kind).countDocuments({ tenantId });
+  }
+
+  /**
+   * Deletes objects a held sweep recorded (see workers/steps/guarded-sweep.ts): of the tenant's objects
+   * of this kind, those the holding run did not see and that no later run has written since (a later
+   * run stamps its own, greater, fence token on every object it sees). `ids`, when given, narrows it
+   * to the recorded externalIds.
+   */
+  async deleteStillUnseen(
+    kind: string,
+    tenantId: string,
+    held: { runId: string; fence: number; ids?: readonly string[] },
+    fence: WriteFence,
+  ): Promise<number> {
+    const { maxTimeMS } = await fence.assertCurrent();
+    const base = this.unseenFilter(tenantId, held.runId, held.fence);
+    if (!held.ids) return (await this.collection(kind).deleteMany(base, { maxTimeMS })).deletedCount;
+    let deleted = 0;
+    for (const ids of chunks(held.ids, 1000)) {
+      const filter = { ...base, externalId: { $in: ids } };
+      deleted += (await this.collection(kind).deleteMany(filter, { maxTimeMS })).deletedCount;
+    }
+    return deleted;
+  }
+
+  /** Deletes every object of a tenant of one kind (purge). */
+  async purge(kind: string, tenantId: string): Promise<number> {
+    return (await this.collection(kind).deleteMany({ tenantId })).deletedCount;
+  }
+
   /** The stored objects of a tenant and kind, decoded back to what the connector returned. */
   async *objects(kind: string, tenantId: string): AsyncGenerator<Record<string, unknown>> {
     const cursor = this.collection(kind)

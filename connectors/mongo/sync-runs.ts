@@ -4,16 +4,46 @@
  */
 import { ObjectId, type Collection, type Db } from 'mongodb';
 
-export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed', 'cancelled'] as const;
+export const RUN_STATUSES = [
+  'queued',
+  'running',
+  'succeeded',
+  'partial',
+  'needs_review',
+  'failed',
+  'cancelled',
+] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-export type SyncTrigger = 'schedule' | 'operator' | 'api' | 'cli';
+export type SyncTrigger = 'schedule' | 'operator' | 'api' | 'cli' | 'purge';
 
 export interface RunError {
   code: string;
   message: string;
 }
 
-export type KindStatus = 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+export type KindStatus = 'succeeded' | 'needs_review' | 'failed' | 'cancelled' | 'skipped';
+
+/**
+ * A sweep held back by mass-delete protection: what it would have deleted and why it stopped. The
+ * criterion of "the recorded objects" is exact on its own: the tenant's objects of the kind whose
+ * `syncRunId` is not the holding run and whose fence token is at most `fence` (every later run stamps
+ * a greater token on what it sees). `ids` lists them too when there are at most MAX_RECORDED_IDS.
+ */
+export interface HeldDeletes {
+  wouldDelete: number;
+  /** Objects of the kind stored before the sweep (the run's upserts included). */
+  stored: number;
+  limit: number;
+  /** `10 objects or 5 %, whichever is larger` */
+  threshold: string;
+  /** Where the threshold came from: default, global, hierarchy:<place>, tenant. */
+  origin: string;
+  /** Up to 20 externalIds, for an operator to look at. */
+  sample: string[];
+  fence: number;
+  ids?: string[];
+  approval?: { by: string; at: Date; deleted: number };
+}
 
 export interface KindResult {
   status: KindStatus;
@@ -23,6 +53,10 @@ export interface KindResult {
   deleted: number;
   durationMs: number;
   error?: RunError;
+  /** Set when the kind's sweep was held back (status `needs_review`) */
+  held?: HeldDeletes;
+  /** Teams users: how many matched an Entra user, how many did not, how many of those were skipped. */
+  entraMatch?: { matched: number; unmatched: number; skipped: number };
 }
 
 export interface SyncRun {

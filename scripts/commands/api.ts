@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { buildApi } from '../../api/server.js';
 import { logger } from '../../observability/logger.js';
+import { redisSettings } from '../../queues/connection.js';
+import { createSyncQueue } from '../../queues/sync-queue.js';
 import type { CliContext } from './context.js';
 
 export function apiCommand(ctx: CliContext): Command {
@@ -17,7 +19,9 @@ export function apiCommand(ctx: CliContext): Command {
       if (!ctx.env.M365SYNC_API_TOKEN && options.host !== '127.0.0.1' && options.host !== 'localhost') {
         logger.warn('M365SYNC_API_TOKEN is not set: the API answers anyone who can reach it');
       }
-      const app = buildApi({ stores, logger, apiToken: ctx.env.M365SYNC_API_TOKEN });
+      const syncQueue = createSyncQueue(redisSettings(ctx.env));
+      ctx.onClose(() => syncQueue.close());
+      const app = buildApi({ stores, logger, apiToken: ctx.env.M365SYNC_API_TOKEN, syncQueue, env: ctx.env });
       const url = await app.listen({ port: options.port, host: options.host });
       ctx.io.out(`m365sync API listening on ${url}`);
       await new Promise<void>((resolve) => {

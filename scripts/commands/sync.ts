@@ -7,10 +7,10 @@ import { userInfo } from 'node:os';
 import { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import type { Queue } from 'bullmq';
-import { SyncRuns, type RunStatus, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { RUN_STATUSES, SyncRuns, type RunStatus, type SyncRun } from '../../connectors/mongo/sync-runs.js';
 import { winRmSettingsFromEnv } from '../../connectors/winrm/index.js';
 import { ValidationError } from '../../domain/errors.js';
-import { resolveKinds } from '../../domain/kind-lists.js';
+import { KindLists } from '../../connectors/mongo/kind-lists.js';
 import { planKinds, syncPlan } from '../../domain/sync-plan.js';
 import { redisSettings } from '../../queues/connection.js';
 import { clearSchedule, createTriggerQueue, setSchedule, showSchedule } from '../../queues/schedules.js';
@@ -24,6 +24,7 @@ import {
 } from '../../queues/sync-queue.js';
 import { createLogger } from '../../observability/logger.js';
 import { testConnection } from '../../workers/test-connection.js';
+import { approveDeletes } from '../../workers/tenant-maintenance.js';
 import type { CliContext } from './context.js';
 import { table } from './tenants.js';
 
@@ -47,8 +48,8 @@ export function syncCommand(ctx: CliContext): Command {
     .option('--wait', 'show live progress and end with the run summary')
     .option('--timeout <minutes>', 'with --wait: stop waiting after this long (the run goes on)', Number, 240)
     .action(async (ref: string | undefined, options) => {
-      const kinds = options.kinds ? resolveKinds(options.kinds) : undefined;
       const { tenants, db } = await ctx.stores();
+      const kinds = options.kinds ? await new KindLists(db).resolve(options.kinds) : undefined;
       const runs = new SyncRuns(db);
       const queue = syncQueue(ctx);
       if (options.all) {
@@ -144,6 +145,14 @@ export function runSummary(run: SyncRun): string {
   return [
     `run ${run.id}: ${run.status} in ${duration} (trigger ${run.trigger}, by ${run.requestedBy}, job ${run.jobId})`,
     table(['KIND', 'STATUS', 'CREATED', 'UPDATED', 'UNCHANGED', 'DELETED', 'TIME', 'ERROR'], rows),
+    ...Object.entries(run.kinds ?? {})
+      .filter(([, r]) => r.held)
+      .map(([kind, r]) => {
+        const h = r.held!;
+        return h.approval
+          ? `${kind}: ${h.approval.deleted} held deletions approved by ${h.approval.by} at ${new Date(h.approval.at).toISOString()}`
+          : `${kind}: would delete ${h.wouldDelete} of ${h.stored} (limit ${h.limit}: ${h.threshold}, from ${h.origin}); e.g. ${h.sample.slice(0, 5).join(', ')}\n  approve: m365sync runs approve-deletes ${run.id}`;
+      }),
     ...(run.error ? [`error: ${run.error.code}: ${run.error.message}`] : []),
   ].join('\n');
 }
@@ -153,7 +162,7 @@ export function runsCommand(ctx: CliContext): Command {
   runs
     .command('list')
     .option('--tenant <tenant>', 'only this tenant')
-    .option('--status <status>', 'queued, running, succeeded, partial, failed or cancelled')
+    .option('--status <status>', RUN_STATUSES.join(', '))
     .option('--limit <n>', 'how many, newest first', Number, 20)
     .option('--json', 'print JSON')
     .action(async (options) => {
@@ -183,6 +192,16 @@ export function runsCommand(ctx: CliContext): Command {
           }),
         ),
       );
+    });
+  runs
+    .command('approve-deletes')
+    .argument('<run>', 'run id of a run that ended needs_review')
+    .description('delete what delete protection held back in that run and is still unseen since')
+    .action(async (id: string) => {
+      const { db } = await ctx.stores();
+      const { run, deleted } = await approveDeletes(db, id, requester(ctx));
+      for (const [kind, count] of Object.entries(deleted)) ctx.io.out(`deleted ${count} ${kind}`);
+      ctx.io.out(`run ${run.id} is now ${run.status}`);
     });
   runs
     .command('show')
@@ -260,7 +279,7 @@ export function scheduleCommand(ctx: CliContext): Command {
         enabled: !options.disable,
         ...(options.cron ? { pattern: options.cron } : {}),
         ...(options.tz ? { tz: options.tz } : {}),
-        ...(options.kinds ? { kinds: resolveKinds(options.kinds) } : {}),
+        ...(options.kinds ? { kinds: await new KindLists(db).resolve(options.kinds) } : {}),
       };
       print(await setSchedule(queue, db, tenant.id, input, { updatedBy: requester(ctx) }));
     });

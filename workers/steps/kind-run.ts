@@ -34,13 +34,33 @@ export class KindRun {
   }
 
   /** The kind arrived whole: sweep what the run did not see, and record it. */
-  async complete(): Promise<KindResult> {
-    const deleted = await this.ctx.sweep(this.kind);
+  async complete(extra: Partial<Pick<KindResult, 'entraMatch'>> = {}): Promise<KindResult> {
+    const outcome = await this.ctx.guardedSweep(this.kind);
+    if ('held' in outcome) {
+      const { wouldDelete, stored, limit, threshold, origin } = outcome.held;
+      return this.settle({
+        status: 'needs_review',
+        ...this.counts,
+        deleted: 0,
+        durationMs: Date.now() - this.started,
+        error: runError(
+          new SyncError(
+            'DELETE_THRESHOLD_EXCEEDED',
+            `The sync would delete ${wouldDelete} of ${stored} ${this.kind}, more than the ${limit} allowed ` +
+              `(${threshold} (from ${origin})). Nothing of ${this.kind} was deleted; the new and changed objects were saved. ` +
+              `Check the tenant, then approve with \`m365sync runs approve-deletes ${this.ctx.runId}\` or let the next run decide again.`,
+          ),
+        ),
+        held: outcome.held,
+        ...extra,
+      });
+    }
     return this.settle({
       status: 'succeeded',
       ...this.counts,
-      deleted,
+      deleted: outcome.deleted,
       durationMs: Date.now() - this.started,
+      ...extra,
     });
   }
 
@@ -63,7 +83,7 @@ export class KindRun {
     await this.ctx.progress({
       kind: this.kind,
       objects: this.objects,
-      phase: result.status === 'succeeded' ? 'kind-done' : 'kind-failed',
+      phase: result.status === 'succeeded' || result.status === 'needs_review' ? 'kind-done' : 'kind-failed',
     });
     return result;
   }

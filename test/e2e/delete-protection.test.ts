@@ -1,0 +1,186 @@
+/**
+ * Mass-delete protection end to end: real Redis, the MongoDB-wire server, the simulated tenant and a
+ * worker. Users are removed from the simulated tenant and the sweep either goes through or is held.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Queue } from 'bullmq';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
+import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
+import type { Dataset } from '../../simulators/dataset.js';
+import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
+import { createFullPull, type FullPull } from '../../workers/full-pull.js';
+import { approveDeletes } from '../../workers/tenant-maintenance.js';
+import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import { openStores } from '../../scripts/commands/context.js';
+import { keyEntry } from '../support/keys.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { fastQueue, quietLogger } from '../workers/support/harness.js';
+
+describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
+  let sim: SimulatedTenant;
+  let mongo: TestMongo;
+  let redis: TestRedis;
+  let queue: Queue<SyncJobData, unknown, string>;
+  let worker: SyncWorker;
+  let fullPull: FullPull;
+  let tenantId: string;
+  let protection: DeleteProtectionStore;
+
+  const storedUsers = async () =>
+    (
+      await mongo.db
+        .collection('users')
+        .find({ tenantId }, { projection: { externalId: 1 } })
+        .toArray()
+    )
+      .map((d) => String(d.externalId))
+      .sort();
+  const ids = (ds: Dataset) => ds.users.map((u) => u.id).sort();
+  const withoutUsers = (ds: Dataset, drop: (index: number) => boolean): Dataset => {
+    const next = structuredClone(ds);
+    next.users = next.users.filter((_, i) => !drop(i));
+    return next;
+  };
+  const sync = async (requestedBy: string): Promise<SyncRun> => {
+    const { jobId } = await enqueueSync(queue, {
+      tenantId,
+      trigger: 'cli',
+      requestedBy,
+      kinds: ['users', 'licences'],
+    });
+    const end = await waitForRun(queue, jobId, { tenantId, pollMs: 100, timeoutMs: 120_000 });
+    if (end.state !== 'completed') throw new Error(`run failed: ${end.reason}`);
+    return (await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId))!;
+  };
+
+  beforeAll(async () => {
+    sim = await startSimulatedTenant({ dataset: { seed: 21, users: 120 } });
+    mongo = await testMongo('e2e-protection');
+    redis = await testRedis('e2e-protection');
+    const stores = await openStores(
+      mongo.db,
+      keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('e2e-protection') }),
+    );
+    tenantId = (await stores.tenants.add(sim.tenantInput)).id;
+    protection = new DeleteProtectionStore(mongo.db, {});
+    fullPull = createFullPull({
+      tenants: stores.tenants,
+      certificates: stores.certificates,
+      graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix } },
+      winrm: { scheme: 'http', affinityKey: 'e2e-protection' },
+      env: {},
+      logger: quietLogger,
+    });
+    worker = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db: mongo.db,
+      processor: fullPull.processor,
+      settings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
+      queueSettings: { ...fastQueue, attempts: 1 },
+      triggers: false,
+      logger: quietLogger,
+      env: {},
+    });
+    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    const first = await sync('first');
+    expect(first.status).toBe('succeeded');
+    expect(await storedUsers()).toEqual(ids(sim.dataset()));
+  }, 120_000);
+
+  afterAll(async () => {
+    await worker?.close(1000);
+    fullPull?.close();
+    await queue?.close();
+    await sim?.close();
+    await redis?.close();
+    await mongo?.close();
+  });
+
+  it('lets a deletion under the threshold through (default: 10 objects or 5 %)', async () => {
+    const next = withoutUsers(sim.dataset(), (i) => i < 4);
+    sim.setDataset(next);
+    const run = await sync('under');
+    expect(run.status).toBe('succeeded');
+    expect(run.kinds.users).toMatchObject({ status: 'succeeded', deleted: 4 });
+    expect(await storedUsers()).toEqual(ids(next));
+  });
+
+  it('holds a mass deletion (half the users gone), keeps the data, and approval deletes exactly those', async () => {
+    const before = await storedUsers();
+    const full = sim.dataset();
+    const half = withoutUsers(full, (i) => i % 2 === 0);
+    const gone = full.users.filter((_, i) => i % 2 === 0).map((u) => u.id);
+    // Also rename a kept user: the upserts must still land.
+    half.users[0]!.displayName = 'Renamed While Held';
+    sim.setDataset(half);
+    const held = await sync('mass');
+    expect(held.status).toBe('needs_review');
+    expect(held.kinds.users).toMatchObject({
+      status: 'needs_review',
+      deleted: 0,
+      updated: 1,
+      error: { code: 'DELETE_THRESHOLD_EXCEEDED' },
+      held: { wouldDelete: gone.length, stored: before.length, limit: 10, origin: 'default' },
+    });
+    expect(held.kinds.users?.held?.sample).toHaveLength(20);
+    for (const id of held.kinds.users!.held!.sample) expect(gone).toContain(id);
+    expect(held.kinds.licences?.status).toBe('succeeded');
+    expect(await storedUsers()).toEqual(before); // nothing deleted
+    const renamed = await mongo.db.collection('users').findOne({ tenantId, externalId: half.users[0]!.id });
+    expect((renamed!.data as { displayName: string }).displayName).toBe('Renamed While Held');
+
+    // One of the gone users comes back and a later run sees it (it still holds the rest back).
+    const back = full.users.find((u) => u.id === gone[0])!;
+    const withBack = structuredClone(half);
+    withBack.users.push(structuredClone(back));
+    sim.setDataset(withBack);
+    const later = await sync('later');
+    expect(later.status).toBe('needs_review');
+    expect(later.kinds.users?.held?.wouldDelete).toBe(gone.length - 1);
+
+    // Approving the first run deletes exactly its recorded users still unseen since: not the one back.
+    const approval = await approveDeletes(mongo.db, held.id, 'alice@test');
+    expect(approval.deleted).toEqual({ users: gone.length - 1 });
+    expect(await storedUsers()).toEqual(ids(withBack));
+    expect(approval.run.status).toBe('succeeded');
+    expect(approval.run.kinds.users).toMatchObject({
+      status: 'succeeded',
+      deleted: gone.length - 1,
+      held: { approval: { by: 'alice@test', deleted: gone.length - 1 } },
+    });
+    // Approving twice deletes nothing more.
+    await expect(approveDeletes(mongo.db, held.id, 'alice@test')).rejects.toThrow(/no deletions waiting/);
+    // The later run's held set is now empty: approving it deletes nothing.
+    expect((await approveDeletes(mongo.db, later.id, 'bob@test')).deleted).toEqual({ users: 0 });
+  });
+
+  it('resolves the threshold: tenant, then hierarchy place, then global', async () => {
+    await protection.set({ global: true }, 'graph', { count: 0 });
+    await protection.set({ hierarchy: 'demo.provider' }, 'graph', { percent: 60 });
+    let ds = withoutUsers(sim.dataset(), (i) => i < 20);
+    sim.setDataset(ds);
+    let run = await sync('hierarchy');
+    expect(run.status).toBe('succeeded');
+    expect(run.kinds.users?.deleted).toBe(20);
+
+    await protection.set({ tenantId }, 'graph', { count: 2 });
+    ds = withoutUsers(sim.dataset(), (i) => i < 3);
+    sim.setDataset(ds);
+    run = await sync('tenant');
+    expect(run.status).toBe('needs_review');
+    expect(run.kinds.users?.held).toMatchObject({ wouldDelete: 3, limit: 2, origin: 'tenant' });
+
+    await protection.clear({ tenantId });
+    await protection.clear({ hierarchy: 'demo.provider' });
+    run = await sync('global');
+    expect(run.status).toBe('needs_review');
+    expect(run.kinds.users?.held).toMatchObject({ wouldDelete: 3, limit: 0, origin: 'global' });
+    await protection.clear({ global: true });
+    run = await sync('default');
+    expect(run.status).toBe('succeeded');
+    expect(run.kinds.users?.deleted).toBe(3);
+    expect(await storedUsers()).toEqual(ids(ds));
+  });
+});
