@@ -4,6 +4,19 @@ import type { Tenant, TenantInput } from '../../domain/tenant.js';
 import { TENANT_FIELDS, fieldPath } from '../../domain/tenant-fields.js';
 import type { CliContext } from './context.js';
 import { applySetFlags, readStructuredFile } from './input.js';
+import { userInfo } from 'node:os';
+import { KindLists } from '../../connectors/mongo/kind-lists.js';
+import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { ValidationError } from '../../domain/errors.js';
+import { purgeTenant } from '../../workers/tenant-maintenance.js';
+
+function operator(ctx: CliContext): string {
+  return ctx.env.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`;
+}
+
+function purgedCount(run: SyncRun): number {
+  return Object.values(run.kinds).reduce((n, r) => n + r.deleted, 0);
+}
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -118,20 +131,60 @@ export function tenantsCommand(ctx: CliContext): Command {
   tenants
     .command('remove')
     .argument('<tenant>', 'id, <hierarchy>/<name>, or name')
-    .description('remove a tenant connection')
+    .description('remove a tenant connection; say what happens to its imported data (--purge or --keep-data)')
+    .option('--purge', "also delete the tenant's imported objects (recorded as a purge run)")
+    .option('--keep-data', "keep the tenant's imported objects in MongoDB")
     .option('--yes', 'confirm')
     .action(async (ref: string, options) => {
-      const { tenants: repo } = await ctx.stores();
+      const { tenants: repo, db } = await ctx.stores();
+      if (Boolean(options.purge) === Boolean(options.keepData)) {
+        throw new ValidationError('tenants remove', [
+          {
+            field: '--purge',
+            message:
+              "say what happens to the tenant's imported objects: --purge deletes them, --keep-data keeps them (one of the two)",
+          },
+        ]);
+      }
+      const tenant = await repo.show(ref);
       if (!options.yes) {
-        const tenant = await repo.show(ref);
         ctx.io.err(
-          `This removes tenant ${tenant.hierarchy}/${tenant.Tenant.name}. Run again with --yes to confirm.`,
+          `This removes tenant ${tenant.hierarchy}/${tenant.Tenant.name}${options.purge ? ' and deletes its imported objects' : ' (its imported objects stay)'}. Run again with --yes to confirm.`,
         );
         process.exitCode = 1;
         return;
       }
-      const tenant = await repo.remove(ref);
-      ctx.io.out(`removed tenant ${tenant.hierarchy}/${tenant.Tenant.name}`);
+      if (options.purge) {
+        const run = await purgeTenant(db, tenant, { requestedBy: operator(ctx) });
+        ctx.io.out(`purged ${purgedCount(run)} object(s) (run ${run.id})`);
+      }
+      const removed = await repo.remove(tenant.id);
+      ctx.io.out(`removed tenant ${removed.hierarchy}/${removed.Tenant.name}`);
+    });
+
+  tenants
+    .command('purge')
+    .argument('<tenant>', 'id, <hierarchy>/<name>, or name')
+    .description("delete a tenant's imported objects (all kinds, or --kinds), recorded as a purge run")
+    .option('--kinds <kinds>', 'only these kinds or kind lists')
+    .option('--yes', 'confirm')
+    .action(async (ref: string, options) => {
+      const { tenants: repo, db } = await ctx.stores();
+      const tenant = await repo.show(ref);
+      const kinds = options.kinds ? await new KindLists(db).resolve(options.kinds) : undefined;
+      if (!options.yes) {
+        ctx.io.err(
+          `This deletes the imported ${kinds ? kinds.join(', ') : 'objects of every kind'} of tenant ${tenant.hierarchy}/${tenant.Tenant.name}. Run again with --yes to confirm.`,
+        );
+        process.exitCode = 1;
+        return;
+      }
+      const run = await purgeTenant(db, tenant, { requestedBy: operator(ctx), ...(kinds ? { kinds } : {}) });
+      for (const [kind, r] of Object.entries(run.kinds))
+        if (r.deleted > 0) ctx.io.out(`deleted ${r.deleted} ${kind}`);
+      ctx.io.out(
+        `purged ${purgedCount(run)} object(s) of tenant ${tenant.hierarchy}/${tenant.Tenant.name} (run ${run.id})`,
+      );
     });
 
   tenants

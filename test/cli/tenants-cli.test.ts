@@ -118,8 +118,13 @@ describe('m365sync tenants', () => {
     expect(
       JSON.parse((await cli(env, 'tenants', 'show', 'acme.de/Json', '--json')).out).Tenant.description,
     ).toBeUndefined();
-    expect((await cli(env, 'tenants', 'remove', 'acme.de/Json')).code).toBe(1);
+    // Removing asks what happens to the imported data: --purge or --keep-data, one of them.
     expect(await cli(env, 'tenants', 'remove', 'acme.de/Json', '--yes')).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/--purge deletes them, --keep-data keeps them/),
+    });
+    expect((await cli(env, 'tenants', 'remove', 'acme.de/Json', '--keep-data')).code).toBe(1);
+    expect(await cli(env, 'tenants', 'remove', 'acme.de/Json', '--keep-data', '--yes')).toMatchObject({
       code: 0,
       out: 'removed tenant acme.de/Json',
     });

@@ -1,0 +1,210 @@
+/**
+ * Kind lists and purge end to end: the real CLI and API over real Redis, the MongoDB-wire server, the
+ * simulated tenant and a worker. A limited sync touches only its kinds; a purge removes only what it
+ * says.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import type { Queue } from 'bullmq';
+import { buildApi } from '../../api/server.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
+import { BUILT_IN_KIND_LISTS } from '../../domain/kind-lists.js';
+import { createSyncQueue, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
+import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
+import { createFullPull, type FullPull } from '../../workers/full-pull.js';
+import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import { openStores } from '../../scripts/commands/context.js';
+import { cli } from '../support/cli.js';
+import { testEnv } from '../support/env.js';
+import { keyEntry } from '../support/keys.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { fastQueue, quietLogger } from '../workers/support/harness.js';
+
+describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
+  let sim: SimulatedTenant;
+  let mongo: TestMongo;
+  let redis: TestRedis;
+  let queue: Queue<SyncJobData, unknown, string>;
+  let worker: SyncWorker;
+  let fullPull: FullPull;
+  let app: FastifyInstance;
+  let base: string;
+  let env: NodeJS.ProcessEnv;
+  let a: string;
+  let b: string;
+
+  /** Documents per kind of one tenant, and the run ids stamped on them. */
+  const snapshot = async (tenantId: string) => {
+    const out: Record<string, { count: number; runs: string[] }> = {};
+    for (const k of ENTITY_KINDS) {
+      const docs = await mongo.db
+        .collection(k.collection)
+        .find({ tenantId }, { projection: { syncRunId: 1 } })
+        .toArray();
+      out[k.kind] = { count: docs.length, runs: [...new Set(docs.map((d) => String(d.syncRunId)))].sort() };
+    }
+    return out;
+  };
+  const counts = async (tenantId: string) =>
+    Object.fromEntries(Object.entries(await snapshot(tenantId)).map(([k, v]) => [k, v.count]));
+  const runOf = async (jobId: string, tenantId: string): Promise<SyncRun> => {
+    const end = await waitForRun(queue, jobId, { tenantId, pollMs: 100, timeoutMs: 120_000 });
+    if (end.state !== 'completed') throw new Error(`run failed: ${end.reason}`);
+    return (await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId))!;
+  };
+  const api = (method: string, path: string, body?: unknown) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+
+  beforeAll(async () => {
+    sim = await startSimulatedTenant({ dataset: { seed: 31, users: 60 }, enableExchange: true });
+    mongo = await testMongo('e2e-kinds');
+    redis = await testRedis('e2e-kinds');
+    const keys = keyEntry('e2e-kinds');
+    const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+    a = (await stores.tenants.add(sim.tenantInput)).id;
+    b = (await stores.tenants.add({ ...sim.tenantInput, Tenant: { name: 'Second Copy' } })).id;
+    env = {
+      MONGODB_URI: testEnv().mongoUri,
+      M365SYNC_DB: mongo.db.databaseName,
+      M365SYNC_ENCRYPTION_KEYS: keys,
+      REDIS_URL: redis.url,
+      M365SYNC_QUEUE_PREFIX: redis.prefix,
+      M365SYNC_OPERATOR: 'tester@cli',
+    };
+    fullPull = createFullPull({
+      tenants: stores.tenants,
+      certificates: stores.certificates,
+      graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix } },
+      winrm: { scheme: 'http', affinityKey: 'e2e-kinds' },
+      env: {},
+      logger: quietLogger,
+    });
+    worker = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db: mongo.db,
+      processor: fullPull.processor,
+      settings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
+      queueSettings: { ...fastQueue, attempts: 1 },
+      triggers: false,
+      logger: quietLogger,
+      env: {},
+    });
+    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    app = buildApi({ stores, syncQueue: queue, env: {} });
+    base = await app.listen({ port: 0, host: '127.0.0.1' });
+  }, 120_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await worker?.close(1000);
+    fullPull?.close();
+    await queue?.close();
+    await sim?.close();
+    await redis?.close();
+    await mongo?.close();
+  });
+
+  it('a --kinds users,licences sync touches no other collection and sweeps only those kinds', async () => {
+    // The CLI, as an operator types it, waiting for the run.
+    const first = await cli(env, 'sync', a, '--kinds', 'users,licences', '--wait');
+    expect(first.err).not.toMatch(/error/i);
+    expect(first.code).toBe(0);
+    const [run] = await new SyncRuns(mongo.db).list({ tenantId: a, limit: 1 });
+    expect(run!.status).toBe('succeeded');
+    expect(run!.kindsRequested).toEqual(['users', 'licences']);
+    expect(Object.keys(run!.kinds).sort()).toEqual(['licences', 'users']);
+    const ds = sim.dataset();
+    expect(await counts(a)).toEqual(
+      Object.fromEntries(
+        ENTITY_KINDS.map((k) => [
+          k.kind,
+          k.kind === 'users' ? ds.users.length : k.kind === 'licences' ? ds.skus.length : 0,
+        ]),
+      ),
+    );
+
+    // A full pull through the API, then a licensing pull after users left: the other kinds keep the
+    // full pull's documents and stamps, and only users are swept.
+    const full = await api('POST', `/tenants/${a}/sync`, { requestedBy: 'api-test' });
+    expect(full.status).toBe(202);
+    const fullRun = await runOf(((await full.json()) as { jobId: string }).jobId, a);
+    expect(fullRun.status).toBe('succeeded');
+    const before = await snapshot(a);
+
+    const next = structuredClone(sim.dataset());
+    next.users.splice(0, 3);
+    sim.setDataset(next);
+    const limited = await api('POST', `/tenants/${a}/sync`, { kinds: 'licensing' });
+    expect(limited.status).toBe(202);
+    const body = (await limited.json()) as { jobId: string; kinds: string[] };
+    expect(body.kinds).toEqual([...BUILT_IN_KIND_LISTS.licensing]);
+    const limitedRun = await runOf(body.jobId, a);
+    expect(Object.keys(limitedRun.kinds).sort()).toEqual(['licences', 'users']);
+    expect(limitedRun.kinds.users).toMatchObject({ status: 'succeeded', deleted: 3 });
+    const after = await snapshot(a);
+    for (const k of ENTITY_KINDS) {
+      if (k.kind === 'users' || k.kind === 'licences') {
+        expect(after[k.kind]!.runs, k.kind).toEqual([limitedRun.id]);
+      } else {
+        // Teams users whose Graph user left are not swept by a licensing run: not its kind.
+        expect(after[k.kind], k.kind).toEqual(before[k.kind]);
+      }
+    }
+    expect(after.users!.count).toBe(before.users!.count - 3);
+  });
+
+  it('refuses an unknown kind in the API and the CLI, and resolves custom lists', async () => {
+    const bad = await api('POST', `/tenants/${a}/sync`, { kinds: 'users,licenses' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { problems: { message: string }[] }).problems[0]!.message).toContain(
+      '"licenses"',
+    );
+    const cliBad = await cli(env, 'sync', a, '--kinds', 'nonsense');
+    expect(cliBad.code).toBe(2);
+
+    expect((await cli(env, 'kinds', 'set', 'hourly', 'licensing,mailboxes')).out).toBe(
+      'hourly: users,licences,mailboxes',
+    );
+    expect((await cli(env, 'kinds', 'set', 'users', 'licences')).code).toBe(2); // a kind's name
+    const listed = JSON.parse((await cli(env, 'kinds', 'list', '--json')).out) as { name: string }[];
+    expect(listed.map((l) => l.name)).toEqual(['licensing', 'voice', 'exchange', 'full', 'hourly']);
+    const res = await api('POST', `/tenants/${b}/sync`, { kinds: 'hourly' });
+    const run = await runOf(((await res.json()) as { jobId: string }).jobId, b);
+    expect(Object.keys(run.kinds).sort()).toEqual(['licences', 'mailboxes', 'users']);
+    expect((await cli(env, 'kinds', 'remove', 'hourly')).code).toBe(0);
+    expect((await api('POST', `/tenants/${b}/sync`, { kinds: 'hourly' })).status).toBe(400);
+  });
+
+  it('purge removes what it says and nothing else, recorded as a run', async () => {
+    const full = await api('POST', `/tenants/${b}/sync`, {});
+    expect((await runOf(((await full.json()) as { jobId: string }).jobId, b)).status).toBe('succeeded');
+    const aBefore = await counts(a);
+    const bBefore = await counts(b);
+    expect(Object.values(aBefore).every((n) => n > 0)).toBe(true);
+
+    expect((await cli(env, 'tenants', 'purge', a, '--kinds', 'voice')).code).toBe(1); // needs --yes
+    expect(await counts(a)).toEqual(aBefore);
+    const purged = await cli(env, 'tenants', 'purge', a, '--kinds', 'voice', '--yes');
+    expect(purged.code).toBe(0);
+    const voice = new Set<string>(BUILT_IN_KIND_LISTS.voice);
+    const aAfter = await counts(a);
+    for (const k of ENTITY_KINDS)
+      expect(aAfter[k.kind], k.kind).toBe(voice.has(k.kind) ? 0 : aBefore[k.kind]);
+    expect(await counts(b)).toEqual(bBefore);
+    const [record] = await new SyncRuns(mongo.db).list({ tenantId: a, limit: 1 });
+    expect(record).toMatchObject({ trigger: 'purge', status: 'succeeded', requestedBy: 'tester@cli' });
+    expect(record!.kinds.teams_users?.deleted).toBe(aBefore.teams_users);
+
+    // Removing the tenant asks; --purge deletes the rest of its data, the other tenant keeps all.
+    expect((await cli(env, 'tenants', 'remove', a, '--yes')).code).toBe(2);
+    expect((await cli(env, 'tenants', 'remove', a, '--purge', '--yes')).code).toBe(0);
+    expect(Object.values(await counts(a)).every((n) => n === 0)).toBe(true);
+    expect(await counts(b)).toEqual(bBefore);
+  });
+});
