@@ -11,6 +11,7 @@ export const TENANT_GROUPS = [
   'Microsoft Teams',
   'Microsoft 365',
   'Microsoft Exchange',
+  'Sync Filters',
 ] as const;
 export type TenantGroup = (typeof TENANT_GROUPS)[number];
 
@@ -278,6 +279,38 @@ export const TENANT_FIELDS: readonly TenantField[] = [
     password: true,
     encrypted: true,
     description: 'Thumbprint of the certificate Exchange Online app-only authentication uses',
+  },
+
+  // Which objects a sync brings in (docs/controls.md). Checked when saved (domain/tenant.ts) and
+  // stored in canonical form; objects that fall out of a filter leave through the normal sweep.
+  {
+    group: 'Sync Filters',
+    name: 'graph_users_filter',
+    type: 'string',
+    maxLength: 2048,
+    description: "OData $filter for Graph /users, e.g. startswith(department,'Sales')",
+  },
+  {
+    group: 'Sync Filters',
+    name: 'teams_users_filter',
+    type: 'string',
+    maxLength: 2048,
+    description: "Get-CsOnlineUser -Filter, e.g. Department -eq 'Sales' (passed as a literal)",
+  },
+  {
+    group: 'Sync Filters',
+    name: 'exchange_mailbox_filter',
+    type: 'string',
+    maxLength: 2048,
+    description: "Get-EXOMailbox -Filter, e.g. RecipientTypeDetails -eq 'UserMailbox' (passed as a literal)",
+  },
+  {
+    group: 'Sync Filters',
+    name: 'unmatched_teams_users',
+    type: 'enum',
+    values: ['flag', 'skip'],
+    default: 'flag',
+    description: 'Teams users with no Entra user: flag (keep, noEntraMatch: true) or skip (leave out)',
   },
 ];
 

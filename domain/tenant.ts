@@ -1,4 +1,6 @@
 import { ValidationError, type FieldProblem } from './errors.js';
+import { validateGraphUsersFilter } from './odata-filter.js';
+import { validateExchangeMailboxFilter, validateTeamsUsersFilter } from './powershell-filter.js';
 import {
   TENANT_FIELDS,
   TENANT_GROUPS,
@@ -42,6 +44,13 @@ export interface TenantConfig {
     authority_host?: string;
   };
   'Microsoft Exchange': { enable_exchange: boolean; exchange_certificate_thumbprint?: string };
+  /** Optional: tenants stored before filters existed have no such group (read it with `?.`). */
+  'Sync Filters'?: {
+    graph_users_filter?: string;
+    teams_users_filter?: string;
+    exchange_mailbox_filter?: string;
+    unmatched_teams_users?: 'flag' | 'skip';
+  };
 }
 
 /** A stored tenant. */
@@ -173,9 +182,36 @@ export function validateTenant(input: TenantInput): TenantConfig {
 
   const config = { hierarchy, ...out } as unknown as TenantConfig;
   problems.push(...crossFieldProblems(config));
+  problems.push(...normaliseFilters(config));
   if (problems.length > 0)
     throw new ValidationError(`Tenant ${JSON.stringify(config.Tenant?.name ?? '')}`, problems);
   return config;
+}
+
+/**
+ * Checks the instance filters with their validators and stores each in its canonical form; an
+ * invalid one is refused with the reason and the position.
+ */
+function normaliseFilters(c: TenantConfig): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const filters = c['Sync Filters'];
+  if (!filters) return problems;
+  const check = (
+    name: 'graph_users_filter' | 'teams_users_filter' | 'exchange_mailbox_filter',
+    label: string,
+    validate: (f: string) => { ok: true; normalised: string } | { ok: false; reason: string },
+  ) => {
+    const value = filters[name];
+    if (value === undefined) return;
+    const result = validate(value);
+    if (result.ok) filters[name] = result.normalised;
+    else
+      problems.push({ field: `Sync Filters.${name}`, message: `is not a valid ${label}: ${result.reason}` });
+  };
+  check('graph_users_filter', 'Graph users filter (OData)', validateGraphUsersFilter);
+  check('teams_users_filter', 'Teams users filter', validateTeamsUsersFilter);
+  check('exchange_mailbox_filter', 'Exchange mailbox filter', validateExchangeMailboxFilter);
+  return problems;
 }
 
 /** The rules that tie fields together, as the model's documentation states them. */

@@ -34,6 +34,8 @@ export interface SimulatedTenant {
   setDataset(ds: Dataset): void;
   /** Faults of the simulated Teams/Exchange side for the next scripts (e.g. a kind failing mid-way). */
   setPowerShellFaults(faults: TenantFaults): void;
+  /** Every -Filter the PowerShell cmdlets received, oldest first, exactly as bound. */
+  filtersReceived(): { command: string; filter: unknown }[];
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export const SIMULATED_CREDENTIALS = {
 export async function startSimulatedTenant(options: SimulatedTenantOptions = {}): Promise<SimulatedTenant> {
   let dataset = isDataset(options.dataset) ? options.dataset : generateDataset(options.dataset ?? {});
   let faults: TenantFaults = {};
+  const filters: { command: string; filter: unknown }[] = [];
   const c = SIMULATED_CREDENTIALS;
   const graph = await startGraphSimulator({
     dataset,
@@ -70,6 +73,9 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
             faultsRef: () => faults,
             teamsAccounts: [{ username: c.teamsUsername, password: c.teamsPassword }],
             certificateThumbprints: [c.exchangeThumbprint],
+            onFilter: (command, filter) => {
+              if (filters.length < 1000) filters.push({ command, filter });
+            },
           }),
         }),
       );
@@ -113,6 +119,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
     setPowerShellFaults(next) {
       faults = next;
     },
+    filtersReceived: () => [...filters],
     async close() {
       await Promise.all([graph.close(), ...proxies.map((p) => p.close())]);
     },

@@ -38,12 +38,20 @@ import type { RunSummary, SyncProcessor } from './processor.js';
 import { runGraphSteps } from './steps/graph-step.js';
 import { KindRun, runError } from './steps/kind-run.js';
 import { runPowerShellStep } from './steps/powershell-step.js';
+import { attachTeamsMatching, type GraphUsersOutcome } from './steps/teams-matching-step.js';
+import { DEFAULT_UNMATCHED_TEAMS_USERS } from '../domain/teams-matching.js';
 
 const FullPullEnv = z.object({
   /** Extra CA (PEM file) trusted for Graph and its sign-in: a TLS-inspecting proxy, or the simulator. */
   M365SYNC_GRAPH_CA_FILE: z.string().optional(),
   /** Objects of one kind written to MongoDB in one bulk write, from PowerShell output. */
   SYNC_POWERSHELL_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** How long the Teams users wait for this run's Graph users before matching against stored ones. */
+  SYNC_TEAMS_MATCH_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(15 * 60 * 1000),
   /** How long one PowerShell script may run before it is terminated. */
   SYNC_POWERSHELL_DEADLINE_MS: z.coerce
     .number()
@@ -107,12 +115,35 @@ export function createFullPull(options: FullPullOptions): FullPull {
     const results: Record<string, KindResult> = {};
     const retryable: boolean[] = [];
     let done = 0;
-    const start = (kind: string) =>
-      new KindRun(kind, ctx, (k, result) => {
+    // Teams users are matched to this run's Graph users when it pulls them (teams-matching-step.ts).
+    let graphUsersSettled: (outcome: GraphUsersOutcome) => void = () => {};
+    const graphUsers = plan.graph.includes('users')
+      ? new Promise<GraphUsersOutcome>((resolve) => (graphUsersSettled = resolve))
+      : Promise.resolve<GraphUsersOutcome>('absent');
+    const start = (kind: string) => {
+      const run = new KindRun(kind, ctx, (k, result) => {
         results[k] = result;
         done++;
-        if (result.error) retryable.push(runError(result.error).retryable);
+        if (result.error && result.status !== 'needs_review')
+          retryable.push(runError(result.error).retryable);
+        if (k === 'users')
+          graphUsersSettled(
+            result.status === 'succeeded' || result.status === 'needs_review' ? 'completed' : 'failed',
+          );
       });
+      if (kind === 'teams_users') {
+        attachTeamsMatching(run, {
+          users: ctx.objects.collection('users'),
+          tenantId: ctx.tenant.id,
+          runId: ctx.runId,
+          graphUsers,
+          waitMs: env.SYNC_TEAMS_MATCH_WAIT_MS,
+          option: tenant['Sync Filters']?.unmatched_teams_users ?? DEFAULT_UNMATCHED_TEAMS_USERS,
+          signal,
+        });
+      }
+      return run;
+    };
     const secrets = tenantSecrets(tenant);
     const failAll = async (kindsOfStep: readonly string[], error: unknown) => {
       for (const kind of kindsOfStep) if (!results[kind]) await start(kind).fail(error, signal);
@@ -180,7 +211,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
 
     const summary: RunSummary = { kinds: results };
     // Only when everything failed does the run as a whole retry, and only if some failure may pass.
-    if (Object.values(results).every((r) => r.status !== 'succeeded'))
+    if (Object.values(results).every((r) => r.status !== 'succeeded' && r.status !== 'needs_review'))
       summary.retryable = retryable.some(Boolean);
     return summary;
   };

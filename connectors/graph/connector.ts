@@ -196,7 +196,13 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
   const closing = new AbortController();
 
   /** One HTTP exchange, through the limiter. Never retries: that is `getJson`'s job. */
-  async function send(url: string, token: string, endpoint: string, signal: AbortSignal) {
+  async function send(
+    url: string,
+    token: string,
+    endpoint: string,
+    signal: AbortSignal,
+    extraHeaders?: Record<string, string>,
+  ) {
     return limiter.schedule(async () => {
       signal.throwIfAborted();
       stats.requests++;
@@ -204,7 +210,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
       try {
         const res = await request(url, {
           method: 'GET',
-          headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+          headers: { ...extraHeaders, authorization: `Bearer ${token}`, accept: 'application/json' },
           dispatcher,
           signal,
           headersTimeout: requestTimeoutMs,
@@ -232,7 +238,12 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
   }
 
   /** GET with the one retry layer. */
-  async function getJson(url: string, endpoint: string, signal: AbortSignal): Promise<unknown> {
+  async function getJson(
+    url: string,
+    endpoint: string,
+    signal: AbortSignal,
+    extraHeaders?: Record<string, string>,
+  ): Promise<unknown> {
     let renewed = false;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -240,7 +251,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
         const token = await tokens.get(signal);
         let res: Awaited<ReturnType<typeof send>>;
         try {
-          res = await send(url, token, endpoint, signal);
+          res = await send(url, token, endpoint, signal, extraHeaders);
         } catch (error) {
           if (signal.aborted) throw error;
           const why = scrub((error as { code?: string }).code ?? (error as Error).message);
@@ -333,7 +344,12 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     );
   }
 
-  async function fetchPage(url: string, endpoint: string, signal: AbortSignal): Promise<Page> {
+  async function fetchPage(
+    url: string,
+    endpoint: string,
+    signal: AbortSignal,
+    extraHeaders?: Record<string, string>,
+  ): Promise<Page> {
     if (new URL(url).origin !== graphOrigin) {
       // A bearer token never leaves the configured Graph host.
       throw new SyncError(
@@ -341,7 +357,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
         `Graph ${endpoint} returned a next link to another host; refusing to follow it.`,
       );
     }
-    const body = (await getJson(url, endpoint, signal)) as
+    const body = (await getJson(url, endpoint, signal, extraHeaders)) as
       { value?: unknown; '@odata.nextLink'?: unknown } | undefined;
     // The envelope is checked by hand, not with zod: it is parsed once per page on the hot path.
     if (!body || !Array.isArray(body.value)) {
@@ -375,7 +391,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     let restarts = 0;
     let handedOn = 0;
     try {
-      pending = fetchPage(firstUrl, spec.endpoint, signal);
+      pending = fetchPage(firstUrl, spec.endpoint, signal, spec.headers);
       let emptyInARow = 0;
       while (pending) {
         let page: Page;
@@ -391,7 +407,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
               'Graph page token expired, restarting the collection',
             );
             pagesOptions.onRestart?.({ kind, restart: restarts, pagesBefore: handedOn });
-            pending = fetchPage(firstUrl, spec.endpoint, signal);
+            pending = fetchPage(firstUrl, spec.endpoint, signal, spec.headers);
             continue;
           }
           throw error;
@@ -406,7 +422,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
         }
         const next = page.nextLink;
         // Fetch one page ahead while the caller works on this one: at most two pages live per pull.
-        pending = next && prefetch ? fetchPage(next, spec.endpoint, signal) : undefined;
+        pending = next && prefetch ? fetchPage(next, spec.endpoint, signal, spec.headers) : undefined;
         pending?.catch(() => {}); // handled when awaited; never an unhandled rejection meanwhile
         const items = page.items;
         (page as Partial<Page>).items = undefined;
@@ -416,7 +432,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
         } finally {
           release();
         }
-        if (!pending && next) pending = fetchPage(next, spec.endpoint, signal);
+        if (!pending && next) pending = fetchPage(next, spec.endpoint, signal, spec.headers);
       }
     } finally {
       // The caller stopped early, failed, or finished: cancel and release what was fetched ahead.

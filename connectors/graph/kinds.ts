@@ -2,6 +2,7 @@
  * What the connector reads from Graph for each kind: path, query and the application permission it needs.
  * `$select` keeps payloads small and costs one resource unit less per request (Graph throttling docs).
  */
+import { isAdvancedQuery } from '../../domain/odata-filter.js';
 import { groupPageSize, userPageSize, type TenantConfig } from '../../domain/tenant.js';
 
 export const GRAPH_KINDS = ['users', 'groups', 'teams', 'licences'] as const;
@@ -73,6 +74,8 @@ export interface CollectionRequest {
   permission: string;
   /** `$top` sent, if the collection pages. */
   top?: number;
+  /** Headers sent with every page (`ConsistencyLevel: eventual` for an advanced query). */
+  headers?: Record<string, string>;
 }
 
 function query(params: [string, string][]): string {
@@ -84,15 +87,22 @@ export function collectionRequest(kind: GraphKind, tenant: TenantConfig): Collec
   switch (kind) {
     case 'users': {
       const top = userPageSize(tenant);
+      // The tenant's users filter (validated and stored canonical when saved). An advanced query
+      // needs `ConsistencyLevel: eventual` and `$count=true`, on every page: Graph's nextLink keeps
+      // the query, the header we send again each time.
+      const filter = tenant['Sync Filters']?.graph_users_filter;
+      const advanced = filter ? isAdvancedQuery(filter) : false;
+      const params: [string, string][] = [];
+      if (filter) params.push(['$filter', filter]);
+      if (advanced) params.push(['$count', 'true']);
+      params.push(['$top', String(top)], ['$select', USER_SELECT.join(',')]);
       return {
         kind,
         endpoint: '/users',
-        pathAndQuery: `/users?${query([
-          ['$top', String(top)],
-          ['$select', USER_SELECT.join(',')],
-        ])}`,
+        pathAndQuery: `/users?${query(params)}`,
         permission: 'User.Read.All',
         top,
+        ...(advanced ? { headers: { ConsistencyLevel: 'eventual' } } : {}),
       };
     }
     case 'groups': {

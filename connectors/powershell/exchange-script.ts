@@ -41,6 +41,12 @@ const READS: Record<ExchangeKind, string> = {
   distribution_groups: 'Get-DistributionGroup -ResultSize Unlimited',
 };
 
+/** A kind's read; the tenant's mailbox filter goes in as one single-quoted literal (psLiteral). */
+function readFor(kind: ExchangeKind, tenant: TenantConfig): string {
+  const filter = tenant['Sync Filters']?.exchange_mailbox_filter;
+  return kind === 'mailboxes' && filter ? `${READS[kind]} -Filter ${psLiteral(filter)}` : READS[kind];
+}
+
 function organizationLiteral(tenant: TenantConfig, organization: string | undefined): string {
   if (organization === undefined)
     return psGuid(tenant['Microsoft 365']?.tenant_id, 'Microsoft 365.tenant_id');
@@ -96,7 +102,7 @@ export function buildExchangePullScript(tenant: TenantConfig, options: ExchangeS
   return exchangeScript(
     tenant,
     options.organization,
-    kinds.map((kind) => kindBlock(kind as EntityKindName, READS[kind])),
+    kinds.map((kind) => kindBlock(kind as EntityKindName, readFor(kind, tenant))),
   );
 }
 

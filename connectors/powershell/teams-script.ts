@@ -58,13 +58,15 @@ const TEAMS_ENVIRONMENT: Record<Cloud, string | undefined> = {
 
 const TEAMS_HELPERS = String.raw`
 # Get-CsOnlineUser trimmed to the properties we keep where the module allows it (6.9.0 and later).
+# The tenant's Teams users filter arrives as one single-quoted literal and is passed on as a value.
 function Read-M365TeamsUser {
-  param([string[]]$Properties)
+  param([string[]]$Properties, [string]$Filter)
+  $arguments = @{}
+  if ($Filter) { $arguments['Filter'] = $Filter }
   if ((Get-Command Get-CsOnlineUser).Parameters.ContainsKey('Properties')) {
-    Get-CsOnlineUser -Properties $Properties
-  } else {
-    Get-CsOnlineUser
+    $arguments['Properties'] = $Properties
   }
+  Get-CsOnlineUser @arguments
 }
 
 # All policy types share one collection: each policy carries its type and a key unique across types.
@@ -156,10 +158,11 @@ const POLICY_CMDLETS: Record<(typeof TEAMS_POLICY_TYPES)[number], string> = {
   CallingLineIdentity: 'Get-CsCallingLineIdentity',
 };
 
-function readFor(kind: TeamsKind, pageSizes: TeamsPageSizes): string {
+function readFor(kind: TeamsKind, pageSizes: TeamsPageSizes, usersFilter: string | undefined): string {
   switch (kind) {
     case 'teams_users':
-      return `Read-M365TeamsUser -Properties ${psLiteralArray(TEAMS_USER_PROPERTIES)}`;
+      // The filter is a value (psLiteral: one single-quoted string), never spliced into code.
+      return `Read-M365TeamsUser -Properties ${psLiteralArray(TEAMS_USER_PROPERTIES)}${usersFilter ? ` -Filter ${psLiteral(usersFilter)}` : ''}`;
     case 'dial_plans':
       return 'Get-CsTenantDialPlan';
     case 'policies':
@@ -224,7 +227,9 @@ export function buildTeamsPullScript(tenant: TenantConfig, options: TeamsPullOpt
   }
   return teamsScript(
     tenant,
-    kinds.map((kind) => kindBlock(kind, readFor(kind, options.pageSizes ?? {}))),
+    kinds.map((kind) =>
+      kindBlock(kind, readFor(kind, options.pageSizes ?? {}, tenant['Sync Filters']?.teams_users_filter)),
+    ),
   );
 }
 

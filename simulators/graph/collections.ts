@@ -4,6 +4,7 @@
  * (groups whose resourceProvisioningOptions include Team) and subscribed SKUs.
  */
 import type { Dataset, SimGroup, SimSku, SimUser } from '../dataset.js';
+import { compileUserFilter } from './user-filter.js';
 
 export type GraphObject = Record<string, unknown>;
 
@@ -71,6 +72,20 @@ function groupsFor(ds: Dataset, filter: string | undefined): SimGroup[] {
   return teams;
 }
 
+/** Users as Graph shapes them, narrowed by a `$filter` the server has already accepted. */
+const usersCache = new WeakMap<Dataset, Map<string, GraphObject[]>>();
+function usersFor(ds: Dataset, filter: string): GraphObject[] {
+  let byFilter = usersCache.get(ds);
+  if (!byFilter) usersCache.set(ds, (byFilter = new Map()));
+  let users = byFilter.get(filter);
+  if (!users) {
+    const compiled = compileUserFilter(filter);
+    users = ds.users.map(graphUser).filter((u) => compiled.ok && compiled.test(u));
+    byFilter.set(filter, users);
+  }
+  return users;
+}
+
 const SAMPLE_USER = graphUser({
   id: '',
   userPrincipalName: '',
@@ -119,8 +134,11 @@ export const COLLECTIONS: Record<string, Collection> = {
       'id',
     ],
     paged: true,
-    size: (ds) => ds.users.length,
-    slice: (ds, _f, offset, count) => ds.users.slice(offset, offset + count).map(graphUser),
+    size: (ds, f) => (f === undefined ? ds.users.length : usersFor(ds, f).length),
+    slice: (ds, f, offset, count) =>
+      f === undefined
+        ? ds.users.slice(offset, offset + count).map(graphUser)
+        : usersFor(ds, f).slice(offset, offset + count),
     properties: new Set(Object.keys(SAMPLE_USER)),
   },
   groups: {

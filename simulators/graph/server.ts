@@ -6,6 +6,7 @@
  * application permissions enforced, and faults on demand. Every request is logged with its arrival
  * time so tests check waits and concurrency from the server's side.
  */
+import { compileUserFilter } from './user-filter.js';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -383,7 +384,27 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
       }
 
       let filter: string | undefined;
-      if (params.has('$filter')) {
+      if (params.has('$filter') && name === 'users') {
+        // The users subset (simulators/graph/user-filter.ts); advanced ones need the header and $count.
+        const compiled = compileUserFilter(params.get('$filter')!);
+        if (!compiled.ok) {
+          return reply(
+            400,
+            graphError('Request_UnsupportedQuery', 'Unsupported or invalid query filter clause specified.'),
+          );
+        }
+        const eventual = String(req.headers.consistencylevel ?? '').toLowerCase() === 'eventual';
+        if (compiled.advanced && (!eventual || params.get('$count') !== 'true')) {
+          return reply(
+            400,
+            graphError(
+              'Request_UnsupportedQuery',
+              "Unsupported query: this filter needs the 'ConsistencyLevel:eventual' header and $count=true. Refer to https://aka.ms/graph-docs/advanced-queries for more information",
+            ),
+          );
+        }
+        filter = params.get('$filter')!;
+      } else if (params.has('$filter')) {
         if (name !== 'groups' || !TEAM_FILTER.test(params.get('$filter')!.trim())) {
           return reply(
             400,
@@ -474,6 +495,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
       const size = collection.size(dataset, filter);
       const value = collection.slice(dataset, filter, offset, top).map((o) => project(o, select));
       const body: Record<string, unknown> = { '@odata.context': context, value };
+      if (params.get('$count') === 'true' && collection.paged) body['@odata.count'] = size;
       if (collection.paged && offset + top < size) body['@odata.nextLink'] = nextLinkFor(offset + top);
       return reply(200, body);
     } finally {

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mailboxes, phoneNumberAssignments, teamsUsers, type Dataset } from '../dataset.js';
+import { FilterError, compilePowerShellFilter, type RecordPredicate } from './ps-filter.js';
 import {
   PsCredential,
   PsDate,
@@ -38,6 +39,34 @@ export interface Session {
   proxyCredential?: PsCredential;
   /** Warnings the cmdlets wrote (flushed to stderr as CLIXML by the host). */
   warnings: string[];
+  /** Told each -Filter a cmdlet received, exactly as bound (tests check it arrived as a literal). */
+  onFilter?: (command: string, filter: unknown) => void;
+}
+
+/** The -Filter of a call as a predicate (none: everything), refused as the cmdlet refuses it. */
+function filterArg(args: BoundArgs, session: Session, command: string): RecordPredicate | undefined {
+  const filter = arg(args, 'Filter');
+  if (filter === undefined) return undefined;
+  session.onFilter?.(command, filter);
+  if (typeof filter !== 'string') {
+    throw new PsError(
+      `Cannot bind parameter 'Filter'. The filter must be a string.`,
+      `InvalidArgument: (:) [${command}], ParameterBindingException`,
+      `CannotConvertArgument,${command}`,
+      command,
+    );
+  }
+  try {
+    return compilePowerShellFilter(filter);
+  } catch (error) {
+    if (!(error instanceof FilterError)) throw error;
+    throw new PsError(
+      `Invalid filter syntax: ${error.message}. For a description of the filter parameter syntax see the command help.`,
+      `InvalidArgument: (:) [${command}], ArgumentException`,
+      `InvalidFilter,${command}`,
+      command,
+    );
+  }
 }
 
 export interface BoundArgs {
@@ -348,8 +377,10 @@ const getCsOnlineUser: Cmdlet = {
         : new Set(
             [...ALWAYS_USER_PROPERTIES, ...toArray(properties).map(String)].map((p) => p.toLowerCase()),
           );
+    const test = filterArg(args, session, 'Get-CsOnlineUser');
     let n = 0;
     for (const user of teamsUsers(session.ds)) {
+      if (test && !test(user)) continue;
       if (n++ >= limit) return;
       const o = asPsObject(user);
       if (keep) for (const k of Object.keys(o)) if (!keep.has(k.toLowerCase())) delete o[k];
@@ -403,8 +434,9 @@ const getExoMailbox: Cmdlet = {
     const types = arg(args, 'RecipientTypeDetails');
     const wanted =
       types === undefined ? undefined : new Set(toArray(types).map((t) => String(t).toLowerCase()));
+    const test = filterArg(args, session, 'Get-EXOMailbox');
     const all = mailboxes(session.ds).filter(
-      (m) => !wanted || wanted.has(String(m.RecipientTypeDetails).toLowerCase()),
+      (m) => (!wanted || wanted.has(String(m.RecipientTypeDetails).toLowerCase())) && (!test || test(m)),
     );
     yield* limited(session, all, resultSize(args, 'Get-EXOMailbox'));
   },

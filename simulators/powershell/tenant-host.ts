@@ -80,6 +80,8 @@ export interface TenantHostOptions extends z.input<typeof tenantHostOptionsSchem
   dataset: Dataset | (() => Dataset);
   /** Sees every script received (tests check what the engine sent). Scripts hold secrets: never log them. */
   logScripts?: (script: string) => void;
+  /** Told each -Filter a cmdlet receives, exactly as bound (a literal string, or not). */
+  onFilter?: (command: string, filter: unknown) => void;
   /** Faults may change between runs: a function is read at the start of every script. */
   faultsRef?: () => TenantFaults;
 }
@@ -314,12 +316,12 @@ const HELPERS: Record<string, Helper> = {
       skip += items.length;
     }
   },
-  'read-m365teamsuser': (it, args) =>
-    CMDLETS['get-csonlineuser']!.run(
-      { named: new Map([['properties', named(args, 'Properties', 0)]]), positional: [] },
-      it.session,
-      undefined,
-    ),
+  'read-m365teamsuser': (it, args) => {
+    const bound = new Map([['properties', named(args, 'Properties', 0)]]);
+    const filter = named(args, 'Filter', 1);
+    if (filter !== undefined && filter !== null && filter !== '') bound.set('filter', filter);
+    return CMDLETS['get-csonlineuser']!.run({ named: bound, positional: [] }, it.session, undefined);
+  },
   'read-m365policy': function* (it, args) {
     const type = String(named(args, 'PolicyType', 0));
     for (const o of it.runBlock(block(named(args, 'Read', 1), 'Read-M365Policy'))) {
@@ -391,6 +393,7 @@ export function createTenantScriptHost(input: TenantHostOptions): ScriptHost {
       faults,
       modules: new Set(),
       warnings: [],
+      ...(input.onFilter ? { onFilter: input.onFilter } : {}),
     };
     const it = new Interpreter(session, writer, output, options, faults);
 

@@ -106,9 +106,44 @@ const CASES: Record<string, { good: unknown[]; bad: unknown[]; extra?: TenantInp
     extra: { 'Microsoft Exchange': { exchange_certificate_thumbprint: THUMB } },
   },
   'Microsoft Exchange.exchange_certificate_thumbprint': { good: [THUMB], bad: ['thumb'] },
+  'Sync Filters.graph_users_filter': {
+    good: [
+      "startswith(department,'Sales')",
+      'assignedLicenses/any(x:x/skuId eq 06ebc4ee-1bb5-47dd-8120-11324bc54e06)',
+    ],
+    bad: ['department = "Sales"', "contains(displayName,'a')", "(department eq 'x'"],
+  },
+  'Sync Filters.teams_users_filter': {
+    good: ["Department -eq 'Sales'", "DisplayName -like '*$(whoami)*'"],
+    bad: ['Department -eq $(whoami)', "Department -match 'x'", 'DisplayName -eq $env:USERNAME'],
+  },
+  'Sync Filters.exchange_mailbox_filter': {
+    good: ["RecipientTypeDetails -eq 'UserMailbox'"],
+    bad: ["Name -eq 'a'; Remove-Mailbox x", '{ Name -eq 1 }'],
+  },
+  'Sync Filters.unmatched_teams_users': { good: ['flag', 'skip'], bad: ['drop'] },
 };
 
 describe('tenant fields', () => {
+  it('stores filters in canonical form and says why a bad one is refused', () => {
+    const t = validateTenant(
+      validTenantInput({ 'Sync Filters': { teams_users_filter: 'Department -EQ "Sales"' } }),
+    );
+    expect(t['Sync Filters']).toEqual({
+      teams_users_filter: "Department -eq 'Sales'",
+      unmatched_teams_users: 'flag',
+    });
+    const problems = problemsOf(
+      validTenantInput({ 'Sync Filters': { graph_users_filter: "department = 'x'" } }),
+    );
+    expect(problems).toEqual([
+      {
+        field: 'Sync Filters.graph_users_filter',
+        message: expect.stringMatching(/^is not a valid Graph users filter \(OData\): .*position/),
+      },
+    ]);
+  });
+
   it('has a case for every field of the model', () => {
     expect(Object.keys(CASES).sort()).toEqual(TENANT_FIELDS.map(fieldPath).sort());
   });

@@ -9,7 +9,17 @@ import type { RunContext } from '../processor.js';
 
 export class KindRun {
   readonly started = Date.now();
+  /** Objects written to MongoDB. */
   objects = 0;
+  /** Objects the source sent (more than `objects` when a transform leaves some out). */
+  received = 0;
+  /**
+   * Applied to each page before it is written (e.g. Teams users matched to Entra users); may leave
+   * objects out. Set before the first write.
+   */
+  transform?: (objects: readonly Record<string, unknown>[]) => Promise<Record<string, unknown>[]>;
+  /** Extra fields recorded with the kind's result (e.g. the Entra match counts). */
+  annotations: Partial<Pick<KindResult, 'entraMatch'>> = {};
   private readonly counts = { created: 0, updated: 0, unchanged: 0 };
   private result: KindResult | undefined;
 
@@ -23,7 +33,10 @@ export class KindRun {
     return this.result !== undefined;
   }
 
-  async write(objects: readonly Record<string, unknown>[]): Promise<void> {
+  async write(received: readonly Record<string, unknown>[]): Promise<void> {
+    if (received.length === 0) return;
+    this.received += received.length;
+    const objects = this.transform ? await this.transform(received) : received;
     if (objects.length === 0) return;
     const page = await this.ctx.writePage(this.kind, objects);
     this.counts.created += page.created;
@@ -34,7 +47,7 @@ export class KindRun {
   }
 
   /** The kind arrived whole: sweep what the run did not see, and record it. */
-  async complete(extra: Partial<Pick<KindResult, 'entraMatch'>> = {}): Promise<KindResult> {
+  async complete(): Promise<KindResult> {
     const outcome = await this.ctx.guardedSweep(this.kind);
     if ('held' in outcome) {
       const { wouldDelete, stored, limit, threshold, origin } = outcome.held;
@@ -52,7 +65,6 @@ export class KindRun {
           ),
         ),
         held: outcome.held,
-        ...extra,
       });
     }
     return this.settle({
@@ -60,7 +72,6 @@ export class KindRun {
       ...this.counts,
       deleted: outcome.deleted,
       durationMs: Date.now() - this.started,
-      ...extra,
     });
   }
 
@@ -76,7 +87,8 @@ export class KindRun {
     });
   }
 
-  private async settle(result: KindResult): Promise<KindResult> {
+  private async settle(outcome: KindResult): Promise<KindResult> {
+    const result = { ...outcome, ...this.annotations };
     this.result = result;
     this.onSettled(this.kind, result);
     await this.ctx.recordKind(this.kind, result);

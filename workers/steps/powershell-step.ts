@@ -62,11 +62,11 @@ export async function runPowerShellStep(o: PowerShellStepOptions): Promise<void>
         const run = runs.get(record.kind);
         if (!run) continue;
         await flush(record.kind);
-        if (run.objects !== record.count) {
+        if (run.received !== record.count) {
           await run.fail(
             new SyncError(
               'POWERSHELL_ERROR',
-              `${o.application} said ${record.count} ${record.kind} but ${run.objects} arrived; nothing swept.`,
+              `${o.application} said ${record.count} ${record.kind} but ${run.received} arrived; nothing swept.`,
               {
                 retryable: true,
               },

@@ -1,0 +1,71 @@
+/**
+ * Teams users matched to Entra users during a full pull (domain/teams-matching.ts). Each page of
+ * Teams users is annotated (`entraUserId` / `noEntraMatch`) before it is written, from one MongoDB
+ * lookup of the page's ids in the tenant's `users`:
+ *
+ * - When this run pulls Graph users too, the first Teams page waits until that kind has settled
+ *   (bounded by `waitMs`), so the match uses today's users, not yesterday's. If the Graph users
+ *   completed (succeeded, or held back by delete protection), only users this run saw count as a
+ *   match; if they failed (or the wait ran out), the users stored count: a Graph failure must not
+ *   flag every Teams user.
+ * - When the run does not pull Graph users (`--kinds voice`), the stored users count.
+ *
+ * The Teams script streams while it waits: PowerShell simply blocks on its output until we read on.
+ * With the tenant option `skip`, unmatched Teams users are left out (their stored copies then leave
+ * through the sweep, under delete protection); the counts go into the kind's run record.
+ */
+import type { Collection } from 'mongodb';
+import type { ImportedObjectDocument } from '../../connectors/mongo/imported-objects.js';
+import {
+  addMatchCounts,
+  matchTeamsUsers,
+  teamsUserIds,
+  type UnmatchedTeamsUsers,
+} from '../../domain/teams-matching.js';
+import type { KindRun } from './kind-run.js';
+
+export type GraphUsersOutcome = 'completed' | 'failed' | 'absent';
+
+export function attachTeamsMatching(
+  run: KindRun,
+  o: {
+    users: Collection<ImportedObjectDocument>;
+    tenantId: string;
+    runId: string;
+    graphUsers: Promise<GraphUsersOutcome>;
+    waitMs: number;
+    option: UnmatchedTeamsUsers;
+    signal: AbortSignal;
+  },
+): void {
+  let outcome: Promise<GraphUsersOutcome> | undefined;
+  const settled = () =>
+    (outcome ??= Promise.race([
+      o.graphUsers,
+      new Promise<GraphUsersOutcome>((resolve) => {
+        const timer = setTimeout(resolve, o.waitMs, 'failed');
+        timer.unref();
+        o.signal.addEventListener('abort', () => resolve('failed'), { once: true });
+      }),
+    ]));
+  let totals = { matched: 0, unmatched: 0, skipped: 0 };
+  run.annotations.entraMatch = totals;
+  run.transform = async (page) => {
+    const graph = await settled();
+    const ids = teamsUserIds(page as { Identity?: unknown }[]);
+    const found = new Set<string>();
+    if (ids.length > 0) {
+      const filter = {
+        tenantId: o.tenantId,
+        externalId: { $in: ids },
+        ...(graph === 'completed' ? { syncRunId: o.runId } : {}),
+      };
+      for await (const doc of o.users.find(filter, { projection: { _id: 0, externalId: 1 } }))
+        found.add(doc.externalId.toLowerCase());
+    }
+    const result = matchTeamsUsers(page as Record<string, unknown>[], found, o.option);
+    totals = addMatchCounts(totals, result);
+    run.annotations.entraMatch = totals;
+    return result.documents;
+  };
+}
