@@ -14,6 +14,9 @@ import { createFullPull, type FullPull } from '../../workers/full-pull.js';
 import { approveDeletes } from '../../workers/tenant-maintenance.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import { openStores } from '../../scripts/commands/context.js';
+import { buildApi } from '../../api/server.js';
+import { cli } from '../support/cli.js';
+import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { fastQueue, quietLogger } from '../workers/support/harness.js';
@@ -27,6 +30,8 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
   let fullPull: FullPull;
   let tenantId: string;
   let protection: DeleteProtectionStore;
+  let cliEnv: NodeJS.ProcessEnv;
+  let stores: Awaited<ReturnType<typeof openStores>>;
 
   const storedUsers = async () =>
     (
@@ -59,12 +64,18 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
     sim = await startSimulatedTenant({ dataset: { seed: 21, users: 120 } });
     mongo = await testMongo('e2e-protection');
     redis = await testRedis('e2e-protection');
-    const stores = await openStores(
-      mongo.db,
-      keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('e2e-protection') }),
-    );
+    const keys = keyEntry('e2e-protection');
+    stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
     tenantId = (await stores.tenants.add(sim.tenantInput)).id;
     protection = new DeleteProtectionStore(mongo.db, {});
+    cliEnv = {
+      MONGODB_URI: testEnv().mongoUri,
+      M365SYNC_DB: mongo.db.databaseName,
+      M365SYNC_ENCRYPTION_KEYS: keys,
+      REDIS_URL: redis.url,
+      M365SYNC_QUEUE_PREFIX: redis.prefix,
+      M365SYNC_OPERATOR: 'carol@cli',
+    };
     fullPull = createFullPull({
       tenants: stores.tenants,
       certificates: stores.certificates,
@@ -158,7 +169,35 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
 
   it('resolves the threshold: tenant, then hierarchy place, then global', async () => {
     await protection.set({ global: true }, 'graph', { count: 0 });
-    await protection.set({ hierarchy: 'demo.provider' }, 'graph', { percent: 60 });
+    // The CLI, as an operator sets it; a bad value is refused with the field named.
+    const bad = await cli(
+      cliEnv,
+      'protection',
+      'set',
+      '--hierarchy',
+      'demo.provider',
+      '--source',
+      'graph',
+      '--percent',
+      '160',
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/percent: must be a number from 0 to 100/);
+    const set = await cli(
+      cliEnv,
+      'protection',
+      'set',
+      '--hierarchy',
+      'demo.provider',
+      '--source',
+      'graph',
+      '--percent',
+      '60',
+    );
+    expect(set).toMatchObject({ code: 0, out: 'graph: 60 % at hierarchy:demo.provider' });
+    const shown = await cli(cliEnv, 'protection', 'show', '--tenant', tenantId);
+    expect(shown.err).toBe('');
+    expect(shown.out).toMatch(/graph\s+60 % \(from hierarchy:demo.provider\)/);
     let ds = withoutUsers(sim.dataset(), (i) => i < 20);
     sim.setDataset(ds);
     let run = await sync('hierarchy');
@@ -182,5 +221,42 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
     expect(run.status).toBe('succeeded');
     expect(run.kinds.users?.deleted).toBe(3);
     expect(await storedUsers()).toEqual(ids(ds));
+  });
+
+  it('approves over the API, once, and the run shows who approved', async () => {
+    const api = buildApi({ stores, syncQueue: queue, env: {} });
+    const base = await api.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      await protection.set({ tenantId }, 'graph', { count: 0 });
+      const next = withoutUsers(sim.dataset(), (i) => i < 2);
+      sim.setDataset(next);
+      const held = await sync('api');
+      expect(held.status).toBe('needs_review');
+      const listed = (await (await fetch(`${base}/runs?tenant=${tenantId}&status=needs_review`)).json()) as {
+        id: string;
+      }[];
+      expect(listed.map((r) => r.id)).toContain(held.id);
+      const post = () =>
+        fetch(`${base}/runs/${held.id}/approve-deletes`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ approvedBy: 'dave@api' }),
+        });
+      const approved = await post();
+      expect(approved.status).toBe(200);
+      expect(((await approved.json()) as { deleted: Record<string, number> }).deleted).toEqual({ users: 2 });
+      expect((await post()).status).toBe(409);
+      const run = (await (await fetch(`${base}/runs/${held.id}`)).json()) as SyncRun;
+      expect(run.status).toBe('succeeded');
+      expect(run.kinds.users?.held?.approval).toMatchObject({ by: 'dave@api', deleted: 2 });
+      expect(await storedUsers()).toEqual(ids(next));
+      // `runs show` prints the approval.
+      expect((await cli(cliEnv, 'runs', 'show', held.id)).out).toMatch(
+        /2 held deletions approved by dave@api/,
+      );
+    } finally {
+      await api.close();
+      await protection.clear({ tenantId });
+    }
   });
 });
