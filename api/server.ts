@@ -18,6 +18,7 @@ import type { Stores } from '../scripts/commands/context.js';
 import type { Queue } from 'bullmq';
 import type { SyncJobData } from '../queues/sync-queue.js';
 import { registerSyncRoutes } from './sync-routes.js';
+import { purgeTenant } from '../workers/tenant-maintenance.js';
 
 export interface ApiOptions {
   stores: Stores;
@@ -111,8 +112,22 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     const updated = await tenants.update(request.params.ref, bodyObject(request.body));
     return tenants.show(updated.id);
   });
-  app.delete<{ Params: { ref: string } }>('/tenants/:ref', async (request) =>
-    tenants.remove(request.params.ref),
+  // `?data=purge` deletes the tenant's imported objects first (recorded as a purge run); the default
+  // (`keep`) leaves them, as before.
+  app.delete<{ Params: { ref: string }; Querystring: { data?: string } }>(
+    '/tenants/:ref',
+    async (request) => {
+      const data = request.query.data ?? 'keep';
+      if (data !== 'keep' && data !== 'purge')
+        throw new ValidationError('Remove tenant', [
+          { field: 'data', message: 'must be purge (delete its imported objects) or keep' },
+        ]);
+      if (data === 'purge') {
+        const tenant = await tenants.show(request.params.ref);
+        await purgeTenant(options.stores.db, tenant, { requestedBy: 'api' });
+      }
+      return tenants.remove(request.params.ref);
+    },
   );
   if (options.syncQueue)
     registerSyncRoutes(app, {

@@ -206,5 +206,10 @@ describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
     expect((await cli(env, 'tenants', 'remove', a, '--purge', '--yes')).code).toBe(0);
     expect(Object.values(await counts(a)).every((n) => n === 0)).toBe(true);
     expect(await counts(b)).toEqual(bBefore);
+
+    // The API: DELETE with ?data=purge removes the tenant and its data; a bad value is refused.
+    expect((await api('DELETE', `/tenants/${b}?data=drop`)).status).toBe(400);
+    expect((await api('DELETE', `/tenants/${b}?data=purge`)).status).toBe(200);
+    expect(Object.values(await counts(b)).every((n) => n === 0)).toBe(true);
   });
 });
