@@ -35,6 +35,18 @@ export function syncMetrics(): SyncMetrics {
     labelNames: ['kind', 'change'] as const,
     registers: [registry],
   });
+  const held = new Counter({
+    name: 'm365sync_sync_sweeps_held_total',
+    help: 'Sweeps held back by mass-delete protection (the run ends needs_review), by kind',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const heldObjects = new Counter({
+    name: 'm365sync_sync_deletions_held_total',
+    help: 'Objects a held sweep would have deleted, by kind',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
   instance = {
     observe(status, durationMs, summary) {
       runs.inc({ status });
@@ -42,6 +54,10 @@ export function syncMetrics(): SyncMetrics {
       for (const [kind, r] of Object.entries(summary?.kinds ?? {})) {
         for (const change of ['created', 'updated', 'unchanged', 'deleted'] as const) {
           if (r[change] > 0) objects.inc({ kind, change }, r[change]);
+        }
+        if (r.status === 'needs_review' && r.held) {
+          held.inc({ kind });
+          heldObjects.inc({ kind }, r.held.wouldDelete);
         }
       }
     },

@@ -28,7 +28,7 @@ import { z } from 'zod';
 import { SyncError } from '../domain/errors.js';
 import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
 import { LeaseStore, type Lease } from '../connectors/mongo/leases.js';
-import { SyncRuns, type RunError } from '../connectors/mongo/sync-runs.js';
+import { SyncRuns, type KindResult, type RunError } from '../connectors/mongo/sync-runs.js';
 import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
 import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { guardedSweep } from './steps/guarded-sweep.js';
@@ -121,6 +121,18 @@ const LOCK_LOST = 'lock-lost';
 function errorOf(error: unknown): RunError {
   if (error instanceof SyncError) return { code: error.code, message: error.message };
   return { code: 'TRANSIENT', message: error instanceof Error ? error.message : String(error) };
+}
+
+function withoutHeldIds(kinds: Record<string, KindResult>): Record<string, KindResult> {
+  const out: Record<string, KindResult> = {};
+  for (const [kind, result] of Object.entries(kinds)) {
+    if (!result.held?.ids) out[kind] = result;
+    else {
+      const { ids: _ids, ...held } = result.held;
+      out[kind] = { ...result, held };
+    }
+  }
+  return out;
 }
 
 function jittered(ms: number): number {
@@ -267,7 +279,16 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       await runs.finish(run.id, { status, kinds: summary.kinds });
       metrics.observe(status, durationMs, summary);
       runLog.info({ status, durationMs }, 'sync run finished');
-      return { ...summary, runId: run.id, tenantId: tenant.id, status, durationMs };
+      // The job's return value lives in Redis: the run record keeps a held sweep's full id list, the
+      // job only its counts and sample.
+      return {
+        ...summary,
+        kinds: withoutHeldIds(summary.kinds),
+        runId: run.id,
+        tenantId: tenant.id,
+        status,
+        durationMs,
+      };
     } catch (error) {
       const durationMs = Date.now() - started;
       const runError = leaseLost

@@ -15,6 +15,7 @@ import { approveDeletes } from '../../workers/tenant-maintenance.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import { openStores } from '../../scripts/commands/context.js';
 import { buildApi } from '../../api/server.js';
+import { registry } from '../../observability/metrics.js';
 import { cli } from '../support/cli.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
@@ -31,6 +32,7 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
   let tenantId: string;
   let protection: DeleteProtectionStore;
   let cliEnv: NodeJS.ProcessEnv;
+  let lastJobResult: unknown;
   let stores: Awaited<ReturnType<typeof openStores>>;
 
   const storedUsers = async () =>
@@ -43,6 +45,7 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
       .map((d) => String(d.externalId))
       .sort();
   const ids = (ds: Dataset) => ds.users.map((u) => u.id).sort();
+  const sorted = (values: string[]) => [...values].sort();
   const withoutUsers = (ds: Dataset, drop: (index: number) => boolean): Dataset => {
     const next = structuredClone(ds);
     next.users = next.users.filter((_, i) => !drop(i));
@@ -57,6 +60,7 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
     });
     const end = await waitForRun(queue, jobId, { tenantId, pollMs: 100, timeoutMs: 120_000 });
     if (end.state !== 'completed') throw new Error(`run failed: ${end.reason}`);
+    lastJobResult = end.result;
     return (await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId))!;
   };
 
@@ -136,6 +140,13 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
       held: { wouldDelete: gone.length, stored: before.length, limit: 10, origin: 'default' },
     });
     expect(held.kinds.users?.held?.sample).toHaveLength(20);
+    expect(sorted(held.kinds.users!.held!.ids!)).toEqual(sorted(gone));
+    // The job's return value (in Redis) carries the counts and the sample, not every id.
+    const jobHeld = (lastJobResult as { kinds: Record<string, { held?: Record<string, unknown> }> }).kinds
+      .users!.held!;
+    expect(jobHeld).toMatchObject({ wouldDelete: gone.length });
+    expect(jobHeld.ids).toBeUndefined();
+    expect(await registry.metrics()).toMatch(/m365sync_sync_sweeps_held_total\{kind="users"[^}]*\} [1-9]/);
     for (const id of held.kinds.users!.held!.sample) expect(gone).toContain(id);
     expect(held.kinds.licences?.status).toBe('succeeded');
     expect(await storedUsers()).toEqual(before); // nothing deleted
