@@ -216,4 +216,25 @@ describe('instance filters and Teams-to-Entra matching end to end', { timeout: 1
     expect(left).toHaveLength(before.length - teams.entraMatch!.unmatched);
     for (const doc of left) expect((doc.data as { noEntraMatch: boolean }).noEntraMatch).toBe(false);
   });
+
+  it('when the Graph users fail, Teams users are matched against the stored users, not all flagged', async () => {
+    const storedUsers = new Set(await ids('users'));
+    sim.graph.addFault({ kind: 'forbidden', path: '/users', times: 20 });
+    try {
+      const run = await sync('graph-down');
+      expect(run.status).toBe('partial');
+      expect(run.kinds.users?.status).toBe('failed');
+      const teams = run.kinds.teams_users!;
+      expect(teams.status).toBe('succeeded');
+      const expected = teamsUsers(ds).filter(
+        (u) => u.UsageLocation !== 'JP' && storedUsers.has(String(u.Identity)),
+      ).length;
+      expect(expected).toBeGreaterThan(0);
+      expect(teams.entraMatch?.matched).toBe(expected);
+      expect(teams.deleted).toBe(0);
+      expect(await ids('users')).toEqual([...storedUsers].sort()); // a failed kind sweeps nothing
+    } finally {
+      sim.graph.setFaults([]);
+    }
+  });
 });
