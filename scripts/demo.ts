@@ -23,7 +23,7 @@ import { openStores } from './commands/context.js';
 import { runSummary } from './commands/sync.js';
 import { table } from './commands/tenants.js';
 
-const USERS = Number(process.env.DEMO_USERS ?? 2000);
+const USERS = Number(process.env.DEMO_USERS ?? 500);
 // The simulated proxies speak plain HTTP, which the WinRM connector rightly warns about: quiet here.
 const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
 const keyRing = keyRingFromEnv();
