@@ -3,37 +3,29 @@
  * worker. Users are removed from the simulated tenant and the sweep either goes through or is held.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
-import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
-import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
+import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { enqueueSync } from '../../queues/sync-queue.js';
 import type { Dataset } from '../../simulators/dataset.js';
-import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
-import { createFullPull, type FullPull } from '../../workers/full-pull.js';
+import type { SimulatedTenant } from '../../simulators/m365.js';
 import { approveDeletes } from '../../workers/tenant-maintenance.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
-import { openStores } from '../../scripts/commands/context.js';
+import type { Stores } from '../../scripts/commands/context.js';
 import { buildApi } from '../../api/server.js';
 import { registry } from '../../observability/metrics.js';
 import { cli } from '../support/cli.js';
-import { testEnv } from '../support/env.js';
-import { keyEntry } from '../support/keys.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { fastQueue, quietLogger } from '../workers/support/harness.js';
+import type { TestMongo } from '../support/services.js';
+import { startEngine, type Engine } from './support.js';
 
 describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
+  let engine: Engine;
   let sim: SimulatedTenant;
   let mongo: TestMongo;
-  let redis: TestRedis;
-  let queue: Queue<SyncJobData, unknown, string>;
-  let worker: SyncWorker;
-  let fullPull: FullPull;
+  let queue: Engine['queue'];
   let tenantId: string;
   let protection: DeleteProtectionStore;
   let cliEnv: NodeJS.ProcessEnv;
   let lastJobResult: unknown;
-  let stores: Awaited<ReturnType<typeof openStores>>;
+  let stores: Stores;
 
   const storedUsers = async () =>
     (
@@ -58,60 +50,23 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
       requestedBy,
       kinds: ['users', 'licences'],
     });
-    const end = await waitForRun(queue, jobId, { tenantId, pollMs: 100, timeoutMs: 120_000 });
-    if (end.state !== 'completed') throw new Error(`run failed: ${end.reason}`);
-    lastJobResult = end.result;
-    return (await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId))!;
+    const { run, jobResult } = await engine.runOf(jobId, tenantId);
+    lastJobResult = jobResult;
+    return run;
   };
 
   beforeAll(async () => {
-    sim = await startSimulatedTenant({ dataset: { seed: 21, users: 120 } });
-    mongo = await testMongo('e2e-protection');
-    redis = await testRedis('e2e-protection');
-    const keys = keyEntry('e2e-protection');
-    stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+    engine = await startEngine('e2e-protection', { dataset: { seed: 21, users: 120 } });
+    ({ sim, mongo, queue, stores } = engine);
     tenantId = (await stores.tenants.add(sim.tenantInput)).id;
     protection = new DeleteProtectionStore(mongo.db, {});
-    cliEnv = {
-      MONGODB_URI: testEnv().mongoUri,
-      M365SYNC_DB: mongo.db.databaseName,
-      M365SYNC_ENCRYPTION_KEYS: keys,
-      REDIS_URL: redis.url,
-      M365SYNC_QUEUE_PREFIX: redis.prefix,
-      M365SYNC_OPERATOR: 'carol@cli',
-    };
-    fullPull = createFullPull({
-      tenants: stores.tenants,
-      certificates: stores.certificates,
-      graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix } },
-      winrm: { scheme: 'http', affinityKey: 'e2e-protection' },
-      env: {},
-      logger: quietLogger,
-    });
-    worker = await startWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
-      db: mongo.db,
-      processor: fullPull.processor,
-      settings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
-      queueSettings: { ...fastQueue, attempts: 1 },
-      triggers: false,
-      logger: quietLogger,
-      env: {},
-    });
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    cliEnv = engine.cliEnv('carol@cli');
     const first = await sync('first');
     expect(first.status).toBe('succeeded');
     expect(await storedUsers()).toEqual(ids(sim.dataset()));
   }, 120_000);
 
-  afterAll(async () => {
-    await worker?.close(1000);
-    fullPull?.close();
-    await queue?.close();
-    await sim?.close();
-    await redis?.close();
-    await mongo?.close();
-  });
+  afterAll(async () => engine?.close());
 
   it('lets a deletion under the threshold through (default: 10 objects or 5 %)', async () => {
     const next = withoutUsers(sim.dataset(), (i) => i < 4);

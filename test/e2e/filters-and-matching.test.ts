@@ -5,32 +5,22 @@
  * applies `-Filter` and reports what it received).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
 import type { TenantRepository } from '../../connectors/mongo/tenants.js';
 import { ValidationError } from '../../domain/errors.js';
-import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
 import { mailboxes, teamsUsers, type Dataset } from '../../simulators/dataset.js';
-import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
-import { createFullPull, type FullPull } from '../../workers/full-pull.js';
+import type { SimulatedTenant } from '../../simulators/m365.js';
 import { approveDeletes } from '../../workers/tenant-maintenance.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
-import { openStores } from '../../scripts/commands/context.js';
-import { keyEntry } from '../support/keys.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { fastQueue, quietLogger } from '../workers/support/harness.js';
+import type { TestMongo } from '../support/services.js';
+import { startEngine, type Engine } from './support.js';
 
 const TEAMS_FILTER = "UsageLocation -ne 'JP' -and DisplayName -notlike '*O''Brien $(whoami)*'";
 
 describe('instance filters and Teams-to-Entra matching end to end', { timeout: 180_000 }, () => {
+  let engine: Engine;
   let sim: SimulatedTenant;
   let mongo: TestMongo;
-  let redis: TestRedis;
-  let queue: Queue<SyncJobData, unknown, string>;
-  let worker: SyncWorker;
-  let fullPull: FullPull;
   let tenants: TenantRepository;
   let tenantId: string;
   let ds: Dataset;
@@ -39,22 +29,13 @@ describe('instance filters and Teams-to-Entra matching end to end', { timeout: 1
     mongo.db.collection(collection).find({ tenantId }).sort({ externalId: 1 }).toArray();
   const ids = async (collection: string) => (await stored(collection)).map((d) => String(d.externalId));
   const sorted = (values: string[]) => [...values].sort();
-  const sync = async (requestedBy: string): Promise<SyncRun> => {
-    const { jobId } = await enqueueSync(queue, { tenantId, trigger: 'cli', requestedBy });
-    const end = await waitForRun(queue, jobId, { tenantId, pollMs: 100, timeoutMs: 120_000 });
-    if (end.state !== 'completed') throw new Error(`run failed: ${end.reason}`);
-    return (await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId))!;
-  };
+  const sync = (requestedBy: string): Promise<SyncRun> => engine.sync(tenantId, requestedBy);
 
   beforeAll(async () => {
-    sim = await startSimulatedTenant({ dataset: { seed: 41, users: 100 }, enableExchange: true });
+    engine = await startEngine('e2e-filters', { dataset: { seed: 41, users: 100 }, enableExchange: true });
+    ({ sim, mongo } = engine);
     ds = sim.dataset();
-    mongo = await testMongo('e2e-filters');
-    redis = await testRedis('e2e-filters');
-    const stores = await openStores(
-      mongo.db,
-      keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('e2e-filters') }),
-    );
+    const { stores } = engine;
     tenants = stores.tenants;
     tenantId = (
       await tenants.add({
@@ -67,35 +48,9 @@ describe('instance filters and Teams-to-Entra matching end to end', { timeout: 1
         },
       })
     ).id;
-    fullPull = createFullPull({
-      tenants: stores.tenants,
-      certificates: stores.certificates,
-      graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix } },
-      winrm: { scheme: 'http', affinityKey: 'e2e-filters' },
-      env: {},
-      logger: quietLogger,
-    });
-    worker = await startWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
-      db: mongo.db,
-      processor: fullPull.processor,
-      settings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
-      queueSettings: { ...fastQueue, attempts: 1 },
-      triggers: false,
-      logger: quietLogger,
-      env: {},
-    });
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
   }, 120_000);
 
-  afterAll(async () => {
-    await worker?.close(1000);
-    fullPull?.close();
-    await queue?.close();
-    await sim?.close();
-    await redis?.close();
-    await mongo?.close();
-  });
+  afterAll(async () => engine?.close());
 
   it('lands only matching objects, sends the advanced-query parameters on every page, and passes PowerShell filters as literals', async () => {
     const run = await sync('first');

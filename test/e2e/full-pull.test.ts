@@ -3,11 +3,7 @@
  * two simulated PowerShell proxies over one generated tenant; a worker runs the full pull.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
 import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
-import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
 import {
   changeDataset,
   mailboxes,
@@ -15,17 +11,12 @@ import {
   teamsUsers,
   type Dataset,
 } from '../../simulators/dataset.js';
-import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
-import { createFullPull, type FullPull } from '../../workers/full-pull.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
-import { openStores } from '../../scripts/commands/context.js';
-import { keyEntry } from '../support/keys.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { fastQueue } from '../workers/support/harness.js';
+import type { SimulatedTenant } from '../../simulators/m365.js';
+import type { TestMongo } from '../support/services.js';
+import { startEngine, type Engine } from './support.js';
 import { createLogger } from '../../observability/logger.js';
 import { registry } from '../../observability/metrics.js';
-import { tenantSecrets } from '../../domain/tenant.js';
-import { validateTenant } from '../../domain/tenant.js';
+import { tenantSecrets, validateTenant } from '../../domain/tenant.js';
 
 /** What each collection must hold for a data set, by the kind's id property. */
 function expectedIds(ds: Dataset): Record<string, string[]> {
@@ -57,12 +48,10 @@ function expectedIds(ds: Dataset): Record<string, string[]> {
 }
 
 describe('a full pull end to end', { timeout: 180_000 }, () => {
+  let engine: Engine;
   let sim: SimulatedTenant;
   let mongo: TestMongo;
-  let redis: TestRedis;
-  let queue: Queue<SyncJobData, unknown, string>;
-  let worker: SyncWorker;
-  let fullPull: FullPull;
+  let queue: Engine['queue'];
   let tenantId: string;
   // Everything the worker and the full pull log, at debug level, through the production redaction.
   const logLines: string[] = [];
@@ -82,50 +71,15 @@ describe('a full pull end to end', { timeout: 180_000 }, () => {
     }
     return out;
   };
-  const sync = async (requestedBy: string) => {
-    const { jobId } = await enqueueSync(queue, { tenantId, trigger: 'cli', requestedBy });
-    const end = await waitForRun(queue, jobId, { tenantId, pollMs: 100, timeoutMs: 120_000 });
-    if (end.state !== 'completed') throw new Error(`run failed: ${end.reason}`);
-    return new SyncRuns(mongo.db).get((end.result as { runId: string }).runId);
-  };
+  const sync = (requestedBy: string) => engine.sync(tenantId, requestedBy);
 
   beforeAll(async () => {
-    sim = await startSimulatedTenant({ dataset: { seed: 11, users: 150 }, enableExchange: true });
-    mongo = await testMongo('e2e');
-    redis = await testRedis('e2e');
-    const stores = await openStores(
-      mongo.db,
-      keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('e2e') }),
-    );
-    tenantId = (await stores.tenants.add(sim.tenantInput)).id;
-    fullPull = createFullPull({
-      tenants: stores.tenants,
-      certificates: stores.certificates,
-      graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix } },
-      winrm: { scheme: 'http', affinityKey: 'e2e-worker' },
-      env: {},
-      logger,
-    });
-    worker = await startWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
-      db: mongo.db,
-      processor: fullPull.processor,
-      settings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
-      queueSettings: { ...fastQueue, attempts: 1 },
-      triggers: false,
-      logger,
-    });
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    engine = await startEngine('e2e', { dataset: { seed: 11, users: 150 }, enableExchange: true, logger });
+    ({ sim, mongo, queue } = engine);
+    tenantId = (await engine.stores.tenants.add(sim.tenantInput)).id;
   }, 120_000);
 
-  afterAll(async () => {
-    await worker?.close(1000);
-    fullPull?.close();
-    await queue?.close();
-    await sim?.close();
-    await redis?.close();
-    await mongo?.close();
-  });
+  afterAll(async () => engine?.close());
 
   it('lands every object of every kind with the counts of the data set', async () => {
     const run = await sync('first');

@@ -5,30 +5,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import type { Queue } from 'bullmq';
 import { buildApi } from '../../api/server.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
 import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
 import { BUILT_IN_KIND_LISTS } from '../../domain/kind-lists.js';
-import { createSyncQueue, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
-import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
-import { createFullPull, type FullPull } from '../../workers/full-pull.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
-import { openStores } from '../../scripts/commands/context.js';
+import type { SimulatedTenant } from '../../simulators/m365.js';
 import { cli } from '../support/cli.js';
-import { testEnv } from '../support/env.js';
-import { keyEntry } from '../support/keys.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { fastQueue, quietLogger } from '../workers/support/harness.js';
+import type { TestMongo } from '../support/services.js';
+import { startEngine, type Engine } from './support.js';
 
 describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
+  let engine: Engine;
   let sim: SimulatedTenant;
   let mongo: TestMongo;
-  let redis: TestRedis;
-  let queue: Queue<SyncJobData, unknown, string>;
-  let worker: SyncWorker;
-  let fullPull: FullPull;
   let app: FastifyInstance;
   let base: string;
   let env: NodeJS.ProcessEnv;
@@ -49,11 +38,8 @@ describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
   };
   const counts = async (tenantId: string) =>
     Object.fromEntries(Object.entries(await snapshot(tenantId)).map(([k, v]) => [k, v.count]));
-  const runOf = async (jobId: string, tenantId: string): Promise<SyncRun> => {
-    const end = await waitForRun(queue, jobId, { tenantId, pollMs: 100, timeoutMs: 120_000 });
-    if (end.state !== 'completed') throw new Error(`run failed: ${end.reason}`);
-    return (await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId))!;
-  };
+  const runOf = async (jobId: string, tenantId: string): Promise<SyncRun> =>
+    (await engine.runOf(jobId, tenantId)).run;
   const api = (method: string, path: string, body?: unknown) =>
     fetch(`${base}${path}`, {
       method,
@@ -62,52 +48,19 @@ describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
     });
 
   beforeAll(async () => {
-    sim = await startSimulatedTenant({ dataset: { seed: 31, users: 60 }, enableExchange: true });
-    mongo = await testMongo('e2e-kinds');
-    redis = await testRedis('e2e-kinds');
-    const keys = keyEntry('e2e-kinds');
-    const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+    engine = await startEngine('e2e-kinds', { dataset: { seed: 31, users: 60 }, enableExchange: true });
+    ({ sim, mongo } = engine);
+    const { stores, queue } = engine;
     a = (await stores.tenants.add(sim.tenantInput)).id;
     b = (await stores.tenants.add({ ...sim.tenantInput, Tenant: { name: 'Second Copy' } })).id;
-    env = {
-      MONGODB_URI: testEnv().mongoUri,
-      M365SYNC_DB: mongo.db.databaseName,
-      M365SYNC_ENCRYPTION_KEYS: keys,
-      REDIS_URL: redis.url,
-      M365SYNC_QUEUE_PREFIX: redis.prefix,
-      M365SYNC_OPERATOR: 'tester@cli',
-    };
-    fullPull = createFullPull({
-      tenants: stores.tenants,
-      certificates: stores.certificates,
-      graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix } },
-      winrm: { scheme: 'http', affinityKey: 'e2e-kinds' },
-      env: {},
-      logger: quietLogger,
-    });
-    worker = await startWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
-      db: mongo.db,
-      processor: fullPull.processor,
-      settings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
-      queueSettings: { ...fastQueue, attempts: 1 },
-      triggers: false,
-      logger: quietLogger,
-      env: {},
-    });
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    env = engine.cliEnv('tester@cli');
     app = buildApi({ stores, syncQueue: queue, env: {} });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
   }, 120_000);
 
   afterAll(async () => {
     await app?.close();
-    await worker?.close(1000);
-    fullPull?.close();
-    await queue?.close();
-    await sim?.close();
-    await redis?.close();
-    await mongo?.close();
+    await engine?.close();
   });
 
   it('a --kinds users,licences sync touches no other collection and sweeps only those kinds', async () => {

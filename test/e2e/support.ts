@@ -1,0 +1,109 @@
+/**
+ * The end-to-end set-up every e2e file shares: a simulated tenant (Graph and two PowerShell proxies),
+ * its own MongoDB database and Redis prefix, the stores, the full pull in a worker, the sync queue,
+ * and the environment the real CLI needs to reach them. Torn down by `close()`.
+ */
+import type { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
+import type { DatasetOptions } from '../../simulators/dataset.js';
+import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
+import { openStores, type Stores } from '../../scripts/commands/context.js';
+import { createFullPull } from '../../workers/full-pull.js';
+import { startWorker } from '../../workers/worker.js';
+import { testEnv } from '../support/env.js';
+import { keyEntry } from '../support/keys.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { fastQueue, quietLogger } from '../workers/support/harness.js';
+
+export interface Engine {
+  sim: SimulatedTenant;
+  mongo: TestMongo;
+  redis: TestRedis;
+  stores: Stores;
+  queue: Queue<SyncJobData, unknown, string>;
+  /** Environment for the real CLI (`test/support/cli.ts`) to reach this engine's stores and queue. */
+  cliEnv(operator: string): NodeJS.ProcessEnv;
+  /** Waits for a job's run and returns its record (and the job's return value). */
+  runOf(jobId: string, tenantId: string): Promise<{ run: SyncRun; jobResult: unknown }>;
+  /** Enqueues a sync of a tenant and waits for its run. */
+  sync(tenantId: string, requestedBy: string, kinds?: string[]): Promise<SyncRun>;
+  close(): Promise<void>;
+}
+
+export async function startEngine(
+  label: string,
+  options: { dataset: DatasetOptions; enableExchange?: boolean; logger?: Logger },
+): Promise<Engine> {
+  const sim = await startSimulatedTenant({
+    dataset: options.dataset,
+    enableExchange: options.enableExchange,
+  });
+  const mongo = await testMongo(label);
+  const redis = await testRedis(label);
+  const keys = keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
+  const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+  const logger = options.logger ?? quietLogger;
+  const fullPull = createFullPull({
+    tenants: stores.tenants,
+    certificates: stores.certificates,
+    graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix } },
+    winrm: { scheme: 'http', affinityKey: label },
+    env: {},
+    logger,
+  });
+  const worker = await startWorker({
+    redis: { url: redis.url, prefix: redis.prefix },
+    db: mongo.db,
+    processor: fullPull.processor,
+    settings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
+    queueSettings: { ...fastQueue, attempts: 1 },
+    triggers: false,
+    logger,
+    env: {},
+  });
+  const queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+
+  const runOf = async (jobId: string, tenantId: string) => {
+    const end = await waitForRun(queue, jobId, { tenantId, pollMs: 100, timeoutMs: 120_000 });
+    if (end.state !== 'completed') throw new Error(`run failed: ${end.reason}`);
+    const run = await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId);
+    if (!run) throw new Error(`no run record for job ${jobId}`);
+    return { run, jobResult: end.result };
+  };
+  return {
+    sim,
+    mongo,
+    redis,
+    stores,
+    queue,
+    cliEnv: (operator) => ({
+      MONGODB_URI: testEnv().mongoUri,
+      M365SYNC_DB: mongo.db.databaseName,
+      M365SYNC_ENCRYPTION_KEYS: keys,
+      REDIS_URL: redis.url,
+      M365SYNC_QUEUE_PREFIX: redis.prefix,
+      M365SYNC_OPERATOR: operator,
+    }),
+    runOf,
+    async sync(tenantId, requestedBy, kinds) {
+      const { jobId } = await enqueueSync(queue, {
+        tenantId,
+        trigger: 'cli',
+        requestedBy,
+        ...(kinds ? { kinds } : {}),
+      });
+      return (await runOf(jobId, tenantId)).run;
+    },
+    async close() {
+      await worker.close(1000);
+      fullPull.close();
+      await queue.close();
+      await sim.close();
+      await redis.close();
+      await mongo.close();
+    },
+  };
+}
