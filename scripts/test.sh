@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, with its own set-up: installs dependencies when missing, starts the local
-# services (Redis, a MongoDB-wire server), then runs vitest. Extra arguments go to vitest.
+# services (Redis, a MongoDB-wire server), checks types, lint and format (whole suite only), then runs
+# vitest. Extra arguments go to vitest.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -9,4 +10,9 @@ bash scripts/services.sh
 # The WinRM conformance test drives the simulated proxy with pywinrm (Debian's python3-winrm).
 bash scripts/ensure-pywinrm.sh
 set -a; source .data/services.env; set +a
+if [[ $# -eq 0 ]]; then
+  # The whole suite also checks types, lint and format: what CI runs must keep main clean.
+  npm run --silent typecheck
+  npm run --silent lint
+fi
 exec npx vitest run "$@"
