@@ -154,6 +154,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   const runs = new SyncRuns(db);
   const protection = new DeleteProtectionStore(db, options.env ?? process.env);
   await objects.ensureIndexes();
+  await leases.ensureIndexes();
   await runs.ensureIndexes();
   const metrics = syncMetrics();
   let closing = false;

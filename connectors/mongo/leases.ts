@@ -4,28 +4,30 @@
  * imported objects; a run that lost its lease (its process stalled, its network partitioned) must stop
  * writing before another run's sweep can see its writes.
  *
- * Lease document (collection `sync_leases`, `_id` = tenant id):
- *   { _id, owner, token, expiresAt, acquiredAt, renewedAt }
- * The document is never deleted (release only expires it), so `token` only grows: every acquisition
- * increments it, and it is the fencing token of the run that acquired it.
+ * Lease documents (collection `sync_leases`), one per acquisition, the newest of a tenant being its
+ * lease: { _id: `tenant:token`, tenantId, owner, token, expiresAt, acquiredAt, renewedAt }. `token`
+ * only grows: every acquisition takes the newest token + 1, and it is the fencing token of the run
+ * that acquired it; older documents are removed once a newer one exists.
  *
- * Every operation is one atomic single-document `findOneAndUpdate`, which FerretDB v1 and MongoDB both
- * provide; no transactions.
- * - acquire: filter `{ _id, expiresAt <= now - clockSkew }`, `$inc token`, upsert. A live lease does not
- *   match, the upsert then collides on `_id` and the duplicate-key error means "held by someone else".
- * - renew / fence check: filter `{ _id, token }`, set `expiresAt = now + ttl`. It succeeds only if nobody
- *   acquired since us (acquiring changes the token), even if our lease had lapsed in the meantime: then
+ * No transactions. The one atomic step both MongoDB and FerretDB v1 guarantee across connections is
+ * an insert with a unique `_id` (FerretDB's findAndModify is not atomic: several callers racing for an
+ * expired lease all "won" it in a probe here), so:
+ * - acquire: if the newest lease has expired (`expiresAt <= now - clockSkew`), insert `tenant:token+1`;
+ *   a duplicate key means someone else acquired it first.
+ * - renew / fence check: set `expiresAt = now + ttl` on our document, and check no newer lease exists.
+ *   It succeeds only if nobody acquired since us, even if our lease had lapsed in the meantime: then
  *   nobody else took it, so extending it is safe.
- * - release: filter `{ _id, token }`, set `expiresAt` to the epoch so the next run need not wait.
+ * - release: set our `expiresAt` to the epoch so the next run need not wait.
  *
  * The guarantee (why a zombie cannot write after a new run starts):
  * 1. A writer calls `WriteFence.assertCurrent()` before each write batch and before the sweep. It renews
- *    the lease (atomically, conditional on the token); on success the lease is ours until
- *    `t0 + ttl` where t0 is our clock just before sending the renewal.
- * 2. A new run can acquire only once `expiresAt + clockSkew` has passed on its clock. Renewal and
- *    acquisition are serialised by the server on the one lease document, so either our renewal came
- *    first (and the newcomer must wait a full ttl) or the newcomer's acquisition came first (and our
- *    renewal fails: we get LEASE_LOST and write nothing).
+ *    the lease, then checks no newer lease exists; on success the lease is ours until `t0 + ttl`
+ *    where t0 is our clock just before sending the renewal.
+ * 2. A new run can acquire only once `expiresAt + clockSkew` has passed on its clock. Either our
+ *    renewal landed before the newcomer read the lease (and the newcomer must wait a full ttl), or
+ *    the newcomer's lease exists when we check after renewing (and we get LEASE_LOST and write
+ *    nothing). Only a renewal of an already lapsed lease can race a newcomer's acquisition; point 4
+ *    covers that.
  * 3. The write batch that follows a successful check carries `maxTimeMS` = `writeBudgetMs` (at most half
  *    the ttl), so the server abandons it rather than apply it late; the newcomer's sweep, which comes
  *    after its acquisition and its own pull, therefore sees every write the zombie made.
@@ -39,7 +41,9 @@ import type { Collection, Db } from 'mongodb';
 import { SyncError } from '../../domain/errors.js';
 
 export interface LeaseDocument {
+  /** `tenantId:token` */
   _id: string;
+  tenantId: string;
   owner: string;
   token: number;
   expiresAt: Date;
@@ -72,6 +76,10 @@ export interface WriteFence {
   assertCurrent(): Promise<{ maxTimeMS: number }>;
 }
 
+function leaseId(lease: Lease): string {
+  return `${lease.tenantId}:${lease.token}`;
+}
+
 function isDuplicateKey(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 11000;
 }
@@ -85,52 +93,69 @@ export class LeaseStore {
     this.clockSkewMs = options.clockSkewMs ?? 5000;
   }
 
+  /** The index the newest-lease look-up uses. Idempotent; call at start-up. */
+  async ensureIndexes(): Promise<void> {
+    await this.collection.createIndex({ tenantId: 1, token: -1 }, { name: 'tenant_token' });
+  }
+
   /** The tenant's lease, or null if another owner holds a live one. */
   async acquire(tenantId: string, owner: string, ttlMs: number): Promise<Lease | null> {
     const now = new Date();
+    const current = await this.newest(tenantId);
+    if (current && current.expiresAt.getTime() > now.getTime() - this.clockSkewMs) return null;
+    const token = (current?.token ?? 0) + 1;
+    const expiresAt = new Date(now.getTime() + ttlMs);
+    // The atomic step: of all who read the same expired lease, one inserts `tenant:token` first and
+    // the others get a duplicate key.
     try {
-      const doc = await this.collection.findOneAndUpdate(
-        { _id: tenantId, expiresAt: { $lte: new Date(now.getTime() - this.clockSkewMs) } },
-        {
-          $inc: { token: 1 },
-          $set: { owner, expiresAt: new Date(now.getTime() + ttlMs), acquiredAt: now, renewedAt: now },
-        },
-        { upsert: true, returnDocument: 'after' },
-      );
-      if (!doc) return null;
-      return { tenantId, owner: doc.owner, token: doc.token, expiresAt: doc.expiresAt };
+      await this.collection.insertOne({
+        _id: `${tenantId}:${token}`,
+        tenantId,
+        token,
+        owner,
+        expiresAt,
+        acquiredAt: now,
+        renewedAt: now,
+      });
     } catch (error) {
       if (isDuplicateKey(error)) return null;
       throw error;
     }
+    await this.collection.deleteMany({ tenantId, token: { $lt: token } });
+    return { tenantId, owner, token, expiresAt };
   }
 
   /** Extends the lease if it is still ours (nobody acquired since); null means it is lost. */
   async renew(lease: Lease, ttlMs: number): Promise<Lease | null> {
     const now = new Date();
-    const doc = await this.collection.findOneAndUpdate(
-      { _id: lease.tenantId, token: lease.token },
-      { $set: { expiresAt: new Date(now.getTime() + ttlMs), renewedAt: now } },
-      { returnDocument: 'after' },
+    const expiresAt = new Date(now.getTime() + ttlMs);
+    const result = await this.collection.updateOne(
+      { _id: leaseId(lease) },
+      { $set: { expiresAt, renewedAt: now } },
     );
-    if (!doc) return null;
-    return { ...lease, expiresAt: doc.expiresAt };
+    if (result.matchedCount === 0 || ((await this.newest(lease.tenantId))?.token ?? 0) > lease.token)
+      return null;
+    return { ...lease, expiresAt };
   }
 
-  /** Gives the lease up at once, if it is still ours. The token stays, so tokens keep growing. */
+  /** Gives the lease up at once, if it is still ours. Its document stays, so tokens keep growing. */
   async release(lease: Lease): Promise<boolean> {
     const result = await this.collection.updateOne(
-      { _id: lease.tenantId, token: lease.token },
+      { _id: leaseId(lease) },
       { $set: { expiresAt: new Date(0) } },
     );
-    return result.matchedCount === 1;
+    return result.matchedCount === 1 && ((await this.newest(lease.tenantId))?.token ?? 0) === lease.token;
   }
 
   /** Who holds the tenant's lease now (for the API and for tests), or null. */
   async holder(tenantId: string): Promise<Lease | null> {
-    const doc = await this.collection.findOne({ _id: tenantId });
+    const doc = await this.newest(tenantId);
     if (!doc || doc.expiresAt.getTime() <= Date.now()) return null;
     return { tenantId, owner: doc.owner, token: doc.token, expiresAt: doc.expiresAt };
+  }
+
+  private newest(tenantId: string): Promise<LeaseDocument | null> {
+    return this.collection.find({ tenantId }).sort({ token: -1 }).limit(1).next();
   }
 
   /** A fence for writes under this lease. */
