@@ -66,7 +66,3 @@ export class ValidationError extends SyncError {
     this.problems = problems;
   }
 }
-
-export function isRetryable(error: unknown): boolean {
-  return error instanceof SyncError ? error.retryable : false;
-}

@@ -1,5 +1,3 @@
-import type { TenantConfig } from './tenant.js';
-
 /** One PowerShell proxy named by a tenant's Host field. */
 export interface PowerShellHost {
   host: string;
@@ -23,8 +21,4 @@ export function parsePowerShellHosts(hostName: string): PowerShellHost[] {
 
 function withPort(host: string, port: string | undefined): PowerShellHost {
   return port === undefined ? { host } : { host, port: Number(port) };
-}
-
-export function tenantPowerShellHosts(c: TenantConfig): PowerShellHost[] {
-  return parsePowerShellHosts(c['Microsoft Teams Powershell'].hostName);
 }

@@ -320,7 +320,3 @@ export function fieldPath(field: TenantField): string {
 
 export const PASSWORD_FIELDS = TENANT_FIELDS.filter((f) => f.password);
 export const ENCRYPTED_FIELDS = TENANT_FIELDS.filter((f) => f.encrypted);
-
-export function findField(path: string): TenantField | undefined {
-  return TENANT_FIELDS.find((f) => fieldPath(f) === path);
-}

@@ -85,16 +85,11 @@ interface SyncRunDocument extends Omit<SyncRun, 'id'> {
   _id: ObjectId;
 }
 
-export interface NewRun {
-  tenantId: string;
-  hierarchy: string;
-  trigger: SyncTrigger;
-  requestedBy: string;
-  jobId: string;
-  attempt: number;
-  kindsRequested?: string[];
-  worker: string;
-}
+/** What the worker knows of a run when it starts it. */
+export type NewRun = Pick<
+  SyncRun,
+  'tenantId' | 'hierarchy' | 'trigger' | 'requestedBy' | 'jobId' | 'attempt' | 'kindsRequested'
+> & { worker: string };
 
 function toRun({ _id, ...rest }: SyncRunDocument): SyncRun {
   return { id: _id.toHexString(), ...rest };
