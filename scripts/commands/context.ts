@@ -5,6 +5,7 @@
 import type { Db } from 'mongodb';
 import { connectMongo, type MongoConnection } from '../../connectors/mongo/connection.js';
 import { keyRingFromEnv, type KeyRing } from '../../connectors/mongo/encryption.js';
+import { ApiTokenStore } from '../../connectors/mongo/api-tokens.js';
 import { CertificateRepository } from '../../connectors/mongo/certificates.js';
 import { TenantRepository } from '../../connectors/mongo/tenants.js';
 
@@ -18,6 +19,8 @@ export interface Stores {
   keyRing: KeyRing;
   tenants: TenantRepository;
   certificates: CertificateRepository;
+  /** The operator API's tokens. */
+  tokens: ApiTokenStore;
 }
 
 export interface CliContext {
@@ -57,6 +60,7 @@ export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env
 export async function openStores(db: Db, keyRing: KeyRing): Promise<Stores> {
   const certificates = new CertificateRepository(db, keyRing);
   const tenants = new TenantRepository(db, keyRing, (name) => certificates.find(name));
-  await Promise.all([certificates.ensureIndexes(), tenants.ensureIndexes()]);
-  return { db, keyRing, tenants, certificates };
+  const tokens = new ApiTokenStore(db);
+  await Promise.all([certificates.ensureIndexes(), tenants.ensureIndexes(), tokens.ensureIndexes()]);
+  return { db, keyRing, tenants, certificates, tokens };
 }
