@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { graphEndpoints } from '../../domain/cloud.js';
 import { SyncError } from '../../domain/errors.js';
+import { redactSecrets } from '../../domain/redaction.js';
 import { tenantSecrets, type TenantConfig } from '../../domain/tenant.js';
 import { logger as defaultLogger } from '../../observability/logger.js';
 import { createCredential, TokenSource, type GraphCertificate } from './credential.js';
@@ -114,16 +115,12 @@ interface Page {
 function scrubber(tenant: TenantConfig, certificate: GraphCertificate | undefined): (text: string) => string {
   const secrets = [...tenantSecrets(tenant)];
   if (certificate) secrets.push(certificate.privateKeyPem.trim());
-  const list = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = text;
-    for (const s of list) out = out.split(s).join('********');
+  return (text) =>
     // A PEM key that slipped in some other form
-    return out.replace(
+    redactSecrets(text, secrets).replace(
       /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
       '********',
     );
-  };
 }
 
 function graphErrorOf(body: unknown): { code?: string; message?: string } {
