@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
 import { KindLists } from '../connectors/mongo/kind-lists.js';
 import { RUN_STATUSES, SyncRuns, type RunStatus } from '../connectors/mongo/sync-runs.js';
+import { ActorName } from '../domain/actor.js';
 import { SyncError, ValidationError } from '../domain/errors.js';
 import { enqueueSync, type SyncJobData } from '../queues/sync-queue.js';
 import type { Stores } from '../scripts/commands/context.js';
@@ -24,7 +25,7 @@ export interface SyncRouteOptions {
 const KindsBody = z
   .object({
     kinds: z.union([z.string(), z.array(z.string())]).optional(),
-    requestedBy: z.string().trim().min(1).max(200).optional(),
+    requestedBy: ActorName.optional(),
   })
   .strict();
 
@@ -81,11 +82,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
   });
 
   app.post<{ Params: { id: string } }>('/runs/:id/approve-deletes', async (request) => {
-    const body = parse(
-      z.object({ approvedBy: z.string().trim().min(1).max(200).optional() }).strict(),
-      request.body,
-      'Approval',
-    );
+    const body = parse(z.object({ approvedBy: ActorName.optional() }).strict(), request.body, 'Approval');
     return approveDeletes(db, request.params.id, body.approvedBy ?? 'api');
   });
 
@@ -95,7 +92,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
         .object({
           kinds: z.union([z.string(), z.array(z.string())]).optional(),
           confirm: z.literal(true, { error: "must be true: purging deletes the tenant's imported objects" }),
-          requestedBy: z.string().trim().min(1).max(200).optional(),
+          requestedBy: ActorName.optional(),
         })
         .strict(),
       request.body,
