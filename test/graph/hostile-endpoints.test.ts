@@ -174,6 +174,36 @@ describe('hostile Graph and sign-in endpoints', { timeout: 30_000 }, () => {
     expect(error.message).toMatch(/no complete answer within 1 s/);
   });
 
+  it("test-connection reports each check by status and code only, and escapes the organisation's name", async () => {
+    mode = (res, path) => {
+      if (path === '/v1.0/organization') {
+        return json(200, {
+          '@odata.context': 'x',
+          value: [{ id: 'org', displayName: `Contoso\u001b[2J${'x'.repeat(400)}` }],
+        })(res, path);
+      }
+      if (path === '/v1.0/users') return res.writeHead(502, { 'content-type': 'text/html' }).end(MARKER);
+      return json(403, { error: { code: 'Authorization_RequestDenied', message: MARKER } })(res, path);
+    };
+    const graph = graphAt();
+    try {
+      const result = await graph.testConnection();
+      expect(JSON.stringify(result)).not.toContain(MARKER);
+      expect(result.organization?.displayName).toMatch(/^Contoso\\x1B\[2Jx+$/);
+      expect(result.organization?.displayName).toHaveLength(256);
+      expect(result.checks.map((c) => [c.endpoint, c.ok])).toEqual([
+        ['/organization', true],
+        ['/users', false],
+        ['/groups', false],
+        ['/subscribedSkus', false],
+      ]);
+      expect(result.checks[1]!.message).toMatch(/answered 502 \(HTTP 502\)/);
+      expect(result.checks[2]!.message).toMatch(/\(HTTP 403, Authorization_RequestDenied\)/);
+    } finally {
+      await graph.close();
+    }
+  });
+
   describe('as the sign-in endpoint', () => {
     const signIn = async (answer: Mode, options: Partial<GraphConnectorOptions> = {}) => {
       token = answer;
