@@ -2,7 +2,9 @@
  * What CLI commands share: the output streams (swappable, so tests run the real program in-process)
  * and the stores, opened on first use so `m365sync --help` needs no database.
  */
+import { userInfo } from 'node:os';
 import type { Db } from 'mongodb';
+import { checkedActor } from '../../domain/actor.js';
 import { connectMongo, type MongoConnection } from '../../connectors/mongo/connection.js';
 import { keyRingFromEnv, type KeyRing } from '../../connectors/mongo/encryption.js';
 import { ApiTokenStore } from '../../connectors/mongo/api-tokens.js';
@@ -30,6 +32,11 @@ export interface CliContext {
   /** Runs at close (queues, pools…), newest first. */
   onClose(cleanup: () => Promise<void> | void): void;
   close(): Promise<void>;
+}
+
+/** Who runs this command, as recorded on runs and approvals: M365SYNC_OPERATOR, else `<user>@cli`. */
+export function operatorName(ctx: Pick<CliContext, 'env'>): string {
+  return checkedActor(ctx.env.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`, 'M365SYNC_OPERATOR');
 }
 
 export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env): CliContext {
