@@ -36,7 +36,7 @@ import { tenantSecrets, type Tenant } from '../domain/tenant.js';
 import { logger as defaultLogger } from '../observability/logger.js';
 import type { RunSummary, SyncProcessor } from './processor.js';
 import { runGraphSteps } from './steps/graph-step.js';
-import { KindRun, runError } from './steps/kind-run.js';
+import { KindRun } from './steps/kind-run.js';
 import { runPowerShellStep } from './steps/powershell-step.js';
 import { attachTeamsMatching, type GraphUsersOutcome } from './steps/teams-matching-step.js';
 import { DEFAULT_UNMATCHED_TEAMS_USERS } from '../domain/teams-matching.js';
@@ -121,11 +121,12 @@ export function createFullPull(options: FullPullOptions): FullPull {
       ? new Promise<GraphUsersOutcome>((resolve) => (graphUsersSettled = resolve))
       : Promise.resolve<GraphUsersOutcome>('absent');
     const start = (kind: string) => {
-      const run = new KindRun(kind, ctx, (k, result) => {
+      const run = new KindRun(kind, ctx, (k, result, mayRetry) => {
         results[k] = result;
         done++;
-        if (result.error && result.status !== 'needs_review')
-          retryable.push(runError(result.error).retryable);
+        // The flag comes from the kind's own error (a SyncError knows); the recorded {code, message}
+        // no longer does, so it is never re-classified here.
+        if (result.status === 'failed' || result.status === 'cancelled') retryable.push(mayRetry ?? true);
         if (k === 'users')
           graphUsersSettled(
             result.status === 'succeeded' || result.status === 'needs_review' ? 'completed' : 'failed',

@@ -267,11 +267,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     };
     runLog.info({ attempt, trigger: data.trigger }, 'sync run started');
 
+    // The kinds of a run whose every kind failed: recorded with its end, as a finished run's are
+    // (FerretDB applies concurrent recordKind updates of one document non-atomically, so one may be lost).
+    let failedKinds: Record<string, KindResult> | undefined;
     try {
       const summary = await options.processor(job, controller.signal, ctx);
       const status = runStatusOf(summary);
       const durationMs = Date.now() - started;
       if (status === 'failed' && Object.keys(summary.kinds).length > 0) {
+        failedKinds = summary.kinds;
         const error = firstKindError(summary) ?? { code: 'TRANSIENT', message: 'every kind failed' };
         throw new SyncError(error.code as SyncError['code'], error.message, {
           retryable: summary.retryable ?? false,
@@ -308,7 +312,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       }
       const retryable = error instanceof SyncError ? error.retryable : true;
       const willRetry = retryable && job.attemptsMade + 1 < (job.opts.attempts ?? queueSettings.attempts);
-      await runs.finish(run.id, { status: 'failed', error: runError, willRetry });
+      await runs.finish(run.id, {
+        status: 'failed',
+        error: runError,
+        willRetry,
+        ...(failedKinds ? { kinds: failedKinds } : {}),
+      });
       metrics.observe('failed', durationMs);
       runLog.warn({ error: runError, willRetry }, 'sync run failed');
       if (!retryable) throw new UnrecoverableError(`${runError.code}: ${runError.message}`);
