@@ -64,9 +64,12 @@ function graphCheck(o: TestConnectionOptions): Promise<ConnectionCheckResult> {
       const result = await graph.testConnection({ signal: o.signal });
       const failed = result.checks.filter((c) => !c.ok);
       if (failed.length > 0) {
-        throw new SyncError(
-          'PERMISSION',
-          failed.map((c) => `${c.endpoint}: ${c.message ?? `grant ${c.permission}`}`).join('; '),
+        // Each read failed for its own reason: a missing permission, a missing endpoint (wrong base
+        // URL or cloud), throttling… each is named with its code and what to do.
+        throw new Error(
+          failed
+            .map((c) => `${c.code ?? 'GRAPH_REQUEST'}: ${c.message ?? `${c.endpoint} failed`}`)
+            .join('; '),
         );
       }
       return `token and ${result.checks.map((c) => c.endpoint).join(', ')} read${result.organization ? ` (${result.organization.displayName})` : ''}`;

@@ -77,6 +77,8 @@ export interface ConnectionCheck {
   endpoint: string;
   permission: string;
   ok: boolean;
+  /** What failed when not ok (PERMISSION, ENDPOINT_NOT_FOUND, THROTTLED, …). */
+  code?: string;
   /** What to do when not ok. */
   message?: string;
 }
@@ -338,6 +340,13 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
         `Graph returned 403 for ${endpoint} (${said}): grant the application permission ${permission} to app ${m365.client_id} and give admin consent in tenant ${m365.tenant_id}.`,
       );
     }
+    if (status === 404) {
+      return new SyncError(
+        'ENDPOINT_NOT_FOUND',
+        `Graph has no ${endpoint} at ${graphRoot} (404 ${said}): check Microsoft 365.graph_base_url (the Graph root of the tenant's cloud, ` +
+          `such as https://graph.microsoft.com, with no path) and Microsoft 365.cloud (${m365.cloud ?? 'global'}).`,
+      );
+    }
     return new SyncError(
       'GRAPH_REQUEST',
       `Graph ${endpoint} answered ${status} (${said}); this request is not retried: check the tenant's Graph settings (page sizes, base URL).`,
@@ -468,7 +477,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
       } catch (error) {
         if (!(error instanceof SyncError) || error.code === 'CANCELLED' || error.code === 'AUTHENTICATION')
           throw error;
-        checks.push({ endpoint, permission, ok: false, message: error.message });
+        checks.push({ endpoint, permission, ok: false, code: error.code, message: error.message });
       }
     }
     return {
