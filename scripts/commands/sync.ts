@@ -12,7 +12,8 @@ import { winRmSettingsFromEnv } from '../../connectors/winrm/index.js';
 import { ValidationError } from '../../domain/errors.js';
 import { KindLists } from '../../connectors/mongo/kind-lists.js';
 import { planKinds, syncPlan } from '../../domain/sync-plan.js';
-import { redisSettings } from '../../queues/connection.js';
+import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
+import { watchWorkers } from '../../queues/worker-presence.js';
 import { clearSchedule, createTriggerQueue, setSchedule, showSchedule } from '../../queues/schedules.js';
 import {
   createSyncQueue,
@@ -99,6 +100,22 @@ export function syncCommand(ctx: CliContext): Command {
       });
       bar.start(total, 0, { kind: '-', objects: 0, state: 'waiting' });
       const done = new Set<string>();
+      // A job with no worker waits in silence: say so at once, and again if the last worker goes away.
+      const redis = redisSettings(ctx.env);
+      let missing = false;
+      const workers = watchWorkers(queue, (count) => {
+        if (count === 0) {
+          missing = true;
+          ctx.io.err(
+            `no sync worker is connected to ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix}): the sync waits until one is. ` +
+              'Start one with `m365sync worker` (with the same REDIS_URL and M365SYNC_QUEUE_PREFIX, and MONGODB_URI, M365SYNC_DB and M365SYNC_ENCRYPTION_KEYS), ' +
+              'or start the worker deployment.',
+          );
+        } else if (missing) {
+          missing = false;
+          ctx.io.err('a sync worker is connected; the sync can start');
+        }
+      });
       try {
         const end = await waitForRun(queue, enqueued.jobId, {
           tenantId: tenant.id,
@@ -125,6 +142,7 @@ export function syncCommand(ctx: CliContext): Command {
         if (run) ctx.io.out(runSummary(run));
         if (run && run.status !== 'succeeded') process.exitCode = 1;
       } finally {
+        workers.stop();
         bar.stop();
       }
     });
