@@ -102,7 +102,10 @@ export interface StartWorkerOptions {
   /** Identifies this process in leases and run records; default host:pid:random. */
   workerId?: string;
   logger?: Logger;
-  /** Where the global delete thresholds come from (DELETE_THRESHOLD_*); default process.env. */
+  /**
+   * Where the global delete thresholds (DELETE_THRESHOLD_*) and, without `queueSettings`, the retry
+   * settings of scheduled syncs (SYNC_ATTEMPTS, SYNC_BACKOFF_MS) come from; default process.env.
+   */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -145,7 +148,7 @@ function tenantFilter(tenantId: string): { _id: ObjectId | string } {
 
 export async function startWorker(options: StartWorkerOptions): Promise<SyncWorker> {
   const settings = { ...workerSettings(), ...options.settings };
-  const queueSettings = options.queueSettings ?? syncQueueSettings();
+  const queueSettings = options.queueSettings ?? syncQueueSettings(options.env ?? process.env);
   const log = options.logger ?? defaultLogger;
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const { db } = options;
@@ -346,7 +349,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   });
   worker.on('stalled', (jobId) => log.warn({ jobId }, 'stalled job returned to the queue'));
 
-  const triggerWorker = options.triggers === false ? undefined : startTriggerWorker(options.redis, log);
+  const triggerWorker =
+    options.triggers === false ? undefined : startTriggerWorker(options.redis, log, queueSettings);
   await worker.waitUntilReady();
 
   let closed: Promise<void> | undefined;

@@ -19,6 +19,7 @@ import {
   createSyncQueue,
   enqueueAll,
   enqueueSync,
+  syncQueueSettings,
   waitForRun,
   type SyncJobData,
   type SyncProgress,
@@ -49,6 +50,8 @@ export function syncCommand(ctx: CliContext): Command {
     .option('--wait', 'show live progress and end with the run summary')
     .option('--timeout <minutes>', 'with --wait: stop waiting after this long (the run goes on)', Number, 240)
     .action(async (ref: string | undefined, options) => {
+      // Attempts and backoff are fixed in the job by whoever enqueues it: here, this command.
+      const settings = syncQueueSettings(ctx.env);
       const { tenants, db } = await ctx.stores();
       const kinds = options.kinds ? await new KindLists(db).resolve(options.kinds) : undefined;
       const runs = new SyncRuns(db);
@@ -67,7 +70,7 @@ export function syncCommand(ctx: CliContext): Command {
             requestedBy: requester(ctx),
             ...(kinds ? { kinds } : {}),
           },
-          { runs },
+          { runs, settings },
         );
         ctx.io.out(
           `enqueued ${results.filter((r) => r.outcome === 'created').length} sync(s); ${results.length} tenant(s) in all`,
@@ -82,7 +85,7 @@ export function syncCommand(ctx: CliContext): Command {
       const enqueued = await enqueueSync(
         queue,
         { tenantId: tenant.id, trigger: 'cli', requestedBy: requester(ctx), ...(kinds ? { kinds } : {}) },
-        { runs, hierarchy: tenant.hierarchy },
+        { runs, hierarchy: tenant.hierarchy, settings },
       );
       const what = {
         created: 'enqueued',

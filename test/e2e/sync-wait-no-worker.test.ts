@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCliContext } from '../../scripts/commands/context.js';
 import { runCli } from '../../scripts/program.js';
+import { cli } from '../support/cli.js';
 import { eventually } from '../workers/support/harness.js';
 import { startEngine, type Engine } from './support.js';
 
@@ -17,6 +18,28 @@ describe('sync --wait with no worker', { timeout: 120_000 }, () => {
   }, 120_000);
 
   afterAll(async () => engine?.close());
+
+  it('fixes the CLI’s SYNC_ATTEMPTS and SYNC_BACKOFF_MS in the job it enqueues, and refuses wrong ones', async () => {
+    const input = structuredClone(engine.sim.tenantInput);
+    input.Tenant = { name: 'Retry settings' };
+    const tenantId = (await engine.stores.tenants.add(input)).id;
+    const ref = `${input.hierarchy}/Retry settings`;
+    const env = engine.cliEnv('settings-test');
+
+    const refused = await cli({ ...env, SYNC_ATTEMPTS: 'three' }, 'sync', ref);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/SYNC_ATTEMPTS: .*\(not "three"\)/);
+    expect(await engine.queue.getDeduplicationJobId(tenantId)).toBeFalsy();
+
+    const enqueued = await cli({ ...env, SYNC_ATTEMPTS: '6', SYNC_BACKOFF_MS: '1500' }, 'sync', ref);
+    expect(enqueued.code).toBe(0);
+    const jobId = /\(job (\d+)\)/.exec(enqueued.out)?.[1];
+    const job = await engine.queue.getJob(jobId!);
+    expect(job?.data.tenantId).toBe(tenantId);
+    expect(job?.opts.attempts).toBe(6);
+    expect(job?.opts.backoff).toMatchObject({ type: 'exponential', delay: 1500 });
+    await job!.remove();
+  });
 
   it('says at once that no worker is connected and how to start one, then runs when one starts', async () => {
     const out: string[] = [];
