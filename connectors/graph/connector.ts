@@ -92,6 +92,14 @@ export interface ConnectionTest {
   durationMs: number;
 }
 
+/** The tenant's organization as Graph /organization describes it. */
+export interface GraphOrganization {
+  id: string;
+  displayName: string;
+  /** The initial `*.onmicrosoft.com` domain (verifiedDomains with isInitial), if Graph lists one. */
+  initialDomain?: string;
+}
+
 export interface GraphConnectorStats {
   /** Pages parsed and not yet released by the caller (held or fetched ahead). */
   livePages: number;
@@ -103,6 +111,8 @@ export interface GraphConnectorStats {
 export interface GraphConnector {
   pages(kind: GraphKind, options?: PagesOptions): AsyncIterable<GraphItem[]>;
   testConnection(options?: { signal?: AbortSignal }): Promise<ConnectionTest>;
+  /** Reads /organization (Organization.Read.All): the tenant's id, name and initial domain. */
+  organization(options?: { signal?: AbortSignal }): Promise<GraphOrganization>;
   readonly stats: GraphConnectorStats;
   close(): Promise<void>;
 }
@@ -455,6 +465,29 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     }
   }
 
+  async function organization({ signal }: { signal?: AbortSignal } = {}): Promise<GraphOrganization> {
+    const s = anySignal([signal, closing.signal]);
+    const body = (await getJson(
+      `${graphRoot}/organization?$select=id,displayName,verifiedDomains`,
+      '/organization',
+      s,
+    )) as { value?: GraphItem[] } | undefined;
+    const org = body?.value?.[0];
+    if (!org) {
+      throw new SyncError(
+        'GRAPH_REQUEST',
+        'Graph /organization answered without an organization; is graph_base_url a Graph endpoint?',
+      );
+    }
+    const domains = Array.isArray(org.verifiedDomains) ? (org.verifiedDomains as GraphItem[]) : [];
+    const initial = domains.find((d) => d.isInitial === true && typeof d.name === 'string');
+    return {
+      id: String(org.id),
+      displayName: String(org.displayName),
+      ...(initial ? { initialDomain: String(initial.name) } : {}),
+    };
+  }
+
   async function testConnection({ signal }: { signal?: AbortSignal } = {}): Promise<ConnectionTest> {
     const started = performance.now();
     const s = anySignal([signal, closing.signal]);
@@ -493,6 +526,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
   return {
     pages,
     testConnection,
+    organization,
     stats,
     async close() {
       closing.abort(new SyncError('CANCELLED', 'The Graph connector was closed.'));

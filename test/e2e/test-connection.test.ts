@@ -15,7 +15,10 @@ describe('test-connection names what failed', { timeout: 120_000 }, () => {
   let dir: string;
 
   beforeAll(async () => {
-    engine = await startEngine('e2e-test-connection', { dataset: { seed: 31, users: 20 } });
+    engine = await startEngine('e2e-test-connection', {
+      dataset: { seed: 31, users: 20 },
+      enableExchange: true,
+    });
     dir = await mkdtemp(join(tmpdir(), 'm365sync-test-connection-'));
     await writeFile(join(dir, 'graph-ca.pem'), engine.sim.ca);
     env = {
@@ -43,6 +46,20 @@ describe('test-connection names what failed', { timeout: 120_000 }, () => {
     expect(result.code).toBe(0);
     expect(graphLine(result.out)).toMatch(
       /^ok\s+graph\s.*\/organization, \/users, \/groups, \/subscribedSkus read/,
+    );
+    expect(result.out).toMatch(/^ok\s+teams\s/m);
+    // Exchange signed in to the initial domain read from Graph (the simulated proxy accepts no other).
+    expect(result.out).toMatch(/^ok\s+exchange\s.*signed in through .*; read 1 mailbox$/m);
+  });
+
+  it('without the initial domain from Graph, says what Exchange is missing and what to grant', async () => {
+    // Both the Graph check and the Exchange check read /organization.
+    engine.sim.graph.setFaults([{ kind: 'forbidden', path: '/organization', times: 2 }]);
+    const result = await cli(env, 'test-connection', name);
+    expect(result.code).toBe(1);
+    expect(graphLine(result.out)).toMatch(/PERMISSION: Graph returned 403 for \/organization/);
+    expect(result.out).toMatch(
+      /^FAIL\s+exchange\s.*CONFIGURATION: Exchange Online needs the tenant's initial \*\.onmicrosoft\.com domain for Connect-ExchangeOnline -Organization, and it is not known: .*Organization\.Read\.All/m,
     );
     expect(result.out).toMatch(/^ok\s+teams\s/m);
   });
