@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { GraphConnector } from '../connectors/graph/index.js';
-import type { TenantSyncStates } from '../connectors/mongo/tenant-sync-state.js';
+import type { TenantSyncStates } from '../connectors/mongo/sync-state.js';
 import { SyncError } from '../domain/errors.js';
 import type { TenantConfig } from '../domain/tenant.js';
 

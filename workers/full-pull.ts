@@ -15,7 +15,7 @@ import {
   type GraphConnectorOptions,
   type GraphKind,
 } from '../connectors/graph/index.js';
-import { TenantSyncStates } from '../connectors/mongo/tenant-sync-state.js';
+import { TenantSyncStates } from '../connectors/mongo/sync-state.js';
 import type { CertificateRepository } from '../connectors/mongo/certificates.js';
 import type { KindResult } from '../connectors/mongo/sync-runs.js';
 import type { TenantRepository } from '../connectors/mongo/tenants.js';

@@ -4,7 +4,7 @@
  * as Microsoft documents the parameter. Without it, the Exchange kinds fail saying what is missing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TenantSyncStates } from '../../connectors/mongo/tenant-sync-state.js';
+import { TenantSyncStates } from '../../connectors/mongo/sync-state.js';
 import { startEngine, type Engine } from './support.js';
 
 const EXCHANGE = ['mailboxes', 'distribution_groups'];
