@@ -38,9 +38,4 @@ export class TenantSyncStates {
       { upsert: true },
     );
   }
-
-  /** With the tenant (tenants remove): nothing of it is kept. */
-  async remove(tenantId: string): Promise<void> {
-    await this.collection.deleteOne({ _id: tenantId });
-  }
 }
