@@ -63,8 +63,23 @@ const QueueEnv = z.object({
   SYNC_BACKOFF_MS: z.coerce.number().int().min(100).default(60_000),
 });
 
+/**
+ * Attempts and backoff are job options: the process that enqueues a sync reads them and fixes them in
+ * the job (the CLI for `m365sync sync`, the API process, the worker process for scheduled syncs, which
+ * its trigger worker enqueues). Each of those reads and checks them when it starts.
+ */
 export function syncQueueSettings(env: NodeJS.ProcessEnv = process.env): SyncQueueSettings {
-  const e = QueueEnv.parse(env);
+  const parsed = QueueEnv.safeParse(env);
+  if (!parsed.success) {
+    throw new ValidationError(
+      'Sync retry settings',
+      parsed.error.issues.map((i) => ({
+        field: String(i.path[0]),
+        message: `${i.message} (not ${JSON.stringify(env[String(i.path[0])])})`,
+      })),
+    );
+  }
+  const e = parsed.data;
   return {
     attempts: e.SYNC_ATTEMPTS,
     backoffDelayMs: e.SYNC_BACKOFF_MS,

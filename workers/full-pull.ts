@@ -11,9 +11,11 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
   createGraphConnector,
+  type GraphConnector,
   type GraphConnectorOptions,
   type GraphKind,
 } from '../connectors/graph/index.js';
+import { TenantSyncStates } from '../connectors/mongo/sync-state.js';
 import type { CertificateRepository } from '../connectors/mongo/certificates.js';
 import type { KindResult } from '../connectors/mongo/sync-runs.js';
 import type { TenantRepository } from '../connectors/mongo/tenants.js';
@@ -36,10 +38,11 @@ import { tenantSecrets, type Tenant } from '../domain/tenant.js';
 import { logger as defaultLogger } from '../observability/logger.js';
 import type { RunSummary, SyncProcessor } from './processor.js';
 import { runGraphSteps } from './steps/graph-step.js';
-import { KindRun, runError } from './steps/kind-run.js';
+import { KindRun } from './steps/kind-run.js';
 import { runPowerShellStep } from './steps/powershell-step.js';
 import { attachTeamsMatching, type GraphUsersOutcome } from './steps/teams-matching-step.js';
 import { DEFAULT_UNMATCHED_TEAMS_USERS } from '../domain/teams-matching.js';
+import { exchangeOrganization } from './exchange-organization.js';
 
 const FullPullEnv = z.object({
   /** Extra CA (PEM file) trusted for Graph and its sign-in: a TLS-inspecting proxy, or the simulator. */
@@ -133,11 +136,12 @@ export function createFullPull(options: FullPullOptions): FullPull {
       ? new Promise<GraphUsersOutcome>((resolve) => (graphUsersSettled = resolve))
       : Promise.resolve<GraphUsersOutcome>('absent');
     const start = (kind: string) => {
-      const run = new KindRun(kind, ctx, (k, result) => {
+      const run = new KindRun(kind, ctx, (k, result, mayRetry) => {
         results[k] = result;
         done++;
-        if (result.error && result.status !== 'needs_review')
-          retryable.push(runError(result.error).retryable);
+        // The flag comes from the kind's own error (a SyncError knows); the recorded {code, message}
+        // no longer does, so it is never re-classified here.
+        if (result.status === 'failed' || result.status === 'cancelled') retryable.push(mayRetry ?? true);
         if (k === 'users')
           graphUsersSettled(
             result.status === 'succeeded' || result.status === 'needs_review' ? 'completed' : 'failed',
@@ -161,40 +165,42 @@ export function createFullPull(options: FullPullOptions): FullPull {
       for (const kind of kindsOfStep) if (!results[kind]) await start(kind).fail(error, signal);
     };
 
+    // One Graph connector per run, made when first needed: by the Graph steps, and by the Exchange
+    // step for the tenant's initial domain.
+    let graphConnector: Promise<GraphConnector> | undefined;
+    const graph = () =>
+      (graphConnector ??= graphCertificate(options.certificates, tenant).then((certificate) =>
+        createGraphConnector({
+          tenant,
+          certificate,
+          ca: graphCa,
+          redis: options.redis,
+          limiter: options.graph?.limiter,
+          retry: options.graph?.retry,
+          requestTimeoutMs: options.graph?.requestTimeoutMs,
+          requestDeadlineMs: env.GRAPH_REQUEST_DEADLINE_MS,
+          maxResponseBytes: env.GRAPH_MAX_RESPONSE_BYTES,
+          logger: log,
+        }),
+      ));
+
     const steps: Promise<void>[] = [];
     if (plan.graph.length > 0) {
       steps.push(
         (async () => {
-          const certificate = await graphCertificate(options.certificates, tenant);
-          const graph = createGraphConnector({
-            tenant,
-            certificate,
-            ca: graphCa,
-            redis: options.redis,
-            limiter: options.graph?.limiter,
-            retry: options.graph?.retry,
-            requestTimeoutMs: options.graph?.requestTimeoutMs,
-            requestDeadlineMs: env.GRAPH_REQUEST_DEADLINE_MS,
-            maxResponseBytes: env.GRAPH_MAX_RESPONSE_BYTES,
-            logger: log,
-          });
-          try {
-            await runGraphSteps(graph, plan.graph as GraphKind[], start, signal);
-          } finally {
-            await graph.close();
-          }
+          await runGraphSteps(await graph(), plan.graph as GraphKind[], start, signal);
         })().catch((error) => failAll(plan.graph, error)),
       );
     }
     const powershell = (
       application: 'Microsoft Teams' | 'Exchange Online',
       kindsOfStep: string[],
-      script: () => string,
+      script: () => string | Promise<string>,
     ) =>
       (async () => {
         await runPowerShellStep({
           application,
-          script: script(),
+          script: await script(),
           kinds: kindsOfStep,
           pool: poolFor(tenant),
           start,
@@ -215,12 +221,25 @@ export function createFullPull(options: FullPullOptions): FullPull {
     }
     if (plan.exchange.length > 0) {
       steps.push(
-        powershell('Exchange Online', plan.exchange, () =>
-          buildExchangePullScript(tenant, { kinds: plan.exchange as ExchangeKind[] }),
-        ),
+        powershell('Exchange Online', plan.exchange, async () => {
+          const organization = await exchangeOrganization({
+            tenantId: ctx.tenant.id,
+            tenant,
+            graph,
+            states: new TenantSyncStates(ctx.db),
+            signal,
+            logger: log,
+          });
+          return buildExchangePullScript(tenant, { kinds: plan.exchange as ExchangeKind[], organization });
+        }),
       );
     }
-    await Promise.all(steps);
+    try {
+      await Promise.all(steps);
+    } finally {
+      const made = await graphConnector?.catch(() => undefined);
+      await made?.close();
+    }
     log.info({ tenantId: ctx.tenant.id, runId: ctx.runId, kinds: done }, 'full pull finished');
 
     const summary: RunSummary = { kinds: results };

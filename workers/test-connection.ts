@@ -4,7 +4,11 @@
  * mailbox from Exchange when it is enabled. Each is reported on its own, with what to do when it fails.
  */
 import type { Logger } from 'pino';
-import { createGraphConnector, type GraphConnectorOptions } from '../connectors/graph/index.js';
+import {
+  createGraphConnector,
+  type GraphConnector,
+  type GraphConnectorOptions,
+} from '../connectors/graph/index.js';
 import type { CertificateRepository } from '../connectors/mongo/certificates.js';
 import {
   buildExchangeTestScript,
@@ -16,6 +20,7 @@ import {
 import { proxyPoolForTenant, type WinRmSettings } from '../connectors/winrm/index.js';
 import { SyncError } from '../domain/errors.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
+import { exchangeOrganization } from './exchange-organization.js';
 
 export interface ConnectionCheckResult {
   check: 'graph' | 'teams' | 'exchange';
@@ -52,21 +57,28 @@ async function timed(
   }
 }
 
+async function graphConnector(o: TestConnectionOptions): Promise<GraphConnector> {
+  const m365 = o.tenant['Microsoft 365'];
+  const certificate =
+    !m365.client_secret && m365.certificate_bkey
+      ? await o.certificates.getWithKey(m365.certificate_bkey)
+      : undefined;
+  return createGraphConnector({ tenant: o.tenant, certificate, ca: o.graph?.ca, logger: o.logger });
+}
+
 function graphCheck(o: TestConnectionOptions): Promise<ConnectionCheckResult> {
   return timed('graph', async () => {
-    const m365 = o.tenant['Microsoft 365'];
-    const certificate =
-      !m365.client_secret && m365.certificate_bkey
-        ? await o.certificates.getWithKey(m365.certificate_bkey)
-        : undefined;
-    const graph = createGraphConnector({ tenant: o.tenant, certificate, ca: o.graph?.ca, logger: o.logger });
+    const graph = await graphConnector(o);
     try {
       const result = await graph.testConnection({ signal: o.signal });
       const failed = result.checks.filter((c) => !c.ok);
       if (failed.length > 0) {
-        throw new SyncError(
-          'PERMISSION',
-          failed.map((c) => `${c.endpoint}: ${c.message ?? `grant ${c.permission}`}`).join('; '),
+        // Each read failed for its own reason: a missing permission, a missing endpoint (wrong base
+        // URL or cloud), throttling… each is named with its code and what to do.
+        throw new Error(
+          failed
+            .map((c) => `${c.code ?? 'GRAPH_REQUEST'}: ${c.message ?? `${c.endpoint} failed`}`)
+            .join('; '),
         );
       }
       return `token and ${result.checks.map((c) => c.endpoint).join(', ')} read${result.organization ? ` (${result.organization.displayName})` : ''}`;
@@ -82,9 +94,14 @@ function powershellCheck(
 ): Promise<ConnectionCheckResult> {
   const check = application === 'Microsoft Teams' ? 'teams' : 'exchange';
   return timed(check, async () => {
+    // Exchange signs in to the tenant's initial domain, read from Graph as the sync reads it.
+    const organization = check === 'exchange' ? await exchangeOrganizationFromGraph(o) : undefined;
     const pool = proxyPoolForTenant(o.tenant, o.winrm, { logger: o.logger });
     try {
-      const script = check === 'teams' ? buildTeamsTestScript(o.tenant) : buildExchangeTestScript(o.tenant);
+      const script =
+        check === 'teams'
+          ? buildTeamsTestScript(o.tenant)
+          : buildExchangeTestScript(o.tenant, { organization: organization! });
       const execution = pool.execute(script, { signal: o.signal, deadlineMs: 120_000 });
       const secrets = tenantSecrets(o.tenant);
       const output = splitScriptOutput(execution, { secrets });
@@ -105,4 +122,19 @@ function powershellCheck(
       pool.close();
     }
   });
+}
+
+async function exchangeOrganizationFromGraph(o: TestConnectionOptions): Promise<string> {
+  let made: GraphConnector | undefined;
+  try {
+    return await exchangeOrganization({
+      tenantId: o.tenant.id,
+      tenant: o.tenant,
+      graph: async () => (made = await graphConnector(o)),
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.logger ? { logger: o.logger } : {}),
+    });
+  } finally {
+    await made?.close();
+  }
 }

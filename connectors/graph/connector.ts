@@ -90,6 +90,8 @@ export interface ConnectionCheck {
   endpoint: string;
   permission: string;
   ok: boolean;
+  /** What failed when not ok (PERMISSION, ENDPOINT_NOT_FOUND, THROTTLED, …). */
+  code?: string;
   /** What to do when not ok. */
   message?: string;
 }
@@ -103,6 +105,14 @@ export interface ConnectionTest {
   durationMs: number;
 }
 
+/** The tenant's organization as Graph /organization describes it. */
+export interface GraphOrganization {
+  id: string;
+  displayName: string;
+  /** The initial `*.onmicrosoft.com` domain (verifiedDomains with isInitial), if Graph lists one. */
+  initialDomain?: string;
+}
+
 export interface GraphConnectorStats {
   /** Pages parsed and not yet released by the caller (held or fetched ahead). */
   livePages: number;
@@ -114,6 +124,8 @@ export interface GraphConnectorStats {
 export interface GraphConnector {
   pages(kind: GraphKind, options?: PagesOptions): AsyncIterable<GraphItem[]>;
   testConnection(options?: { signal?: AbortSignal }): Promise<ConnectionTest>;
+  /** Reads /organization (Organization.Read.All): the tenant's id, name and initial domain. */
+  organization(options?: { signal?: AbortSignal }): Promise<GraphOrganization>;
   readonly stats: GraphConnectorStats;
   close(): Promise<void>;
 }
@@ -414,6 +426,13 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
         `Graph returned 403 for ${endpoint} (${said}): grant the application permission ${permission} to app ${m365.client_id} and give admin consent in tenant ${m365.tenant_id}.`,
       );
     }
+    if (status === 404) {
+      return new SyncError(
+        'ENDPOINT_NOT_FOUND',
+        `Graph has no ${endpoint} at ${graphRoot} (404 ${said}): check Microsoft 365.graph_base_url (the Graph root of the tenant's cloud, ` +
+          `such as https://graph.microsoft.com, with no path) and Microsoft 365.cloud (${m365.cloud ?? 'global'}).`,
+      );
+    }
     return new SyncError(
       'GRAPH_REQUEST',
       `Graph ${endpoint} answered ${status} (${said}); this request is not retried: check the tenant's Graph settings (page sizes, base URL).`,
@@ -524,6 +543,29 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     }
   }
 
+  async function organization({ signal }: { signal?: AbortSignal } = {}): Promise<GraphOrganization> {
+    const s = anySignal([signal, closing.signal]);
+    const body = (await getJson(
+      `${graphRoot}/organization?$select=id,displayName,verifiedDomains`,
+      '/organization',
+      s,
+    )) as { value?: GraphItem[] } | undefined;
+    const org = body?.value?.[0];
+    if (!org) {
+      throw new SyncError(
+        'GRAPH_REQUEST',
+        'Graph /organization answered without an organization; is graph_base_url a Graph endpoint?',
+      );
+    }
+    const domains = Array.isArray(org.verifiedDomains) ? (org.verifiedDomains as GraphItem[]) : [];
+    const initial = domains.find((d) => d.isInitial === true && typeof d.name === 'string');
+    return {
+      id: String(org.id),
+      displayName: String(org.displayName),
+      ...(initial ? { initialDomain: String(initial.name) } : {}),
+    };
+  }
+
   async function testConnection({ signal }: { signal?: AbortSignal } = {}): Promise<ConnectionTest> {
     const started = performance.now();
     const s = anySignal([signal, closing.signal]);
@@ -555,7 +597,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
       } catch (error) {
         if (!(error instanceof SyncError) || error.code === 'CANCELLED' || error.code === 'AUTHENTICATION')
           throw error;
-        checks.push({ endpoint, permission, ok: false, message: error.message });
+        checks.push({ endpoint, permission, ok: false, code: error.code, message: error.message });
       }
     }
     return {
@@ -571,6 +613,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
   return {
     pages,
     testConnection,
+    organization,
     stats,
     async close() {
       closing.abort(new SyncError('CANCELLED', 'The Graph connector was closed.'));

@@ -4,7 +4,7 @@ import { buildApi } from '../../api/server.js';
 import { SyncError } from '../../domain/errors.js';
 import { logger } from '../../observability/logger.js';
 import { redisSettings } from '../../queues/connection.js';
-import { createSyncQueue } from '../../queues/sync-queue.js';
+import { createSyncQueue, syncQueueSettings } from '../../queues/sync-queue.js';
 import type { CliContext } from './context.js';
 
 /** A bootstrap token shorter than this is refused: it must be as hard to guess as a generated one. */
@@ -25,6 +25,7 @@ export function apiCommand(ctx: CliContext): Command {
       'development only: no tokens, every request acts as an admin of every tenant (loopback only)',
     )
     .action(async (options: { port: number; host: string; insecureDevNoAuth?: boolean }) => {
+      syncQueueSettings(ctx.env); // SYNC_ATTEMPTS / SYNC_BACKOFF_MS go into the jobs the API enqueues: check them now
       const rateLimit = rateLimitFromEnv(ctx.env);
       const stores = await ctx.stores();
       let authentication: Parameters<typeof buildApi>[0]['authentication'];

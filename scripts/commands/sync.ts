@@ -12,12 +12,14 @@ import { winRmSettingsFromEnv } from '../../connectors/winrm/index.js';
 import { ValidationError } from '../../domain/errors.js';
 import { KindLists } from '../../connectors/mongo/kind-lists.js';
 import { planKinds, syncPlan } from '../../domain/sync-plan.js';
-import { redisSettings } from '../../queues/connection.js';
+import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
+import { watchWorkers } from '../../queues/worker-presence.js';
 import { clearSchedule, createTriggerQueue, setSchedule, showSchedule } from '../../queues/schedules.js';
 import {
   createSyncQueue,
   enqueueAll,
   enqueueSync,
+  syncQueueSettings,
   waitForRun,
   type SyncJobData,
   type SyncProgress,
@@ -44,6 +46,8 @@ export function syncCommand(ctx: CliContext): Command {
     .option('--wait', 'show live progress and end with the run summary')
     .option('--timeout <minutes>', 'with --wait: stop waiting after this long (the run goes on)', Number, 240)
     .action(async (ref: string | undefined, options) => {
+      // Attempts and backoff are fixed in the job by whoever enqueues it: here, this command.
+      const settings = syncQueueSettings(ctx.env);
       const { tenants, db } = await ctx.stores();
       const kinds = options.kinds ? await new KindLists(db).resolve(options.kinds) : undefined;
       const runs = new SyncRuns(db);
@@ -62,7 +66,7 @@ export function syncCommand(ctx: CliContext): Command {
             requestedBy: operatorName(ctx),
             ...(kinds ? { kinds } : {}),
           },
-          { runs },
+          { runs, settings },
         );
         ctx.io.out(
           `enqueued ${results.filter((r) => r.outcome === 'created').length} sync(s); ${results.length} tenant(s) in all`,
@@ -77,7 +81,7 @@ export function syncCommand(ctx: CliContext): Command {
       const enqueued = await enqueueSync(
         queue,
         { tenantId: tenant.id, trigger: 'cli', requestedBy: operatorName(ctx), ...(kinds ? { kinds } : {}) },
-        { runs, hierarchy: tenant.hierarchy },
+        { runs, hierarchy: tenant.hierarchy, settings },
       );
       const what = {
         created: 'enqueued',
@@ -95,6 +99,22 @@ export function syncCommand(ctx: CliContext): Command {
       });
       bar.start(total, 0, { kind: '-', objects: 0, state: 'waiting' });
       const done = new Set<string>();
+      // A job with no worker waits in silence: say so at once, and again if the last worker goes away.
+      const redis = redisSettings(ctx.env);
+      let missing = false;
+      const workers = watchWorkers(queue, (count) => {
+        if (count === 0) {
+          missing = true;
+          ctx.io.err(
+            `no sync worker is connected to ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix}): the sync waits until one is. ` +
+              'Start one with `m365sync worker` (with the same REDIS_URL and M365SYNC_QUEUE_PREFIX, and MONGODB_URI, M365SYNC_DB and M365SYNC_ENCRYPTION_KEYS), ' +
+              'or start the worker deployment.',
+          );
+        } else if (missing) {
+          missing = false;
+          ctx.io.err('a sync worker is connected; the sync can start');
+        }
+      });
       try {
         const end = await waitForRun(queue, enqueued.jobId, {
           tenantId: tenant.id,
@@ -121,6 +141,7 @@ export function syncCommand(ctx: CliContext): Command {
         if (run) ctx.io.out(runSummary(run));
         if (run && run.status !== 'succeeded') process.exitCode = 1;
       } finally {
+        workers.stop();
         bar.stop();
       }
     });

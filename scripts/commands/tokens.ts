@@ -2,15 +2,10 @@
  * `m365sync tokens create|list|revoke`: the operator API's tokens. `create` prints the token once;
  * only its SHA-256 is stored, so it can never be shown again (revoke it and make another).
  */
-import { userInfo } from 'node:os';
 import { Command } from 'commander';
 import { ROLES } from '../../domain/access.js';
-import type { CliContext } from './context.js';
+import { operatorName, type CliContext } from './context.js';
 import { table } from './tenants.js';
-
-function requester(ctx: CliContext): string {
-  return ctx.env.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`;
-}
 
 export function tokensCommand(ctx: CliContext): Command {
   const tokens = new Command('tokens').description(
@@ -28,7 +23,7 @@ export function tokensCommand(ctx: CliContext): Command {
       const { tokens: store } = await ctx.stores();
       const created = await store.create(
         { name: options.name, role: options.role, scope: options.scope },
-        requester(ctx),
+        operatorName(ctx),
       );
       if (options.json) return ctx.io.out(JSON.stringify(created, null, 2));
       ctx.io.out(`Token "${created.name}" (${created.role}, scope ${created.scope}, id ${created.id}):`);
@@ -66,7 +61,7 @@ export function tokensCommand(ctx: CliContext): Command {
     .description('revoke a token by name or id (at once: its next request is refused)')
     .action(async (ref: string) => {
       const { tokens: store } = await ctx.stores();
-      const revoked = await store.revoke(ref, requester(ctx));
+      const revoked = await store.revoke(ref, operatorName(ctx));
       ctx.io.out(`Revoked token "${revoked.name}" (${revoked.role}, scope ${revoked.scope}).`);
     });
 
