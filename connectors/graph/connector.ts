@@ -429,7 +429,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     if (status === 404) {
       return new SyncError(
         'ENDPOINT_NOT_FOUND',
-        `Graph has no ${endpoint} at ${graphRoot} (404 ${said}): check Microsoft 365.graph_base_url (the Graph root of the tenant's cloud, ` +
+        `Graph has no ${endpoint} at ${graphRoot} (${said}): check Microsoft 365.graph_base_url (the Graph root of the tenant's cloud, ` +
           `such as https://graph.microsoft.com, with no path) and Microsoft 365.cloud (${m365.cloud ?? 'global'}).`,
       );
     }

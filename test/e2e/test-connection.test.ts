@@ -75,7 +75,7 @@ describe('test-connection names what failed', { timeout: 120_000 }, () => {
     expect(line).toMatch(/^FAIL\s+graph\s/);
     // The 404: a missing endpoint, pointing at the base URL and the cloud, not at a permission.
     expect(line).toMatch(
-      /ENDPOINT_NOT_FOUND: Graph has no \/subscribedSkus at https:\/\/127\.0\.0\.1:\d+\/v1\.0 \(404 Request_ResourceNotFound[^)]*\): check Microsoft 365\.graph_base_url .* and Microsoft 365\.cloud \(global\)/,
+      /ENDPOINT_NOT_FOUND: Graph has no \/subscribedSkus at https:\/\/127\.0\.0\.1:\d+\/v1\.0 \(HTTP 404, Request_ResourceNotFound\): check Microsoft 365\.graph_base_url .* and Microsoft 365\.cloud \(global\)/,
     );
     expect(line).not.toMatch(/PERMISSION[^;]*subscribedSkus/);
     // The 403: the permission to grant.
