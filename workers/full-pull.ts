@@ -30,6 +30,7 @@ import {
   type ProxyPool,
   type WinRmSettings,
 } from '../connectors/winrm/index.js';
+import { DEFAULT_PORT } from '../connectors/winrm/options.js';
 import { SyncError } from '../domain/errors.js';
 import { planKinds, syncPlan } from '../domain/sync-plan.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
@@ -103,7 +104,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
   };
 
   const processor: SyncProcessor = async (_job, signal, ctx) => {
-    const tenant = await loadTenant(options.tenants, ctx.tenant.id);
+    const tenant = await loadTenant(options.tenants, ctx.tenant.id, winRmDefaultPort(winrm));
     const plan = syncPlan(tenant, ctx.kinds);
     const kinds = planKinds(plan);
     if (kinds.length === 0) {
@@ -225,9 +226,15 @@ export function createFullPull(options: FullPullOptions): FullPull {
   };
 }
 
-async function loadTenant(tenants: TenantRepository, id: string): Promise<Tenant> {
+/** The WinRM port of a PowerShell host given without one, as the proxy pool will use it. */
+export function winRmDefaultPort(winrm: WinRmSettings): number {
+  return DEFAULT_PORT[winrm.scheme ?? 'https'];
+}
+
+/** The tenant, decrypted, once its destinations are checked against the allow-list (before any connection). */
+async function loadTenant(tenants: TenantRepository, id: string, powershellPort: number): Promise<Tenant> {
   try {
-    return await tenants.getDecrypted(id);
+    return await tenants.getForConnection(id, powershellPort);
   } catch (error) {
     if (error instanceof SyncError && error.code === 'NOT_FOUND') {
       throw new SyncError('NOT_FOUND', `Tenant ${id} no longer exists; its sync is dropped.`);
@@ -239,6 +246,9 @@ async function loadTenant(tenants: TenantRepository, id: string): Promise<Tenant
 async function graphCertificate(certificates: CertificateRepository, tenant: Tenant) {
   const m365 = tenant['Microsoft 365'];
   if (m365.client_secret || !m365.certificate_bkey) return undefined;
-  const { certificatePem, privateKeyPem } = await certificates.getWithKey(m365.certificate_bkey);
+  const { certificatePem, privateKeyPem } = await certificates.getWithKey(
+    m365.certificate_bkey,
+    tenant.hierarchy,
+  );
   return { certificatePem, privateKeyPem };
 }

@@ -57,7 +57,7 @@ function graphCheck(o: TestConnectionOptions): Promise<ConnectionCheckResult> {
     const m365 = o.tenant['Microsoft 365'];
     const certificate =
       !m365.client_secret && m365.certificate_bkey
-        ? await o.certificates.getWithKey(m365.certificate_bkey)
+        ? await o.certificates.getWithKey(m365.certificate_bkey, o.tenant.hierarchy)
         : undefined;
     const graph = createGraphConnector({ tenant: o.tenant, certificate, ca: o.graph?.ca, logger: o.logger });
     try {

@@ -159,7 +159,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
 
   const dispatcher: Dispatcher = createDispatcher({
     ...(options.ca ? { ca: options.ca } : {}),
-    ...(proxyUrl ? { proxyUrl } : {}),
+    ...(proxyUrl ? { proxyUrl, proxyUser: m365.proxy_username, proxyPassword: m365.proxy_password } : {}),
   });
   const httpClient = identityHttpClient(dispatcher, options.onIdentityRequest);
   // Build the credential now, so a configuration problem (no certificate, wrong thumbprint) fails at once.

@@ -24,8 +24,11 @@ import { graphRequestDuration, graphRequests } from './metrics.js';
 export interface TransportOptions {
   /** Extra CA (PEM) to trust besides the public roots: the simulator's, or a TLS-inspecting proxy's. */
   ca?: string;
-  /** http://host:port or http://user:password@host:port (https:// means TLS to the proxy itself). */
+  /** http://host:port (https:// means TLS to the proxy itself). */
   proxyUrl?: string;
+  /** The proxy's user and password (Microsoft 365.proxy_username / proxy_password): sent only to the proxy. */
+  proxyUser?: string;
+  proxyPassword?: string;
   /** Connections per origin (default 8). */
   connections?: number;
 }
@@ -63,7 +66,13 @@ export function createDispatcher(options: TransportOptions): Dispatcher {
   const connections = options.connections ?? 8;
   const tls = ca ? { ca } : {};
   if (options.proxyUrl) {
-    const { uri, token } = proxyParts(options.proxyUrl);
+    const parts = proxyParts(options.proxyUrl);
+    const { uri } = parts;
+    const token =
+      parts.token ??
+      (options.proxyUser || options.proxyPassword
+        ? `Basic ${Buffer.from(`${options.proxyUser ?? ''}:${options.proxyPassword ?? ''}`).toString('base64')}`
+        : undefined);
     return new ProxyAgent({
       uri,
       ...(token ? { token } : {}),

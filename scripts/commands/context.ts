@@ -6,6 +6,8 @@ import type { Db } from 'mongodb';
 import { connectMongo, type MongoConnection } from '../../connectors/mongo/connection.js';
 import { keyRingFromEnv, type KeyRing } from '../../connectors/mongo/encryption.js';
 import { CertificateRepository } from '../../connectors/mongo/certificates.js';
+import type { AllowedDestinations } from '../../connectors/mongo/destinations.js';
+import { checkKeyCanary } from '../../connectors/mongo/key-canary.js';
 import { TenantRepository } from '../../connectors/mongo/tenants.js';
 
 export interface CliIo {
@@ -18,6 +20,8 @@ export interface Stores {
   keyRing: KeyRing;
   tenants: TenantRepository;
   certificates: CertificateRepository;
+  /** The allow-list of destinations (the same one the tenant store checks). */
+  destinations: AllowedDestinations;
 }
 
 export interface CliContext {
@@ -54,9 +58,16 @@ export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env
   };
 }
 
+/**
+ * Opens the stores every process uses (CLI, API, worker, scheduler, demo). Checks the key canary
+ * first: a wrong M365SYNC_ENCRYPTION_KEYS stops the process here, at start-up.
+ */
 export async function openStores(db: Db, keyRing: KeyRing): Promise<Stores> {
+  await checkKeyCanary(db, keyRing);
   const certificates = new CertificateRepository(db, keyRing);
-  const tenants = new TenantRepository(db, keyRing, (name) => certificates.find(name));
+  const tenants = new TenantRepository(db, keyRing, (name, hierarchy) =>
+    certificates.findForTenant(name, hierarchy),
+  );
   await Promise.all([certificates.ensureIndexes(), tenants.ensureIndexes()]);
-  return { db, keyRing, tenants, certificates };
+  return { db, keyRing, tenants, certificates, destinations: tenants.destinations };
 }

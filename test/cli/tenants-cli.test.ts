@@ -8,7 +8,7 @@ import { stringify as toYaml } from 'yaml';
 import { testEnv } from '../support/env.js';
 import { cli } from '../support/cli.js';
 import { testCertificate } from '../support/certificates.js';
-import { validTenantInput } from '../support/fixtures.js';
+import { FIXTURE_DESTINATIONS, validTenantInput } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, type TestMongo } from '../support/services.js';
 
@@ -24,6 +24,8 @@ beforeAll(async () => {
     M365SYNC_DB: mongo.db.databaseName,
     M365SYNC_ENCRYPTION_KEYS: keyEntry('k1'),
   };
+  for (const d of FIXTURE_DESTINATIONS)
+    expect(await cli(env, 'destinations', 'allow', d.kind, d.entry)).toMatchObject({ code: 0 });
 });
 afterAll(async () => mongo.close());
 

@@ -12,6 +12,7 @@ import type { DatasetOptions } from '../../simulators/dataset.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
 import { openStores, type Stores } from '../../scripts/commands/context.js';
 import { createFullPull } from '../../workers/full-pull.js';
+import { allowSimulatedTenant } from '../../workers/in-process.js';
 import { startWorker } from '../../workers/worker.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
@@ -45,6 +46,7 @@ export async function startEngine(
   const redis = await testRedis(label);
   const keys = keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
   const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+  await allowSimulatedTenant(stores, sim);
   const logger = options.logger ?? quietLogger;
   const fullPull = createFullPull({
     tenants: stores.tenants,
