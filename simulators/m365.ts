@@ -20,6 +20,8 @@ export interface SimulatedTenantOptions {
   hierarchy?: string;
   name?: string;
   enableExchange?: boolean;
+  /** PEM certificates registered on the simulated app, for certificate sign-in (besides its secret). */
+  appCertificates?: string[];
 }
 
 export interface SimulatedTenant {
@@ -62,7 +64,13 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
   const c = SIMULATED_CREDENTIALS;
   const graph = await startGraphSimulator({
     dataset,
-    apps: [{ clientId: c.clientId, clientSecret: c.clientSecret }],
+    apps: [
+      {
+        clientId: c.clientId,
+        clientSecret: c.clientSecret,
+        ...(options.appCertificates ? { certificates: options.appCertificates } : {}),
+      },
+    ],
     port: options.graphPort ?? 0,
   });
   const proxies: WinRmSimulator[] = [];

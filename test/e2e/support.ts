@@ -36,11 +36,12 @@ export interface Engine {
 
 export async function startEngine(
   label: string,
-  options: { dataset: DatasetOptions; enableExchange?: boolean; logger?: Logger },
+  options: { dataset: DatasetOptions; enableExchange?: boolean; appCertificates?: string[]; logger?: Logger },
 ): Promise<Engine> {
   const sim = await startSimulatedTenant({
     dataset: options.dataset,
     enableExchange: options.enableExchange,
+    appCertificates: options.appCertificates,
   });
   const mongo = await testMongo(label);
   const redis = await testRedis(label);
