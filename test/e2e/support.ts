@@ -36,7 +36,16 @@ export interface Engine {
 
 export async function startEngine(
   label: string,
-  options: { dataset: DatasetOptions; enableExchange?: boolean; appCertificates?: string[]; logger?: Logger },
+  options: {
+    dataset: DatasetOptions;
+    enableExchange?: boolean;
+    appCertificates?: string[];
+    logger?: Logger;
+    /** M365SYNC_ENCRYPTION_KEYS for the engine (default: a fresh key). */
+    keys?: string;
+    /** Runs on the database before the engine opens its stores (e.g. data written under another key). */
+    prepare?: (db: TestMongo['db'], sim: SimulatedTenant) => Promise<void>;
+  },
 ): Promise<Engine> {
   const sim = await startSimulatedTenant({
     dataset: options.dataset,
@@ -45,7 +54,8 @@ export async function startEngine(
   });
   const mongo = await testMongo(label);
   const redis = await testRedis(label);
-  const keys = keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
+  const keys = options.keys ?? keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
+  await options.prepare?.(mongo.db, sim);
   const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
   await allowSimulatedTenant(stores, sim);
   const logger = options.logger ?? quietLogger;
