@@ -164,7 +164,7 @@ export function isAllowed(
 export function isResolvedAddressAllowed(
   kind: DestinationKind,
   address: string,
-  port: number,
+  port: number | undefined,
   entries: readonly AllowEntry[],
 ): boolean {
   if (!isSpecialAddress(address)) return true;
@@ -172,7 +172,7 @@ export function isResolvedAddressAllowed(
   return entries.some(
     (e) =>
       e.kind === kind &&
-      (e.port === undefined || e.port === port) &&
+      (e.port === undefined || port === undefined || e.port === port) &&
       ((e.address !== undefined && unmapped(e.address) === a) || rangeContains(e, a)),
   );
 }

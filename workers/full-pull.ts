@@ -31,6 +31,8 @@ import {
   type WinRmSettings,
 } from '../connectors/winrm/index.js';
 import { DEFAULT_PORT } from '../connectors/winrm/options.js';
+import { guardedLookup } from '../connectors/guarded-lookup.js';
+import type { AllowEntry } from '../domain/destinations.js';
 import { SyncError } from '../domain/errors.js';
 import { planKinds, syncPlan } from '../domain/sync-plan.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
@@ -90,6 +92,10 @@ export function createFullPull(options: FullPullOptions): FullPull {
   // One pool per set of proxies and account, kept for the life of the worker: its proxy health and
   // shell slots are what IP affinity and the per-proxy cap rely on.
   const pools = new Map<string, ProxyPool>();
+  // The allow-list as last read (at the start of each job): every new socket's name resolution is
+  // checked against it (connectors/guarded-lookup.ts).
+  let allowed: readonly AllowEntry[] = [];
+  const currentAllowed = () => allowed;
   const poolFor = (tenant: Tenant) => {
     const group = tenant['Microsoft Teams Powershell'];
     const key = createHash('sha256')
@@ -97,7 +103,10 @@ export function createFullPull(options: FullPullOptions): FullPull {
       .digest('hex');
     let pool = pools.get(key);
     if (!pool) {
-      pool = proxyPoolForTenant(tenant, winrm, { logger: log });
+      pool = proxyPoolForTenant(tenant, winrm, {
+        logger: log,
+        lookupFor: (port) => guardedLookup('powershell', currentAllowed, port),
+      });
       pools.set(key, pool);
     }
     return pool;
@@ -105,6 +114,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
 
   const processor: SyncProcessor = async (_job, signal, ctx) => {
     const tenant = await loadTenant(options.tenants, ctx.tenant.id, winRmDefaultPort(winrm));
+    allowed = await options.tenants.destinations.entries();
     const plan = syncPlan(tenant, ctx.kinds);
     const kinds = planKinds(plan);
     if (kinds.length === 0) {
@@ -163,6 +173,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
             limiter: options.graph?.limiter,
             retry: options.graph?.retry,
             requestTimeoutMs: options.graph?.requestTimeoutMs,
+            allowedDestinations: currentAllowed,
             logger: log,
           });
           try {

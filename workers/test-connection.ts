@@ -14,6 +14,8 @@ import {
   type PowerShellApplication,
 } from '../connectors/powershell/index.js';
 import { proxyPoolForTenant, type WinRmSettings } from '../connectors/winrm/index.js';
+import { guardedLookup } from '../connectors/guarded-lookup.js';
+import type { AllowEntry } from '../domain/destinations.js';
 import { SyncError } from '../domain/errors.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
 
@@ -31,6 +33,8 @@ export interface TestConnectionOptions {
   winrm: WinRmSettings;
   signal?: AbortSignal;
   logger?: Logger;
+  /** The destinations allow-list: names resolving to private addresses it does not name are refused. */
+  allowed?: readonly AllowEntry[];
 }
 
 export async function testConnection(o: TestConnectionOptions): Promise<ConnectionCheckResult[]> {
@@ -59,7 +63,13 @@ function graphCheck(o: TestConnectionOptions): Promise<ConnectionCheckResult> {
       !m365.client_secret && m365.certificate_bkey
         ? await o.certificates.getWithKey(m365.certificate_bkey, o.tenant.hierarchy)
         : undefined;
-    const graph = createGraphConnector({ tenant: o.tenant, certificate, ca: o.graph?.ca, logger: o.logger });
+    const graph = createGraphConnector({
+      tenant: o.tenant,
+      certificate,
+      ca: o.graph?.ca,
+      logger: o.logger,
+      ...(o.allowed ? { allowedDestinations: () => o.allowed! } : {}),
+    });
     try {
       const result = await graph.testConnection({ signal: o.signal });
       const failed = result.checks.filter((c) => !c.ok);
@@ -82,7 +92,12 @@ function powershellCheck(
 ): Promise<ConnectionCheckResult> {
   const check = application === 'Microsoft Teams' ? 'teams' : 'exchange';
   return timed(check, async () => {
-    const pool = proxyPoolForTenant(o.tenant, o.winrm, { logger: o.logger });
+    const pool = proxyPoolForTenant(o.tenant, o.winrm, {
+      logger: o.logger,
+      ...(o.allowed
+        ? { lookupFor: (port: number) => guardedLookup('powershell', () => o.allowed!, port) }
+        : {}),
+    });
     try {
       const script = check === 'teams' ? buildTeamsTestScript(o.tenant) : buildExchangeTestScript(o.tenant);
       const execution = pool.execute(script, { signal: o.signal, deadlineMs: 120_000 });

@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { graphEndpoints } from '../../domain/cloud.js';
+import type { AllowEntry } from '../../domain/destinations.js';
 import { SyncError } from '../../domain/errors.js';
 import { tenantSecrets, type TenantConfig } from '../../domain/tenant.js';
 import { logger as defaultLogger } from '../../observability/logger.js';
@@ -62,6 +63,8 @@ export interface GraphConnectorOptions {
   logger?: Logger;
   /** Sees every URL the credential contacts (sign-in); for tests and diagnostics. */
   onIdentityRequest?: (url: string) => void;
+  /** The destinations allow-list: names resolving to private addresses it does not name are refused. */
+  allowedDestinations?: () => readonly AllowEntry[];
 }
 
 export interface PagesOptions {
@@ -159,6 +162,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
 
   const dispatcher: Dispatcher = createDispatcher({
     ...(options.ca ? { ca: options.ca } : {}),
+    ...(options.allowedDestinations ? { allowed: options.allowedDestinations } : {}),
     ...(proxyUrl ? { proxyUrl, proxyUser: m365.proxy_username, proxyPassword: m365.proxy_password } : {}),
   });
   const httpClient = identityHttpClient(dispatcher, options.onIdentityRequest);

@@ -18,7 +18,9 @@ import {
   type PipelineResponse,
 } from '@azure/core-rest-pipeline';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import type { AllowEntry } from '../../domain/destinations.js';
 import { SyncError } from '../../domain/errors.js';
+import { guardedLookup } from '../guarded-lookup.js';
 import { graphRequestDuration, graphRequests } from './metrics.js';
 
 export interface TransportOptions {
@@ -31,6 +33,11 @@ export interface TransportOptions {
   proxyPassword?: string;
   /** Connections per origin (default 8). */
   connections?: number;
+  /**
+   * The allow-list, read at each new connection: a name resolving to a private, loopback or
+   * link-local address it does not name is refused before connecting (connectors/guarded-lookup.ts).
+   */
+  allowed?: () => readonly AllowEntry[];
 }
 
 /** The CAs to trust: public roots, NODE_EXTRA_CA_CERTS (lost once `ca` is set explicitly), and `ca`. */
@@ -65,6 +72,9 @@ export function createDispatcher(options: TransportOptions): Dispatcher {
   const ca = trustedCas(options.ca);
   const connections = options.connections ?? 8;
   const tls = ca ? { ca } : {};
+  const allowed = options.allowed;
+  const lookupFor = (kind: 'graph' | 'http_proxy') =>
+    allowed ? { lookup: guardedLookup(kind, allowed) } : {};
   if (options.proxyUrl) {
     const parts = proxyParts(options.proxyUrl);
     const { uri } = parts;
@@ -77,11 +87,11 @@ export function createDispatcher(options: TransportOptions): Dispatcher {
       uri,
       ...(token ? { token } : {}),
       requestTls: tls,
-      proxyTls: tls,
+      proxyTls: { ...tls, ...lookupFor('http_proxy') },
       connections,
     });
   }
-  return new Agent({ connect: tls, connections, keepAliveTimeout: 30_000 });
+  return new Agent({ connect: { ...tls, ...lookupFor('graph') }, connections, keepAliveTimeout: 30_000 });
 }
 
 /** Metric label for a sign-in URL: never the tenant id in the path. */

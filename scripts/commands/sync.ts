@@ -234,6 +234,7 @@ export function testConnectionCommand(ctx: CliContext): Command {
         certificates,
         graph: { ca: caFile ? readFileSync(caFile, 'utf8') : undefined },
         winrm,
+        allowed: await tenants.destinations.entries(),
         logger: createLogger({ level: ctx.env.LOG_LEVEL ?? 'warn' }),
       });
       for (const r of results)

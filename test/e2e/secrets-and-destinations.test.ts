@@ -298,6 +298,41 @@ describe('destinations that are not allowed', () => {
   });
 });
 
+describe('names that resolve into the provider network', () => {
+  it('an allowed name resolving to a loopback address that is not allowed is refused right before connecting', async () => {
+    const listener = await capture('http');
+    await engine.stores.destinations.allow('powershell', `localhost:${listener.port}`);
+    await engine.stores.tenants.update(tenantId, {
+      'Microsoft Teams Powershell': {
+        hostName: `localhost:${listener.port}`,
+        proxyPassword: SIM.proxyPassword,
+      },
+      'Microsoft Teams': { tenantPassword: SIM.teamsPassword },
+    });
+    const lastRun = async () =>
+      JSON.stringify(
+        await engine.stores.db
+          .collection('sync_runs')
+          .find({ tenantId })
+          .sort({ _id: -1 })
+          .limit(1)
+          .toArray(),
+      );
+    await syncEnd(['dial_plans']);
+    expect(await lastRun()).toMatch(
+      /localhost resolves to [^"]*127\.0\.0\.1[^"]*: a private, loopback or link-local address that is not allowed/,
+    );
+    expect(listener.connections()).toBe(0);
+
+    // Once the address is allowed too, the same sync connects (the listener answers 401).
+    await engine.stores.destinations.allow('powershell', '127.0.0.0/8');
+    await syncEnd(['dial_plans']);
+    expect(listener.connections()).toBeGreaterThan(0);
+    await engine.stores.destinations.remove('powershell', '127.0.0.0/8');
+    await restore();
+  });
+});
+
 describe('certificates belong to a place in the hierarchy', () => {
   const certificateSignIn = (name: string, thumbprint: string): TenantInput => ({
     'Microsoft 365': {
