@@ -7,6 +7,7 @@ import { SyncError, ValidationError } from '../domain/errors.js';
 import { apiCommand } from './commands/api.js';
 import { certificatesCommand } from './commands/certificates.js';
 import type { CliContext } from './commands/context.js';
+import { destinationsCommand } from './commands/destinations.js';
 import { tenantsCommand } from './commands/tenants.js';
 import { tokensCommand } from './commands/tokens.js';
 import { kindsCommand, protectionCommand } from './commands/controls.js';
@@ -25,6 +26,7 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride();
   program.addCommand(tenantsCommand(ctx));
   program.addCommand(certificatesCommand(ctx));
+  program.addCommand(destinationsCommand(ctx));
   program.addCommand(syncCommand(ctx));
   program.addCommand(runsCommand(ctx));
   program.addCommand(testConnectionCommand(ctx));

@@ -32,6 +32,9 @@ import {
   type ProxyPool,
   type WinRmSettings,
 } from '../connectors/winrm/index.js';
+import { DEFAULT_PORT } from '../connectors/winrm/options.js';
+import { guardedLookup } from '../connectors/guarded-lookup.js';
+import type { AllowEntry } from '../domain/destinations.js';
 import { SyncError } from '../domain/errors.js';
 import { planKinds, syncPlan } from '../domain/sync-plan.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
@@ -104,6 +107,10 @@ export function createFullPull(options: FullPullOptions): FullPull {
   // One pool per set of proxies and account, kept for the life of the worker: its proxy health and
   // shell slots are what IP affinity and the per-proxy cap rely on.
   const pools = new Map<string, ProxyPool>();
+  // The allow-list as last read (at the start of each job): every new socket's name resolution is
+  // checked against it (connectors/guarded-lookup.ts).
+  let allowed: readonly AllowEntry[] = [];
+  const currentAllowed = () => allowed;
   const poolFor = (tenant: Tenant) => {
     const group = tenant['Microsoft Teams Powershell'];
     const key = createHash('sha256')
@@ -111,14 +118,18 @@ export function createFullPull(options: FullPullOptions): FullPull {
       .digest('hex');
     let pool = pools.get(key);
     if (!pool) {
-      pool = proxyPoolForTenant(tenant, winrm, { logger: log });
+      pool = proxyPoolForTenant(tenant, winrm, {
+        logger: log,
+        lookupFor: (port) => guardedLookup('powershell', currentAllowed, port),
+      });
       pools.set(key, pool);
     }
     return pool;
   };
 
   const processor: SyncProcessor = async (_job, signal, ctx) => {
-    const tenant = await loadTenant(options.tenants, ctx.tenant.id);
+    const tenant = await loadTenant(options.tenants, ctx.tenant.id, winRmDefaultPort(winrm));
+    allowed = await options.tenants.destinations.entries();
     const plan = syncPlan(tenant, ctx.kinds);
     const kinds = planKinds(plan);
     if (kinds.length === 0) {
@@ -180,6 +191,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
           requestTimeoutMs: options.graph?.requestTimeoutMs,
           requestDeadlineMs: env.GRAPH_REQUEST_DEADLINE_MS,
           maxResponseBytes: env.GRAPH_MAX_RESPONSE_BYTES,
+          allowedDestinations: currentAllowed,
           logger: log,
         }),
       ));
@@ -258,9 +270,15 @@ export function createFullPull(options: FullPullOptions): FullPull {
   };
 }
 
-async function loadTenant(tenants: TenantRepository, id: string): Promise<Tenant> {
+/** The WinRM port of a PowerShell host given without one, as the proxy pool will use it. */
+export function winRmDefaultPort(winrm: WinRmSettings): number {
+  return DEFAULT_PORT[winrm.scheme ?? 'https'];
+}
+
+/** The tenant, decrypted, once its destinations are checked against the allow-list (before any connection). */
+async function loadTenant(tenants: TenantRepository, id: string, powershellPort: number): Promise<Tenant> {
   try {
-    return await tenants.getDecrypted(id);
+    return await tenants.getForConnection(id, powershellPort);
   } catch (error) {
     if (error instanceof SyncError && error.code === 'NOT_FOUND') {
       throw new SyncError('NOT_FOUND', `Tenant ${id} no longer exists; its sync is dropped.`);
@@ -272,6 +290,9 @@ async function loadTenant(tenants: TenantRepository, id: string): Promise<Tenant
 async function graphCertificate(certificates: CertificateRepository, tenant: Tenant) {
   const m365 = tenant['Microsoft 365'];
   if (m365.client_secret || !m365.certificate_bkey) return undefined;
-  const { certificatePem, privateKeyPem } = await certificates.getWithKey(m365.certificate_bkey);
+  const { certificatePem, privateKeyPem } = await certificates.getWithKey(
+    m365.certificate_bkey,
+    tenant.hierarchy,
+  );
   return { certificatePem, privateKeyPem };
 }

@@ -18,6 +18,8 @@ import {
   type PowerShellApplication,
 } from '../connectors/powershell/index.js';
 import { proxyPoolForTenant, type WinRmSettings } from '../connectors/winrm/index.js';
+import { guardedLookup } from '../connectors/guarded-lookup.js';
+import type { AllowEntry } from '../domain/destinations.js';
 import { SyncError } from '../domain/errors.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
 import { exchangeOrganization } from './exchange-organization.js';
@@ -36,6 +38,8 @@ export interface TestConnectionOptions {
   winrm: WinRmSettings;
   signal?: AbortSignal;
   logger?: Logger;
+  /** The destinations allow-list: names resolving to private addresses it does not name are refused. */
+  allowed?: readonly AllowEntry[];
 }
 
 export async function testConnection(o: TestConnectionOptions): Promise<ConnectionCheckResult[]> {
@@ -61,9 +65,15 @@ async function graphConnector(o: TestConnectionOptions): Promise<GraphConnector>
   const m365 = o.tenant['Microsoft 365'];
   const certificate =
     !m365.client_secret && m365.certificate_bkey
-      ? await o.certificates.getWithKey(m365.certificate_bkey)
+      ? await o.certificates.getWithKey(m365.certificate_bkey, o.tenant.hierarchy)
       : undefined;
-  return createGraphConnector({ tenant: o.tenant, certificate, ca: o.graph?.ca, logger: o.logger });
+  return createGraphConnector({
+    tenant: o.tenant,
+    certificate,
+    ca: o.graph?.ca,
+    logger: o.logger,
+    ...(o.allowed ? { allowedDestinations: () => o.allowed! } : {}),
+  });
 }
 
 function graphCheck(o: TestConnectionOptions): Promise<ConnectionCheckResult> {
@@ -96,7 +106,12 @@ function powershellCheck(
   return timed(check, async () => {
     // Exchange signs in to the tenant's initial domain, read from Graph as the sync reads it.
     const organization = check === 'exchange' ? await exchangeOrganizationFromGraph(o) : undefined;
-    const pool = proxyPoolForTenant(o.tenant, o.winrm, { logger: o.logger });
+    const pool = proxyPoolForTenant(o.tenant, o.winrm, {
+      logger: o.logger,
+      ...(o.allowed
+        ? { lookupFor: (port: number) => guardedLookup('powershell', () => o.allowed!, port) }
+        : {}),
+    });
     try {
       const script =
         check === 'teams'

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { graphEndpoints } from '../../domain/cloud.js';
 import { printable } from '../../domain/actor.js';
+import type { AllowEntry } from '../../domain/destinations.js';
 import { SyncError } from '../../domain/errors.js';
 import { redactSecrets } from '../../domain/redaction.js';
 import { tenantSecrets, type TenantConfig } from '../../domain/tenant.js';
@@ -75,6 +76,8 @@ export interface GraphConnectorOptions {
   logger?: Logger;
   /** Sees every URL the credential contacts (sign-in); for tests and diagnostics. */
   onIdentityRequest?: (url: string) => void;
+  /** The destinations allow-list: names resolving to private addresses it does not name are refused. */
+  allowedDestinations?: () => readonly AllowEntry[];
 }
 
 export interface PagesOptions {
@@ -225,7 +228,8 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
 
   const dispatcher: Dispatcher = createDispatcher({
     ...(options.ca ? { ca: options.ca } : {}),
-    ...(proxyUrl ? { proxyUrl } : {}),
+    ...(options.allowedDestinations ? { allowed: options.allowedDestinations } : {}),
+    ...(proxyUrl ? { proxyUrl, proxyUser: m365.proxy_username, proxyPassword: m365.proxy_password } : {}),
   });
   const httpClient = identityHttpClient(dispatcher, options.onIdentityRequest, requestDeadlineMs);
   // Build the credential now, so a configuration problem (no certificate, wrong thumbprint) fails at once.

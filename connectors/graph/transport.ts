@@ -18,16 +18,26 @@ import {
   type PipelineResponse,
 } from '@azure/core-rest-pipeline';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import type { AllowEntry } from '../../domain/destinations.js';
 import { SyncError } from '../../domain/errors.js';
+import { guardedLookup } from '../guarded-lookup.js';
 import { graphRequestDuration, graphRequests } from './metrics.js';
 
 export interface TransportOptions {
   /** Extra CA (PEM) to trust besides the public roots: the simulator's, or a TLS-inspecting proxy's. */
   ca?: string;
-  /** http://host:port or http://user:password@host:port (https:// means TLS to the proxy itself). */
+  /** http://host:port (https:// means TLS to the proxy itself). */
   proxyUrl?: string;
+  /** The proxy's user and password (Microsoft 365.proxy_username / proxy_password): sent only to the proxy. */
+  proxyUser?: string;
+  proxyPassword?: string;
   /** Connections per origin (default 8). */
   connections?: number;
+  /**
+   * The allow-list, read at each new connection: a name resolving to a private, loopback or
+   * link-local address it does not name is refused before connecting (connectors/guarded-lookup.ts).
+   */
+  allowed?: () => readonly AllowEntry[];
 }
 
 /** Largest Graph response body read (GRAPH_MAX_RESPONSE_BYTES): a 999-object page is a few MB. */
@@ -132,17 +142,26 @@ export function createDispatcher(options: TransportOptions): Dispatcher {
   const ca = trustedCas(options.ca);
   const connections = options.connections ?? 8;
   const tls = ca ? { ca } : {};
+  const allowed = options.allowed;
+  const lookupFor = (kind: 'graph' | 'http_proxy') =>
+    allowed ? { lookup: guardedLookup(kind, allowed) } : {};
   if (options.proxyUrl) {
-    const { uri, token } = proxyParts(options.proxyUrl);
+    const parts = proxyParts(options.proxyUrl);
+    const { uri } = parts;
+    const token =
+      parts.token ??
+      (options.proxyUser || options.proxyPassword
+        ? `Basic ${Buffer.from(`${options.proxyUser ?? ''}:${options.proxyPassword ?? ''}`).toString('base64')}`
+        : undefined);
     return new ProxyAgent({
       uri,
       ...(token ? { token } : {}),
       requestTls: tls,
-      proxyTls: tls,
+      proxyTls: { ...tls, ...lookupFor('http_proxy') },
       connections,
     });
   }
-  return new Agent({ connect: tls, connections, keepAliveTimeout: 30_000 });
+  return new Agent({ connect: { ...tls, ...lookupFor('graph') }, connections, keepAliveTimeout: 30_000 });
 }
 
 /** Metric label for a sign-in URL: never the tenant id in the path. */

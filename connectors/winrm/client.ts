@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { SyncError } from '../../domain/errors.js';
@@ -38,7 +39,7 @@ export class WinRmClient implements ShellTransport {
   private readonly transport: WsmanTransport;
   private readonly log: Logger;
 
-  constructor(input: WinRmClientInput, deps: { logger?: Logger } = {}) {
+  constructor(input: WinRmClientInput, deps: { logger?: Logger; lookup?: LookupFunction } = {}) {
     this.options = winRmClientOptionsSchema.parse(input);
     const o = this.options;
     this.transport = new WsmanTransport({
@@ -51,6 +52,7 @@ export class WinRmClient implements ShellTransport {
       rejectUnauthorized: o.rejectUnauthorized,
       maxSockets: o.maxSockets,
       maxResponseBytes: o.maxEnvelopeSize * 4 + 65_536,
+      ...(deps.lookup ? { lookup: deps.lookup } : {}),
     });
     this.proxy = this.transport.proxy;
     this.headerBase = {

@@ -9,6 +9,8 @@ import { connectMongo, type MongoConnection } from '../../connectors/mongo/conne
 import { keyRingFromEnv, type KeyRing } from '../../connectors/mongo/encryption.js';
 import { ApiTokenStore } from '../../connectors/mongo/api-tokens.js';
 import { CertificateRepository } from '../../connectors/mongo/certificates.js';
+import type { AllowedDestinations } from '../../connectors/mongo/destinations.js';
+import { checkKeyCanary } from '../../connectors/mongo/key-canary.js';
 import { TenantRepository } from '../../connectors/mongo/tenants.js';
 
 export interface CliIo {
@@ -23,6 +25,8 @@ export interface Stores {
   certificates: CertificateRepository;
   /** The operator API's tokens. */
   tokens: ApiTokenStore;
+  /** The allow-list of destinations (the same one the tenant store checks). */
+  destinations: AllowedDestinations;
 }
 
 export interface CliContext {
@@ -64,10 +68,17 @@ export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env
   };
 }
 
+/**
+ * Opens the stores every process uses (CLI, API, worker, scheduler, demo). Checks the key canary
+ * first: a wrong M365SYNC_ENCRYPTION_KEYS stops the process here, at start-up.
+ */
 export async function openStores(db: Db, keyRing: KeyRing): Promise<Stores> {
+  await checkKeyCanary(db, keyRing);
   const certificates = new CertificateRepository(db, keyRing);
-  const tenants = new TenantRepository(db, keyRing, (name) => certificates.find(name));
+  const tenants = new TenantRepository(db, keyRing, (name, hierarchy) =>
+    certificates.findForTenant(name, hierarchy),
+  );
   const tokens = new ApiTokenStore(db);
   await Promise.all([certificates.ensureIndexes(), tenants.ensureIndexes(), tokens.ensureIndexes()]);
-  return { db, keyRing, tenants, certificates, tokens };
+  return { db, keyRing, tenants, certificates, tokens, destinations: tenants.destinations };
 }

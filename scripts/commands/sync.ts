@@ -25,6 +25,7 @@ import {
   type SyncProgress,
 } from '../../queues/sync-queue.js';
 import { createLogger } from '../../observability/logger.js';
+import { winRmDefaultPort } from '../../workers/full-pull.js';
 import { testConnection } from '../../workers/test-connection.js';
 import { approveDeletes } from '../../workers/tenant-maintenance.js';
 import { operatorName, type CliContext } from './context.js';
@@ -244,13 +245,16 @@ export function testConnectionCommand(ctx: CliContext): Command {
     .argument('<tenant>', 'id, <hierarchy>/<name>, or name')
     .action(async (ref: string) => {
       const { tenants, certificates } = await ctx.stores();
-      const tenant = await tenants.getDecrypted(ref);
+      const winrm = winRmSettingsFromEnv(ctx.env);
+      // Checked against the allow-list before anything is contacted.
+      const tenant = await tenants.getForConnection(ref, winRmDefaultPort(winrm));
       const caFile = ctx.env.M365SYNC_GRAPH_CA_FILE;
       const results = await testConnection({
         tenant,
         certificates,
         graph: { ca: caFile ? readFileSync(caFile, 'utf8') : undefined },
-        winrm: winRmSettingsFromEnv(ctx.env),
+        winrm,
+        allowed: await tenants.destinations.entries(),
         logger: createLogger({ level: ctx.env.LOG_LEVEL ?? 'warn' }),
       });
       for (const r of results)

@@ -203,11 +203,22 @@ export function tenantsCommand(ctx: CliContext): Command {
 
   tenants
     .command('reencrypt')
-    .description('re-encrypt every tenant secret still under an older key with the active key')
+    .description(
+      "re-encrypt every secret at rest still under an older key (tenants' secrets, certificates' private keys) with the active key",
+    )
     .action(async () => {
-      const { tenants: repo, keyRing } = await ctx.stores();
-      const changed = await repo.reencryptAll();
-      ctx.io.out(`re-encrypted ${changed} tenant(s) with key "${keyRing.activeKeyId}"`);
+      const { tenants: repo, certificates, keyRing } = await ctx.stores();
+      const tenants = await repo.reencryptAll();
+      const certs = await certificates.reencryptAll();
+      const key = `key "${keyRing.activeKeyId}"`;
+      for (const t of tenants.reencrypted) ctx.io.out(`re-encrypted tenant ${t}`);
+      for (const c of certs) ctx.io.out(`re-encrypted certificate ${c}`);
+      for (const t of tenants.proxyCredentialsMoved)
+        ctx.io.out(`moved the proxy user and password of tenant ${t} out of its proxy URL`);
+      ctx.io.out(
+        `re-encrypted ${tenants.reencrypted.length} tenant(s) and ${certs.length} certificate private key(s) with ${key}; ` +
+          `everything at rest is now under ${key}`,
+      );
     });
 
   return tenants;

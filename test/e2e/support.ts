@@ -12,6 +12,7 @@ import type { DatasetOptions } from '../../simulators/dataset.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
 import { openStores, type Stores } from '../../scripts/commands/context.js';
 import { createFullPull } from '../../workers/full-pull.js';
+import { allowSimulatedTenant } from '../../workers/in-process.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
@@ -40,19 +41,27 @@ export async function startEngine(
   options: {
     dataset: DatasetOptions;
     enableExchange?: boolean;
+    appCertificates?: string[];
     logger?: Logger;
     /** Start the worker at once (default true); false: later, with `startWorker()`. */
     worker?: boolean;
+    /** M365SYNC_ENCRYPTION_KEYS for the engine (default: a fresh key). */
+    keys?: string;
+    /** Runs on the database before the engine opens its stores (e.g. data written under another key). */
+    prepare?: (db: TestMongo['db'], sim: SimulatedTenant) => Promise<void>;
   },
 ): Promise<Engine> {
   const sim = await startSimulatedTenant({
     dataset: options.dataset,
     enableExchange: options.enableExchange,
+    appCertificates: options.appCertificates,
   });
   const mongo = await testMongo(label);
   const redis = await testRedis(label);
-  const keys = keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
+  const keys = options.keys ?? keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
+  await options.prepare?.(mongo.db, sim);
   const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+  await allowSimulatedTenant(stores, sim);
   const logger = options.logger ?? quietLogger;
   const fullPull = createFullPull({
     tenants: stores.tenants,
