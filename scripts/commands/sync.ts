@@ -111,17 +111,24 @@ export function syncCommand(ctx: CliContext): Command {
               'Start one with `m365sync worker` (with the same REDIS_URL and M365SYNC_QUEUE_PREFIX, and MONGODB_URI, M365SYNC_DB and M365SYNC_ENCRYPTION_KEYS), ' +
               'or start the worker deployment.',
           );
-        } else if (missing) {
-          missing = false;
-          ctx.io.err('a sync worker is connected; the sync can start');
-        }
+        } else workerArrived();
       });
+      // Said once, by whichever notices first: the presence check (every 2 s) or the job itself
+      // leaving the queue (a fast run can end between two presence checks).
+      function workerArrived() {
+        if (!missing) return;
+        missing = false;
+        ctx.io.err('a sync worker is connected; the sync can start');
+      }
       try {
         const end = await waitForRun(queue, enqueued.jobId, {
           tenantId: tenant.id,
           followUp: enqueued.outcome === 'follow-up',
           timeoutMs: options.timeout * 60_000,
-          onState: (state) => bar.update({ state }),
+          onState: (state) => {
+            if (state === 'active' || state === 'completed' || state === 'failed') workerArrived();
+            bar.update({ state });
+          },
           onProgress: (progress) => {
             const p = progress as SyncProgress | null;
             if (!p || typeof p !== 'object' || !p.kind) return;

@@ -13,7 +13,7 @@ import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import type { Role } from '../../domain/access.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../scripts/commands/context.js';
-import { validTenantInput } from '../support/fixtures.js';
+import { validTenantInput, allowFixtureDestinations } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 
@@ -39,6 +39,7 @@ beforeAll(async () => {
   mongo = await testMongo('api-access');
   redis = await testRedis('api-access');
   stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
+  await allowFixtureDestinations(stores.destinations);
   queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
 
   const add = (hierarchy: string, name: string) =>

@@ -13,7 +13,7 @@ import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../scripts/commands/context.js';
-import { validTenantInput } from '../support/fixtures.js';
+import { validTenantInput, allowFixtureDestinations } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 
@@ -31,6 +31,7 @@ beforeAll(async () => {
   mongo = await testMongo('api-checks');
   redis = await testRedis('api-checks');
   stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
+  await allowFixtureDestinations(stores.destinations);
   queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
   operator = (await stores.tokens.create({ name: 'ops-portal', role: 'operator', scope: '*' }, 'test')).token;
   admin = (await stores.tokens.create({ name: 'root', role: 'admin', scope: '*' }, 'test')).token;

@@ -15,7 +15,7 @@ import { openStores, type Stores } from '../../scripts/commands/context.js';
 import { purgeTenant } from '../../workers/tenant-maintenance.js';
 import { cli } from '../support/cli.js';
 import { testEnv } from '../support/env.js';
-import { validTenantInput } from '../support/fixtures.js';
+import { validTenantInput, allowFixtureDestinations } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 
@@ -37,6 +37,7 @@ beforeAll(async () => {
   mongo = await testMongo('actors');
   redis = await testRedis('actors');
   stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: KEYS }));
+  await allowFixtureDestinations(stores.destinations);
   queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
   const token = (await stores.tokens.create({ name: 'actors-test', role: 'admin', scope: '*' }, 'test'))
     .token;
