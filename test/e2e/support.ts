@@ -99,7 +99,7 @@ export async function startEngine(
     },
     async close() {
       await worker.close(1000);
-      fullPull.close();
+      await fullPull.close();
       await queue.close();
       await sim.close();
       await redis.close();
