@@ -23,6 +23,8 @@ export const FAULT_KINDS = [
   'emptyPage',
   /** 403 Authorization_RequestDenied, whatever the token's roles. */
   'forbidden',
+  /** 200 with the page's full Content-Length, half the body sent, then the connection reset. */
+  'resetMidBody',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -30,6 +32,8 @@ export const faultSchema = z.object({
   kind: z.enum(FAULT_KINDS),
   /** How many matching requests it fires on (default 1). */
   times: z.number().int().positive().default(1),
+  /** Fires on every n-th matching request only (2: every other one, "half the requests"); default 1. */
+  every: z.number().int().positive().default(1),
   /** Graph path it applies to, e.g. `/users` (default: any Graph path). */
   path: z.string().optional(),
   /** `first`: only requests without $skiptoken; `next`: only next links; default any. */
@@ -50,18 +54,18 @@ export type FaultInput = z.input<typeof faultSchema>;
 export type Fault = z.output<typeof faultSchema>;
 
 export class FaultPlan {
-  private faults: (Fault & { left: number })[] = [];
+  private faults: (Fault & { left: number; seen: number })[] = [];
 
   set(faults: FaultInput[]): void {
     this.faults = faults.map((f) => {
       const fault = faultSchema.parse(f);
-      return { ...fault, left: fault.times };
+      return { ...fault, left: fault.times, seen: 0 };
     });
   }
 
   add(fault: FaultInput): void {
     const parsed = faultSchema.parse(fault);
-    this.faults.push({ ...parsed, left: parsed.times });
+    this.faults.push({ ...parsed, left: parsed.times, seen: 0 });
   }
 
   /** The fault this request triggers, if any, counting it down. */
@@ -72,6 +76,7 @@ export class FaultPlan {
       if (fault.page === 'first' && hasSkiptoken) continue;
       if (fault.page === 'next' && !hasSkiptoken) continue;
       if ((fault.kind === 'expiredPageToken' || fault.kind === 'gone') && !hasSkiptoken) continue;
+      if (++fault.seen % fault.every !== 0) continue;
       fault.left--;
       return fault;
     }

@@ -222,6 +222,11 @@ export class WinRmSimulator {
     this.pending.push({ action, failure, times });
   }
 
+  /** Forgets failures armed with failNext and not yet fired. */
+  clearFailures(): void {
+    this.pending.length = 0;
+  }
+
   /** Open shells of one user (for tests of the pool's cap). */
   openShellsOf(user: string): number {
     let n = 0;
@@ -337,6 +342,14 @@ export class WinRmSimulator {
 
     const shell = shellId === undefined ? undefined : this.shells.get(shellId);
     if (!shell || shell.user !== user || injected === 'shell-not-found') {
+      if (shell && shell.user === user) {
+        // An injected "shell not found" means what the real one means: the shell is gone (its node
+        // restarted, or it idled out), so nothing is left for the client to delete.
+        for (const command of shell.commands.values()) command.terminate();
+        this.shells.delete(shell.id);
+        this.counters.openShells--;
+        this.counters.shellsLost++;
+      }
       this.log({ action: 'Fault', user, shellId, detail: `${action}:InvalidSelectors` });
       return this.fault(res, messageId, FAULTS.shellNotFound(shellId ?? '(none)'));
     }
