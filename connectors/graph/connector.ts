@@ -216,11 +216,14 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
           headersTimeout: requestTimeoutMs,
           bodyTimeout: requestTimeoutMs,
         });
+        // Read the whole body first: a connection lost mid-body is a network failure (retried), not
+        // a page without objects; only then may the text fail to be JSON.
+        const text = await res.body.text();
         let body: unknown;
         try {
-          body = await res.body.json();
+          body = text === '' ? undefined : JSON.parse(text);
         } catch {
-          body = undefined; // an empty or non-JSON error body
+          body = undefined; // a non-JSON error body
         }
         graphRequests.inc({ endpoint, status: String(res.statusCode) });
         graphRequestDuration.observe({ endpoint }, (performance.now() - started) / 1000);

@@ -308,7 +308,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
             'content-type': 'application/json;charset=utf-8',
             'content-length': text.length,
           });
-          res.write(text.subarray(0, Math.floor(text.length / 2)), () => res.socket?.resetAndDestroy());
+          res.write(text.subarray(0, Math.floor(text.length / 2)), () => res.socket?.destroy());
           return;
         }
         record({
@@ -326,7 +326,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
         });
       }
 
-      const fault = faults.take(`/${name}`, common.hasSkiptoken);
+      const fault = faults.take(`/${name}`, common.hasSkiptoken, req.url ?? '');
       if (fault) {
         const headers: Record<string, string> = {};
         if (typeof fault.retryAfter === 'object') {
