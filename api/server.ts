@@ -98,6 +98,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return reply.status(500).send({ code: 'INTERNAL', message: 'Internal error; see the API log.' });
   });
 
+  // Unknown routes answer in the same shape as every other error (Fastify's own 404 has no `code`).
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .status(404)
+      .send({ code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}.` }),
+  );
+
   app.decorate(
     'routeTable',
     registerAccessControl(app, {

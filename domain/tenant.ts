@@ -143,13 +143,25 @@ function coerce(field: TenantField, raw: unknown, problems: FieldProblem[]): unk
  * booleans parsed). Every problem is listed, each with its field name; nothing is half-accepted.
  */
 export function validateTenant(input: TenantInput): TenantConfig {
+  // From an API body or a YAML file anything may come: say so rather than fail on `null` or `[…]`.
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ValidationError('Tenant', [
+      {
+        field: 'tenant',
+        message: `must be an object of groups (${TENANT_GROUPS.join(', ')}), not ${
+          input === null ? 'null' : Array.isArray(input) ? 'a list' : typeof input
+        }`,
+      },
+    ]);
+  }
   const problems: FieldProblem[] = [];
   const out: Record<string, Record<string, unknown>> = {};
 
   for (const key of Object.keys(input)) {
     if (key !== 'hierarchy' && !(TENANT_GROUPS as readonly string[]).includes(key)) {
       problems.push({
-        field: key,
+        // A blank key would name no field at all: show it quoted.
+        field: key.trim() === '' ? JSON.stringify(key) : key,
         message: `is not a group of the tenant model (groups: ${TENANT_GROUPS.join(', ')})`,
       });
     }

@@ -4,8 +4,9 @@
  * and the Exchange script at once; each kind is written as it streams in, swept when complete, and
  * recorded in `sync_runs`.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -46,6 +47,8 @@ import { runPowerShellStep } from './steps/powershell-step.js';
 import { attachTeamsMatching, type GraphUsersOutcome } from './steps/teams-matching-step.js';
 import { DEFAULT_UNMATCHED_TEAMS_USERS } from '../domain/teams-matching.js';
 import { exchangeOrganization } from './exchange-organization.js';
+import { deleteLeftoverShells, type LeftoverShellsReport } from './leftover-shells.js';
+import { RedisShellLedger } from './shell-ledger.js';
 
 const FullPullEnv = z.object({
   /** Extra CA (PEM file) trusted for Graph and its sign-in: a TLS-inspecting proxy, or the simulator. */
@@ -76,6 +79,11 @@ const FullPullEnv = z.object({
     .int()
     .min(1000)
     .default(2 * 60 * 60 * 1000),
+  /**
+   * How long a worker that stops refreshing counts as alive in the WinRM shell ledger; after that the
+   * next worker to start deletes the shells it left open on the proxies.
+   */
+  SYNC_SHELL_LEDGER_ALIVE_MS: z.coerce.number().int().min(500).default(300_000),
 });
 
 export interface FullPullOptions {
@@ -87,12 +95,22 @@ export interface FullPullOptions {
   winrm?: WinRmSettings;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /**
+   * Remember the WinRM shells this process opens in Redis (under this prefix), so a worker that starts
+   * after this one died deletes them; without it, only the proxies' idle timeout does.
+   */
+  shellLedger?: { redis: Redis; prefix: string; instanceId?: string };
 }
 
 export interface FullPull {
   processor: SyncProcessor;
-  /** Closes the PowerShell proxy pools this process keeps (at worker shutdown). */
-  close(): void;
+  /**
+   * Before taking jobs: marks this process alive in the shell ledger and deletes the shells that dead
+   * workers left open on the proxies (nothing to do without a ledger).
+   */
+  start(): Promise<LeftoverShellsReport | undefined>;
+  /** At worker shutdown: deletes the shells still open, then closes the proxy pools this process keeps. */
+  close(): Promise<void>;
 }
 
 export function createFullPull(options: FullPullOptions): FullPull {
@@ -103,6 +121,14 @@ export function createFullPull(options: FullPullOptions): FullPull {
     options.graph?.ca ??
     (env.M365SYNC_GRAPH_CA_FILE ? readFileSync(env.M365SYNC_GRAPH_CA_FILE, 'utf8') : undefined);
   const outputLimits = powershellOutputLimits(options.env ?? process.env);
+  const ledger = options.shellLedger
+    ? new RedisShellLedger(options.shellLedger.redis, {
+        prefix: options.shellLedger.prefix,
+        instanceId:
+          options.shellLedger.instanceId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+        aliveTtlMs: env.SYNC_SHELL_LEDGER_ALIVE_MS,
+      })
+    : undefined;
 
   // One pool per set of proxies and account, kept for the life of the worker: its proxy health and
   // shell slots are what IP affinity and the per-proxy cap rely on.
@@ -118,8 +144,11 @@ export function createFullPull(options: FullPullOptions): FullPull {
       .digest('hex');
     let pool = pools.get(key);
     if (!pool) {
+      // The tenant id goes with each shell into the ledger: how a later worker finds the account.
       pool = proxyPoolForTenant(tenant, winrm, {
         logger: log,
+        ledger,
+        owner: tenant.id,
         lookupFor: (port) => guardedLookup('powershell', currentAllowed, port),
       });
       pools.set(key, pool);
@@ -263,9 +292,25 @@ export function createFullPull(options: FullPullOptions): FullPull {
 
   return {
     processor,
-    close() {
+    async start() {
+      if (!ledger) return undefined;
+      await ledger.start();
+      const report = await deleteLeftoverShells({ ledger, tenants: options.tenants, winrm, logger: log });
+      if (report.deleted + report.gone + report.kept + report.dropped > 0)
+        log.info(report, 'leftover WinRM shells of stopped workers handled');
+      return report;
+    },
+    async close() {
+      // Runs that did not stop in time (or a stuck cleanup) may still hold shells: delete them now,
+      // rather than leave them on the proxy until its idle timeout.
+      const deleted = (await Promise.all([...pools.values()].map((p) => p.deleteOpenShells()))).reduce(
+        (n, c) => n + c,
+        0,
+      );
+      if (deleted > 0) log.info({ deleted }, 'deleted the WinRM shells still open at shutdown');
       for (const pool of pools.values()) pool.close();
       pools.clear();
+      await ledger?.stop().catch(() => undefined);
     },
   };
 }

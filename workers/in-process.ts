@@ -55,7 +55,7 @@ export async function startInProcessEngine(o: {
     queue,
     async close() {
       await worker.close(5000);
-      fullPull.close();
+      await fullPull.close();
       await queue.close();
     },
   };

@@ -21,6 +21,13 @@ export interface JsonLinesOptions extends LineLimits {
 }
 
 export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024 * 1024;
+/**
+ * Deepest nesting of objects and arrays accepted in one line. A script's objects are a few levels
+ * deep; a line nested thousands deep would overflow the stack in JSON.parse (and MongoDB refuses
+ * documents nested over 100 levels), so it is read as text: its kind then fails its count check and
+ * sweeps nothing.
+ */
+export const MAX_JSON_DEPTH = 64;
 const TEXT_SHOWN = 500;
 
 export function outputTooLarge(maxBytes: number): SyncError {
@@ -99,6 +106,12 @@ export function parseScriptLine(line: string, normalise = true): ScriptRecord | 
   const trimmed = line.trim();
   if (trimmed === '') return undefined;
   if (trimmed.startsWith('{')) {
+    if (nestedDeeperThan(trimmed, MAX_JSON_DEPTH)) {
+      return {
+        t: 'text',
+        text: `an output line nested deeper than ${MAX_JSON_DEPTH} levels was not read (${trimmed.slice(0, 80)}…)`,
+      };
+    }
     let json: unknown;
     try {
       json = JSON.parse(trimmed);
@@ -113,6 +126,24 @@ export function parseScriptLine(line: string, normalise = true): ScriptRecord | 
     }
   }
   return { t: 'text', text: trimmed.length > TEXT_SHOWN ? `${trimmed.slice(0, TEXT_SHOWN)}…` : trimmed };
+}
+
+/** One linear pass: does the JSON text nest objects and arrays deeper than `max`? (Strings skipped.) */
+function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
 }
 
 /** Push-style JSON Lines decoder, for callers that already own the loop over chunks. */

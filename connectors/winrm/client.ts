@@ -14,12 +14,23 @@ import {
   type WinRmClientOptions,
 } from './options.js';
 import { Shell, type ShellTransport } from './shell.js';
+import type { ShellLedger } from './shell-ledger.js';
 import { WsmanTransport } from './transport.js';
 import { findFirst, type XmlElement } from './xml.js';
 import type { ShellAction } from './wsman.js';
 
 /** Cleanup (Signal, Delete) gets its own time budget: it must run even after a deadline or an abort. */
 const CLEANUP_TIMEOUT_MS = 15_000;
+
+export interface WinRmClientDeps {
+  logger?: Logger;
+  /** Told of every shell opened and closed, so a later process can delete what this one leaves behind. */
+  ledger?: ShellLedger;
+  /** Recorded with each shell in the ledger (the tenant id): never a credential. */
+  owner?: string;
+  /** Name resolution for the connection (the allow-list's guarded lookup). */
+  lookup?: LookupFunction;
+}
 
 export interface RunOptions extends ExecuteOptions {
   /** Sent to the command's stdin (in chunks, End on the last). */
@@ -38,8 +49,12 @@ export class WinRmClient implements ShellTransport {
   sendChunkBytes: number;
   private readonly transport: WsmanTransport;
   private readonly log: Logger;
+  private readonly ledger: ShellLedger | undefined;
+  private readonly owner: string | undefined;
+  /** Shells created and not yet deleted (or found gone): what a shutdown deletes. */
+  private readonly open = new Map<string, Shell>();
 
-  constructor(input: WinRmClientInput, deps: { logger?: Logger; lookup?: LookupFunction } = {}) {
+  constructor(input: WinRmClientInput, deps: WinRmClientDeps = {}) {
     this.options = winRmClientOptionsSchema.parse(input);
     const o = this.options;
     this.transport = new WsmanTransport({
@@ -62,6 +77,8 @@ export class WinRmClient implements ShellTransport {
     };
     this.sendChunkBytes = sendChunkBytes(o.maxEnvelopeSize);
     this.log = (deps.logger ?? defaultLogger).child({ component: 'winrm', proxy: this.proxy });
+    this.ledger = deps.ledger;
+    this.owner = deps.owner;
     if (o.scheme === 'http') {
       this.log.warn(
         'WinRM over HTTP with Basic authentication: the proxy account password and all output cross the network unencrypted; prefer HTTPS (5986)',
@@ -203,6 +220,7 @@ export class WinRmClient implements ShellTransport {
       }
     } catch (error) {
       shellLost = error instanceof WinRmError && error.code === 'WINRM_SHELL_NOT_FOUND';
+      if (shellLost) this.shellGone(shell.id);
       throw error;
     } finally {
       if (!shellLost) await this.cleanup(shell, commandId);
@@ -235,6 +253,7 @@ export class WinRmClient implements ShellTransport {
       const envelope = createShellEnvelope(this.headerBase, {
         codepage: this.options.codepage,
         noProfile: true,
+        idleTimeoutMs: this.options.idleTimeoutMs,
       });
       const response = await this.exchange('Create', envelope, signal, this.options.operationTimeoutMs);
       const selector = findFirst(response, 'Selector');
@@ -248,8 +267,67 @@ export class WinRmClient implements ShellTransport {
           { proxy: this.proxy },
         );
       }
-      return new Shell(this, id);
+      const shell = new Shell(this, id);
+      this.open.set(id, shell);
+      // Recorded before any command runs in it: a worker killed from here on leaves a shell its
+      // successor can find. A ledger that cannot be written costs only that (the idle timeout remains).
+      await this.ledger
+        ?.opened({ proxy: this.proxy, shellId: id, owner: this.owner, openedAt: Date.now() })
+        .catch((error: unknown) => this.logLedger('record', id, error));
+      return shell;
     });
+  }
+
+  /** Ids of the shells this client has open now. */
+  openShellIds(): string[] {
+    return [...this.open.keys()];
+  }
+
+  shellGone(shellId: string): void {
+    if (!this.open.delete(shellId)) return;
+    this.ledger
+      ?.closed(this.proxy, shellId)
+      .catch((error: unknown) => this.logLedger('forget', shellId, error));
+  }
+
+  /**
+   * Deletes every shell this client still has open (their commands end with them): the shutdown hook,
+   * for runs that did not stop in time. Returns how many were deleted.
+   */
+  async deleteOpenShells(): Promise<number> {
+    const results = await Promise.all(
+      [...this.open.values()].map((shell) =>
+        shell.delete(AbortSignal.timeout(CLEANUP_TIMEOUT_MS)).then(
+          () => 1,
+          (error: unknown) => {
+            this.logCleanup('Delete', shell, error);
+            return 0;
+          },
+        ),
+      ),
+    );
+    return results.reduce((n: number, r) => n + r, 0);
+  }
+
+  /**
+   * Deletes a shell by id, one this process did not open (a dead worker's leftover). Resolves
+   * `deleted`, or `gone` when the proxy no longer knows it (idle timeout, restart).
+   */
+  async deleteShell(shellId: string, signal?: AbortSignal): Promise<'deleted' | 'gone'> {
+    try {
+      await new Shell(this, shellId).delete(signal ?? AbortSignal.timeout(CLEANUP_TIMEOUT_MS));
+      return 'deleted';
+    } catch (error) {
+      if (error instanceof WinRmError && error.code === 'WINRM_SHELL_NOT_FOUND') return 'gone';
+      throw error;
+    }
+  }
+
+  private logLedger(what: string, shellId: string, error: unknown): void {
+    this.log.warn(
+      { shellId, err: error instanceof Error ? error.message : String(error) },
+      `could not ${what} the shell in the shell ledger`,
+    );
   }
 
   /** WS-Management Identify with our credentials: proves the proxy is up and accepts us. */

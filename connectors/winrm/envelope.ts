@@ -70,7 +70,16 @@ function envelope(h: EnvelopeHeader, body: string): Envelope {
 
 type Common = Omit<EnvelopeHeader, 'action' | 'options' | 'shellId'>;
 
-export function createShellEnvelope(c: Common, options: { codepage: number; noProfile: boolean }): Envelope {
+export function createShellEnvelope(
+  c: Common,
+  options: { codepage: number; noProfile: boolean; idleTimeoutMs?: number },
+): Envelope {
+  // rsp:IdleTimeOut: the proxy deletes the shell itself after this long without a request, so a
+  // shell whose worker died does not wait for the server's default (2 hours) holding a quota slot.
+  const idle =
+    options.idleTimeoutMs === undefined
+      ? ''
+      : `<rsp:IdleTimeOut>${isoSeconds(options.idleTimeoutMs)}</rsp:IdleTimeOut>`;
   return envelope(
     {
       ...c,
@@ -80,7 +89,7 @@ export function createShellEnvelope(c: Common, options: { codepage: number; noPr
         WINRS_CODEPAGE: String(options.codepage),
       },
     },
-    `<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>`,
+    `<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams>${idle}</rsp:Shell>`,
   );
 }
 

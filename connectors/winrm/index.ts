@@ -1,5 +1,6 @@
 /** The WinRM connector's public surface: what the sync engine and the CLI import. */
-export { WinRmClient, type RunOptions } from './client.js';
+export { WinRmClient, type RunOptions, type WinRmClientDeps } from './client.js';
+export type { OpenShellEntry, ShellLedger } from './shell-ledger.js';
 export { Shell, type ReceiveResult } from './shell.js';
 export { Execution, type ExecuteOptions, type ExecutionResult, type OutputChunk } from './execution.js';
 export {

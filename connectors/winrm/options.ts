@@ -18,6 +18,12 @@ export const winRmClientOptionsSchema = z.object({
   rejectUnauthorized: z.boolean().default(true),
   /** w:OperationTimeout: how long the server may hold a Receive with no output. At most 60 s. */
   operationTimeoutMs: z.number().int().min(100).max(60_000).default(20_000),
+  /**
+   * rsp:IdleTimeOut asked for each shell: the proxy deletes a shell that has had no request for this
+   * long (a shell left behind by a killed worker). Well above OperationTimeout, since a running
+   * command is kept alive by its Receives; Windows accepts 60 s to its MaxIdleTimeoutms (12 h).
+   */
+  idleTimeoutMs: z.number().int().min(1000).default(900_000),
   /** Added to OperationTimeout for the HTTP timeout (MS-WSMV's NetworkDelayms). */
   networkDelayMs: z.number().int().min(0).default(10_000),
   /** w:MaxEnvelopeSize in bytes; also sizes the stdin Sends. 150 KB works with every server version. */

@@ -7,7 +7,7 @@ import type { TenantConfig } from '../../domain/tenant.js';
 import { logger as defaultLogger } from '../../observability/logger.js';
 import { bootstrapCommand } from '../powershell/bootstrap.js';
 import { defaultAffinityKey, rendezvousOrder } from './affinity.js';
-import { WinRmClient, type RunOptions } from './client.js';
+import { WinRmClient, type RunOptions, type WinRmClientDeps } from './client.js';
 import { WinRmError } from './errors.js';
 import { Execution, type ExecuteOptions, type ExecutionResult, type OutputChunk } from './execution.js';
 import { proxyMetrics, type ProxyMetrics } from './metrics.js';
@@ -76,7 +76,7 @@ export class ProxyPool {
 
   constructor(
     input: ProxyPoolInput,
-    deps: { logger?: Logger; metrics?: ProxyMetrics; lookupFor?: (port: number) => LookupFunction } = {},
+    deps: WinRmClientDeps & { metrics?: ProxyMetrics; lookupFor?: (port: number) => LookupFunction } = {},
   ) {
     this.options = proxyPoolOptionsSchema.parse(input);
     this.log = (deps.logger ?? defaultLogger).child({ component: 'powershell-proxy-pool' });
@@ -94,7 +94,12 @@ export class ProxyPool {
       const port = host.port ?? DEFAULT_PORT[this.options.scheme];
       const client = new WinRmClient(
         { ...clientOptions, host: host.host, port },
-        { logger: deps.logger, ...(deps.lookupFor ? { lookup: deps.lookupFor(port) } : {}) },
+        {
+          logger: deps.logger,
+          ledger: deps.ledger,
+          owner: deps.owner,
+          ...(deps.lookupFor ? { lookup: deps.lookupFor(port) } : {}),
+        },
       );
       if (this.proxies.has(client.proxy)) {
         client.close();
@@ -218,6 +223,19 @@ export class ProxyPool {
     });
   }
 
+  /** Deletes every shell still open on any proxy (the shutdown hook); returns how many. */
+  async deleteOpenShells(): Promise<number> {
+    const counts = await Promise.all([...this.proxies.values()].map((p) => p.client.deleteOpenShells()));
+    return counts.reduce((n, c) => n + c, 0);
+  }
+
+  /** Ids of the shells open now, per proxy. */
+  openShells(): { proxy: string; shellId: string }[] {
+    return [...this.proxies.values()].flatMap((p) =>
+      p.client.openShellIds().map((shellId) => ({ proxy: p.key, shellId })),
+    );
+  }
+
   /** Stops the probes and closes the kept-alive connections. */
   close(): void {
     clearInterval(this.timer);
@@ -259,7 +277,7 @@ export class ProxyPool {
 export function proxyPoolForTenant(
   tenant: Pick<TenantConfig, 'Microsoft Teams Powershell'>,
   options: Omit<ProxyPoolInput, 'hosts' | 'username' | 'password'> = {},
-  deps: { logger?: Logger; lookupFor?: (port: number) => LookupFunction } = {},
+  deps: WinRmClientDeps & { lookupFor?: (port: number) => LookupFunction } = {},
 ): ProxyPool {
   const group = tenant['Microsoft Teams Powershell'];
   const hosts: PowerShellHost[] = parsePowerShellHosts(group.hostName);

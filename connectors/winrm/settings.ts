@@ -17,6 +17,7 @@ const envSchema = z.object({
   M365SYNC_WINRM_AFFINITY_KEY: z.string().min(1).optional(),
   M365SYNC_WINRM_MAX_SHELLS_PER_PROXY: int(1, 29).default(20),
   M365SYNC_WINRM_OPERATION_TIMEOUT_MS: int(100, 60_000).default(20_000),
+  M365SYNC_WINRM_IDLE_TIMEOUT_MS: int(1000, 12 * 3_600_000).default(900_000),
   M365SYNC_WINRM_MAX_ENVELOPE_SIZE: int(8192, 10 * 1024 * 1024).default(153_600),
   M365SYNC_WINRM_COOL_DOWN_MS: int(0, 3_600_000).default(30_000),
   M365SYNC_WINRM_PROBE_INTERVAL_MS: int(10, 3_600_000).default(10_000),
@@ -54,6 +55,7 @@ export function winRmSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WinR
     maxShellsPerProxy: e.M365SYNC_WINRM_MAX_SHELLS_PER_PROXY,
     operationTimeoutMs: e.M365SYNC_WINRM_OPERATION_TIMEOUT_MS,
     maxEnvelopeSize: e.M365SYNC_WINRM_MAX_ENVELOPE_SIZE,
+    idleTimeoutMs: e.M365SYNC_WINRM_IDLE_TIMEOUT_MS,
     coolDownMs: e.M365SYNC_WINRM_COOL_DOWN_MS,
     probeIntervalMs: e.M365SYNC_WINRM_PROBE_INTERVAL_MS,
   };

@@ -23,6 +23,8 @@ export interface ShellTransport {
   ): Promise<XmlElement>;
   /** Bytes of stdin per Send; shrinks when the proxy refuses an envelope as too large. */
   sendChunkBytes: number;
+  /** Told when a shell is known to be gone (deleted, or "shell not found"): it is no longer open. */
+  shellGone?(shellId: string): void;
 }
 
 export interface ReceiveResult {
@@ -135,13 +137,20 @@ export class Shell {
     );
   }
 
+  /** Deletes the shell (its commands end with it). A shell the proxy no longer knows counts as gone too. */
   async delete(signal?: AbortSignal): Promise<void> {
-    await this.t.exchange(
-      'Delete',
-      deleteShellEnvelope(this.t.headerBase, this.id),
-      signal,
-      this.t.headerBase.operationTimeoutMs,
-    );
+    try {
+      await this.t.exchange(
+        'Delete',
+        deleteShellEnvelope(this.t.headerBase, this.id),
+        signal,
+        this.t.headerBase.operationTimeoutMs,
+      );
+    } catch (error) {
+      if (error instanceof WinRmError && error.code === 'WINRM_SHELL_NOT_FOUND') this.t.shellGone?.(this.id);
+      throw error;
+    }
+    this.t.shellGone?.(this.id);
   }
 
   private malformed(action: string, what: string): WinRmError {

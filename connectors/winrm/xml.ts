@@ -27,7 +27,9 @@ const parser = () =>
   });
 
 export async function parseXml(text: string): Promise<XmlElement> {
-  const parsed = (await parser().parseStringPromise(text)) as Record<string, unknown>;
+  // xml2js answers null (not an error) for a document without an element, e.g. an empty body.
+  const parsed = (await parser().parseStringPromise(text)) as Record<string, unknown> | null;
+  if (parsed === null || typeof parsed !== 'object') throw new Error('empty XML document');
   const [rootName] = Object.keys(parsed);
   if (rootName === undefined) throw new Error('empty XML document');
   return toElement(rootName, parsed[rootName]);

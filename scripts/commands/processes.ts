@@ -49,7 +49,16 @@ export function workerCommand(ctx: CliContext): Command {
       const redisConfig = redisSettings(ctx.env);
       // Graph request limits per tenant, shared by every worker process through Redis.
       const limiterRedis = new Redis(redisConfig.url, { maxRetriesPerRequest: null });
-      const fullPull = createFullPull({ tenants, certificates, redis: limiterRedis, env: ctx.env, logger });
+      const fullPull = createFullPull({
+        tenants,
+        certificates,
+        redis: limiterRedis,
+        env: ctx.env,
+        logger,
+        shellLedger: { redis: limiterRedis, prefix: redisConfig.prefix },
+      });
+      // Shells a killed worker left on the proxies are deleted before this one takes jobs.
+      await fullPull.start();
       const worker = await startWorker({ redis: redisConfig, db, processor: fullPull.processor, logger });
       const address = metricsAddress(ctx.env);
       const metrics = address.port > 0 ? serveMetrics(address, () => worker.isRunning()) : undefined;
@@ -64,7 +73,7 @@ export function workerCommand(ctx: CliContext): Command {
         closeOnSignals({
           close: async () => {
             await worker.close();
-            fullPull.close();
+            await fullPull.close();
             metrics?.close();
             limiterRedis.disconnect();
             await ctx.close();

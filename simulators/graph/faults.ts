@@ -25,6 +25,8 @@ export const FAULT_KINDS = [
   'forbidden',
   /** 404 Request_ResourceNotFound: what a host that is not this cloud's Graph answers for a path. */
   'notFound',
+  /** 200 with the page's full Content-Length, half the body sent, then the connection reset. */
+  'resetMidBody',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -32,6 +34,11 @@ export const faultSchema = z.object({
   kind: z.enum(FAULT_KINDS),
   /** How many matching requests it fires on (default 1). */
   times: z.number().int().positive().default(1),
+  /**
+   * Fires on every n-th try of each request (counted per URL): 2 fails each request's first try and
+   * lets its retry through, so half of all requests are refused, whatever the interleaving. Default 1.
+   */
+  every: z.number().int().positive().default(1),
   /** Graph path it applies to, e.g. `/users` (default: any Graph path). */
   path: z.string().optional(),
   /** `first`: only requests without $skiptoken; `next`: only next links; default any. */
@@ -52,28 +59,33 @@ export type FaultInput = z.input<typeof faultSchema>;
 export type Fault = z.output<typeof faultSchema>;
 
 export class FaultPlan {
-  private faults: (Fault & { left: number })[] = [];
+  private faults: (Fault & { left: number; seen: Map<string, number> })[] = [];
 
   set(faults: FaultInput[]): void {
     this.faults = faults.map((f) => {
       const fault = faultSchema.parse(f);
-      return { ...fault, left: fault.times };
+      return { ...fault, left: fault.times, seen: new Map<string, number>() };
     });
   }
 
   add(fault: FaultInput): void {
     const parsed = faultSchema.parse(fault);
-    this.faults.push({ ...parsed, left: parsed.times });
+    this.faults.push({ ...parsed, left: parsed.times, seen: new Map<string, number>() });
   }
 
   /** The fault this request triggers, if any, counting it down. */
-  take(graphPath: string, hasSkiptoken: boolean): Fault | undefined {
+  take(graphPath: string, hasSkiptoken: boolean, url = graphPath): Fault | undefined {
     for (const fault of this.faults) {
       if (fault.left <= 0) continue;
       if (fault.path && fault.path.toLowerCase() !== graphPath.toLowerCase()) continue;
       if (fault.page === 'first' && hasSkiptoken) continue;
       if (fault.page === 'next' && !hasSkiptoken) continue;
       if ((fault.kind === 'expiredPageToken' || fault.kind === 'gone') && !hasSkiptoken) continue;
+      if (fault.every > 1) {
+        const tries = (fault.seen.get(url) ?? 0) + 1;
+        fault.seen.set(url, tries);
+        if (tries % fault.every !== 1) continue;
+      }
       fault.left--;
       return fault;
     }

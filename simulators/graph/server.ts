@@ -292,7 +292,25 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
       const name = graph[1]!;
       const rec = { ...common, kind: 'graph' as const, inFlight: running };
       const auth = tokens.check(req.headers.authorization);
+      // A `resetMidBody` fault: the page is answered 200 with its full length, half sent, then the
+      // connection reset (a proxy or load balancer dying mid-response).
+      let cutMidBody: Fault | undefined;
       const reply = (status: number, body: unknown, headers: Record<string, string> = {}, fault?: Fault) => {
+        if (cutMidBody && status === 200) {
+          record({
+            ...rec,
+            status: 0,
+            ...('appid' in auth ? { clientId: auth.appid } : {}),
+            fault: cutMidBody.kind,
+          });
+          const text = Buffer.from(JSON.stringify(body), 'utf8');
+          res.writeHead(200, {
+            'content-type': 'application/json;charset=utf-8',
+            'content-length': text.length,
+          });
+          res.write(text.subarray(0, Math.floor(text.length / 2)), () => res.socket?.destroy());
+          return;
+        }
         record({
           ...rec,
           status,
@@ -308,7 +326,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
         });
       }
 
-      const fault = faults.take(`/${name}`, common.hasSkiptoken);
+      const fault = faults.take(`/${name}`, common.hasSkiptoken, req.url ?? '');
       if (fault) {
         const headers: Record<string, string> = {};
         if (typeof fault.retryAfter === 'object') {
@@ -376,6 +394,9 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
             );
           case 'emptyPage':
             break; // answered below, once the position is known
+          case 'resetMidBody':
+            cutMidBody = fault;
+            break;
         }
       }
 

@@ -58,6 +58,8 @@ export const tenantFaultsSchema = z.object({
   repeatObjects: z.number().int().positive().optional(),
   /** Silence before the first byte of output (e.g. to make WinRM Receive time out). */
   startDelayMs: z.number().int().nonnegative().optional(),
+  /** Delay before each object line for this script (overrides the host's `latencyMs`): a slow tenant. */
+  latencyMs: z.number().int().nonnegative().optional(),
 });
 export type TenantFaults = z.infer<typeof tenantFaultsSchema>;
 
@@ -230,7 +232,8 @@ class Interpreter {
     let count = 0;
     const fault = this.faults.failKinds?.[kind];
     const copies = this.faults.repeatObjects ?? 1;
-    const slow = this.options.latencyMs > 0;
+    const latencyMs = this.faults.latencyMs ?? this.options.latencyMs;
+    const slow = latencyMs > 0;
     try {
       for (const o of this.runBlock(read)) {
         for (let copy = 0; copy < copies; copy++) {
@@ -247,7 +250,7 @@ class Interpreter {
           ) {
             throw new ProcessDeath("Exception of type 'System.OutOfMemoryException' was thrown.", 1);
           }
-          if (slow) await sleep(this.options.latencyMs);
+          if (slow) await sleep(latencyMs);
           await this.writer.line(
             `{"t":"obj","kind":"${kind}","o":${convertToJson(this.pad(o), this.options.psVersion)}}`,
             slow,

@@ -31,6 +31,12 @@ export const winRmSimulatorOptionsSchema = z.object({
     .default(1 << 20),
   /** Added before every response (a slow proxy). */
   responseDelayMs: z.number().int().min(0).default(0),
+  /** IdleTimeout for a shell whose Create asks for none (Windows: 2 hours). */
+  defaultIdleTimeoutMs: z.number().int().min(1).default(7_200_000),
+  /** MaxIdleTimeoutms: the longest IdleTimeOut the service grants (Windows: 12 hours). */
+  maxIdleTimeoutMs: z.number().int().min(1).default(43_200_000),
+  /** How often idle shells are looked for. */
+  idleCheckMs: z.number().int().min(10).default(250),
   /** Entries kept in the action log (oldest dropped). */
   actionLogLimit: z.number().int().min(1).default(10_000),
   /** Runs PowerShell scripts; without one, PowerShell commands fail with exit code 1. */

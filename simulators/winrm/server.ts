@@ -33,7 +33,7 @@ export type SimFailure =
 
 export interface SimActionLogEntry {
   seq: number;
-  action: SimAction | 'Unauthorized' | 'Dropped' | 'Fault';
+  action: SimAction | 'Unauthorized' | 'Dropped' | 'Fault' | 'IdleTimeout';
   user?: string;
   shellId?: string;
   commandId?: string;
@@ -48,6 +48,8 @@ export interface SimCounters {
   shellsDeleted: number;
   /** Shells that vanished without Delete (a simulated restart or stop). */
   shellsLost: number;
+  /** Shells the service deleted itself after their IdleTimeOut passed with no request. */
+  shellsIdleTimedOut: number;
   commandsStarted: number;
   commandsSignalled: number;
   receives: number;
@@ -65,6 +67,20 @@ interface SimShell {
   id: string;
   user: string;
   commands: Map<string, SimCommand>;
+  /** rsp:IdleTimeOut as asked (capped by maxIdleTimeoutMs), or the service's default. */
+  idleTimeoutMs: number;
+  /** When the last request on this shell ended (epoch ms). */
+  lastActivity: number;
+  /** Requests on this shell in progress (a waiting Receive keeps a shell alive). */
+  busy: number;
+}
+
+/** What tests see of an open shell. */
+export interface SimOpenShell {
+  id: string;
+  user: string;
+  idleTimeoutMs: number;
+  commands: number;
 }
 
 interface Pending {
@@ -89,6 +105,7 @@ export class WinRmSimulator {
     shellsCreated: 0,
     shellsDeleted: 0,
     shellsLost: 0,
+    shellsIdleTimedOut: 0,
     commandsStarted: 0,
     commandsSignalled: 0,
     receives: 0,
@@ -107,6 +124,7 @@ export class WinRmSimulator {
   private readonly sockets = new Set<Socket>();
   private readonly server: http.Server;
   private boundPort = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
   responseDelayMs: number;
 
   constructor(input: WinRmSimulatorInput) {
@@ -146,11 +164,37 @@ export class WinRmSimulator {
       });
     });
     this.boundPort = (this.server.address() as AddressInfo).port;
+    this.idleTimer = setInterval(() => this.expireIdleShells(), this.options.idleCheckMs);
+    this.idleTimer.unref();
     return this;
+  }
+
+  /** The shells open now (tests check that none is left behind). */
+  listShells(): SimOpenShell[] {
+    return [...this.shells.values()].map((s) => ({
+      id: s.id,
+      user: s.user,
+      idleTimeoutMs: s.idleTimeoutMs,
+      commands: s.commands.size,
+    }));
+  }
+
+  /** What the WinRM service does with IdleTimeOut: a shell with no request for that long is deleted. */
+  private expireIdleShells(): void {
+    const now = Date.now();
+    for (const shell of this.shells.values()) {
+      if (shell.busy > 0 || now - shell.lastActivity < shell.idleTimeoutMs) continue;
+      for (const command of shell.commands.values()) command.terminate();
+      this.shells.delete(shell.id);
+      this.counters.openShells--;
+      this.counters.shellsIdleTimedOut++;
+      this.log({ action: 'IdleTimeout', user: shell.user, shellId: shell.id });
+    }
   }
 
   /** The proxy goes down: connections are cut, shells are lost, new connections are refused. */
   async stop(): Promise<void> {
+    clearInterval(this.idleTimer);
     this.restart();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
@@ -168,6 +212,7 @@ export class WinRmSimulator {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.idleTimer);
     if (this.server.listening) await this.stop();
     else this.restart();
   }
@@ -175,6 +220,11 @@ export class WinRmSimulator {
   /** The next `times` requests of `action` (or any) fail this way. */
   failNext(action: SimAction | 'any', failure: SimFailure, times = 1): void {
     this.pending.push({ action, failure, times });
+  }
+
+  /** Forgets failures armed with failNext and not yet fired. */
+  clearFailures(): void {
+    this.pending.length = 0;
   }
 
   /** Open shells of one user (for tests of the pool's cap). */
@@ -288,29 +338,56 @@ export class WinRmSimulator {
         FAULTS.maxOperations(this.options.maxConcurrentOperationsPerUser),
       );
     }
-    if (action === 'Create') return this.create(res, req, messageId!, user, header!);
+    if (action === 'Create') return this.create(res, req, messageId!, user, header!, bodyEl);
 
     const shell = shellId === undefined ? undefined : this.shells.get(shellId);
     if (!shell || shell.user !== user || injected === 'shell-not-found') {
+      if (shell && shell.user === user) {
+        // An injected "shell not found" means what the real one means: the shell is gone (its node
+        // restarted, or it idled out), so nothing is left for the client to delete.
+        for (const command of shell.commands.values()) command.terminate();
+        this.shells.delete(shell.id);
+        this.counters.openShells--;
+        this.counters.shellsLost++;
+      }
       this.log({ action: 'Fault', user, shellId, detail: `${action}:InvalidSelectors` });
       return this.fault(res, messageId, FAULTS.shellNotFound(shellId ?? '(none)'));
     }
+    shell.busy++;
+    try {
+      await this.onShell(action, res, req, messageId!, user, shell, bodyEl!, header!);
+    } finally {
+      shell.busy--;
+      shell.lastActivity = Date.now();
+    }
+  }
+
+  private async onShell(
+    action: Exclude<SimAction, 'Identify' | 'Create'>,
+    res: http.ServerResponse,
+    req: http.IncomingMessage,
+    messageId: string,
+    user: string,
+    shell: SimShell,
+    bodyEl: XmlElement,
+    header: XmlElement,
+  ): Promise<void> {
     switch (action) {
       case 'Command':
-        return this.command(res, messageId!, shell, bodyEl!);
+        return this.command(res, messageId, shell, bodyEl);
       case 'Send':
-        return this.sendInput(res, messageId!, shell, bodyEl!);
+        return this.sendInput(res, messageId, shell, bodyEl);
       case 'Receive':
-        return this.receive(res, req, messageId!, shell, bodyEl!, header!);
+        return this.receive(res, req, messageId, shell, bodyEl, header);
       case 'Signal':
-        return this.signal(res, messageId!, shell, bodyEl!);
+        return this.signal(res, messageId, shell, bodyEl);
       case 'Delete':
         for (const command of shell.commands.values()) command.terminate();
         this.shells.delete(shell.id);
         this.counters.openShells--;
         this.counters.shellsDeleted++;
         this.log({ action, user, shellId: shell.id });
-        return this.send(res, responseEnvelope(`${ACTION.Delete}Response`, messageId!, ''));
+        return this.send(res, responseEnvelope(`${ACTION.Delete}Response`, messageId, ''));
     }
   }
 
@@ -320,12 +397,15 @@ export class WinRmSimulator {
     messageId: string,
     user: string,
     header: XmlElement,
+    body: XmlElement | undefined,
   ): void {
     if (this.openShellsOf(user) >= this.options.maxShellsPerUser) {
       return this.quotaFault(res, messageId, user, 'Create', FAULTS.maxShells(this.options.maxShellsPerUser));
     }
+    const asked = parseDuration(body && findFirst(body, 'IdleTimeOut')?.text);
+    const idleTimeoutMs = Math.min(asked ?? this.options.defaultIdleTimeoutMs, this.options.maxIdleTimeoutMs);
     const id = randomUUID().toUpperCase();
-    this.shells.set(id, { id, user, commands: new Map() });
+    this.shells.set(id, { id, user, commands: new Map(), idleTimeoutMs, lastActivity: Date.now(), busy: 0 });
     this.counters.shellsCreated++;
     this.counters.openShells++;
     this.counters.peakOpenShells = Math.max(this.counters.peakOpenShells, this.counters.openShells);

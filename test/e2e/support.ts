@@ -8,8 +8,14 @@ import type { Logger } from 'pino';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
+import type { GraphRetryOptions } from '../../connectors/graph/connector.js';
+import type { WinRmSettings } from '../../connectors/winrm/settings.js';
 import type { DatasetOptions } from '../../simulators/dataset.js';
-import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
+import {
+  startSimulatedTenant,
+  type SimulatedTenant,
+  type SimulatedTenantOptions,
+} from '../../simulators/m365.js';
 import { openStores, type Stores } from '../../scripts/commands/context.js';
 import { createFullPull } from '../../workers/full-pull.js';
 import { allowSimulatedTenant } from '../../workers/in-process.js';
@@ -49,9 +55,16 @@ export async function startEngine(
     keys?: string;
     /** Runs on the database before the engine opens its stores (e.g. data written under another key). */
     prepare?: (db: TestMongo['db'], sim: SimulatedTenant) => Promise<void>;
+    /** More of the simulated tenant (proxies, a slow PowerShell side…). */
+    simulator?: Omit<SimulatedTenantOptions, 'dataset' | 'enableExchange'>;
+    /** Graph retry timing (the fault suite shortens the backoff). */
+    graphRetry?: GraphRetryOptions;
+    /** WinRM settings on top of plain HTTP (the fault suite shortens the proxies' cool-down). */
+    winrm?: WinRmSettings;
   },
 ): Promise<Engine> {
   const sim = await startSimulatedTenant({
+    ...options.simulator,
     dataset: options.dataset,
     enableExchange: options.enableExchange,
     appCertificates: options.appCertificates,
@@ -66,8 +79,8 @@ export async function startEngine(
   const fullPull = createFullPull({
     tenants: stores.tenants,
     certificates: stores.certificates,
-    graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix } },
-    winrm: { scheme: 'http', affinityKey: label },
+    graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix }, retry: options.graphRetry },
+    winrm: { scheme: 'http', affinityKey: label, ...options.winrm },
     env: {},
     logger,
   });
@@ -121,7 +134,7 @@ export async function startEngine(
     startWorker: startTheWorker,
     async close() {
       await worker?.close(1000);
-      fullPull.close();
+      await fullPull.close();
       await queue.close();
       await sim.close();
       await redis.close();

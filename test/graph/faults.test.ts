@@ -113,6 +113,17 @@ describe('throttling, faults and recovery, checked from the server side', () => 
     ).toBe(waitsBefore + 3);
   });
 
+  it('reads a page again when the connection is lost mid-body', async () => {
+    sim.clearLog();
+    sim.setFaults([{ kind: 'resetMidBody', path: '/users', page: 'next', times: 2 }]);
+    const { items } = await pullAll(connect().pages('users'));
+    expectAllUsersOnce(items);
+    const log = sim.requests.filter((r) => r.kind === 'graph');
+    const cut = log.filter((r) => r.fault === 'resetMidBody');
+    expect(cut).toHaveLength(2);
+    expect(retryOf(log, cut[1]!).status).toBe(200);
+  });
+
   it('renews an expired token once and carries on', async () => {
     sim.clearLog();
     sim.setFaults([{ kind: 'expiredToken', path: '/users', page: 'next' }]);

@@ -10,6 +10,7 @@ describe('WinRM settings from the environment', () => {
       maxShellsPerProxy: 20,
       operationTimeoutMs: 20_000,
       maxEnvelopeSize: 153_600,
+      idleTimeoutMs: 900_000,
       coolDownMs: 30_000,
       probeIntervalMs: 10_000,
     });

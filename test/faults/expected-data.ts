@@ -1,0 +1,127 @@
+/**
+ * What the fault cases check at the end of every run: MongoDB compared with the simulated data set,
+ * kind by kind (nothing lost, nothing duplicated, nothing stale where the kind succeeded; yesterday's
+ * data kept, untouched, where it failed), and every run record of the tenant terminal and truthful.
+ */
+import type { Db } from 'mongodb';
+import { expect } from 'vitest';
+import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
+import { mailboxes, phoneNumberAssignments, teamsUsers, type Dataset } from '../../simulators/dataset.js';
+
+type Ids = Record<string, string[]>;
+
+/** Each kind's ids in a data set, sorted, by the property the engine keys it by. */
+export function expectedIds(ds: Dataset, options: { exchange?: boolean } = {}): Ids {
+  const ids = (objects: readonly unknown[], key: string) =>
+    objects.map((o) => String((o as Record<string, unknown>)[key])).sort();
+  const out: Ids = {
+    users: ids(ds.users, 'id'),
+    groups: ids(ds.groups, 'id'),
+    teams: ids(
+      ds.groups.filter((g) => g.resourceProvisioningOptions.includes('Team')),
+      'id',
+    ),
+    licences: ids(ds.skus, 'skuId'),
+    teams_users: ids(teamsUsers(ds), 'Identity'),
+    dial_plans: ids(ds.teams.dialPlans, 'Identity'),
+    policies: ids(ds.teams.policies, 'PolicyKey'),
+    pstn_usages: ids(ds.teams.pstnUsages, 'Usage'),
+    voice_routes: ids(ds.teams.voiceRoutes, 'Identity'),
+    pstn_gateways: ids(ds.teams.pstnGateways, 'Identity'),
+    call_queues: ids(ds.teams.callQueues, 'Identity'),
+    auto_attendants: ids(ds.teams.autoAttendants, 'Identity'),
+    resource_accounts: ids(ds.teams.resourceAccounts, 'ObjectId'),
+    phone_numbers: ids(phoneNumberAssignments(ds), 'TelephoneNumber'),
+  };
+  if (options.exchange) {
+    out.mailboxes = ids(mailboxes(ds), 'ExternalDirectoryObjectId');
+    out.distribution_groups = ids(ds.exchange.distributionGroups, 'ExternalDirectoryObjectId');
+  }
+  return out;
+}
+
+/** What MongoDB holds for the tenant: each kind's external ids (sorted, duplicates kept) and run ids. */
+export async function storedState(
+  db: Db,
+  tenantId: string,
+  kinds: readonly string[],
+): Promise<{ ids: Ids; runIds: Record<string, string[]> }> {
+  const ids: Ids = {};
+  const runIds: Record<string, string[]> = {};
+  for (const kind of kinds) {
+    const collection = ENTITY_KINDS.find((k) => k.kind === kind)!.collection;
+    const docs = await db
+      .collection(collection)
+      .find({ tenantId }, { projection: { externalId: 1, syncRunId: 1 } })
+      .toArray();
+    ids[kind] = docs.map((d) => String(d.externalId)).sort();
+    runIds[kind] = [...new Set(docs.map((d) => String(d.syncRunId)))];
+  }
+  return { ids, runIds };
+}
+
+/**
+ * After `run`: every kind it completed holds exactly `today` (every document stamped by this run, so
+ * nothing stale survived the sweep); every kind it failed still holds all of `yesterday` (no sweep), and
+ * nothing that neither day has.
+ */
+export async function expectDataAfter(
+  db: Db,
+  tenantId: string,
+  run: SyncRun,
+  today: Ids,
+  yesterday: Ids,
+): Promise<void> {
+  const kinds = Object.keys(today);
+  const { ids, runIds } = await storedState(db, tenantId, kinds);
+  for (const kind of kinds) {
+    const result = run.kinds[kind];
+    expect(result, `run ${run.id} has no result for ${kind}`).toBeDefined();
+    if (result!.status === 'succeeded') {
+      // Equal as sorted lists: nothing lost, nothing duplicated, nothing stale left by the sweep.
+      expect(ids[kind], `${kind} after a succeeded kind`).toEqual(today[kind]);
+      if (today[kind]!.length > 0) expect(runIds[kind], `${kind}: stamped by the run`).toEqual([run.id]);
+    } else {
+      // A failed kind sweeps nothing: all of yesterday's objects are still there (those the run read
+      // before it failed were refreshed), nothing appears that neither day has, nothing twice.
+      expect(result!.status, kind).toBe('failed');
+      const stored = ids[kind]!;
+      const missing = (yesterday[kind] ?? []).filter((id) => !stored.includes(id));
+      expect(missing, `${kind} after a failed kind: yesterday's objects lost`).toEqual([]);
+      const known = new Set([...(yesterday[kind] ?? []), ...today[kind]!]);
+      expect(
+        stored.filter((id) => !known.has(id)),
+        `${kind}: objects from nowhere`,
+      ).toEqual([]);
+      expect(new Set(stored).size, `${kind}: duplicates`).toBe(stored.length);
+    }
+  }
+}
+
+const TERMINAL = ['succeeded', 'partial', 'failed', 'needs_review', 'cancelled'];
+
+/** Every run record of the tenant is terminal, and its status says what its kinds say. */
+export async function expectRunsTruthful(db: Db, tenantId: string): Promise<SyncRun[]> {
+  const docs = await db.collection('sync_runs').find({ tenantId }).toArray();
+  const runs = docs.map((d) => ({ ...d, id: String(d._id) }) as unknown as SyncRun);
+  for (const run of runs) {
+    expect(TERMINAL, `run ${run.id} is ${run.status}`).toContain(run.status);
+    expect(run.endedAt, `run ${run.id} has an end`).toBeDefined();
+    const results = Object.values(run.kinds ?? {});
+    const failed = results.filter((r) => r.status === 'failed' || r.status === 'cancelled').length;
+    if (run.status === 'succeeded') {
+      expect(failed, `run ${run.id} succeeded with failed kinds`).toBe(0);
+      expect(results.length).toBeGreaterThan(0);
+    }
+    if (run.status === 'partial') {
+      expect(failed).toBeGreaterThan(0);
+      expect(failed).toBeLessThan(results.length);
+    }
+    if (run.status === 'failed')
+      expect(run.error?.message ?? '', `run ${run.id} failed without a reason`).toMatch(/\S/);
+    for (const r of results)
+      if (r.status === 'failed') expect(r.error?.code, `a failed kind of ${run.id}`).toBeDefined();
+  }
+  return runs;
+}
