@@ -45,6 +45,8 @@ describe('WinRM shells of stopped and killed workers', { timeout: 120_000 }, () 
     redis = await testRedis('leftovers');
     queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
     const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+    // The simulated proxy listens on loopback: an administrator's allow-list entry lets it in.
+    await stores.destinations.allow('powershell', '127.0.0.1');
     tenantId = (
       await stores.tenants.add(
         validTenantInput({
