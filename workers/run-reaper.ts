@@ -123,7 +123,7 @@ export class RunReaper {
       error = {
         code: 'WORKER_LOST',
         message:
-          'The worker running this sync stopped (crashed, was killed, stalled or lost MongoDB) and did not end the run; its lease lapsed.',
+          'The worker running this sync stopped before recording its end (crashed, was killed, stalled, or could not reach MongoDB); its lease lapsed.',
       };
     }
     return (await runs.endRunning(run.id, error)) ? 'failed' : undefined;

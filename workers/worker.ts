@@ -34,7 +34,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SyncError } from '../domain/errors.js';
 import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
-import { LeaseStore, type Lease } from '../connectors/mongo/leases.js';
+import { LeaseStore, type Lease, type WriteFence } from '../connectors/mongo/leases.js';
 import { SyncRuns, type KindResult, type RunError } from '../connectors/mongo/sync-runs.js';
 import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
 import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
@@ -158,6 +158,16 @@ function withoutHeldIds(kinds: Record<string, KindResult>): Record<string, KindR
   return out;
 }
 
+/** Waits for `promise` at most `ms` (it goes on in the background; its failure is ignored). */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+}
+
 function jittered(ms: number): number {
   return Math.round(ms * (0.5 + Math.random()));
 }
@@ -257,6 +267,25 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       abortReason = reason;
       controller.abort(new SyncError('CANCELLED', `The sync run was cancelled (${reason}).`));
     };
+    // A cancelled run gets a short while to stop; then the job moves on without it (a processor stuck
+    // in a hung MongoDB operation must not keep the job active: the follow-up could never run).
+    const stopMarginMs = Math.max(50, Math.floor(settings.leaseTtlMs / 6));
+    const abandonedAfterAbort = () =>
+      new Promise<never>((_, reject) => {
+        const giveUp = () =>
+          setTimeout(
+            () =>
+              reject(
+                new SyncError(
+                  'CANCELLED',
+                  `The sync run was cancelled (${abortReason}) and did not stop within ${stopMarginMs} ms; it was abandoned (it writes nothing more).`,
+                ),
+              ),
+            stopMarginMs,
+          ).unref();
+        if (controller.signal.aborted) giveUp();
+        else controller.signal.addEventListener('abort', giveUp, { once: true });
+      });
     if (bullSignal?.aborted) abort(String(bullSignal.reason ?? SHUTDOWN));
     bullSignal?.addEventListener('abort', () => abort(String(bullSignal.reason ?? SHUTDOWN)), { once: true });
 
@@ -265,8 +294,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     let renewing = false;
     // The lease is ours until `lease.expiresAt` (our clock, taken before the renewal was sent). With
     // no successful renewal by the time less than a sixth of it is left, the run cancels itself: the
-    // processor stops, and every MongoDB operation is bounded by the driver's timeouts.
-    const stopMarginMs = Math.max(50, Math.floor(settings.leaseTtlMs / 6));
+    // processor stops (or is abandoned), and every MongoDB operation is bounded by the driver's timeouts.
     const keeper = setInterval(
       () => {
         if (!lease) return;
@@ -322,7 +350,22 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     }
     // Requests of this tenant that this run makes moot (a follow-up replaced by a later one) end now.
     void reap({ tenantId: tenant.id });
-    const fence = leases.fence(initialLease, settings.leaseTtlMs);
+    const leaseFence = leases.fence(initialLease, settings.leaseTtlMs);
+    // Once the run is cancelled it writes nothing more, whatever its processor still has in flight.
+    const fence: WriteFence = {
+      tenantId: leaseFence.tenantId,
+      token: leaseFence.token,
+      assertCurrent: () => {
+        if (controller.signal.aborted)
+          return Promise.reject(
+            new SyncError(
+              'CANCELLED',
+              `The sync run was cancelled (${abortReason}); it writes nothing more.`,
+            ),
+          );
+        return leaseFence.assertCurrent();
+      },
+    };
     const runLog = log.child({ runId: run.id, jobId: job.id, tenantId: tenant.id });
     // Read once per run, when the first sweep needs them: one run applies one set of thresholds.
     let protectionSettings: Promise<DeleteProtectionSettings> | undefined;
@@ -348,7 +391,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     runLog.info({ attempt, trigger: data.trigger }, 'sync run started');
 
     try {
-      const summary = await options.processor(job, controller.signal, ctx);
+      const processing = options.processor(job, controller.signal, ctx);
+      processing.catch(() => undefined);
+      const summary = await Promise.race([processing, abandonedAfterAbort()]);
       const status = runStatusOf(summary);
       const durationMs = Date.now() - started;
       if (status === 'failed' && Object.keys(summary.kinds).length > 0) {
@@ -388,7 +433,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
           runLog.warn({ err: errorOf(finishError) }, 'could not record the end of the run');
         });
       if (controller.signal.aborted) {
-        await finish({ status: 'cancelled', error: runError });
+        await within(finish({ status: 'cancelled', error: runError }), stopMarginMs);
         metrics.observe('cancelled', durationMs);
         runLog.warn({ reason: abortReason, error: runError }, 'sync run cancelled');
         if (abortReason === SHUTDOWN) {
@@ -400,15 +445,16 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       }
       const retryable = error instanceof SyncError ? error.retryable : true;
       const willRetry = retryable && job.attemptsMade + 1 < (job.opts.attempts ?? queueSettings.attempts);
-      await finish({ status: 'failed', error: runError, willRetry });
+      await within(finish({ status: 'failed', error: runError, willRetry }), stopMarginMs);
       metrics.observe('failed', durationMs);
       runLog.warn({ error: runError, willRetry }, 'sync run failed');
       if (!retryable) throw new UnrecoverableError(`${runError.code}: ${runError.message}`);
       throw error instanceof Error ? error : new Error(String(error));
     } finally {
       clearInterval(keeper);
-      // Releasing after the processor returned is safe: this run writes nothing more.
-      if (lease) await leases.release(lease).catch(() => undefined);
+      // Releasing after the processor returned (or was abandoned: its fence refuses) is safe: this run
+      // writes nothing more. Bounded, like the record's end: a MongoDB that hangs must not keep the job.
+      if (lease) await within(leases.release(lease), stopMarginMs);
     }
   }
 

@@ -202,7 +202,7 @@ export class SyncRuns {
           error: {
             code: 'WORKER_LOST',
             message:
-              'The worker running this sync stopped (crashed, was killed or stalled); another worker took the job over.',
+              'The worker running this sync stopped before recording its end (crashed, was killed, stalled, or could not reach MongoDB); another attempt took the job over.',
           },
         },
       },
