@@ -4,10 +4,11 @@
  * number of them at once: every change is conditional on the record's status), and for one tenant
  * whenever one of its runs starts.
  *
- * - `queued`, whose job BullMQ no longer holds (not a job, not the tenant's kept follow-up): when a run
- *   of the tenant started after the request, it did the request's work → `merged` into it (a follow-up
- *   request replaced by a later one, or a request that joined a job); otherwise → `failed` JOB_LOST
- *   (Redis lost its data, or the job was removed). A request whose add may still be in flight (no
+ * - `queued`, whose job BullMQ no longer holds (not a job, not the tenant's kept follow-up): the run
+ *   that does the request's work instead is the later request BullMQ kept as the follow-up (it keeps
+ *   the last), a job of the tenant waiting to run, or a run of the tenant that started after the
+ *   request → `merged` into it; with none of those → `failed` JOB_LOST (Redis lost its data, or the
+ *   job was removed). A request whose add may still be in flight (no
  *   `enqueueOutcome` yet, younger than the grace time) is left alone.
  * - `queued`, whose job failed before any run started (its tenant was deleted, its data was invalid)
  *   → `failed` with the job's reason.
@@ -36,7 +37,8 @@ export interface ReapResult {
 }
 
 const ACTIVE_STATES = new Set(['active']);
-const PENDING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children', 'active']);
+const WAITING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
+const PENDING_STATES = new Set([...WAITING_STATES, 'active']);
 
 export class RunReaper {
   constructor(private readonly options: RunReaperOptions) {}
@@ -73,7 +75,8 @@ export class RunReaper {
     if (!run.enqueueOutcome && age < this.options.enqueueGraceMs) return undefined;
     const client = await queue.backend.client;
     // The kept follow-up first, then the job: a follow-up becomes a job atomically, so one read sees it.
-    if ((await client.hget(followUpKey(queue, run.tenantId), 'jid')) === run.id) return undefined;
+    const keptFollowUp = await client.hget(followUpKey(queue, run.tenantId), 'jid');
+    if (keptFollowUp === run.id) return undefined;
     const state = await queue.getJobState(run.jobId);
     if (PENDING_STATES.has(state)) return undefined;
     if (state === 'failed' || state === 'completed') {
@@ -82,7 +85,19 @@ export class RunReaper {
       const ended = await runs.endQueued(run.id, { status: 'failed', error: errorFromReason(reason) });
       return ended ? 'failed' : undefined;
     }
-    // No job any more: did a later run of the tenant do the work?
+    // No job any more. A later request kept as the follow-up replaced this one (BullMQ keeps the last):
+    // it does the work.
+    if (keptFollowUp) {
+      const ended = await runs.endQueued(run.id, { status: 'merged', mergedInto: keptFollowUp });
+      return ended ? 'merged' : undefined;
+    }
+    // A job of the tenant waiting to run will see the tenant as it is after this request: it does the work.
+    const waiting = await queue.getDeduplicationJobId(run.tenantId);
+    if (waiting && WAITING_STATES.has(await queue.getJobState(waiting))) {
+      const ended = await runs.endQueued(run.id, { status: 'merged', mergedInto: waiting });
+      return ended ? 'merged' : undefined;
+    }
+    // Did a run of the tenant start after this request? It did the work.
     const later = await runs.collection
       .find({ tenantId: run.tenantId, startedAt: { $gte: run.queuedAt ?? new Date(0) } })
       .sort({ startedAt: 1 })

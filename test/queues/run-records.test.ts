@@ -125,6 +125,37 @@ describe('sync run records', () => {
     await eventually(async () => (await jobCounts(queue)).failed === 1);
   });
 
+  it('merges a follow-up request replaced by a later one while the run still goes on, never loses it', async () => {
+    const w = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db: mongo.db,
+      processor: testProcessor(mongo.db, { pages: 8, pageSize: 5, delayMs: 250, version: 'v' }),
+      settings: { ...fastWorker, reaperIntervalMs: 100, enqueueGraceMs: 100 },
+      queueSettings: fastQueue,
+      triggers: false,
+      logger: quietLogger,
+    });
+    workers.push(w);
+    const tenantId = await addTenant(mongo.db);
+    const request = (by: string) =>
+      enqueueSync(queue, { tenantId, trigger: 'api', requestedBy: by }, { settings: fastQueue, runs });
+    const first = await request('first');
+    await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
+    const replaced = await request('replaced');
+    const kept = await request('kept');
+    expect([replaced.outcome, kept.outcome]).toEqual(['follow-up', 'follow-up']);
+    // While the first run goes on (the reaper passes every 100 ms), the replaced request is merged into
+    // the kept one, which BullMQ runs when the first run ends.
+    const merged = await eventually(async () => {
+      const r = await runs.get(replaced.runId!);
+      return r !== null && r.status !== 'queued' ? r : undefined;
+    });
+    expect(merged).toMatchObject({ status: 'merged', mergedInto: kept.runId });
+    expect((await runs.get(first.runId!))?.status).toBe('running');
+    await eventually(async () => (await runs.get(kept.runId!))?.status === 'succeeded', 20_000);
+    expect((await runs.get(first.runId!))?.status).toBe('succeeded');
+  });
+
   it('never lets a job of a Redis that lost its data take over an older run record', async () => {
     // Tenant A's request is queued; Redis then loses everything (restart without persistence).
     const tenantA = await addTenant(mongo.db);
