@@ -10,7 +10,7 @@ import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js'
 import { KindLists } from '../connectors/mongo/kind-lists.js';
 import { RUN_STATUSES, SyncRuns, type RunStatus } from '../connectors/mongo/sync-runs.js';
 import { SyncError, ValidationError } from '../domain/errors.js';
-import { enqueueSync, type SyncJobData } from '../queues/sync-queue.js';
+import { enqueueSync, syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
 import type { Stores } from '../scripts/commands/context.js';
 import { approveDeletes, purgeTenant } from '../workers/tenant-maintenance.js';
 
@@ -55,7 +55,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
         requestedBy: body.requestedBy ?? 'api',
         ...(kinds ? { kinds } : {}),
       },
-      { runs, hierarchy: tenant.hierarchy },
+      { runs, hierarchy: tenant.hierarchy, settings: syncQueueSettings(options.env ?? process.env) },
     );
     return reply.status(202).send({ ...result, ...(kinds ? { kinds } : {}) });
   });

@@ -82,6 +82,9 @@ export interface SyncQueueSettings {
 const QueueEnv = z.object({
   SYNC_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   SYNC_BACKOFF_MS: z.coerce.number().int().min(100).default(60_000),
+  /** Finished jobs kept in Redis (newest); older ones are trimmed as jobs finish. */
+  SYNC_KEEP_COMPLETED_JOBS: z.coerce.number().int().min(0).default(1000),
+  SYNC_KEEP_FAILED_JOBS: z.coerce.number().int().min(0).default(5000),
 });
 
 export function syncQueueSettings(env: NodeJS.ProcessEnv = process.env): SyncQueueSettings {
@@ -89,8 +92,8 @@ export function syncQueueSettings(env: NodeJS.ProcessEnv = process.env): SyncQue
   return {
     attempts: e.SYNC_ATTEMPTS,
     backoffDelayMs: e.SYNC_BACKOFF_MS,
-    keepCompleted: { age: 7 * 24 * 3600, count: 1000 },
-    keepFailed: { age: 30 * 24 * 3600, count: 5000 },
+    keepCompleted: { age: 7 * 24 * 3600, count: e.SYNC_KEEP_COMPLETED_JOBS },
+    keepFailed: { age: 30 * 24 * 3600, count: e.SYNC_KEEP_FAILED_JOBS },
   };
 }
 

@@ -18,6 +18,7 @@ import {
   createSyncQueue,
   enqueueAll,
   enqueueSync,
+  syncQueueSettings,
   waitForRun,
   type SyncJobData,
   type SyncProgress,
@@ -66,7 +67,7 @@ export function syncCommand(ctx: CliContext): Command {
             requestedBy: requester(ctx),
             ...(kinds ? { kinds } : {}),
           },
-          { runs },
+          { runs, settings: syncQueueSettings(ctx.env) },
         );
         ctx.io.out(
           `enqueued ${results.filter((r) => r.outcome === 'created').length} sync(s); ${results.length} tenant(s) in all`,
@@ -81,7 +82,7 @@ export function syncCommand(ctx: CliContext): Command {
       const enqueued = await enqueueSync(
         queue,
         { tenantId: tenant.id, trigger: 'cli', requestedBy: requester(ctx), ...(kinds ? { kinds } : {}) },
-        { runs, hierarchy: tenant.hierarchy },
+        { runs, hierarchy: tenant.hierarchy, settings: syncQueueSettings(ctx.env) },
       );
       const what = {
         created: 'enqueued',
