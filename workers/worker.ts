@@ -3,11 +3,11 @@
  *
  * Around the SyncProcessor it provides:
  * - the tenant's MongoDB lease, acquired at the start (a live lease held by another run puts the job
- *   back as delayed, without using an attempt), renewed alongside the BullMQ lock, released at the end;
+ *   back as delayed, without using an attempt), kept by the lease keeper (below), released at the end;
  * - the run record in `sync_runs`: the request's `queued` record (job data `runId`) becomes the running
  *   run (→ succeeded / partial / needs_review / failed / cancelled); a job whose tenant was deleted
  *   ends its record `failed` NOT_FOUND;
- * - the lease keeper: renews the lease every third of its time and cancels the run itself when the
+ * - the lease keeper: renews the lease every sixth of its time and cancels the run itself when the
  *   lease is about to lapse without a successful renewal (MongoDB hangs or refuses connections), so a
  *   run never goes on writing on a lease it may have lost, and its job ends for the follow-up to run;
  * - the run reaper (workers/run-reaper.ts), every SYNC_REAPER_INTERVAL_MS and when a run starts: ends

@@ -43,6 +43,8 @@ export interface FaultEngineOptions {
   dataset?: DatasetOptions;
   /** Redis for the queue (default: the shared one, under this engine's prefix). */
   redisUrl?: string;
+  /** Exchange kinds too (default true). */
+  enableExchange?: boolean;
 }
 
 /** Settings of the workers and the queue, seconds long so that a case takes seconds. */
@@ -80,7 +82,7 @@ export class FaultEngine {
   static async start(label: string, options: FaultEngineOptions = {}): Promise<FaultEngine> {
     const sim = await startSimulatedTenant({
       dataset: { seed: 7, users: 40, callQueues: 12, autoAttendants: 9, ...options.dataset },
-      enableExchange: true,
+      enableExchange: options.enableExchange ?? true,
     });
     const mongo = await testMongo(label);
     const redisUrl = options.redisUrl ?? testEnv().redisUrl;
