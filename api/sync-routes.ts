@@ -14,7 +14,7 @@ import { RUN_STATUSES, SyncRuns, type RunStatus } from '../connectors/mongo/sync
 import { ALL_SCOPES, scopeCovers, type Caller } from '../domain/access.js';
 import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { SyncError, ValidationError } from '../domain/errors.js';
-import { enqueueSync, type SyncJobData } from '../queues/sync-queue.js';
+import { enqueueSync, syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
 import type { Stores } from '../scripts/commands/context.js';
 import { approveDeletes, purgeTenant } from '../workers/tenant-maintenance.js';
 import { callerOf } from './access.js';
@@ -84,7 +84,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
         requestedBy: caller.name,
         ...(kinds ? { kinds } : {}),
       },
-      { runs, hierarchy: tenant.hierarchy },
+      { runs, hierarchy: tenant.hierarchy, settings: syncQueueSettings(options.env ?? process.env) },
     );
     return reply.status(202).send({ ...result, ...(kinds ? { kinds } : {}) });
   });

@@ -1,8 +1,10 @@
 /**
  * The "tenant-sync" queue: one job = one full pull of one tenant.
  *
- * Job data is exactly `{ tenantId, trigger, requestedBy, kinds? }`, checked with zod on the way in and
- * on the way out; it never holds a secret (the worker loads and decrypts the tenant itself).
+ * Job data is exactly `{ tenantId, trigger, requestedBy, kinds?, runId }`, checked with zod on the way
+ * in and on the way out; it never holds a secret (the worker loads and decrypts the tenant itself).
+ * `runId` is the id of the request's `sync_runs` record, chosen here and written before the add; it is
+ * also the job id, so job ids never repeat (not even after Redis lost its data and its id counter).
  *
  * Per-tenant de-duplication: every job carries `deduplication: { id: tenantId, keepLastIfActive: true }`.
  * While a tenant's job waits, further enqueues are dropped (the waiting one will see the latest state
@@ -14,7 +16,7 @@ import { Queue, type Job, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
-import type { Db, Filter, ObjectId } from 'mongodb';
+import { ObjectId, type Db, type Filter } from 'mongodb';
 import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { hierarchyFilter } from '../connectors/mongo/tenants.js';
 import { ActorName } from '../domain/actor.js';
@@ -34,9 +36,29 @@ export const SyncJobData = z
       .array(z.enum(ENTITY_KIND_NAMES as [string, ...string[]]))
       .min(1)
       .optional(),
+    // The request's run record (and job id). Optional only for jobs added before it existed.
+    runId: z
+      .string()
+      .regex(/^[0-9a-f]{24}$/, 'must be a run id (24 hex digits)')
+      .optional(),
   })
   .strict();
 export type SyncJobData = z.infer<typeof SyncJobData>;
+
+/** What a caller asks for; enqueueSync adds the run id. */
+export const SyncRequest = SyncJobData.omit({ runId: true });
+export type SyncRequest = z.infer<typeof SyncRequest>;
+
+/**
+ * A new run id: an ObjectId, which is also the BullMQ job id. BullMQ refuses custom ids that read as
+ * integers, so an id made only of decimal digits (about once in 80,000) is drawn again.
+ */
+export function newRunId(): string {
+  for (;;) {
+    const id = new ObjectId().toHexString();
+    if (/[a-f]/.test(id)) return id;
+  }
+}
 
 /** Progress a running sync reports with `job.updateProgress`. */
 export interface SyncProgress {
@@ -61,6 +83,9 @@ export interface SyncQueueSettings {
 const QueueEnv = z.object({
   SYNC_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   SYNC_BACKOFF_MS: z.coerce.number().int().min(100).default(60_000),
+  /** Finished jobs kept in Redis (newest); older ones are trimmed as jobs finish. */
+  SYNC_KEEP_COMPLETED_JOBS: z.coerce.number().int().min(0).default(1000),
+  SYNC_KEEP_FAILED_JOBS: z.coerce.number().int().min(0).default(5000),
 });
 
 /**
@@ -83,8 +108,8 @@ export function syncQueueSettings(env: NodeJS.ProcessEnv = process.env): SyncQue
   return {
     attempts: e.SYNC_ATTEMPTS,
     backoffDelayMs: e.SYNC_BACKOFF_MS,
-    keepCompleted: { age: 7 * 24 * 3600, count: 1000 },
-    keepFailed: { age: 30 * 24 * 3600, count: 5000 },
+    keepCompleted: { age: 7 * 24 * 3600, count: e.SYNC_KEEP_COMPLETED_JOBS },
+    keepFailed: { age: 30 * 24 * 3600, count: e.SYNC_KEEP_FAILED_JOBS },
   };
 }
 
@@ -113,7 +138,11 @@ export function createSyncQueue(
 }
 
 export function parseSyncJobData(input: unknown): SyncJobData {
-  const parsed = SyncJobData.safeParse(input);
+  return parseWith(SyncJobData, input);
+}
+
+function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
+  const parsed = schema.safeParse(input);
   if (!parsed.success) {
     throw new ValidationError(
       'Sync request',
@@ -132,47 +161,90 @@ export type EnqueueOutcome =
   | 'follow-up';
 
 export interface EnqueueResult {
-  /** The new job, the waiting job joined, or the running job the follow-up will come after. */
+  /**
+   * The job that does the work: the new job (created), the waiting job joined, or the running job
+   * the follow-up comes after.
+   */
   jobId: string;
   outcome: EnqueueOutcome;
-  /** The `sync_runs` record of a new job, when a runs store was given. */
+  /**
+   * This request's `sync_runs` record (when a runs store was given): `queued` for a new job or a
+   * follow-up (its id is then the job id of the follow-up), `merged` into `jobId` when it joined a
+   * waiting job.
+   */
   runId?: string;
 }
 
 /**
- * Enqueues a full pull of one tenant, de-duplicated per tenant. With `runs`, a new job also gets a
- * `queued` record in sync_runs (the worker turns it into the running run).
+ * Enqueues a full pull of one tenant, de-duplicated per tenant: the one enqueue path of the CLI, the
+ * API and the scheduler's triggers. With `runs`, the request's `queued` record is written first, under
+ * the id that becomes the job id; once the add returned, the record says what became of it.
+ *
+ * The outcome is exact, not guessed: BullMQ's add returns our id only when it created our job, and a
+ * request stored as the follow-up of an active job sits in the de-duplication's "next" hash under our
+ * id (or, once the active job ended, is a job with our id).
  */
 export async function enqueueSync(
   queue: Queue<SyncJobData, unknown, string>,
-  input: SyncJobData,
+  input: SyncRequest,
   options: { settings?: SyncQueueSettings; runs?: SyncRuns; hierarchy?: string } = {},
 ): Promise<EnqueueResult> {
-  const data = parseSyncJobData(input);
+  const request = parseWith(SyncRequest.strict(), input);
   const settings = options.settings ?? syncQueueSettings();
-  const job: Job<SyncJobData> = await queue.add(SYNC_JOB, data, jobOptions(data, settings));
-  const jobId = String(job.id);
-  // A de-duplicated add returns the id of the tenant's existing job; its data is then not ours.
-  const stored = await queue.getJob(jobId);
-  const ours =
-    stored !== undefined &&
-    stored.timestamp === job.timestamp &&
-    JSON.stringify(stored.data) === JSON.stringify(data);
-  let outcome: EnqueueOutcome = 'created';
-  if (!ours) outcome = stored && (await stored.getState()) === 'active' ? 'follow-up' : 'joined-waiting';
-  const result: EnqueueResult = { jobId, outcome };
-  if (outcome === 'created' && options.runs) {
-    const run = await options.runs.recordQueued({
-      tenantId: data.tenantId,
-      hierarchy: options.hierarchy ?? '',
-      trigger: data.trigger,
-      requestedBy: data.requestedBy,
-      jobId,
-      ...(data.kinds ? { kindsRequested: data.kinds } : {}),
-    });
-    result.runId = run.id;
+  const runId = newRunId();
+  const data: SyncJobData = { ...request, runId };
+  const { runs } = options;
+  await runs?.recordQueued({
+    id: runId,
+    tenantId: data.tenantId,
+    hierarchy: options.hierarchy ?? '',
+    trigger: data.trigger,
+    requestedBy: data.requestedBy,
+    jobId: runId,
+    ...(data.kinds ? { kindsRequested: data.kinds } : {}),
+  });
+  let job: Job<SyncJobData>;
+  try {
+    job = await queue.add(SYNC_JOB, data, { ...jobOptions(data, settings), jobId: runId });
+  } catch (error) {
+    // Nothing was enqueued: the record must not wait for a job that does not exist.
+    await runs
+      ?.endQueued(runId, {
+        status: 'failed',
+        error: {
+          code: 'QUEUE_UNAVAILABLE',
+          message: `The queue did not accept the sync request (${(error as Error).message}); nothing was enqueued. Try again.`,
+        },
+      })
+      .catch(() => undefined);
+    throw error;
   }
-  return result;
+  const jobId = String(job.id);
+  let outcome: EnqueueOutcome;
+  if (jobId === runId) outcome = 'created';
+  else if (await isFollowUp(queue, data.tenantId, runId)) outcome = 'follow-up';
+  else outcome = 'joined-waiting';
+  if (runs) {
+    if (outcome === 'joined-waiting') await runs.endQueued(runId, { status: 'merged', mergedInto: jobId });
+    else await runs.recordEnqueued(runId, outcome);
+  }
+  return { jobId, outcome, ...(runs ? { runId } : {}) };
+}
+
+/** The Redis key of the follow-up BullMQ keeps for an active job (`keepLastIfActive`). */
+export function followUpKey(queue: Queue, tenantId: string): string {
+  return queue.toKey(`dn:${tenantId}`);
+}
+
+/**
+ * Whether the request `runId` is the tenant's follow-up: still kept by BullMQ for when the active job
+ * ends, or already a job. Read in that order: the follow-up turns into a job atomically, so one of
+ * the two reads sees it.
+ */
+export async function isFollowUp(queue: Queue, tenantId: string, runId: string): Promise<boolean> {
+  const client = await queue.backend.client;
+  if ((await client.hget(followUpKey(queue, tenantId), 'jid')) === runId) return true;
+  return (await queue.getJobState(runId)) !== 'unknown';
 }
 
 export type JobEnd =
@@ -250,7 +322,7 @@ export async function waitForRun(
 export async function enqueueAll(
   queue: Queue<SyncJobData, unknown, string>,
   db: Db,
-  request: { hierarchy?: string; trigger: SyncJobData['trigger']; requestedBy: string; kinds?: string[] },
+  request: { hierarchy?: string; trigger: SyncRequest['trigger']; requestedBy: string; kinds?: string[] },
   options: { settings?: SyncQueueSettings; runs?: SyncRuns } = {},
 ): Promise<(EnqueueResult & { tenantId: string })[]> {
   const tenants = await db
@@ -262,7 +334,7 @@ export async function enqueueAll(
   const results: (EnqueueResult & { tenantId: string })[] = [];
   for (const t of tenants) {
     const tenantId = typeof t._id === 'string' ? t._id : t._id.toHexString();
-    const data: SyncJobData = { tenantId, trigger: request.trigger, requestedBy: request.requestedBy };
+    const data: SyncRequest = { tenantId, trigger: request.trigger, requestedBy: request.requestedBy };
     if (request.kinds) data.kinds = request.kinds;
     results.push({ tenantId, ...(await enqueueSync(queue, data, { ...options, hierarchy: t.hierarchy })) });
   }

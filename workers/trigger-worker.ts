@@ -5,11 +5,15 @@
  * with it stopped firing: bullmq #2954), but a nightly run must not start a second run of a tenant
  * whose previous sync is still going. So a scheduler only produces a small trigger job
  * `{ tenantId, kinds? }` in its own queue ("tenant-sync-triggers"); this worker handles it by calling
- * enqueueSync, which applies the per-tenant de-duplication like any other request. Triggers are
- * cheap and run beside the sync worker without taking one of its concurrency slots.
+ * enqueueSync, which applies the per-tenant de-duplication like any other request and writes the
+ * request's `queued` run record first, as for the CLI and the API. Triggers are cheap and run beside
+ * the sync worker without taking one of its concurrency slots. A trigger for a tenant deleted since
+ * (its scheduler not yet reconciled away) enqueues nothing.
  */
 import { Worker } from 'bullmq';
+import { ObjectId, type Db } from 'mongodb';
 import type { Logger } from 'pino';
+import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { z } from 'zod';
 import { workerConnection, type RedisSettings } from '../queues/connection.js';
 import { createSyncQueue, enqueueSync, type SyncQueueSettings } from '../queues/sync-queue.js';
@@ -17,13 +21,31 @@ import { TRIGGER_QUEUE } from '../queues/schedules.js';
 
 const TriggerData = z.object({ tenantId: z.string().min(1), kinds: z.array(z.string()).optional() });
 
-/** `settings`: the worker process's SYNC_ATTEMPTS / SYNC_BACKOFF_MS, fixed in each scheduled sync job. */
-export function startTriggerWorker(redis: RedisSettings, log: Logger, settings?: SyncQueueSettings): Worker {
+/**
+ * `stores`: where the scheduled sync's run is recorded (and its tenant looked up); `settings`: the
+ * worker process's SYNC_ATTEMPTS / SYNC_BACKOFF_MS, fixed in each scheduled sync job.
+ */
+export function startTriggerWorker(
+  redis: RedisSettings,
+  log: Logger,
+  stores: { db: Db; runs: SyncRuns },
+  settings?: SyncQueueSettings,
+): Worker {
   const syncQueue = createSyncQueue(redis);
   const worker = new Worker(
     TRIGGER_QUEUE,
     async (job) => {
       const data = TriggerData.parse(job.data);
+      const tenant = await stores.db
+        .collection<{ _id: ObjectId | string; hierarchy?: string }>('tenants')
+        .findOne(
+          { _id: /^[0-9a-f]{24}$/i.test(data.tenantId) ? new ObjectId(data.tenantId) : data.tenantId },
+          { projection: { hierarchy: 1 } },
+        );
+      if (!tenant) {
+        log.info({ tenantId: data.tenantId }, 'scheduled sync of a deleted tenant: nothing enqueued');
+        return { skipped: 'tenant deleted' };
+      }
       const result = await enqueueSync(
         syncQueue,
         {
@@ -32,7 +54,7 @@ export function startTriggerWorker(redis: RedisSettings, log: Logger, settings?:
           requestedBy: 'scheduler',
           ...(data.kinds ? { kinds: data.kinds } : {}),
         },
-        settings ? { settings } : {},
+        { runs: stores.runs, hierarchy: tenant.hierarchy ?? '', ...(settings ? { settings } : {}) },
       );
       log.info({ tenantId: data.tenantId, ...result }, 'scheduled sync enqueued');
       return result;

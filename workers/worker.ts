@@ -3,8 +3,15 @@
  *
  * Around the SyncProcessor it provides:
  * - the tenant's MongoDB lease, acquired at the start (a live lease held by another run puts the job
- *   back as delayed, without using an attempt), renewed alongside the BullMQ lock, released at the end;
- * - the run record in `sync_runs` (running → succeeded / partial / failed / cancelled);
+ *   back as delayed, without using an attempt), kept by the lease keeper (below), released at the end;
+ * - the run record in `sync_runs`: the request's `queued` record (job data `runId`) becomes the running
+ *   run (→ succeeded / partial / needs_review / failed / cancelled); a job whose tenant was deleted
+ *   ends its record `failed` NOT_FOUND;
+ * - the lease keeper: renews the lease every sixth of its time and cancels the run itself when the
+ *   lease is about to lapse without a successful renewal (MongoDB hangs or refuses connections), so a
+ *   run never goes on writing on a lease it may have lost, and its job ends for the follow-up to run;
+ * - the run reaper (workers/run-reaper.ts), every SYNC_REAPER_INTERVAL_MS and when a run starts: ends
+ *   the records whose job failed, vanished or was never picked up;
  * - cancellation: one AbortSignal that fires when the BullMQ lock cannot be renewed
  *   (`lockRenewalFailed`), when the lease is lost, or at the end of the shutdown grace time;
  * - error classification: SyncError with `retryable: false` → UnrecoverableError (fails at once with the
@@ -27,14 +34,21 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SyncError } from '../domain/errors.js';
 import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
-import { LeaseStore, type Lease } from '../connectors/mongo/leases.js';
+import { LeaseStore, type Lease, type WriteFence } from '../connectors/mongo/leases.js';
 import { SyncRuns, type KindResult, type RunError } from '../connectors/mongo/sync-runs.js';
 import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
 import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { guardedSweep } from './steps/guarded-sweep.js';
 import { redisSettings, workerConnection, type RedisSettings } from '../queues/connection.js';
 import { connectMongo } from '../connectors/mongo/connection.js';
-import { SYNC_QUEUE, SyncJobData, syncQueueSettings, type SyncQueueSettings } from '../queues/sync-queue.js';
+import {
+  createSyncQueue,
+  SYNC_QUEUE,
+  SyncJobData,
+  syncQueueSettings,
+  type SyncQueueSettings,
+} from '../queues/sync-queue.js';
+import { RunReaper } from './run-reaper.js';
 import { logger as defaultLogger } from '../observability/logger.js';
 import {
   firstKindError,
@@ -55,6 +69,8 @@ const WorkerEnv = z.object({
   SYNC_LEASE_CLOCK_SKEW_MS: z.coerce.number().int().min(0).default(5_000),
   SYNC_LEASE_RETRY_MS: z.coerce.number().int().min(100).default(30_000),
   SYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(25_000),
+  SYNC_REAPER_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
+  SYNC_ENQUEUE_GRACE_MS: z.coerce.number().int().min(100).default(60_000),
 });
 
 export interface WorkerSettings {
@@ -70,6 +86,10 @@ export interface WorkerSettings {
   leaseRetryMs: number;
   /** On SIGTERM/SIGINT: how long active runs may go on before they are cancelled and handed back. */
   shutdownGraceMs: number;
+  /** How often the run reaper looks for records no worker will end. */
+  reaperIntervalMs: number;
+  /** How long a queued record may wait for its producer's add before the reaper judges it. */
+  enqueueGraceMs: number;
 }
 
 export function workerSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
@@ -88,6 +108,8 @@ export function workerSettings(env: NodeJS.ProcessEnv = process.env): WorkerSett
     leaseClockSkewMs: e.SYNC_LEASE_CLOCK_SKEW_MS,
     leaseRetryMs: e.SYNC_LEASE_RETRY_MS,
     shutdownGraceMs: e.SYNC_SHUTDOWN_GRACE_MS,
+    reaperIntervalMs: e.SYNC_REAPER_INTERVAL_MS,
+    enqueueGraceMs: e.SYNC_ENQUEUE_GRACE_MS,
   };
 }
 
@@ -120,6 +142,7 @@ export interface SyncWorker {
 
 const SHUTDOWN = 'shutdown';
 const LOCK_LOST = 'lock-lost';
+const LEASE_LAPSING = 'lease-lapsing';
 
 function errorOf(error: unknown): RunError {
   if (error instanceof SyncError) return { code: error.code, message: error.message };
@@ -136,6 +159,16 @@ function withoutHeldIds(kinds: Record<string, KindResult>): Record<string, KindR
     }
   }
   return out;
+}
+
+/** Waits for `promise` at most `ms` (it goes on in the background; its failure is ignored). */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
 }
 
 function jittered(ms: number): number {
@@ -161,6 +194,25 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   await runs.ensureIndexes();
   const metrics = syncMetrics();
   let closing = false;
+  const reaperQueue = createSyncQueue(options.redis);
+  const reaper = new RunReaper({
+    runs,
+    leases,
+    queue: reaperQueue,
+    enqueueGraceMs: settings.enqueueGraceMs,
+    logger: log,
+  });
+  let reaping: Promise<unknown> | undefined;
+  const reap = (filter: { tenantId?: string } = {}) => {
+    // One pass at a time per process; a failed pass (Redis or MongoDB away) is tried again later.
+    reaping ??= reaper
+      .reap(filter)
+      .catch((error: unknown) => log.warn({ err: errorOf(error) }, 'run reaper pass failed'))
+      .finally(() => (reaping = undefined));
+    return reaping;
+  };
+  const reaperTimer = setInterval(() => void reap(), settings.reaperIntervalMs);
+  reaperTimer.unref();
 
   async function processJob(
     job: Job<SyncJobData, JobResult>,
@@ -176,6 +228,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       .collection<{ _id: ObjectId | string; hierarchy?: string }>('tenants')
       .findOne(tenantFilter(data.tenantId), { projection: { hierarchy: 1 } });
     if (!tenantDoc) {
+      if (data.runId) {
+        await runs.endQueued(data.runId, {
+          status: 'failed',
+          error: {
+            code: 'NOT_FOUND',
+            message: `Tenant ${data.tenantId} does not exist (deleted after the sync was queued); nothing to sync.`,
+          },
+        });
+      }
       throw new UnrecoverableError(
         `NOT_FOUND: tenant ${data.tenantId} does not exist (deleted after the sync was queued); nothing to sync.`,
       );
@@ -209,43 +270,105 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       abortReason = reason;
       controller.abort(new SyncError('CANCELLED', `The sync run was cancelled (${reason}).`));
     };
+    // A cancelled run gets a short while to stop; then the job moves on without it (a processor stuck
+    // in a hung MongoDB operation must not keep the job active: the follow-up could never run).
+    const stopMarginMs = Math.max(50, Math.floor(settings.leaseTtlMs / 6));
+    const abandonedAfterAbort = () =>
+      new Promise<never>((_, reject) => {
+        const giveUp = () =>
+          setTimeout(
+            () =>
+              reject(
+                new SyncError(
+                  'CANCELLED',
+                  `The sync run was cancelled (${abortReason}) and did not stop within ${stopMarginMs} ms; it was abandoned (it writes nothing more).`,
+                ),
+              ),
+            stopMarginMs,
+          ).unref();
+        if (controller.signal.aborted) giveUp();
+        else controller.signal.addEventListener('abort', giveUp, { once: true });
+      });
     if (bullSignal?.aborted) abort(String(bullSignal.reason ?? SHUTDOWN));
     bullSignal?.addEventListener('abort', () => abort(String(bullSignal.reason ?? SHUTDOWN)), { once: true });
 
     let lease: Lease | null = initialLease;
     let leaseLost = false;
+    let renewing = false;
+    // The lease is ours until `lease.expiresAt` (our clock, taken before the renewal was sent). With
+    // no successful renewal by the time less than a sixth of it is left, the run cancels itself: the
+    // processor stops (or is abandoned), and every MongoDB operation is bounded by the driver's timeouts.
     const keeper = setInterval(
       () => {
         if (!lease) return;
-        leases.renew(lease, settings.leaseTtlMs).then(
-          (renewed) => {
-            if (renewed) lease = renewed;
-            else if (lease) {
-              leaseLost = true;
-              lease = null;
-              abort('lease-lost');
-            }
-          },
-          (error: unknown) =>
-            log.warn({ err: errorOf(error), jobId: job.id }, 'lease renewal failed; retrying'),
-        );
+        if (Date.now() >= lease.expiresAt.getTime() - stopMarginMs) {
+          log.warn(
+            { jobId: job.id, tenantId: tenant.id },
+            'lease about to lapse without renewal; run cancelled',
+          );
+          abort(LEASE_LAPSING);
+          return;
+        }
+        if (renewing) return;
+        renewing = true;
+        leases
+          .renew(lease, settings.leaseTtlMs)
+          .then(
+            (renewed) => {
+              if (renewed) lease = renewed;
+              else if (lease) {
+                leaseLost = true;
+                lease = null;
+                abort('lease-lost');
+              }
+            },
+            (error: unknown) =>
+              log.warn({ err: errorOf(error), jobId: job.id }, 'lease renewal failed; retrying'),
+          )
+          .finally(() => (renewing = false));
       },
-      Math.max(100, Math.floor(settings.leaseTtlMs / 3)),
+      Math.max(50, Math.floor(settings.leaseTtlMs / 6)),
     );
 
     const attempt = job.attemptsStarted || job.attemptsMade + 1;
-    await runs.abandonStale(String(job.id), tenant.id);
-    const run = await runs.start({
-      tenantId: tenant.id,
-      hierarchy: tenant.hierarchy,
-      trigger: data.trigger,
-      requestedBy: data.requestedBy,
-      jobId: String(job.id),
-      attempt,
-      worker: workerId,
-      ...(data.kinds ? { kindsRequested: data.kinds } : {}),
-    });
-    const fence = leases.fence(initialLease, settings.leaseTtlMs);
+    let run: Awaited<ReturnType<SyncRuns['start']>>;
+    try {
+      await runs.abandonStale(String(job.id), tenant.id);
+      run = await runs.start({
+        tenantId: tenant.id,
+        hierarchy: tenant.hierarchy,
+        trigger: data.trigger,
+        requestedBy: data.requestedBy,
+        jobId: String(job.id),
+        attempt,
+        worker: workerId,
+        ...(data.kinds ? { kindsRequested: data.kinds } : {}),
+        ...(data.runId ? { runId: data.runId } : {}),
+      });
+    } catch (error) {
+      // MongoDB refused the run's record: nothing ran; stop keeping the lease and let the job retry.
+      clearInterval(keeper);
+      if (lease) await leases.release(lease).catch(() => undefined);
+      throw error;
+    }
+    // Requests of this tenant that this run makes moot (a follow-up replaced by a later one) end now.
+    void reap({ tenantId: tenant.id });
+    const leaseFence = leases.fence(initialLease, settings.leaseTtlMs);
+    // Once the run is cancelled it writes nothing more, whatever its processor still has in flight.
+    const fence: WriteFence = {
+      tenantId: leaseFence.tenantId,
+      token: leaseFence.token,
+      assertCurrent: () => {
+        if (controller.signal.aborted)
+          return Promise.reject(
+            new SyncError(
+              'CANCELLED',
+              `The sync run was cancelled (${abortReason}); it writes nothing more.`,
+            ),
+          );
+        return leaseFence.assertCurrent();
+      },
+    };
     const runLog = log.child({ runId: run.id, jobId: job.id, tenantId: tenant.id });
     // Read once per run, when the first sweep needs them: one run applies one set of thresholds.
     let protectionSettings: Promise<DeleteProtectionSettings> | undefined;
@@ -274,7 +397,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     // (FerretDB applies concurrent recordKind updates of one document non-atomically, so one may be lost).
     let failedKinds: Record<string, KindResult> | undefined;
     try {
-      const summary = await options.processor(job, controller.signal, ctx);
+      const processing = options.processor(job, controller.signal, ctx);
+      processing.catch(() => undefined);
+      const summary = await Promise.race([processing, abandonedAfterAbort()]);
       const status = runStatusOf(summary);
       const durationMs = Date.now() - started;
       if (status === 'failed' && Object.keys(summary.kinds).length > 0) {
@@ -299,11 +424,23 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       };
     } catch (error) {
       const durationMs = Date.now() - started;
-      const runError = leaseLost
+      const runError: RunError = leaseLost
         ? { code: 'LEASE_LOST', message: 'The run lost its tenant lease to a newer run and stopped writing.' }
-        : errorOf(error);
+        : abortReason === LEASE_LAPSING
+          ? {
+              code: 'LEASE_LAPSING',
+              message:
+                'The run could not renew its tenant lease (MongoDB did not answer) and stopped before the lease lapsed; the job is tried again.',
+            }
+          : errorOf(error);
+      // The record's end is written when MongoDB lets us; if it does not, the reaper ends the record
+      // once the job is no longer active and this run's lease has lapsed.
+      const finish = (outcome: Parameters<SyncRuns['finish']>[1]) =>
+        runs.finish(run.id, outcome).catch((finishError: unknown) => {
+          runLog.warn({ err: errorOf(finishError) }, 'could not record the end of the run');
+        });
       if (controller.signal.aborted) {
-        await runs.finish(run.id, { status: 'cancelled', error: runError });
+        await within(finish({ status: 'cancelled', error: runError }), stopMarginMs);
         metrics.observe('cancelled', durationMs);
         runLog.warn({ reason: abortReason, error: runError }, 'sync run cancelled');
         if (abortReason === SHUTDOWN) {
@@ -315,20 +452,24 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       }
       const retryable = error instanceof SyncError ? error.retryable : true;
       const willRetry = retryable && job.attemptsMade + 1 < (job.opts.attempts ?? queueSettings.attempts);
-      await runs.finish(run.id, {
-        status: 'failed',
-        error: runError,
-        willRetry,
-        ...(failedKinds ? { kinds: failedKinds } : {}),
-      });
+      await within(
+        finish({
+          status: 'failed',
+          error: runError,
+          willRetry,
+          ...(failedKinds ? { kinds: failedKinds } : {}),
+        }),
+        stopMarginMs,
+      );
       metrics.observe('failed', durationMs);
       runLog.warn({ error: runError, willRetry }, 'sync run failed');
       if (!retryable) throw new UnrecoverableError(`${runError.code}: ${runError.message}`);
       throw error instanceof Error ? error : new Error(String(error));
     } finally {
       clearInterval(keeper);
-      // Releasing after the processor returned is safe: this run writes nothing more.
-      if (lease) await leases.release(lease).catch(() => undefined);
+      // Releasing after the processor returned (or was abandoned: its fence refuses) is safe: this run
+      // writes nothing more. Bounded, like the record's end: a MongoDB that hangs must not keep the job.
+      if (lease) await within(leases.release(lease), stopMarginMs);
     }
   }
 
@@ -350,7 +491,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   worker.on('stalled', (jobId) => log.warn({ jobId }, 'stalled job returned to the queue'));
 
   const triggerWorker =
-    options.triggers === false ? undefined : startTriggerWorker(options.redis, log, queueSettings);
+    options.triggers === false
+      ? undefined
+      : startTriggerWorker(options.redis, log, { db, runs }, queueSettings);
   await worker.waitUntilReady();
 
   let closed: Promise<void> | undefined;
@@ -372,6 +515,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
         if (!released) await worker.close(true);
       }
       await triggerWorker?.close();
+      clearInterval(reaperTimer);
+      await reaping;
+      await reaperQueue.close();
     })();
     return closed;
   }

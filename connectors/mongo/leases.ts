@@ -13,7 +13,9 @@
  * an insert with a unique `_id` (FerretDB's findAndModify is not atomic: several callers racing for an
  * expired lease all "won" it in a probe here), so:
  * - acquire: if the newest lease has expired (`expiresAt <= now - clockSkew`), insert `tenant:token+1`;
- *   a duplicate key means someone else acquired it first.
+ *   a duplicate key means someone else acquired it first; a newer lease found after the insert means
+ *   our read was stale (others acquired and removed `token+1` meanwhile): we give ours up, so a token
+ *   is never handed out twice.
  * - renew / fence check: set `expiresAt = now + ttl` on our document, and check no newer lease exists.
  *   It succeeds only if nobody acquired since us, even if our lease had lapsed in the meantime: then
  *   nobody else took it, so extending it is safe.
@@ -120,6 +122,14 @@ export class LeaseStore {
     } catch (error) {
       if (isDuplicateKey(error)) return null;
       throw error;
+    }
+    // Our read may be stale: meanwhile others may have acquired token, token+1, … and the newest of
+    // them removed the older documents, so our insert of `token` did not collide and would hand out a
+    // token someone already had. The newest document is never removed, so one newer than ours exists
+    // in exactly that case: give up ours.
+    if ((await this.newest(tenantId))?.token !== token) {
+      await this.collection.deleteOne({ _id: `${tenantId}:${token}`, owner });
+      return null;
     }
     await this.collection.deleteMany({ tenantId, token: { $lt: token } });
     return { tenantId, owner, token, expiresAt };

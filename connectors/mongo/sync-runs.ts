@@ -1,6 +1,13 @@
 /**
  * The `sync_runs` collection: one document per attempt of a sync job (a retry or a recovery after a
  * crashed worker is a new run, with its own id stamped on the objects it writes).
+ *
+ * A request's record is written `queued` by the producer BEFORE the job is added, with an id the
+ * producer chose; that id is also the BullMQ job id and travels in the job data (`runId`), so the
+ * worker claims exactly that record (never by job id alone: job ids of a Redis that lost its data
+ * would repeat). A request that BullMQ de-duplicated into another job ends `merged`, pointing at the
+ * run that does its work (`mergedInto`). Records that no job will ever end are closed by the reaper
+ * (workers/run-reaper.ts).
  */
 import { ObjectId, type Collection, type Db } from 'mongodb';
 
@@ -12,6 +19,8 @@ export const RUN_STATUSES = [
   'needs_review',
   'failed',
   'cancelled',
+  /** The request joined another job of the tenant (de-duplication); `mergedInto` names its run. */
+  'merged',
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export type SyncTrigger = 'schedule' | 'operator' | 'api' | 'cli' | 'purge';
@@ -79,6 +88,10 @@ export interface SyncRun {
   error?: RunError;
   /** A failed run that the queue will try again. */
   willRetry?: boolean;
+  /** What the queue did with the request (set by the producer once the job was added). */
+  enqueueOutcome?: 'created' | 'joined-waiting' | 'follow-up';
+  /** Status `merged`: the run (= job id) that does this request's work, when known. */
+  mergedInto?: string;
 }
 
 interface SyncRunDocument extends Omit<SyncRun, 'id'> {
@@ -105,13 +118,18 @@ export class SyncRuns {
   async ensureIndexes(): Promise<void> {
     await this.collection.createIndex({ tenantId: 1, _id: -1 }, { name: 'tenant_newest' });
     await this.collection.createIndex({ jobId: 1, status: 1 }, { name: 'job_status' });
+    await this.collection.createIndex({ status: 1 }, { name: 'status' });
   }
 
-  /** A run the queue accepted but no worker has started (written by the producer). */
-  async recordQueued(run: Omit<NewRun, 'attempt' | 'worker'>): Promise<SyncRun> {
+  /**
+   * A request before it is enqueued (written by the producer): `run.id` is the id the producer chose,
+   * which becomes the job id.
+   */
+  async recordQueued(run: Omit<NewRun, 'attempt' | 'worker'> & { id: string }): Promise<SyncRun> {
+    const { id, ...fields } = run;
     const doc: SyncRunDocument = {
-      _id: new ObjectId(),
-      ...withoutUndefined(run),
+      _id: new ObjectId(id),
+      ...withoutUndefined(fields),
       attempt: 0,
       status: 'queued',
       queuedAt: new Date(),
@@ -121,16 +139,50 @@ export class SyncRuns {
     return toRun(doc);
   }
 
-  /** A worker starts an attempt: the job's queued record becomes this run, or a new record is made. */
-  async start(run: NewRun): Promise<SyncRun> {
-    const now = new Date();
-    const fields = { ...withoutUndefined(run), status: 'running' as const, startedAt: now };
-    const claimed = await this.collection.findOneAndUpdate(
-      { jobId: run.jobId, status: 'queued' },
-      { $set: fields },
-      { returnDocument: 'after' },
+  /** The producer records what the queue did with the request, once the add returned. */
+  async recordEnqueued(runId: string, outcome: NonNullable<SyncRun['enqueueOutcome']>): Promise<void> {
+    await this.collection.updateOne({ _id: new ObjectId(runId) }, { $set: { enqueueOutcome: outcome } });
+  }
+
+  /**
+   * Ends a record still `queued` (nobody started it): merged into another run, or failed/cancelled
+   * with its reason. False if it was not queued any more (a worker claimed it first).
+   */
+  async endQueued(
+    runId: string,
+    outcome: { status: 'merged' | 'failed' | 'cancelled'; error?: RunError; mergedInto?: string },
+  ): Promise<boolean> {
+    const result = await this.collection.updateOne(
+      { _id: new ObjectId(runId), status: 'queued' },
+      { $set: withoutUndefined({ ...outcome, endedAt: new Date() }) },
     );
-    if (claimed) return toRun(claimed);
+    return result.modifiedCount === 1;
+  }
+
+  /**
+   * A worker starts an attempt. The first attempt of a job claims the request's queued record
+   * (`runId`, from the job data); a retry, a recovery, or a job without a record gets a new record
+   * (with the id `runId` when no record has it yet).
+   */
+  async start(run: NewRun & { runId?: string }): Promise<SyncRun> {
+    const { runId, ...rest } = run;
+    const now = new Date();
+    const fields = { ...withoutUndefined(rest), status: 'running' as const, startedAt: now };
+    if (runId && ObjectId.isValid(runId)) {
+      const claimed = await this.collection.findOneAndUpdate(
+        { _id: new ObjectId(runId), status: 'queued' },
+        { $set: fields },
+        { returnDocument: 'after' },
+      );
+      if (claimed) return toRun(claimed);
+      const doc: SyncRunDocument = { _id: new ObjectId(runId), ...fields, kinds: {} };
+      try {
+        await this.collection.insertOne(doc);
+        return toRun(doc);
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 11000) throw error;
+      }
+    }
     const doc: SyncRunDocument = { _id: new ObjectId(), ...fields, kinds: {} };
     await this.collection.insertOne(doc);
     return toRun(doc);
@@ -150,12 +202,24 @@ export class SyncRuns {
           error: {
             code: 'WORKER_LOST',
             message:
-              'The worker running this sync stopped (crashed, was killed or stalled); another worker took the job over.',
+              'The worker running this sync stopped before recording its end (crashed, was killed, stalled, or could not reach MongoDB); another attempt took the job over.',
           },
         },
       },
     );
     return result.modifiedCount;
+  }
+
+  /**
+   * Ends a run still `running` (its worker is gone: the reaper found its job not active and its lease
+   * lapsed). False if it was not running any more.
+   */
+  async endRunning(runId: string, error: RunError): Promise<boolean> {
+    const result = await this.collection.updateOne(
+      { _id: new ObjectId(runId), status: 'running' },
+      { $set: { status: 'failed', endedAt: new Date(), error } },
+    );
+    return result.modifiedCount === 1;
   }
 
   async recordKind(runId: string, kind: string, result: KindResult): Promise<void> {

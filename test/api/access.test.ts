@@ -2,6 +2,7 @@
  * Access control of the operator API over real HTTP: scopes and roles on every route. Both tables are
  * checked against the API's own route table, so a route added without an entry here fails the test.
  */
+import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
@@ -50,7 +51,14 @@ beforeAll(async () => {
 
   const runs = new SyncRuns(mongo.db);
   const heldRun = async (tenantId: string, hierarchy: string, jobId: string) => {
-    const run = await runs.recordQueued({ tenantId, hierarchy, trigger: 'api', requestedBy: 'seed', jobId });
+    const run = await runs.recordQueued({
+      id: new ObjectId().toHexString(),
+      tenantId,
+      hierarchy,
+      trigger: 'api',
+      requestedBy: 'seed',
+      jobId,
+    });
     await runs.finish(run.id, {
       status: 'needs_review',
       kinds: {

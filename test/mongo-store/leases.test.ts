@@ -38,6 +38,31 @@ describe('tenant leases', () => {
     expect(results.filter(Boolean)).toHaveLength(1);
   });
 
+  it('never hands out a token twice, even to an acquirer whose read of the lease went stale', async () => {
+    // The slow acquirer reads token 1 (expired); before it inserts token 2, two others acquire 2 and
+    // 3 in turn, and the acquisition of 3 removes the document of 2: the slow insert of 2 does not
+    // collide. It must not come back with token 2 (the first holder's), nor any lease.
+    await leases.acquire('t5', 'first', 1);
+    await sleep(5);
+    const slow = new LeaseStore(mongo.db, { clockSkewMs: 0 });
+    const newest = (slow as unknown as { newest(t: string): Promise<unknown> }).newest.bind(slow);
+    let interleaved = false;
+    (slow as unknown as { newest(t: string): Promise<unknown> }).newest = async (tenantId: string) => {
+      const read = await newest(tenantId);
+      if (!interleaved) {
+        interleaved = true;
+        const second = await leases.acquire('t5', 'second', 1);
+        expect(second?.token).toBe(2);
+        await sleep(5);
+        expect((await leases.acquire('t5', 'third', 60_000))?.token).toBe(3);
+      }
+      return read;
+    };
+    expect(await slow.acquire('t5', 'slow', 60_000)).toBeNull();
+    expect(await leases.holder('t5')).toMatchObject({ owner: 'third', token: 3 });
+    expect(await leases.collection.countDocuments({ tenantId: 't5', token: 2 })).toBe(0);
+  });
+
   it('waits the clock-skew allowance before taking over an expired lease', async () => {
     const skewed = new LeaseStore(mongo.db, { clockSkewMs: 400 });
     await skewed.acquire('t3', 'a', 100);

@@ -17,6 +17,7 @@ import {
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { startScheduler } from '../../workers/scheduler.js';
 import { startTriggerWorker } from '../../workers/trigger-worker.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { eventually, quietLogger } from '../workers/support/harness.js';
 
@@ -178,17 +179,36 @@ describe('nightly schedules', () => {
       url: redis.url,
       prefix: redis.prefix,
     });
-    const triggers = startTriggerWorker({ url: redis.url, prefix: redis.prefix }, quietLogger);
+    const runs = new SyncRuns(mongo.db);
+    const triggers = startTriggerWorker({ url: redis.url, prefix: redis.prefix }, quietLogger, {
+      db: mongo.db,
+      runs,
+    });
     try {
-      const tenantId = new ObjectId().toHexString();
-      // Two firings (as after a missed night): one sync job.
+      const id = new ObjectId();
+      const tenantId = id.toHexString();
+      await tenants().insertOne({ _id: id, hierarchy: 'provider.triggered' });
+      // Two firings (as after a missed night): one sync job, one queued run, the other request merged.
       await queue.add('scheduled-sync', { tenantId });
       await queue.add('scheduled-sync', { tenantId });
       await eventually(async () => ((await queue.getJobCounts('completed')).completed ?? 0) >= 2, 10_000);
       const waiting = await syncQueue.getJobs(['waiting']);
       expect(waiting.map((j) => j.data)).toEqual([
-        { tenantId, trigger: 'schedule', requestedBy: 'scheduler' },
+        { tenantId, trigger: 'schedule', requestedBy: 'scheduler', runId: waiting[0]!.id },
       ]);
+      const recorded = await runs.list({ tenantId });
+      expect(recorded.map((r) => r.status).sort()).toEqual(['merged', 'queued']);
+      const queued = recorded.find((r) => r.status === 'queued')!;
+      expect(queued).toMatchObject({ id: waiting[0]!.id, jobId: waiting[0]!.id, trigger: 'schedule' });
+      expect(queued.hierarchy).toBe('provider.triggered');
+      expect(recorded.find((r) => r.status === 'merged')!.mergedInto).toBe(queued.id);
+
+      // A firing for a tenant deleted since enqueues nothing and records nothing.
+      const gone = new ObjectId().toHexString();
+      await queue.add('scheduled-sync', { tenantId: gone });
+      await eventually(async () => ((await queue.getJobCounts('completed')).completed ?? 0) >= 3, 10_000);
+      expect(await syncQueue.getJobs(['waiting'])).toHaveLength(1);
+      expect(await runs.list({ tenantId: gone })).toEqual([]);
     } finally {
       await triggers.close();
       await syncQueue.close();

@@ -81,6 +81,7 @@ describe('the tenant-sync queue', () => {
       { settings: fastQueue },
     );
     expect(joined).toEqual({ jobId: first.jobId, outcome: 'joined-waiting' });
+    expect(first.jobId).toBe(first.runId);
 
     worker = await startWorker({
       redis: { url: redis.url, prefix: redis.prefix },
@@ -104,7 +105,7 @@ describe('the tenant-sync queue', () => {
       );
     }
     expect(new Set(outcomes.map((o) => o.outcome))).toEqual(new Set(['follow-up']));
-    expect(outcomes.every((o) => o.runId === undefined)).toBe(true);
+    expect(outcomes.every((o) => o.jobId === first.jobId && o.runId !== undefined)).toBe(true);
 
     const progress: unknown[] = [];
     const end = await waitForRun(queue, first.jobId, {
@@ -119,12 +120,24 @@ describe('the tenant-sync queue', () => {
     expect(end.state === 'completed' && (end.result as { status: string }).status).toBe('succeeded');
     expect(progress.some((p) => (p as { kind?: string })?.kind === 'users')).toBe(true);
 
-    const all = await runs.list({ tenantId });
-    expect(all.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
-    // The follow-up carries the latest request.
-    const followUp = all.find((r) => r.jobId === end.jobId)!;
+    // The follow-up is the latest request's own record; the nineteen it replaced end merged into it.
+    expect(end.jobId).toBe(outcomes[19]!.runId);
+    const all = await eventually(async () => {
+      const list = await runs.list({ tenantId });
+      return list.every((r) => r.status !== 'queued') && list;
+    });
+    expect(all.filter((r) => r.status === 'succeeded').map((r) => r.id)).toEqual([end.jobId, first.runId]);
+    const followUp = all.find((r) => r.id === end.jobId)!;
     expect(followUp.requestedBy).toBe('op19');
     expect(followUp.trigger).toBe('operator');
+    const merged = all.filter((r) => r.status === 'merged');
+    expect(merged.map((r) => r.id).sort()).toEqual(
+      outcomes
+        .slice(0, 19)
+        .map((o) => o.runId)
+        .sort(),
+    );
+    expect(new Set(merged.map((r) => r.mergedInto))).toEqual(new Set([followUp.id]));
     expect(await jobCounts(queue)).toMatchObject({
       completed: 2,
       waiting: 0,

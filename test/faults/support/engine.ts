@@ -1,0 +1,237 @@
+/**
+ * The fault suite's engine: a simulated tenant (Graph and two PowerShell proxies over one data set),
+ * a MongoDB database and a Redis prefix of its own, the tenant registered, and real sync workers in
+ * child processes (fault-worker.ts) that a case kills, freezes or cuts off. Every case ends by
+ * comparing MongoDB with the data set and checking every run record is terminal.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../../connectors/mongo/encryption.js';
+import { RUN_STATUSES, SyncRuns, type SyncRun } from '../../../connectors/mongo/sync-runs.js';
+import { ENTITY_KINDS } from '../../../domain/entity-kinds.js';
+import { createSyncQueue, type SyncJobData } from '../../../queues/sync-queue.js';
+import { openStores, type Stores } from '../../../scripts/commands/context.js';
+import {
+  mailboxes,
+  phoneNumberAssignments,
+  teamsUsers,
+  type Dataset,
+  type DatasetOptions,
+} from '../../../simulators/dataset.js';
+import { startSimulatedTenant, type SimulatedTenant } from '../../../simulators/m365.js';
+import { testEnv } from '../../support/env.js';
+import { keyEntry } from '../../support/keys.js';
+import { testMongo, uniqueName, type TestMongo } from '../../support/services.js';
+import { eventually } from '../../workers/support/harness.js';
+
+const WORKER = fileURLToPath(new URL('./fault-worker.ts', import.meta.url));
+
+export interface ChildWorker {
+  proc: ChildProcess;
+  id: string;
+  exited: Promise<void>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export interface FaultEngineOptions {
+  dataset?: DatasetOptions;
+  /** Redis for the queue (default: the shared one, under this engine's prefix). */
+  redisUrl?: string;
+  /** Exchange kinds too (default true). */
+  enableExchange?: boolean;
+}
+
+/** Settings of the workers and the queue, seconds long so that a case takes seconds. */
+export const FAST_ENV: Record<string, string> = {
+  SYNC_WORKER_CONCURRENCY: '1',
+  SYNC_LOCK_DURATION_MS: '3000',
+  SYNC_STALLED_INTERVAL_MS: '1000',
+  SYNC_MAX_STALLED_COUNT: '2',
+  SYNC_LEASE_TTL_MS: '4000',
+  SYNC_LEASE_CLOCK_SKEW_MS: '0',
+  SYNC_LEASE_RETRY_MS: '500',
+  SYNC_REAPER_INTERVAL_MS: '500',
+  SYNC_ENQUEUE_GRACE_MS: '2000',
+  SYNC_ATTEMPTS: '3',
+  SYNC_BACKOFF_MS: '500',
+  MONGODB_SOCKET_TIMEOUT_MS: '1500',
+  MONGODB_SERVER_SELECTION_TIMEOUT_MS: '1500',
+};
+
+export class FaultEngine {
+  readonly workers: ChildWorker[] = [];
+  private constructor(
+    readonly sim: SimulatedTenant,
+    readonly mongo: TestMongo,
+    readonly redisUrl: string,
+    readonly prefix: string,
+    readonly queue: Queue<SyncJobData, unknown, string>,
+    readonly stores: Stores,
+    readonly runs: SyncRuns,
+    readonly tenantId: string,
+    private readonly keys: string,
+    private readonly dir: string,
+  ) {}
+
+  static async start(label: string, options: FaultEngineOptions = {}): Promise<FaultEngine> {
+    const sim = await startSimulatedTenant({
+      dataset: { seed: 7, users: 40, callQueues: 12, autoAttendants: 9, ...options.dataset },
+      enableExchange: options.enableExchange ?? true,
+    });
+    const mongo = await testMongo(label);
+    const redisUrl = options.redisUrl ?? testEnv().redisUrl;
+    const prefix = uniqueName(label);
+    const keys = keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
+    const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+    const runs = new SyncRuns(mongo.db);
+    await runs.ensureIndexes();
+    const tenantId = (await stores.tenants.add(sim.tenantInput)).id;
+    const dir = mkdtempSync(join(tmpdir(), 'm365sync-faults-'));
+    writeFileSync(join(dir, 'graph-ca.pem'), sim.ca);
+    const queue = createSyncQueue({ url: redisUrl, prefix });
+    return new FaultEngine(sim, mongo, redisUrl, prefix, queue, stores, runs, tenantId, keys, dir);
+  }
+
+  /** The environment of a worker process (and of the CLI) reaching this engine. */
+  env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'test',
+      MONGODB_URI: testEnv().mongoUri,
+      M365SYNC_DB: this.mongo.db.databaseName,
+      [ENCRYPTION_KEYS_VARIABLE]: this.keys,
+      REDIS_URL: this.redisUrl,
+      M365SYNC_QUEUE_PREFIX: this.prefix,
+      FAULT_GRAPH_CA_FILE: join(this.dir, 'graph-ca.pem'),
+      ...FAST_ENV,
+      ...extra,
+    };
+  }
+
+  /** A real worker process; resolves once it takes jobs. */
+  async spawnWorker(id: string, extra: Record<string, string> = {}): Promise<ChildWorker> {
+    const proc = spawn(process.execPath, ['--import', 'tsx', WORKER], {
+      env: this.env({ FAULT_WORKER_ID: id, ...extra }),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker ${id} did not start in 30 s`)), 30_000);
+      proc.stdout!.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      proc.once('exit', (code) => reject(new Error(`worker ${id} exited early (${code})`)));
+    });
+    const worker: ChildWorker = {
+      proc,
+      id,
+      exited,
+      kill: (signal) => {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      },
+    };
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** Kills a worker with SIGKILL and waits until it is gone. */
+  async killWorker(worker: ChildWorker): Promise<void> {
+    worker.kill('SIGCONT');
+    worker.kill('SIGKILL');
+    await worker.exited;
+  }
+
+  /** Objects of the tenant stored per kind: external ids, sorted. */
+  async stored(): Promise<Record<string, string[]>> {
+    const out: Record<string, string[]> = {};
+    for (const k of ENTITY_KINDS) {
+      const docs = await this.mongo.db
+        .collection(k.collection)
+        .find({ tenantId: this.tenantId }, { projection: { externalId: 1 } })
+        .toArray();
+      out[k.kind] = docs.map((d) => String(d.externalId)).sort();
+    }
+    return out;
+  }
+
+  /** MongoDB holds exactly the data set: nothing lost, nothing duplicated, nothing stale. */
+  async expectMatchesDataset(ds: Dataset = this.sim.dataset()): Promise<void> {
+    expect(await this.stored()).toEqual(expectedIds(ds));
+  }
+
+  /** Waits until no run record of the tenant is queued or running; returns them, newest first. */
+  async settledRuns(timeoutMs = 60_000): Promise<SyncRun[]> {
+    return eventually(async () => {
+      const list = await this.runs.list({ tenantId: this.tenantId, limit: 500 });
+      return list.every((r) => r.status !== 'queued' && r.status !== 'running') && list;
+    }, timeoutMs);
+  }
+
+  /** Every record terminal, with an error for every unsuccessful one and a pointer for a merged one. */
+  expectTruthful(list: SyncRun[]): void {
+    const terminal = RUN_STATUSES.filter((s) => s !== 'queued' && s !== 'running');
+    for (const run of list) {
+      expect(terminal).toContain(run.status);
+      if (run.status === 'failed' || run.status === 'cancelled') expect(run.error?.message).toBeTruthy();
+      if (run.status === 'merged') expect(run.mergedInto ?? run.error).toBeTruthy();
+      if (run.status !== 'merged' && run.status !== 'failed') expect(run.startedAt).toBeTruthy();
+      expect(run.endedAt).toBeTruthy();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => this.killWorker(w)));
+    await this.queue.obliterate({ force: true }).catch(() => undefined);
+    await this.queue.close();
+    // Whatever else this engine left under its prefix (limiter keys): the Redis may be shared.
+    const redis = new Redis(this.redisUrl, { maxRetriesPerRequest: 1 });
+    redis.on('error', () => undefined);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+    await this.sim.close();
+    await this.mongo.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** What each collection must hold for a data set, by the kind's id property. */
+export function expectedIds(ds: Dataset): Record<string, string[]> {
+  const ids = (objects: readonly object[], key: string) =>
+    objects.map((o) => String((o as Record<string, unknown>)[key])).sort();
+  return {
+    users: ids(ds.users, 'id'),
+    groups: ids(ds.groups, 'id'),
+    teams: ids(
+      ds.groups.filter((g) => g.resourceProvisioningOptions.includes('Team')),
+      'id',
+    ),
+    licences: ids(ds.skus, 'skuId'),
+    teams_users: ids(teamsUsers(ds), 'Identity'),
+    dial_plans: ids(ds.teams.dialPlans, 'Identity'),
+    policies: ids(ds.teams.policies, 'PolicyKey'),
+    pstn_usages: ids(ds.teams.pstnUsages, 'Usage'),
+    voice_routes: ids(ds.teams.voiceRoutes, 'Identity'),
+    pstn_gateways: ids(ds.teams.pstnGateways, 'Identity'),
+    call_queues: ids(ds.teams.callQueues, 'Identity'),
+    auto_attendants: ids(ds.teams.autoAttendants, 'Identity'),
+    resource_accounts: ids(ds.teams.resourceAccounts, 'ObjectId'),
+    phone_numbers: ids(phoneNumberAssignments(ds), 'TelephoneNumber'),
+    mailboxes: ids(mailboxes(ds), 'ExternalDirectoryObjectId'),
+    distribution_groups: ids(ds.exchange.distributionGroups, 'ExternalDirectoryObjectId'),
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * A real sync worker in its own process for the fault suite: the production wiring (connectMongo with
+ * its timeouts, the stores, the full pull, startWorker) configured only by the environment:
+ * MONGODB_URI, M365SYNC_DB, M365SYNC_ENCRYPTION_KEYS, REDIS_URL, M365SYNC_QUEUE_PREFIX, the SYNC_* and
+ * MONGODB_* variables, FAULT_GRAPH_CA_FILE (the simulator's CA) and FAULT_WORKER_ID. Prints "ready".
+ */
+import { readFileSync } from 'node:fs';
+import { connectMongo } from '../../../connectors/mongo/connection.js';
+import { keyRingFromEnv } from '../../../connectors/mongo/encryption.js';
+import { createLogger } from '../../../observability/logger.js';
+import { redisSettings } from '../../../queues/connection.js';
+import { syncQueueSettings } from '../../../queues/sync-queue.js';
+import { openStores } from '../../../scripts/commands/context.js';
+import { createFullPull } from '../../../workers/full-pull.js';
+import { startWorker, workerSettings } from '../../../workers/worker.js';
+
+const env = process.env;
+const logger = createLogger({ level: env.FAULT_LOG_LEVEL ?? 'silent' });
+const mongo = await connectMongo(env);
+const stores = await openStores(mongo.db, keyRingFromEnv(env));
+const redis = redisSettings(env);
+const fullPull = createFullPull({
+  tenants: stores.tenants,
+  certificates: stores.certificates,
+  graph: { ca: readFileSync(env.FAULT_GRAPH_CA_FILE!, 'utf8'), limiter: { keyPrefix: redis.prefix } },
+  winrm: { scheme: 'http', affinityKey: redis.prefix },
+  env: {},
+  logger,
+});
+const worker = await startWorker({
+  redis,
+  db: mongo.db,
+  processor: fullPull.processor,
+  settings: workerSettings(env),
+  queueSettings: syncQueueSettings(env),
+  triggers: false,
+  workerId: env.FAULT_WORKER_ID ?? `fault-${process.pid}`,
+  logger,
+  env: {},
+});
+process.stdout.write('ready\n');
+process.on('SIGTERM', () => {
+  void worker.close(500).then(async () => {
+    fullPull.close();
+    await mongo.close();
+    process.exit(0);
+  });
+});

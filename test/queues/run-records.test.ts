@@ -1,0 +1,192 @@
+/**
+ * Run records that tell the truth: written before the enqueue under the id that becomes the job id,
+ * claimed by that id, merged when de-duplicated, and ended by the reaper when no job will end them.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Queue } from 'bullmq';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
+import { startWorker, type SyncWorker, type WorkerSettings } from '../../workers/worker.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { testProcessor } from '../workers/support/test-processor.js';
+import {
+  addTenant,
+  eventually,
+  fastQueue,
+  fastWorker,
+  jobCounts,
+  quietLogger,
+} from '../workers/support/harness.js';
+
+describe('sync run records', () => {
+  let redis: TestRedis;
+  let mongo: TestMongo;
+  let queue: Queue<SyncJobData, unknown, string>;
+  let runs: SyncRuns;
+  const workers: SyncWorker[] = [];
+
+  async function worker(settings: Partial<WorkerSettings> = {}): Promise<SyncWorker> {
+    const w = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db: mongo.db,
+      processor: testProcessor(mongo.db, { pages: 2, pageSize: 5, delayMs: 20, version: 'v' }),
+      settings: { ...fastWorker, ...settings },
+      queueSettings: fastQueue,
+      triggers: false,
+      logger: quietLogger,
+    });
+    workers.push(w);
+    return w;
+  }
+
+  beforeAll(async () => {
+    redis = await testRedis('runrecords');
+    mongo = await testMongo('runrecords');
+    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    runs = new SyncRuns(mongo.db);
+    await runs.ensureIndexes();
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.close(500)));
+    await queue.obliterate({ force: true });
+    await runs.collection.deleteMany({});
+  });
+  afterAll(async () => {
+    await queue.close();
+    await redis.close();
+    await mongo.close();
+  });
+
+  it('makes exactly one queued run of fifty identical enqueues in the same instant', async () => {
+    const tenantId = await addTenant(mongo.db);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        enqueueSync(queue, { tenantId, trigger: 'api', requestedBy: 'op' }, { settings: fastQueue, runs }),
+      ),
+    );
+    const created = results.filter((r) => r.outcome === 'created');
+    expect(created).toHaveLength(1);
+    expect(created[0]!.jobId).toBe(created[0]!.runId);
+    expect(results.every((r) => r.outcome === 'created' || r.outcome === 'joined-waiting')).toBe(true);
+    expect(new Set(results.map((r) => r.jobId))).toEqual(new Set([created[0]!.jobId]));
+    const recorded = await runs.list({ tenantId, limit: 100 });
+    expect(recorded).toHaveLength(50);
+    expect(recorded.filter((r) => r.status === 'queued').map((r) => r.id)).toEqual([created[0]!.runId]);
+    const merged = recorded.filter((r) => r.status === 'merged');
+    expect(merged).toHaveLength(49);
+    expect(merged.every((r) => r.mergedInto === created[0]!.runId)).toBe(true);
+    expect(await jobCounts(queue)).toMatchObject({ waiting: 1 });
+
+    await worker();
+    await eventually(async () => (await runs.get(created[0]!.runId!))?.status === 'succeeded');
+    expect(await runs.list({ tenantId, status: 'queued' })).toEqual([]);
+  });
+
+  it('lets the worker claim the request it runs even when the queued record is slow to write', async () => {
+    await worker();
+    const tenantId = await addTenant(mongo.db);
+    // A slow insert of the queued record (a loaded MongoDB): the job must not start without it.
+    const slowRuns = new SyncRuns(mongo.db);
+    const insertOne = slowRuns.collection.insertOne.bind(slowRuns.collection);
+    slowRuns.collection.insertOne = (async (...args: Parameters<typeof insertOne>) => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return insertOne(...args);
+    }) as typeof insertOne;
+    const enqueued = await enqueueSync(
+      queue,
+      { tenantId, trigger: 'cli', requestedBy: 'op' },
+      { settings: fastQueue, runs: slowRuns },
+    );
+    const run = await eventually(async () => {
+      const r = await runs.get(enqueued.runId!);
+      return r?.status === 'succeeded' && r;
+    });
+    expect(run).toMatchObject({ jobId: enqueued.jobId, attempt: 1, trigger: 'cli' });
+    await eventually(async () => (await jobCounts(queue)).completed === 1);
+    expect(await runs.list({ tenantId })).toHaveLength(1);
+  });
+
+  it('ends the run of a job whose tenant was deleted before it ran', async () => {
+    const tenantId = await addTenant(mongo.db);
+    const enqueued = await enqueueSync(
+      queue,
+      { tenantId, trigger: 'api', requestedBy: 'op' },
+      { settings: fastQueue, runs },
+    );
+    await mongo.db.collection('tenants').deleteMany({});
+    await worker();
+    const run = await eventually(async () => {
+      const r = await runs.get(enqueued.runId!);
+      return r !== null && r.status !== 'queued' ? r : undefined;
+    });
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatchObject({ code: 'NOT_FOUND' });
+    expect(run.error?.message).toMatch(/does not exist/);
+    await eventually(async () => (await jobCounts(queue)).failed === 1);
+  });
+
+  it('merges a follow-up request replaced by a later one while the run still goes on, never loses it', async () => {
+    const w = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db: mongo.db,
+      processor: testProcessor(mongo.db, { pages: 8, pageSize: 5, delayMs: 250, version: 'v' }),
+      settings: { ...fastWorker, reaperIntervalMs: 100, enqueueGraceMs: 100 },
+      queueSettings: fastQueue,
+      triggers: false,
+      logger: quietLogger,
+    });
+    workers.push(w);
+    const tenantId = await addTenant(mongo.db);
+    const request = (by: string) =>
+      enqueueSync(queue, { tenantId, trigger: 'api', requestedBy: by }, { settings: fastQueue, runs });
+    const first = await request('first');
+    await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
+    const replaced = await request('replaced');
+    const kept = await request('kept');
+    expect([replaced.outcome, kept.outcome]).toEqual(['follow-up', 'follow-up']);
+    // While the first run goes on (the reaper passes every 100 ms), the replaced request is merged into
+    // the kept one, which BullMQ runs when the first run ends.
+    const merged = await eventually(async () => {
+      const r = await runs.get(replaced.runId!);
+      return r !== null && r.status !== 'queued' ? r : undefined;
+    });
+    expect(merged).toMatchObject({ status: 'merged', mergedInto: kept.runId });
+    expect((await runs.get(first.runId!))?.status).toBe('running');
+    await eventually(async () => (await runs.get(kept.runId!))?.status === 'succeeded', 20_000);
+    expect((await runs.get(first.runId!))?.status).toBe('succeeded');
+  });
+
+  it('never lets a job of a Redis that lost its data take over an older run record', async () => {
+    // Tenant A's request is queued; Redis then loses everything (restart without persistence).
+    const tenantA = await addTenant(mongo.db);
+    const a = await enqueueSync(
+      queue,
+      { tenantId: tenantA, trigger: 'cli', requestedBy: 'op-a' },
+      { settings: fastQueue, runs },
+    );
+    // (Only this file's keys: the Redis is shared.)
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.redis.scan(cursor, 'MATCH', `${redis.prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.redis.del(...keys);
+    } while (cursor !== '0');
+    const tenantB = await addTenant(mongo.db);
+    const b = await enqueueSync(
+      queue,
+      { tenantId: tenantB, trigger: 'cli', requestedBy: 'op-b' },
+      { settings: fastQueue, runs },
+    );
+    expect(b.jobId).not.toBe(a.jobId);
+    await worker({ reaperIntervalMs: 200, enqueueGraceMs: 200 });
+    await eventually(async () => (await runs.get(b.runId!))?.status === 'succeeded');
+    expect(await runs.get(b.runId!)).toMatchObject({ tenantId: tenantB, requestedBy: 'op-b' });
+    // A's record stays A's, and the reaper ends it: its job is gone and no run of A happened since.
+    const lost = await eventually(async () => {
+      const r = await runs.get(a.runId!);
+      return r !== null && r.status !== 'queued' ? r : undefined;
+    });
+    expect(lost).toMatchObject({ tenantId: tenantA, requestedBy: 'op-a', status: 'failed' });
+    expect(lost.error?.code).toBe('JOB_LOST');
+  });
+});
