@@ -33,7 +33,7 @@ describe('sync --wait with no worker', { timeout: 120_000 }, () => {
 
     const enqueued = await cli({ ...env, SYNC_ATTEMPTS: '6', SYNC_BACKOFF_MS: '1500' }, 'sync', ref);
     expect(enqueued.code).toBe(0);
-    const jobId = /\(job (\d+)\)/.exec(enqueued.out)?.[1];
+    const jobId = /\(job ([0-9a-f]+)\)/.exec(enqueued.out)?.[1];
     const job = await engine.queue.getJob(jobId!);
     expect(job?.data.tenantId).toBe(tenantId);
     expect(job?.opts.attempts).toBe(6);
@@ -57,7 +57,7 @@ describe('sync --wait with no worker', { timeout: 120_000 }, () => {
     );
     expect(warning).toContain('Start one with `m365sync worker`');
     expect(warning).toContain('REDIS_URL and M365SYNC_QUEUE_PREFIX');
-    expect(out.join('\n')).toMatch(/enqueued \(job \d+\)/);
+    expect(out.join('\n')).toMatch(/enqueued \(job [0-9a-f]+\)/);
 
     await engine.startWorker();
     expect(await finished).toBe(0);
