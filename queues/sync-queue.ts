@@ -166,6 +166,11 @@ export type JobEnd =
  * Waits until a job ends (for `m365sync sync --wait`), polling its state and progress; `onProgress`
  * gets each new progress object. With `followUp`, waits for the run BullMQ starts after the given
  * (running) job. Bounded by `timeoutMs` and `signal`.
+ *
+ * Each poll reads the state first and the job after it. BullMQ moves a job to its finished set and
+ * writes its return value (or failed reason) in one Lua script, so a job read after a terminal state
+ * was seen always carries its outcome. (The other order raced: a snapshot taken while the job ran,
+ * then a state read after it finished, gave `completed` with a null return value.)
  */
 export async function waitForRun(
   queue: Queue<SyncJobData, unknown, string>,
@@ -189,9 +194,11 @@ export async function waitForRun(
   for (;;) {
     if (options.signal?.aborted) throw options.signal.reason ?? new Error('Waiting was cancelled');
     if (Date.now() > deadline) throw new Error(`Job ${current} did not finish in time; it keeps running.`);
+    const state = await queue.getJobState(current);
     const job = await queue.getJob(current);
-    if (!job) throw new Error(`Job ${current} no longer exists (removed, or finished long ago).`);
-    const state = await job.getState();
+    if (state === 'unknown' || !job) {
+      throw new Error(`Job ${current} no longer exists (removed, or finished long ago).`);
+    }
     if (state !== lastState) {
       lastState = state;
       options.onState?.(state, current);
@@ -212,11 +219,9 @@ export async function waitForRun(
           continue;
         }
       }
-      {
-        return state === 'completed'
-          ? { state, jobId: current, result: job.returnvalue }
-          : { state, jobId: current, reason: job.failedReason };
-      }
+      return state === 'completed'
+        ? { state, jobId: current, result: job.returnvalue }
+        : { state, jobId: current, reason: job.failedReason };
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }

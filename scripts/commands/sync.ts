@@ -118,7 +118,10 @@ export function syncCommand(ctx: CliContext): Command {
           process.exitCode = 1;
           return;
         }
-        const run = await runs.get((end.result as { runId: string }).runId);
+        // The job's return value names its run; the run record of this request is the fallback
+        // (a job whose result was trimmed from Redis still has its run in MongoDB).
+        const runId = (end.result as { runId?: string } | null)?.runId ?? enqueued.runId;
+        const run = runId ? await runs.get(runId) : null;
         if (run) ctx.io.out(runSummary(run));
         if (run && run.status !== 'succeeded') process.exitCode = 1;
       } finally {

@@ -2,7 +2,7 @@
  * Mass-delete protection end to end: real Redis, the MongoDB-wire server, the simulated tenant and a
  * worker. Users are removed from the simulated tenant and the sweep either goes through or is held.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
 import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
 import { enqueueSync } from '../../queues/sync-queue.js';
@@ -65,6 +65,13 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
     expect(first.status).toBe('succeeded');
     expect(await storedUsers()).toEqual(ids(sim.dataset()));
   }, 120_000);
+
+  // Thresholds set by one case must not decide the next one's outcome, even when a case fails midway.
+  afterEach(async () => {
+    await protection.clear({ global: true });
+    await protection.clear({ hierarchy: 'demo.provider' });
+    await protection.clear({ tenantId });
+  });
 
   afterAll(async () => engine?.close());
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
+import { SyncError } from '../../domain/errors.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { ValidationError } from '../../domain/errors.js';
 import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
@@ -132,5 +133,77 @@ describe('the tenant-sync queue', () => {
       failed: 0,
     });
     expect(first.runId).toBe(all.find((r) => r.jobId === first.jobId)!.id);
+    await worker.close(1000);
+    worker = undefined;
+  });
+
+  it('reports the outcome of a job that ends between two of its reads (completed and failed)', async () => {
+    // Every read of the job or its state answers late, so a job that finishes while the waiter looks
+    // at it is seen in two states: the waiter must still return the outcome, never a null one.
+    const lag = 700;
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const slowQueue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    const getJob = slowQueue.getJob.bind(slowQueue);
+    const getJobState = slowQueue.getJobState.bind(slowQueue);
+    slowQueue.getJob = async (id: string) => {
+      const job = (await getJob(id)) as Job<SyncJobData> | undefined;
+      await sleep(lag);
+      if (job) {
+        const getState = job.getState.bind(job);
+        job.getState = async () => {
+          const state = await getState();
+          await sleep(lag);
+          return state;
+        };
+      }
+      return job;
+    };
+    slowQueue.getJobState = async (id: string) => {
+      const state = await getJobState(id);
+      await sleep(lag);
+      return state;
+    };
+    const db = mongo.db;
+    const runs = new SyncRuns(db);
+    const okTenant = await addTenant(db);
+    const badTenant = await addTenant(db, 'provider.other');
+    const racer = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db,
+      processor: async (job, signal, ctx) => {
+        if (job.data.tenantId === badTenant) {
+          throw new SyncError('AUTHENTICATION', 'the client secret is wrong', { retryable: false });
+        }
+        return testProcessor(db, { pages: 1, pageSize: 3, delayMs: 50, version: 'race' })(job, signal, ctx);
+      },
+      settings: fastWorker,
+      queueSettings: fastQueue,
+      triggers: false,
+      logger: quietLogger,
+    });
+    try {
+      const ok = await enqueueSync(
+        queue,
+        { tenantId: okTenant, trigger: 'cli', requestedBy: 'op' },
+        { settings: fastQueue, runs },
+      );
+      const okEnd = await waitForRun(slowQueue, ok.jobId, { pollMs: 20, timeoutMs: 20_000 });
+      expect(okEnd.state).toBe('completed');
+      expect(okEnd.state === 'completed' && (okEnd.result as { runId: string }).runId).toBe(ok.runId);
+
+      const bad = await enqueueSync(
+        queue,
+        { tenantId: badTenant, trigger: 'cli', requestedBy: 'op' },
+        { settings: fastQueue, runs },
+      );
+      const badEnd = await waitForRun(slowQueue, bad.jobId, { pollMs: 20, timeoutMs: 20_000 });
+      expect(badEnd.state).toBe('failed');
+      expect(badEnd.state === 'failed' && badEnd.reason).toMatch(
+        /AUTHENTICATION: the client secret is wrong/,
+      );
+    } finally {
+      await racer.close(1000);
+      await slowQueue.close();
+    }
   });
 });
