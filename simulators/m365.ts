@@ -20,6 +20,10 @@ export interface SimulatedTenantOptions {
   hierarchy?: string;
   name?: string;
   enableExchange?: boolean;
+  /** Pacing, for benchmarks: extra time before each Graph response (a page), in ms. */
+  graphLatencyMs?: number;
+  /** Pacing, for benchmarks: objects per second each PowerShell cmdlet (kind) produces. */
+  objectsPerSecond?: number;
 }
 
 export interface SimulatedTenant {
@@ -59,6 +63,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
     dataset,
     apps: [{ clientId: c.clientId, clientSecret: c.clientSecret }],
     port: options.graphPort ?? 0,
+    ...(options.graphLatencyMs ? { latencyMs: options.graphLatencyMs } : {}),
   });
   const proxies: WinRmSimulator[] = [];
   try {
@@ -73,6 +78,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
             faultsRef: () => faults,
             teamsAccounts: [{ username: c.teamsUsername, password: c.teamsPassword }],
             certificateThumbprints: [c.exchangeThumbprint],
+            ...(options.objectsPerSecond ? { objectsPerSecond: options.objectsPerSecond } : {}),
             onFilter: (command, filter) => {
               if (filters.length < 1000) filters.push({ command, filter });
             },
