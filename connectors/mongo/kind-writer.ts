@@ -232,7 +232,7 @@ export async function deleteByPosition(
         const ops = ids.map((_id) => ({
           deleteOne: { filter: { _id, fence: { $lte: maxFence } } as never },
         }));
-        return (await col.bulkWrite(ops, { ordered: false, maxTimeMS })).deletedCount;
+        return (await col.bulkWrite(ops, { ordered: true, maxTimeMS })).deletedCount;
       }
       const filter = { _id: { $in: ids }, fence: { $lte: maxFence } } as never;
       return (await col.deleteMany(filter, { maxTimeMS })).deletedCount;
