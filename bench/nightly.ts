@@ -47,8 +47,10 @@ const sizes = option('sizes', quick ? '200,1000' : '2000,10000,50000')
   .split(',')
   .map(Number);
 const runs = Number(option('runs', quick ? '1' : '3'));
-const graphLatencyMs = Number(option('graph-latency-ms', quick ? '50' : '200'));
-const psRate = Number(option('ps-rate', quick ? '2000' : '4000'));
+// Pacing: real Graph takes 0.5–3 s for a page of 999 users, real cmdlets a few hundred objects/s;
+// these defaults are at the fast end so the full benchmark fits in 20 minutes on two cores.
+const graphLatencyMs = Number(option('graph-latency-ms', quick ? '50' : '500'));
+const psRate = Number(option('ps-rate', quick ? '2000' : '1000'));
 const out = option('out', quick ? '.data/bench-quick' : 'bench');
 const PAGE = 999; // $top of users and groups (the tenant's blank page sizes)
 const logger = createLogger({ level: 'error' });
@@ -65,12 +67,18 @@ KindWriter.prototype.write = function (this: KindWriter, objects) {
   });
 };
 
-let peakRss = process.memoryUsage().rss;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+// Peak RSS while a sync runs (the bench's own work between syncs, e.g. the ceiling, is left out).
+let syncing = false;
+let peakRss = 0;
+const sampler = setInterval(() => {
+  if (syncing) peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 50);
 sampler.unref();
 
 interface Phase {
   seconds: number;
+  /** CPU seconds of this process (the worker) during the run. */
+  cpuSeconds: number;
   objects: number;
   status: string;
   counts: { created: number; updated: number; unchanged: number; deleted: number };
@@ -179,6 +187,8 @@ async function oneRun(
     const tenant = await stores.tenants.add(sim.tenantInput as never);
     const sync = async (): Promise<Phase & { run: SyncRun | null }> => {
       const started = performance.now();
+      const cpu = process.cpuUsage();
+      syncing = true;
       const { jobId } = await enqueueSync(queue, {
         tenantId: tenant.id,
         trigger: 'cli',
@@ -186,6 +196,9 @@ async function oneRun(
       });
       const end = await waitForRun(queue, jobId, { pollMs: 50, timeoutMs: 30 * 60_000 });
       const seconds = (performance.now() - started) / 1000;
+      syncing = false;
+      const used = process.cpuUsage(cpu);
+      const cpuSeconds = (used.user + used.system) / 1e6;
       const run =
         end.state === 'completed'
           ? await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId)
@@ -200,6 +213,7 @@ async function oneRun(
       };
       return {
         seconds,
+        cpuSeconds,
         objects: counts.created + counts.updated + counts.unchanged,
         status: run?.status ?? end.state,
         counts,
@@ -212,8 +226,14 @@ async function oneRun(
     const sizesByKind = Object.fromEntries(
       Object.entries(firstRun?.kinds ?? {}).map(([k, r]) => [k, r.created]),
     );
-    const ceiling = measureCeiling ? await storeCeiling(mongo.db, tenant.id) : undefined;
-    const { run: _u, ...unchanged } = await sync();
+    const { run: unchangedRun, ...unchanged } = await sync();
+    if (flag('verbose'))
+      console.log(
+        'unchanged kinds:',
+        Object.entries(unchangedRun?.kinds ?? {})
+          .map(([k, r]) => `${k} ${(r.durationMs / 1000).toFixed(1)}s`)
+          .join(', '),
+      );
     await tell(sim.proc, {
       cmd: 'change',
       changed: Math.round(users * 0.01),
@@ -221,6 +241,8 @@ async function oneRun(
     });
     const { run: _c, ...changed } = await sync();
     await tell(sim.proc, { cmd: 'reset' });
+    // After the syncs, so its memory is not counted as the worker's.
+    const ceiling = measureCeiling ? await storeCeiling(mongo.db, tenant.id) : undefined;
     const result: SizeRun = {
       first,
       unchanged,
@@ -257,7 +279,7 @@ const server = build.ferretdbVersion
 
 const perSize: Record<number, { runs: SizeRun[]; median: Record<string, number> }> = {};
 for (const users of sizes) {
-  peakRss = process.memoryUsage().rss;
+  peakRss = 0;
   const sim = await child(users);
   const runsOfSize: SizeRun[] = [];
   try {
@@ -266,7 +288,7 @@ for (const users of sizes) {
       runsOfSize.push(run);
       console.log(
         `${users} users, run ${r + 1}: first ${run.first.seconds.toFixed(1)} s (${run.first.objects} objects, ${run.first.status}), ` +
-          `unchanged ${run.unchanged.seconds.toFixed(1)} s, changed ${run.changed.seconds.toFixed(1)} s ` +
+          `unchanged ${run.unchanged.seconds.toFixed(1)} s (worker CPU ${run.unchanged.cpuSeconds.toFixed(1)} s), changed ${run.changed.seconds.toFixed(1)} s ` +
           `(${JSON.stringify(run.changed.counts)}), lower bound ${run.lowerBound.toFixed(1)} s, peak RSS ${run.peakRssMb.toFixed(0)} MB`,
       );
     }
@@ -282,6 +304,9 @@ for (const users of sizes) {
       firstSeconds: m((r) => r.first.seconds),
       unchangedSeconds: m((r) => r.unchanged.seconds),
       changedSeconds: m((r) => r.changed.seconds),
+      firstCpuSeconds: m((r) => r.first.cpuSeconds),
+      unchangedCpuSeconds: m((r) => r.unchanged.cpuSeconds),
+      changedCpuSeconds: m((r) => r.changed.cpuSeconds),
       lowerBoundSeconds: m((r) => r.lowerBound),
       storePhaseRate: m((r) => r.storePhaseRate),
       ceilingRate: runsOfSize[0]!.ceilingRate ?? 0,

@@ -27,7 +27,14 @@ export class KindRun {
     readonly kind: string,
     private readonly ctx: RunContext,
     private readonly onSettled: (kind: string, result: KindResult) => void,
-  ) {}
+  ) {
+    // Read the kind's stored picture now, while the source is still connecting and paging: on an
+    // unchanged night that read is most of the store's work (an error surfaces at the first write).
+    ctx
+      .writer(kind)
+      .stored()
+      .catch(() => undefined);
+  }
 
   get settled(): boolean {
     return this.result !== undefined;
