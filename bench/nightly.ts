@@ -7,9 +7,11 @@
  *   after 1 % of the users changed and 0.5 % vanished; the median of the runs is reported;
  * - the lower bound of a run: its slowest independent chain, from the pacing (Graph pages in sequence
  *   per collection after licences; each PowerShell script's objects at the simulated rate);
- * - the store ceiling: the first pull's documents written again by a minimal `insertMany` loop at the
- *   best batch size, against the rate of the first pull's store phase (time inside KindWriter.write);
- * - the peak RSS of this process (the worker; the simulators run in a child process).
+ * - the store ceiling: the tenant's documents (read after the three syncs, in a child process) written
+ *   again by a minimal `insertMany` loop at the best batch size, against the rate of the first pull's
+ *   store phase (wall time during which a KindWriter.write was in progress);
+ * - the peak RSS of this process while a sync runs (the worker; the simulators and the ceiling run in
+ *   child processes).
  *
  *   npx tsx bench/nightly.ts [--quick] [--sizes 2000,10000,50000] [--runs 3] [--graph-latency-ms 200]
  *                            [--ps-rate 4000] [--out bench]
@@ -18,17 +20,18 @@
  * re-sync" section of <out>/RESULTS.md. `--quick` (two small sizes, one run, out .data/bench-quick)
  * takes about a minute and only checks that the whole thing works.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Db } from 'mongodb';
 import { connectMongo } from '../connectors/mongo/connection.js';
 import { createKeyRing } from '../connectors/mongo/encryption.js';
 import { KindWriter } from '../connectors/mongo/kind-writer.js';
 import { SyncRuns, type SyncRun } from '../connectors/mongo/sync-runs.js';
-import { ENTITY_KINDS, entityKind } from '../domain/entity-kinds.js';
+import { ENTITY_KINDS } from '../domain/entity-kinds.js';
 import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
 import { createSyncQueue, enqueueSync, waitForRun } from '../queues/sync-queue.js';
@@ -140,23 +143,14 @@ function lowerBound(sizesByKind: Record<string, number>): number {
   return Math.max(graph, script('teams'), script('exchange')) / 1000;
 }
 
-/** The best insertMany rate for these documents, over a few batch sizes (a scratch collection). */
+/** The best insertMany rate for the tenant's documents (bench/ceiling-child.ts, its own process). */
 async function storeCeiling(db: Db, tenantId: string): Promise<{ rate: number; batch: number }> {
-  const docs: Record<string, unknown>[] = [];
-  for (const { kind } of ENTITY_KINDS) {
-    const col = db.collection(entityKind(kind).collection);
-    for await (const { _id, ...d } of col.find({ tenantId })) docs.push(d);
-  }
-  let best = { rate: 0, batch: 0 };
-  for (const batch of [200, 1000]) {
-    const scratch = db.collection(`ceiling_${batch}`);
-    const started = performance.now();
-    for (let i = 0; i < docs.length; i += batch) await scratch.insertMany(docs.slice(i, i + batch));
-    const rate = docs.length / ((performance.now() - started) / 1000);
-    if (rate > best.rate) best = { rate, batch };
-    await scratch.drop();
-  }
-  return best;
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', new URL('./ceiling-child.ts', import.meta.url).pathname, db.databaseName, tenantId],
+    { env: process.env, maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(stdout.trim().split('\n').pop()!) as { rate: number; batch: number };
 }
 
 async function oneRun(
