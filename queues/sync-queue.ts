@@ -17,6 +17,7 @@ import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import type { Db, Filter, ObjectId } from 'mongodb';
 import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { hierarchyFilter } from '../connectors/mongo/tenants.js';
+import { ActorName } from '../domain/actor.js';
 import { producerConnection, type RedisSettings } from './connection.js';
 
 export const SYNC_QUEUE = 'tenant-sync';
@@ -28,7 +29,7 @@ export const SyncJobData = z
     // A tenant id is the hex of its MongoDB ObjectId; BullMQ ids must not contain ':'.
     tenantId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a tenant id (letters, digits, _ or -)'),
     trigger: z.enum(TRIGGERS),
-    requestedBy: z.string().trim().min(1).max(200),
+    requestedBy: ActorName,
     kinds: z
       .array(z.enum(ENTITY_KIND_NAMES as [string, ...string[]]))
       .min(1)

@@ -8,6 +8,7 @@ import { apiCommand } from './commands/api.js';
 import { certificatesCommand } from './commands/certificates.js';
 import type { CliContext } from './commands/context.js';
 import { tenantsCommand } from './commands/tenants.js';
+import { tokensCommand } from './commands/tokens.js';
 import { kindsCommand, protectionCommand } from './commands/controls.js';
 import { schedulerCommand, workerCommand } from './commands/processes.js';
 import { simulateCommand } from './commands/simulate.js';
@@ -31,6 +32,7 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(workerCommand(ctx));
   program.addCommand(schedulerCommand(ctx));
   program.addCommand(apiCommand(ctx));
+  program.addCommand(tokensCommand(ctx));
   program.addCommand(simulateCommand(ctx));
   program.addCommand(protectionCommand(ctx));
   program.addCommand(kindsCommand(ctx));

@@ -44,6 +44,18 @@ import { DEFAULT_UNMATCHED_TEAMS_USERS } from '../domain/teams-matching.js';
 const FullPullEnv = z.object({
   /** Extra CA (PEM file) trusted for Graph and its sign-in: a TLS-inspecting proxy, or the simulator. */
   M365SYNC_GRAPH_CA_FILE: z.string().optional(),
+  /** Largest Graph response body read; beyond it the request fails (a page is a few MB). */
+  GRAPH_MAX_RESPONSE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024 * 1024),
+  /** Overall time one Graph or sign-in request may take, headers and whole body. */
+  GRAPH_REQUEST_DEADLINE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(5 * 60 * 1000),
   /** Objects of one kind written to MongoDB in one bulk write, from PowerShell output. */
   SYNC_POWERSHELL_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
   /** How long the Teams users wait for this run's Graph users before matching against stored ones. */
@@ -161,6 +173,8 @@ export function createFullPull(options: FullPullOptions): FullPull {
             limiter: options.graph?.limiter,
             retry: options.graph?.retry,
             requestTimeoutMs: options.graph?.requestTimeoutMs,
+            requestDeadlineMs: env.GRAPH_REQUEST_DEADLINE_MS,
+            maxResponseBytes: env.GRAPH_MAX_RESPONSE_BYTES,
             logger: log,
           });
           try {

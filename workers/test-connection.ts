@@ -86,7 +86,8 @@ function powershellCheck(
     try {
       const script = check === 'teams' ? buildTeamsTestScript(o.tenant) : buildExchangeTestScript(o.tenant);
       const execution = pool.execute(script, { signal: o.signal, deadlineMs: 120_000 });
-      const output = splitScriptOutput(execution);
+      const secrets = tenantSecrets(o.tenant);
+      const output = splitScriptOutput(execution, { secrets });
       let objects = 0;
       let sawDone = false;
       let kindError: string | undefined;
@@ -96,13 +97,7 @@ function powershellCheck(
         else if (record.t === 'done') sawDone = true;
       }
       const result = await execution.result;
-      const failure = scriptFailure(
-        application,
-        result.exitCode,
-        output.errors(),
-        tenantSecrets(o.tenant),
-        sawDone,
-      );
+      const failure = scriptFailure(application, result.exitCode, output.errors(), secrets, sawDone);
       if (failure) throw failure;
       if (kindError) throw new SyncError('POWERSHELL_ERROR', `${application}: ${kindError}`);
       return `signed in through ${result.proxy}; read ${objects} ${check === 'teams' ? 'Teams user' : 'mailbox'}${objects === 1 ? '' : 's'}`;

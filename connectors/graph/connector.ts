@@ -13,7 +13,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { graphEndpoints } from '../../domain/cloud.js';
+import { printable } from '../../domain/actor.js';
 import { SyncError } from '../../domain/errors.js';
+import { redactSecrets } from '../../domain/redaction.js';
 import { tenantSecrets, type TenantConfig } from '../../domain/tenant.js';
 import { logger as defaultLogger } from '../../observability/logger.js';
 import { createCredential, TokenSource, type GraphCertificate } from './credential.js';
@@ -27,7 +29,14 @@ import {
   graphThrottled,
 } from './metrics.js';
 import { backoffDelay, parseRetryAfter, stripODataAnnotations } from './odata.js';
-import { createDispatcher, identityHttpClient } from './transport.js';
+import {
+  createDispatcher,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DEFAULT_REQUEST_DEADLINE_MS,
+  identityHttpClient,
+  readBodyLimited,
+  withDeadline,
+} from './transport.js';
 
 export type GraphItem = Record<string, unknown>;
 
@@ -57,6 +66,10 @@ export interface GraphConnectorOptions {
   prefetch?: boolean;
   /** Per-request time limit for headers and for each body chunk (default 120 s). */
   requestTimeoutMs?: number;
+  /** Overall time for one request, headers and whole body (default 5 min; GRAPH_REQUEST_DEADLINE_MS). */
+  requestDeadlineMs?: number;
+  /** Largest response body read; beyond it the request fails (default 64 MiB; GRAPH_MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
   /** Restarts of one collection after expired page tokens before giving up (default 3). */
   maxRestarts?: number;
   logger?: Logger;
@@ -114,24 +127,63 @@ interface Page {
 function scrubber(tenant: TenantConfig, certificate: GraphCertificate | undefined): (text: string) => string {
   const secrets = [...tenantSecrets(tenant)];
   if (certificate) secrets.push(certificate.privateKeyPem.trim());
-  const list = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = text;
-    for (const s of list) out = out.split(s).join('********');
+  return (text) =>
     // A PEM key that slipped in some other form
-    return out.replace(
+    redactSecrets(text, secrets).replace(
       /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
       '********',
     );
-  };
 }
 
-function graphErrorOf(body: unknown): { code?: string; message?: string } {
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  return {
-    ...(typeof error?.code === 'string' ? { code: error.code } : {}),
-    ...(typeof error?.message === 'string' ? { message: error.message } : {}),
-  };
+/** The shape of Graph's documented error codes (`Authorization_RequestDenied`, `Request_BadRequest`, …). */
+const GRAPH_ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * Graph's `error.code`, when the body is JSON and the code has the shape of one; never `error.message`
+ * or anything else the server wrote: a body from a proxy or a foreign host must not reach a run
+ * error, an API response or a log line, where it would make the worker an oracle for what lies behind it.
+ */
+function graphErrorCode(body: unknown): string | undefined {
+  const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return typeof code === 'string' && GRAPH_ERROR_CODE.test(code) ? code : undefined;
+}
+
+/** The OAuth error and AADSTS code of a failed sign-in, and its HTTP status: never its description. */
+export function signInFailureReason(error: unknown): string {
+  const e = error as { statusCode?: unknown; errorResponse?: { error?: unknown }; message?: unknown };
+  const parts: string[] = [];
+  if (typeof e?.statusCode === 'number') parts.push(`HTTP ${e.statusCode}`);
+  const oauth = e?.errorResponse?.error;
+  if (typeof oauth === 'string' && /^[a-z_]{1,64}$/.test(oauth)) parts.push(oauth);
+  const aadsts = typeof e?.message === 'string' ? /\bAADSTS\d{1,9}\b/.exec(e.message)?.[0] : undefined;
+  if (aadsts) parts.push(aadsts);
+  return parts.length > 0 ? parts.join(', ') : 'no error code given';
+}
+
+/** A JSON media type (`application/json`, with Graph's OData parameters, or `…+json`). */
+function isJson(contentType: string | string[] | undefined): boolean {
+  const type = (Array.isArray(contentType) ? contentType[0] : contentType)
+    ?.split(';')[0]
+    ?.trim()
+    .toLowerCase();
+  return type === 'application/json' || (type?.startsWith('application/') === true && type.endsWith('+json'));
+}
+
+/** Organisation names are shown to operators: control characters escaped, and not too long. */
+function displayText(value: unknown): string {
+  return printable(String(value)).slice(0, 256);
+}
+
+function isGraphCollection(
+  body: { value?: unknown; '@odata.context'?: unknown } | undefined,
+): body is { value: GraphItem[]; '@odata.context': string; '@odata.nextLink'?: unknown } {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    typeof body['@odata.context'] === 'string' &&
+    Array.isArray(body.value) &&
+    body.value.every((item) => typeof item === 'object' && item !== null && !Array.isArray(item))
+  );
 }
 
 function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal {
@@ -154,6 +206,8 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
   };
   const prefetch = options.prefetch ?? true;
   const requestTimeoutMs = options.requestTimeoutMs ?? 120_000;
+  const requestDeadlineMs = options.requestDeadlineMs ?? DEFAULT_REQUEST_DEADLINE_MS;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const maxRestarts = options.maxRestarts ?? 3;
   const proxyUrl = m365.https_proxy ?? m365.http_proxy;
 
@@ -161,7 +215,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     ...(options.ca ? { ca: options.ca } : {}),
     ...(proxyUrl ? { proxyUrl } : {}),
   });
-  const httpClient = identityHttpClient(dispatcher, options.onIdentityRequest);
+  const httpClient = identityHttpClient(dispatcher, options.onIdentityRequest, requestDeadlineMs);
   // Build the credential now, so a configuration problem (no certificate, wrong thumbprint) fails at once.
   const firstCredential = createCredential(tenant, certificate, httpClient);
   let credentialsMade = 0;
@@ -179,7 +233,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
           { retryable: true },
         );
       }
-      const reason = scrub(error instanceof Error ? error.message.split('\n')[0]! : String(error));
+      const reason = signInFailureReason(error);
       return new SyncError(
         'AUTHENTICATION',
         `Could not sign in to tenant ${m365.tenant_id} as app ${m365.client_id} at ${endpoints.authorityHost} (${reason}). ` +
@@ -207,26 +261,39 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
       signal.throwIfAborted();
       stats.requests++;
       const started = performance.now();
+      const limit = withDeadline(signal, requestDeadlineMs);
+      let counted = false;
       try {
         const res = await request(url, {
           method: 'GET',
           headers: { ...extraHeaders, authorization: `Bearer ${token}`, accept: 'application/json' },
           dispatcher,
-          signal,
+          signal: limit.signal,
           headersTimeout: requestTimeoutMs,
           bodyTimeout: requestTimeoutMs,
         });
-        let body: unknown;
-        try {
-          body = await res.body.json();
-        } catch {
-          body = undefined; // an empty or non-JSON error body
-        }
         graphRequests.inc({ endpoint, status: String(res.statusCode) });
+        counted = true;
+        const raw = await readBodyLimited(
+          res,
+          maxResponseBytes,
+          `Graph ${endpoint}`,
+          "Lower the tenant's page size, or raise GRAPH_MAX_RESPONSE_BYTES if its pages really are that large.",
+        );
+        const json = isJson(res.headers['content-type']);
+        let body: unknown;
+        if (json) {
+          try {
+            body = JSON.parse(raw.toString('utf8'));
+          } catch {
+            body = undefined; // an empty or broken body: judged by its status below
+          }
+        }
         graphRequestDuration.observe({ endpoint }, (performance.now() - started) / 1000);
-        return { status: res.statusCode, headers: res.headers, body };
-      } catch (error) {
-        graphRequests.inc({ endpoint, status: signal.aborted ? 'cancelled' : 'network_error' });
+        return { status: res.statusCode, headers: res.headers, body, json };
+      } catch (caught) {
+        const error = limit.fail(caught);
+        if (!counted) graphRequests.inc({ endpoint, status: signal.aborted ? 'cancelled' : 'network_error' });
         throw error;
       }
     });
@@ -253,7 +320,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
         try {
           res = await send(url, token, endpoint, signal, extraHeaders);
         } catch (error) {
-          if (signal.aborted) throw error;
+          if (signal.aborted || error instanceof SyncError) throw error; // cancelled, or a body over the cap
           const why = scrub((error as { code?: string }).code ?? (error as Error).message);
           if (attempt >= retry.maxAttempts) {
             throw new SyncError(
@@ -270,9 +337,17 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
           await wait(ms, endpoint, 'backoff', signal);
           continue;
         }
-        const { status, headers, body } = res;
-        if (status >= 200 && status < 300) return body;
-        const graphError = graphErrorOf(body);
+        const { status, headers, body, json } = res;
+        if (status >= 200 && status < 300) {
+          if (!json || body === undefined) {
+            throw new SyncError(
+              'GRAPH_REQUEST',
+              `Graph ${endpoint} answered ${status} without a JSON body; is graph_base_url a Graph endpoint?`,
+            );
+          }
+          return body;
+        }
+        const graphError = graphErrorCode(body);
         if (status === 401 && !renewed) {
           // Expired or revoked token: renew once and try again (not counted as an attempt).
           renewed = true;
@@ -313,9 +388,10 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     }
   }
 
-  function classify(status: number, error: { code?: string; message?: string }, endpoint: string): SyncError {
-    const said = scrub(`${error.code ?? status}${error.message ? `: ${error.message}` : ''}`);
-    if (status === 400 && error.code === 'Directory_ExpiredPageToken') {
+  function classify(status: number, code: string | undefined, endpoint: string): SyncError {
+    // Only what Graph documents: the status and its error code. Whatever else the body says stays out.
+    const said = code ? `HTTP ${status}, ${code}` : `HTTP ${status}`;
+    if (status === 400 && code === 'Directory_ExpiredPageToken') {
       return new SyncError('PAGE_TOKEN_EXPIRED', `Graph ${endpoint}: the page token expired (${said}).`, {
         retryable: true,
       });
@@ -358,12 +434,14 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
       );
     }
     const body = (await getJson(url, endpoint, signal, extraHeaders)) as
-      { value?: unknown; '@odata.nextLink'?: unknown } | undefined;
+      { value?: unknown; '@odata.context'?: unknown; '@odata.nextLink'?: unknown } | undefined;
     // The envelope is checked by hand, not with zod: it is parsed once per page on the hot path.
-    if (!body || !Array.isArray(body.value)) {
+    // Graph's collections always carry @odata.context and a "value" array of objects; anything else is
+    // not stored as imported objects, whatever host answered.
+    if (!isGraphCollection(body)) {
       throw new SyncError(
         'GRAPH_REQUEST',
-        `Graph ${endpoint} answered without a "value" array; is graph_base_url a Graph endpoint?`,
+        `Graph ${endpoint} answered with something that is not a Graph collection (no @odata.context, or no "value" array of objects); is graph_base_url a Graph endpoint?`,
       );
     }
     const next = body['@odata.nextLink'];
@@ -461,8 +539,17 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     for (const [endpoint, pathAndQuery, permission] of probes) {
       try {
         const body = (await getJson(`${graphRoot}${pathAndQuery}`, endpoint, s)) as { value?: GraphItem[] };
-        if (endpoint === '/organization' && body?.value?.[0]) {
-          organization = { id: String(body.value[0].id), displayName: String(body.value[0].displayName) };
+        if (!isGraphCollection(body)) {
+          throw new SyncError(
+            'GRAPH_REQUEST',
+            `Graph ${endpoint} answered with something that is not a Graph collection; is graph_base_url a Graph endpoint?`,
+          );
+        }
+        if (endpoint === '/organization' && body.value[0]) {
+          organization = {
+            id: displayText(body.value[0].id),
+            displayName: displayText(body.value[0].displayName),
+          };
         }
         checks.push({ endpoint, permission, ok: true });
       } catch (error) {

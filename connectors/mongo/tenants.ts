@@ -7,6 +7,7 @@
 import { MongoServerError, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import { SyncError, ValidationError } from '../../domain/errors.js';
 import {
+  MASK,
   maskTenant,
   mergeTenantInput,
   validateTenant,
@@ -15,6 +16,7 @@ import {
   type TenantInput,
 } from '../../domain/tenant.js';
 import { ENCRYPTED_FIELDS, TENANT_GROUPS, fieldPath } from '../../domain/tenant-fields.js';
+import { ALL_SCOPES, scopeCovers } from '../../domain/access.js';
 import { isEncryptedValue, type KeyRing } from './encryption.js';
 
 export const TENANTS_COLLECTION = 'tenants';
@@ -25,6 +27,14 @@ type TenantDocument = Record<string, unknown> & {
   createdAt: Date;
   updatedAt: Date;
 };
+
+/**
+ * Limits a call to the tenants under one place of the hierarchy (an API token's scope): a tenant
+ * elsewhere is "not found", exactly as if it did not exist. Left out, or `*`: every tenant.
+ */
+export interface ScopeOption {
+  scope?: string;
+}
 
 /** Checks a tenant's reference to a stored certificate (exists, thumbprint matches). */
 export type CertificateCheck = (name: string) => Promise<{ thumbprint: string } | null>;
@@ -48,8 +58,9 @@ export class TenantRepository {
     );
   }
 
-  async add(input: TenantInput): Promise<Tenant> {
+  async add(input: TenantInput, options: ScopeOption = {}): Promise<Tenant> {
     const config = validateTenant(input);
+    checkInScope(config, options.scope);
     await this.checkCertificate(config);
     const id = new ObjectId();
     const now = new Date();
@@ -58,9 +69,10 @@ export class TenantRepository {
   }
 
   /** Applies a partial change: fields left out keep their values, `null` clears one, a masked password is kept. */
-  async update(ref: string, change: TenantInput): Promise<Tenant> {
-    const current = await this.getDecrypted(ref);
+  async update(ref: string, change: TenantInput, options: ScopeOption = {}): Promise<Tenant> {
+    const current = await this.getDecrypted(ref, options);
     const config = validateTenant(mergeTenantInput(current, change));
+    checkInScope(config, options.scope);
     await this.checkCertificate(config);
     const id = new ObjectId(current.id);
     const now = new Date();
@@ -72,29 +84,35 @@ export class TenantRepository {
     return { id: current.id, ...config, createdAt: current.createdAt, updatedAt: now };
   }
 
-  async remove(ref: string): Promise<Tenant> {
-    const tenant = await this.show(ref);
+  async remove(ref: string, options: ScopeOption = {}): Promise<Tenant> {
+    const tenant = await this.show(ref, options);
     await this.collection.deleteOne({ _id: new ObjectId(tenant.id) });
     return tenant;
   }
 
-  /** For people: password fields masked. */
-  async show(ref: string): Promise<Tenant> {
-    return maskTenant(await this.getDecrypted(ref));
+  /** For people: password fields masked by presence (nothing is decrypted to show a tenant). */
+  async show(ref: string, options: ScopeOption = {}): Promise<Tenant> {
+    return this.fromDocumentMasked(await this.findDocument(ref, options.scope));
   }
 
-  /** Tenants at a hierarchy place and below it, masked, ordered by place and name. */
-  async list(options: { hierarchy?: string } = {}): Promise<Tenant[]> {
+  /** Tenants at a hierarchy place and below it (and within the scope), masked, ordered by place and name. */
+  async list(options: { hierarchy?: string } & ScopeOption = {}): Promise<Tenant[]> {
     const docs = await this.collection
-      .find(hierarchyFilter(options.hierarchy))
+      .find(scopedFilter(hierarchyFilter(options.hierarchy), options.scope))
       .sort({ hierarchy: 1, 'Tenant.name': 1 })
       .toArray();
-    return docs.map((doc) => maskTenant(this.fromDocument(doc)));
+    return docs.map((doc) => this.fromDocumentMasked(doc));
+  }
+
+  /** The ids of the tenants a scope covers (for filtering runs by scope). */
+  async idsInScope(scope: string): Promise<string[]> {
+    const docs = await this.collection.find(scopedFilter({}, scope), { projection: { _id: 1 } }).toArray();
+    return docs.map((d) => d._id.toHexString());
   }
 
   /** For the worker only: the tenant with its secrets decrypted, in memory. */
-  async getDecrypted(ref: string): Promise<Tenant> {
-    return this.fromDocument(await this.findDocument(ref));
+  async getDecrypted(ref: string, options: ScopeOption = {}): Promise<Tenant> {
+    return this.fromDocument(await this.findDocument(ref, options.scope));
   }
 
   /** Names of the tenants that use a stored certificate (so it is not removed under them). */
@@ -127,8 +145,8 @@ export class TenantRepository {
     return changed;
   }
 
-  private async findDocument(ref: string): Promise<TenantDocument> {
-    const filter: Filter<TenantDocument> =
+  private async findDocument(ref: string, scope?: string): Promise<TenantDocument> {
+    const byRef: Filter<TenantDocument> =
       ObjectId.isValid(ref) && /^[0-9a-f]{24}$/i.test(ref)
         ? { _id: new ObjectId(ref) }
         : ref.includes('/')
@@ -137,6 +155,8 @@ export class TenantRepository {
               'Tenant.name': ref.slice(ref.lastIndexOf('/') + 1),
             }
           : { 'Tenant.name': ref };
+    // The scope is part of the query, so a tenant outside it is neither found nor counted as a namesake.
+    const filter = scopedFilter(byRef, scope);
     const docs = await this.collection.find(filter).limit(2).toArray();
     if (docs.length === 0)
       throw new SyncError('NOT_FOUND', `No tenant "${ref}" (m365sync tenants list shows them).`);
@@ -196,6 +216,22 @@ export class TenantRepository {
     return doc;
   }
 
+  /** A tenant fit to show: a stored secret becomes the mask by its presence alone, never decrypted. */
+  private fromDocumentMasked(doc: TenantDocument): Tenant {
+    const tenant: Record<string, unknown> = {
+      id: doc._id.toHexString(),
+      hierarchy: doc.hierarchy,
+      createdAt: doc.createdAt,
+      updatedAt: doc.updatedAt,
+    };
+    for (const group of TENANT_GROUPS) tenant[group] = { ...((doc[group] as Record<string, unknown>) ?? {}) };
+    for (const field of ENCRYPTED_FIELDS) {
+      const group = tenant[field.group] as Record<string, unknown>;
+      if (isEncryptedValue(group[field.name])) group[field.name] = MASK;
+    }
+    return maskTenant(tenant as unknown as Tenant);
+  }
+
   private fromDocument(doc: TenantDocument): Tenant {
     const tenant: Record<string, unknown> = {
       id: doc._id.toHexString(),
@@ -212,6 +248,22 @@ export class TenantRepository {
     }
     return tenant as unknown as Tenant;
   }
+}
+
+function checkInScope(config: TenantConfig, scope: string | undefined): void {
+  if (scope === undefined || scopeCovers(scope, config.hierarchy)) return;
+  throw new ValidationError(`Tenant "${config.Tenant.name}"`, [
+    { field: 'hierarchy', message: `must be ${scope} or a place under it (the scope of this token)` },
+  ]);
+}
+
+function scopedFilter<T extends { hierarchy: string }>(
+  filter: Filter<T>,
+  scope: string | undefined,
+): Filter<T> {
+  if (scope === undefined || scope === ALL_SCOPES) return filter;
+  const inScope = hierarchyFilter(scope) as Filter<T>;
+  return Object.keys(filter).length === 0 ? inScope : ({ $and: [filter, inScope] } as Filter<T>);
 }
 
 function secretContext(id: ObjectId, field: string): string {

@@ -2,9 +2,12 @@
  * What CLI commands share: the output streams (swappable, so tests run the real program in-process)
  * and the stores, opened on first use so `m365sync --help` needs no database.
  */
+import { userInfo } from 'node:os';
 import type { Db } from 'mongodb';
+import { checkedActor } from '../../domain/actor.js';
 import { connectMongo, type MongoConnection } from '../../connectors/mongo/connection.js';
 import { keyRingFromEnv, type KeyRing } from '../../connectors/mongo/encryption.js';
+import { ApiTokenStore } from '../../connectors/mongo/api-tokens.js';
 import { CertificateRepository } from '../../connectors/mongo/certificates.js';
 import { TenantRepository } from '../../connectors/mongo/tenants.js';
 
@@ -18,6 +21,8 @@ export interface Stores {
   keyRing: KeyRing;
   tenants: TenantRepository;
   certificates: CertificateRepository;
+  /** The operator API's tokens. */
+  tokens: ApiTokenStore;
 }
 
 export interface CliContext {
@@ -27,6 +32,11 @@ export interface CliContext {
   /** Runs at close (queues, pools…), newest first. */
   onClose(cleanup: () => Promise<void> | void): void;
   close(): Promise<void>;
+}
+
+/** Who runs this command, as recorded on runs and approvals: M365SYNC_OPERATOR, else `<user>@cli`. */
+export function operatorName(ctx: Pick<CliContext, 'env'>): string {
+  return checkedActor(ctx.env.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`, 'M365SYNC_OPERATOR');
 }
 
 export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env): CliContext {
@@ -57,6 +67,7 @@ export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env
 export async function openStores(db: Db, keyRing: KeyRing): Promise<Stores> {
   const certificates = new CertificateRepository(db, keyRing);
   const tenants = new TenantRepository(db, keyRing, (name) => certificates.find(name));
-  await Promise.all([certificates.ensureIndexes(), tenants.ensureIndexes()]);
-  return { db, keyRing, tenants, certificates };
+  const tokens = new ApiTokenStore(db);
+  await Promise.all([certificates.ensureIndexes(), tenants.ensureIndexes(), tokens.ensureIndexes()]);
+  return { db, keyRing, tenants, certificates, tokens };
 }

@@ -13,8 +13,16 @@ import { closeOnSignals, startWorker } from '../../workers/worker.js';
 import { startScheduler } from '../../workers/scheduler.js';
 import type { CliContext } from './context.js';
 
+/**
+ * Where a worker serves /metrics: loopback unless M365SYNC_METRICS_HOST says otherwise (a container
+ * sets 0.0.0.0 so Prometheus can reach it), because the metrics describe the provider's whole fleet.
+ */
+export function metricsAddress(env: NodeJS.ProcessEnv): { host: string; port: number } {
+  return { host: env.M365SYNC_METRICS_HOST || '127.0.0.1', port: Number(env.M365SYNC_METRICS_PORT ?? 9464) };
+}
+
 /** /metrics and /health for a process without the API (a worker): Prometheus scrapes each replica. */
-function serveMetrics(port: number, healthy: () => boolean) {
+export function serveMetrics(address: { host: string; port: number }, healthy: () => boolean) {
   const server = createServer((request, response) => {
     if (request.url === '/metrics') {
       void registry
@@ -29,7 +37,7 @@ function serveMetrics(port: number, healthy: () => boolean) {
       response.writeHead(404).end();
     }
   });
-  server.listen(port, process.env.M365SYNC_METRICS_HOST ?? '0.0.0.0');
+  server.listen(address.port, address.host);
   return server;
 }
 
@@ -43,9 +51,15 @@ export function workerCommand(ctx: CliContext): Command {
       const limiterRedis = new Redis(redisConfig.url, { maxRetriesPerRequest: null });
       const fullPull = createFullPull({ tenants, certificates, redis: limiterRedis, env: ctx.env, logger });
       const worker = await startWorker({ redis: redisConfig, db, processor: fullPull.processor, logger });
-      const port = Number(ctx.env.M365SYNC_METRICS_PORT ?? 9464);
-      const metrics = port > 0 ? serveMetrics(port, () => worker.isRunning()) : undefined;
-      logger.info({ workerId: worker.workerId, metricsPort: port || undefined }, 'sync worker started');
+      const address = metricsAddress(ctx.env);
+      const metrics = address.port > 0 ? serveMetrics(address, () => worker.isRunning()) : undefined;
+      logger.info(
+        {
+          workerId: worker.workerId,
+          metrics: address.port > 0 ? `${address.host}:${address.port}` : undefined,
+        },
+        'sync worker started',
+      );
       await new Promise<void>((resolve) =>
         closeOnSignals({
           close: async () => {

@@ -2,8 +2,8 @@
  * Operator commands around syncs: enqueue (and watch), list and show runs, test a connection,
  * and the per-tenant schedule.
  */
+import { printable } from '../../domain/actor.js';
 import { readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import type { Queue } from 'bullmq';
@@ -25,12 +25,8 @@ import {
 import { createLogger } from '../../observability/logger.js';
 import { testConnection } from '../../workers/test-connection.js';
 import { approveDeletes } from '../../workers/tenant-maintenance.js';
-import type { CliContext } from './context.js';
+import { operatorName, type CliContext } from './context.js';
 import { table } from './tenants.js';
-
-function requester(ctx: CliContext): string {
-  return ctx.env.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`;
-}
 
 function syncQueue(ctx: CliContext): Queue<SyncJobData, unknown, string> {
   const queue = createSyncQueue(redisSettings(ctx.env), { oneShot: true });
@@ -63,7 +59,7 @@ export function syncCommand(ctx: CliContext): Command {
           {
             hierarchy: options.hierarchy,
             trigger: 'cli',
-            requestedBy: requester(ctx),
+            requestedBy: operatorName(ctx),
             ...(kinds ? { kinds } : {}),
           },
           { runs },
@@ -80,7 +76,7 @@ export function syncCommand(ctx: CliContext): Command {
       const total = planKinds(syncPlan(tenant, kinds)).length;
       const enqueued = await enqueueSync(
         queue,
-        { tenantId: tenant.id, trigger: 'cli', requestedBy: requester(ctx), ...(kinds ? { kinds } : {}) },
+        { tenantId: tenant.id, trigger: 'cli', requestedBy: operatorName(ctx), ...(kinds ? { kinds } : {}) },
         { runs, hierarchy: tenant.hierarchy },
       );
       const what = {
@@ -146,15 +142,15 @@ export function runSummary(run: SyncRun): string {
     r.error ? `${r.error.code}: ${r.error.message}`.slice(0, 160) : '',
   ]);
   return [
-    `run ${run.id}: ${run.status} in ${duration} (trigger ${run.trigger}, by ${run.requestedBy}, job ${run.jobId})`,
+    `run ${run.id}: ${run.status} in ${duration} (trigger ${run.trigger}, by ${printable(run.requestedBy)}, job ${run.jobId})`,
     table(['KIND', 'STATUS', 'CREATED', 'UPDATED', 'UNCHANGED', 'DELETED', 'TIME', 'ERROR'], rows),
     ...Object.entries(run.kinds ?? {})
       .filter(([, r]) => r.held)
       .map(([kind, r]) => {
         const h = r.held!;
         return h.approval
-          ? `${kind}: ${h.approval.deleted} held deletions approved by ${h.approval.by} at ${new Date(h.approval.at).toISOString()}`
-          : `${kind}: would delete ${h.wouldDelete} of ${h.stored} (limit ${h.limit}: ${h.threshold}, from ${h.origin}); e.g. ${h.sample.slice(0, 5).join(', ')}\n  approve: m365sync runs approve-deletes ${run.id}`;
+          ? `${kind}: ${h.approval.deleted} held deletions approved by ${printable(h.approval.by)} at ${new Date(h.approval.at).toISOString()}`
+          : `${kind}: would delete ${h.wouldDelete} of ${h.stored} (limit ${h.limit}: ${h.threshold}, from ${h.origin}); e.g. ${printable(h.sample.slice(0, 5).join(', '))}\n  approve: m365sync runs approve-deletes ${run.id}`;
       }),
     ...(run.error ? [`error: ${run.error.code}: ${run.error.message}`] : []),
   ].join('\n');
@@ -202,7 +198,7 @@ export function runsCommand(ctx: CliContext): Command {
     .description('delete what delete protection held back in that run and is still unseen since')
     .action(async (id: string) => {
       const { db } = await ctx.stores();
-      const { run, deleted } = await approveDeletes(db, id, requester(ctx));
+      const { run, deleted } = await approveDeletes(db, id, operatorName(ctx));
       for (const [kind, count] of Object.entries(deleted)) ctx.io.out(`deleted ${count} ${kind}`);
       ctx.io.out(`run ${run.id} is now ${run.status}`);
     });
@@ -284,7 +280,7 @@ export function scheduleCommand(ctx: CliContext): Command {
         ...(options.tz ? { tz: options.tz } : {}),
         ...(options.kinds ? { kinds: await new KindLists(db).resolve(options.kinds) } : {}),
       };
-      print(await setSchedule(queue, db, tenant.id, input, { updatedBy: requester(ctx) }));
+      print(await setSchedule(queue, db, tenant.id, input, { updatedBy: operatorName(ctx) }));
     });
   schedule
     .command('clear')

@@ -1,18 +1,14 @@
+import { printable } from '../../domain/actor.js';
 import { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import type { Tenant, TenantInput } from '../../domain/tenant.js';
 import { TENANT_FIELDS, fieldPath } from '../../domain/tenant-fields.js';
-import type { CliContext } from './context.js';
+import { operatorName, type CliContext } from './context.js';
 import { applySetFlags, readStructuredFile } from './input.js';
-import { userInfo } from 'node:os';
 import { KindLists } from '../../connectors/mongo/kind-lists.js';
 import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
 import { ValidationError } from '../../domain/errors.js';
 import { purgeTenant } from '../../workers/tenant-maintenance.js';
-
-function operator(ctx: CliContext): string {
-  return ctx.env.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`;
-}
 
 function purgedCount(run: SyncRun): number {
   return Object.values(run.kinds).reduce((n, r) => n + r.deleted, 0);
@@ -155,7 +151,7 @@ export function tenantsCommand(ctx: CliContext): Command {
         return;
       }
       if (options.purge) {
-        const run = await purgeTenant(db, tenant, { requestedBy: operator(ctx) });
+        const run = await purgeTenant(db, tenant, { requestedBy: operatorName(ctx) });
         ctx.io.out(`purged ${purgedCount(run)} object(s) (run ${run.id})`);
       }
       const removed = await repo.remove(tenant.id);
@@ -179,7 +175,10 @@ export function tenantsCommand(ctx: CliContext): Command {
         process.exitCode = 1;
         return;
       }
-      const run = await purgeTenant(db, tenant, { requestedBy: operator(ctx), ...(kinds ? { kinds } : {}) });
+      const run = await purgeTenant(db, tenant, {
+        requestedBy: operatorName(ctx),
+        ...(kinds ? { kinds } : {}),
+      });
       for (const [kind, r] of Object.entries(run.kinds))
         if (r.deleted > 0) ctx.io.out(`deleted ${r.deleted} ${kind}`);
       ctx.io.out(
@@ -214,7 +213,9 @@ export function tenantsCommand(ctx: CliContext): Command {
   return tenants;
 }
 
-export function table(header: string[], rows: string[][]): string {
+/** Rows of text in aligned columns; each cell's control characters are shown as escapes (`\x1B`). */
+export function table(header: string[], cells: string[][]): string {
+  const rows = cells.map((row) => row.map((cell) => printable(cell)));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
