@@ -361,7 +361,8 @@ const command = `npx tsx bench/nightly.ts ${args.join(' ')}`.trim();
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
 const results = {
   generatedAt: new Date().toISOString(),
-  command: quick ? 'npm run bench -- --quick' : 'npm run bench',
+  // How it was started: through `npm run bench` (npm sets npm_lifecycle_event), or directly.
+  command: process.env.npm_lifecycle_event === 'bench' ? `npm run bench ${args.join(' ')}`.trim() : command,
   script: command,
   machine,
   node: process.version,
