@@ -5,9 +5,16 @@
 #
 #   REDIS_URL    (default redis://127.0.0.1:6379)   used if it answers; else the machine's redis-server
 #   MONGODB_URI  (default mongodb://127.0.0.1:27017) used if it answers; else mongod on PATH; else FerretDB
+#   M365SYNC_POSTGRESQL_URL (default postgres://postgres@127.0.0.1:5432/m365sync): FerretDB's backend when
+#                that server answers (the database is created if missing); else FerretDB runs on SQLite
+#   M365SYNC_FERRETDB_BACKEND  auto (default) | postgresql | sqlite: force one backend
+#   --both-backends   also a second FerretDB on the other backend (127.0.0.1:$M365SYNC_ALT_MONGODB_PORT,
+#                default 27018) for the store's own tests: MONGODB_URI_ALT in .data/services.env
 #
-# FerretDB v1.24.2 (SQLite handler, loopback only, telemetry off) is built once from the Go module proxy.
+# FerretDB v1.24.2 (loopback only, telemetry off) is built once from the Go module proxy.
 set -euo pipefail
+both_backends=0
+[[ "${1:-}" == --both-backends ]] && both_backends=1
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 data="$root/.data"
@@ -17,6 +24,10 @@ mkdir -p "$data" "$cache/bin"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 MONGODB_URI="${MONGODB_URI:-mongodb://127.0.0.1:27017}"
 FERRETDB_VERSION=v1.24.2
+PG_URL="${M365SYNC_POSTGRESQL_URL:-postgres://postgres@127.0.0.1:5432/m365sync}"
+FERRETDB_BACKEND="${M365SYNC_FERRETDB_BACKEND:-auto}"
+ALT_PORT="${M365SYNC_ALT_MONGODB_PORT:-27018}"
+MONGODB_BACKEND=unknown
 
 say() { echo "services: $*"; }
 fail() { echo "services: ERROR: $*" >&2; exit 1; }
@@ -30,7 +41,8 @@ redis_answers() {
   # which still proves it is there.
   local host port reply
   host=$(url_host "$REDIS_URL"); port=$(url_port "$REDIS_URL" 6379)
-  exec 3<>"/dev/tcp/$host/$port" 2>/dev/null || return 1
+  # (The braces matter: `exec … 2>/dev/null` alone would silence the whole script's stderr.)
+  { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null || return 1
   printf 'PING\r\n' >&3
   IFS= read -r -t 2 reply <&3 || reply=""
   exec 3>&- 3<&-
@@ -75,7 +87,8 @@ start_redis() {
 
 ferretdb_binary() {
   local bin="$cache/bin/ferretdb"
-  if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION"; then
+  # (Not `… | grep -q`: with pipefail, grep's early exit fails the pipeline and forces a rebuild.)
+  if [[ -x "$bin" && "$("$bin" --version 2>/dev/null)" == *"version: $FERRETDB_VERSION"* ]]; then
     echo "$bin"; return
   fi
   command -v go >/dev/null || fail "no MongoDB-wire server: MONGODB_URI does not answer, no mongod on PATH, and Go is missing to build FerretDB. Install Go (or mongod), or set MONGODB_URI."
@@ -101,7 +114,11 @@ ferretdb_binary() {
 
 start_mongo() {
   ensure_node_modules
-  if mongo_answers; then say "MongoDB: using $MONGODB_URI (already running)"; return; fi
+  if mongo_answers; then
+    MONGODB_BACKEND=$(ferretdb_backend_on "$MONGODB_URI")
+    say "MongoDB: using $MONGODB_URI (already running; FerretDB backend: $MONGODB_BACKEND)"
+    return
+  fi
   local host port
   host=$(url_host "$MONGODB_URI"); port=$(url_port "$MONGODB_URI" 27017)
   [[ "$host" == 127.* || "$host" == localhost ]] || fail "MongoDB does not answer at $MONGODB_URI. Start it, or unset MONGODB_URI to use a local server."
@@ -110,19 +127,95 @@ start_mongo() {
     mongod --dbpath "$data/mongod" --bind_ip 127.0.0.1 --port "$port" --fork --logpath "$data/mongod/mongod.log" >/dev/null
     wait_for mongo_answers 30 || fail "mongod did not answer on port $port; see $data/mongod/mongod.log"
     say "MongoDB: started mongod on 127.0.0.1:$port (data in $data/mongod)"
+    MONGODB_BACKEND=mongodb
     return
   fi
-  local bin
+  MONGODB_BACKEND=$(start_ferretdb "$port" "$FERRETDB_BACKEND" "$data/ferretdb" "$PG_URL")
+}
+
+# The database name of a postgres:// URL, and the URL of the server's maintenance database.
+pg_db() { local p="${1#*://}"; p="${p#*/}"; echo "${p%%\?*}"; }
+pg_admin_url() { local u="${1%%\?*}"; echo "${u%/*}/postgres"; }
+
+pg_answers() { # pg_answers <url>: the server answers and the database exists (created if missing)
+  local url="$1" db
+  command -v psql >/dev/null || return 1
+  psql "$(pg_admin_url "$url")" -Atqc 'select 1' >/dev/null 2>&1 || return 1
+  db=$(pg_db "$url")
+  [[ "$db" =~ ^[A-Za-z0-9_]+$ ]] || fail "M365SYNC_POSTGRESQL_URL must end in a plain database name (letters, digits, _): $url"
+  if [[ -z "$(psql "$(pg_admin_url "$url")" -Atqc "select 1 from pg_database where datname = '$db'")" ]]; then
+    psql "$(pg_admin_url "$url")" -qc "create database \"$db\"" >/dev/null || return 1
+    say "PostgreSQL: created database $db" >&2
+  fi
+}
+
+# The backend (postgresql / sqlite) of the FerretDB answering on a local port, from its command line.
+ferretdb_backend_on() {
+  local pid
+  pid=$(cd "$root" && MONGODB_URI="$1" node -e '
+    const { MongoClient } = require("mongodb");
+    const c = new MongoClient(process.env.MONGODB_URI, { serverSelectionTimeoutMS: 2000 });
+    c.db("admin").command({ serverStatus: 1 })
+      .then((s) => console.log(s.process === "ferretdb" ? s.pid : ""), () => console.log(""))
+      .finally(() => c.close());' 2>/dev/null)
+  [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || { echo unknown; return; }
+  tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n 's/^--handler=//p' | head -1
+}
+
+# start_ferretdb <port> <auto|postgresql|sqlite> <data dir> <postgres url>: prints the backend used.
+start_ferretdb() {
+  local port="$1" backend="$2" dir="$3" url="$4" bin
+  if [[ "$backend" == auto ]]; then
+    if pg_answers "$url"; then backend=postgresql; else backend=sqlite; fi
+  elif [[ "$backend" == postgresql ]]; then
+    pg_answers "$url" || fail "M365SYNC_FERRETDB_BACKEND=postgresql but PostgreSQL does not answer at $url (psql is needed to create the database)"
+  fi
   bin=$(ferretdb_binary)
-  mkdir -p "$data/ferretdb"
-  nohup "$bin" --handler=sqlite --sqlite-url="file:$data/ferretdb/" --state-dir="$data/ferretdb" \
+  mkdir -p "$dir"
+  local args=(--handler=sqlite --sqlite-url="file:$dir/")
+  [[ "$backend" == postgresql ]] && args=(--handler=postgresql --postgresql-url="$url")
+  nohup "$bin" "${args[@]}" --state-dir="$dir" \
     --listen-addr="127.0.0.1:$port" --debug-addr=127.0.0.1:0 --telemetry=disable --log-level=warn \
-    >"$data/ferretdb/ferretdb.log" 2>&1 &
-  echo $! >"$data/ferretdb/ferretdb.pid"
-  wait_for mongo_answers 30 || fail "FerretDB did not answer on port $port; see $data/ferretdb/ferretdb.log"
-  say "MongoDB: started FerretDB $FERRETDB_VERSION (SQLite, data in $data/ferretdb) on 127.0.0.1:$port"
+    >"$dir/ferretdb.log" 2>&1 &
+  echo $! >"$dir/ferretdb.pid"
+  local uri="mongodb://127.0.0.1:$port"
+  wait_for_uri "$uri" 30 || fail "FerretDB did not answer on port $port; see $dir/ferretdb.log"
+  if [[ "$backend" == postgresql ]]; then
+    say "MongoDB: started FerretDB $FERRETDB_VERSION (PostgreSQL backend, database $(pg_db "$url")) on 127.0.0.1:$port" >&2
+  else
+    say "MongoDB: started FerretDB $FERRETDB_VERSION (SQLite, data in $dir) on 127.0.0.1:$port" >&2
+  fi
+  echo "$backend"
+}
+
+uri_answers() { (cd "$root" && MONGODB_URI="$1" node scripts/mongo-ping.mjs >/dev/null 2>&1); }
+wait_for_uri() { # wait_for_uri <uri> <seconds>
+  local i
+  for ((i = 0; i < $2 * 5; i++)); do uri_answers "$1" && return 0; sleep 0.2; done
+  return 1
+}
+
+# The second FerretDB, on the backend the first one does not use, for the store's own tests.
+start_alt() {
+  local want uri="mongodb://127.0.0.1:$ALT_PORT" have
+  case "$MONGODB_BACKEND" in
+    postgresql) want=sqlite ;;
+    sqlite) pg_answers "${PG_URL}_alt" && want=postgresql || { say "second backend: none (PostgreSQL does not answer at $PG_URL); the store's tests run on SQLite only"; return; } ;;
+    *) say "second backend: none (the server at $MONGODB_URI is not a local FerretDB)"; return ;;
+  esac
+  if uri_answers "$uri"; then
+    have=$(ferretdb_backend_on "$uri")
+    [[ "$have" == "$want" ]] || fail "127.0.0.1:$ALT_PORT answers but is not a FerretDB on $want ($have); set M365SYNC_ALT_MONGODB_PORT to a free port"
+    say "second backend: using FerretDB ($want) on $uri (already running)"
+  else
+    start_ferretdb "$ALT_PORT" "$want" "$data/ferretdb-alt" "${PG_URL}_alt" >/dev/null
+  fi
+  printf 'MONGODB_URI_ALT=%s\nMONGODB_BACKEND_ALT=%s\n' "$uri" "ferretdb-$want" >>"$data/services.env"
 }
 
 start_redis
 start_mongo
-printf 'REDIS_URL=%s\nMONGODB_URI=%s\n' "$REDIS_URL" "$MONGODB_URI" >"$data/services.env"
+backend_label="$MONGODB_BACKEND"
+[[ "$MONGODB_BACKEND" == postgresql || "$MONGODB_BACKEND" == sqlite ]] && backend_label="ferretdb-$MONGODB_BACKEND"
+printf 'REDIS_URL=%s\nMONGODB_URI=%s\nMONGODB_BACKEND=%s\n' "$REDIS_URL" "$MONGODB_URI" "$backend_label" >"$data/services.env"
+if [[ $both_backends == 1 ]]; then start_alt; fi

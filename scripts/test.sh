@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 [[ -d node_modules/vitest ]] || npm ci --no-audit --no-fund
-bash scripts/services.sh
+bash scripts/services.sh --both-backends
 # The WinRM conformance test drives the simulated proxy with pywinrm (Debian's python3-winrm).
 bash scripts/ensure-pywinrm.sh
 set -a; source .data/services.env; set +a

@@ -22,6 +22,10 @@ export interface SimulatedTenantOptions {
   enableExchange?: boolean;
   /** PEM certificates registered on the simulated app, for certificate sign-in (besides its secret). */
   appCertificates?: string[];
+  /** Pacing, for benchmarks: extra time before each Graph response (a page), in ms. */
+  graphLatencyMs?: number;
+  /** Pacing, for benchmarks: objects per second each PowerShell cmdlet (kind) produces. */
+  objectsPerSecond?: number;
 }
 
 export interface SimulatedTenant {
@@ -72,6 +76,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
       },
     ],
     port: options.graphPort ?? 0,
+    ...(options.graphLatencyMs ? { latencyMs: options.graphLatencyMs } : {}),
   });
   const proxies: WinRmSimulator[] = [];
   try {
@@ -86,6 +91,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
             faultsRef: () => faults,
             teamsAccounts: [{ username: c.teamsUsername, password: c.teamsPassword }],
             certificateThumbprints: [c.exchangeThumbprint],
+            ...(options.objectsPerSecond ? { objectsPerSecond: options.objectsPerSecond } : {}),
             onFilter: (command, filter) => {
               if (filters.length < 1000) filters.push({ command, filter });
             },

@@ -189,9 +189,8 @@ export function createFullPull(options: FullPullOptions): FullPull {
       });
       if (kind === 'teams_users') {
         attachTeamsMatching(run, {
-          users: ctx.objects.collection('users'),
-          tenantId: ctx.tenant.id,
-          runId: ctx.runId,
+          users: ctx.writer('users'),
+          storedUsers: () => ctx.objects.storedKeys('users', ctx.tenant.id),
           graphUsers,
           waitMs: env.SYNC_TEAMS_MATCH_WAIT_MS,
           option: tenant['Sync Filters']?.unmatched_teams_users ?? DEFAULT_UNMATCHED_TEAMS_USERS,

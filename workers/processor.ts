@@ -7,13 +7,14 @@ import type { Job } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import type { ImportedObjects, PageCounts, TenantRef } from '../connectors/mongo/imported-objects.js';
+import type { KindWriter } from '../connectors/mongo/kind-writer.js';
 import type { WriteFence } from '../connectors/mongo/leases.js';
 import type { KindResult, RunError, RunStatus, SyncRuns } from '../connectors/mongo/sync-runs.js';
 import type { SyncJobData, SyncProgress } from '../queues/sync-queue.js';
 import type { SweepOutcome } from './steps/guarded-sweep.js';
 
 export interface RunContext {
-  /** The `sync_runs` id of this attempt; stamp it on every object written (`syncRunId`). */
+  /** The `sync_runs` id of this attempt; stamped on every document the run writes (`syncRunId`). */
   runId: string;
   jobId: string;
   attempt: number;
@@ -27,9 +28,14 @@ export interface RunContext {
   runs: SyncRuns;
   db: Db;
   logger: Logger;
-  /** Writes one page of a kind through `objects.upsertPage` with this run's id and fence. */
+  /** The run's writer of a kind (one per kind and run): what it stored, what the run saw. */
+  writer(kind: string): KindWriter;
+  /**
+   * Writes one page of a kind through the kind's writer; returns what the page changed in the kind's
+   * counts (an object delivered again in the same run is not counted again).
+   */
   writePage(kind: string, objects: readonly Record<string, unknown>[]): Promise<PageCounts>;
-  /** Sweeps a completed kind through `objects.sweep` with this run's id and fence (unguarded). */
+  /** Sweeps a completed kind through its writer (unguarded). */
   sweep(kind: string): Promise<number>;
   /**
    * Sweeps a completed kind behind mass-delete protection: either deletes what the run did not see,

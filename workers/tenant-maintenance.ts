@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from 'mongodb';
 import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
 import { LeaseStore, type Lease } from '../connectors/mongo/leases.js';
+import { SweepRecords } from '../connectors/mongo/sweep-records.js';
 import { SyncRuns, type KindResult, type SyncRun } from '../connectors/mongo/sync-runs.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { SyncError } from '../domain/errors.js';
@@ -39,6 +40,20 @@ export interface ApprovalResult {
 }
 
 /**
+ * The ids a held sweep of `runId` recorded that are still unseen: all of them if its decision is the
+ * kind's latest; if a later run decided since, only those that run held back too (a later run that
+ * swept saw, or deleted, everything still stored).
+ */
+async function stillUnseen(records: SweepRecords, tenantId: string, kind: string, runId: string) {
+  const ids = await records.heldIds(runId, kind);
+  const latest = await records.latest(tenantId, kind);
+  if (!latest || latest.runId === runId) return ids;
+  if (!latest.held) return [];
+  const laterHeld = new Set(await records.heldIds(latest.runId, kind));
+  return ids.filter((id) => laterHeld.has(id));
+}
+
+/**
  * Deletes what a held sweep of `runId` recorded and that is still unseen since that run, kind by
  * kind; each such kind becomes `succeeded` with the deletions and the approval (who, when, how many)
  * recorded, and the run's status is worked out again (a run with nothing else wrong: `succeeded`).
@@ -59,6 +74,7 @@ export async function approveDeletes(db: Db, runId: string, approvedBy: string):
   }
   const objects = new ImportedObjects(db);
   const leases = new LeaseStore(db);
+  const records = new SweepRecords(db);
   return underLease(db, run.tenantId, 'approve-deletes', async (lease) => {
     const fence = leases.fence(lease, LEASE_TTL_MS);
     const deleted: Record<string, number> = {};
@@ -66,12 +82,8 @@ export async function approveDeletes(db: Db, runId: string, approvedBy: string):
     const at = new Date();
     for (const [kind, result] of pending) {
       const held = result.held!;
-      const count = await objects.deleteStillUnseen(
-        kind,
-        run.tenantId,
-        { runId, fence: held.fence, ...(held.ids ? { ids: held.ids } : {}) },
-        fence,
-      );
+      const ids = await stillUnseen(records, run.tenantId, kind, runId);
+      const count = await objects.deleteListed(kind, run.tenantId, ids, held.fence, fence);
       deleted[kind] = count;
       const { error: _heldError, ...rest } = result;
       kinds[kind] = {
@@ -113,6 +125,7 @@ export async function purgeTenant(
       kindsRequested: [...kinds],
     });
     const results: Record<string, KindResult> = {};
+    await new SweepRecords(db).purge(tenant.id, kinds);
     for (const kind of kinds) {
       const started = Date.now();
       const deleted = await objects.purge(kind, tenant.id);

@@ -34,6 +34,8 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SyncError } from '../domain/errors.js';
 import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
+import type { KindWriter } from '../connectors/mongo/kind-writer.js';
+import { SweepRecords } from '../connectors/mongo/sweep-records.js';
 import { LeaseStore, type Lease, type WriteFence } from '../connectors/mongo/leases.js';
 import { SyncRuns, type KindResult, type RunError } from '../connectors/mongo/sync-runs.js';
 import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
@@ -187,6 +189,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   const { db } = options;
   const leases = new LeaseStore(db, { clockSkewMs: settings.leaseClockSkewMs });
   const objects = new ImportedObjects(db);
+  const sweepRecords = new SweepRecords(db);
   const runs = new SyncRuns(db);
   const protection = new DeleteProtectionStore(db, options.env ?? process.env);
   await objects.ensureIndexes();
@@ -373,6 +376,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     // Read once per run, when the first sweep needs them: one run applies one set of thresholds.
     let protectionSettings: Promise<DeleteProtectionSettings> | undefined;
     const settingsOnce = () => (protectionSettings ??= protection.settings());
+    // One writer per kind for the whole run: it holds the kind's stored picture and what the run saw.
+    const writers = new Map<string, KindWriter>();
+    const writerOf = (kind: string): KindWriter => {
+      let writer = writers.get(kind);
+      if (!writer) writers.set(kind, (writer = objects.writer(kind, tenant, run.id, fence)));
+      return writer;
+    };
     const ctx: RunContext = {
       runId: run.id,
       jobId: String(job.id),
@@ -384,10 +394,19 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       runs,
       db,
       logger: runLog,
-      writePage: (kind, page) => objects.upsertPage(kind, tenant, run.id, page, fence),
-      sweep: (kind) => objects.sweep(kind, tenant.id, run.id, fence),
+      writer: writerOf,
+      writePage: (kind, page) => writerOf(kind).write(page),
+      sweep: (kind) => writerOf(kind).sweep(),
       guardedSweep: (kind) =>
-        guardedSweep({ kind, tenant, runId: run.id, fence, objects, settings: settingsOnce }),
+        guardedSweep({
+          kind,
+          tenant,
+          runId: run.id,
+          fence,
+          writer: writerOf(kind),
+          records: sweepRecords,
+          settings: settingsOnce,
+        }),
       progress: (p) => job.updateProgress({ ...p, runId: run.id }),
       recordKind: (kind, result) => runs.recordKind(run.id, kind, result),
     };

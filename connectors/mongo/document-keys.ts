@@ -15,12 +15,15 @@
  * - An array directly inside an array is stored as `{ "%array": [...] }`; a number that is not finite
  *   as `{ "%number": "NaN" | "Infinity" | "-Infinity" }`. No escaped key can be `%array` or `%number`
  *   (an original '%' is always followed by '25'), so these wrappers never collide with real data.
- * - NUL inside string values is kept: both servers store length-prefixed strings (tested on FerretDB).
+ * - A string value containing NUL is stored as `{ "%nul": [the parts between the NULs] }`: FerretDB's
+ *   PostgreSQL backend refuses NUL in strings (jsonb: "unsupported Unicode escape sequence"), though
+ *   MongoDB and FerretDB on SQLite keep it.
  * - `undefined` members are dropped, as JSON would; Dates are kept as BSON dates.
  */
 
 const WRAP_ARRAY = '%array';
 const WRAP_NUMBER = '%number';
+const WRAP_NUL = '%nul';
 
 export function encodeKey(key: string): string {
   // eslint-disable-next-line no-control-regex -- NUL is exactly what must be escaped
@@ -39,6 +42,7 @@ function encodeNumber(n: number): unknown {
 
 function encodeValue(value: unknown, insideArray: boolean): unknown {
   if (value === null || typeof value !== 'object') {
+    if (typeof value === 'string' && value.includes('\u0000')) return { [WRAP_NUL]: value.split('\u0000') };
     return typeof value === 'number' ? encodeNumber(value) : value;
   }
   if (value instanceof Date) return value;
@@ -73,6 +77,9 @@ function decodeValue(value: unknown): unknown {
   }
   if (isWrapper(record, WRAP_NUMBER) && typeof record[WRAP_NUMBER] === 'string') {
     return Number(record[WRAP_NUMBER]);
+  }
+  if (isWrapper(record, WRAP_NUL) && Array.isArray(record[WRAP_NUL])) {
+    return (record[WRAP_NUL] as string[]).join('\u0000');
   }
   return decodeDocument(record);
 }

@@ -34,9 +34,9 @@ export type KindStatus = 'succeeded' | 'needs_review' | 'failed' | 'cancelled' |
 
 /**
  * A sweep held back by mass-delete protection: what it would have deleted and why it stopped. The
- * criterion of "the recorded objects" is exact on its own: the tenant's objects of the kind whose
- * `syncRunId` is not the holding run and whose fence token is at most `fence` (every later run stamps
- * a greater token on what it sees). `ids` lists them too when there are at most MAX_RECORDED_IDS.
+ * full list of externalIds is in `held_deletes` (sweep-records.ts); `ids` repeats it here when there
+ * are at most MAX_RECORDED_IDS. Approval deletes those still unseen whose fence token is at most
+ * `fence` (no later run has written them).
  */
 export interface HeldDeletes {
   wouldDelete: number;

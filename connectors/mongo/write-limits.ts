@@ -1,12 +1,13 @@
 /**
- * How big and how many bulk writes at once, for the server we talk to. FerretDB v1.24 (SQLite) stops
- * answering when about 100 update statements that match existing documents are in flight at once,
- * whether in one `update` command or spread over several connections (found here, reproduced with
- * the plain driver); inserts and deletes are not affected. Two writes at once also meet
- * SQLITE_BUSY. So on FerretDB pages are written in small chunks, one write at a time per process; on
- * MongoDB in chunks of 500, unthrottled. (FerretDB v1 also scans a collection for every update
- * statement, so the store inserts new objects and stamps unchanged ones with one multi-document
- * update rather than upserting each.)
+ * How big and how many bulk writes at once, for the server we talk to. FerretDB v1.24 stops answering
+ * when too many update statements are in flight at once across all processes: about 100 on SQLite,
+ * and on PostgreSQL about 50 (each statement holds one of the pool's 50 PostgreSQL connections; a
+ * `bulkWrite` of 64 updates wedged the whole server until restarted), whether in one command or
+ * spread over several connections. Two writes at once also meet SQLITE_BUSY. So on FerretDB update
+ * and delete statements go 8 to a command, one write command at a time per process: a handful of
+ * worker and test processes stay well under 50. On MongoDB: 500 per command, unthrottled.
+ * (FerretDB v1 also scans a collection for every statement that is not an `_id` equality, so the
+ * store updates and deletes by `_id` only, and inserts new objects with `insertMany`.)
  */
 import Bottleneck from 'bottleneck';
 import type { Db } from 'mongodb';
@@ -29,7 +30,7 @@ export async function writeLimitsFor(db: Db): Promise<WriteLimits> {
   if (typeof info.ferretdbVersion !== 'string') return MONGODB;
   ferretdb ??= {
     server: 'ferretdb',
-    opsPerWrite: 16,
+    opsPerWrite: 8,
     docsPerInsert: 200,
     gate: new Bottleneck({ maxConcurrent: 1 }),
   };

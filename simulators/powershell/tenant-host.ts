@@ -73,6 +73,8 @@ export const tenantHostOptionsSchema = z.object({
   faults: tenantFaultsSchema.default({}),
   /** Delay before each object line. */
   latencyMs: z.number().int().nonnegative().default(0),
+  /** Pacing: each kind's objects come out at most this many per second (a real cmdlet's rate). */
+  objectsPerSecond: z.number().positive().optional(),
   /** Windows PowerShell 5.1 (default) writes dates as \/Date(ms)\/; 7 writes ISO-8601. */
   psVersion: z.enum(['5.1', '7']).default('5.1'),
 });
@@ -234,8 +236,15 @@ class Interpreter {
     const copies = this.faults.repeatObjects ?? 1;
     const latencyMs = this.faults.latencyMs ?? this.options.latencyMs;
     const slow = latencyMs > 0;
+    const rate = this.options.objectsPerSecond;
+    const started = performance.now();
     try {
       for (const o of this.runBlock(read)) {
+        if (rate) {
+          // Paced like a real cmdlet: object n is due n/rate seconds after the kind started.
+          const ahead = started + (count * 1000) / rate - performance.now();
+          if (ahead >= 10) await sleep(ahead);
+        }
         for (let copy = 0; copy < copies; copy++) {
           if (fault && count >= fault.afterObjects) {
             throw new PsError(

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaseStore } from '../../connectors/mongo/leases.js';
 import { SyncError } from '../../domain/errors.js';
-import { testMongo, type TestMongo } from '../support/services.js';
+import { storeBackends, testMongo, type TestMongo } from '../support/services.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('tenant leases', () => {
+describe.each(storeBackends())('tenant leases on $name', ({ uri }) => {
   let mongo: TestMongo;
   let leases: LeaseStore;
   beforeAll(async () => {
-    mongo = await testMongo('leases');
+    mongo = await testMongo('leases', uri);
     leases = new LeaseStore(mongo.db, { clockSkewMs: 0 });
   });
   afterAll(async () => {

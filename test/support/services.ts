@@ -17,8 +17,8 @@ export function uniqueName(label: string): string {
   return `t_${label.replace(/[^a-z0-9]/gi, '').slice(0, 20)}_${randomBytes(4).toString('hex')}`;
 }
 
-export async function testMongo(label: string): Promise<TestMongo> {
-  const client = new MongoClient(testEnv().mongoUri, { serverSelectionTimeoutMS: 5000 });
+export async function testMongo(label: string, uri = testEnv().mongoUri): Promise<TestMongo> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
   await client.connect();
   const db = client.db(uniqueName(label));
   return {
@@ -29,6 +29,17 @@ export async function testMongo(label: string): Promise<TestMongo> {
       await client.close();
     },
   };
+}
+
+/**
+ * The MongoDB-wire servers the store's own tests run on: the suite's server, and the second FerretDB
+ * backend when scripts/services.sh started one (MONGODB_URI_ALT), so both backends stay tested.
+ */
+export function storeBackends(): { name: string; uri: string }[] {
+  const env = testEnv();
+  const out = [{ name: env.mongoBackend, uri: env.mongoUri }];
+  if (env.mongoUriAlt) out.push({ name: env.mongoBackendAlt, uri: env.mongoUriAlt });
+  return out;
 }
 
 export interface TestRedis {

@@ -3,8 +3,10 @@
  * what is stored, resolve the tenant's threshold for the kind's source, and either sweep or hold the
  * sweep back (nothing of the kind deleted, the upserts kept) with what an operator needs to decide.
  */
-import type { ImportedObjects, TenantRef } from '../../connectors/mongo/imported-objects.js';
+import type { KindWriter } from '../../connectors/mongo/kind-writer.js';
+import type { TenantRef } from '../../connectors/mongo/imported-objects.js';
 import type { WriteFence } from '../../connectors/mongo/leases.js';
+import type { SweepRecords } from '../../connectors/mongo/sweep-records.js';
 import type { HeldDeletes } from '../../connectors/mongo/sync-runs.js';
 import {
   checkSweep,
@@ -14,31 +16,44 @@ import {
 } from '../../domain/delete-protection.js';
 import { entityKind } from '../../domain/entity-kinds.js';
 
-/** Above this many, a held sweep records only its (exact) criterion, not every id. */
+/** Above this many, a held sweep's ids are kept only in `held_deletes`, not in the run record. */
 export const MAX_RECORDED_IDS = 10_000;
 const SAMPLE_SIZE = 20;
 
 export type SweepOutcome = { deleted: number } | { held: HeldDeletes };
 
+/**
+ * Decides and records (sweep-records.ts) before it deletes or holds, so approving an older held sweep
+ * later knows this run's decision supersedes it.
+ */
 export async function guardedSweep(o: {
   kind: string;
   tenant: TenantRef;
   runId: string;
   fence: WriteFence;
-  objects: ImportedObjects;
+  writer: KindWriter;
+  records: SweepRecords;
   settings: () => Promise<DeleteProtectionSettings>;
 }): Promise<SweepOutcome> {
-  const { kind, tenant, runId, fence, objects } = o;
-  const wouldDelete = await objects.countUnseen(kind, tenant.id, runId);
-  if (wouldDelete === 0) return { deleted: 0 };
-  const stored = await objects.countStored(kind, tenant.id);
+  const { kind, tenant, runId, fence, writer, records } = o;
+  const unseen = await writer.unseen();
+  const wouldDelete = unseen.length;
+  const mark = (held: boolean) => records.mark(tenant.id, kind, { token: fence.token, runId, held });
+  if (wouldDelete === 0) {
+    await mark(false);
+    return { deleted: 0 };
+  }
+  const stored = await writer.storedCount();
   const threshold = resolveDeleteThreshold(await o.settings(), {
     source: entityKind(kind).source,
     hierarchy: tenant.hierarchy,
     tenantId: tenant.id,
   });
   const check = checkSweep(threshold, { storedCount: stored, wouldDelete });
-  if (check.allowed) return { deleted: await objects.sweep(kind, tenant.id, runId, fence) };
+  if (check.allowed) {
+    await mark(false);
+    return { deleted: await writer.sweep() };
+  }
   const { from, ...pair } = threshold;
   const held: HeldDeletes = {
     wouldDelete,
@@ -46,10 +61,12 @@ export async function guardedSweep(o: {
     limit: check.limit,
     threshold: describeDeleteThreshold(pair),
     origin: from,
-    sample: await objects.sampleUnseen(kind, tenant.id, runId, SAMPLE_SIZE),
+    sample: unseen.slice(0, SAMPLE_SIZE),
     fence: fence.token,
   };
-  if (wouldDelete <= MAX_RECORDED_IDS)
-    held.ids = await objects.sampleUnseen(kind, tenant.id, runId, MAX_RECORDED_IDS);
+  if (wouldDelete <= MAX_RECORDED_IDS) held.ids = unseen;
+  await fence.assertCurrent();
+  await records.recordHeld(tenant.id, kind, runId, unseen);
+  await mark(true);
   return { held };
 }

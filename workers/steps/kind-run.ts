@@ -28,7 +28,14 @@ export class KindRun {
     private readonly ctx: RunContext,
     /** Told each kind's outcome; `retryable` (for a failed kind) says whether trying again may help. */
     private readonly onSettled: (kind: string, result: KindResult, retryable?: boolean) => void,
-  ) {}
+  ) {
+    // Read the kind's stored picture now, while the source is still connecting and paging: on an
+    // unchanged night that read is most of the store's work (an error surfaces at the first write).
+    ctx
+      .writer(kind)
+      .stored()
+      .catch(() => undefined);
+  }
 
   get settled(): boolean {
     return this.result !== undefined;

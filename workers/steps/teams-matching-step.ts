@@ -1,7 +1,7 @@
 /**
  * Teams users matched to Entra users during a full pull (domain/teams-matching.ts). Each page of
- * Teams users is annotated (`entraUserId` / `noEntraMatch`) before it is written, from one MongoDB
- * lookup of the page's ids in the tenant's `users`:
+ * Teams users is annotated (`entraUserId` / `noEntraMatch`) before it is written, from an in-memory
+ * look-up of the page's ids in the tenant's users:
  *
  * - When this run pulls Graph users too, the first Teams page waits until that kind has settled
  *   (bounded by `waitMs`), so the match uses today's users, not yesterday's. If the Graph users
@@ -14,8 +14,8 @@
  * With the tenant option `skip`, unmatched Teams users are left out (their stored copies then leave
  * through the sweep, under delete protection); the counts go into the kind's run record.
  */
-import type { Collection } from 'mongodb';
-import type { ImportedObjectDocument } from '../../connectors/mongo/imported-objects.js';
+import type { KindWriter } from '../../connectors/mongo/kind-writer.js';
+import type { StoredKeys } from '../../connectors/mongo/stored-keys.js';
 import {
   addMatchCounts,
   matchTeamsUsers,
@@ -29,9 +29,10 @@ export type GraphUsersOutcome = 'completed' | 'failed' | 'absent';
 export function attachTeamsMatching(
   run: KindRun,
   o: {
-    users: Collection<ImportedObjectDocument>;
-    tenantId: string;
-    runId: string;
+    /** This run's writer of Graph users (what it saw). */
+    users: KindWriter;
+    /** The tenant's stored users, read once if needed. */
+    storedUsers: () => Promise<StoredKeys>;
     graphUsers: Promise<GraphUsersOutcome>;
     waitMs: number;
     option: UnmatchedTeamsUsers;
@@ -48,20 +49,19 @@ export function attachTeamsMatching(
         o.signal.addEventListener('abort', () => resolve('failed'), { once: true });
       }),
     ]));
+  let storedUsers: Promise<StoredKeys> | undefined;
   let totals = { matched: 0, unmatched: 0, skipped: 0 };
   run.annotations.entraMatch = totals;
   run.transform = async (page) => {
     const graph = await settled();
     const ids = teamsUserIds(page as { Identity?: unknown }[]);
+    // In memory: this run's users if they completed, else the stored ones (read once).
     const found = new Set<string>();
-    if (ids.length > 0) {
-      const filter = {
-        tenantId: o.tenantId,
-        externalId: { $in: ids },
-        ...(graph === 'completed' ? { syncRunId: o.runId } : {}),
-      };
-      for await (const doc of o.users.find(filter, { projection: { _id: 0, externalId: 1 } }))
-        found.add(doc.externalId.toLowerCase());
+    if (graph === 'completed') {
+      for (const id of ids) if (await o.users.seen(id)) found.add(id.toLowerCase());
+    } else if (ids.length > 0) {
+      const stored = (storedUsers ??= o.storedUsers());
+      for (const id of ids) if ((await stored).find(id) !== undefined) found.add(id.toLowerCase());
     }
     const result = matchTeamsUsers(page as Record<string, unknown>[], found, o.option);
     totals = addMatchCounts(totals, result);

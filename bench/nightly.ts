@@ -1,0 +1,432 @@
+/**
+ * The nightly re-sync benchmark (issue 14): for tenants of several sizes, through the real queue,
+ * worker and MongoDB-wire server, with the simulated tenant (Graph and two PowerShell proxies,
+ * Exchange enabled) paced like the real services and running in its own process:
+ *
+ * - three runs per size, each on a fresh database: a first pull, an unchanged re-sync, and a re-sync
+ *   after 1 % of the users changed and 0.5 % vanished; the median of the runs is reported;
+ * - the lower bound of a run: its slowest independent chain, from the pacing (Graph pages in sequence
+ *   per collection after licences; each PowerShell script's objects at the simulated rate);
+ * - the store ceiling: the tenant's documents (read after the three syncs, in a child process) written
+ *   again by a minimal `insertMany` loop at the best batch size, against the rate of the first pull's
+ *   store phase (wall time during which a KindWriter.write was in progress);
+ * - the peak RSS of this process while a sync runs (the worker; the simulators and the ceiling run in
+ *   child processes).
+ *
+ *   npx tsx bench/nightly.ts [--quick] [--sizes 2000,10000,50000] [--runs 3] [--graph-latency-ms 200]
+ *                            [--ps-rate 4000] [--out bench]
+ *
+ * Writes <out>/results.json (with a `targets` object of { target, measured, met }) and the "Nightly
+ * re-sync" section of <out>/RESULTS.md. `--quick` (two small sizes, one run, out .data/bench-quick)
+ * takes about a minute and only checks that the whole thing works.
+ */
+import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Db } from 'mongodb';
+import { connectMongo } from '../connectors/mongo/connection.js';
+import { createKeyRing } from '../connectors/mongo/encryption.js';
+import { KindWriter } from '../connectors/mongo/kind-writer.js';
+import { SyncRuns, type SyncRun } from '../connectors/mongo/sync-runs.js';
+import { ENTITY_KINDS } from '../domain/entity-kinds.js';
+import { createLogger } from '../observability/logger.js';
+import { redisSettings } from '../queues/connection.js';
+import { createSyncQueue, enqueueSync, waitForRun } from '../queues/sync-queue.js';
+import { openStores } from '../scripts/commands/context.js';
+import { createFullPull } from '../workers/full-pull.js';
+import { startWorker } from '../workers/worker.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+const quick = flag('quick');
+const sizes = option('sizes', quick ? '200,1000' : '2000,10000,50000')
+  .split(',')
+  .map(Number);
+const runs = Number(option('runs', quick ? '1' : '3'));
+// Pacing: real Graph takes 0.5–3 s for a page of 999 users, real cmdlets a few hundred objects/s;
+// these defaults are at the fast end so the full benchmark fits in 20 minutes on two cores.
+const graphLatencyMs = Number(option('graph-latency-ms', quick ? '50' : '500'));
+const psRate = Number(option('ps-rate', quick ? '2000' : '1000'));
+const out = option('out', quick ? '.data/bench-quick' : 'bench');
+const PAGE = 999; // $top of users and groups (the tenant's blank page sizes)
+const logger = createLogger({ level: 'error' });
+
+// The store phase: wall time during which some KindWriter.write was in progress (overlaps merged).
+let writing = 0;
+let writingSince = 0;
+let storeMs = 0;
+const originalWrite = KindWriter.prototype.write;
+KindWriter.prototype.write = function (this: KindWriter, objects) {
+  if (writing++ === 0) writingSince = performance.now();
+  return originalWrite.call(this, objects).finally(() => {
+    if (--writing === 0) storeMs += performance.now() - writingSince;
+  });
+};
+
+// Peak RSS while a sync runs (the bench's own work between syncs, e.g. the ceiling, is left out).
+let syncing = false;
+let peakRss = 0;
+const sampler = setInterval(() => {
+  if (syncing) peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 50);
+sampler.unref();
+
+interface Phase {
+  seconds: number;
+  /** CPU seconds of this process (the worker) during the run. */
+  cpuSeconds: number;
+  objects: number;
+  status: string;
+  counts: { created: number; updated: number; unchanged: number; deleted: number };
+}
+interface SizeRun {
+  first: Phase;
+  unchanged: Phase;
+  changed: Phase;
+  lowerBound: number;
+  storePhaseRate: number;
+  ceilingRate?: number;
+  ceilingBatch?: number;
+  peakRssMb: number;
+}
+
+function child(users: number): Promise<{ proc: ChildProcess; tenantInput: unknown; ca: string }> {
+  const proc = fork(
+    new URL('./tenant-child.ts', import.meta.url).pathname,
+    [String(users), String(graphLatencyMs), String(psRate)],
+    { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  return new Promise((resolve, reject) => {
+    proc.once('error', reject);
+    proc.once('exit', (code) => reject(new Error(`the simulated tenant exited (${code})`)));
+    proc.on('message', (m: { ready?: { tenantInput: unknown; ca: string } }) => {
+      if (m.ready) resolve({ proc, ...m.ready });
+    });
+  });
+}
+
+function tell(proc: ChildProcess, message: object): Promise<void> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { done?: string }) => {
+      if (m.done) {
+        proc.off('message', onMessage);
+        resolve();
+      }
+    };
+    proc.on('message', onMessage);
+    proc.send(message);
+  });
+}
+
+/** The slowest independent chain of a run, in seconds, from the pacing and the kinds' sizes. */
+function lowerBound(sizesByKind: Record<string, number>): number {
+  const pages = (n: number) => Math.max(1, Math.ceil(n / PAGE));
+  const graph =
+    (1 +
+      Math.max(
+        pages(sizesByKind.users ?? 0),
+        pages(sizesByKind.groups ?? 0),
+        pages(sizesByKind.teams ?? 0),
+      )) *
+    graphLatencyMs;
+  const script = (source: string) =>
+    (ENTITY_KINDS.filter((k) => k.source === source).reduce((n, k) => n + (sizesByKind[k.kind] ?? 0), 0) /
+      psRate) *
+    1000;
+  return Math.max(graph, script('teams'), script('exchange')) / 1000;
+}
+
+/** The best insertMany rate for the tenant's documents (bench/ceiling-child.ts, its own process). */
+async function storeCeiling(db: Db, tenantId: string): Promise<{ rate: number; batch: number }> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', new URL('./ceiling-child.ts', import.meta.url).pathname, db.databaseName, tenantId],
+    { env: process.env, maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(stdout.trim().split('\n').pop()!) as { rate: number; batch: number };
+}
+
+async function oneRun(
+  users: number,
+  sim: { proc: ChildProcess; tenantInput: unknown; ca: string },
+  measureCeiling: boolean,
+) {
+  const name = `bench_${randomBytes(3).toString('hex')}`;
+  const mongo = await connectMongo({ ...process.env, M365SYNC_DB: name });
+  const redis = { ...redisSettings(), prefix: name };
+  const stores = await openStores(mongo.db, createKeyRing(new Map([['bench', randomBytes(32)]])));
+  const fullPull = createFullPull({
+    tenants: stores.tenants,
+    certificates: stores.certificates,
+    graph: { ca: sim.ca },
+    winrm: { scheme: 'http', affinityKey: 'bench-worker' },
+    logger,
+  });
+  const worker = await startWorker({
+    redis,
+    db: mongo.db,
+    processor: fullPull.processor,
+    triggers: false,
+    logger,
+  });
+  const queue = createSyncQueue(redis);
+  try {
+    const tenant = await stores.tenants.add(sim.tenantInput as never);
+    const sync = async (): Promise<Phase & { run: SyncRun | null }> => {
+      const started = performance.now();
+      const cpu = process.cpuUsage();
+      syncing = true;
+      const { jobId } = await enqueueSync(queue, {
+        tenantId: tenant.id,
+        trigger: 'cli',
+        requestedBy: 'bench',
+      });
+      const end = await waitForRun(queue, jobId, { pollMs: 50, timeoutMs: 30 * 60_000 });
+      const seconds = (performance.now() - started) / 1000;
+      syncing = false;
+      const used = process.cpuUsage(cpu);
+      const cpuSeconds = (used.user + used.system) / 1e6;
+      const run =
+        end.state === 'completed'
+          ? await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId)
+          : null;
+      const kinds = Object.values(run?.kinds ?? {});
+      const sum = (f: (k: (typeof kinds)[number]) => number) => kinds.reduce((n, k) => n + f(k), 0);
+      const counts = {
+        created: sum((k) => k.created),
+        updated: sum((k) => k.updated),
+        unchanged: sum((k) => k.unchanged),
+        deleted: sum((k) => k.deleted),
+      };
+      return {
+        seconds,
+        cpuSeconds,
+        objects: counts.created + counts.updated + counts.unchanged,
+        status: run?.status ?? end.state,
+        counts,
+        run,
+      };
+    };
+    storeMs = 0;
+    const { run: firstRun, ...first } = await sync();
+    const storePhaseRate = first.counts.created / (storeMs / 1000);
+    const sizesByKind = Object.fromEntries(
+      Object.entries(firstRun?.kinds ?? {}).map(([k, r]) => [k, r.created]),
+    );
+    const { run: unchangedRun, ...unchanged } = await sync();
+    if (flag('verbose'))
+      console.log(
+        'unchanged kinds:',
+        Object.entries(unchangedRun?.kinds ?? {})
+          .map(([k, r]) => `${k} ${(r.durationMs / 1000).toFixed(1)}s`)
+          .join(', '),
+      );
+    await tell(sim.proc, {
+      cmd: 'change',
+      changed: Math.round(users * 0.01),
+      removed: Math.round(users * 0.005),
+    });
+    const { run: _c, ...changed } = await sync();
+    await tell(sim.proc, { cmd: 'reset' });
+    // After the syncs, so its memory is not counted as the worker's.
+    const ceiling = measureCeiling ? await storeCeiling(mongo.db, tenant.id) : undefined;
+    const result: SizeRun = {
+      first,
+      unchanged,
+      changed,
+      lowerBound: lowerBound(sizesByKind),
+      storePhaseRate,
+      peakRssMb: peakRss / 1024 / 1024,
+      ...(ceiling ? { ceilingRate: ceiling.rate, ceilingBatch: ceiling.batch } : {}),
+    };
+    return result;
+  } finally {
+    await queue.obliterate({ force: true }).catch(() => {});
+    await worker.close(5000);
+    fullPull.close();
+    await queue.close();
+    await mongo.db.dropDatabase().catch(() => {});
+    await mongo.close();
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const started = Date.now();
+const baselineRssMb = process.memoryUsage().rss / 1024 / 1024;
+const mongoProbe = await connectMongo({ ...process.env, M365SYNC_DB: 'admin' });
+const build = await mongoProbe.db.admin().command({ buildInfo: 1 });
+await mongoProbe.close();
+const server = build.ferretdbVersion
+  ? `FerretDB ${build.ferretdbVersion} (${process.env.MONGODB_BACKEND ?? 'backend not recorded'})`
+  : `MongoDB ${build.version}`;
+
+const perSize: Record<number, { runs: SizeRun[]; median: Record<string, number> }> = {};
+for (const users of sizes) {
+  peakRss = 0;
+  const sim = await child(users);
+  const runsOfSize: SizeRun[] = [];
+  try {
+    for (let r = 0; r < runs; r++) {
+      const run = await oneRun(users, sim, r === 0);
+      runsOfSize.push(run);
+      console.log(
+        `${users} users, run ${r + 1}: first ${run.first.seconds.toFixed(1)} s (${run.first.objects} objects, ${run.first.status}), ` +
+          `unchanged ${run.unchanged.seconds.toFixed(1)} s (worker CPU ${run.unchanged.cpuSeconds.toFixed(1)} s), changed ${run.changed.seconds.toFixed(1)} s ` +
+          `(${JSON.stringify(run.changed.counts)}), lower bound ${run.lowerBound.toFixed(1)} s, peak RSS ${run.peakRssMb.toFixed(0)} MB`,
+      );
+    }
+  } finally {
+    sim.proc.removeAllListeners('exit');
+    sim.proc.kill('SIGTERM');
+  }
+  const m = (f: (r: SizeRun) => number) => median(runsOfSize.map(f));
+  perSize[users] = {
+    runs: runsOfSize,
+    median: {
+      objects: m((r) => r.first.objects),
+      firstSeconds: m((r) => r.first.seconds),
+      unchangedSeconds: m((r) => r.unchanged.seconds),
+      changedSeconds: m((r) => r.changed.seconds),
+      firstCpuSeconds: m((r) => r.first.cpuSeconds),
+      unchangedCpuSeconds: m((r) => r.unchanged.cpuSeconds),
+      changedCpuSeconds: m((r) => r.changed.cpuSeconds),
+      lowerBoundSeconds: m((r) => r.lowerBound),
+      storePhaseRate: m((r) => r.storePhaseRate),
+      ceilingRate: runsOfSize[0]!.ceilingRate ?? 0,
+      ceilingBatch: runsOfSize[0]!.ceilingBatch ?? 0,
+      peakRssMb: Math.max(...runsOfSize.map((r) => r.peakRssMb)),
+    },
+  };
+}
+
+// Targets (issue 14), from the medians.
+const small = perSize[sizes[0]!]!.median;
+const large = perSize[sizes[sizes.length - 1]!]!.median;
+const round = (x: number, d = 2) => Number(x.toFixed(d));
+const targets: Record<string, { target: string; measured: number; met: boolean }> = {};
+for (const users of sizes) {
+  const m = perSize[users]!.median;
+  const vsBound = m.unchangedSeconds! / m.lowerBoundSeconds!;
+  targets[`unchanged_resync_vs_lower_bound_${users}`] = {
+    target: '<= 1.2',
+    measured: round(vsBound),
+    met: vsBound <= 1.2,
+  };
+  const vsFirst = m.unchangedSeconds! / m.firstSeconds!;
+  targets[`unchanged_resync_vs_first_pull_${users}`] = {
+    target: '<= 0.5',
+    measured: round(vsFirst),
+    met: vsFirst <= 0.5,
+  };
+  const fraction = m.ceilingRate ? m.storePhaseRate! / m.ceilingRate : 0;
+  targets[`store_phase_vs_ceiling_${users}`] = {
+    target: '>= 0.8',
+    measured: round(fraction),
+    met: fraction >= 0.8,
+  };
+}
+for (const phase of ['first', 'unchanged', 'changed'] as const) {
+  const per = (m: Record<string, number>) => m[`${phase}Seconds`]! / m.objects!;
+  const ratio = per(large) / per(small);
+  targets[`time_per_object_${phase}_${sizes[sizes.length - 1]}_vs_${sizes[0]}`] = {
+    target: '<= 1.3',
+    measured: round(ratio),
+    met: ratio <= 1.3,
+  };
+}
+targets[`peak_rss_mb_${sizes[sizes.length - 1]}`] = {
+  target: '<= 300',
+  measured: round(large.peakRssMb!, 0),
+  met: large.peakRssMb! <= 300,
+};
+const rssRatio = large.peakRssMb! / small.peakRssMb!;
+targets[`peak_rss_ratio_${sizes[sizes.length - 1]}_vs_${sizes[0]}`] = {
+  target: '<= 1.5',
+  measured: round(rssRatio),
+  met: rssRatio <= 1.5,
+};
+
+const command = `npx tsx bench/nightly.ts ${args.join(' ')}`.trim();
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
+const results = {
+  generatedAt: new Date().toISOString(),
+  // How it was started: through `npm run bench` (npm sets npm_lifecycle_event), or directly.
+  command: process.env.npm_lifecycle_event === 'bench' ? `npm run bench ${args.join(' ')}`.trim() : command,
+  script: command,
+  machine,
+  node: process.version,
+  server,
+  pacing: {
+    graphPageLatencyMs: graphLatencyMs,
+    powershellObjectsPerSecondPerCmdlet: psRate,
+    graphPageSize: PAGE,
+  },
+  runsPerSize: runs,
+  baselineRssMb: round(baselineRssMb, 0),
+  durationSeconds: round((Date.now() - started) / 1000, 0),
+  sizes: Object.fromEntries(sizes.map((u) => [u, perSize[u]])),
+  targets,
+};
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+const s1 = (x: number) => x.toFixed(1);
+const lines = [
+  '<!-- nightly:start (written by bench/nightly.ts; edit the analysis below the generated tables) -->',
+  '## Nightly re-sync against the lower bound (issue 14)',
+  '',
+  `\`${results.command}\` (\`${command}\`), ${results.generatedAt.slice(0, 10)}: ${machine}, Node ${process.version}, ${server}, Redis on loopback;`,
+  `the simulated tenant in a child process, Graph ${graphLatencyMs} ms per page ($top ${PAGE}), each PowerShell cmdlet ${psRate} objects/s.`,
+  `Median of ${runs} run(s) per size, each on a fresh database; ${results.durationSeconds} s in all. Other work shared the machine (load ${loadNote()}).`,
+  '',
+  '| users | objects | first pull | unchanged re-sync | 1 % changed, 0.5 % gone | lower bound | unchanged ÷ bound | store phase | store ceiling | peak RSS |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ...sizes.map((u) => {
+    const m = perSize[u]!.median;
+    return `| ${u.toLocaleString('en')} | ${m.objects!.toLocaleString('en')} | ${s1(m.firstSeconds!)} s | ${s1(m.unchangedSeconds!)} s | ${s1(m.changedSeconds!)} s | ${s1(m.lowerBoundSeconds!)} s | ${(m.unchangedSeconds! / m.lowerBoundSeconds!).toFixed(2)} | ${m.storePhaseRate!.toFixed(0)} docs/s | ${m.ceilingRate!.toFixed(0)} docs/s (batch ${m.ceilingBatch}) | ${m.peakRssMb!.toFixed(0)} MB |`;
+  }),
+  '',
+  '| target | wanted | measured | met |',
+  '| --- | --- | --- | --- |',
+  ...Object.entries(targets).map(
+    ([k, t]) => `| ${k} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`,
+  ),
+  '<!-- nightly:end -->',
+];
+const mdPath = join(out, 'RESULTS.md');
+let md = '';
+try {
+  md = readFileSync(mdPath, 'utf8');
+} catch {
+  md = '# Benchmark results\n';
+}
+const section = lines.join('\n');
+const at = md.indexOf('<!-- nightly:start');
+const endAt = md.indexOf('<!-- nightly:end -->');
+md =
+  at >= 0 && endAt > at
+    ? md.slice(0, at) + section + md.slice(endAt + '<!-- nightly:end -->'.length)
+    : `${md.trimEnd()}\n\n${section}\n`;
+writeFileSync(mdPath, md);
+console.log(`wrote ${join(out, 'results.json')} and ${mdPath}`);
+clearInterval(sampler);
+process.exit(0);
+
+function loadNote(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * One run's writes of one kind for one tenant: compares every incoming object with the stored
+ * picture (stored-keys.ts, read once), inserts new objects, updates changed ones by `_id`, writes
+ * nothing to an unchanged object's document, and at the end deletes by `_id` the stored objects the
+ * run did not see. Counts describe objects, not deliveries: an object delivered twice in one run
+ * (a Graph collection restarted after an expired page token) is counted once.
+ *
+ * Fencing (docs/engine.md): every write batch and every delete batch is preceded by the lease check
+ * (`WriteFence.assertCurrent`) and a check that no newer run has read the kind (sweep-records.ts),
+ * and carries the lease's `maxTimeMS`; every update and delete filter carries `fence <= token`, so an
+ * older run never overwrites or deletes a document a newer run wrote.
+ */
+import { ObjectId, type AnyBulkWriteOperation, type Collection } from 'mongodb';
+import { SyncError } from '../../domain/errors.js';
+import { entityKind } from '../../domain/entity-kinds.js';
+import { encodeDocument } from './document-keys.js';
+import type { ImportedObjectDocument, PageCounts, TenantRef } from './imported-objects.js';
+import { contentHash } from './content-hash.js';
+import type { WriteFence } from './leases.js';
+import type { SweepRecords } from './sweep-records.js';
+import { CREATED, StoredKeys, UNCHANGED, UNSEEN, UPDATED, hashPrefix } from './stored-keys.js';
+import { gated, type WriteLimits } from './write-limits.js';
+
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+export function leaseLost(kind: string, tenantId: string): SyncError {
+  return new SyncError(
+    'LEASE_LOST',
+    `A newer sync run has written ${kind} of tenant ${tenantId}; this run stops writing. Nothing to do: the newer run completes the sync.`,
+  );
+}
+
+export class KindWriter {
+  private keys: Promise<StoredKeys> | undefined;
+  /** Writes of this kind one after the other, so the picture and the store agree. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private swept = false;
+  readonly counts: PageCounts = { created: 0, updated: 0, unchanged: 0 };
+
+  constructor(
+    private readonly col: Collection<ImportedObjectDocument>,
+    readonly kind: string,
+    private readonly tenant: TenantRef,
+    private readonly runId: string,
+    private readonly fence: WriteFence,
+    private readonly limits: () => Promise<WriteLimits>,
+    private readonly records: SweepRecords,
+  ) {}
+
+  /** The stored picture, read on first use (after raising the kind's read mark: sweep-records.ts). */
+  stored(): Promise<StoredKeys> {
+    return (this.keys ??= this.records
+      .raiseRead(this.tenant.id, this.kind, this.fence.token)
+      .then(() => StoredKeys.load(this.col as never, this.tenant.id, this.tenant.hierarchy)));
+  }
+
+  /** Before each write or delete batch: our lease is current and no newer run has read the kind. */
+  private readonly check = async (): Promise<{ maxTimeMS: number }> => {
+    const budget = await this.fence.assertCurrent();
+    await this.records.assertNoNewerReader(this.tenant.id, this.kind, this.fence.token);
+    return budget;
+  };
+
+  /** Whether this run has seen (written or confirmed) the object. */
+  async seen(externalId: string): Promise<boolean> {
+    const keys = await this.stored();
+    const at = keys.find(externalId);
+    return at !== undefined && keys.state(at) !== UNSEEN;
+  }
+
+  /**
+   * Writes one page. Returns what it changed in the kind's counts (an object seen unchanged earlier in
+   * the run and changed on a later delivery moves from unchanged to updated). Throws LEASE_LOST before
+   * writing anything if the fence is no longer current.
+   */
+  write(objects: readonly Record<string, unknown>[]): Promise<PageCounts> {
+    const next = this.queue.then(() => this.writeNow(objects));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeNow(objects: readonly Record<string, unknown>[]): Promise<PageCounts> {
+    if (this.swept) throw new Error(`${this.kind} was already swept in run ${this.runId}`);
+    const { idProperty } = entityKind(this.kind);
+    // One entry per externalId: a page that repeats an object keeps its last copy.
+    const byId = new Map<string, { object: Record<string, unknown>; hash: string }>();
+    for (const object of objects) {
+      const raw = object[idProperty];
+      if ((typeof raw !== 'string' && typeof raw !== 'number') || raw === '') {
+        throw new SyncError(
+          'INVALID_INPUT',
+          `An imported ${this.kind} object has no "${idProperty}" property, so it cannot be keyed; the connector for ${this.kind} must return it.`,
+        );
+      }
+      byId.set(String(raw), { object, hash: contentHash(object) });
+    }
+    const delta: PageCounts = { created: 0, updated: 0, unchanged: 0 };
+    if (byId.size === 0) return delta;
+
+    const keys = await this.stored();
+    const token = this.fence.token;
+    const now = new Date();
+    const stamp = { syncRunId: this.runId, fence: token, hierarchy: this.tenant.hierarchy };
+    const created: ImportedObjectDocument[] = [];
+    const updates: AnyBulkWriteOperation<ImportedObjectDocument>[] = [];
+    const update = (at: number, $set: Partial<ImportedObjectDocument>) =>
+      updates.push({
+        updateOne: { filter: { _id: keys.id(at), fence: { $lte: token } } as never, update: { $set } },
+      });
+    for (const [externalId, { object, hash }] of byId) {
+      const prefix = hashPrefix(hash);
+      const at = keys.find(externalId);
+      if (at === undefined) {
+        const _id = new ObjectId();
+        keys.add(externalId, _id, prefix, token, CREATED);
+        delta.created++;
+        created.push({
+          _id,
+          tenantId: this.tenant.id,
+          externalId,
+          kind: this.kind,
+          ...stamp,
+          contentHash: hash,
+          firstSeenAt: now,
+          updatedAt: now,
+          data: encodeDocument(object),
+        } as ImportedObjectDocument);
+        continue;
+      }
+      const state = keys.state(at);
+      const same = keys.hash(at) === prefix;
+      if (same && state !== UNSEEN) continue; // delivered again, as it was: counted already
+      if (same) {
+        delta.unchanged++;
+        // Unchanged: no write, unless the tenant moved in the hierarchy since it was stored.
+        if (keys.needsRestamp(at)) update(at, stamp);
+        keys.set(at, UNCHANGED, prefix, keys.needsRestamp(at) ? token : keys.fence(at));
+        continue;
+      }
+      if (state === UNSEEN) delta.updated++;
+      else if (state === UNCHANGED) {
+        delta.unchanged--;
+        delta.updated++;
+      }
+      keys.set(at, state === CREATED ? CREATED : UPDATED, prefix, token);
+      update(at, {
+        ...stamp,
+        kind: this.kind,
+        contentHash: hash,
+        updatedAt: now,
+        data: encodeDocument(object),
+      });
+    }
+
+    // New objects inserted (a duplicate key means another run inserted it meanwhile: fenced), changed
+    // ones updated by _id in small batches (FerretDB: see write-limits.ts).
+    const limits = await this.limits();
+    for (const chunk of chunks(created, limits.docsPerInsert)) {
+      await this.guarded(limits, chunk.length, async (maxTimeMS) => {
+        return (await this.col.insertMany(chunk, { ordered: true, maxTimeMS })).insertedCount;
+      });
+    }
+    for (const chunk of chunks(updates, limits.opsPerWrite)) {
+      await this.guarded(limits, chunk.length, async (maxTimeMS) => {
+        return (await this.col.bulkWrite(chunk, { ordered: true, maxTimeMS })).matchedCount;
+      });
+    }
+    this.counts.created += delta.created;
+    this.counts.updated += delta.updated;
+    this.counts.unchanged += delta.unchanged;
+    return delta;
+  }
+
+  /** The stored objects the run has not seen (sorted externalIds): what the sweep would delete. */
+  async unseen(): Promise<string[]> {
+    await this.queue;
+    return (await this.stored()).unseen().externalIds;
+  }
+
+  /** Objects of the kind stored now, as the run sees them (its own inserts included). */
+  async storedCount(): Promise<number> {
+    await this.queue;
+    return (await this.stored()).size;
+  }
+
+  /**
+   * Deletes, by `_id` in batches, the stored objects the run did not see and that no newer run has
+   * written. Call only after the kind completed. Returns how many were deleted.
+   */
+  async sweep(): Promise<number> {
+    await this.queue;
+    this.swept = true;
+    const keys = await this.stored();
+    const { positions } = keys.unseen();
+    return deleteByPosition(this.col, keys, positions, this.fence.token, this.check, await this.limits());
+  }
+
+  private async guarded(limits: WriteLimits, expected: number, run: (maxTimeMS: number) => Promise<number>) {
+    const { maxTimeMS } = await this.check();
+    try {
+      const written = await gated(limits, () => run(maxTimeMS));
+      if (written < expected) throw leaseLost(this.kind, this.tenant.id);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 11000) throw leaseLost(this.kind, this.tenant.id);
+      throw error;
+    }
+  }
+}
+
+/**
+ * Deletes the documents at `positions` of a stored picture, by `_id`, only where their fence is at
+ * most `maxFence`; each batch after a lease check. On FerretDB one `deleteOne` by `_id` per document
+ * (a `$in` of ids scans the collection), on MongoDB one `deleteMany` per thousand.
+ */
+export async function deleteByPosition(
+  col: Collection<ImportedObjectDocument>,
+  keys: StoredKeys,
+  positions: readonly number[],
+  maxFence: number,
+  check: () => Promise<{ maxTimeMS: number }>,
+  limits: WriteLimits,
+): Promise<number> {
+  let deleted = 0;
+  const size = limits.server === 'ferretdb' ? limits.opsPerWrite : limits.docsPerInsert;
+  for (const chunk of chunks(positions, size)) {
+    const { maxTimeMS } = await check();
+    const ids = chunk.map((at) => keys.id(at));
+    deleted += await gated(limits, async () => {
+      if (limits.server === 'ferretdb') {
+        const ops = ids.map((_id) => ({
+          deleteOne: { filter: { _id, fence: { $lte: maxFence } } as never },
+        }));
+        return (await col.bulkWrite(ops, { ordered: true, maxTimeMS })).deletedCount;
+      }
+      const filter = { _id: { $in: ids }, fence: { $lte: maxFence } } as never;
+      return (await col.deleteMany(filter, { maxTimeMS })).deletedCount;
+    });
+  }
+  return deleted;
+}
