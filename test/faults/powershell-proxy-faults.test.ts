@@ -63,6 +63,17 @@ describe('PowerShell proxy faults', { timeout: 180_000 }, () => {
     return { proxy, done };
   }
 
+  /**
+   * Starts a stopped proxy again and waits until the worker's pool has probed it (an Identify after the
+   * restart), so the next case does not start while the pool still counts it out of service.
+   */
+  async function restartAndProbe(proxy: WinRmSimulator): Promise<void> {
+    const identifies = () => proxy.actions.filter((a) => a.action === 'Identify').length;
+    const before = identifies();
+    await proxy.start();
+    await eventually(async () => identifies() > before, 10_000);
+  }
+
   async function expectNoShellOpen(): Promise<void> {
     await eventually(async () => proxies().every((p) => p.counters.openShells === 0), 10_000);
   }
@@ -91,7 +102,7 @@ describe('PowerShell proxy faults', { timeout: 180_000 }, () => {
       await expectDataAfter(engine.mongo.db, tenantId, run, expectedIds(today), {});
       expect(other.counters.shellsCreated).toBeGreaterThan(otherCreatedBefore);
     } finally {
-      await preferred.start();
+      await restartAndProbe(preferred);
     }
     await expectNoShellOpen();
   });
@@ -111,7 +122,7 @@ describe('PowerShell proxy faults', { timeout: 180_000 }, () => {
       await recover(today, 'after-kill');
       expect(other.counters.shellsCreated).toBeGreaterThan(created);
     } finally {
-      await proxy.start();
+      await restartAndProbe(proxy);
     }
   });
 

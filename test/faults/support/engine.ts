@@ -25,6 +25,7 @@ import {
   type DatasetOptions,
 } from '../../../simulators/dataset.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../../simulators/m365.js';
+import { allowSimulatedTenant } from '../../../workers/in-process.js';
 import { testEnv } from '../../support/env.js';
 import { keyEntry } from '../../support/keys.js';
 import { testMongo, uniqueName, type TestMongo } from '../../support/services.js';
@@ -91,6 +92,7 @@ export class FaultEngine {
     const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
     const runs = new SyncRuns(mongo.db);
     await runs.ensureIndexes();
+    await allowSimulatedTenant(stores, sim);
     const tenantId = (await stores.tenants.add(sim.tenantInput)).id;
     const dir = mkdtempSync(join(tmpdir(), 'm365sync-faults-'));
     writeFileSync(join(dir, 'graph-ca.pem'), sim.ca);
