@@ -184,6 +184,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       // Another run of this tenant holds the lease (a job that bypassed de-duplication, or a stalled
       // worker not yet expired): come back later. Moving to delayed does not use an attempt.
       log.info({ jobId: job.id, tenantId: tenant.id }, 'tenant lease held by another run; job delayed');
+      metrics.leaseConflict();
       await job.moveToDelayed(Date.now() + jittered(settings.leaseRetryMs), token);
       throw new DelayedError();
     }
@@ -278,7 +279,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
         });
       }
       await runs.finish(run.id, { status, kinds: summary.kinds });
-      metrics.observe(status, durationMs, summary);
+      metrics.observe(status, durationMs, summary, firstKindError(summary)?.code);
       runLog.info({ status, durationMs }, 'sync run finished');
       // The job's return value lives in Redis: the run record keeps a held sweep's full id list, the
       // job only its counts and sample.
@@ -297,7 +298,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
         : errorOf(error);
       if (controller.signal.aborted) {
         await runs.finish(run.id, { status: 'cancelled', error: runError });
-        metrics.observe('cancelled', durationMs);
+        metrics.observe('cancelled', durationMs, undefined, runError.code);
         runLog.warn({ reason: abortReason, error: runError }, 'sync run cancelled');
         if (abortReason === SHUTDOWN) {
           // Hand the job back untouched: it waits for the next worker, without using an attempt.
@@ -309,7 +310,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       const retryable = error instanceof SyncError ? error.retryable : true;
       const willRetry = retryable && job.attemptsMade + 1 < (job.opts.attempts ?? queueSettings.attempts);
       await runs.finish(run.id, { status: 'failed', error: runError, willRetry });
-      metrics.observe('failed', durationMs);
+      metrics.observe('failed', durationMs, undefined, runError.code);
+      if (willRetry) metrics.retry();
       runLog.warn({ error: runError, willRetry }, 'sync run failed');
       if (!retryable) throw new UnrecoverableError(`${runError.code}: ${runError.message}`);
       throw error instanceof Error ? error : new Error(String(error));
@@ -335,7 +337,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     for (const id of jobIds) worker.cancelJob(id, LOCK_LOST);
     log.warn({ jobIds }, 'lock renewal failed; runs cancelled');
   });
-  worker.on('stalled', (jobId) => log.warn({ jobId }, 'stalled job returned to the queue'));
+  worker.on('stalled', (jobId) => {
+    metrics.stalled();
+    log.warn({ jobId }, 'stalled job returned to the queue');
+  });
 
   const triggerWorker = options.triggers === false ? undefined : startTriggerWorker(options.redis, log);
   await worker.waitUntilReady();

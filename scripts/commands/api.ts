@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { buildApi } from '../../api/server.js';
 import { logger } from '../../observability/logger.js';
+import { setProcessLabel } from '../../observability/metrics.js';
 import { redisSettings } from '../../queues/connection.js';
 import { createSyncQueue } from '../../queues/sync-queue.js';
 import type { CliContext } from './context.js';
@@ -15,6 +16,7 @@ export function apiCommand(ctx: CliContext): Command {
       process.env.M365SYNC_API_HOST ?? '127.0.0.1',
     )
     .action(async (options: { port: number; host: string }) => {
+      setProcessLabel('api');
       const stores = await ctx.stores();
       if (!ctx.env.M365SYNC_API_TOKEN && options.host !== '127.0.0.1' && options.host !== 'localhost') {
         logger.warn('M365SYNC_API_TOKEN is not set: the API answers anyone who can reach it');
