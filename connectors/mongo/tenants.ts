@@ -7,6 +7,7 @@
 import { MongoServerError, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import { SyncError, ValidationError } from '../../domain/errors.js';
 import {
+  MASK,
   maskTenant,
   mergeTenantInput,
   validateTenant,
@@ -15,7 +16,7 @@ import {
   type TenantInput,
 } from '../../domain/tenant.js';
 import { ENCRYPTED_FIELDS, TENANT_GROUPS, fieldPath } from '../../domain/tenant-fields.js';
-import { isEncryptedValue, type KeyRing } from './encryption.js';
+import { LOCKED_KEY_RING, isEncryptedValue, type KeyRing } from './encryption.js';
 
 export const TENANTS_COLLECTION = 'tenants';
 
@@ -80,7 +81,7 @@ export class TenantRepository {
 
   /** For people: password fields masked. */
   async show(ref: string): Promise<Tenant> {
-    return maskTenant(await this.getDecrypted(ref));
+    return maskTenant(this.fromDocument(await this.findDocument(ref), { forMasking: true }));
   }
 
   /** Tenants at a hierarchy place and below it, masked, ordered by place and name. */
@@ -89,7 +90,7 @@ export class TenantRepository {
       .find(hierarchyFilter(options.hierarchy))
       .sort({ hierarchy: 1, 'Tenant.name': 1 })
       .toArray();
-    return docs.map((doc) => maskTenant(this.fromDocument(doc)));
+    return docs.map((doc) => maskTenant(this.fromDocument(doc, { forMasking: true })));
   }
 
   /** For the worker only: the tenant with its secrets decrypted, in memory. */
@@ -196,7 +197,12 @@ export class TenantRepository {
     return doc;
   }
 
-  private fromDocument(doc: TenantDocument): Tenant {
+  /**
+   * `forMasking`: the caller masks the result, so without the key (LOCKED_KEY_RING: a read-only
+   * command) encrypted fields come out as the mask rather than failing.
+   */
+  private fromDocument(doc: TenantDocument, options: { forMasking?: boolean } = {}): Tenant {
+    const locked = options.forMasking === true && this.keyRing === LOCKED_KEY_RING;
     const tenant: Record<string, unknown> = {
       id: doc._id.toHexString(),
       hierarchy: doc.hierarchy,
@@ -208,7 +214,9 @@ export class TenantRepository {
       const group = tenant[field.group] as Record<string, unknown>;
       const value = group[field.name];
       if (isEncryptedValue(value))
-        group[field.name] = this.keyRing.decrypt(value, secretContext(doc._id, fieldPath(field)));
+        group[field.name] = locked
+          ? MASK
+          : this.keyRing.decrypt(value, secretContext(doc._id, fieldPath(field)));
     }
     return tenant as unknown as Tenant;
   }

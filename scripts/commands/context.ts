@@ -4,7 +4,12 @@
  */
 import type { Db } from 'mongodb';
 import { connectMongo, type MongoConnection } from '../../connectors/mongo/connection.js';
-import { keyRingFromEnv, type KeyRing } from '../../connectors/mongo/encryption.js';
+import {
+  ENCRYPTION_KEYS_VARIABLE,
+  LOCKED_KEY_RING,
+  keyRingFromEnv,
+  type KeyRing,
+} from '../../connectors/mongo/encryption.js';
 import { CertificateRepository } from '../../connectors/mongo/certificates.js';
 import { TenantRepository } from '../../connectors/mongo/tenants.js';
 
@@ -24,6 +29,12 @@ export interface CliContext {
   io: CliIo;
   env: NodeJS.ProcessEnv;
   stores(): Promise<Stores>;
+  /**
+   * The stores for commands that only read what is stored in the clear (tenants list and show, runs,
+   * schedules): without M365SYNC_ENCRYPTION_KEYS, anything that would decrypt or encrypt fails with
+   * ENCRYPTION_KEY instead.
+   */
+  readStores(): Promise<Stores>;
   /** Runs at close (queues, pools…), newest first. */
   onClose(cleanup: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -32,6 +43,7 @@ export interface CliContext {
 export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env): CliContext {
   let connection: MongoConnection | undefined;
   let stores: Promise<Stores> | undefined;
+  let readStores: Promise<Stores> | undefined;
   const cleanups: (() => Promise<void> | void)[] = [];
   return {
     io,
@@ -43,6 +55,14 @@ export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env
         return openStores(connection.db, keyRing);
       })();
       return stores;
+    },
+    readStores() {
+      if (env[ENCRYPTION_KEYS_VARIABLE]) return this.stores();
+      readStores ??= (async () => {
+        connection = await connectMongo(env);
+        return openStores(connection.db, LOCKED_KEY_RING);
+      })();
+      return readStores;
     },
     onClose(cleanup) {
       cleanups.push(cleanup);

@@ -66,7 +66,7 @@ export function schedulerCommand(ctx: CliContext): Command {
     )
     .action(async () => {
       setProcessLabel('scheduler');
-      const { db } = await ctx.stores();
+      const { db } = await ctx.readStores(); // schedules need no tenant secrets
       let leader = () => false;
       let stopping = false;
       const syncQueue = createSyncQueue(redisSettings(ctx.env));
