@@ -18,6 +18,8 @@ import { runsCommand, scheduleCommand, syncCommand, testConnectionCommand } from
 
 export { EXIT, exitForStatus, worstExit } from './commands/exit-codes.js';
 
+const PLAIN_JSON = new WeakSet<Command>();
+
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('m365sync')
     .description('Keeps a copy of Microsoft 365 tenants in MongoDB')
@@ -39,6 +41,13 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(kindsCommand(ctx));
   for (const command of program.commands)
     applyToTree(command, (c) => c.exitOverride().configureOutput(program.configureOutput()));
+  // Every command that prints takes --json. Those without a JSON shape of their own print their
+  // messages as {"messages": [...]} (runCli collects them).
+  applyToTree(program, (c) => {
+    if (c === program || c.commands.length > 0 || c.options.some((o) => o.long === '--json')) return;
+    c.option('--json', 'print JSON: {"messages": [...]}');
+    PLAIN_JSON.add(c);
+  });
   return program;
 }
 
@@ -64,10 +73,21 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     else if (code === 'INVALID_INPUT' && problems.length > 0) ctx.io.err(message);
     else ctx.io.err(`error (${code}): ${message}`);
   };
+  const out = ctx.io.out;
+  let messages: string[] | undefined;
+  program.hook('preAction', (_program, action) => {
+    if (!json || !PLAIN_JSON.has(action)) return;
+    const collected: string[] = [];
+    messages = collected;
+    ctx.io.out = (text) => void collected.push(text);
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
+    ctx.io.out = out;
+    if (messages) out(JSON.stringify({ messages }, null, 2));
     return Number(process.exitCode ?? EXIT.ok);
   } catch (error) {
+    ctx.io.out = out;
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return EXIT.ok;
       if (json) fail('INVALID_INPUT', error.message.replace(/^error: /, ''));

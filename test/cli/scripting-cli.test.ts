@@ -12,6 +12,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTION_KEYS_VARIABLE } from '../../connectors/mongo/encryption.js';
+import type { Command } from 'commander';
+import { createCliContext } from '../../scripts/commands/context.js';
+import { buildProgram } from '../../scripts/program.js';
 import { cli } from '../support/cli.js';
 import { startEngine, type Engine } from '../e2e/support.js';
 import { root } from '../ops/support.js';
@@ -152,6 +155,22 @@ describe('m365sync for scripts', () => {
     const schedule = await cli(env, 'schedule', 'show', tenantRef, '--json');
     expect(schedule.code, schedule.out).toBe(0);
     expect(parsed(schedule.out)).toMatchObject({ enabled: true, source: expect.any(String) });
+  });
+
+  it('every command takes --json; those without a JSON shape of their own print {messages}', async () => {
+    const program = buildProgram(createCliContext({ out: () => {}, err: () => {} }, {}));
+    const leaves: Command[] = [];
+    const walk = (c: Command) => (c.commands.length ? c.commands.forEach(walk) : leaves.push(c));
+    program.commands.forEach(walk);
+    expect(leaves.length).toBeGreaterThan(20);
+    for (const c of leaves)
+      expect(
+        c.options.map((o) => o.long),
+        c.name(),
+      ).toContain('--json');
+    const set = await cli(env, 'kinds', 'set', 'nightly-lite', 'users,licences', '--json');
+    expect(set.code, set.out).toBe(0);
+    expect(parsed(set.out)).toEqual({ messages: ['nightly-lite: users,licences'] });
   });
 
   it('the bin runs without npm: `npx m365sync` and `npm run --silent m365sync` print only the result', async () => {
