@@ -52,7 +52,7 @@ export async function serveMetrics(options: MetricsServerOptions): Promise<Serve
       const ok = options.healthy();
       response
         .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: ok ? 'ok' : 'stopping' }));
+        .end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
     } else {
       response.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"NOT_FOUND"}');
     }
