@@ -1,9 +1,10 @@
 /**
  * The operator HTTP API: tenants (masked), health and Prometheus metrics. Sync and run routes are
- * added by api/sync-routes.ts when the engine is given. Errors answer with the same stable codes and
- * field-named problems as the CLI; no response ever holds a password.
+ * added by api/sync-routes.ts when the engine is given, token routes by api/token-routes.ts. Access
+ * control (api/access.ts): every route declares the role it needs; tenant routes pass the caller's
+ * scope to the store, so a tenant outside it answers 404 as if it did not exist. Errors answer with
+ * the same stable codes and field-named problems as the CLI; no response ever holds a password.
  */
-import { timingSafeEqual } from 'node:crypto';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -12,19 +13,32 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { SyncError, ValidationError, type ErrorCode } from '../domain/errors.js';
-import type { TenantInput } from '../domain/tenant.js';
+import { HIERARCHY, type TenantInput } from '../domain/tenant.js';
 import { registry } from '../observability/metrics.js';
 import type { Stores } from '../scripts/commands/context.js';
 import type { Queue } from 'bullmq';
 import type { SyncJobData } from '../queues/sync-queue.js';
+import {
+  ApiRefusal,
+  callerOf,
+  registerAccessControl,
+  type Authentication,
+  type RouteEntry,
+} from './access.js';
+import { queryValue } from './query.js';
 import { registerSyncRoutes } from './sync-routes.js';
+import { registerTokenRoutes } from './token-routes.js';
 import { purgeTenant } from '../workers/tenant-maintenance.js';
 
 export interface ApiOptions {
   stores: Stores;
   logger?: Logger;
-  /** When set, every route but /health and /metrics needs `Authorization: Bearer <token>`. */
-  apiToken?: string;
+  /** Stored tokens (and an optional bootstrap token), or the development flag's no-auth mode. */
+  authentication: Authentication;
+  /** Host names the API answers to (apiHostNames); default the loopback names. */
+  allowedHosts?: readonly string[];
+  /** Requests per token per window; default 600 a minute. */
+  rateLimit?: { max: number; timeWindowMs: number };
   /** Extra checks for /health (Redis, workers…): name → throws when unhealthy. */
   healthChecks?: Record<string, () => Promise<unknown>>;
   /** Extra text appended to /metrics (e.g. BullMQ's queue metrics). */
@@ -42,18 +56,37 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   ENCRYPTION_KEY: 500,
 };
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route with the access it declares (what the access tests iterate over). */
+    routeTable: RouteEntry[];
+  }
+}
+
+const HIERARCHY_QUERY = { test: HIERARCHY, says: 'must be a hierarchy place such as provider.reseller' };
+
 export function buildApi(options: ApiOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger | undefined,
     disableRequestLogging: !options.logger,
   }) as unknown as FastifyInstance;
-  const { tenants } = options.stores;
-
   app.setErrorHandler((error: unknown, _request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof ApiRefusal) {
+      if (error.statusCode === 401) void reply.header('www-authenticate', 'Bearer');
+      return reply.status(error.statusCode).send({ code: error.code, message: error.message });
+    }
     if (error instanceof ValidationError) {
       return reply
         .status(400)
         .send({ code: error.code, message: error.message.split('\n')[0], problems: error.problems });
+    }
+    if (error instanceof SyncError && error.code === 'DECRYPTION_FAILED') {
+      // The message names tenant, field and key id: for the API's log, not for the caller.
+      options.logger?.error({ err: error }, 'API request failed: a stored secret does not decrypt');
+      return reply.status(500).send({
+        code: error.code,
+        message: 'A stored secret does not decrypt with the configured keys; the API log says which.',
+      });
     }
     if (error instanceof SyncError) {
       return reply.status(STATUS_OF[error.code] ?? 500).send({ code: error.code, message: error.message });
@@ -65,20 +98,34 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return reply.status(500).send({ code: 'INTERNAL', message: 'Internal error; see the API log.' });
   });
 
-  if (options.apiToken) {
-    const expected = Buffer.from(`Bearer ${options.apiToken}`);
-    app.addHook('onRequest', async (request, reply) => {
-      if (request.url === '/health' || request.url === '/metrics') return;
-      const given = Buffer.from(request.headers.authorization ?? '');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        return reply
-          .status(401)
-          .send({ code: 'AUTHENTICATION', message: 'Send Authorization: Bearer <M365SYNC_API_TOKEN>.' });
-      }
-    });
-  }
+  app.decorate(
+    'routeTable',
+    registerAccessControl(app, {
+      authentication: options.authentication,
+      allowedHosts: options.allowedHosts ?? ['localhost', '127.0.0.1', '[::1]'],
+      ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    }),
+  );
 
-  app.get('/health', async (_request, reply) => {
+  // The routes live in a plugin registered after the rate limiter, so its per-route hook reaches them.
+  void app.register(async (api) => {
+    registerTenantRoutes(api, options);
+    if (options.syncQueue)
+      registerSyncRoutes(api, {
+        stores: options.stores,
+        syncQueue: options.syncQueue,
+        ...(options.env ? { env: options.env } : {}),
+      });
+    if ('tokens' in options.authentication) registerTokenRoutes(api, options.authentication.tokens);
+  });
+
+  return app;
+}
+
+function registerTenantRoutes(app: FastifyInstance, options: ApiOptions): void {
+  const { tenants } = options.stores;
+
+  app.get('/health', { config: { access: 'public' } }, async (_request, reply) => {
     const checks: Record<string, string> = {};
     const all = { mongodb: () => options.stores.db.command({ ping: 1 }), ...options.healthChecks };
     await Promise.all(
@@ -95,48 +142,44 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { config: { access: 'public' } }, async (_request, reply) => {
     const text = (await registry.metrics()) + (options.extraMetrics ? await options.extraMetrics() : '');
     return reply.type(registry.contentType).send(text);
   });
 
-  app.get<{ Querystring: { hierarchy?: string } }>('/tenants', async (request) =>
-    tenants.list({ hierarchy: request.query.hierarchy }),
-  );
-  app.get<{ Params: { ref: string } }>('/tenants/:ref', async (request) => tenants.show(request.params.ref));
-  app.post<{ Body: TenantInput }>('/tenants', async (request, reply) => {
-    const added = await tenants.add(bodyObject(request.body));
-    return reply.status(201).send(await tenants.show(added.id));
+  const viewer = { config: { access: { needs: 'viewer' as const } } };
+  const admin = { config: { access: { needs: 'admin' as const } } };
+
+  app.get('/tenants', viewer, async (request) => {
+    const hierarchy = queryValue(request.query, 'hierarchy', HIERARCHY_QUERY);
+    return tenants.list({ scope: callerOf(request).scope, ...(hierarchy ? { hierarchy } : {}) });
   });
-  app.patch<{ Params: { ref: string }; Body: TenantInput }>('/tenants/:ref', async (request) => {
-    const updated = await tenants.update(request.params.ref, bodyObject(request.body));
-    return tenants.show(updated.id);
+  app.get<{ Params: { ref: string } }>('/tenants/:ref', viewer, async (request) =>
+    tenants.show(request.params.ref, { scope: callerOf(request).scope }),
+  );
+  app.post<{ Body: TenantInput }>('/tenants', admin, async (request, reply) => {
+    const scope = callerOf(request).scope;
+    const added = await tenants.add(bodyObject(request.body), { scope });
+    return reply.status(201).send(await tenants.show(added.id, { scope }));
+  });
+  app.patch<{ Params: { ref: string }; Body: TenantInput }>('/tenants/:ref', admin, async (request) => {
+    const scope = callerOf(request).scope;
+    const updated = await tenants.update(request.params.ref, bodyObject(request.body), { scope });
+    return tenants.show(updated.id, { scope });
   });
   // `?data=purge` deletes the tenant's imported objects first (recorded as a purge run); the default
   // (`keep`) leaves them, as before.
-  app.delete<{ Params: { ref: string }; Querystring: { data?: string } }>(
-    '/tenants/:ref',
-    async (request) => {
-      const data = request.query.data ?? 'keep';
-      if (data !== 'keep' && data !== 'purge')
-        throw new ValidationError('Remove tenant', [
-          { field: 'data', message: 'must be purge (delete its imported objects) or keep' },
-        ]);
-      if (data === 'purge') {
-        const tenant = await tenants.show(request.params.ref);
-        await purgeTenant(options.stores.db, tenant, { requestedBy: 'api' });
-      }
-      return tenants.remove(request.params.ref);
-    },
-  );
-  if (options.syncQueue)
-    registerSyncRoutes(app, {
-      stores: options.stores,
-      syncQueue: options.syncQueue,
-      ...(options.env ? { env: options.env } : {}),
-    });
-
-  return app;
+  app.delete<{ Params: { ref: string } }>('/tenants/:ref', admin, async (request) => {
+    const caller = callerOf(request);
+    const data = queryValue(request.query, 'data') ?? 'keep';
+    if (data !== 'keep' && data !== 'purge')
+      throw new ValidationError('Remove tenant', [
+        { field: 'data', message: 'must be purge (delete its imported objects) or keep' },
+      ]);
+    const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
+    if (data === 'purge') await purgeTenant(options.stores.db, tenant, { requestedBy: caller.name });
+    return tenants.remove(tenant.id, { scope: caller.scope });
+  });
 }
 
 function bodyObject(body: unknown): TenantInput {

@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'TRANSIENT'
   | 'PAGE_TOKEN_EXPIRED'
   | 'GRAPH_REQUEST'
+  /** Graph answered 404 for a collection: the base URL or the cloud is not this tenant's Graph. */
+  | 'ENDPOINT_NOT_FOUND'
   | 'WINRM_FAULT'
   | 'WINRM_AUTH'
   | 'WINRM_QUOTA'

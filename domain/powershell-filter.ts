@@ -8,7 +8,8 @@
  * PowerShell-like rules, so this validator refuses what no valid filter needs and what could be read
  * as code: `$` variables and `$(…)` sub-expressions (only `$true`, `$false`, `$null` are allowed),
  * script blocks `{ }` (write the filter without the braces), backtick escapes, `;` `|` `&` and the like,
- * and typographic quotes (PowerShell reads ‘ ’ ‚ ‛ “ ” „ as quotes). Inside a single-quoted value
+ * and typographic quotes anywhere, inside values too (PowerShell reads ‘ ’ ‚ ‛ “ ” „ as quotes, so
+ * `'O’Brien'` is the value `O` followed by filter text `Brien'`). Inside a single-quoted value
  * everything is literal, `$(…)` included, exactly as in PowerShell; a double-quoted value may not hold
  * `$` or a backtick, because PowerShell would expand them there.
  *
@@ -192,6 +193,14 @@ function tokenize(s: string): Token[] {
             continue;
           }
           break;
+        }
+        if (TYPOGRAPHIC_QUOTES.test(d)) {
+          // PowerShell's tokenizer reads ‘ ’ ‚ ‛ as single quotes and “ ” „ as double quotes even
+          // inside a quoted value: the cmdlet would see the value end there and read the rest as filter.
+          throw new FilterSyntaxError(
+            `typographic quote "${d}" is not allowed inside a value: PowerShell reads it as a quote, so the value would end there; use a straight ' (doubled inside single quotes) or leave it out`,
+            j,
+          );
         }
         if (c === '"' && d === '$') {
           throw new FilterSyntaxError(

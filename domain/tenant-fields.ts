@@ -1,3 +1,5 @@
+import { originProblem } from './destinations.js';
+
 /**
  * The fields of the `relation/MicrosoftTenant` model (VOSS Automate), with their groups and names
  * exactly as operators know them. This table is the one source for validation, masking, encryption
@@ -28,6 +30,8 @@ export interface TenantField {
   pattern?: RegExp;
   /** What the pattern means, for the error message. */
   patternHint?: string;
+  /** A check beyond the pattern (URLs are parsed with `URL`): the problem, or undefined. */
+  check?: (value: string) => string | undefined;
   values?: readonly string[];
   min?: number;
   max?: number;
@@ -43,7 +47,10 @@ const HOST = String.raw`(?:\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a
 const HOST_PORT = `${HOST}(?::[0-9]{1,5})?`;
 /** One PowerShell proxy, or a comma-separated list of them, each with an optional port. */
 export const HOST_LIST = new RegExp(`^\\s*${HOST_PORT}(?:\\s*,\\s*${HOST_PORT})*\\s*$`);
-const PROXY_URL = /^https?:\/\/(?:[^\s:@/]+(?::[^\s@/]*)?@)?[^\s:@/]+(?::[0-9]{1,5})?\/?$/;
+const PROXY_CREDENTIALS_HINT =
+  'must not hold a user or password: give them in Microsoft 365.proxy_username and proxy_password';
+const proxyUrl = (value: string) => originProblem(value, ['http:', 'https:'], PROXY_CREDENTIALS_HINT);
+const endpointUrl = (value: string) => originProblem(value, ['https:']);
 
 export const CLOUDS = ['global', 'usgov_high', 'usgov_dod', 'china'] as const;
 export type Cloud = (typeof CLOUDS)[number];
@@ -205,20 +212,34 @@ export const TENANT_FIELDS: readonly TenantField[] = [
     name: 'http_proxy',
     type: 'string',
     maxLength: 255,
-    pattern: PROXY_URL,
-    patternHint: 'a URL like https://host:port/',
+    check: proxyUrl,
     encrypted: true,
-    description: 'Outbound proxy for Graph, without authentication',
+    description: 'Outbound proxy for Graph, a URL like http://host:port/ (used when https_proxy is blank)',
   },
   {
     group: 'Microsoft 365',
     name: 'https_proxy',
     type: 'string',
     maxLength: 255,
-    pattern: PROXY_URL,
-    patternHint: 'a URL like https://proxyuser:proxypassword@host:port/',
+    check: proxyUrl,
     encrypted: true,
-    description: 'Outbound proxy for Graph, with user and password',
+    description: 'Outbound proxy for Graph, a URL like https://host:port/ (its user and password go below)',
+  },
+  {
+    group: 'Microsoft 365',
+    name: 'proxy_username',
+    type: 'string',
+    maxLength: 255,
+    description: 'User name for the outbound proxy (https_proxy, else http_proxy)',
+  },
+  {
+    group: 'Microsoft 365',
+    name: 'proxy_password',
+    type: 'string',
+    maxLength: 255,
+    password: true,
+    encrypted: true,
+    description: 'Password for the outbound proxy; sent only to that proxy',
   },
   {
     group: 'Microsoft 365',
@@ -249,8 +270,7 @@ export const TENANT_FIELDS: readonly TenantField[] = [
     name: 'graph_base_url',
     type: 'string',
     maxLength: 255,
-    pattern: /^https:\/\/[^\s/]+\/?$/,
-    patternHint: 'an https:// URL with no path',
+    check: endpointUrl,
     description: 'Overrides the Graph base URL of the cloud',
   },
   {
@@ -258,8 +278,7 @@ export const TENANT_FIELDS: readonly TenantField[] = [
     name: 'authority_host',
     type: 'string',
     maxLength: 255,
-    pattern: /^https:\/\/[^\s/]+\/?$/,
-    patternHint: 'an https:// URL with no path',
+    check: endpointUrl,
     description: 'Overrides the login authority host of the cloud',
   },
 

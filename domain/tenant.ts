@@ -37,6 +37,8 @@ export interface TenantConfig {
     certificate_bkey?: string;
     http_proxy?: string;
     https_proxy?: string;
+    proxy_username?: string;
+    proxy_password?: string;
     msol_user_api_page_size?: number;
     groups_api_page_size?: number;
     cloud: Cloud;
@@ -124,6 +126,11 @@ function coerce(field: TenantField, raw: unknown, problems: FieldProblem[]): unk
           field: name,
           message: `must be ${field.patternHint ?? `like ${field.pattern}`}, not ${shown}`,
         });
+        return undefined;
+      }
+      const problem = field.check?.(s);
+      if (problem) {
+        problems.push({ field: name, message: problem });
         return undefined;
       }
       return s;
@@ -253,6 +260,19 @@ export function crossFieldProblems(c: TenantConfig): FieldProblem[] {
     }
   }
 
+  if (m365 && !m365.https_proxy && !m365.http_proxy) {
+    for (const name of ['proxy_username', 'proxy_password'] as const) {
+      if (!isBlank(m365[name]))
+        problems.push({
+          field: `Microsoft 365.${name}`,
+          message: 'needs an outbound proxy (Microsoft 365.https_proxy or http_proxy)',
+        });
+    }
+  }
+  if (m365 && !isBlank(m365.proxy_password) && isBlank(m365.proxy_username)) {
+    need('Microsoft 365', 'proxy_username', 'proxy_password is given');
+  }
+
   if (c['Microsoft Exchange']?.enable_exchange) {
     need('Microsoft Exchange', 'exchange_certificate_thumbprint', 'enable_exchange is on');
   }
@@ -287,6 +307,41 @@ export function mergeTenantInput(current: TenantConfig, change: TenantInput): Te
     (merged as Record<string, unknown>)[group] = next;
   }
   return merged;
+}
+
+/**
+ * Tenants stored before the proxy user and password had fields of their own carry them inside
+ * `https_proxy` / `http_proxy` (`https://user:password@host:port/`). Moves them out, in memory (the
+ * repository does this on every read; `tenants reencrypt` and any update store the result). Returns
+ * whether anything moved. Fields already set keep their values.
+ */
+export function migrateProxyCredentials(c: TenantConfig): boolean {
+  const m365 = c['Microsoft 365'];
+  if (!m365) return false;
+  let moved = false;
+  for (const name of ['https_proxy', 'http_proxy'] as const) {
+    const value = m365[name];
+    if (!value) continue;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      continue;
+    }
+    if (!url.username && !url.password) continue;
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    if (name === 'https_proxy' || !m365.https_proxy) {
+      // The credentials of the proxy Graph uses (https_proxy before http_proxy).
+      if (user && !m365.proxy_username) m365.proxy_username = user;
+      if (password && !m365.proxy_password) m365.proxy_password = password;
+    }
+    url.username = '';
+    url.password = '';
+    m365[name] = `${url.origin}/`;
+    moved = true;
+  }
+  return moved;
 }
 
 /** `https://user:secret@host:port/` → `https://user:********@host:port/`. */

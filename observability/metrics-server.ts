@@ -9,8 +9,9 @@ import { registry } from './metrics.js';
 
 const MetricsEnv = z.object({
   M365SYNC_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  // Loopback by default: /metrics is unauthenticated. 0.0.0.0 in a container (compose sets it).
-  M365SYNC_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  // Loopback by default (also when empty): /metrics is unauthenticated and describes the whole fleet.
+  // 0.0.0.0 in a container, so Prometheus reaches it (compose sets it).
+  M365SYNC_METRICS_HOST: z.string().optional(),
 });
 
 export interface MetricsSettings {
@@ -26,7 +27,10 @@ export function metricsSettings(env: NodeJS.ProcessEnv, defaultPort: number): Me
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new SyncError('CONFIGURATION', `Metrics configuration is not valid (${problems}).`);
   }
-  return { port: parsed.data.M365SYNC_METRICS_PORT ?? defaultPort, host: parsed.data.M365SYNC_METRICS_HOST };
+  return {
+    port: parsed.data.M365SYNC_METRICS_PORT ?? defaultPort,
+    host: parsed.data.M365SYNC_METRICS_HOST || '127.0.0.1',
+  };
 }
 
 export interface MetricsServerOptions extends MetricsSettings {

@@ -17,6 +17,7 @@ import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import type { Db, Filter, ObjectId } from 'mongodb';
 import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { hierarchyFilter } from '../connectors/mongo/tenants.js';
+import { ActorName } from '../domain/actor.js';
 import { producerConnection, type RedisSettings } from './connection.js';
 
 export const SYNC_QUEUE = 'tenant-sync';
@@ -28,7 +29,7 @@ export const SyncJobData = z
     // A tenant id is the hex of its MongoDB ObjectId; BullMQ ids must not contain ':'.
     tenantId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a tenant id (letters, digits, _ or -)'),
     trigger: z.enum(TRIGGERS),
-    requestedBy: z.string().trim().min(1).max(200),
+    requestedBy: ActorName,
     kinds: z
       .array(z.enum(ENTITY_KIND_NAMES as [string, ...string[]]))
       .min(1)
@@ -62,8 +63,23 @@ const QueueEnv = z.object({
   SYNC_BACKOFF_MS: z.coerce.number().int().min(100).default(60_000),
 });
 
+/**
+ * Attempts and backoff are job options: the process that enqueues a sync reads them and fixes them in
+ * the job (the CLI for `m365sync sync`, the API process, the worker process for scheduled syncs, which
+ * its trigger worker enqueues). Each of those reads and checks them when it starts.
+ */
 export function syncQueueSettings(env: NodeJS.ProcessEnv = process.env): SyncQueueSettings {
-  const e = QueueEnv.parse(env);
+  const parsed = QueueEnv.safeParse(env);
+  if (!parsed.success) {
+    throw new ValidationError(
+      'Sync retry settings',
+      parsed.error.issues.map((i) => ({
+        field: String(i.path[0]),
+        message: `${i.message} (not ${JSON.stringify(env[String(i.path[0])])})`,
+      })),
+    );
+  }
+  const e = parsed.data;
   return {
     attempts: e.SYNC_ATTEMPTS,
     backoffDelayMs: e.SYNC_BACKOFF_MS,

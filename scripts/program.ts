@@ -10,7 +10,9 @@ import type { CliContext } from './commands/context.js';
 import { EXIT } from './commands/exit-codes.js';
 import { M365SYNC_VERSION } from '../observability/metrics.js';
 import { redactRedisUrl, redisSettings } from '../queues/connection.js';
+import { destinationsCommand } from './commands/destinations.js';
 import { tenantsCommand } from './commands/tenants.js';
+import { tokensCommand } from './commands/tokens.js';
 import { kindsCommand, protectionCommand } from './commands/controls.js';
 import { schedulerCommand, workerCommand } from './commands/processes.js';
 import { simulateCommand } from './commands/simulate.js';
@@ -29,6 +31,7 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride();
   program.addCommand(tenantsCommand(ctx));
   program.addCommand(certificatesCommand(ctx));
+  program.addCommand(destinationsCommand(ctx));
   program.addCommand(syncCommand(ctx));
   program.addCommand(runsCommand(ctx));
   program.addCommand(testConnectionCommand(ctx));
@@ -36,6 +39,7 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(workerCommand(ctx));
   program.addCommand(schedulerCommand(ctx));
   program.addCommand(apiCommand(ctx));
+  program.addCommand(tokensCommand(ctx));
   program.addCommand(simulateCommand(ctx));
   program.addCommand(protectionCommand(ctx));
   program.addCommand(kindsCommand(ctx));

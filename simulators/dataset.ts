@@ -24,8 +24,10 @@ export interface DatasetOptions extends Partial<DatasetSizes> {
   seed?: number;
   /** The directory (tenant) id; also the Teams/Exchange organisation. */
   tenantId?: string;
-  /** Verified domain, e.g. contoso.example */
+  /** Verified domain, e.g. contoso.example (the default domain: users' addresses) */
   domain?: string;
+  /** The initial domain Microsoft gave the tenant, e.g. contoso.onmicrosoft.com */
+  initialDomain?: string;
 }
 
 export const DEFAULT_SIZES: DatasetSizes = {
@@ -94,6 +96,11 @@ export interface Dataset {
   seed: number;
   tenantId: string;
   domain: string;
+  /**
+   * The tenant's initial `*.onmicrosoft.com` domain: Graph lists it in /organization verifiedDomains
+   * (isInitial), and Connect-ExchangeOnline -Organization expects it for app-only sign-in.
+   */
+  initialDomain: string;
   users: SimUser[];
   groups: SimGroup[];
   skus: SimSku[];
@@ -206,6 +213,7 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
   const random = prng(seed);
   const tenantId = options.tenantId ?? guidFrom(prng(seed ^ 0x5eed));
   const domain = options.domain ?? `tenant${seed}.example`;
+  const initialDomain = options.initialDomain ?? `tenant${seed}.onmicrosoft.com`;
 
   const skus: SimSku[] = SKU_CATALOGUE.map((s) => ({
     skuId: guidFrom(random),
@@ -253,6 +261,7 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     seed,
     tenantId,
     domain,
+    initialDomain,
     users,
     groups,
     skus,

@@ -20,6 +20,8 @@ export interface SimulatedTenantOptions {
   hierarchy?: string;
   name?: string;
   enableExchange?: boolean;
+  /** PEM certificates registered on the simulated app, for certificate sign-in (besides its secret). */
+  appCertificates?: string[];
 }
 
 export interface SimulatedTenant {
@@ -27,6 +29,11 @@ export interface SimulatedTenant {
   proxies: WinRmSimulator[];
   /** The tenant connection to register: it reaches these simulators with accepted credentials. */
   tenantInput: TenantInput;
+  /**
+   * The allow-list entries the tenant connection needs (`m365sync destinations allow <kind> <entry>`):
+   * the simulators listen on loopback, which no tenant may reach unless allowed.
+   */
+  destinations: { kind: 'graph' | 'powershell'; entry: string }[];
   /** PEM of the CA the Graph simulator's certificate is signed by (trust it: M365SYNC_GRAPH_CA_FILE). */
   ca: string;
   dataset(): Dataset;
@@ -57,7 +64,13 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
   const c = SIMULATED_CREDENTIALS;
   const graph = await startGraphSimulator({
     dataset,
-    apps: [{ clientId: c.clientId, clientSecret: c.clientSecret }],
+    apps: [
+      {
+        clientId: c.clientId,
+        clientSecret: c.clientSecret,
+        ...(options.appCertificates ? { certificates: options.appCertificates } : {}),
+      },
+    ],
     port: options.graphPort ?? 0,
   });
   const proxies: WinRmSimulator[] = [];
@@ -106,10 +119,16 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
       : { enable_exchange: false },
   };
 
+  const graphUrl = new URL(graph.url);
+  const authorityUrl = new URL(graph.authorityHost);
   return {
     graph,
     proxies,
     tenantInput,
+    destinations: [
+      ...[...new Set([graphUrl.host, authorityUrl.host])].map((entry) => ({ kind: 'graph' as const, entry })),
+      ...proxies.map((p) => ({ kind: 'powershell' as const, entry: `127.0.0.1:${p.port}` })),
+    ],
     ca: graph.ca,
     dataset: () => dataset,
     setDataset(ds) {

@@ -11,9 +11,11 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
   createGraphConnector,
+  type GraphConnector,
   type GraphConnectorOptions,
   type GraphKind,
 } from '../connectors/graph/index.js';
+import { TenantSyncStates } from '../connectors/mongo/sync-state.js';
 import type { CertificateRepository } from '../connectors/mongo/certificates.js';
 import type { KindResult } from '../connectors/mongo/sync-runs.js';
 import type { TenantRepository } from '../connectors/mongo/tenants.js';
@@ -30,20 +32,36 @@ import {
   type ProxyPool,
   type WinRmSettings,
 } from '../connectors/winrm/index.js';
+import { DEFAULT_PORT } from '../connectors/winrm/options.js';
+import { guardedLookup } from '../connectors/guarded-lookup.js';
+import type { AllowEntry } from '../domain/destinations.js';
 import { SyncError } from '../domain/errors.js';
 import { planKinds, syncPlan } from '../domain/sync-plan.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
 import { logger as defaultLogger } from '../observability/logger.js';
 import type { RunSummary, SyncProcessor } from './processor.js';
 import { runGraphSteps } from './steps/graph-step.js';
-import { KindRun, runError } from './steps/kind-run.js';
+import { KindRun } from './steps/kind-run.js';
 import { runPowerShellStep } from './steps/powershell-step.js';
 import { attachTeamsMatching, type GraphUsersOutcome } from './steps/teams-matching-step.js';
 import { DEFAULT_UNMATCHED_TEAMS_USERS } from '../domain/teams-matching.js';
+import { exchangeOrganization } from './exchange-organization.js';
 
 const FullPullEnv = z.object({
   /** Extra CA (PEM file) trusted for Graph and its sign-in: a TLS-inspecting proxy, or the simulator. */
   M365SYNC_GRAPH_CA_FILE: z.string().optional(),
+  /** Largest Graph response body read; beyond it the request fails (a page is a few MB). */
+  GRAPH_MAX_RESPONSE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024 * 1024),
+  /** Overall time one Graph or sign-in request may take, headers and whole body. */
+  GRAPH_REQUEST_DEADLINE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(5 * 60 * 1000),
   /** Objects of one kind written to MongoDB in one bulk write, from PowerShell output. */
   SYNC_POWERSHELL_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
   /** How long the Teams users wait for this run's Graph users before matching against stored ones. */
@@ -89,6 +107,10 @@ export function createFullPull(options: FullPullOptions): FullPull {
   // One pool per set of proxies and account, kept for the life of the worker: its proxy health and
   // shell slots are what IP affinity and the per-proxy cap rely on.
   const pools = new Map<string, ProxyPool>();
+  // The allow-list as last read (at the start of each job): every new socket's name resolution is
+  // checked against it (connectors/guarded-lookup.ts).
+  let allowed: readonly AllowEntry[] = [];
+  const currentAllowed = () => allowed;
   const poolFor = (tenant: Tenant) => {
     const group = tenant['Microsoft Teams Powershell'];
     const key = createHash('sha256')
@@ -96,14 +118,18 @@ export function createFullPull(options: FullPullOptions): FullPull {
       .digest('hex');
     let pool = pools.get(key);
     if (!pool) {
-      pool = proxyPoolForTenant(tenant, winrm, { logger: log });
+      pool = proxyPoolForTenant(tenant, winrm, {
+        logger: log,
+        lookupFor: (port) => guardedLookup('powershell', currentAllowed, port),
+      });
       pools.set(key, pool);
     }
     return pool;
   };
 
   const processor: SyncProcessor = async (_job, signal, ctx) => {
-    const tenant = await loadTenant(options.tenants, ctx.tenant.id);
+    const tenant = await loadTenant(options.tenants, ctx.tenant.id, winRmDefaultPort(winrm));
+    allowed = await options.tenants.destinations.entries();
     const plan = syncPlan(tenant, ctx.kinds);
     const kinds = planKinds(plan);
     if (kinds.length === 0) {
@@ -121,11 +147,12 @@ export function createFullPull(options: FullPullOptions): FullPull {
       ? new Promise<GraphUsersOutcome>((resolve) => (graphUsersSettled = resolve))
       : Promise.resolve<GraphUsersOutcome>('absent');
     const start = (kind: string) => {
-      const run = new KindRun(kind, ctx, (k, result) => {
+      const run = new KindRun(kind, ctx, (k, result, mayRetry) => {
         results[k] = result;
         done++;
-        if (result.error && result.status !== 'needs_review')
-          retryable.push(runError(result.error).retryable);
+        // The flag comes from the kind's own error (a SyncError knows); the recorded {code, message}
+        // no longer does, so it is never re-classified here.
+        if (result.status === 'failed' || result.status === 'cancelled') retryable.push(mayRetry ?? true);
         if (k === 'users')
           graphUsersSettled(
             result.status === 'succeeded' || result.status === 'needs_review' ? 'completed' : 'failed',
@@ -149,38 +176,43 @@ export function createFullPull(options: FullPullOptions): FullPull {
       for (const kind of kindsOfStep) if (!results[kind]) await start(kind).fail(error, signal);
     };
 
+    // One Graph connector per run, made when first needed: by the Graph steps, and by the Exchange
+    // step for the tenant's initial domain.
+    let graphConnector: Promise<GraphConnector> | undefined;
+    const graph = () =>
+      (graphConnector ??= graphCertificate(options.certificates, tenant).then((certificate) =>
+        createGraphConnector({
+          tenant,
+          certificate,
+          ca: graphCa,
+          redis: options.redis,
+          limiter: options.graph?.limiter,
+          retry: options.graph?.retry,
+          requestTimeoutMs: options.graph?.requestTimeoutMs,
+          requestDeadlineMs: env.GRAPH_REQUEST_DEADLINE_MS,
+          maxResponseBytes: env.GRAPH_MAX_RESPONSE_BYTES,
+          allowedDestinations: currentAllowed,
+          logger: log,
+        }),
+      ));
+
     const steps: Promise<void>[] = [];
     if (plan.graph.length > 0) {
       steps.push(
         (async () => {
-          const certificate = await graphCertificate(options.certificates, tenant);
-          const graph = createGraphConnector({
-            tenant,
-            certificate,
-            ca: graphCa,
-            redis: options.redis,
-            limiter: options.graph?.limiter,
-            retry: options.graph?.retry,
-            requestTimeoutMs: options.graph?.requestTimeoutMs,
-            logger: log,
-          });
-          try {
-            await runGraphSteps(graph, plan.graph as GraphKind[], start, signal);
-          } finally {
-            await graph.close();
-          }
+          await runGraphSteps(await graph(), plan.graph as GraphKind[], start, signal);
         })().catch((error) => failAll(plan.graph, error)),
       );
     }
     const powershell = (
       application: 'Microsoft Teams' | 'Exchange Online',
       kindsOfStep: string[],
-      script: () => string,
+      script: () => string | Promise<string>,
     ) =>
       (async () => {
         await runPowerShellStep({
           application,
-          script: script(),
+          script: await script(),
           kinds: kindsOfStep,
           pool: poolFor(tenant),
           start,
@@ -201,12 +233,25 @@ export function createFullPull(options: FullPullOptions): FullPull {
     }
     if (plan.exchange.length > 0) {
       steps.push(
-        powershell('Exchange Online', plan.exchange, () =>
-          buildExchangePullScript(tenant, { kinds: plan.exchange as ExchangeKind[] }),
-        ),
+        powershell('Exchange Online', plan.exchange, async () => {
+          const organization = await exchangeOrganization({
+            tenantId: ctx.tenant.id,
+            tenant,
+            graph,
+            states: new TenantSyncStates(ctx.db),
+            signal,
+            logger: log,
+          });
+          return buildExchangePullScript(tenant, { kinds: plan.exchange as ExchangeKind[], organization });
+        }),
       );
     }
-    await Promise.all(steps);
+    try {
+      await Promise.all(steps);
+    } finally {
+      const made = await graphConnector?.catch(() => undefined);
+      await made?.close();
+    }
     log.info({ tenantId: ctx.tenant.id, runId: ctx.runId, kinds: done }, 'full pull finished');
 
     const summary: RunSummary = { kinds: results };
@@ -225,9 +270,15 @@ export function createFullPull(options: FullPullOptions): FullPull {
   };
 }
 
-async function loadTenant(tenants: TenantRepository, id: string): Promise<Tenant> {
+/** The WinRM port of a PowerShell host given without one, as the proxy pool will use it. */
+export function winRmDefaultPort(winrm: WinRmSettings): number {
+  return DEFAULT_PORT[winrm.scheme ?? 'https'];
+}
+
+/** The tenant, decrypted, once its destinations are checked against the allow-list (before any connection). */
+async function loadTenant(tenants: TenantRepository, id: string, powershellPort: number): Promise<Tenant> {
   try {
-    return await tenants.getDecrypted(id);
+    return await tenants.getForConnection(id, powershellPort);
   } catch (error) {
     if (error instanceof SyncError && error.code === 'NOT_FOUND') {
       throw new SyncError('NOT_FOUND', `Tenant ${id} no longer exists; its sync is dropped.`);
@@ -239,6 +290,9 @@ async function loadTenant(tenants: TenantRepository, id: string): Promise<Tenant
 async function graphCertificate(certificates: CertificateRepository, tenant: Tenant) {
   const m365 = tenant['Microsoft 365'];
   if (m365.client_secret || !m365.certificate_bkey) return undefined;
-  const { certificatePem, privateKeyPem } = await certificates.getWithKey(m365.certificate_bkey);
+  const { certificatePem, privateKeyPem } = await certificates.getWithKey(
+    m365.certificate_bkey,
+    tenant.hierarchy,
+  );
   return { certificatePem, privateKeyPem };
 }

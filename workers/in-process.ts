@@ -18,6 +18,15 @@ export interface InProcessEngine {
   close(): Promise<void>;
 }
 
+/** Adds the allow-list entries the simulated tenant's connection needs (its simulators are on loopback). */
+export async function allowSimulatedTenant(
+  stores: Pick<Stores, 'destinations'>,
+  sim: Pick<SimulatedTenant, 'destinations'>,
+): Promise<void> {
+  for (const d of sim.destinations)
+    await stores.destinations.allow(d.kind, d.entry, 'the simulated tenant (demo, tests)');
+}
+
 export async function startInProcessEngine(o: {
   sim: SimulatedTenant;
   stores: Stores;
@@ -25,6 +34,7 @@ export async function startInProcessEngine(o: {
   redis: RedisSettings;
   logger: Logger;
 }): Promise<InProcessEngine> {
+  await allowSimulatedTenant(o.stores, o.sim);
   const fullPull = createFullPull({
     tenants: o.stores.tenants,
     certificates: o.stores.certificates,

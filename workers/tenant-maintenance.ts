@@ -4,6 +4,7 @@
  * never race a running sync; a sync that starts afterwards carries a greater fence token) and both
  * are recorded in `sync_runs`.
  */
+import { checkedActor } from '../domain/actor.js';
 import { randomBytes } from 'node:crypto';
 import type { Db } from 'mongodb';
 import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
@@ -43,6 +44,7 @@ export interface ApprovalResult {
  * recorded, and the run's status is worked out again (a run with nothing else wrong: `succeeded`).
  */
 export async function approveDeletes(db: Db, runId: string, approvedBy: string): Promise<ApprovalResult> {
+  approvedBy = checkedActor(approvedBy, 'approvedBy');
   const runs = new SyncRuns(db);
   const run = await runs.get(runId);
   if (!run) throw new SyncError('NOT_FOUND', `No sync run ${runId}; list runs with m365sync runs list.`);
@@ -95,6 +97,7 @@ export async function purgeTenant(
   tenant: { id: string; hierarchy: string },
   options: { kinds?: readonly string[]; requestedBy: string },
 ): Promise<SyncRun> {
+  const requestedBy = checkedActor(options.requestedBy, 'requestedBy');
   const kinds = options.kinds ?? ENTITY_KIND_NAMES;
   const objects = new ImportedObjects(db);
   const runs = new SyncRuns(db);
@@ -103,7 +106,7 @@ export async function purgeTenant(
       tenantId: tenant.id,
       hierarchy: tenant.hierarchy,
       trigger: 'purge',
-      requestedBy: options.requestedBy,
+      requestedBy,
       jobId: `purge:${lease.token}:${Date.now()}`,
       attempt: 1,
       worker: 'cli',

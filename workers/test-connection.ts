@@ -4,7 +4,11 @@
  * mailbox from Exchange when it is enabled. Each is reported on its own, with what to do when it fails.
  */
 import type { Logger } from 'pino';
-import { createGraphConnector, type GraphConnectorOptions } from '../connectors/graph/index.js';
+import {
+  createGraphConnector,
+  type GraphConnector,
+  type GraphConnectorOptions,
+} from '../connectors/graph/index.js';
 import type { CertificateRepository } from '../connectors/mongo/certificates.js';
 import {
   buildExchangeTestScript,
@@ -14,8 +18,11 @@ import {
   type PowerShellApplication,
 } from '../connectors/powershell/index.js';
 import { proxyPoolForTenant, type WinRmSettings } from '../connectors/winrm/index.js';
+import { guardedLookup } from '../connectors/guarded-lookup.js';
+import type { AllowEntry } from '../domain/destinations.js';
 import { SyncError } from '../domain/errors.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
+import { exchangeOrganization } from './exchange-organization.js';
 
 export interface ConnectionCheckResult {
   check: 'graph' | 'teams' | 'exchange';
@@ -31,6 +38,8 @@ export interface TestConnectionOptions {
   winrm: WinRmSettings;
   signal?: AbortSignal;
   logger?: Logger;
+  /** The destinations allow-list: names resolving to private addresses it does not name are refused. */
+  allowed?: readonly AllowEntry[];
 }
 
 export async function testConnection(o: TestConnectionOptions): Promise<ConnectionCheckResult[]> {
@@ -52,21 +61,34 @@ async function timed(
   }
 }
 
+async function graphConnector(o: TestConnectionOptions): Promise<GraphConnector> {
+  const m365 = o.tenant['Microsoft 365'];
+  const certificate =
+    !m365.client_secret && m365.certificate_bkey
+      ? await o.certificates.getWithKey(m365.certificate_bkey, o.tenant.hierarchy)
+      : undefined;
+  return createGraphConnector({
+    tenant: o.tenant,
+    certificate,
+    ca: o.graph?.ca,
+    logger: o.logger,
+    ...(o.allowed ? { allowedDestinations: () => o.allowed! } : {}),
+  });
+}
+
 function graphCheck(o: TestConnectionOptions): Promise<ConnectionCheckResult> {
   return timed('graph', async () => {
-    const m365 = o.tenant['Microsoft 365'];
-    const certificate =
-      !m365.client_secret && m365.certificate_bkey
-        ? await o.certificates.getWithKey(m365.certificate_bkey)
-        : undefined;
-    const graph = createGraphConnector({ tenant: o.tenant, certificate, ca: o.graph?.ca, logger: o.logger });
+    const graph = await graphConnector(o);
     try {
       const result = await graph.testConnection({ signal: o.signal });
       const failed = result.checks.filter((c) => !c.ok);
       if (failed.length > 0) {
-        throw new SyncError(
-          'PERMISSION',
-          failed.map((c) => `${c.endpoint}: ${c.message ?? `grant ${c.permission}`}`).join('; '),
+        // Each read failed for its own reason: a missing permission, a missing endpoint (wrong base
+        // URL or cloud), throttling… each is named with its code and what to do.
+        throw new Error(
+          failed
+            .map((c) => `${c.code ?? 'GRAPH_REQUEST'}: ${c.message ?? `${c.endpoint} failed`}`)
+            .join('; '),
         );
       }
       return `token and ${result.checks.map((c) => c.endpoint).join(', ')} read${result.organization ? ` (${result.organization.displayName})` : ''}`;
@@ -82,11 +104,22 @@ function powershellCheck(
 ): Promise<ConnectionCheckResult> {
   const check = application === 'Microsoft Teams' ? 'teams' : 'exchange';
   return timed(check, async () => {
-    const pool = proxyPoolForTenant(o.tenant, o.winrm, { logger: o.logger });
+    // Exchange signs in to the tenant's initial domain, read from Graph as the sync reads it.
+    const organization = check === 'exchange' ? await exchangeOrganizationFromGraph(o) : undefined;
+    const pool = proxyPoolForTenant(o.tenant, o.winrm, {
+      logger: o.logger,
+      ...(o.allowed
+        ? { lookupFor: (port: number) => guardedLookup('powershell', () => o.allowed!, port) }
+        : {}),
+    });
     try {
-      const script = check === 'teams' ? buildTeamsTestScript(o.tenant) : buildExchangeTestScript(o.tenant);
+      const script =
+        check === 'teams'
+          ? buildTeamsTestScript(o.tenant)
+          : buildExchangeTestScript(o.tenant, { organization: organization! });
       const execution = pool.execute(script, { signal: o.signal, deadlineMs: 120_000 });
-      const output = splitScriptOutput(execution);
+      const secrets = tenantSecrets(o.tenant);
+      const output = splitScriptOutput(execution, { secrets });
       let objects = 0;
       let sawDone = false;
       let kindError: string | undefined;
@@ -96,13 +129,7 @@ function powershellCheck(
         else if (record.t === 'done') sawDone = true;
       }
       const result = await execution.result;
-      const failure = scriptFailure(
-        application,
-        result.exitCode,
-        output.errors(),
-        tenantSecrets(o.tenant),
-        sawDone,
-      );
+      const failure = scriptFailure(application, result.exitCode, output.errors(), secrets, sawDone);
       if (failure) throw failure;
       if (kindError) throw new SyncError('POWERSHELL_ERROR', `${application}: ${kindError}`);
       return `signed in through ${result.proxy}; read ${objects} ${check === 'teams' ? 'Teams user' : 'mailbox'}${objects === 1 ? '' : 's'}`;
@@ -110,4 +137,19 @@ function powershellCheck(
       pool.close();
     }
   });
+}
+
+async function exchangeOrganizationFromGraph(o: TestConnectionOptions): Promise<string> {
+  let made: GraphConnector | undefined;
+  try {
+    return await exchangeOrganization({
+      tenantId: o.tenant.id,
+      tenant: o.tenant,
+      graph: async () => (made = await graphConnector(o)),
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.logger ? { logger: o.logger } : {}),
+    });
+  } finally {
+    await made?.close();
+  }
 }

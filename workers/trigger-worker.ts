@@ -12,23 +12,28 @@ import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { workerConnection, type RedisSettings } from '../queues/connection.js';
-import { createSyncQueue, enqueueSync } from '../queues/sync-queue.js';
+import { createSyncQueue, enqueueSync, type SyncQueueSettings } from '../queues/sync-queue.js';
 import { TRIGGER_QUEUE } from '../queues/schedules.js';
 
 const TriggerData = z.object({ tenantId: z.string().min(1), kinds: z.array(z.string()).optional() });
 
-export function startTriggerWorker(redis: RedisSettings, log: Logger): Worker {
+/** `settings`: the worker process's SYNC_ATTEMPTS / SYNC_BACKOFF_MS, fixed in each scheduled sync job. */
+export function startTriggerWorker(redis: RedisSettings, log: Logger, settings?: SyncQueueSettings): Worker {
   const syncQueue = createSyncQueue(redis);
   const worker = new Worker(
     TRIGGER_QUEUE,
     async (job) => {
       const data = TriggerData.parse(job.data);
-      const result = await enqueueSync(syncQueue, {
-        tenantId: data.tenantId,
-        trigger: 'schedule',
-        requestedBy: 'scheduler',
-        ...(data.kinds ? { kinds: data.kinds } : {}),
-      });
+      const result = await enqueueSync(
+        syncQueue,
+        {
+          tenantId: data.tenantId,
+          trigger: 'schedule',
+          requestedBy: 'scheduler',
+          ...(data.kinds ? { kinds: data.kinds } : {}),
+        },
+        settings ? { settings } : {},
+      );
       log.info({ tenantId: data.tenantId, ...result }, 'scheduled sync enqueued');
       return result;
     },

@@ -102,7 +102,10 @@ export interface StartWorkerOptions {
   /** Identifies this process in leases and run records; default host:pid:random. */
   workerId?: string;
   logger?: Logger;
-  /** Where the global delete thresholds come from (DELETE_THRESHOLD_*); default process.env. */
+  /**
+   * Where the global delete thresholds (DELETE_THRESHOLD_*) and, without `queueSettings`, the retry
+   * settings of scheduled syncs (SYNC_ATTEMPTS, SYNC_BACKOFF_MS) come from; default process.env.
+   */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -145,7 +148,7 @@ function tenantFilter(tenantId: string): { _id: ObjectId | string } {
 
 export async function startWorker(options: StartWorkerOptions): Promise<SyncWorker> {
   const settings = { ...workerSettings(), ...options.settings };
-  const queueSettings = options.queueSettings ?? syncQueueSettings();
+  const queueSettings = options.queueSettings ?? syncQueueSettings(options.env ?? process.env);
   const log = options.logger ?? defaultLogger;
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const { db } = options;
@@ -268,11 +271,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     };
     runLog.info({ attempt, trigger: data.trigger }, 'sync run started');
 
+    // The kinds of a run whose every kind failed: recorded with its end, as a finished run's are
+    // (FerretDB applies concurrent recordKind updates of one document non-atomically, so one may be lost).
+    let failedKinds: Record<string, KindResult> | undefined;
     try {
       const summary = await options.processor(job, controller.signal, ctx);
       const status = runStatusOf(summary);
       const durationMs = Date.now() - started;
       if (status === 'failed' && Object.keys(summary.kinds).length > 0) {
+        failedKinds = summary.kinds;
         const error = firstKindError(summary) ?? { code: 'TRANSIENT', message: 'every kind failed' };
         throw new SyncError(error.code as SyncError['code'], error.message, {
           retryable: summary.retryable ?? false,
@@ -309,7 +316,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       }
       const retryable = error instanceof SyncError ? error.retryable : true;
       const willRetry = retryable && job.attemptsMade + 1 < (job.opts.attempts ?? queueSettings.attempts);
-      await runs.finish(run.id, { status: 'failed', error: runError, willRetry });
+      await runs.finish(run.id, {
+        status: 'failed',
+        error: runError,
+        willRetry,
+        ...(failedKinds ? { kinds: failedKinds } : {}),
+      });
       metrics.observe('failed', durationMs, undefined, runError.code);
       if (willRetry) metrics.retry();
       runLog.warn({ error: runError, willRetry }, 'sync run failed');
@@ -342,7 +354,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     log.warn({ jobId }, 'stalled job returned to the queue');
   });
 
-  const triggerWorker = options.triggers === false ? undefined : startTriggerWorker(options.redis, log);
+  const triggerWorker =
+    options.triggers === false ? undefined : startTriggerWorker(options.redis, log, queueSettings);
   await worker.waitUntilReady();
 
   let closed: Promise<void> | undefined;

@@ -13,7 +13,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { graphEndpoints } from '../../domain/cloud.js';
+import { printable } from '../../domain/actor.js';
+import type { AllowEntry } from '../../domain/destinations.js';
 import { SyncError } from '../../domain/errors.js';
+import { redactSecrets } from '../../domain/redaction.js';
 import { tenantSecrets, type TenantConfig } from '../../domain/tenant.js';
 import { logger as defaultLogger } from '../../observability/logger.js';
 import { createCredential, TokenSource, type GraphCertificate } from './credential.js';
@@ -27,7 +30,14 @@ import {
   graphThrottled,
 } from './metrics.js';
 import { backoffDelay, parseRetryAfter, stripODataAnnotations } from './odata.js';
-import { createDispatcher, identityHttpClient } from './transport.js';
+import {
+  createDispatcher,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DEFAULT_REQUEST_DEADLINE_MS,
+  identityHttpClient,
+  readBodyLimited,
+  withDeadline,
+} from './transport.js';
 
 export type GraphItem = Record<string, unknown>;
 
@@ -57,11 +67,17 @@ export interface GraphConnectorOptions {
   prefetch?: boolean;
   /** Per-request time limit for headers and for each body chunk (default 120 s). */
   requestTimeoutMs?: number;
+  /** Overall time for one request, headers and whole body (default 5 min; GRAPH_REQUEST_DEADLINE_MS). */
+  requestDeadlineMs?: number;
+  /** Largest response body read; beyond it the request fails (default 64 MiB; GRAPH_MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
   /** Restarts of one collection after expired page tokens before giving up (default 3). */
   maxRestarts?: number;
   logger?: Logger;
   /** Sees every URL the credential contacts (sign-in); for tests and diagnostics. */
   onIdentityRequest?: (url: string) => void;
+  /** The destinations allow-list: names resolving to private addresses it does not name are refused. */
+  allowedDestinations?: () => readonly AllowEntry[];
 }
 
 export interface PagesOptions {
@@ -77,6 +93,8 @@ export interface ConnectionCheck {
   endpoint: string;
   permission: string;
   ok: boolean;
+  /** What failed when not ok (PERMISSION, ENDPOINT_NOT_FOUND, THROTTLED, …). */
+  code?: string;
   /** What to do when not ok. */
   message?: string;
 }
@@ -90,6 +108,14 @@ export interface ConnectionTest {
   durationMs: number;
 }
 
+/** The tenant's organization as Graph /organization describes it. */
+export interface GraphOrganization {
+  id: string;
+  displayName: string;
+  /** The initial `*.onmicrosoft.com` domain (verifiedDomains with isInitial), if Graph lists one. */
+  initialDomain?: string;
+}
+
 export interface GraphConnectorStats {
   /** Pages parsed and not yet released by the caller (held or fetched ahead). */
   livePages: number;
@@ -101,6 +127,8 @@ export interface GraphConnectorStats {
 export interface GraphConnector {
   pages(kind: GraphKind, options?: PagesOptions): AsyncIterable<GraphItem[]>;
   testConnection(options?: { signal?: AbortSignal }): Promise<ConnectionTest>;
+  /** Reads /organization (Organization.Read.All): the tenant's id, name and initial domain. */
+  organization(options?: { signal?: AbortSignal }): Promise<GraphOrganization>;
   readonly stats: GraphConnectorStats;
   close(): Promise<void>;
 }
@@ -114,24 +142,63 @@ interface Page {
 function scrubber(tenant: TenantConfig, certificate: GraphCertificate | undefined): (text: string) => string {
   const secrets = [...tenantSecrets(tenant)];
   if (certificate) secrets.push(certificate.privateKeyPem.trim());
-  const list = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = text;
-    for (const s of list) out = out.split(s).join('********');
+  return (text) =>
     // A PEM key that slipped in some other form
-    return out.replace(
+    redactSecrets(text, secrets).replace(
       /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
       '********',
     );
-  };
 }
 
-function graphErrorOf(body: unknown): { code?: string; message?: string } {
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  return {
-    ...(typeof error?.code === 'string' ? { code: error.code } : {}),
-    ...(typeof error?.message === 'string' ? { message: error.message } : {}),
-  };
+/** The shape of Graph's documented error codes (`Authorization_RequestDenied`, `Request_BadRequest`, …). */
+const GRAPH_ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * Graph's `error.code`, when the body is JSON and the code has the shape of one; never `error.message`
+ * or anything else the server wrote: a body from a proxy or a foreign host must not reach a run
+ * error, an API response or a log line, where it would make the worker an oracle for what lies behind it.
+ */
+function graphErrorCode(body: unknown): string | undefined {
+  const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return typeof code === 'string' && GRAPH_ERROR_CODE.test(code) ? code : undefined;
+}
+
+/** The OAuth error and AADSTS code of a failed sign-in, and its HTTP status: never its description. */
+export function signInFailureReason(error: unknown): string {
+  const e = error as { statusCode?: unknown; errorResponse?: { error?: unknown }; message?: unknown };
+  const parts: string[] = [];
+  if (typeof e?.statusCode === 'number') parts.push(`HTTP ${e.statusCode}`);
+  const oauth = e?.errorResponse?.error;
+  if (typeof oauth === 'string' && /^[a-z_]{1,64}$/.test(oauth)) parts.push(oauth);
+  const aadsts = typeof e?.message === 'string' ? /\bAADSTS\d{1,9}\b/.exec(e.message)?.[0] : undefined;
+  if (aadsts) parts.push(aadsts);
+  return parts.length > 0 ? parts.join(', ') : 'no error code given';
+}
+
+/** A JSON media type (`application/json`, with Graph's OData parameters, or `…+json`). */
+function isJson(contentType: string | string[] | undefined): boolean {
+  const type = (Array.isArray(contentType) ? contentType[0] : contentType)
+    ?.split(';')[0]
+    ?.trim()
+    .toLowerCase();
+  return type === 'application/json' || (type?.startsWith('application/') === true && type.endsWith('+json'));
+}
+
+/** Organisation names are shown to operators: control characters escaped, and not too long. */
+function displayText(value: unknown): string {
+  return printable(String(value)).slice(0, 256);
+}
+
+function isGraphCollection(
+  body: { value?: unknown; '@odata.context'?: unknown } | undefined,
+): body is { value: GraphItem[]; '@odata.context': string; '@odata.nextLink'?: unknown } {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    typeof body['@odata.context'] === 'string' &&
+    Array.isArray(body.value) &&
+    body.value.every((item) => typeof item === 'object' && item !== null && !Array.isArray(item))
+  );
 }
 
 function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal {
@@ -154,14 +221,17 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
   };
   const prefetch = options.prefetch ?? true;
   const requestTimeoutMs = options.requestTimeoutMs ?? 120_000;
+  const requestDeadlineMs = options.requestDeadlineMs ?? DEFAULT_REQUEST_DEADLINE_MS;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const maxRestarts = options.maxRestarts ?? 3;
   const proxyUrl = m365.https_proxy ?? m365.http_proxy;
 
   const dispatcher: Dispatcher = createDispatcher({
     ...(options.ca ? { ca: options.ca } : {}),
-    ...(proxyUrl ? { proxyUrl } : {}),
+    ...(options.allowedDestinations ? { allowed: options.allowedDestinations } : {}),
+    ...(proxyUrl ? { proxyUrl, proxyUser: m365.proxy_username, proxyPassword: m365.proxy_password } : {}),
   });
-  const httpClient = identityHttpClient(dispatcher, options.onIdentityRequest);
+  const httpClient = identityHttpClient(dispatcher, options.onIdentityRequest, requestDeadlineMs);
   // Build the credential now, so a configuration problem (no certificate, wrong thumbprint) fails at once.
   const firstCredential = createCredential(tenant, certificate, httpClient);
   let credentialsMade = 0;
@@ -179,7 +249,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
           { retryable: true },
         );
       }
-      const reason = scrub(error instanceof Error ? error.message.split('\n')[0]! : String(error));
+      const reason = signInFailureReason(error);
       return new SyncError(
         'AUTHENTICATION',
         `Could not sign in to tenant ${m365.tenant_id} as app ${m365.client_id} at ${endpoints.authorityHost} (${reason}). ` +
@@ -207,26 +277,39 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
       signal.throwIfAborted();
       stats.requests++;
       const started = performance.now();
+      const limit = withDeadline(signal, requestDeadlineMs);
+      let counted = false;
       try {
         const res = await request(url, {
           method: 'GET',
           headers: { ...extraHeaders, authorization: `Bearer ${token}`, accept: 'application/json' },
           dispatcher,
-          signal,
+          signal: limit.signal,
           headersTimeout: requestTimeoutMs,
           bodyTimeout: requestTimeoutMs,
         });
-        let body: unknown;
-        try {
-          body = await res.body.json();
-        } catch {
-          body = undefined; // an empty or non-JSON error body
-        }
         graphRequests.inc({ endpoint, status: String(res.statusCode) });
+        counted = true;
+        const raw = await readBodyLimited(
+          res,
+          maxResponseBytes,
+          `Graph ${endpoint}`,
+          "Lower the tenant's page size, or raise GRAPH_MAX_RESPONSE_BYTES if its pages really are that large.",
+        );
+        const json = isJson(res.headers['content-type']);
+        let body: unknown;
+        if (json) {
+          try {
+            body = JSON.parse(raw.toString('utf8'));
+          } catch {
+            body = undefined; // an empty or broken body: judged by its status below
+          }
+        }
         graphRequestDuration.observe({ endpoint }, (performance.now() - started) / 1000);
-        return { status: res.statusCode, headers: res.headers, body };
-      } catch (error) {
-        graphRequests.inc({ endpoint, status: signal.aborted ? 'cancelled' : 'network_error' });
+        return { status: res.statusCode, headers: res.headers, body, json };
+      } catch (caught) {
+        const error = limit.fail(caught);
+        if (!counted) graphRequests.inc({ endpoint, status: signal.aborted ? 'cancelled' : 'network_error' });
         throw error;
       }
     });
@@ -253,7 +336,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
         try {
           res = await send(url, token, endpoint, signal, extraHeaders);
         } catch (error) {
-          if (signal.aborted) throw error;
+          if (signal.aborted || error instanceof SyncError) throw error; // cancelled, or a body over the cap
           const why = scrub((error as { code?: string }).code ?? (error as Error).message);
           if (attempt >= retry.maxAttempts) {
             throw new SyncError(
@@ -270,9 +353,17 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
           await wait(ms, endpoint, 'backoff', signal);
           continue;
         }
-        const { status, headers, body } = res;
-        if (status >= 200 && status < 300) return body;
-        const graphError = graphErrorOf(body);
+        const { status, headers, body, json } = res;
+        if (status >= 200 && status < 300) {
+          if (!json || body === undefined) {
+            throw new SyncError(
+              'GRAPH_REQUEST',
+              `Graph ${endpoint} answered ${status} without a JSON body; is graph_base_url a Graph endpoint?`,
+            );
+          }
+          return body;
+        }
+        const graphError = graphErrorCode(body);
         if (status === 401 && !renewed) {
           // Expired or revoked token: renew once and try again (not counted as an attempt).
           renewed = true;
@@ -313,9 +404,10 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     }
   }
 
-  function classify(status: number, error: { code?: string; message?: string }, endpoint: string): SyncError {
-    const said = scrub(`${error.code ?? status}${error.message ? `: ${error.message}` : ''}`);
-    if (status === 400 && error.code === 'Directory_ExpiredPageToken') {
+  function classify(status: number, code: string | undefined, endpoint: string): SyncError {
+    // Only what Graph documents: the status and its error code. Whatever else the body says stays out.
+    const said = code ? `HTTP ${status}, ${code}` : `HTTP ${status}`;
+    if (status === 400 && code === 'Directory_ExpiredPageToken') {
       return new SyncError('PAGE_TOKEN_EXPIRED', `Graph ${endpoint}: the page token expired (${said}).`, {
         retryable: true,
       });
@@ -338,6 +430,13 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
         `Graph returned 403 for ${endpoint} (${said}): grant the application permission ${permission} to app ${m365.client_id} and give admin consent in tenant ${m365.tenant_id}.`,
       );
     }
+    if (status === 404) {
+      return new SyncError(
+        'ENDPOINT_NOT_FOUND',
+        `Graph has no ${endpoint} at ${graphRoot} (${said}): check Microsoft 365.graph_base_url (the Graph root of the tenant's cloud, ` +
+          `such as https://graph.microsoft.com, with no path) and Microsoft 365.cloud (${m365.cloud ?? 'global'}).`,
+      );
+    }
     return new SyncError(
       'GRAPH_REQUEST',
       `Graph ${endpoint} answered ${status} (${said}); this request is not retried: check the tenant's Graph settings (page sizes, base URL).`,
@@ -358,12 +457,14 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
       );
     }
     const body = (await getJson(url, endpoint, signal, extraHeaders)) as
-      { value?: unknown; '@odata.nextLink'?: unknown } | undefined;
+      { value?: unknown; '@odata.context'?: unknown; '@odata.nextLink'?: unknown } | undefined;
     // The envelope is checked by hand, not with zod: it is parsed once per page on the hot path.
-    if (!body || !Array.isArray(body.value)) {
+    // Graph's collections always carry @odata.context and a "value" array of objects; anything else is
+    // not stored as imported objects, whatever host answered.
+    if (!isGraphCollection(body)) {
       throw new SyncError(
         'GRAPH_REQUEST',
-        `Graph ${endpoint} answered without a "value" array; is graph_base_url a Graph endpoint?`,
+        `Graph ${endpoint} answered with something that is not a Graph collection (no @odata.context, or no "value" array of objects); is graph_base_url a Graph endpoint?`,
       );
     }
     const next = body['@odata.nextLink'];
@@ -446,6 +547,29 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     }
   }
 
+  async function organization({ signal }: { signal?: AbortSignal } = {}): Promise<GraphOrganization> {
+    const s = anySignal([signal, closing.signal]);
+    const body = (await getJson(
+      `${graphRoot}/organization?$select=id,displayName,verifiedDomains`,
+      '/organization',
+      s,
+    )) as { value?: GraphItem[] } | undefined;
+    const org = body?.value?.[0];
+    if (!org) {
+      throw new SyncError(
+        'GRAPH_REQUEST',
+        'Graph /organization answered without an organization; is graph_base_url a Graph endpoint?',
+      );
+    }
+    const domains = Array.isArray(org.verifiedDomains) ? (org.verifiedDomains as GraphItem[]) : [];
+    const initial = domains.find((d) => d.isInitial === true && typeof d.name === 'string');
+    return {
+      id: String(org.id),
+      displayName: String(org.displayName),
+      ...(initial ? { initialDomain: String(initial.name) } : {}),
+    };
+  }
+
   async function testConnection({ signal }: { signal?: AbortSignal } = {}): Promise<ConnectionTest> {
     const started = performance.now();
     const s = anySignal([signal, closing.signal]);
@@ -461,14 +585,23 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     for (const [endpoint, pathAndQuery, permission] of probes) {
       try {
         const body = (await getJson(`${graphRoot}${pathAndQuery}`, endpoint, s)) as { value?: GraphItem[] };
-        if (endpoint === '/organization' && body?.value?.[0]) {
-          organization = { id: String(body.value[0].id), displayName: String(body.value[0].displayName) };
+        if (!isGraphCollection(body)) {
+          throw new SyncError(
+            'GRAPH_REQUEST',
+            `Graph ${endpoint} answered with something that is not a Graph collection; is graph_base_url a Graph endpoint?`,
+          );
+        }
+        if (endpoint === '/organization' && body.value[0]) {
+          organization = {
+            id: displayText(body.value[0].id),
+            displayName: displayText(body.value[0].displayName),
+          };
         }
         checks.push({ endpoint, permission, ok: true });
       } catch (error) {
         if (!(error instanceof SyncError) || error.code === 'CANCELLED' || error.code === 'AUTHENTICATION')
           throw error;
-        checks.push({ endpoint, permission, ok: false, message: error.message });
+        checks.push({ endpoint, permission, ok: false, code: error.code, message: error.message });
       }
     }
     return {
@@ -484,6 +617,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
   return {
     pages,
     testConnection,
+    organization,
     stats,
     async close() {
       closing.abort(new SyncError('CANCELLED', 'The Graph connector was closed.'));

@@ -125,7 +125,9 @@ export class TokenSource {
           signal ? { abortSignal: signal } : {},
         );
         if (!token) throw new Error('the credential returned no token');
-        graphTokenRenewals.inc({ reason });
+        // Within our margin, the credential may still hand back the token we hold (MSAL's own cache
+        // renews on a clock rounded to seconds): only a new token counts as one obtained.
+        if (token.token !== this.token?.token) graphTokenRenewals.inc({ reason });
         this.token = token;
         return token.token;
       } catch (error) {

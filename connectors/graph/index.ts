@@ -9,6 +9,7 @@ export {
   type GraphConnectorOptions,
   type GraphConnectorStats,
   type GraphItem,
+  type GraphOrganization,
   type GraphRetryOptions,
   type PagesOptions,
 } from './connector.js';

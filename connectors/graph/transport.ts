@@ -18,16 +18,96 @@ import {
   type PipelineResponse,
 } from '@azure/core-rest-pipeline';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import type { AllowEntry } from '../../domain/destinations.js';
 import { SyncError } from '../../domain/errors.js';
+import { guardedLookup } from '../guarded-lookup.js';
 import { graphRequestDuration, graphRequests } from './metrics.js';
 
 export interface TransportOptions {
   /** Extra CA (PEM) to trust besides the public roots: the simulator's, or a TLS-inspecting proxy's. */
   ca?: string;
-  /** http://host:port or http://user:password@host:port (https:// means TLS to the proxy itself). */
+  /** http://host:port (https:// means TLS to the proxy itself). */
   proxyUrl?: string;
+  /** The proxy's user and password (Microsoft 365.proxy_username / proxy_password): sent only to the proxy. */
+  proxyUser?: string;
+  proxyPassword?: string;
   /** Connections per origin (default 8). */
   connections?: number;
+  /**
+   * The allow-list, read at each new connection: a name resolving to a private, loopback or
+   * link-local address it does not name is refused before connecting (connectors/guarded-lookup.ts).
+   */
+  allowed?: () => readonly AllowEntry[];
+}
+
+/** Largest Graph response body read (GRAPH_MAX_RESPONSE_BYTES): a 999-object page is a few MB. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+/** Largest sign-in response read (OpenID configuration, token): a few KB in practice. */
+export const IDENTITY_MAX_RESPONSE_BYTES = 1024 * 1024;
+/**
+ * Overall time for one request, headers and whole body (GRAPH_REQUEST_DEADLINE_MS): undici's
+ * bodyTimeout is per chunk, so a server that trickles a byte at a time would otherwise never end.
+ */
+export const DEFAULT_REQUEST_DEADLINE_MS = 5 * 60_000;
+
+function mebibytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB` : `${bytes} bytes`;
+}
+
+/** Beyond the cap: not retried (the same page would be as large again). */
+export function responseTooLarge(what: string, maxBytes: number, advice = ''): SyncError {
+  return new SyncError(
+    'GRAPH_REQUEST',
+    `${what} answered with a body larger than ${mebibytes(maxBytes)}; it was not read further.${advice ? ` ${advice}` : ''}`,
+  );
+}
+
+/**
+ * A response body, read up to `maxBytes`: beyond it (declared or counted) the body is dropped unread
+ * and `responseTooLarge` thrown, so a hostile or broken server cannot fill the worker's memory.
+ */
+export async function readBodyLimited(
+  res: Dispatcher.ResponseData,
+  maxBytes: number,
+  what: string,
+  advice?: string,
+): Promise<Buffer> {
+  const declared = Number(res.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    res.body.destroy();
+    throw responseTooLarge(what, maxBytes, advice);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      res.body.destroy();
+      throw responseTooLarge(what, maxBytes, advice);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** The error of a request that outlived its overall deadline (a network failure: retried). */
+export class RequestDeadlineError extends Error {
+  constructor(readonly deadlineMs: number) {
+    super(`no complete answer within ${Math.round(deadlineMs / 100) / 10} s`);
+    this.name = 'RequestDeadlineError';
+  }
+}
+
+/** `signal` plus a deadline; `fail(error)` turns an abort by the deadline into RequestDeadlineError. */
+export function withDeadline(
+  signal: AbortSignal | undefined,
+  deadlineMs: number,
+): { signal: AbortSignal; fail: (error: unknown) => unknown } {
+  const deadline = AbortSignal.timeout(deadlineMs);
+  return {
+    signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+    fail: (error) => (deadline.aborted && !signal?.aborted ? new RequestDeadlineError(deadlineMs) : error),
+  };
 }
 
 /** The CAs to trust: public roots, NODE_EXTRA_CA_CERTS (lost once `ca` is set explicitly), and `ca`. */
@@ -62,17 +142,26 @@ export function createDispatcher(options: TransportOptions): Dispatcher {
   const ca = trustedCas(options.ca);
   const connections = options.connections ?? 8;
   const tls = ca ? { ca } : {};
+  const allowed = options.allowed;
+  const lookupFor = (kind: 'graph' | 'http_proxy') =>
+    allowed ? { lookup: guardedLookup(kind, allowed) } : {};
   if (options.proxyUrl) {
-    const { uri, token } = proxyParts(options.proxyUrl);
+    const parts = proxyParts(options.proxyUrl);
+    const { uri } = parts;
+    const token =
+      parts.token ??
+      (options.proxyUser || options.proxyPassword
+        ? `Basic ${Buffer.from(`${options.proxyUser ?? ''}:${options.proxyPassword ?? ''}`).toString('base64')}`
+        : undefined);
     return new ProxyAgent({
       uri,
       ...(token ? { token } : {}),
       requestTls: tls,
-      proxyTls: tls,
+      proxyTls: { ...tls, ...lookupFor('http_proxy') },
       connections,
     });
   }
-  return new Agent({ connect: tls, connections, keepAliveTimeout: 30_000 });
+  return new Agent({ connect: { ...tls, ...lookupFor('graph') }, connections, keepAliveTimeout: 30_000 });
 }
 
 /** Metric label for a sign-in URL: never the tenant id in the path. */
@@ -96,6 +185,7 @@ export interface IdentityHttpClient extends HttpClient {
 export function identityHttpClient(
   dispatcher: Dispatcher,
   onRequest?: (url: string) => void,
+  deadlineMs: number = DEFAULT_REQUEST_DEADLINE_MS,
 ): IdentityHttpClient {
   const client: IdentityHttpClient = {
     lastNetworkError: undefined,
@@ -109,16 +199,19 @@ export function identityHttpClient(
         );
       }
       const started = performance.now();
+      const limit = withDeadline(req.abortSignal as AbortSignal | undefined, deadlineMs);
       try {
         const res = await request(req.url, {
           method: req.method,
           headers: req.headers.toJSON(),
           ...(typeof req.body === 'string' ? { body: req.body } : {}),
           dispatcher,
-          ...(req.abortSignal ? { signal: req.abortSignal } : {}),
+          signal: limit.signal,
           ...(req.timeout ? { headersTimeout: req.timeout, bodyTimeout: req.timeout } : {}),
         });
-        const bodyAsText = await res.body.text();
+        const bodyAsText = (
+          await readBodyLimited(res, IDENTITY_MAX_RESPONSE_BYTES, `The sign-in endpoint (${endpoint})`)
+        ).toString('utf8');
         client.lastNetworkError = undefined;
         graphRequests.inc({ endpoint, status: String(res.statusCode) });
         graphRequestDuration.observe({ endpoint }, (performance.now() - started) / 1000);
@@ -127,12 +220,15 @@ export function identityHttpClient(
           if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
         }
         return { request: req, status: res.statusCode, headers, bodyAsText };
-      } catch (error) {
+      } catch (caught) {
+        const error = limit.fail(caught);
         graphRequests.inc({ endpoint, status: 'network_error' });
+        // Our own words only (a local network error, the deadline, the size cap): never the server's.
         const e = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-        client.lastNetworkError = [e.code, e.message, e.cause?.code, e.cause?.message]
-          .filter(Boolean)
-          .join(': ');
+        client.lastNetworkError =
+          error instanceof SyncError || error instanceof RequestDeadlineError
+            ? error.message
+            : [e.code, e.message, e.cause?.code, e.cause?.message].filter(Boolean).join(': ');
         throw error;
       }
     },

@@ -145,19 +145,44 @@ export class CertificateRepository {
     return doc ? toInfo(doc) : null;
   }
 
-  /** The certificate with its private key decrypted, for the Graph connector. */
-  async getWithKey(name: string): Promise<CertificateWithKey> {
+  /**
+   * The certificate a tenant at `tenantHierarchy` may use: one stored at that place or above it. One
+   * stored elsewhere is, to that tenant, not there at all.
+   */
+  async findForTenant(name: string, tenantHierarchy: string): Promise<CertificateInfo | null> {
+    const doc = await this.find(name);
+    return doc && certificateServes(doc.hierarchy, tenantHierarchy) ? doc : null;
+  }
+
+  /** The certificate with its private key decrypted, for the Graph connector of a tenant at `tenantHierarchy`. */
+  async getWithKey(name: string, tenantHierarchy: string): Promise<CertificateWithKey> {
     const doc = await this.collection.findOne({ name });
-    if (!doc)
+    if (!doc || !certificateServes(doc.hierarchy, tenantHierarchy))
       throw new SyncError(
         'NOT_FOUND',
-        `No stored certificate is named "${name}" (m365sync certificates list).`,
+        `No stored certificate named "${name}" is available at ${tenantHierarchy} (a certificate serves the tenants at its place in the hierarchy and below).`,
       );
     return {
       ...toInfo(doc),
       certificatePem: doc.certificatePem,
       privateKeyPem: this.keyRing.decrypt(doc.privateKey, `certificate:${doc.name}:privateKey`),
     };
+  }
+
+  /**
+   * Re-encrypts every private key still under an older key with the active key. Returns the names of
+   * the certificates changed. Safe to run again.
+   */
+  async reencryptAll(): Promise<string[]> {
+    const changed: string[] = [];
+    for await (const doc of this.collection.find({})) {
+      if (doc.privateKey.keyId === this.keyRing.activeKeyId) continue;
+      const context = `certificate:${doc.name}:privateKey`;
+      const privateKey = this.keyRing.encrypt(this.keyRing.decrypt(doc.privateKey, context), context);
+      await this.collection.updateOne({ _id: doc._id }, { $set: { privateKey } });
+      changed.push(doc.name);
+    }
+    return changed;
   }
 
   async remove(name: string, isInUse: (name: string) => Promise<string[]>): Promise<void> {
@@ -171,6 +196,11 @@ export class CertificateRepository {
     const { deletedCount } = await this.collection.deleteOne({ name });
     if (deletedCount === 0) throw new SyncError('NOT_FOUND', `No stored certificate is named "${name}".`);
   }
+}
+
+/** A certificate stored at `place` serves the tenants at `place` and below it. */
+export function certificateServes(place: string, tenantHierarchy: string): boolean {
+  return tenantHierarchy === place || tenantHierarchy.startsWith(`${place}.`);
 }
 
 function toInfo(doc: Omit<CertificateDocument, 'privateKey'> & { _id?: ObjectId }): CertificateInfo {

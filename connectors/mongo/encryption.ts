@@ -20,6 +20,8 @@ export interface EncryptedValue {
 
 export interface KeyRing {
   activeKeyId: string;
+  /** Every key id listed, the active one first (ids only: never the keys). */
+  keyIds: string[];
   encrypt(plaintext: string, context: string): EncryptedValue;
   decrypt(value: EncryptedValue, context: string): string;
 }
@@ -32,6 +34,7 @@ const KEY_ID = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export const LOCKED_KEY_RING: KeyRing = {
   activeKeyId: '',
+  keyIds: [],
   encrypt() {
     throw new SyncError('ENCRYPTION_KEY', `${ENCRYPTION_KEYS_VARIABLE} is not set: this command needs it.`);
   },
@@ -82,6 +85,7 @@ export function createKeyRing(keys: Map<string, Buffer>): KeyRing {
   if (activeKeyId === undefined) throw new SyncError('ENCRYPTION_KEY', `No encryption key. ${HOW_TO}`);
   return {
     activeKeyId,
+    keyIds: [...keys.keys()],
     encrypt(plaintext, context) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', keys.get(activeKeyId)!, iv);

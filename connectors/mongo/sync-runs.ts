@@ -192,11 +192,18 @@ export class SyncRuns {
     return doc ? toRun(doc) : null;
   }
 
-  /** Runs newest first, optionally of one tenant, one job or one status. */
+  /** Runs newest first, optionally of one tenant (or of some: an API caller's scope), one job or one status. */
   async list(
-    filter: { tenantId?: string; jobId?: string; status?: RunStatus; limit?: number } = {},
+    filter: {
+      tenantId?: string;
+      tenantIds?: string[];
+      jobId?: string;
+      status?: RunStatus;
+      limit?: number;
+    } = {},
   ): Promise<SyncRun[]> {
     const query: Record<string, unknown> = {};
+    if (filter.tenantIds) query.tenantId = { $in: filter.tenantIds };
     if (filter.tenantId) query.tenantId = filter.tenantId;
     if (filter.jobId) query.jobId = filter.jobId;
     if (filter.status) query.status = filter.status;

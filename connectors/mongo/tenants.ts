@@ -6,17 +6,22 @@
  */
 import { MongoServerError, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import { SyncError, ValidationError } from '../../domain/errors.js';
+import { destinationProblems } from '../../domain/destinations.js';
+import { secretsToGiveAgain } from '../../domain/secret-bindings.js';
 import {
   MASK,
   maskTenant,
   mergeTenantInput,
+  migrateProxyCredentials,
   validateTenant,
   type Tenant,
   type TenantConfig,
   type TenantInput,
 } from '../../domain/tenant.js';
 import { ENCRYPTED_FIELDS, TENANT_GROUPS, fieldPath } from '../../domain/tenant-fields.js';
-import { LOCKED_KEY_RING, isEncryptedValue, type KeyRing } from './encryption.js';
+import { ALL_SCOPES, scopeCovers } from '../../domain/access.js';
+import { AllowedDestinations } from './destinations.js';
+import { isEncryptedValue, type KeyRing } from './encryption.js';
 
 export const TENANTS_COLLECTION = 'tenants';
 
@@ -27,11 +32,21 @@ type TenantDocument = Record<string, unknown> & {
   updatedAt: Date;
 };
 
-/** Checks a tenant's reference to a stored certificate (exists, thumbprint matches). */
-export type CertificateCheck = (name: string) => Promise<{ thumbprint: string } | null>;
+/**
+ * Limits a call to the tenants under one place of the hierarchy (an API token's scope): a tenant
+ * elsewhere is "not found", exactly as if it did not exist. Left out, or `*`: every tenant.
+ */
+export interface ScopeOption {
+  scope?: string;
+}
+
+/** Finds the stored certificate a tenant at `hierarchy` may use (at its place or above), or null. */
+export type CertificateCheck = (name: string, hierarchy: string) => Promise<{ thumbprint: string } | null>;
 
 export class TenantRepository {
   private readonly collection: Collection<TenantDocument>;
+  /** The allow-list every tenant's destinations are checked against (when saved and before connecting). */
+  readonly destinations: AllowedDestinations;
 
   constructor(
     db: Db,
@@ -39,6 +54,7 @@ export class TenantRepository {
     private readonly findCertificate: CertificateCheck,
   ) {
     this.collection = db.collection<TenantDocument>(TENANTS_COLLECTION);
+    this.destinations = new AllowedDestinations(db);
   }
 
   async ensureIndexes(): Promise<void> {
@@ -47,10 +63,13 @@ export class TenantRepository {
       { hierarchy: 1, 'Tenant.name': 1 },
       { unique: true, name: 'hierarchy_name_unique' },
     );
+    await this.destinations.ensureIndexes();
   }
 
-  async add(input: TenantInput): Promise<Tenant> {
+  async add(input: TenantInput, options: ScopeOption = {}): Promise<Tenant> {
     const config = validateTenant(input);
+    checkInScope(config, options.scope);
+    await this.checkDestinations(config);
     await this.checkCertificate(config);
     const id = new ObjectId();
     const now = new Date();
@@ -58,10 +77,18 @@ export class TenantRepository {
     return { id: id.toHexString(), ...config, createdAt: now, updatedAt: now };
   }
 
-  /** Applies a partial change: fields left out keep their values, `null` clears one, a masked password is kept. */
-  async update(ref: string, change: TenantInput): Promise<Tenant> {
-    const current = await this.getDecrypted(ref);
+  /**
+   * Applies a partial change: fields left out keep their values, `null` clears one, a masked password
+   * is kept — except that a change sending a kept secret somewhere new (domain/secret-bindings.ts) is
+   * refused unless it gives that secret again. The API, the CLI and direct use all come through here.
+   */
+  async update(ref: string, change: TenantInput, options: ScopeOption = {}): Promise<Tenant> {
+    const current = await this.getDecrypted(ref, options);
     const config = validateTenant(mergeTenantInput(current, change));
+    checkInScope(config, options.scope);
+    const again = secretsToGiveAgain(current, config, change);
+    if (again.length > 0) throw new ValidationError(`Tenant "${config.Tenant.name}"`, again);
+    await this.checkDestinations(config);
     await this.checkCertificate(config);
     const id = new ObjectId(current.id);
     const now = new Date();
@@ -73,29 +100,53 @@ export class TenantRepository {
     return { id: current.id, ...config, createdAt: current.createdAt, updatedAt: now };
   }
 
-  async remove(ref: string): Promise<Tenant> {
-    const tenant = await this.show(ref);
+  async remove(ref: string, options: ScopeOption = {}): Promise<Tenant> {
+    const tenant = await this.show(ref, options);
     await this.collection.deleteOne({ _id: new ObjectId(tenant.id) });
     return tenant;
   }
 
-  /** For people: password fields masked. */
-  async show(ref: string): Promise<Tenant> {
-    return maskTenant(this.fromDocument(await this.findDocument(ref), { forMasking: true }));
+  /** For people: password fields masked by presence (nothing is decrypted to show a tenant). */
+  async show(ref: string, options: ScopeOption = {}): Promise<Tenant> {
+    return this.fromDocumentMasked(await this.findDocument(ref, options.scope));
   }
 
-  /** Tenants at a hierarchy place and below it, masked, ordered by place and name. */
-  async list(options: { hierarchy?: string } = {}): Promise<Tenant[]> {
+  /** Tenants at a hierarchy place and below it (and within the scope), masked, ordered by place and name. */
+  async list(options: { hierarchy?: string } & ScopeOption = {}): Promise<Tenant[]> {
     const docs = await this.collection
-      .find(hierarchyFilter(options.hierarchy))
+      .find(scopedFilter(hierarchyFilter(options.hierarchy), options.scope))
       .sort({ hierarchy: 1, 'Tenant.name': 1 })
       .toArray();
-    return docs.map((doc) => maskTenant(this.fromDocument(doc, { forMasking: true })));
+    return docs.map((doc) => this.fromDocumentMasked(doc));
+  }
+
+  /** The ids of the tenants a scope covers (for filtering runs by scope). */
+  async idsInScope(scope: string): Promise<string[]> {
+    const docs = await this.collection.find(scopedFilter({}, scope), { projection: { _id: 1 } }).toArray();
+    return docs.map((d) => d._id.toHexString());
   }
 
   /** For the worker only: the tenant with its secrets decrypted, in memory. */
-  async getDecrypted(ref: string): Promise<Tenant> {
-    return this.fromDocument(await this.findDocument(ref));
+  async getDecrypted(ref: string, options: ScopeOption = {}): Promise<Tenant> {
+    return this.fromDocument(await this.findDocument(ref, options.scope));
+  }
+
+  /**
+   * The tenant, decrypted, for a sync or a connection test: refused (CONFIGURATION, before any
+   * connection) when one of its destinations is not allowed now — a tenant stored before the rule, or
+   * an allow-list entry removed since. `powershellDefaultPort`: the WinRM port of a host without one.
+   */
+  async getForConnection(ref: string, powershellDefaultPort: number): Promise<Tenant> {
+    const tenant = await this.getDecrypted(ref);
+    const problems = destinationProblems(tenant, await this.destinations.entries(), powershellDefaultPort);
+    if (problems.length > 0) {
+      throw new SyncError(
+        'CONFIGURATION',
+        `Tenant ${tenant.hierarchy}/${tenant.Tenant.name} names a destination that is not allowed; nothing was contacted. ` +
+          problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+      );
+    }
+    return tenant;
   }
 
   /** Names of the tenants that use a stored certificate (so it is not removed under them). */
@@ -107,29 +158,33 @@ export class TenantRepository {
   }
 
   /**
-   * Re-encrypts every tenant whose secrets were written under an older key. Returns how many
-   * tenants changed. Safe to run again: tenants already on the active key are left alone.
+   * Re-encrypts every tenant whose secrets were written under an older key, and stores the proxy
+   * user and password of tenants that still carry them inside the proxy URL in their own fields.
+   * Returns the tenants changed, as `<hierarchy>/<name>`. Safe to run again.
    */
-  async reencryptAll(): Promise<number> {
-    let changed = 0;
+  async reencryptAll(): Promise<{ reencrypted: string[]; proxyCredentialsMoved: string[] }> {
+    const reencrypted: string[] = [];
+    const proxyCredentialsMoved: string[] = [];
     for await (const doc of this.collection.find({})) {
       const onOldKey = ENCRYPTED_FIELDS.some((f) => {
         const value = (doc[f.group] as Record<string, unknown> | undefined)?.[f.name];
         return isEncryptedValue(value) && value.keyId !== this.keyRing.activeKeyId;
       });
-      if (!onOldKey) continue;
-      const tenant = this.fromDocument(doc);
+      const { tenant, migrated } = this.read(doc);
+      if (!onOldKey && !migrated) continue;
       await this.collection.replaceOne(
         { _id: doc._id },
         this.toDocument(doc._id, tenant, tenant.createdAt, tenant.updatedAt),
       );
-      changed++;
+      const ref = `${tenant.hierarchy}/${tenant.Tenant.name}`;
+      if (onOldKey) reencrypted.push(ref);
+      if (migrated) proxyCredentialsMoved.push(ref);
     }
-    return changed;
+    return { reencrypted, proxyCredentialsMoved };
   }
 
-  private async findDocument(ref: string): Promise<TenantDocument> {
-    const filter: Filter<TenantDocument> =
+  private async findDocument(ref: string, scope?: string): Promise<TenantDocument> {
+    const byRef: Filter<TenantDocument> =
       ObjectId.isValid(ref) && /^[0-9a-f]{24}$/i.test(ref)
         ? { _id: new ObjectId(ref) }
         : ref.includes('/')
@@ -138,6 +193,8 @@ export class TenantRepository {
               'Tenant.name': ref.slice(ref.lastIndexOf('/') + 1),
             }
           : { 'Tenant.name': ref };
+    // The scope is part of the query, so a tenant outside it is neither found nor counted as a namesake.
+    const filter = scopedFilter(byRef, scope);
     const docs = await this.collection.find(filter).limit(2).toArray();
     if (docs.length === 0)
       throw new SyncError('NOT_FOUND', `No tenant "${ref}" (m365sync tenants list shows them).`);
@@ -150,15 +207,24 @@ export class TenantRepository {
     return docs[0]!;
   }
 
+  private async checkDestinations(config: TenantConfig): Promise<void> {
+    const problems = destinationProblems(config, await this.destinations.entries());
+    if (problems.length > 0) throw new ValidationError(`Tenant "${config.Tenant.name}"`, problems);
+  }
+
+  /**
+   * A certificate serves the tenants at its place in the hierarchy and below; to any other tenant it
+   * does not exist, and no message shows another customer's certificate (nor its thumbprint).
+   */
   private async checkCertificate(config: TenantConfig): Promise<void> {
     const m365 = config['Microsoft 365'];
     if (m365.client_secret || !m365.certificate_bkey) return;
-    const certificate = await this.findCertificate(m365.certificate_bkey);
+    const certificate = await this.findCertificate(m365.certificate_bkey, config.hierarchy);
     if (!certificate) {
       throw new ValidationError(`Tenant "${config.Tenant.name}"`, [
         {
           field: 'Microsoft 365.certificate_bkey',
-          message: `names no stored certificate ("${m365.certificate_bkey}"); add it with m365sync certificates add`,
+          message: `names no stored certificate available at ${config.hierarchy} ("${m365.certificate_bkey}"); add it there with m365sync certificates add --hierarchy`,
         },
       ]);
     }
@@ -166,7 +232,7 @@ export class TenantRepository {
       throw new ValidationError(`Tenant "${config.Tenant.name}"`, [
         {
           field: 'Microsoft 365.graph_api_certificate_thumbprint',
-          message: `does not match the stored certificate "${m365.certificate_bkey}" (its thumbprint is ${certificate.thumbprint})`,
+          message: `does not match the thumbprint of the stored certificate "${m365.certificate_bkey}" (m365sync certificates list shows it)`,
         },
       ]);
     }
@@ -197,12 +263,28 @@ export class TenantRepository {
     return doc;
   }
 
-  /**
-   * `forMasking`: the caller masks the result, so without the key (LOCKED_KEY_RING: a read-only
-   * command) encrypted fields come out as the mask rather than failing.
-   */
-  private fromDocument(doc: TenantDocument, options: { forMasking?: boolean } = {}): Tenant {
-    const locked = options.forMasking === true && this.keyRing === LOCKED_KEY_RING;
+  /** A tenant fit to show: a stored secret becomes the mask by its presence alone, never decrypted. */
+  private fromDocumentMasked(doc: TenantDocument): Tenant {
+    const tenant: Record<string, unknown> = {
+      id: doc._id.toHexString(),
+      hierarchy: doc.hierarchy,
+      createdAt: doc.createdAt,
+      updatedAt: doc.updatedAt,
+    };
+    for (const group of TENANT_GROUPS) tenant[group] = { ...((doc[group] as Record<string, unknown>) ?? {}) };
+    for (const field of ENCRYPTED_FIELDS) {
+      const group = tenant[field.group] as Record<string, unknown>;
+      if (isEncryptedValue(group[field.name])) group[field.name] = MASK;
+    }
+    return maskTenant(tenant as unknown as Tenant);
+  }
+
+  private fromDocument(doc: TenantDocument): Tenant {
+    return this.read(doc).tenant;
+  }
+
+  /** Decrypts a document; a proxy URL with credentials in it comes out split (`migrated`). */
+  private read(doc: TenantDocument): { tenant: Tenant; migrated: boolean } {
     const tenant: Record<string, unknown> = {
       id: doc._id.toHexString(),
       hierarchy: doc.hierarchy,
@@ -214,12 +296,27 @@ export class TenantRepository {
       const group = tenant[field.group] as Record<string, unknown>;
       const value = group[field.name];
       if (isEncryptedValue(value))
-        group[field.name] = locked
-          ? MASK
-          : this.keyRing.decrypt(value, secretContext(doc._id, fieldPath(field)));
+        group[field.name] = this.keyRing.decrypt(value, secretContext(doc._id, fieldPath(field)));
     }
-    return tenant as unknown as Tenant;
+    const migrated = migrateProxyCredentials(tenant as unknown as Tenant);
+    return { tenant: tenant as unknown as Tenant, migrated };
   }
+}
+
+function checkInScope(config: TenantConfig, scope: string | undefined): void {
+  if (scope === undefined || scopeCovers(scope, config.hierarchy)) return;
+  throw new ValidationError(`Tenant "${config.Tenant.name}"`, [
+    { field: 'hierarchy', message: `must be ${scope} or a place under it (the scope of this token)` },
+  ]);
+}
+
+function scopedFilter<T extends { hierarchy: string }>(
+  filter: Filter<T>,
+  scope: string | undefined,
+): Filter<T> {
+  if (scope === undefined || scope === ALL_SCOPES) return filter;
+  const inScope = hierarchyFilter(scope) as Filter<T>;
+  return Object.keys(filter).length === 0 ? inScope : ({ $and: [filter, inScope] } as Filter<T>);
 }
 
 function secretContext(id: ObjectId, field: string): string {

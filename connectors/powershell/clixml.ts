@@ -19,7 +19,6 @@ export interface ClixmlMessage {
   category?: string;
 }
 
-const STRING_ELEMENT = /<S S="([^"]*)">([\s\S]*?)<\/S>/g;
 const OBJS_BLOCK = /<Objs\b[\s\S]*?(?:<\/Objs>|$)/g;
 const MARKER = /#< CLIXML\r?\n?/g;
 
@@ -28,8 +27,21 @@ export function decodeClixmlEscapes(text: string): string {
   return text.replace(/_x([0-9A-Fa-f]{4})_/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
+/** Code points XML 1.0 may carry; a reference to any other (`&#0;`, `&#99999999;`) reads as U+FFFD. */
+function isXmlChar(code: number): boolean {
+  return (
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
+}
+
 function decodeXmlEntities(text: string): string {
-  return text.replace(/&(lt|gt|amp|quot|apos|#\d+|#x[0-9A-Fa-f]+);/g, (whole, name: string) => {
+  // At most 8 digits: a longer reference is never a valid code point, and is left as it is.
+  return text.replace(/&(lt|gt|amp|quot|apos|#\d{1,8}|#x[0-9A-Fa-f]{1,8});/g, (_whole, name: string) => {
     switch (name) {
       case 'lt':
         return '<';
@@ -43,10 +55,35 @@ function decodeXmlEntities(text: string): string {
         return "'";
       default: {
         const code = name.startsWith('#x') ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-        return Number.isFinite(code) ? String.fromCodePoint(code) : whole;
+        return isXmlChar(code) ? String.fromCodePoint(code) : '\uFFFD';
       }
     }
   });
+}
+
+/**
+ * The `<S S="stream">text</S>` elements of a block, in order: each runs from its start tag to the first
+ * `</S>` after it. A scan with indexOf, never going back, so time is linear in the block's length even
+ * when it holds a megabyte of start tags that are never closed (a lazy regular expression looked for a
+ * `</S>` from every one of them, again and again: quadratic, and the event loop stood still).
+ */
+function* stringElements(block: string): Generator<{ stream: string; content: string }> {
+  const START = '<S S="';
+  let at = 0;
+  for (;;) {
+    const start = block.indexOf(START, at);
+    if (start < 0) return;
+    const quote = block.indexOf('"', start + START.length);
+    if (quote < 0) return; // no attribute ends anywhere after: no element can follow
+    if (block[quote + 1] !== '>') {
+      at = start + 1;
+      continue;
+    }
+    const end = block.indexOf('</S>', quote + 2);
+    if (end < 0) return; // never closed, nor is anything after it
+    yield { stream: block.slice(start + START.length, quote), content: block.slice(quote + 2, end) };
+    at = end + 4;
+  }
 }
 
 function streamOf(attribute: string): ClixmlStream {
@@ -122,9 +159,9 @@ export function decodeClixmlMessages(text: string): ClixmlMessage[] {
     lines = [];
   };
   for (const block of text.match(OBJS_BLOCK) ?? []) {
-    for (const match of block.matchAll(STRING_ELEMENT)) {
-      const s = streamOf(match[1]!);
-      const content = decodeClixmlEscapes(decodeXmlEntities(match[2]!));
+    for (const element of stringElements(block)) {
+      const s = streamOf(element.stream);
+      const content = decodeClixmlEscapes(decodeXmlEntities(element.content));
       if (s !== stream) {
         flush();
         stream = s;

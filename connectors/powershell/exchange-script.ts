@@ -16,12 +16,12 @@ export type ExchangeKind = 'mailboxes' | 'distribution_groups';
 export interface ExchangeScriptOptions {
   kinds?: readonly ExchangeKind[];
   /**
-   * Connect-ExchangeOnline -Organization. Microsoft documents the tenant's primary (initial)
-   * `*.onmicrosoft.com` domain for app-only sign-in; the tenant model only holds the tenant id, so
-   * the engine passes the initial domain when it knows it (Graph: /organization verifiedDomains
-   * isInitial) and the tenant id otherwise.
+   * Connect-ExchangeOnline -Organization: Microsoft documents the tenant's primary (initial)
+   * `*.onmicrosoft.com` domain for app-only sign-in. The tenant model holds only the tenant id, so the
+   * sync reads the initial domain from Graph (/organization, verifiedDomains isInitial) and keeps it
+   * with the tenant's sync state (workers/exchange-organization.ts). Required: never the tenant id.
    */
-  organization?: string;
+  organization: string;
 }
 
 const DOMAIN =
@@ -47,9 +47,13 @@ function readFor(kind: ExchangeKind, tenant: TenantConfig): string {
   return kind === 'mailboxes' && filter ? `${READS[kind]} -Filter ${psLiteral(filter)}` : READS[kind];
 }
 
-function organizationLiteral(tenant: TenantConfig, organization: string | undefined): string {
-  if (organization === undefined)
-    return psGuid(tenant['Microsoft 365']?.tenant_id, 'Microsoft 365.tenant_id');
+function organizationLiteral(organization: string | undefined): string {
+  if (!organization) {
+    throw new SyncError(
+      'CONFIGURATION',
+      "Connect-ExchangeOnline needs the tenant's initial *.onmicrosoft.com domain as -Organization, and it is not known",
+    );
+  }
   if (!DOMAIN.test(organization)) {
     throw new SyncError(
       'CONFIGURATION',
@@ -79,7 +83,7 @@ function exchangeScript(tenant: TenantConfig, organization: string | undefined, 
     '# m365sync: Exchange Online (generated; every tenant value is a single-quoted literal)',
     SCRIPT_PRELUDE,
     'Import-Module ExchangeOnlineManagement',
-    `$null = Connect-ExchangeOnline -CertificateThumbprint ${thumbprint} -AppId ${appId} -Organization ${organizationLiteral(tenant, organization)}${envArg} -ShowBanner:$false -SkipLoadingFormatData -CommandName @('Get-EXOMailbox','Get-DistributionGroup','Disconnect-ExchangeOnline')`,
+    `$null = Connect-ExchangeOnline -CertificateThumbprint ${thumbprint} -AppId ${appId} -Organization ${organizationLiteral(organization)}${envArg} -ShowBanner:$false -SkipLoadingFormatData -CommandName @('Get-EXOMailbox','Get-DistributionGroup','Disconnect-ExchangeOnline')`,
     '',
     ...body,
     'Disconnect-ExchangeOnline -Confirm:$false',
@@ -89,7 +93,7 @@ function exchangeScript(tenant: TenantConfig, organization: string | undefined, 
 }
 
 /** The Exchange full pull. */
-export function buildExchangePullScript(tenant: TenantConfig, options: ExchangeScriptOptions = {}): string {
+export function buildExchangePullScript(tenant: TenantConfig, options: ExchangeScriptOptions): string {
   const kinds = options.kinds ?? (EXCHANGE_KINDS as ExchangeKind[]);
   for (const kind of kinds) {
     if (!(kind in READS)) {
@@ -107,10 +111,7 @@ export function buildExchangePullScript(tenant: TenantConfig, options: ExchangeS
 }
 
 /** "Test connection": sign in and read one mailbox. */
-export function buildExchangeTestScript(
-  tenant: TenantConfig,
-  options: { organization?: string } = {},
-): string {
+export function buildExchangeTestScript(tenant: TenantConfig, options: { organization: string }): string {
   return exchangeScript(tenant, options.organization, [
     kindBlock('mailboxes', 'Get-EXOMailbox -ResultSize 1'),
   ]);

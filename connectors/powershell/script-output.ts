@@ -5,9 +5,12 @@
  * and the messages become one SyncError with an operator-facing message, never quoting a secret.
  */
 import { SyncError } from '../../domain/errors.js';
+import { redactSecrets } from '../../domain/redaction.js';
 import { decodeClixmlMessages, type ClixmlMessage } from './clixml.js';
 import { JsonLinesDecoder, outputTooLarge, type JsonLinesOptions } from './json-lines.js';
 import type { ScriptRecord } from './records.js';
+
+export { redactSecrets };
 
 export interface OutputChunk {
   stream: 'stdout' | 'stderr';
@@ -17,7 +20,15 @@ export interface OutputChunk {
 export interface ScriptOutputOptions extends JsonLinesOptions {
   /** stderr kept for decoding; beyond it the rest is counted and dropped. Default 1 MiB. */
   maxStderrBytes?: number;
+  /**
+   * The tenant's secrets (tenantSecrets): masked, in every spelling, out of each `err` line's
+   * message, which quotes whatever the failing cmdlet said (a script line, a request URL).
+   */
+  secrets?: readonly string[];
 }
+
+/** Longest `err` message kept: it goes into a run record and an operator's terminal. */
+const MAX_ERR_MESSAGE_CHARS = 1000;
 
 export interface ScriptOutput {
   /** The stdout records in order. Iterate once; this drives the reading of the whole output. */
@@ -35,6 +46,7 @@ export function splitScriptOutput(
   options: ScriptOutputOptions = {},
 ): ScriptOutput {
   const maxStderr = options.maxStderrBytes ?? DEFAULT_MAX_STDERR_BYTES;
+  const secrets = options.secrets ?? [];
   const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
   // stdout's own budget is the whole budget; stderr counts against it too (below).
   const stdout = new JsonLinesDecoder({ ...options, maxBytes: Number.POSITIVE_INFINITY });
@@ -48,14 +60,19 @@ export function splitScriptOutput(
       total += chunk.data.byteLength;
       if (total > maxBytes) throw outputTooLarge(maxBytes);
       if (chunk.stream === 'stdout') {
-        yield* stdout.push(chunk.data);
+        for (const record of stdout.push(chunk.data)) yield scrubbed(record);
       } else if (stderrKept < maxStderr) {
         const part = chunk.data.subarray(0, maxStderr - stderrKept);
         stderr.push(part);
         stderrKept += part.byteLength;
       }
     }
-    yield* stdout.end();
+    for (const record of stdout.end()) yield scrubbed(record);
+  }
+
+  function scrubbed(record: ScriptRecord): ScriptRecord {
+    if (record.t !== 'err') return record;
+    return { ...record, message: redactSecrets(record.message, secrets).slice(0, MAX_ERR_MESSAGE_CHARS) };
   }
 
   const messages = () => (decoded ??= decodeClixmlMessages(Buffer.concat(stderr).toString('utf8')));
@@ -67,15 +84,6 @@ export function splitScriptOutput(
         .filter((m) => m.stream === 'error')
         .map((m) => m.message),
   };
-}
-
-/** `secret` → `********` in a message, for every secret of the tenant (longest first). */
-export function redactSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of [...secrets].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length)) {
-    out = out.split(secret).join('********');
-  }
-  return out;
 }
 
 export type PowerShellApplication = 'Microsoft Teams' | 'Exchange Online';

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { SyncError } from '../../domain/errors.js';
@@ -38,7 +39,7 @@ export class WinRmClient implements ShellTransport {
   private readonly transport: WsmanTransport;
   private readonly log: Logger;
 
-  constructor(input: WinRmClientInput, deps: { logger?: Logger } = {}) {
+  constructor(input: WinRmClientInput, deps: { logger?: Logger; lookup?: LookupFunction } = {}) {
     this.options = winRmClientOptionsSchema.parse(input);
     const o = this.options;
     this.transport = new WsmanTransport({
@@ -51,6 +52,7 @@ export class WinRmClient implements ShellTransport {
       rejectUnauthorized: o.rejectUnauthorized,
       maxSockets: o.maxSockets,
       maxResponseBytes: o.maxEnvelopeSize * 4 + 65_536,
+      ...(deps.lookup ? { lookup: deps.lookup } : {}),
     });
     this.proxy = this.transport.proxy;
     this.headerBase = {
@@ -160,14 +162,29 @@ export class WinRmClient implements ShellTransport {
     try {
       commandId = await this.withQuotaRetry('Command', signal, () => shell.command(command, args, signal));
       if (stdin !== undefined) await shell.send(commandId, stdin, signal);
+      let emptyInARow = 0;
       for (;;) {
         const remaining = limits.deadlineAt - Date.now();
         if (remaining <= 0) throw this.deadlineError(limits.deadlineMs ?? 0);
+        const asked = performance.now();
         const r = await shell.receive(
           commandId,
           Math.max(100, Math.min(this.options.operationTimeoutMs, remaining)),
           signal,
         );
+        if (r.chunks.length === 0 && !r.done) {
+          // Nothing yet. A real server held this Receive up to its OperationTimeout; one that answered
+          // at once (empty, or a TimedOut fault) would have us spin: wait out the rest of the backoff.
+          const step = Math.min(
+            this.options.maxEmptyReceiveWaitMs,
+            this.options.emptyReceiveWaitMs * 2 ** Math.min(emptyInARow, 30),
+          );
+          emptyInARow++;
+          const wait = Math.min(step - (performance.now() - asked), limits.deadlineAt - Date.now());
+          if (wait > 0) await this.pause(wait, signal);
+          continue;
+        }
+        emptyInARow = 0;
         for (const chunk of r.chunks) {
           if (chunk.stream === 'stdout') state.stdoutBytes += chunk.data.length;
           else state.stderrBytes += chunk.data.length;
@@ -300,6 +317,19 @@ export class WinRmClient implements ShellTransport {
         });
       }
     }
+  }
+
+  /** Waits, unless the command is cancelled or its deadline passes first (then that is thrown). */
+  private async pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    await sleep(ms, undefined, { signal }).catch((error: unknown) => {
+      const reason: unknown = signal?.reason;
+      if (reason instanceof SyncError) throw reason;
+      if (!signal?.aborted) throw error;
+      throw new WinRmError('CANCELLED', `Receive on PowerShell proxy ${this.proxy} was cancelled`, {
+        proxy: this.proxy,
+        cause: reason,
+      });
+    });
   }
 
   private deadlineError(deadlineMs: number): WinRmError {

@@ -58,10 +58,27 @@ function flattenText(node: XmlElement): string {
   return [node.text, ...node.children.map(flattenText)].filter((t) => t !== '').join(' ');
 }
 
-/** Maps a fault to an error with a stable code; what the client does with each is in client.ts. */
+const FAULT_IDENTIFIER = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * Maps a fault to an error with a stable code; what the client does with each is in client.ts.
+ * The message and the error carry the fault's identifiers (WS-Management code, subcode, HTTP status),
+ * never its Reason or Message text: what a proxy (or whatever answers in its place) writes is not
+ * copied into run errors, API responses or logs. The text is only read to classify the fault.
+ */
 export function faultError(proxy: string, action: string, fault: SoapFault, httpStatus: number): WinRmError {
-  const said = fault.reason ?? fault.message ?? '(no reason in the fault)';
-  const details = { proxy, fault, httpStatus };
+  const text = `${fault.reason ?? ''} ${fault.message ?? ''}`;
+  const subcode = fault.subcode && FAULT_IDENTIFIER.test(fault.subcode) ? fault.subcode : undefined;
+  const said = `fault ${fault.wsmanCode ?? 'without a code'}${subcode ? ` (${subcode})` : ''}, HTTP ${httpStatus}`;
+  const details = {
+    proxy,
+    fault: {
+      ...(fault.code && FAULT_IDENTIFIER.test(fault.code) ? { code: fault.code } : {}),
+      ...(subcode ? { subcode } : {}),
+      ...(fault.wsmanCode !== undefined ? { wsmanCode: fault.wsmanCode } : {}),
+    },
+    httpStatus,
+  };
   switch (fault.wsmanCode) {
     case FAULT_CODE.operationTimeout:
       return new WinRmError(
@@ -75,7 +92,7 @@ export function faultError(proxy: string, action: string, fault: SoapFault, http
     case FAULT_CODE.shellNotFound:
       return new WinRmError(
         'WINRM_SHELL_NOT_FOUND',
-        `PowerShell proxy ${proxy} no longer knows the shell (restarted, idle timeout, or a load balancer switched nodes): ${said}`,
+        `PowerShell proxy ${proxy} no longer knows the shell (restarted, idle timeout, or a load balancer switched nodes; ${said})`,
         { ...details, retryable: true },
       );
     case FAULT_CODE.maxShellsPerUser:
@@ -83,15 +100,15 @@ export function faultError(proxy: string, action: string, fault: SoapFault, http
       return new WinRmError(
         'WINRM_QUOTA',
         `PowerShell proxy ${proxy} refused ${action}: a WinRM quota for the proxy account is exhausted ` +
-          `(fault ${fault.wsmanCode}). Lower the pool's shells per proxy or raise MaxShellsPerUser / ` +
-          `MaxConcurrentOperationsPerUser on the proxy. Server said: ${said}`,
+          `(${said}). Lower the pool's shells per proxy or raise MaxShellsPerUser / ` +
+          `MaxConcurrentOperationsPerUser on the proxy.`,
         { ...details, retryable: true },
       );
   }
   if (fault.subcode === 'QuotaLimit') {
     return new WinRmError(
       'WINRM_QUOTA',
-      `PowerShell proxy ${proxy} refused ${action}: quota exceeded. ${said}`,
+      `PowerShell proxy ${proxy} refused ${action}: quota exceeded (${said}).`,
       {
         ...details,
         retryable: true,
@@ -99,12 +116,12 @@ export function faultError(proxy: string, action: string, fault: SoapFault, http
     );
   }
   if (
-    /MaxEnvelopeSize/i.test(said) ||
-    (fault.wsmanCode === FAULT_CODE.envelopeTooLarge && /size/i.test(said))
+    /MaxEnvelopeSize/i.test(text) ||
+    (fault.wsmanCode === FAULT_CODE.envelopeTooLarge && /size/i.test(text))
   ) {
     return new WinRmError(
       'WINRM_ENVELOPE_TOO_LARGE',
-      `PowerShell proxy ${proxy} refused an oversized ${action}: ${said}`,
+      `PowerShell proxy ${proxy} refused an oversized ${action} (${said})`,
       {
         ...details,
         retryable: true,
@@ -113,9 +130,8 @@ export function faultError(proxy: string, action: string, fault: SoapFault, http
   }
   return new WinRmError(
     'WINRM_FAULT',
-    `PowerShell proxy ${proxy} answered ${action} with a SOAP fault` +
-      `${fault.wsmanCode === undefined ? '' : ` ${fault.wsmanCode}`}` +
-      `${fault.subcode === undefined ? '' : ` (${fault.subcode})`}: ${said}`,
+    `PowerShell proxy ${proxy} answered ${action} with a SOAP fault (${said}); its text is not shown, ` +
+      "look the code up in the WinRM documentation or the proxy's event log (Microsoft-Windows-WinRM/Operational).",
     details,
   );
 }

@@ -35,6 +35,14 @@ export const winRmClientOptionsSchema = z.object({
    * any output reached the caller. Generated scripts only read, so rerunning is safe.
    */
   attempts: z.number().int().min(1).default(2),
+  /**
+   * A Receive that comes back with no output long before its OperationTimeout (a proxy or load
+   * balancer answering empty at once) is followed by a wait before the next one, so the client never
+   * spins: this first wait, doubling per empty answer in a row up to `maxEmptyReceiveWaitMs`. Output
+   * resets it; a Receive the server really held for its OperationTimeout waits nothing more.
+   */
+  emptyReceiveWaitMs: z.number().int().min(1).default(50),
+  maxEmptyReceiveWaitMs: z.number().int().min(1).default(2000),
 });
 
 export type WinRmClientInput = z.input<typeof winRmClientOptionsSchema>;

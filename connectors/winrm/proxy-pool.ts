@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SyncError } from '../../domain/errors.js';
@@ -74,7 +75,10 @@ export class ProxyPool {
   private readonly timer: NodeJS.Timeout;
   private closed = false;
 
-  constructor(input: ProxyPoolInput, deps: { logger?: Logger; metrics?: ProxyMetrics } = {}) {
+  constructor(
+    input: ProxyPoolInput,
+    deps: { logger?: Logger; metrics?: ProxyMetrics; lookupFor?: (port: number) => LookupFunction } = {},
+  ) {
     this.options = proxyPoolOptionsSchema.parse(input);
     this.log = (deps.logger ?? defaultLogger).child({ component: 'powershell-proxy-pool' });
     this.metrics = deps.metrics ?? proxyMetrics();
@@ -88,9 +92,10 @@ export class ProxyPool {
       ...clientOptions
     } = this.options;
     for (const host of hosts) {
+      const port = host.port ?? DEFAULT_PORT[this.options.scheme];
       const client = new WinRmClient(
-        { ...clientOptions, host: host.host, port: host.port ?? DEFAULT_PORT[this.options.scheme] },
-        { logger: deps.logger },
+        { ...clientOptions, host: host.host, port },
+        { logger: deps.logger, ...(deps.lookupFor ? { lookup: deps.lookupFor(port) } : {}) },
       );
       if (this.proxies.has(client.proxy)) {
         client.close();
@@ -267,7 +272,7 @@ export class ProxyPool {
 export function proxyPoolForTenant(
   tenant: Pick<TenantConfig, 'Microsoft Teams Powershell'>,
   options: Omit<ProxyPoolInput, 'hosts' | 'username' | 'password'> = {},
-  deps: { logger?: Logger } = {},
+  deps: { logger?: Logger; lookupFor?: (port: number) => LookupFunction } = {},
 ): ProxyPool {
   const group = tenant['Microsoft Teams Powershell'];
   const hosts: PowerShellHost[] = parsePowerShellHosts(group.hostName);

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { SyncError } from '../../domain/errors.js';
 import { faultError, parseFault, unauthorizedError, WinRmError } from './errors.js';
 import { parseXml, type XmlElement } from './xml.js';
@@ -17,6 +18,8 @@ export interface TransportOptions {
   maxSockets: number;
   /** The largest response body accepted (a Receive is bounded by MaxEnvelopeSize). */
   maxResponseBytes: number;
+  /** Resolves the proxy's name for each new socket (connectors/guarded-lookup.ts); default: the system's. */
+  lookup?: LookupFunction;
 }
 
 export interface SoapExchange {
@@ -46,6 +49,7 @@ export class WsmanTransport {
       keepAlive: true,
       maxSockets: options.maxSockets,
       maxFreeSockets: options.maxSockets,
+      ...(options.lookup ? { lookup: options.lookup } : {}),
     };
     this.agent = options.https
       ? new https.Agent({ ...agentOptions, ca: options.ca, rejectUnauthorized: options.rejectUnauthorized })
@@ -165,6 +169,17 @@ export class WsmanTransport {
       };
       x.signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EDESTINATIONREFUSED') {
+          // The proxy's name resolves to an address the allow-list does not name: nothing was sent.
+          fail(
+            new WinRmError('CONFIGURATION', `PowerShell proxy ${this.proxy} refused: ${error.message}`, {
+              proxy: this.proxy,
+              retryable: false,
+              cause: error,
+            }),
+          );
+          return;
+        }
         const wrapped = new WinRmError(
           'PROXY_UNAVAILABLE',
           `PowerShell proxy ${this.proxy} could not be reached for ${x.action}: ${error.code ?? error.message}` +

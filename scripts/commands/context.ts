@@ -2,7 +2,9 @@
  * What CLI commands share: the output streams (swappable, so tests run the real program in-process)
  * and the stores, opened on first use so `m365sync --help` needs no database.
  */
+import { userInfo } from 'node:os';
 import type { Db } from 'mongodb';
+import { checkedActor } from '../../domain/actor.js';
 import { connectMongo, type MongoConnection } from '../../connectors/mongo/connection.js';
 import {
   ENCRYPTION_KEYS_VARIABLE,
@@ -10,7 +12,10 @@ import {
   keyRingFromEnv,
   type KeyRing,
 } from '../../connectors/mongo/encryption.js';
+import { ApiTokenStore } from '../../connectors/mongo/api-tokens.js';
 import { CertificateRepository } from '../../connectors/mongo/certificates.js';
+import type { AllowedDestinations } from '../../connectors/mongo/destinations.js';
+import { checkKeyCanary } from '../../connectors/mongo/key-canary.js';
 import { TenantRepository } from '../../connectors/mongo/tenants.js';
 
 export interface CliIo {
@@ -23,6 +28,10 @@ export interface Stores {
   keyRing: KeyRing;
   tenants: TenantRepository;
   certificates: CertificateRepository;
+  /** The operator API's tokens. */
+  tokens: ApiTokenStore;
+  /** The allow-list of destinations (the same one the tenant store checks). */
+  destinations: AllowedDestinations;
 }
 
 export interface CliContext {
@@ -38,6 +47,11 @@ export interface CliContext {
   /** Runs at close (queues, pools…), newest first. */
   onClose(cleanup: () => Promise<void> | void): void;
   close(): Promise<void>;
+}
+
+/** Who runs this command, as recorded on runs and approvals: M365SYNC_OPERATOR, else `<user>@cli`. */
+export function operatorName(ctx: Pick<CliContext, 'env'>): string {
+  return checkedActor(ctx.env.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`, 'M365SYNC_OPERATOR');
 }
 
 export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env): CliContext {
@@ -74,9 +88,18 @@ export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env
   };
 }
 
+/**
+ * Opens the stores every process uses (CLI, API, worker, scheduler, demo). Checks the key canary
+ * first: a wrong M365SYNC_ENCRYPTION_KEYS stops the process here, at start-up.
+ */
 export async function openStores(db: Db, keyRing: KeyRing): Promise<Stores> {
+  // A read-only command without the key has no key to check (it decrypts nothing).
+  if (keyRing !== LOCKED_KEY_RING) await checkKeyCanary(db, keyRing);
   const certificates = new CertificateRepository(db, keyRing);
-  const tenants = new TenantRepository(db, keyRing, (name) => certificates.find(name));
-  await Promise.all([certificates.ensureIndexes(), tenants.ensureIndexes()]);
-  return { db, keyRing, tenants, certificates };
+  const tenants = new TenantRepository(db, keyRing, (name, hierarchy) =>
+    certificates.findForTenant(name, hierarchy),
+  );
+  const tokens = new ApiTokenStore(db);
+  await Promise.all([certificates.ensureIndexes(), tenants.ensureIndexes(), tokens.ensureIndexes()]);
+  return { db, keyRing, tenants, certificates, tokens, destinations: tenants.destinations };
 }

@@ -2,7 +2,6 @@
  * Sync controls on the command line: mass-delete protection thresholds (`m365sync protection`) and
  * operator-defined kind lists (`m365sync kinds`).
  */
-import { userInfo } from 'node:os';
 import { Command } from 'commander';
 import { DeleteProtectionStore, type ProtectionLevel } from '../../connectors/mongo/delete-protection.js';
 import { KindLists } from '../../connectors/mongo/kind-lists.js';
@@ -15,12 +14,8 @@ import {
 import type { EntitySource } from '../../domain/entity-kinds.js';
 import { ValidationError } from '../../domain/errors.js';
 import { BUILT_IN_KIND_LISTS } from '../../domain/kind-lists.js';
-import type { CliContext } from './context.js';
+import { operatorName, type CliContext } from './context.js';
 import { table } from './tenants.js';
-
-function requester(ctx: CliContext): string {
-  return ctx.env.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`;
-}
 
 function sourceOf(value: string | undefined, required: boolean): EntitySource | undefined {
   if (value === undefined && !required) return undefined;
@@ -112,7 +107,7 @@ export function protectionCommand(ctx: CliContext): Command {
       if (count !== undefined) threshold.count = count;
       if (percent !== undefined) threshold.percent = percent;
       const at = await level(options);
-      await (await store()).set(at, source, threshold, requester(ctx));
+      await (await store()).set(at, source, threshold, operatorName(ctx));
       ctx.io.out(`${source}: ${describeDeleteThreshold(threshold)} at ${scopeName(at)}`);
     });
 
@@ -175,7 +170,7 @@ export function kindsCommand(ctx: CliContext): Command {
         await lists()
       ).set(
         { name, kinds: spec, ...(options.description ? { description: options.description } : {}) },
-        requester(ctx),
+        operatorName(ctx),
       );
       ctx.io.out(`${list.name}: ${list.kinds.join(',')}`);
     });

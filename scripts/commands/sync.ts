@@ -2,8 +2,8 @@
  * Operator commands around syncs: enqueue (and watch), list and show runs, test a connection,
  * and the per-tenant schedule.
  */
+import { printable } from '../../domain/actor.js';
 import { readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Queue } from 'bullmq';
 import { RUN_STATUSES, SyncRuns, type RunStatus, type SyncRun } from '../../connectors/mongo/sync-runs.js';
@@ -13,30 +13,48 @@ import { winRmSettingsFromEnv } from '../../connectors/winrm/index.js';
 import { ValidationError } from '../../domain/errors.js';
 import { KindLists } from '../../connectors/mongo/kind-lists.js';
 import { planKinds, syncPlan } from '../../domain/sync-plan.js';
-import { redisSettings } from '../../queues/connection.js';
+import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
+import { watchWorkers } from '../../queues/worker-presence.js';
 import { clearSchedule, createTriggerQueue, setSchedule, showSchedule } from '../../queues/schedules.js';
 import {
   createSyncQueue,
   enqueueAll,
   enqueueSync,
+  syncQueueSettings,
   waitForRun,
   type EnqueueResult,
   type SyncJobData,
 } from '../../queues/sync-queue.js';
 import { createLogger } from '../../observability/logger.js';
+import { winRmDefaultPort } from '../../workers/full-pull.js';
 import { testConnection } from '../../workers/test-connection.js';
 import { approveDeletes } from '../../workers/tenant-maintenance.js';
-import type { CliContext } from './context.js';
+import { operatorName, type CliContext } from './context.js';
 import { table } from './tenants.js';
-
-function requester(ctx: CliContext): string {
-  return ctx.env.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`;
-}
 
 function syncQueue(ctx: CliContext): Queue<SyncJobData, unknown, string> {
   const queue = createSyncQueue(redisSettings(ctx.env), { oneShot: true });
   ctx.onClose(() => queue.close());
   return queue;
+}
+
+/** A job with no worker waits in silence: say so at once, and again if the last worker goes away. */
+function sayWhenNoWorker(ctx: CliContext, queue: Queue<SyncJobData, unknown, string>): { stop(): void } {
+  const redis = redisSettings(ctx.env);
+  let missing = false;
+  return watchWorkers(queue, (count) => {
+    if (count === 0) {
+      missing = true;
+      ctx.io.err(
+        `no sync worker is connected to ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix}): the sync waits until one is. ` +
+          'Start one with `m365sync worker` (with the same REDIS_URL and M365SYNC_QUEUE_PREFIX, and MONGODB_URI, M365SYNC_DB and M365SYNC_ENCRYPTION_KEYS), ' +
+          'or start the worker deployment.',
+      );
+    } else if (missing) {
+      missing = false;
+      ctx.io.err('a sync worker is connected; the sync can start');
+    }
+  });
 }
 
 /** A whole number within bounds, for an option value (commander reports the option and the value). */
@@ -114,6 +132,8 @@ export function syncCommand(ctx: CliContext): Command {
         throw new ValidationError('sync', [{ field: 'tenant', message: 'give a tenant or --all, not both' }]);
       if (!options.all && !ref)
         throw new ValidationError('sync', [{ field: 'tenant', message: 'name a tenant, or give --all' }]);
+      // Attempts and backoff are fixed in the job by whoever enqueues it: here, this command.
+      const settings = syncQueueSettings(ctx.env);
       const { tenants, db } = await ctx.stores();
       const kinds = options.kinds ? await new KindLists(db).resolve(options.kinds) : undefined;
       const runs = new SyncRuns(db);
@@ -126,10 +146,10 @@ export function syncCommand(ctx: CliContext): Command {
           {
             hierarchy: options.hierarchy,
             trigger: 'cli',
-            requestedBy: requester(ctx),
+            requestedBy: operatorName(ctx),
             ...(kinds ? { kinds } : {}),
           },
-          { runs },
+          { runs, settings },
         );
         if (!options.wait) {
           if (options.json) return ctx.io.out(JSON.stringify({ enqueued: results }, null, 2));
@@ -142,10 +162,15 @@ export function syncCommand(ctx: CliContext): Command {
         if (!options.json) ctx.io.err(`enqueued ${results.length} tenant(s); waiting for every run…`);
         // One at a time: the runs go on in parallel on the workers; this only reads their ends.
         const waited: Waited[] = [];
-        for (const r of results) {
-          const { run: _run, ...w } = await outcomeOf(queue, runs, r.tenantId, r, timeoutMs);
-          waited.push(w);
-          if (!options.json) ctx.io.err(`${r.tenantId}: ${w.status}`);
+        const workers = sayWhenNoWorker(ctx, queue);
+        try {
+          for (const r of results) {
+            const { run: _run, ...w } = await outcomeOf(queue, runs, r.tenantId, r, timeoutMs);
+            waited.push(w);
+            if (!options.json) ctx.io.err(`${r.tenantId}: ${w.status}`);
+          }
+        } finally {
+          workers.stop();
         }
         const counts: Record<string, number> = {};
         for (const w of waited) counts[w.status] = (counts[w.status] ?? 0) + 1;
@@ -182,8 +207,8 @@ export function syncCommand(ctx: CliContext): Command {
       if (display) ctx.onClose(() => display.close());
       const enqueued = await enqueueSync(
         queue,
-        { tenantId: tenant.id, trigger: 'cli', requestedBy: requester(ctx), ...(kinds ? { kinds } : {}) },
-        { runs, hierarchy: tenant.hierarchy },
+        { tenantId: tenant.id, trigger: 'cli', requestedBy: operatorName(ctx), ...(kinds ? { kinds } : {}) },
+        { runs, hierarchy: tenant.hierarchy, settings },
       );
       const what = {
         created: 'enqueued',
@@ -200,7 +225,10 @@ export function syncCommand(ctx: CliContext): Command {
         return;
       }
       if (!options.json) ctx.io.out(`${name}: ${what} (job ${enqueued.jobId})`);
-      const result = await outcomeOf(queue, runs, tenant.id, enqueued, timeoutMs, display);
+      const workers = sayWhenNoWorker(ctx, queue);
+      const result = await outcomeOf(queue, runs, tenant.id, enqueued, timeoutMs, display).finally(() =>
+        workers.stop(),
+      );
       display?.finish(Object.keys(result.run?.kinds ?? {}).length);
       process.exitCode = exitForStatus(result.status);
       if (options.json) {
@@ -229,15 +257,15 @@ export function runSummary(run: SyncRun): string {
     r.error ? `${r.error.code}: ${r.error.message}`.slice(0, 160) : '',
   ]);
   return [
-    `run ${run.id}: ${run.status} in ${duration} (trigger ${run.trigger}, by ${run.requestedBy}, job ${run.jobId})`,
+    `run ${run.id}: ${run.status} in ${duration} (trigger ${run.trigger}, by ${printable(run.requestedBy)}, job ${run.jobId})`,
     table(['KIND', 'STATUS', 'CREATED', 'UPDATED', 'UNCHANGED', 'DELETED', 'TIME', 'ERROR'], rows),
     ...Object.entries(run.kinds ?? {})
       .filter(([, r]) => r.held)
       .map(([kind, r]) => {
         const h = r.held!;
         return h.approval
-          ? `${kind}: ${h.approval.deleted} held deletions approved by ${h.approval.by} at ${new Date(h.approval.at).toISOString()}`
-          : `${kind}: would delete ${h.wouldDelete} of ${h.stored} (limit ${h.limit}: ${h.threshold}, from ${h.origin}); e.g. ${h.sample.slice(0, 5).join(', ')}\n  approve: m365sync runs approve-deletes ${run.id}`;
+          ? `${kind}: ${h.approval.deleted} held deletions approved by ${printable(h.approval.by)} at ${new Date(h.approval.at).toISOString()}`
+          : `${kind}: would delete ${h.wouldDelete} of ${h.stored} (limit ${h.limit}: ${h.threshold}, from ${h.origin}); e.g. ${printable(h.sample.slice(0, 5).join(', '))}\n  approve: m365sync runs approve-deletes ${run.id}`;
       }),
     ...(run.error ? [`error: ${run.error.code}: ${run.error.message}`] : []),
   ].join('\n');
@@ -286,7 +314,7 @@ export function runsCommand(ctx: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (id: string, options) => {
       const { db } = await ctx.readStores();
-      const { run, deleted } = await approveDeletes(db, id, requester(ctx));
+      const { run, deleted } = await approveDeletes(db, id, operatorName(ctx));
       if (options.json)
         return ctx.io.out(JSON.stringify({ run: run.id, status: run.status, deleted }, null, 2));
       for (const [kind, count] of Object.entries(deleted)) ctx.io.out(`deleted ${count} ${kind}`);
@@ -314,13 +342,16 @@ export function testConnectionCommand(ctx: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
       const { tenants, certificates } = await ctx.stores();
-      const tenant = await tenants.getDecrypted(ref);
+      const winrm = winRmSettingsFromEnv(ctx.env);
+      // Checked against the allow-list before anything is contacted.
+      const tenant = await tenants.getForConnection(ref, winRmDefaultPort(winrm));
       const caFile = ctx.env.M365SYNC_GRAPH_CA_FILE;
       const results = await testConnection({
         tenant,
         certificates,
         graph: { ca: caFile ? readFileSync(caFile, 'utf8') : undefined },
-        winrm: winRmSettingsFromEnv(ctx.env),
+        winrm,
+        allowed: await tenants.destinations.entries(),
         logger: createLogger({ level: ctx.env.LOG_LEVEL ?? 'warn' }),
       });
       if (results.some((r) => !r.ok)) process.exitCode = 1;
@@ -377,7 +408,7 @@ export function scheduleCommand(ctx: CliContext): Command {
         ...(options.kinds ? { kinds: await new KindLists(db).resolve(options.kinds) } : {}),
       };
       print(
-        await setSchedule(queue, db, tenant.id, input, { updatedBy: requester(ctx) }),
+        await setSchedule(queue, db, tenant.id, input, { updatedBy: operatorName(ctx) }),
         Boolean(options.json),
       );
     });

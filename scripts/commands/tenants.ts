@@ -1,18 +1,14 @@
+import { printable } from '../../domain/actor.js';
 import { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import type { Tenant, TenantInput } from '../../domain/tenant.js';
 import { TENANT_FIELDS, fieldPath } from '../../domain/tenant-fields.js';
-import type { CliContext } from './context.js';
+import { operatorName, type CliContext } from './context.js';
 import { applySetFlags, readStructuredFile } from './input.js';
-import { userInfo } from 'node:os';
 import { KindLists } from '../../connectors/mongo/kind-lists.js';
 import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
 import { ValidationError } from '../../domain/errors.js';
 import { purgeTenant } from '../../workers/tenant-maintenance.js';
-
-function operator(ctx: CliContext): string {
-  return ctx.env.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`;
-}
 
 function purgedCount(run: SyncRun): number {
   return Object.values(run.kinds).reduce((n, r) => n + r.deleted, 0);
@@ -155,7 +151,7 @@ export function tenantsCommand(ctx: CliContext): Command {
         return;
       }
       if (options.purge) {
-        const run = await purgeTenant(db, tenant, { requestedBy: operator(ctx) });
+        const run = await purgeTenant(db, tenant, { requestedBy: operatorName(ctx) });
         ctx.io.out(`purged ${purgedCount(run)} object(s) (run ${run.id})`);
       }
       const removed = await repo.remove(tenant.id);
@@ -179,7 +175,10 @@ export function tenantsCommand(ctx: CliContext): Command {
         process.exitCode = 1;
         return;
       }
-      const run = await purgeTenant(db, tenant, { requestedBy: operator(ctx), ...(kinds ? { kinds } : {}) });
+      const run = await purgeTenant(db, tenant, {
+        requestedBy: operatorName(ctx),
+        ...(kinds ? { kinds } : {}),
+      });
       for (const [kind, r] of Object.entries(run.kinds))
         if (r.deleted > 0) ctx.io.out(`deleted ${r.deleted} ${kind}`);
       ctx.io.out(
@@ -204,17 +203,30 @@ export function tenantsCommand(ctx: CliContext): Command {
 
   tenants
     .command('reencrypt')
-    .description('re-encrypt every tenant secret still under an older key with the active key')
+    .description(
+      "re-encrypt every secret at rest still under an older key (tenants' secrets, certificates' private keys) with the active key",
+    )
     .action(async () => {
-      const { tenants: repo, keyRing } = await ctx.stores();
-      const changed = await repo.reencryptAll();
-      ctx.io.out(`re-encrypted ${changed} tenant(s) with key "${keyRing.activeKeyId}"`);
+      const { tenants: repo, certificates, keyRing } = await ctx.stores();
+      const tenants = await repo.reencryptAll();
+      const certs = await certificates.reencryptAll();
+      const key = `key "${keyRing.activeKeyId}"`;
+      for (const t of tenants.reencrypted) ctx.io.out(`re-encrypted tenant ${t}`);
+      for (const c of certs) ctx.io.out(`re-encrypted certificate ${c}`);
+      for (const t of tenants.proxyCredentialsMoved)
+        ctx.io.out(`moved the proxy user and password of tenant ${t} out of its proxy URL`);
+      ctx.io.out(
+        `re-encrypted ${tenants.reencrypted.length} tenant(s) and ${certs.length} certificate private key(s) with ${key}; ` +
+          `everything at rest is now under ${key}`,
+      );
     });
 
   return tenants;
 }
 
-export function table(header: string[], rows: string[][]): string {
+/** Rows of text in aligned columns; each cell's control characters are shown as escapes (`\x1B`). */
+export function table(header: string[], cells: string[][]): string {
+  const rows = cells.map((row) => row.map((cell) => printable(cell)));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells

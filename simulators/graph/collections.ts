@@ -186,7 +186,23 @@ export const COLLECTIONS: Record<string, Collection> = {
             {
               id: ds.tenantId,
               displayName: `Simulated tenant ${ds.seed}`,
-              verifiedDomains: [{ name: ds.domain, isDefault: true, isInitial: true, type: 'Managed' }],
+              // As Graph lists them: the initial *.onmicrosoft.com domain, and the default (vanity) one.
+              verifiedDomains: [
+                {
+                  capabilities: 'Email, OfficeCommunicationsOnline',
+                  isDefault: false,
+                  isInitial: true,
+                  name: ds.initialDomain,
+                  type: 'Managed',
+                },
+                {
+                  capabilities: 'Email, OfficeCommunicationsOnline',
+                  isDefault: true,
+                  isInitial: false,
+                  name: ds.domain,
+                  type: 'Managed',
+                },
+              ],
             },
           ],
     properties: new Set(['id', 'displayName', 'verifiedDomains']),

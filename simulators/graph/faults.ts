@@ -23,6 +23,8 @@ export const FAULT_KINDS = [
   'emptyPage',
   /** 403 Authorization_RequestDenied, whatever the token's roles. */
   'forbidden',
+  /** 404 Request_ResourceNotFound: what a host that is not this cloud's Graph answers for a path. */
+  'notFound',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 

@@ -367,6 +367,13 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
               {},
               fault,
             );
+          case 'notFound':
+            return reply(
+              404,
+              graphError('Request_ResourceNotFound', `Resource '${path}' does not exist.`),
+              {},
+              fault,
+            );
           case 'emptyPage':
             break; // answered below, once the position is known
         }

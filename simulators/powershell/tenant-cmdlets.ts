@@ -307,8 +307,17 @@ const connectExchange: Cmdlet = {
         'Connect-ExchangeOnline',
       );
     }
+    // Microsoft documents -Organization for app-only sign-in as the organization's primary (initial)
+    // *.onmicrosoft.com domain; the simulated tenant accepts only that, not its tenant id or a vanity domain.
     const org = organization.toLowerCase();
-    if (org !== session.ds.tenantId.toLowerCase() && org !== session.ds.domain.toLowerCase()) {
+    if (org !== session.ds.initialDomain.toLowerCase()) {
+      if (GUID.test(organization)) {
+        throw signInError(
+          `-Organization '${organization}' is a tenant id: for certificate sign-in it must be the organization's ` +
+            'initial domain, such as contoso.onmicrosoft.com.',
+          'Connect-ExchangeOnline',
+        );
+      }
       throw signInError(`AADSTS90002: Tenant '${organization}' not found.`, 'Connect-ExchangeOnline');
     }
     const commands = arg(args, 'CommandName');

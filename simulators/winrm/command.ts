@@ -74,7 +74,7 @@ export function winrmSimulatorCommand(): Command {
       });
       console.log(
         `Simulated PowerShell proxy listening at ${sim.url} (account ${opts.user}; tenant ${dataset.tenantId}, ` +
-          `domain ${dataset.domain}, seed ${opts.seed}). Ctrl-C stops it.`,
+          `domain ${dataset.domain}, initial domain ${dataset.initialDomain}, seed ${opts.seed}). Ctrl-C stops it.`,
       );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

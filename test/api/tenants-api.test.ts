@@ -3,19 +3,21 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../api/server.js';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { openStores } from '../../scripts/commands/context.js';
-import { validTenantInput } from '../support/fixtures.js';
+import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, type TestMongo } from '../support/services.js';
 
 let mongo: TestMongo;
 let app: FastifyInstance;
 let base: string;
-const token = 'api-token-for-tests';
+let token: string;
 
 beforeAll(async () => {
   mongo = await testMongo('api');
   const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
-  app = buildApi({ stores, apiToken: token });
+  token = (await stores.tokens.create({ name: 'tenants-test', role: 'admin', scope: '*' }, 'test')).token;
+  await allowFixtureDestinations(stores.destinations);
+  app = buildApi({ stores, authentication: { tokens: stores.tokens } });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { stringify as toYaml } from 'yaml';
 import { testEnv } from '../support/env.js';
 import { cli } from '../support/cli.js';
 import { testCertificate } from '../support/certificates.js';
-import { validTenantInput } from '../support/fixtures.js';
+import { FIXTURE_DESTINATIONS, validTenantInput } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, type TestMongo } from '../support/services.js';
 
@@ -24,6 +24,8 @@ beforeAll(async () => {
     M365SYNC_DB: mongo.db.databaseName,
     M365SYNC_ENCRYPTION_KEYS: keyEntry('k1'),
   };
+  for (const d of FIXTURE_DESTINATIONS)
+    expect(await cli(env, 'destinations', 'allow', d.kind, d.entry)).toMatchObject({ code: 0 });
 });
 afterAll(async () => mongo.close());
 
@@ -172,6 +174,50 @@ describe('m365sync certificates', () => {
     expect(list.out + added.out).not.toContain(cert.privateKeyPem.split('\n')[1]);
     expect((await cli(env, 'certificates', 'remove', 'cli-cert')).code).toBe(0);
     expect((await cli(env, 'certificates', 'list')).out).toBe('no certificates');
+  });
+});
+
+describe('m365sync destinations', () => {
+  it('allows, lists and removes entries; refuses a bad kind or entry with exit 2', async () => {
+    expect(await cli(env, 'destinations', 'allow', 'graph', 'Graph.Sovereign.Example:8443')).toMatchObject({
+      code: 0,
+      out: 'allowed graph graph.sovereign.example:8443',
+    });
+    const listed = await cli(env, 'destinations', 'list');
+    expect(listed.out).toMatch(/^graph\s+graph\.sovereign\.example:8443/m);
+    expect(listed.out).toMatch(/^powershell\s+ps1\.example\.net/m);
+    const json = JSON.parse((await cli(env, 'destinations', 'list', '--kind', 'http_proxy', '--json')).out);
+    expect(json.map((e: { entry: string }) => e.entry)).toEqual(['proxy.example']);
+
+    const badKind = await cli(env, 'destinations', 'allow', 'smtp', 'mail.example');
+    expect(badKind.code).toBe(2);
+    expect(badKind.err).toContain('kind: must be one of graph, powershell, http_proxy');
+    expect((await cli(env, 'destinations', 'allow', 'powershell', 'http://ps1/')).code).toBe(2);
+
+    expect(await cli(env, 'destinations', 'remove', 'graph', 'graph.sovereign.example:8443')).toMatchObject({
+      code: 0,
+    });
+    const gone = await cli(env, 'destinations', 'remove', 'graph', 'graph.sovereign.example:8443');
+    expect(gone.code).toBe(1);
+    expect(gone.err).toContain('No allowed graph destination');
+  });
+
+  it('refuses a tenant naming a PowerShell proxy that is not allowed, naming the field', async () => {
+    const added = await cli(
+      env,
+      'tenants',
+      'add',
+      '-f',
+      join(dir, 'tenant.yaml'),
+      '--set',
+      'Tenant.name=Elsewhere',
+      '--set',
+      'Microsoft Teams Powershell.hostName=ps1.example.net,10.9.9.9:5986',
+    );
+    expect(added.code).toBe(2);
+    expect(added.err).toContain(
+      'Microsoft Teams Powershell.hostName: 10.9.9.9:5986 is not an allowed destination; an administrator allows it with: m365sync destinations allow powershell 10.9.9.9',
+    );
   });
 });
 

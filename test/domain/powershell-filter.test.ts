@@ -101,6 +101,18 @@ describe('what is refused, with the reason and where', () => {
     ["DisplayName -eq @('x')", /unexpected "@" at position 17/],
     ['DisplayName -eq \u2018x\u2019', /typographic quote "\u2018" is not allowed/],
     ['DisplayName -eq \u201Cx\u201D', /typographic quote/],
+    // Inside a quoted value PowerShell's tokenizer still reads them as quotes: the value would end early.
+    [
+      "DisplayName -eq 'O\u2019Brien'",
+      /typographic quote "\u2019" is not allowed inside a value.*at position 19/,
+    ],
+    [
+      "DisplayName -eq 'a\u2018' -or Department -eq 'b'",
+      /typographic quote "\u2018" is not allowed inside a value/,
+    ],
+    ["DisplayName -eq 'a\u201A\u201B'", /typographic quote "\u201A"/],
+    ['DisplayName -eq "say \u201Chi\u201D"', /typographic quote "\u201C" is not allowed inside a value/],
+    ['DisplayName -eq "x\u201E"', /typographic quote "\u201E"/],
     ["DisplayName -eq 'x'\nDepartment -eq 'y'", /line breaks are not allowed/],
     ["DisplayName -eq 'x", /a value is not closed: add the missing '/],
     ['DisplayName -eq "x', /a value is not closed: add the missing "/],

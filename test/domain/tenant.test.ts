@@ -86,20 +86,51 @@ const CASES: Record<string, { good: unknown[]; bad: unknown[]; extra?: TenantInp
   'Microsoft 365.certificate_bkey': { good: ['graph-cert'], bad: ['c'.repeat(256)] },
   'Microsoft 365.http_proxy': {
     good: ['https://proxy.example.net:3128/', 'http://10.0.0.1:8080'],
-    bad: ['proxy:3128', 'ftp://proxy:21/', 'https://proxy:3128/path'],
+    bad: [
+      'proxy:3128',
+      'ftp://proxy:21/',
+      'https://proxy:3128/path',
+      'http://u:p@proxy:1/',
+      'http://proxy:1/?x',
+      'http://proxy:1/#x',
+    ],
   },
   'Microsoft 365.https_proxy': {
-    good: ['https://proxyuser:proxypassword@proxy.example.net:3128/', 'https://proxy.example.net:3128/'],
-    bad: ['https://user:pa ss@proxy:1/', 'proxyuser:pw@proxy:1'],
+    good: ['https://proxy.example.net:3128/', 'http://proxy.example.net:3128'],
+    bad: [
+      'https://proxyuser:proxypassword@proxy.example.net:3128/',
+      'https://user:pa ss@proxy:1/',
+      'proxyuser:pw@proxy:1',
+      `https://u:${MASK}@proxy:1/`,
+    ],
+  },
+  'Microsoft 365.proxy_username': {
+    good: ['proxyuser'],
+    bad: ['u'.repeat(256)],
+    extra: { 'Microsoft 365': { https_proxy: 'https://proxy.example:3128/' } },
+  },
+  'Microsoft 365.proxy_password': {
+    good: ['p@ss:w0rd/with%odd'],
+    bad: ['p'.repeat(256)],
+    extra: { 'Microsoft 365': { https_proxy: 'https://proxy.example:3128/', proxy_username: 'pu' } },
   },
   'Microsoft 365.msol_user_api_page_size': { good: [1, 999, '500'], bad: [0, 1000, -1, 1.5, 'ten'] },
   'Microsoft 365.groups_api_page_size': { good: [1, 999, '7'], bad: [0, 1000, '9.5'] },
   'Microsoft 365.cloud': { good: ['global', 'usgov_high', 'usgov_dod', 'china'], bad: ['germany', 'GLOBAL'] },
   'Microsoft 365.graph_base_url': {
     good: ['https://127.0.0.1:8443', 'https://graph.example/'],
-    bad: ['http://graph.example', 'https://graph.example/v1.0'],
+    bad: [
+      'http://graph.example',
+      'https://graph.example/v1.0',
+      'https://graph.example#/v1.0',
+      'https://graph.example?/v1.0',
+      'https://user:pw@graph.example',
+    ],
   },
-  'Microsoft 365.authority_host': { good: ['https://login.example'], bad: ['login.example'] },
+  'Microsoft 365.authority_host': {
+    good: ['https://login.example'],
+    bad: ['login.example', 'https://login.example/#', 'https://a@login.example', 'https://login.example/x'],
+  },
   'Microsoft Exchange.enable_exchange': {
     good: [false, 'false', true],
     bad: ['on'],
@@ -294,7 +325,11 @@ describe('tenant helpers', () => {
   it('masks every password and proxy credential, and lists them as secrets', () => {
     const t = validateTenant(
       validTenantInput({
-        'Microsoft 365': { https_proxy: 'https://pu:pp-secret@proxy.example:3128/' },
+        'Microsoft 365': {
+          https_proxy: 'https://proxy.example:3128/',
+          proxy_username: 'pu',
+          proxy_password: 'pp-secret',
+        },
         'Microsoft Exchange': { enable_exchange: true, exchange_certificate_thumbprint: THUMB },
       }),
     );
@@ -304,7 +339,8 @@ describe('tenant helpers', () => {
     expect(tenantSecrets(t)).toEqual(
       expect.arrayContaining(['Proxy-P4ss!', 'Teams-P4ss!', 'graph-secret-value', THUMB, 'pp-secret']),
     );
-    expect(masked['Microsoft 365'].https_proxy).toBe(`https://pu:${MASK}@proxy.example:3128/`);
+    expect(masked['Microsoft 365'].proxy_password).toBe(MASK);
+    expect(masked['Microsoft 365'].https_proxy).toBe('https://proxy.example:3128/');
     expect(t['Microsoft 365'].client_secret).toBe('graph-secret-value'); // the original is untouched
   });
 

@@ -197,29 +197,36 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
   });
 
   it('approves over the API, once, and the run shows who approved', async () => {
-    const api = buildApi({ stores, syncQueue: queue, env: {} });
+    const api = buildApi({ stores, syncQueue: queue, env: {}, authentication: { tokens: stores.tokens } });
     const base = await api.listen({ port: 0, host: '127.0.0.1' });
+    // The approver is the token's name: the API records who called, not what a body claims.
+    const { token } = await stores.tokens.create({ name: 'dave@api', role: 'operator', scope: '*' }, 'test');
+    const authorization = `Bearer ${token}`;
     try {
       await protection.set({ tenantId }, 'graph', { count: 0 });
       const next = withoutUsers(sim.dataset(), (i) => i < 2);
       sim.setDataset(next);
       const held = await sync('api');
       expect(held.status).toBe('needs_review');
-      const listed = (await (await fetch(`${base}/runs?tenant=${tenantId}&status=needs_review`)).json()) as {
+      const listed = (await (
+        await fetch(`${base}/runs?tenant=${tenantId}&status=needs_review`, { headers: { authorization } })
+      ).json()) as {
         id: string;
       }[];
       expect(listed.map((r) => r.id)).toContain(held.id);
       const post = () =>
         fetch(`${base}/runs/${held.id}/approve-deletes`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ approvedBy: 'dave@api' }),
+          headers: { 'content-type': 'application/json', authorization },
+          body: JSON.stringify({}),
         });
       const approved = await post();
       expect(approved.status).toBe(200);
       expect(((await approved.json()) as { deleted: Record<string, number> }).deleted).toEqual({ users: 2 });
       expect((await post()).status).toBe(409);
-      const run = (await (await fetch(`${base}/runs/${held.id}`)).json()) as SyncRun;
+      const run = (await (
+        await fetch(`${base}/runs/${held.id}`, { headers: { authorization } })
+      ).json()) as SyncRun;
       expect(run.status).toBe('succeeded');
       expect(run.kinds.users?.held?.approval).toMatchObject({ by: 'dave@api', deleted: 2 });
       expect(await storedUsers()).toEqual(ids(next));

@@ -146,6 +146,28 @@ describe('a full pull end to end', { timeout: 180_000 }, () => {
     }
   });
 
+  it("masks the tenant's secrets in a kind's err line before it reaches the run record", async () => {
+    const [secret] = tenantSecrets(validateTenant(sim.tenantInput));
+    sim.setPowerShellFaults({
+      failKinds: {
+        dial_plans: {
+          afterObjects: 0,
+          message: `The proxy refused '${secret}' (${encodeURIComponent(secret!)})`,
+        },
+      },
+    });
+    try {
+      const run = await sync('err-line');
+      expect(run?.status).toBe('partial');
+      expect(run?.kinds.dial_plans?.status).toBe('failed');
+      expect(run?.kinds.dial_plans?.error?.message).toBe(
+        "Microsoft Teams: dial_plans failed: The proxy refused '********' (********)",
+      );
+    } finally {
+      sim.setPowerShellFaults({});
+    }
+  });
+
   it('puts no secret in a log line, a job, a metric or a run record', async () => {
     const secrets = tenantSecrets(validateTenant(sim.tenantInput));
     expect(secrets.length).toBeGreaterThanOrEqual(3);

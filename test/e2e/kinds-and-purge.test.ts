@@ -40,10 +40,14 @@ describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
     Object.fromEntries(Object.entries(await snapshot(tenantId)).map(([k, v]) => [k, v.count]));
   const runOf = async (jobId: string, tenantId: string): Promise<SyncRun> =>
     (await engine.runOf(jobId, tenantId)).run;
+  let token: string;
   const api = (method: string, path: string, body?: unknown) =>
     fetch(`${base}${path}`, {
       method,
-      headers: body ? { 'content-type': 'application/json' } : {},
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       body: body ? JSON.stringify(body) : undefined,
     });
 
@@ -54,7 +58,8 @@ describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
     a = (await stores.tenants.add(sim.tenantInput)).id;
     b = (await stores.tenants.add({ ...sim.tenantInput, Tenant: { name: 'Second Copy' } })).id;
     env = engine.cliEnv('tester@cli');
-    app = buildApi({ stores, syncQueue: queue, env: {} });
+    token = (await stores.tokens.create({ name: 'kinds-test', role: 'admin', scope: '*' }, 'test')).token;
+    app = buildApi({ stores, syncQueue: queue, env: {}, authentication: { tokens: stores.tokens } });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
   }, 120_000);
 
@@ -84,10 +89,11 @@ describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
 
     // A full pull through the API, then a licensing pull after users left: the other kinds keep the
     // full pull's documents and stamps, and only users are swept.
-    const full = await api('POST', `/tenants/${a}/sync`, { requestedBy: 'api-test' });
+    const full = await api('POST', `/tenants/${a}/sync`, {});
     expect(full.status).toBe(202);
     const fullRun = await runOf(((await full.json()) as { jobId: string }).jobId, a);
     expect(fullRun.status).toBe('succeeded');
+    expect(fullRun.requestedBy).toBe('kinds-test');
     const before = await snapshot(a);
 
     const next = structuredClone(sim.dataset());

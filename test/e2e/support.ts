@@ -12,7 +12,8 @@ import type { DatasetOptions } from '../../simulators/dataset.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
 import { openStores, type Stores } from '../../scripts/commands/context.js';
 import { createFullPull } from '../../workers/full-pull.js';
-import { startWorker } from '../../workers/worker.js';
+import { allowSimulatedTenant } from '../../workers/in-process.js';
+import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
@@ -30,21 +31,37 @@ export interface Engine {
   runOf(jobId: string, tenantId: string): Promise<{ run: SyncRun; jobResult: unknown }>;
   /** Enqueues a sync of a tenant and waits for its run. */
   sync(tenantId: string, requestedBy: string, kinds?: string[]): Promise<SyncRun>;
+  /** Starts the worker (when the engine was started with `worker: false`). */
+  startWorker(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startEngine(
   label: string,
-  options: { dataset: DatasetOptions; enableExchange?: boolean; logger?: Logger },
+  options: {
+    dataset: DatasetOptions;
+    enableExchange?: boolean;
+    appCertificates?: string[];
+    logger?: Logger;
+    /** Start the worker at once (default true); false: later, with `startWorker()`. */
+    worker?: boolean;
+    /** M365SYNC_ENCRYPTION_KEYS for the engine (default: a fresh key). */
+    keys?: string;
+    /** Runs on the database before the engine opens its stores (e.g. data written under another key). */
+    prepare?: (db: TestMongo['db'], sim: SimulatedTenant) => Promise<void>;
+  },
 ): Promise<Engine> {
   const sim = await startSimulatedTenant({
     dataset: options.dataset,
     enableExchange: options.enableExchange,
+    appCertificates: options.appCertificates,
   });
   const mongo = await testMongo(label);
   const redis = await testRedis(label);
-  const keys = keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
+  const keys = options.keys ?? keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
+  await options.prepare?.(mongo.db, sim);
   const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+  await allowSimulatedTenant(stores, sim);
   const logger = options.logger ?? quietLogger;
   const fullPull = createFullPull({
     tenants: stores.tenants,
@@ -54,16 +71,20 @@ export async function startEngine(
     env: {},
     logger,
   });
-  const worker = await startWorker({
-    redis: { url: redis.url, prefix: redis.prefix },
-    db: mongo.db,
-    processor: fullPull.processor,
-    settings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
-    queueSettings: { ...fastQueue, attempts: 1 },
-    triggers: false,
-    logger,
-    env: {},
-  });
+  let worker: SyncWorker | undefined;
+  const startTheWorker = async () => {
+    worker ??= await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db: mongo.db,
+      processor: fullPull.processor,
+      settings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
+      queueSettings: { ...fastQueue, attempts: 1 },
+      triggers: false,
+      logger,
+      env: {},
+    });
+  };
+  if (options.worker !== false) await startTheWorker();
   const queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
 
   const runOf = async (jobId: string, tenantId: string) => {
@@ -97,8 +118,9 @@ export async function startEngine(
       });
       return (await runOf(jobId, tenantId)).run;
     },
+    startWorker: startTheWorker,
     async close() {
-      await worker.close(1000);
+      await worker?.close(1000);
       fullPull.close();
       await queue.close();
       await sim.close();

@@ -145,7 +145,9 @@ describe('sign-in, outbound proxies and secrecy', () => {
     try {
       c = createGraphConnector({
         tenant: tenantFor(sim, {
-          https_proxy: proxy.url({ user: 'proxy-user', password: 'Wrong-Pr0xy-Pass' }),
+          https_proxy: proxy.url(),
+          proxy_username: 'proxy-user',
+          proxy_password: 'Wrong-Pr0xy-Pass',
         }),
         ca: sim.ca,
         logger,
@@ -180,7 +182,11 @@ describe('sign-in, outbound proxies and secrecy', () => {
     const proxy = await startConnectProxy(credentials);
     sim.clearLog();
     const connector = createGraphConnector({
-      tenant: tenantFor(sim, { [field]: proxy.url(credentials), msol_user_api_page_size: 10 }),
+      tenant: tenantFor(sim, {
+        [field]: proxy.url(),
+        ...(credentials ? { proxy_username: credentials.user, proxy_password: credentials.password } : {}),
+        msol_user_api_page_size: 10,
+      }),
       ca: sim.ca,
       limiter: FAST,
     });

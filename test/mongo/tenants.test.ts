@@ -6,7 +6,7 @@ import { ValidationError } from '../../domain/errors.js';
 import { MASK, tenantSecrets } from '../../domain/tenant.js';
 import { openStores, type Stores } from '../../scripts/commands/context.js';
 import { testCertificate } from '../support/certificates.js';
-import { validTenantInput } from '../support/fixtures.js';
+import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, type TestMongo } from '../support/services.js';
 
@@ -17,6 +17,7 @@ const oldKey = keyEntry('old');
 beforeAll(async () => {
   mongo = await testMongo('tenants');
   stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: oldKey }));
+  await allowFixtureDestinations(stores.destinations);
 });
 afterAll(async () => mongo.close());
 
@@ -29,7 +30,11 @@ const secretInput = () =>
       http_proxy_username: 'pu',
       http_proxy_password: 'http-proxy-pw',
     },
-    'Microsoft 365': { https_proxy: 'https://proxyuser:graph-proxy-pw@proxy.example:3128/' },
+    'Microsoft 365': {
+      https_proxy: 'https://proxy.example:3128/',
+      proxy_username: 'proxyuser',
+      proxy_password: 'graph-proxy-pw',
+    },
     'Microsoft Exchange': {
       enable_exchange: true,
       exchange_certificate_thumbprint: 'ABCDEF0123456789ABCDEF0123456789ABCDEF01',
@@ -54,7 +59,8 @@ describe('tenant repository (real MongoDB-wire server)', () => {
   it('decrypts for the worker', async () => {
     const t = await stores.tenants.getDecrypted('provider.reseller.customer/Secretive');
     expect(t['Microsoft Teams Powershell'].proxyPassword).toBe('Proxy-P4ss!');
-    expect(t['Microsoft 365'].https_proxy).toBe('https://proxyuser:graph-proxy-pw@proxy.example:3128/');
+    expect(t['Microsoft 365'].https_proxy).toBe('https://proxy.example:3128/');
+    expect(t['Microsoft 365'].proxy_password).toBe('graph-proxy-pw');
   });
 
   it('keeps a tenant name unique within its hierarchy place only', async () => {
@@ -114,8 +120,8 @@ describe('tenant repository (real MongoDB-wire server)', () => {
     expect(raw).not.toContain('"keyId":"old"');
 
     // The others move to the new key with reencryptAll; then the old key can go.
-    expect(await rotated.tenants.reencryptAll()).toBeGreaterThan(0);
-    expect(await rotated.tenants.reencryptAll()).toBe(0);
+    expect((await rotated.tenants.reencryptAll()).reencrypted.length).toBeGreaterThan(0);
+    expect((await rotated.tenants.reencryptAll()).reencrypted).toEqual([]);
     const newOnly = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: newKey }));
     const all = await newOnly.tenants.list();
     expect(all.length).toBeGreaterThan(3);
@@ -129,7 +135,7 @@ describe('tenant repository (real MongoDB-wire server)', () => {
 describe('certificates (real MongoDB-wire server)', () => {
   it('stores the key encrypted, computes the thumbprint, and lets a tenant use it', async () => {
     const cert = await testCertificate('graph-app');
-    const info = await stores.certificates.add({ name: 'graph-cert', ...cert });
+    const info = await stores.certificates.add({ name: 'graph-cert', hierarchy: 'provider', ...cert });
     expect(info.thumbprint).toMatch(/^[0-9A-F]{40}$/);
     expect(info.thumbprint).toBe(certificateThumbprint(cert.certificatePem));
 
@@ -137,9 +143,9 @@ describe('certificates (real MongoDB-wire server)', () => {
     const keyBody = cert.privateKeyPem.split('\n')[1]!;
     expect(raw).not.toContain(keyBody);
     expect(JSON.stringify(await stores.certificates.list())).not.toContain(keyBody);
-    expect((await stores.certificates.getWithKey('graph-cert')).privateKeyPem).toBe(
-      cert.privateKeyPem.trim(),
-    );
+    expect(
+      (await stores.certificates.getWithKey('graph-cert', 'provider.reseller.customer')).privateKeyPem,
+    ).toBe(cert.privateKeyPem.trim());
 
     const certInput = validTenantInput({
       Tenant: { name: 'CertTenant' },

@@ -17,7 +17,7 @@ const root = new URL('../..', import.meta.url).pathname;
 
 const SECRETS = {
   M365SYNC_ENCRYPTION_KEYS: 'k1:c2VjcmV0LWtleS1mb3ItY29tcG9zZS10ZXN0LTMyYg==',
-  M365SYNC_API_TOKEN: 'token-from-dotenv-4f1c',
+  M365SYNC_API_TOKEN: 'token-from-dotenv-4f1c-0123456789abcdef0123',
   REDIS_PASSWORD: 'redis-pass-9a7e',
   MONGO_PASSWORD: 'mongo-pass-51bd',
   GRAFANA_ADMIN_PASSWORD: 'grafana-pass-77aa',
@@ -84,6 +84,8 @@ describe('docker-compose.yml', () => {
     const args = api!.command ?? [];
     expect(args[args.indexOf('--host') + 1]).toBe('0.0.0.0');
     expect(api!.environment?.M365SYNC_API_TOKEN).toBe(SECRETS.M365SYNC_API_TOKEN);
+    // Prometheus reaches the API as `api`: the API must answer to that host name.
+    expect(api!.environment?.M365SYNC_API_HOSTNAMES?.split(',')).toContain('api');
     // The token is the API's alone.
     for (const name of ['worker', 'scheduler'] as const)
       expect((await render(SECRETS))[name]!.environment?.M365SYNC_API_TOKEN).toBeUndefined();
@@ -149,7 +151,11 @@ describe('docker-compose.yml', () => {
 
   it('gives every m365sync process the one shared environment (the worker keeps LOG_LEVEL)', async () => {
     const services = await render({ ...SECRETS, LOG_LEVEL: 'debug' });
-    const { M365SYNC_API_TOKEN: _token, ...shared } = services.api!.environment!;
+    const {
+      M365SYNC_API_TOKEN: _token,
+      M365SYNC_API_HOSTNAMES: _names,
+      ...shared
+    } = services.api!.environment!;
     expect(shared.LOG_LEVEL).toBe('debug');
     for (const name of ['worker', 'scheduler', 'cli'] as const)
       expect(services[name]!.environment, name).toEqual(shared);

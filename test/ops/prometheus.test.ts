@@ -15,6 +15,7 @@ import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, waitForRun } from '../../queues/sync-queue.js';
 import { openStores } from '../../scripts/commands/context.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
+import { allowSimulatedTenant } from '../../workers/in-process.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
@@ -64,6 +65,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'm365sync-prometheus-'));
   const keys = keyEntry('prom');
   const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+  await allowSimulatedTenant(stores, sim);
   tenantId = (await stores.tenants.add(sim.tenantInput)).id;
   // A second tenant, added three days ago and never synced: stale.
   await stores.tenants.add({ ...sim.tenantInput, Tenant: { name: 'Never Synced' } });
@@ -99,7 +101,10 @@ beforeAll(async () => {
       M365SYNC_METRICS_PORT: String(ports.scheduler),
       M365SYNC_STALENESS_REFRESH_MS: '0',
     }),
-    start(['api', '--host', '127.0.0.1', '--port', String(ports.api)], env),
+    start(['api', '--host', '127.0.0.1', '--port', String(ports.api)], {
+      ...env,
+      M365SYNC_API_TOKEN: 'prometheus-test-bootstrap-token-0123456789',
+    }),
   );
 
   const promPort = await freePort();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SyncError } from '../../domain/errors.js';
 import {
   buildExchangePullScript,
   buildExchangeTestScript,
@@ -10,6 +11,7 @@ import { EXCHANGE_THUMBPRINT, TEAMS_THUMBPRINT, tenantFor } from './helpers.js';
 
 const TENANT_ID = '66666666-7777-4888-9999-000000000000';
 const CLIENT_ID = '11111111-2222-4333-8444-555555555555';
+const ORGANIZATION = 'contoso.onmicrosoft.com';
 
 function lines(script: string): string[] {
   return script.split('\n').map((l) => l.trim());
@@ -19,7 +21,7 @@ describe('the script prelude', () => {
   it('stops on errors, silences progress and writes UTF-8, before anything else runs', () => {
     for (const script of [
       buildTeamsPullScript(tenantFor(TENANT_ID)),
-      buildExchangePullScript(tenantFor(TENANT_ID)),
+      buildExchangePullScript(tenantFor(TENANT_ID), { organization: ORGANIZATION }),
     ]) {
       const l = lines(script);
       const first = (text: string) => l.findIndex((x) => x.startsWith(text));
@@ -73,6 +75,7 @@ describe('Teams sign-in', () => {
     expect(script).toContain("-TeamsEnvironmentName 'TeamsGCCH'");
     const exchange = buildExchangeTestScript(
       tenantFor(TENANT_ID, { 'Microsoft 365': { cloud: 'usgov_dod' } }),
+      { organization: ORGANIZATION },
     );
     expect(exchange).toContain("-ExchangeEnvironmentName 'O365USGovDoD'");
   });
@@ -176,34 +179,48 @@ describe('what a Teams full pull reads', () => {
 });
 
 describe('Exchange', () => {
-  it('signs in app-only with the Exchange certificate, client id and organisation', () => {
-    const script = buildExchangePullScript(tenantFor(TENANT_ID));
+  it('signs in app-only with the Exchange certificate, client id and the initial domain as organisation', () => {
+    const script = buildExchangePullScript(tenantFor(TENANT_ID), { organization: 'Contoso.onmicrosoft.com' });
     expect(script).toContain(
-      `$null = Connect-ExchangeOnline -CertificateThumbprint '${EXCHANGE_THUMBPRINT}' -AppId '${CLIENT_ID}' -Organization '${TENANT_ID}' -ShowBanner:$false`,
+      `$null = Connect-ExchangeOnline -CertificateThumbprint '${EXCHANGE_THUMBPRINT}' -AppId '${CLIENT_ID}' -Organization 'contoso.onmicrosoft.com' -ShowBanner:$false`,
     );
     expect(script).not.toContain('MicrosoftTeams');
-    const withDomain = buildExchangePullScript(tenantFor(TENANT_ID), {
-      organization: 'Contoso.onmicrosoft.com',
-    });
-    expect(withDomain).toContain("-Organization 'contoso.onmicrosoft.com'");
+    expect(script).not.toContain(TENANT_ID);
     expect(() => buildExchangePullScript(tenantFor(TENANT_ID), { organization: "x'; exit" })).toThrow(
       /domain/,
     );
   });
 
+  it('refuses to sign in without the initial domain (never the tenant id)', () => {
+    for (const organization of ['', undefined as unknown as string]) {
+      const error = (() => {
+        try {
+          buildExchangePullScript(tenantFor(TENANT_ID), { organization });
+        } catch (e) {
+          return e;
+        }
+      })() as SyncError;
+      expect(error).toBeInstanceOf(SyncError);
+      expect(error.code).toBe('CONFIGURATION');
+      expect(error.message).toMatch(/initial \*\.onmicrosoft\.com domain as -Organization/);
+    }
+  });
+
   it('reads user, shared and room mailboxes and distribution groups without a size limit', () => {
-    const script = buildExchangePullScript(tenantFor(TENANT_ID));
+    const script = buildExchangePullScript(tenantFor(TENANT_ID), { organization: ORGANIZATION });
     expect(script).toContain(
       'Get-EXOMailbox -ResultSize Unlimited -RecipientTypeDetails UserMailbox,SharedMailbox,RoomMailbox',
     );
     expect(script).toContain('Get-DistributionGroup -ResultSize Unlimited');
-    expect(buildExchangeTestScript(tenantFor(TENANT_ID))).toContain('Get-EXOMailbox -ResultSize 1');
+    expect(buildExchangeTestScript(tenantFor(TENANT_ID), { organization: ORGANIZATION })).toContain(
+      'Get-EXOMailbox -ResultSize 1',
+    );
   });
 
   it('refuses when Exchange is not enabled', () => {
     const tenant = tenantFor(TENANT_ID, {
       'Microsoft Exchange': { enable_exchange: false, exchange_certificate_thumbprint: undefined },
     });
-    expect(() => buildExchangePullScript(tenant)).toThrow(/enable_exchange/);
+    expect(() => buildExchangePullScript(tenant, { organization: ORGANIZATION })).toThrow(/enable_exchange/);
   });
 });

@@ -187,6 +187,34 @@ describe('decodeClixml', () => {
   });
 });
 
+describe('decodeClixml on hostile stderr', () => {
+  const HEAD =
+    '#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">';
+
+  // Linear time: 2 MiB of start tags that never close took minutes when every tag searched the rest
+  // of the text for its </S>. The test's own time limit is the bound (thousands of times the need).
+  it(
+    'reads 2 MiB of never-closed elements without standing still, keeping what came before',
+    { timeout: 30_000 },
+    () => {
+      const text = `${HEAD}<S S="Error">real error_x000D__x000A_</S><S S="Error">_x000D__x000A_</S>${'<S S="Error">x'.repeat(150_000)}`;
+      expect(text.length).toBeGreaterThan(2 * 1024 * 1024);
+      expect(decodeClixml(text)).toEqual(['real error']);
+    },
+  );
+
+  it('reads 2 MiB of unterminated attributes and never-opened tags', { timeout: 30_000 }, () => {
+    expect(decodeClixml(HEAD + '<S S="Error'.repeat(200_000))).toEqual([]);
+    expect(decodeClixml(HEAD + '<S S="a"b'.repeat(250_000))).toEqual([]);
+    expect(decodeClixml('<Objs '.repeat(400_000))).toEqual([]);
+  });
+
+  it('turns references to code points XML cannot carry into U+FFFD instead of throwing', () => {
+    const text = `${HEAD}<S S="Error">a&#99999999;b&#x110000;c&#0;d&#xD800;e&#65;&#x1F600;&#1234567890123;</S></Objs>`;
+    expect(decodeClixml(text)).toEqual(['a\uFFFDb\uFFFDc\uFFFDd\uFFFDeA\u{1F600}&#1234567890123;']);
+  });
+});
+
 describe('splitScriptOutput', () => {
   it('streams stdout records and collects stderr messages from interleaved chunks', async () => {
     const chunks: OutputChunk[] = [

@@ -29,7 +29,7 @@ describe('filters in the pull', () => {
     const tenant = tenantFor(TENANT, {
       'Sync Filters': { exchange_mailbox_filter: "RecipientTypeDetails -eq 'SharedMailbox'" },
     });
-    const script = buildExchangePullScript(tenant);
+    const script = buildExchangePullScript(tenant, { organization: 'contoso.onmicrosoft.com' });
     expect(script).toMatch(/Get-EXOMailbox [^\n]*-Filter 'RecipientTypeDetails -eq ''SharedMailbox'''/);
     expect(script).not.toMatch(/Get-DistributionGroup [^\n]*-Filter/);
   });

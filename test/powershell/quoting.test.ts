@@ -145,7 +145,7 @@ describe('generated scripts never hold a tenant value outside a single-quoted li
     const script = buildTeamsPullScript(tenant);
     const connect = script.split('\n').find((l) => l.includes('Connect-MicrosoftTeams'))!;
     expect(connect).not.toContain('Secret-On-Its-Own-Line');
-    const exchange = buildExchangePullScript(tenant);
+    const exchange = buildExchangePullScript(tenant, { organization: 'contoso.onmicrosoft.com' });
     expect(codeOnly(exchange)).not.toMatch(/FEDCBA98/);
   });
 });

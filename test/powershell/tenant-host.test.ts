@@ -158,7 +158,10 @@ describe('paging is honoured', () => {
   it('Get-EXOMailbox without -ResultSize Unlimited stops at 1000 with a warning', async () => {
     const big = generateDataset({ seed: 9, users: 2000 });
     const t = tenantFor(big.tenantId);
-    const script = buildExchangePullScript(t, { kinds: ['mailboxes'] }).replace('-ResultSize Unlimited ', '');
+    const script = buildExchangePullScript(t, {
+      kinds: ['mailboxes'],
+      organization: big.initialDomain,
+    }).replace('-ResultSize Unlimited ', '');
     const run = await runScript(host({ dataset: big }), script);
     const out = await decode(run);
     expect(mailboxes(big).length).toBeGreaterThan(1000);
@@ -169,7 +172,7 @@ describe('paging is honoured', () => {
 
 describe('an Exchange full pull', () => {
   it('returns user, shared and room mailboxes and distribution groups', async () => {
-    const run = await runScript(host(), buildExchangePullScript(tenant));
+    const run = await runScript(host(), buildExchangePullScript(tenant, { organization: ds.initialDomain }));
     expect(run.exitCode).toBe(0);
     const out = await decode(run);
     expect(out.ends.get('mailboxes')).toBe(mailboxes(ds).length);
@@ -179,22 +182,33 @@ describe('an Exchange full pull', () => {
     expect(run.stdout).toMatch(/"RecipientTypeDetails":4[,}]/); // numbers on the wire, names after decoding
   });
 
-  it('accepts the initial domain as the organisation, and refuses a wrong one', async () => {
+  it('accepts the initial domain as the organisation, as Microsoft documents it, and refuses anything else', async () => {
+    expect(ds.initialDomain).toMatch(/\.onmicrosoft\.com$/);
     expect(
-      (await runScript(host(), buildExchangeTestScript(tenant, { organization: ds.domain }))).exitCode,
+      (await runScript(host(), buildExchangeTestScript(tenant, { organization: ds.initialDomain }))).exitCode,
     ).toBe(0);
-    const run = await runScript(
-      host(),
-      buildExchangeTestScript(tenant, { organization: 'other.onmicrosoft.com' }),
+    for (const wrong of ['other.onmicrosoft.com', ds.domain]) {
+      const run = await runScript(host(), buildExchangeTestScript(tenant, { organization: wrong }));
+      expect(run.exitCode, wrong).toBe(1);
+      expect((await decode(run)).errors[0]).toMatch(/AADSTS90002/);
+    }
+    // The tenant id, as the engine used to pass it: refused, naming what -Organization must be.
+    const script = buildExchangeTestScript(tenant, { organization: ds.initialDomain }).replace(
+      `-Organization '${ds.initialDomain}'`,
+      `-Organization '${ds.tenantId}'`,
     );
+    expect(script).toContain(`-Organization '${ds.tenantId}'`);
+    const run = await runScript(host(), script);
     expect(run.exitCode).toBe(1);
-    expect((await decode(run)).errors[0]).toMatch(/AADSTS90002/);
+    expect((await decode(run)).errors[0]).toMatch(
+      /is a tenant id: .*initial domain, such as contoso\.onmicrosoft\.com/,
+    );
   });
 
   it('refuses an unknown certificate', async () => {
     const run = await runScript(
       host({ certificateThumbprints: [TEAMS_THUMBPRINT] }),
-      buildExchangePullScript(tenant),
+      buildExchangePullScript(tenant, { organization: ds.initialDomain }),
     );
     expect(run.exitCode).toBe(1);
     const out = await decode(run);

@@ -29,3 +29,15 @@ export function validTenantInput(overrides: TenantInput = {}): TenantInput {
   }
   return merged as TenantInput;
 }
+
+/** The allow-list entries `validTenantInput` needs: its PowerShell proxy and outbound proxy hosts. */
+export const FIXTURE_DESTINATIONS = [
+  { kind: 'powershell', entry: 'ps1.example.net' },
+  { kind: 'http_proxy', entry: 'proxy.example' },
+] as const;
+
+export async function allowFixtureDestinations(destinations: {
+  allow(kind: string, entry: string): Promise<unknown>;
+}): Promise<void> {
+  for (const d of FIXTURE_DESTINATIONS) await destinations.allow(d.kind, d.entry);
+}

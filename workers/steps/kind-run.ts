@@ -26,7 +26,8 @@ export class KindRun {
   constructor(
     readonly kind: string,
     private readonly ctx: RunContext,
-    private readonly onSettled: (kind: string, result: KindResult) => void,
+    /** Told each kind's outcome; `retryable` (for a failed kind) says whether trying again may help. */
+    private readonly onSettled: (kind: string, result: KindResult, retryable?: boolean) => void,
   ) {}
 
   get settled(): boolean {
@@ -78,19 +79,23 @@ export class KindRun {
   async fail(error: unknown, signal?: AbortSignal): Promise<KindResult> {
     if (this.result) return this.result; // already recorded (a failure after the outcome was known)
     const status = signal?.aborted ? 'cancelled' : 'failed';
-    return this.settle({
-      status,
-      ...this.counts,
-      deleted: 0,
-      durationMs: Date.now() - this.started,
-      error: runError(error),
-    });
+    const { retryable, ...recorded } = runError(error);
+    return this.settle(
+      {
+        status,
+        ...this.counts,
+        deleted: 0,
+        durationMs: Date.now() - this.started,
+        error: recorded,
+      },
+      retryable,
+    );
   }
 
-  private async settle(outcome: KindResult): Promise<KindResult> {
+  private async settle(outcome: KindResult, retryable?: boolean): Promise<KindResult> {
     const result = { ...outcome, ...this.annotations };
     this.result = result;
-    this.onSettled(this.kind, result);
+    this.onSettled(this.kind, result, retryable);
     await this.ctx.recordKind(this.kind, result);
     await this.ctx.progress({
       kind: this.kind,

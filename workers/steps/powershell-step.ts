@@ -49,7 +49,7 @@ export async function runPowerShellStep(o: PowerShellStepOptions): Promise<void>
     deadlineMs: o.deadlineMs,
     maxOutputBytes: o.output.maxBytes,
   });
-  const output = splitScriptOutput(execution, o.output);
+  const output = splitScriptOutput(execution, { ...o.output, secrets: o.secrets });
   try {
     for await (const record of output.records) {
       if (record.t === 'obj') {

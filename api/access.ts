@@ -1,0 +1,206 @@
+/**
+ * Access control of the operator API, in the order a request meets it: the Host header must name
+ * this API (a DNS-rebinding page cannot drive it), the bearer token must be a stored one (or the
+ * bootstrap token), its role must allow the route, a body-carrying method must send JSON (a
+ * cross-site form cannot), and each token has its own rate limit. Scopes are applied by the routes
+ * themselves, by passing the caller's scope to the stores (a tenant outside it is "not found").
+ *
+ * Every route declares its access in `config.access`; building the API fails on a route that does
+ * not, so a new route cannot be left open by forgetting.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ApiTokenStore } from '../connectors/mongo/api-tokens.js';
+import { ALL_SCOPES, roleAllows, type Caller, type Role } from '../domain/access.js';
+
+/** `public`: anyone who reaches the API (health, metrics); otherwise the role a token needs, and whether its scope must be `*` (settings that apply to every tenant). */
+export type RouteAccess = 'public' | { needs: Role; allScopes?: boolean };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    /** Who is calling; null on public routes. */
+    caller: Caller | null;
+  }
+}
+
+/** A refusal by the API itself, answered as `{ code, message }` with its status. */
+export class ApiRefusal extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiRefusal';
+  }
+}
+
+export type Authentication =
+  | { tokens: ApiTokenStore; bootstrapToken?: string }
+  /** `m365sync api --insecure-dev-no-auth`: every request acts as an unscoped admin. Loopback only. */
+  | { insecureDevNoAuth: true };
+
+export interface AccessOptions {
+  authentication: Authentication;
+  /** Host names (without port) this API answers to; see apiHostNames. */
+  allowedHosts: readonly string[];
+  /** Requests per token per window (default 600 per minute). */
+  rateLimit?: { max: number; timeWindowMs: number };
+}
+
+export interface RouteEntry {
+  method: string;
+  url: string;
+  access: RouteAccess;
+}
+
+export const BOOTSTRAP_CALLER: Caller = {
+  id: 'bootstrap',
+  name: 'bootstrap',
+  role: 'admin',
+  scope: ALL_SCOPES,
+};
+export const DEV_NO_AUTH_CALLER: Caller = {
+  id: 'dev-no-auth',
+  name: 'dev-no-auth',
+  role: 'admin',
+  scope: ALL_SCOPES,
+};
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+const WILDCARD_BINDS = ['0.0.0.0', '::', '[::]'];
+
+/**
+ * The host names the API answers to: the loopback names, the address it binds (unless that is a
+ * wildcard) and the comma-separated M365SYNC_API_HOSTNAMES (the names clients use: `api`,
+ * `m365sync.example.net`, …).
+ */
+export function apiHostNames(env: NodeJS.ProcessEnv, bindHost: string): string[] {
+  const names = new Set(LOOPBACK_NAMES);
+  if (!WILDCARD_BINDS.includes(bindHost))
+    names.add(normalHost(bindHost.includes(':') ? `[${bindHost}]` : bindHost));
+  for (const name of (env.M365SYNC_API_HOSTNAMES ?? '').split(','))
+    if (name.trim()) names.add(normalHost(name));
+  return [...names];
+}
+
+function normalHost(name: string): string {
+  return name.trim().toLowerCase();
+}
+
+/** The host name of a Host header, without its port: `[::1]:8080` → `[::1]`, `api:8080` → `api`. */
+export function hostOfHeader(header: string): string {
+  const host = normalHost(header);
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+const BODY_METHODS = ['POST', 'PUT', 'PATCH'];
+
+/** Installs the checks on `app`; call before any route is declared. Returns the route table it keeps. */
+export function registerAccessControl(app: FastifyInstance, options: AccessOptions): RouteEntry[] {
+  const routes: RouteEntry[] = [];
+  app.addHook('onRoute', (route) => {
+    const access = route.config?.access;
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (access === undefined)
+      throw new Error(
+        `API route ${methods.join(',')} ${route.url} declares no access (config.access): every route says who may call it.`,
+      );
+    for (const method of methods) if (method !== 'HEAD') routes.push({ method, url: route.url, access });
+  });
+
+  const allowedHosts = new Set(options.allowedHosts.map(normalHost));
+  const authenticate = authenticator(options.authentication);
+  app.decorateRequest('caller', null);
+
+  app.addHook('onRequest', async (request) => {
+    const host = request.headers.host;
+    if (!host || !allowedHosts.has(hostOfHeader(host)))
+      throw new ApiRefusal(
+        421,
+        'HOST_NOT_ALLOWED',
+        'This API does not answer to that host name; the operator lists the names clients use in M365SYNC_API_HOSTNAMES.',
+      );
+
+    const access = request.routeOptions.config?.access;
+    if (access === 'public') return;
+    // Unknown routes (404) need a valid token too, so they tell nothing to strangers.
+    const caller = await authenticate(request);
+    request.caller = caller;
+    if (access && !roleAllows(caller.role, access.needs))
+      throw new ApiRefusal(
+        403,
+        'PERMISSION',
+        `This token's role (${caller.role}) may not do this: it needs the ${access.needs} role.`,
+      );
+    if (access && access.allScopes && caller.scope !== ALL_SCOPES)
+      throw new ApiRefusal(
+        403,
+        'PERMISSION',
+        `This changes a setting of every tenant: it needs a token whose scope is ${ALL_SCOPES}.`,
+      );
+
+    if (BODY_METHODS.includes(request.method)) {
+      const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/json')
+        throw new ApiRefusal(
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+          `${request.method} needs a JSON body with Content-Type: application/json (send {} when there is nothing to say).`,
+        );
+    }
+  });
+
+  const limit = options.rateLimit ?? { max: 600, timeWindowMs: 60_000 };
+  void app.register(rateLimit, {
+    // After the onRequest checks, so the key is the token that was checked, not an address.
+    hook: 'preHandler',
+    max: limit.max,
+    timeWindow: limit.timeWindowMs,
+    keyGenerator: (request: FastifyRequest) =>
+      request.caller ? `token:${request.caller.id}` : `ip:${request.ip}`,
+    errorResponseBuilder: (_request, context) =>
+      new ApiRefusal(
+        429,
+        'RATE_LIMITED',
+        `Too many requests with this token (at most ${context.max} per ${limit.timeWindowMs / 1000} s); retry in ${context.after}.`,
+      ),
+  });
+  return routes;
+}
+
+function authenticator(authentication: Authentication): (request: FastifyRequest) => Promise<Caller> {
+  if ('insecureDevNoAuth' in authentication) return async () => DEV_NO_AUTH_CALLER;
+  const bootstrap = authentication.bootstrapToken ? digest(authentication.bootstrapToken) : undefined;
+  return async (request) => {
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
+    if (!match)
+      throw new ApiRefusal(
+        401,
+        'AUTHENTICATION',
+        'Send Authorization: Bearer <token> (an admin makes one with m365sync tokens create).',
+      );
+    const token = match[1]!;
+    if (bootstrap && timingSafeEqual(digest(token), bootstrap)) return BOOTSTRAP_CALLER;
+    const caller = await authentication.tokens.authenticate(token);
+    if (!caller) throw new ApiRefusal(401, 'AUTHENTICATION', 'The token is unknown or revoked.');
+    return caller;
+  };
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** The caller of a route that is not public (set by the access hook before any handler runs). */
+export function callerOf(request: FastifyRequest): Caller {
+  if (!request.caller) throw new Error('route reached without a caller: its access is not declared');
+  return request.caller;
+}

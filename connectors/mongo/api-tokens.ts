@@ -1,0 +1,130 @@
+/**
+ * The operator API's tokens (collection `api_tokens`): one document per token with its name, role
+ * and scope and the SHA-256 of the token, never the token itself (it is shown once, at creation).
+ * A revoked token keeps its document (marked `revokedAt`) so its name, recorded on runs and
+ * approvals, is never given to another token.
+ */
+import { MongoServerError, ObjectId, type Collection, type Db } from 'mongodb';
+import {
+  generateToken,
+  hashToken,
+  parseTokenRequest,
+  scopeCovers,
+  type Caller,
+  type Role,
+} from '../../domain/access.js';
+import { SyncError, ValidationError } from '../../domain/errors.js';
+
+export const API_TOKENS_COLLECTION = 'api_tokens';
+
+interface TokenDocument {
+  _id: ObjectId;
+  name: string;
+  role: Role;
+  scope: string;
+  hash: string;
+  createdAt: Date;
+  createdBy: string;
+  revokedAt?: Date;
+  revokedBy?: string;
+}
+
+/** A token as listed: everything but the token and its hash. */
+export interface ApiToken {
+  id: string;
+  name: string;
+  role: Role;
+  scope: string;
+  createdAt: Date;
+  createdBy: string;
+  revokedAt?: Date;
+  revokedBy?: string;
+}
+
+export class ApiTokenStore {
+  readonly collection: Collection<TokenDocument>;
+
+  constructor(db: Db) {
+    this.collection = db.collection<TokenDocument>(API_TOKENS_COLLECTION);
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.collection.createIndex({ hash: 1 }, { unique: true, name: 'hash_unique' });
+    await this.collection.createIndex({ name: 1 }, { unique: true, name: 'name_unique' });
+  }
+
+  /** Creates a token; the returned `token` is the only time it exists outside the caller's hands. */
+  async create(
+    input: { name?: unknown; role?: unknown; scope?: unknown },
+    createdBy: string,
+  ): Promise<ApiToken & { token: string }> {
+    const { name, role, scope } = parseTokenRequest(input);
+    const token = generateToken();
+    const doc: TokenDocument = {
+      _id: new ObjectId(),
+      name,
+      role,
+      scope,
+      hash: hashToken(token),
+      createdAt: new Date(),
+      createdBy,
+    };
+    try {
+      await this.collection.insertOne(doc);
+    } catch (error) {
+      if (error instanceof MongoServerError && error.code === 11000)
+        throw new ValidationError('Token', [
+          { field: 'name', message: `"${name}" is already used by a token (names of revoked tokens too)` },
+        ]);
+      throw error;
+    }
+    return { ...toToken(doc), token };
+  }
+
+  /** Tokens whose scope lies within `scope` (all of them for `*`), oldest first. */
+  async list(options: { within?: string; includeRevoked?: boolean } = {}): Promise<ApiToken[]> {
+    const docs = await this.collection
+      .find(options.includeRevoked ? {} : { revokedAt: { $exists: false } })
+      .sort({ createdAt: 1, _id: 1 })
+      .toArray();
+    return docs
+      .filter((d) => options.within === undefined || scopeCovers(options.within, d.scope))
+      .map(toToken);
+  }
+
+  /** Revokes a token by name or id; with `within`, a token outside that scope is "not found". */
+  async revoke(ref: string, revokedBy: string, options: { within?: string } = {}): Promise<ApiToken> {
+    const filter =
+      ObjectId.isValid(ref) && /^[0-9a-f]{24}$/i.test(ref) ? { _id: new ObjectId(ref) } : { name: ref };
+    const doc = await this.collection.findOne({ ...filter, revokedAt: { $exists: false } });
+    if (!doc || (options.within !== undefined && !scopeCovers(options.within, doc.scope)))
+      throw new SyncError('NOT_FOUND', `No active token "${ref}" (m365sync tokens list shows them).`);
+    const revokedAt = new Date();
+    await this.collection.updateOne({ _id: doc._id }, { $set: { revokedAt, revokedBy } });
+    return toToken({ ...doc, revokedAt, revokedBy });
+  }
+
+  /** The caller a presented token stands for, or null when it is unknown or revoked. */
+  async authenticate(token: string): Promise<Caller | null> {
+    const doc = await this.collection.findOne({ hash: hashToken(token), revokedAt: { $exists: false } });
+    return doc ? { id: doc._id.toHexString(), name: doc.name, role: doc.role, scope: doc.scope } : null;
+  }
+
+  /** How many tokens can sign in (the API refuses to start with none and no bootstrap token). */
+  async countActive(): Promise<number> {
+    return this.collection.countDocuments({ revokedAt: { $exists: false } });
+  }
+}
+
+function toToken(doc: TokenDocument): ApiToken {
+  return {
+    id: doc._id.toHexString(),
+    name: doc.name,
+    role: doc.role,
+    scope: doc.scope,
+    createdAt: doc.createdAt,
+    createdBy: doc.createdBy,
+    ...(doc.revokedAt ? { revokedAt: doc.revokedAt } : {}),
+    ...(doc.revokedBy ? { revokedBy: doc.revokedBy } : {}),
+  };
+}

@@ -1,0 +1,412 @@
+/**
+ * Access control of the operator API over real HTTP: scopes and roles on every route. Both tables are
+ * checked against the API's own route table, so a route added without an entry here fails the test.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import type { RouteAccess } from '../../api/access.js';
+import { buildApi } from '../../api/server.js';
+import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import type { Role } from '../../domain/access.js';
+import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
+import { openStores, type Stores } from '../../scripts/commands/context.js';
+import { validTenantInput } from '../support/fixtures.js';
+import { keyEntry } from '../support/keys.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+
+let mongo: TestMongo;
+let redis: TestRedis;
+let queue: Queue<SyncJobData, unknown, string>;
+let stores: Stores;
+let app: FastifyInstance;
+let base: string;
+
+/** Tokens by name; `a-*` are scoped to provider.resellerA, `all-*` see everything. */
+const token: Record<string, string> = {};
+/** What the tests put under provider.resellerB, which a provider.resellerA token must never learn. */
+const B = { tenant: '', other: '', run: '' };
+let aTenant = '';
+let aRun = '';
+/** Strings that would tell a resellerA caller that resellerB exists or what it holds. */
+let bMarkers: string[] = [];
+
+const GHOST_ID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
+
+beforeAll(async () => {
+  mongo = await testMongo('api-access');
+  redis = await testRedis('api-access');
+  stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
+  queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+
+  const add = (hierarchy: string, name: string) =>
+    stores.tenants.add(validTenantInput({ hierarchy, Tenant: { name } }));
+  aTenant = (await add('provider.resellerA.cust1', 'Shared Name')).id;
+  B.tenant = (await add('provider.resellerB.cust2', 'Shared Name')).id;
+  B.other = (await add('provider.resellerB.cust3', 'Beta Secret Customer')).id;
+
+  const runs = new SyncRuns(mongo.db);
+  const heldRun = async (tenantId: string, hierarchy: string, jobId: string) => {
+    const run = await runs.recordQueued({ tenantId, hierarchy, trigger: 'api', requestedBy: 'seed', jobId });
+    await runs.finish(run.id, {
+      status: 'needs_review',
+      kinds: {
+        users: {
+          status: 'needs_review',
+          created: 0,
+          updated: 0,
+          unchanged: 5,
+          deleted: 0,
+          durationMs: 1,
+          held: {
+            wouldDelete: 3,
+            stored: 8,
+            limit: 0,
+            threshold: '0 objects',
+            origin: 'tenant',
+            sample: ['x'],
+            fence: 1,
+          },
+        },
+      },
+    });
+    return run.id;
+  };
+  aRun = await heldRun(aTenant, 'provider.resellerA.cust1', 'job-a');
+  B.run = await heldRun(B.tenant, 'provider.resellerB.cust2', 'job-b');
+
+  const protection = new DeleteProtectionStore(mongo.db, {});
+  await protection.set({ tenantId: B.tenant }, 'graph', { count: 7 });
+  await protection.set({ hierarchy: 'provider.resellerB' }, 'graph', { count: 9 });
+  await protection.set({ hierarchy: 'provider' }, 'graph', { count: 11 });
+  await protection.set({ tenantId: aTenant }, 'graph', { count: 13 });
+
+  for (const [name, role, scope] of [
+    ['a-viewer', 'viewer', 'provider.resellerA'],
+    ['a-operator', 'operator', 'provider.resellerA'],
+    ['a-admin', 'admin', 'provider.resellerA'],
+    ['b-viewer', 'viewer', 'provider.resellerB'],
+    ['all-viewer', 'viewer', '*'],
+    ['all-operator', 'operator', '*'],
+    ['all-admin', 'admin', '*'],
+  ] as const)
+    token[name] = (await stores.tokens.create({ name, role, scope }, 'test')).token;
+
+  bMarkers = ['resellerB', B.tenant, B.other, B.run, 'Beta Secret Customer', 'b-viewer'];
+  app = buildApi({ stores, syncQueue: queue, env: {}, authentication: { tokens: stores.tokens } });
+  base = await app.listen({ port: 0, host: '127.0.0.1' });
+}, 60_000);
+
+afterAll(async () => {
+  await app?.close();
+  await queue?.close();
+  await redis?.close();
+  await mongo?.close();
+});
+
+interface Answer {
+  status: number;
+  text: string;
+  json: { code?: string; message?: string; problems?: { field: string }[] } & Record<string, unknown>;
+}
+
+async function call(as: string | null, method: string, path: string, body?: unknown): Promise<Answer> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(as ? { authorization: `Bearer ${token[as] ?? as}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  let json = {} as Answer['json'];
+  try {
+    json = JSON.parse(text) as Answer['json'];
+  } catch {
+    // /metrics is text
+  }
+  return { status: response.status, text, json };
+}
+
+/** Nothing of resellerB in an answer (beyond the reference the caller sent itself). */
+function expectNothingOfB(answer: Answer, sent = ''): void {
+  const text = sent ? answer.text.split(sent).join('<sent>') : answer.text;
+  for (const marker of bMarkers) expect(text, `answer mentions ${marker}`).not.toContain(marker);
+}
+
+/** B's tenant named every way a caller can name it. */
+const bRefs = () => [B.tenant, 'provider.resellerB.cust2/Shared Name', 'Beta Secret Customer', B.other];
+
+/**
+ * A request about something of resellerB answers exactly as the same request about something that
+ * does not exist: 404, same code, same message but for the reference.
+ */
+async function expectLikeNothing(
+  method: string,
+  path: (ref: string) => string,
+  refs: string[],
+  body?: unknown,
+) {
+  const ghost = await call('a-admin', method, path('no-such-thing'), body);
+  expect(ghost.status).toBe(404);
+  for (const ref of refs) {
+    const answer = await call('a-admin', method, path(encodeURIComponent(ref)), body);
+    expect(answer.status, `${method} ${path(ref)}`).toBe(404);
+    expect(answer.json.code).toBe(ghost.json.code);
+    expect(answer.json.message?.split(ref).join('<ref>')).toBe(
+      ghost.json.message?.replace('no-such-thing', '<ref>'),
+    );
+    expectNothingOfB(answer, ref);
+  }
+}
+
+async function bUntouched(): Promise<void> {
+  const tenant = await stores.tenants.show(B.tenant);
+  expect(tenant.Tenant.name).toBe('Shared Name');
+  expect(tenant.hierarchy).toBe('provider.resellerB.cust2');
+  expect(await stores.tenants.show(B.other)).toBeDefined();
+  const run = await new SyncRuns(mongo.db).get(B.run);
+  expect(run?.status).toBe('needs_review');
+  const jobs = await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed']);
+  expect(jobs.filter((j) => j.data.tenantId === B.tenant || j.data.tenantId === B.other)).toEqual([]);
+  expect(
+    await mongo.db.collection('sync_runs').countDocuments({ tenantId: { $in: [B.tenant, B.other] } }),
+  ).toBe(1);
+}
+
+/**
+ * Per route: what a provider.resellerA admin (the strongest scoped caller, so no role hides a scope
+ * hole) gets when it aims at resellerB. Keyed `METHOD url` as Fastify declares it.
+ */
+const scopeTable: Record<string, () => Promise<void>> = {
+  'GET /health': async () => expectNothingOfB(await call(null, 'GET', '/health')),
+  'GET /metrics': async () => expectNothingOfB(await call(null, 'GET', '/metrics')),
+  'GET /tenants': async () => {
+    const all = await call('a-admin', 'GET', '/tenants');
+    expect(all.status).toBe(200);
+    expect(all.text).toContain(aTenant);
+    expectNothingOfB(all);
+    for (const hierarchy of ['provider', 'provider.resellerB', 'provider.resellerB.cust2']) {
+      const listed = await call('a-admin', 'GET', `/tenants?hierarchy=${hierarchy}`);
+      expect(listed.status).toBe(200);
+      expectNothingOfB(listed, hierarchy);
+    }
+  },
+  'GET /tenants/:ref': async () => {
+    await expectLikeNothing('GET', (ref) => `/tenants/${ref}`, bRefs());
+    // Named by its name alone, "Shared Name" is A's tenant: B's namesake is not even a conflict.
+    const byName = await call('a-admin', 'GET', '/tenants/Shared%20Name');
+    expect(byName.status).toBe(200);
+    expect(byName.json.id).toBe(aTenant);
+  },
+  'POST /tenants': async () => {
+    const before = await mongo.db.collection('tenants').countDocuments();
+    const answer = await call(
+      'a-admin',
+      'POST',
+      '/tenants',
+      validTenantInput({ hierarchy: 'provider.resellerB.cust2', Tenant: { name: 'Shared Name' } }),
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.json.problems?.map((p) => p.field)).toEqual(['hierarchy']);
+    expect(answer.text).not.toMatch(/already used/);
+    expect(await mongo.db.collection('tenants').countDocuments()).toBe(before);
+  },
+  'PATCH /tenants/:ref': async () => {
+    await expectLikeNothing('PATCH', (ref) => `/tenants/${ref}`, bRefs(), {
+      Tenant: { description: 'mine now' },
+    });
+    // Nor can A move its own tenant over to B.
+    const moved = await call('a-admin', 'PATCH', `/tenants/${aTenant}`, { hierarchy: 'provider.resellerB' });
+    expect(moved.status).toBe(400);
+    expect((await stores.tenants.show(aTenant)).hierarchy).toBe('provider.resellerA.cust1');
+  },
+  'DELETE /tenants/:ref': async () => {
+    await expectLikeNothing('DELETE', (ref) => `/tenants/${ref}?data=purge`, bRefs());
+  },
+  'POST /tenants/:ref/sync': async () => {
+    await expectLikeNothing('POST', (ref) => `/tenants/${ref}/sync`, bRefs(), {});
+  },
+  'POST /tenants/:ref/purge': async () => {
+    await expectLikeNothing('POST', (ref) => `/tenants/${ref}/purge`, bRefs(), { confirm: true });
+  },
+  'GET /runs': async () => {
+    const listed = await call('a-admin', 'GET', '/runs');
+    expect(listed.status).toBe(200);
+    expect(listed.text).toContain(aRun);
+    expectNothingOfB(listed);
+    await expectLikeNothing('GET', (ref) => `/runs?tenant=${ref}`, bRefs());
+    expectNothingOfB(await call('a-admin', 'GET', '/runs?status=needs_review'));
+  },
+  'GET /runs/:id': async () => {
+    await expectLikeNothing('GET', (ref) => `/runs/${ref}`, [B.run]);
+  },
+  'POST /runs/:id/approve-deletes': async () => {
+    await expectLikeNothing('POST', (ref) => `/runs/${ref}/approve-deletes`, [B.run], {});
+  },
+  'GET /kind-lists': async () => expectNothingOfB(await call('a-admin', 'GET', '/kind-lists')),
+  'PUT /kind-lists/:name': async () => {
+    // Kind lists apply to every tenant: only a token whose scope is * changes them.
+    const answer = await call('a-admin', 'PUT', '/kind-lists/nightly', { kinds: 'licensing' });
+    expect(answer.status).toBe(403);
+    expect(await mongo.db.collection('kind_lists').countDocuments()).toBe(0);
+  },
+  'DELETE /kind-lists/:name': async () => {
+    expect((await call('a-admin', 'DELETE', '/kind-lists/nightly')).status).toBe(403);
+  },
+  'GET /delete-protection': async () => {
+    const answer = await call('a-admin', 'GET', '/delete-protection');
+    expect(answer.status).toBe(200);
+    expect(answer.json).toMatchObject({
+      hierarchy: { provider: { graph: { count: 11 } } },
+      tenants: { [aTenant]: { graph: { count: 13 } } },
+    });
+    expectNothingOfB(answer);
+  },
+  'GET /tokens': async () => {
+    const answer = await call('a-admin', 'GET', '/tokens');
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain('a-viewer');
+    expect(answer.text).not.toContain('all-admin');
+    expectNothingOfB(answer);
+  },
+  'POST /tokens': async () => {
+    for (const scope of ['provider.resellerB', 'provider', '*']) {
+      const answer = await call('a-admin', 'POST', '/tokens', {
+        name: `grab-${scope}`,
+        role: 'viewer',
+        scope,
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.json.problems?.map((p) => p.field)).toEqual(['scope']);
+    }
+  },
+  'DELETE /tokens/:ref': async () => {
+    await expectLikeNothing('DELETE', (ref) => `/tokens/${ref}`, ['b-viewer', 'all-admin']);
+    expect((await call('b-viewer', 'GET', '/tenants')).status).toBe(200);
+  },
+};
+
+/** Per route: the access it must declare, and a harmless request (it aims at nothing) to probe roles with. */
+const roleTable: Record<string, { access: RouteAccess; probe: { path: string; body?: unknown } }> = {
+  'GET /health': { access: 'public', probe: { path: '/health' } },
+  'GET /metrics': { access: 'public', probe: { path: '/metrics' } },
+  'GET /tenants': { access: { needs: 'viewer' }, probe: { path: '/tenants' } },
+  'GET /tenants/:ref': { access: { needs: 'viewer' }, probe: { path: '/tenants/ghost' } },
+  'POST /tenants': { access: { needs: 'admin' }, probe: { path: '/tenants', body: {} } },
+  'PATCH /tenants/:ref': { access: { needs: 'admin' }, probe: { path: '/tenants/ghost', body: {} } },
+  'DELETE /tenants/:ref': { access: { needs: 'admin' }, probe: { path: '/tenants/ghost' } },
+  'POST /tenants/:ref/sync': {
+    access: { needs: 'operator' },
+    probe: { path: '/tenants/ghost/sync', body: {} },
+  },
+  'POST /tenants/:ref/purge': {
+    access: { needs: 'admin' },
+    probe: { path: '/tenants/ghost/purge', body: { confirm: true } },
+  },
+  'GET /runs': { access: { needs: 'viewer' }, probe: { path: '/runs' } },
+  'GET /runs/:id': { access: { needs: 'viewer' }, probe: { path: `/runs/${GHOST_ID}` } },
+  'POST /runs/:id/approve-deletes': {
+    access: { needs: 'operator' },
+    probe: { path: `/runs/${GHOST_ID}/approve-deletes`, body: {} },
+  },
+  'GET /kind-lists': { access: { needs: 'viewer' }, probe: { path: '/kind-lists' } },
+  'PUT /kind-lists/:name': {
+    access: { needs: 'admin', allScopes: true },
+    probe: { path: '/kind-lists/probe', body: {} },
+  },
+  'DELETE /kind-lists/:name': {
+    access: { needs: 'admin', allScopes: true },
+    probe: { path: '/kind-lists/ghost' },
+  },
+  'GET /delete-protection': { access: { needs: 'viewer' }, probe: { path: '/delete-protection' } },
+  'GET /tokens': { access: { needs: 'admin' }, probe: { path: '/tokens' } },
+  'POST /tokens': { access: { needs: 'admin' }, probe: { path: '/tokens', body: {} } },
+  'DELETE /tokens/:ref': { access: { needs: 'admin' }, probe: { path: '/tokens/ghost' } },
+};
+
+const ROLES: Role[] = ['viewer', 'operator', 'admin'];
+
+describe('the route table', () => {
+  it('every route of the API is in the scope table and the role table, with the access it declares', () => {
+    const served = app.routeTable.map((r) => `${r.method} ${r.url}`).sort();
+    expect(served, 'a route was added or removed: give it a scope test and a role probe').toEqual(
+      Object.keys(scopeTable).sort(),
+    );
+    expect(served).toEqual(Object.keys(roleTable).sort());
+    for (const route of app.routeTable)
+      expect(route.access, `${route.method} ${route.url}`).toEqual(
+        roleTable[`${route.method} ${route.url}`]!.access,
+      );
+  });
+
+  it('an API with a route that declares no access does not start', async () => {
+    const broken = buildApi({ stores, authentication: { tokens: stores.tokens } });
+    broken.register(async (api) => {
+      api.get('/open', async () => 'open');
+    });
+    await expect(broken.ready()).rejects.toThrow(/declares no access/);
+  });
+});
+
+describe('scope: a provider.resellerA token never sees, changes or learns of resellerB', () => {
+  it.each(Object.entries(scopeTable))('%s', async (_route, check) => {
+    await check();
+    await bUntouched();
+  });
+});
+
+describe('roles, per route', () => {
+  it.each(Object.entries(roleTable))('%s', async (route, { access, probe }) => {
+    const method = route.split(' ')[0]!;
+    if (access === 'public') {
+      expect((await call(null, method, probe.path, probe.body)).status).toBe(200);
+      return;
+    }
+    const anonymous = await call(null, method, probe.path, probe.body);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.json.code).toBe('AUTHENTICATION');
+    const forged = await call('m365s_not-a-stored-token', method, probe.path, probe.body);
+    expect(forged.status).toBe(401);
+    for (const role of ROLES) {
+      const answer = await call(`all-${role}`, method, probe.path, probe.body);
+      const allowed = ROLES.indexOf(role) >= ROLES.indexOf(access.needs);
+      if (allowed) expect([401, 403], `${role} on ${route}`).not.toContain(answer.status);
+      else {
+        expect(answer.status, `${role} on ${route}`).toBe(403);
+        expect(answer.json.code).toBe('PERMISSION');
+      }
+    }
+    if (access.allScopes) expect((await call('a-admin', method, probe.path, probe.body)).status).toBe(403);
+    await bUntouched();
+  });
+
+  it('a revoked token is refused at its next request', async () => {
+    const { token: t } = await stores.tokens.create(
+      { name: 'short-lived', role: 'viewer', scope: '*' },
+      'test',
+    );
+    expect((await call(t, 'GET', '/tenants')).status).toBe(200);
+    const revoked = await call('all-admin', 'DELETE', '/tokens/short-lived');
+    expect(revoked.status).toBe(200);
+    expect(revoked.json.revokedBy).toBe('all-admin');
+    expect((await call(t, 'GET', '/tenants')).status).toBe(401);
+  });
+
+  it('an admin creates a token through the API; it is shown once and works at once', async () => {
+    const created = await call('a-admin', 'POST', '/tokens', { name: 'a-portal', role: 'viewer' });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ name: 'a-portal', role: 'viewer', scope: 'provider.resellerA' });
+    const secret = created.json.token as string;
+    expect(secret).toMatch(/^m365s_[A-Za-z0-9_-]{43}$/);
+    const listed = await call('a-admin', 'GET', '/tokens');
+    expect(listed.text).toContain('a-portal');
+    expect(listed.text).not.toContain(secret);
+    const stored = JSON.stringify(await mongo.db.collection('api_tokens').find({}).toArray());
+    expect(stored).not.toContain(secret);
+    expect((await call(secret, 'GET', '/tenants')).status).toBe(200);
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * SYNC_ATTEMPTS and SYNC_BACKOFF_MS are job options, fixed by the process that enqueues: checked with a
+ * clear error, and the worker process applies its own to the scheduled syncs its trigger worker enqueues.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Queue } from 'bullmq';
+import { ValidationError } from '../../domain/errors.js';
+import { createTriggerQueue } from '../../queues/schedules.js';
+import { createSyncQueue, syncQueueSettings, type SyncJobData } from '../../queues/sync-queue.js';
+import { startWorker } from '../../workers/worker.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { testProcessor } from '../workers/support/test-processor.js';
+import { addTenant, eventually, fastWorker, quietLogger } from '../workers/support/harness.js';
+
+describe('sync retry settings', () => {
+  let redis: TestRedis;
+  let mongo: TestMongo;
+  let queue: Queue<SyncJobData, unknown, string>;
+  beforeAll(async () => {
+    redis = await testRedis('syncsettings');
+    mongo = await testMongo('syncsettings');
+    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+  });
+  afterAll(async () => {
+    await queue.close();
+    await redis.close();
+    await mongo.close();
+  });
+
+  it('are read from the environment and refused with the variable named when wrong', () => {
+    expect(syncQueueSettings({})).toMatchObject({ attempts: 3, backoffDelayMs: 60_000 });
+    expect(syncQueueSettings({ SYNC_ATTEMPTS: '5', SYNC_BACKOFF_MS: '2000' })).toMatchObject({
+      attempts: 5,
+      backoffDelayMs: 2000,
+    });
+    const error = (() => {
+      try {
+        syncQueueSettings({ SYNC_ATTEMPTS: 'three', SYNC_BACKOFF_MS: '10' });
+      } catch (e) {
+        return e;
+      }
+    })() as ValidationError;
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.problems.map((p) => p.field)).toEqual(['SYNC_ATTEMPTS', 'SYNC_BACKOFF_MS']);
+    expect(error.message).toContain('(not "three")');
+    expect(error.message).toContain('(not "10")');
+    expect(() => syncQueueSettings({ SYNC_ATTEMPTS: '0' })).toThrow(/SYNC_ATTEMPTS/);
+  });
+
+  it('a worker process refuses wrong ones at start', async () => {
+    await expect(
+      startWorker({
+        redis: { url: redis.url, prefix: redis.prefix },
+        db: mongo.db,
+        processor: testProcessor(mongo.db, { pages: 1, pageSize: 1, delayMs: 0, version: 'v1' }),
+        settings: fastWorker,
+        triggers: false,
+        logger: quietLogger,
+        env: { SYNC_ATTEMPTS: '99' },
+      }),
+    ).rejects.toThrow(/SYNC_ATTEMPTS: .*\(not "99"\)/);
+  });
+
+  it('a worker process fixes its own in the scheduled syncs its trigger worker enqueues', async () => {
+    const triggers = createTriggerQueue({ url: redis.url, prefix: redis.prefix });
+    // A processor that never gets the job: the sync job is only inspected, then removed.
+    const worker = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db: mongo.db,
+      processor: testProcessor(mongo.db, { pages: 1, pageSize: 1, delayMs: 0, version: 'v1' }),
+      settings: { ...fastWorker, concurrency: 1 },
+      logger: quietLogger,
+      env: { SYNC_ATTEMPTS: '7', SYNC_BACKOFF_MS: '4321' },
+    });
+    try {
+      await worker.worker.pause(true); // only the trigger worker runs
+      const tenantId = await addTenant(mongo.db);
+      await triggers.add('nightly', { tenantId });
+      const job = await eventually(async () => {
+        const jobs = await queue.getJobs(['waiting', 'prioritized', 'active']);
+        return jobs.find((j) => j.data.tenantId === tenantId);
+      });
+      expect(job.data.trigger).toBe('schedule');
+      expect(job.opts.attempts).toBe(7);
+      expect(job.opts.backoff).toMatchObject({ type: 'exponential', delay: 4321 });
+    } finally {
+      await worker.close(1000);
+      await triggers.close();
+    }
+  });
+});
