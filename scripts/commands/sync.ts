@@ -38,11 +38,22 @@ function syncQueue(ctx: CliContext): Queue<SyncJobData, unknown, string> {
   return queue;
 }
 
-/** A job with no worker waits in silence: say so at once, and again if the last worker goes away. */
-function sayWhenNoWorker(ctx: CliContext, queue: Queue<SyncJobData, unknown, string>): { stop(): void } {
+/**
+ * A job with no worker waits in silence: say so at once, and again if the last worker goes away. A
+ * job seen active was taken by a worker: that says a worker is back at once, between presence checks.
+ */
+function sayWhenNoWorker(
+  ctx: CliContext,
+  queue: Queue<SyncJobData, unknown, string>,
+): { stop(): void; jobActive(): void } {
   const redis = redisSettings(ctx.env);
   let missing = false;
-  return watchWorkers(queue, (count) => {
+  const back = () => {
+    if (!missing) return;
+    missing = false;
+    ctx.io.err('a sync worker is connected; the sync can start');
+  };
+  const watch = watchWorkers(queue, (count) => {
     if (count === 0) {
       missing = true;
       ctx.io.err(
@@ -50,11 +61,9 @@ function sayWhenNoWorker(ctx: CliContext, queue: Queue<SyncJobData, unknown, str
           'Start one with `m365sync worker` (with the same REDIS_URL and M365SYNC_QUEUE_PREFIX, and MONGODB_URI, M365SYNC_DB and M365SYNC_ENCRYPTION_KEYS), ' +
           'or start the worker deployment.',
       );
-    } else if (missing) {
-      missing = false;
-      ctx.io.err('a sync worker is connected; the sync can start');
-    }
+    } else back();
   });
+  return { stop: () => watch.stop(), jobActive: back };
 }
 
 /** A whole number within bounds, for an option value (commander reports the option and the value). */
@@ -83,6 +92,7 @@ async function outcomeOf(
   enqueued: EnqueueResult,
   timeoutMs: number,
   display?: ProgressDisplay,
+  onActive?: () => void,
 ): Promise<Waited & { run: SyncRun | null }> {
   display?.follow(enqueued.jobId);
   const end = await waitForRun(queue, enqueued.jobId, {
@@ -90,6 +100,8 @@ async function outcomeOf(
     followUp: enqueued.outcome === 'follow-up',
     timeoutMs,
     onState: (state, jobId) => {
+      // Active, or already finished between two polls: a worker took the job.
+      if (state === 'active' || state === 'completed' || state === 'failed') onActive?.();
       display?.follow(jobId);
       display?.state(state);
     },
@@ -165,7 +177,15 @@ export function syncCommand(ctx: CliContext): Command {
         const workers = sayWhenNoWorker(ctx, queue);
         try {
           for (const r of results) {
-            const { run: _run, ...w } = await outcomeOf(queue, runs, r.tenantId, r, timeoutMs);
+            const { run: _run, ...w } = await outcomeOf(
+              queue,
+              runs,
+              r.tenantId,
+              r,
+              timeoutMs,
+              undefined,
+              () => workers.jobActive(),
+            );
             waited.push(w);
             if (!options.json) ctx.io.err(`${r.tenantId}: ${w.status}`);
           }
@@ -226,9 +246,9 @@ export function syncCommand(ctx: CliContext): Command {
       }
       if (!options.json) ctx.io.out(`${name}: ${what} (job ${enqueued.jobId})`);
       const workers = sayWhenNoWorker(ctx, queue);
-      const result = await outcomeOf(queue, runs, tenant.id, enqueued, timeoutMs, display).finally(() =>
-        workers.stop(),
-      );
+      const result = await outcomeOf(queue, runs, tenant.id, enqueued, timeoutMs, display, () =>
+        workers.jobActive(),
+      ).finally(() => workers.stop());
       display?.finish(Object.keys(result.run?.kinds ?? {}).length);
       process.exitCode = exitForStatus(result.status);
       if (options.json) {
