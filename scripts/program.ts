@@ -3,10 +3,13 @@
  * in-process; scripts/cli.ts is the process entry point.
  */
 import { Command, CommanderError } from 'commander';
-import { SyncError, ValidationError } from '../domain/errors.js';
+import { SyncError, ValidationError, type FieldProblem } from '../domain/errors.js';
 import { apiCommand } from './commands/api.js';
 import { certificatesCommand } from './commands/certificates.js';
 import type { CliContext } from './commands/context.js';
+import { EXIT } from './commands/exit-codes.js';
+import { M365SYNC_VERSION } from '../observability/metrics.js';
+import { redactRedisUrl, redisSettings } from '../queues/connection.js';
 import { destinationsCommand } from './commands/destinations.js';
 import { tenantsCommand } from './commands/tenants.js';
 import { tokensCommand } from './commands/tokens.js';
@@ -15,12 +18,14 @@ import { schedulerCommand, workerCommand } from './commands/processes.js';
 import { simulateCommand } from './commands/simulate.js';
 import { runsCommand, scheduleCommand, syncCommand, testConnectionCommand } from './commands/sync.js';
 
-/** Exit codes: 0 done, 1 failed, 2 bad input (nothing stored). */
-export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
+export { EXIT, exitForStatus, worstExit } from './commands/exit-codes.js';
+
+const PLAIN_JSON = new WeakSet<Command>();
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('m365sync')
     .description('Keeps a copy of Microsoft 365 tenants in MongoDB')
+    .version(M365SYNC_VERSION, '-V, --version', 'print the version')
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => ctx.io.out(s.trimEnd()), writeErr: (s) => ctx.io.err(s.trimEnd()) })
     .exitOverride();
@@ -40,6 +45,13 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(kindsCommand(ctx));
   for (const command of program.commands)
     applyToTree(command, (c) => c.exitOverride().configureOutput(program.configureOutput()));
+  // Every command that prints takes --json. Those without a JSON shape of their own print their
+  // messages as {"messages": [...]} (runCli collects them).
+  applyToTree(program, (c) => {
+    if (c === program || c.commands.length > 0 || c.options.some((o) => o.long === '--json')) return;
+    c.option('--json', 'print JSON: {"messages": [...]}');
+    PLAIN_JSON.add(c);
+  });
   return program;
 }
 
@@ -50,26 +62,84 @@ function applyToTree(command: Command, apply: (c: Command) => void): void {
 
 /** Runs the program on argv (without node and script) and returns the exit code; never throws. */
 export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
+  // With --json, stdout holds one JSON document whatever happens: the result, or the error as
+  // {code, message, problems}; commander's own messages are turned into that shape too.
+  const json = argv.includes('--json');
   const program = buildProgram(ctx);
+  if (json)
+    applyToTree(program, (c) =>
+      c.showHelpAfterError(false).configureOutput({ ...program.configureOutput(), writeErr: () => {} }),
+    );
   const previous = process.exitCode;
   process.exitCode = undefined;
+  const fail = (code: string, message: string, problems: FieldProblem[] = []) => {
+    if (json) ctx.io.out(JSON.stringify({ code, message, problems }, null, 2));
+    else if (code === 'INVALID_INPUT' && problems.length > 0) ctx.io.err(message);
+    else ctx.io.err(`error (${code}): ${message}`);
+  };
+  const out = ctx.io.out;
+  let messages: string[] | undefined;
+  program.hook('preAction', (_program, action) => {
+    if (!json || !PLAIN_JSON.has(action)) return;
+    const collected: string[] = [];
+    messages = collected;
+    ctx.io.out = (text) => void collected.push(text);
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
+    ctx.io.out = out;
+    if (messages) out(JSON.stringify({ messages }, null, 2));
     return Number(process.exitCode ?? EXIT.ok);
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+    ctx.io.out = out;
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return EXIT.ok;
+      if (json) fail('INVALID_INPUT', error.message.replace(/^error: /, ''));
+      return EXIT.invalid;
+    }
     if (error instanceof ValidationError) {
-      ctx.io.err(error.message);
+      fail(error.code, error.message, error.problems);
       return EXIT.invalid;
     }
     if (error instanceof SyncError) {
-      ctx.io.err(`error (${error.code}): ${error.message}`);
+      fail(error.code, error.message);
       return EXIT.failed;
     }
-    ctx.io.err(`error: ${(error as Error).message}`);
+    const redis = redisError(error, ctx.env);
+    if (redis) {
+      fail(redis.code, redis.message);
+      return EXIT.failed;
+    }
+    fail('INTERNAL', (error as Error).message);
     return EXIT.failed;
   } finally {
     process.exitCode = previous;
-    await ctx.close();
+    await ctx.close().catch(() => undefined);
   }
+}
+
+/**
+ * ioredis and BullMQ report an unreachable Redis as bare socket errors ("connect ECONNREFUSED …",
+ * "Connection is closed", "Stream isn't writeable…"): say it the way MongoDB's is said.
+ */
+function redisError(error: unknown, env: NodeJS.ProcessEnv): SyncError | undefined {
+  const e = error as { name?: string; code?: string; message?: string };
+  if (typeof e?.message !== 'string' || /^Mongo/.test(e.name ?? '')) return undefined;
+  const socket = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'EAI_AGAIN'];
+  const redisSays =
+    /Connection is closed|enableOfflineQueue|MaxRetriesPerRequest|max retries per request|NOAUTH|WRONGPASS/i;
+  if (!socket.includes(e.code ?? '') && !redisSays.test(e.message)) return undefined;
+  let where = 'REDIS_URL';
+  try {
+    where = redactRedisUrl(redisSettings(env).url);
+  } catch {
+    // an invalid REDIS_URL is reported on its own
+  }
+  const auth = /NOAUTH|WRONGPASS/i.test(e.message);
+  return new SyncError(
+    'SERVICE_UNAVAILABLE',
+    auth
+      ? `Redis at ${where} refused the password: put the right one in REDIS_URL (redis://:<password>@host:port).`
+      : `Redis does not answer at ${where} (${e.code ?? e.message}): start it (npm run services) or set REDIS_URL.`,
+  );
 }

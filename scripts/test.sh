@@ -9,6 +9,8 @@ cd "$root"
 bash scripts/services.sh --both-backends
 # The WinRM conformance test drives the simulated proxy with pywinrm (Debian's python3-winrm).
 bash scripts/ensure-pywinrm.sh
+# The observability tests (test/ops) run Debian's prometheus, promtool and docker-compose.
+bash scripts/ensure-ops-tools.sh
 set -a; source .data/services.env; set +a
 if [[ $# -eq 0 ]]; then
   # The whole suite also checks types, lint and format: what CI runs must keep main clean.

@@ -1,13 +1,20 @@
 /**
- * Sync run metrics, registered in the process registry. Labels are bounded (status, kind, change);
- * never a tenant: per-tenant detail is in `sync_runs`.
+ * Sync run metrics, registered in the process registry. Labels are bounded (status, error code, kind,
+ * change); never a tenant: per-tenant detail is in `sync_runs`.
  */
 import { Counter, Histogram, exponentialBuckets } from 'prom-client';
 import { registry } from '../observability/metrics.js';
 import type { RunSummary } from './processor.js';
 
-interface SyncMetrics {
-  observe(status: string, durationMs: number, summary?: RunSummary): void;
+export interface SyncMetrics {
+  /** A run ended; `code` is its error code (`none` when it has none). */
+  observe(status: string, durationMs: number, summary?: RunSummary, code?: string): void;
+  /** A job found its tenant's lease held by another run and was put back (delayed). */
+  leaseConflict(): void;
+  /** A run failed and BullMQ will try it again. */
+  retry(): void;
+  /** This worker found a stalled job (its worker died or lost Redis) and put it back. */
+  stalled(): void;
 }
 
 let instance: SyncMetrics | undefined;
@@ -17,8 +24,8 @@ export function syncMetrics(): SyncMetrics {
   if (instance) return instance;
   const runs = new Counter({
     name: 'm365sync_sync_runs_total',
-    help: 'Sync runs finished, by final status',
-    labelNames: ['status'] as const,
+    help: 'Sync runs finished, by final status and error code (none when the run has no error)',
+    labelNames: ['status', 'code'] as const,
     registers: [registry],
   });
   const duration = new Histogram({
@@ -27,6 +34,19 @@ export function syncMetrics(): SyncMetrics {
     labelNames: ['status'] as const,
     // 1 s to about 4.5 h: full pulls take minutes to hours.
     buckets: exponentialBuckets(1, 2, 15),
+    registers: [registry],
+  });
+  const kindDuration = new Histogram({
+    name: 'm365sync_sync_kind_duration_seconds',
+    help: 'Duration of each kind within sync runs, by kind and status',
+    labelNames: ['kind', 'status'] as const,
+    buckets: exponentialBuckets(0.25, 2, 16),
+    registers: [registry],
+  });
+  const kindFailures = new Counter({
+    name: 'm365sync_sync_kind_failures_total',
+    help: 'Kinds that failed within sync runs (they swept nothing), by kind and error code',
+    labelNames: ['kind', 'code'] as const,
     registers: [registry],
   });
   const objects = new Counter({
@@ -47,11 +67,30 @@ export function syncMetrics(): SyncMetrics {
     labelNames: ['kind'] as const,
     registers: [registry],
   });
+  const leaseConflicts = new Counter({
+    name: 'm365sync_sync_lease_conflicts_total',
+    help: "Jobs put back (delayed) because another run held their tenant's lease",
+    registers: [registry],
+  });
+  const retries = new Counter({
+    name: 'm365sync_sync_retries_total',
+    help: 'Runs that failed with a transient error and will be tried again',
+    registers: [registry],
+  });
+  const stalls = new Counter({
+    name: 'm365sync_sync_stalled_jobs_total',
+    help: 'Stalled jobs (their worker died or lost Redis) this worker found and put back',
+    registers: [registry],
+  });
+  // Zero series from the start, so rate() and alerts see them before the first event.
+  for (const c of [leaseConflicts, retries, stalls]) c.inc(0);
   instance = {
-    observe(status, durationMs, summary) {
-      runs.inc({ status });
+    observe(status, durationMs, summary, code = 'none') {
+      runs.inc({ status, code });
       duration.observe({ status }, durationMs / 1000);
       for (const [kind, r] of Object.entries(summary?.kinds ?? {})) {
+        kindDuration.observe({ kind, status: r.status }, r.durationMs / 1000);
+        if (r.status === 'failed') kindFailures.inc({ kind, code: r.error?.code ?? 'UNKNOWN' });
         for (const change of ['created', 'updated', 'unchanged', 'deleted'] as const) {
           if (r[change] > 0) objects.inc({ kind, change }, r[change]);
         }
@@ -61,6 +100,9 @@ export function syncMetrics(): SyncMetrics {
         }
       }
     },
+    leaseConflict: () => leaseConflicts.inc(),
+    retry: () => retries.inc(),
+    stalled: () => stalls.inc(),
   };
   return instance;
 }

@@ -251,6 +251,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       // Another run of this tenant holds the lease (a job that bypassed de-duplication, or a stalled
       // worker not yet expired): come back later. Moving to delayed does not use an attempt.
       log.info({ jobId: job.id, tenantId: tenant.id }, 'tenant lease held by another run; job delayed');
+      metrics.leaseConflict();
       await job.moveToDelayed(Date.now() + jittered(settings.leaseRetryMs), token);
       throw new DelayedError();
     }
@@ -429,7 +430,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
         });
       }
       await runs.finish(run.id, { status, kinds: summary.kinds });
-      metrics.observe(status, durationMs, summary);
+      metrics.observe(status, durationMs, summary, firstKindError(summary)?.code);
       runLog.info({ status, durationMs }, 'sync run finished');
       // The job's return value lives in Redis: the run record keeps a held sweep's full id list, the
       // job only its counts and sample.
@@ -460,7 +461,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
         });
       if (controller.signal.aborted) {
         await within(finish({ status: 'cancelled', error: runError }), stopMarginMs);
-        metrics.observe('cancelled', durationMs);
+        metrics.observe('cancelled', durationMs, undefined, runError.code);
         runLog.warn({ reason: abortReason, error: runError }, 'sync run cancelled');
         if (abortReason === SHUTDOWN) {
           // Hand the job back untouched: it waits for the next worker, without using an attempt.
@@ -480,7 +481,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
         }),
         stopMarginMs,
       );
-      metrics.observe('failed', durationMs);
+      metrics.observe('failed', durationMs, undefined, runError.code);
+      if (willRetry) metrics.retry();
       runLog.warn({ error: runError, willRetry }, 'sync run failed');
       if (!retryable) throw new UnrecoverableError(`${runError.code}: ${runError.message}`);
       throw error instanceof Error ? error : new Error(String(error));
@@ -507,7 +509,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     for (const id of jobIds) worker.cancelJob(id, LOCK_LOST);
     log.warn({ jobIds }, 'lock renewal failed; runs cancelled');
   });
-  worker.on('stalled', (jobId) => log.warn({ jobId }, 'stalled job returned to the queue'));
+  worker.on('stalled', (jobId) => {
+    metrics.stalled();
+    log.warn({ jobId }, 'stalled job returned to the queue');
+  });
 
   const triggerWorker =
     options.triggers === false

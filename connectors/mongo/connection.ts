@@ -1,5 +1,6 @@
 import { MongoClient, type Db, type MongoClientOptions } from 'mongodb';
 import { z } from 'zod';
+import { SyncError } from '../../domain/errors.js';
 
 const MongoEnv = z.object({
   MONGODB_URI: z.string().default('mongodb://127.0.0.1:27017'),
@@ -48,9 +49,11 @@ export async function connectMongo(env: NodeJS.ProcessEnv = process.env): Promis
   } catch (cause) {
     // The URI may hold a password: name the host only.
     const host = MONGODB_URI.replace(/^mongodb(\+srv)?:\/\/([^@/]*@)?/, '').split('/')[0];
-    throw new Error(`MongoDB does not answer at ${host}: start it (npm run services) or set MONGODB_URI.`, {
-      cause,
-    });
+    throw new SyncError(
+      'SERVICE_UNAVAILABLE',
+      `MongoDB does not answer at ${host}: start it (npm run services) or set MONGODB_URI.`,
+      { cause, retryable: true },
+    );
   }
   return { client, db: client.db(M365SYNC_DB), close: () => client.close() };
 }

@@ -28,6 +28,21 @@ export interface KeyRing {
 
 const KEY_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+/**
+ * The key ring of a read-only command run without M365SYNC_ENCRYPTION_KEYS: anything that would
+ * encrypt or decrypt fails with ENCRYPTION_KEY, naming the variable; masked reads show the mask.
+ */
+export const LOCKED_KEY_RING: KeyRing = {
+  activeKeyId: '',
+  keyIds: [],
+  encrypt() {
+    throw new SyncError('ENCRYPTION_KEY', `${ENCRYPTION_KEYS_VARIABLE} is not set: this command needs it.`);
+  },
+  decrypt() {
+    throw new SyncError('ENCRYPTION_KEY', `${ENCRYPTION_KEYS_VARIABLE} is not set: this command needs it.`);
+  },
+};
+
 const HOW_TO =
   `Set ${ENCRYPTION_KEYS_VARIABLE} to one or more comma-separated keyId:key pairs, each key 32 random bytes in base64 ` +
   `(make one with: node -e "console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))"). ` +

@@ -2,30 +2,62 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { registry } from '../../observability/metrics.js';
 
 /**
- * Per-proxy metrics of the PowerShell proxy pool. The label is the proxy's `host:port`, which is
- * bounded configuration; never a tenant.
+ * Metrics of the PowerShell proxy pools. The `proxy` label is `all` by default: proxies are tenant
+ * configuration, so a label per `host:port` grows with the fleet. M365SYNC_METRICS_PROXY_LABEL=true
+ * labels each proxy instead (for a fleet with a few shared proxies). Gauges move by deltas and a pool
+ * takes its share back when it closes, so a closed pool leaves no stale series behind.
  */
 export interface ProxyMetrics {
+  /** The label value for a proxy: its `host:port`, or `all`. */
+  label(proxy: string): string;
   commands: Counter<'proxy'>;
   failures: Counter<'proxy' | 'code'>;
   duration: Histogram<'proxy'>;
   inService: Gauge<'proxy'>;
+  outOfService: Gauge<'proxy'>;
   openShells: Gauge<'proxy'>;
+  /** A pool counts a proxy label in the gauges… */
+  retain(label: string): void;
+  /** …and gives it back at close: a label no open pool counts is removed from the gauges. */
+  release(label: string): void;
 }
+
+/** Open pools per registry and label. */
+const holders = new WeakMap<Registry, Map<string, number>>();
 
 function single<T>(r: Registry, name: string, make: () => T): T {
   return (r.getSingleMetric(name) as T | undefined) ?? make();
 }
 
-export function proxyMetrics(r: Registry = registry): ProxyMetrics {
-  return {
+export function proxyLabelFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.M365SYNC_METRICS_PROXY_LABEL === 'true';
+}
+
+export function proxyMetrics(
+  r: Registry = registry,
+  options: { perProxy?: boolean } = { perProxy: proxyLabelFromEnv() },
+): ProxyMetrics {
+  const gauge = (name: string, help: string) =>
+    single(r, name, () => new Gauge({ name, help, labelNames: ['proxy'], registers: [r] }));
+  const held = holders.get(r) ?? new Map<string, number>();
+  holders.set(r, held);
+  const metrics: ProxyMetrics = {
+    label: (proxy) => (options.perProxy ? proxy : 'all'),
+    retain: (label) => void held.set(label, (held.get(label) ?? 0) + 1),
+    release: (label) => {
+      const left = (held.get(label) ?? 1) - 1;
+      if (left > 0) return void held.set(label, left);
+      held.delete(label);
+      for (const g of [metrics.inService, metrics.outOfService, metrics.openShells])
+        g.remove({ proxy: label });
+    },
     commands: single(
       r,
       'm365sync_powershell_proxy_commands_total',
       () =>
         new Counter({
           name: 'm365sync_powershell_proxy_commands_total',
-          help: 'Commands run on each PowerShell proxy (successful or not)',
+          help: 'Commands run on PowerShell proxies (successful or not)',
           labelNames: ['proxy'],
           registers: [r],
         }),
@@ -36,7 +68,7 @@ export function proxyMetrics(r: Registry = registry): ProxyMetrics {
       () =>
         new Counter({
           name: 'm365sync_powershell_proxy_failures_total',
-          help: 'Commands that failed on each PowerShell proxy, by error code',
+          help: 'Commands that failed on PowerShell proxies, by error code',
           labelNames: ['proxy', 'code'],
           registers: [r],
         }),
@@ -47,33 +79,24 @@ export function proxyMetrics(r: Registry = registry): ProxyMetrics {
       () =>
         new Histogram({
           name: 'm365sync_powershell_proxy_command_duration_seconds',
-          help: 'Time from shell creation to the end of a command on each PowerShell proxy',
+          help: 'Time from shell creation to the end of a command on PowerShell proxies',
           labelNames: ['proxy'],
           buckets: [0.1, 0.5, 1, 2.5, 5, 15, 30, 60, 180, 600, 1800, 3600],
           registers: [r],
         }),
     ),
-    inService: single(
-      r,
+    inService: gauge(
       'm365sync_powershell_proxy_in_service',
-      () =>
-        new Gauge({
-          name: 'm365sync_powershell_proxy_in_service',
-          help: '1 while a PowerShell proxy is in service, 0 during its cool-down after a failure',
-          labelNames: ['proxy'],
-          registers: [r],
-        }),
+      'PowerShell proxies of open pools in service (per proxy: 1 or 0)',
     ),
-    openShells: single(
-      r,
+    outOfService: gauge(
+      'm365sync_powershell_proxy_out_of_service',
+      'PowerShell proxies of open pools in their cool-down after a failure (per proxy: 1 or 0)',
+    ),
+    openShells: gauge(
       'm365sync_powershell_proxy_open_shells',
-      () =>
-        new Gauge({
-          name: 'm365sync_powershell_proxy_open_shells',
-          help: 'Shells this process holds open on each PowerShell proxy',
-          labelNames: ['proxy'],
-          registers: [r],
-        }),
+      'Shells this process holds open on PowerShell proxies',
     ),
   };
+  return metrics;
 }

@@ -73,6 +73,7 @@ export class ProxyPool {
   private readonly metrics: ProxyMetrics;
   private readonly log: Logger;
   private readonly timer: NodeJS.Timeout;
+  private closed = false;
 
   constructor(
     input: ProxyPoolInput,
@@ -113,8 +114,10 @@ export class ProxyPool {
         outUntil: 0,
         probing: false,
       });
-      this.metrics.inService.set({ proxy: client.proxy }, 1);
-      this.metrics.openShells.set({ proxy: client.proxy }, 0);
+      this.metrics.retain(this.metrics.label(client.proxy));
+      this.metrics.inService.inc({ proxy: this.metrics.label(client.proxy) });
+      this.metrics.outOfService.inc({ proxy: this.metrics.label(client.proxy) }, 0);
+      this.metrics.openShells.inc({ proxy: this.metrics.label(client.proxy) }, 0);
     }
     this.order = rendezvousOrder(this.affinityKey, [...this.proxies.keys()]);
     this.timer = setInterval(() => void this.probe(), probeIntervalMs);
@@ -146,8 +149,8 @@ export class ProxyPool {
       if (!proxy) throw this.unavailable(lastError);
       tried.add(proxy.key);
       const release = await proxy.slots.acquire(options.signal);
-      this.metrics.openShells.set({ proxy: proxy.key }, proxy.slots.inUse);
-      const labels = { proxy: proxy.key };
+      const labels = { proxy: this.metrics.label(proxy.key) };
+      this.metrics.openShells.inc(labels);
       const stopTimer = this.metrics.duration.startTimer(labels);
       this.metrics.commands.inc(labels);
       const remaining = deadlineAt === undefined ? undefined : Math.max(1, deadlineAt - Date.now());
@@ -168,7 +171,7 @@ export class ProxyPool {
       } catch (error) {
         finished = true;
         const code = error instanceof SyncError ? error.code : 'UNKNOWN';
-        this.metrics.failures.inc({ proxy: proxy.key, code });
+        this.metrics.failures.inc({ ...labels, code });
         if (!PROXY_FAULTS.has(code) && code !== 'WINRM_QUOTA') throw error;
         if (PROXY_FAULTS.has(code)) this.takeOutOfService(proxy, error);
         // A stream already read cannot be replayed: the caller reruns the step (the error is retryable).
@@ -177,7 +180,7 @@ export class ProxyPool {
       } finally {
         if (!finished) await inner.return(undefined as never).catch(() => {});
         release();
-        this.metrics.openShells.set({ proxy: proxy.key }, proxy.slots.inUse);
+        this.metrics.openShells.dec(labels);
       }
     }
   }
@@ -194,7 +197,8 @@ export class ProxyPool {
             await p.client.identify(AbortSignal.timeout(this.options.networkDelayMs));
             p.inService = true;
             p.outUntil = 0;
-            this.metrics.inService.set({ proxy: p.key }, 1);
+            this.metrics.inService.inc({ proxy: this.metrics.label(p.key) });
+            this.metrics.outOfService.dec({ proxy: this.metrics.label(p.key) });
             this.log.info({ proxy: p.key }, 'PowerShell proxy answers again; back in service');
           } catch (error) {
             p.outUntil = Date.now() + this.options.coolDownMs;
@@ -238,15 +242,24 @@ export class ProxyPool {
 
   /** Stops the probes and closes the kept-alive connections. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     clearInterval(this.timer);
-    for (const p of this.proxies.values()) p.client.close();
+    for (const p of this.proxies.values()) {
+      p.client.close();
+      // Take this pool's share out of the gauges (a per-proxy series goes when no pool counts it).
+      const labels = { proxy: this.metrics.label(p.key) };
+      this.metrics[p.inService ? 'inService' : 'outOfService'].dec(labels);
+      this.metrics.release(labels.proxy);
+    }
   }
 
   private takeOutOfService(proxy: PoolProxy, error: unknown): void {
     proxy.outUntil = Date.now() + this.options.coolDownMs;
     if (!proxy.inService) return;
     proxy.inService = false;
-    this.metrics.inService.set({ proxy: proxy.key }, 0);
+    this.metrics.inService.dec({ proxy: this.metrics.label(proxy.key) });
+    this.metrics.outOfService.inc({ proxy: this.metrics.label(proxy.key) });
     const next = this.order.find((k) => k !== proxy.key && this.proxies.get(k)!.inService);
     this.log.warn(
       {

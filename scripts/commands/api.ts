@@ -3,6 +3,7 @@ import { apiHostNames } from '../../api/access.js';
 import { buildApi } from '../../api/server.js';
 import { SyncError } from '../../domain/errors.js';
 import { logger } from '../../observability/logger.js';
+import { setProcessLabel } from '../../observability/metrics.js';
 import { redisSettings } from '../../queues/connection.js';
 import { createSyncQueue, syncQueueSettings } from '../../queues/sync-queue.js';
 import type { CliContext } from './context.js';
@@ -25,6 +26,7 @@ export function apiCommand(ctx: CliContext): Command {
       'development only: no tokens, every request acts as an admin of every tenant (loopback only)',
     )
     .action(async (options: { port: number; host: string; insecureDevNoAuth?: boolean }) => {
+      setProcessLabel('api');
       syncQueueSettings(ctx.env); // SYNC_ATTEMPTS / SYNC_BACKOFF_MS go into the jobs the API enqueues: check them now
       const rateLimit = rateLimitFromEnv(ctx.env);
       const stores = await ctx.stores();

@@ -6,7 +6,12 @@ import { userInfo } from 'node:os';
 import type { Db } from 'mongodb';
 import { checkedActor } from '../../domain/actor.js';
 import { connectMongo, type MongoConnection } from '../../connectors/mongo/connection.js';
-import { keyRingFromEnv, type KeyRing } from '../../connectors/mongo/encryption.js';
+import {
+  ENCRYPTION_KEYS_VARIABLE,
+  LOCKED_KEY_RING,
+  keyRingFromEnv,
+  type KeyRing,
+} from '../../connectors/mongo/encryption.js';
 import { ApiTokenStore } from '../../connectors/mongo/api-tokens.js';
 import { CertificateRepository } from '../../connectors/mongo/certificates.js';
 import type { AllowedDestinations } from '../../connectors/mongo/destinations.js';
@@ -33,6 +38,12 @@ export interface CliContext {
   io: CliIo;
   env: NodeJS.ProcessEnv;
   stores(): Promise<Stores>;
+  /**
+   * The stores for commands that only read what is stored in the clear (tenants list and show, runs,
+   * schedules): without M365SYNC_ENCRYPTION_KEYS, anything that would decrypt or encrypt fails with
+   * ENCRYPTION_KEY instead.
+   */
+  readStores(): Promise<Stores>;
   /** Runs at close (queues, pools…), newest first. */
   onClose(cleanup: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -46,6 +57,7 @@ export function operatorName(ctx: Pick<CliContext, 'env'>): string {
 export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env): CliContext {
   let connection: MongoConnection | undefined;
   let stores: Promise<Stores> | undefined;
+  let readStores: Promise<Stores> | undefined;
   const cleanups: (() => Promise<void> | void)[] = [];
   return {
     io,
@@ -57,6 +69,14 @@ export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env
         return openStores(connection.db, keyRing);
       })();
       return stores;
+    },
+    readStores() {
+      if (env[ENCRYPTION_KEYS_VARIABLE]) return this.stores();
+      readStores ??= (async () => {
+        connection = await connectMongo(env);
+        return openStores(connection.db, LOCKED_KEY_RING);
+      })();
+      return readStores;
     },
     onClose(cleanup) {
       cleanups.push(cleanup);
@@ -73,7 +93,8 @@ export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env
  * first: a wrong M365SYNC_ENCRYPTION_KEYS stops the process here, at start-up.
  */
 export async function openStores(db: Db, keyRing: KeyRing): Promise<Stores> {
-  await checkKeyCanary(db, keyRing);
+  // A read-only command without the key has no key to check (it decrypts nothing).
+  if (keyRing !== LOCKED_KEY_RING) await checkKeyCanary(db, keyRing);
   const certificates = new CertificateRepository(db, keyRing);
   const tenants = new TenantRepository(db, keyRing, (name, hierarchy) =>
     certificates.findForTenant(name, hierarchy),

@@ -2,53 +2,41 @@
  * The long-running processes: `m365sync worker` (runs full pulls) and `m365sync scheduler` (keeps
  * one nightly job scheduler per tenant). Both stop gracefully on SIGTERM / SIGINT.
  */
-import { createServer } from 'node:http';
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { redisSettings } from '../../queues/connection.js';
+import { createSyncQueue } from '../../queues/sync-queue.js';
 import { logger } from '../../observability/logger.js';
-import { registry } from '../../observability/metrics.js';
+import { setProcessLabel } from '../../observability/metrics.js';
+import { metricsSettings, serveMetrics } from '../../observability/metrics-server.js';
 import { createFullPull } from '../../workers/full-pull.js';
+import { clusterMetrics } from '../../workers/cluster-metrics.js';
 import { closeOnSignals, startWorker } from '../../workers/worker.js';
 import { startScheduler } from '../../workers/scheduler.js';
 import type { CliContext } from './context.js';
 
-/**
- * Where a worker serves /metrics: loopback unless M365SYNC_METRICS_HOST says otherwise (a container
- * sets 0.0.0.0 so Prometheus can reach it), because the metrics describe the provider's whole fleet.
- */
-export function metricsAddress(env: NodeJS.ProcessEnv): { host: string; port: number } {
-  return { host: env.M365SYNC_METRICS_HOST || '127.0.0.1', port: Number(env.M365SYNC_METRICS_PORT ?? 9464) };
-}
-
-/** /metrics and /health for a process without the API (a worker): Prometheus scrapes each replica. */
-export function serveMetrics(address: { host: string; port: number }, healthy: () => boolean) {
-  const server = createServer((request, response) => {
-    if (request.url === '/metrics') {
-      void registry
-        .metrics()
-        .then((text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text));
-    } else if (request.url === '/health') {
-      const ok = healthy();
-      response
-        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: ok ? 'ok' : 'stopping' }));
-    } else {
-      response.writeHead(404).end();
-    }
-  });
-  server.listen(address.port, address.host);
-  return server;
-}
+/** Default metrics ports: a worker and a scheduler on one machine do not clash out of the box. */
+export const DEFAULT_METRICS_PORT = { worker: 9464, scheduler: 9465 } as const;
 
 export function workerCommand(ctx: CliContext): Command {
   return new Command('worker')
-    .description('run sync jobs (concurrency SYNC_WORKER_CONCURRENCY); /metrics on M365SYNC_METRICS_PORT')
+    .description(
+      `run sync jobs (concurrency SYNC_WORKER_CONCURRENCY); /metrics and /health on M365SYNC_METRICS_PORT (default ${DEFAULT_METRICS_PORT.worker})`,
+    )
     .action(async () => {
+      setProcessLabel('worker');
       const { db, tenants, certificates } = await ctx.stores();
+      // Before taking jobs: a metrics port in use stops the process with a clear error.
+      let running = () => false;
+      const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.worker);
+      const metrics =
+        settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => running() }) : undefined;
       const redisConfig = redisSettings(ctx.env);
       // Graph request limits per tenant, shared by every worker process through Redis.
       const limiterRedis = new Redis(redisConfig.url, { maxRetriesPerRequest: null });
+      limiterRedis.on('error', (error) =>
+        logger.warn({ err: { message: error.message } }, 'rate-limiter Redis connection error; reconnecting'),
+      );
       const fullPull = createFullPull({
         tenants,
         certificates,
@@ -60,13 +48,9 @@ export function workerCommand(ctx: CliContext): Command {
       // Shells a killed worker left on the proxies are deleted before this one takes jobs.
       await fullPull.start();
       const worker = await startWorker({ redis: redisConfig, db, processor: fullPull.processor, logger });
-      const address = metricsAddress(ctx.env);
-      const metrics = address.port > 0 ? serveMetrics(address, () => worker.isRunning()) : undefined;
+      running = () => worker.isRunning();
       logger.info(
-        {
-          workerId: worker.workerId,
-          metrics: address.port > 0 ? `${address.host}:${address.port}` : undefined,
-        },
+        { workerId: worker.workerId, metricsPort: settings.port || undefined },
         'sync worker started',
       );
       await new Promise<void>((resolve) =>
@@ -90,13 +74,28 @@ export function schedulerCommand(ctx: CliContext): Command {
       'keep one nightly job scheduler per tenant (leader-elected; reconciles at start and every minute)',
     )
     .action(async () => {
-      const { db } = await ctx.stores();
+      setProcessLabel('scheduler');
+      const { db } = await ctx.readStores(); // schedules need no tenant secrets
+      let leader = () => false;
+      let stopping = false;
+      const syncQueue = createSyncQueue(redisSettings(ctx.env));
+      clusterMetrics({ db, syncQueue, isLeader: () => leader(), env: ctx.env });
+      const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.scheduler);
+      const metrics =
+        settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => !stopping }) : undefined;
       const scheduler = await startScheduler({ redis: redisSettings(ctx.env), db });
-      logger.info({ id: scheduler.id, leader: scheduler.isLeader() }, 'scheduler started');
+      leader = () => scheduler.isLeader();
+      logger.info(
+        { id: scheduler.id, leader: scheduler.isLeader(), metricsPort: settings.port || undefined },
+        'scheduler started',
+      );
       await new Promise<void>((resolve) =>
         closeOnSignals({
           close: async () => {
+            stopping = true;
             await scheduler.close();
+            metrics?.close();
+            await syncQueue.close();
             await ctx.close();
             resolve();
           },

@@ -4,10 +4,11 @@
  */
 import { printable } from '../../domain/actor.js';
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
-import { SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Queue } from 'bullmq';
 import { RUN_STATUSES, SyncRuns, type RunStatus, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { exitForStatus, worstExit } from './exit-codes.js';
+import { progressDisplay, type ProgressDisplay } from './progress.js';
 import { winRmSettingsFromEnv } from '../../connectors/winrm/index.js';
 import { ValidationError } from '../../domain/errors.js';
 import { KindLists } from '../../connectors/mongo/kind-lists.js';
@@ -21,8 +22,8 @@ import {
   enqueueSync,
   syncQueueSettings,
   waitForRun,
+  type EnqueueResult,
   type SyncJobData,
-  type SyncProgress,
 } from '../../queues/sync-queue.js';
 import { createLogger } from '../../observability/logger.js';
 import { winRmDefaultPort } from '../../workers/full-pull.js';
@@ -37,6 +38,92 @@ function syncQueue(ctx: CliContext): Queue<SyncJobData, unknown, string> {
   return queue;
 }
 
+/**
+ * A job with no worker waits in silence: say so at once, and again if the last worker goes away. A
+ * job seen active was taken by a worker: that says a worker is back at once, between presence checks.
+ */
+function sayWhenNoWorker(
+  ctx: CliContext,
+  queue: Queue<SyncJobData, unknown, string>,
+): { stop(): void; jobActive(): void } {
+  const redis = redisSettings(ctx.env);
+  let missing = false;
+  const back = () => {
+    if (!missing) return;
+    missing = false;
+    ctx.io.err('a sync worker is connected; the sync can start');
+  };
+  const watch = watchWorkers(queue, (count) => {
+    if (count === 0) {
+      missing = true;
+      ctx.io.err(
+        `no sync worker is connected to ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix}): the sync waits until one is. ` +
+          'Start one with `m365sync worker` (with the same REDIS_URL and M365SYNC_QUEUE_PREFIX, and MONGODB_URI, M365SYNC_DB and M365SYNC_ENCRYPTION_KEYS), ' +
+          'or start the worker deployment.',
+      );
+    } else back();
+  });
+  return { stop: () => watch.stop(), jobActive: back };
+}
+
+/** A whole number within bounds, for an option value (commander reports the option and the value). */
+export function wholeNumber(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}.`);
+    return n;
+  };
+}
+
+interface Waited {
+  tenantId: string;
+  jobId: string;
+  runId?: string;
+  status: string;
+  reason?: string;
+}
+
+/** Waits for one enqueued sync and returns its outcome (the run record's status when there is one). */
+async function outcomeOf(
+  queue: Queue<SyncJobData, unknown, string>,
+  runs: SyncRuns,
+  tenantId: string,
+  enqueued: EnqueueResult,
+  timeoutMs: number,
+  display?: ProgressDisplay,
+  onActive?: () => void,
+): Promise<Waited & { run: SyncRun | null }> {
+  display?.follow(enqueued.jobId);
+  const end = await waitForRun(queue, enqueued.jobId, {
+    tenantId,
+    followUp: enqueued.outcome === 'follow-up',
+    timeoutMs,
+    onState: (state, jobId) => {
+      // Active, or already finished between two polls: a worker took the job.
+      if (state === 'active' || state === 'completed' || state === 'failed') onActive?.();
+      display?.follow(jobId);
+      display?.state(state);
+    },
+  });
+  // The job's return value names its run; the run record of this request is the fallback (a job
+  // whose result was trimmed from Redis still has its run in MongoDB).
+  const runId =
+    end.state === 'completed'
+      ? ((end.result as { runId?: string } | null)?.runId ?? enqueued.runId)
+      : enqueued.runId;
+  const run = runId ? await runs.get(runId) : null;
+  const status = end.state === 'failed' ? 'failed' : (run?.status ?? 'succeeded');
+  return {
+    tenantId,
+    jobId: end.jobId,
+    ...(run ? { runId: run.id } : {}),
+    status,
+    ...(end.state === 'failed' ? { reason: end.reason } : {}),
+    run,
+  };
+}
+
 export function syncCommand(ctx: CliContext): Command {
   return new Command('sync')
     .description('enqueue a full pull of a tenant (or of every tenant with --all)')
@@ -44,20 +131,27 @@ export function syncCommand(ctx: CliContext): Command {
     .option('--all', 'every tenant (at --hierarchy and below); the plain-cron alternative to schedules')
     .option('--hierarchy <place>', 'with --all: only this place and below')
     .option('--kinds <kinds>', 'limit to kinds or kind lists, e.g. users,licences or licensing')
-    .option('--wait', 'show live progress and end with the run summary')
-    .option('--timeout <minutes>', 'with --wait: stop waiting after this long (the run goes on)', Number, 240)
+    .option('--wait', 'wait for the run(s); exit code says how they ended (README: "Exit codes")')
+    .option(
+      '--timeout <minutes>',
+      'with --wait: stop waiting after this long (the run goes on)',
+      wholeNumber(1, 10_080),
+      240,
+    )
+    .option('--json', 'print JSON (no progress display)')
     .action(async (ref: string | undefined, options) => {
+      if (options.all && ref)
+        throw new ValidationError('sync', [{ field: 'tenant', message: 'give a tenant or --all, not both' }]);
+      if (!options.all && !ref)
+        throw new ValidationError('sync', [{ field: 'tenant', message: 'name a tenant, or give --all' }]);
       // Attempts and backoff are fixed in the job by whoever enqueues it: here, this command.
       const settings = syncQueueSettings(ctx.env);
       const { tenants, db } = await ctx.stores();
       const kinds = options.kinds ? await new KindLists(db).resolve(options.kinds) : undefined;
       const runs = new SyncRuns(db);
       const queue = syncQueue(ctx);
+      const timeoutMs = options.timeout * 60_000;
       if (options.all) {
-        if (ref)
-          throw new ValidationError('sync', [
-            { field: 'tenant', message: 'give a tenant or --all, not both' },
-          ]);
         const results = await enqueueAll(
           queue,
           db,
@@ -69,16 +163,68 @@ export function syncCommand(ctx: CliContext): Command {
           },
           { runs, settings },
         );
-        ctx.io.out(
-          `enqueued ${results.filter((r) => r.outcome === 'created').length} sync(s); ${results.length} tenant(s) in all`,
-        );
-        for (const r of results) ctx.io.out(`  ${r.tenantId}  job ${r.jobId}  ${r.outcome}`);
+        if (!options.wait) {
+          if (options.json) return ctx.io.out(JSON.stringify({ enqueued: results }, null, 2));
+          ctx.io.out(
+            `enqueued ${results.filter((r) => r.outcome === 'created').length} sync(s); ${results.length} tenant(s) in all`,
+          );
+          for (const r of results) ctx.io.out(`  ${r.tenantId}  job ${r.jobId}  ${r.outcome}`);
+          return;
+        }
+        if (!options.json) ctx.io.err(`enqueued ${results.length} tenant(s); waiting for every run…`);
+        // One at a time: the runs go on in parallel on the workers; this only reads their ends.
+        const waited: Waited[] = [];
+        const workers = sayWhenNoWorker(ctx, queue);
+        try {
+          for (const r of results) {
+            const { run: _run, ...w } = await outcomeOf(
+              queue,
+              runs,
+              r.tenantId,
+              r,
+              timeoutMs,
+              undefined,
+              () => workers.jobActive(),
+            );
+            waited.push(w);
+            if (!options.json) ctx.io.err(`${r.tenantId}: ${w.status}`);
+          }
+        } finally {
+          workers.stop();
+        }
+        const counts: Record<string, number> = {};
+        for (const w of waited) counts[w.status] = (counts[w.status] ?? 0) + 1;
+        if (options.json) ctx.io.out(JSON.stringify({ summary: counts, runs: waited }, null, 2));
+        else {
+          ctx.io.out(
+            table(
+              ['TENANT', 'JOB', 'RUN', 'STATUS'],
+              waited.map((w) => [
+                w.tenantId,
+                w.jobId,
+                w.runId ?? '-',
+                w.reason ? `${w.status}: ${w.reason}` : w.status,
+              ]),
+            ),
+          );
+          ctx.io.out(
+            `${waited.length} run(s): ${Object.entries(counts)
+              .map(([status, n]) => `${n} ${status}`)
+              .join(', ')}`,
+          );
+        }
+        process.exitCode = worstExit(waited.map((w) => exitForStatus(w.status)));
         return;
       }
-      if (!ref)
-        throw new ValidationError('sync', [{ field: 'tenant', message: 'name a tenant, or give --all' }]);
-      const tenant = await tenants.getDecrypted(ref);
-      const total = planKinds(syncPlan(tenant, kinds)).length;
+
+      const tenant = await tenants.show(ref!);
+      const total = planKinds(syncPlan(await tenants.getDecrypted(tenant.id), kinds)).length;
+      // Listen before enqueueing: the first kinds' events may come at once.
+      const display =
+        options.wait && !options.json
+          ? await progressDisplay(redisSettings(ctx.env), ctx.io, total)
+          : undefined;
+      if (display) ctx.onClose(() => display.close());
       const enqueued = await enqueueSync(
         queue,
         { tenantId: tenant.id, trigger: 'cli', requestedBy: operatorName(ctx), ...(kinds ? { kinds } : {}) },
@@ -89,69 +235,29 @@ export function syncCommand(ctx: CliContext): Command {
         'joined-waiting': 'already waiting: this request joined it',
         'follow-up': 'a run is active: one follow-up run will start when it ends',
       }[enqueued.outcome];
-      ctx.io.out(`${tenant.hierarchy}/${tenant.Tenant.name}: ${what} (job ${enqueued.jobId})`);
-      if (!options.wait) return;
-
-      const bar = new SingleBar({
-        format: ' {bar} {value}/{total} kinds | {kind}: {objects} objects | {state}',
-        hideCursor: true,
-        stream: process.stderr,
-        noTTYOutput: false,
-      });
-      bar.start(total, 0, { kind: '-', objects: 0, state: 'waiting' });
-      const done = new Set<string>();
-      // A job with no worker waits in silence: say so at once, and again if the last worker goes away.
-      const redis = redisSettings(ctx.env);
-      let missing = false;
-      const workers = watchWorkers(queue, (count) => {
-        if (count === 0) {
-          missing = true;
-          ctx.io.err(
-            `no sync worker is connected to ${redactRedisUrl(redis.url)} (queue prefix ${redis.prefix}): the sync waits until one is. ` +
-              'Start one with `m365sync worker` (with the same REDIS_URL and M365SYNC_QUEUE_PREFIX, and MONGODB_URI, M365SYNC_DB and M365SYNC_ENCRYPTION_KEYS), ' +
-              'or start the worker deployment.',
-          );
-        } else workerArrived();
-      });
-      // Said once, by whichever notices first: the presence check (every 2 s) or the job itself
-      // leaving the queue (a fast run can end between two presence checks).
-      function workerArrived() {
-        if (!missing) return;
-        missing = false;
-        ctx.io.err('a sync worker is connected; the sync can start');
+      const name = `${tenant.hierarchy}/${tenant.Tenant.name}`;
+      if (!options.wait) {
+        ctx.io.out(
+          options.json
+            ? JSON.stringify({ tenant: name, tenantId: tenant.id, ...enqueued }, null, 2)
+            : `${name}: ${what} (job ${enqueued.jobId})`,
+        );
+        return;
       }
-      try {
-        const end = await waitForRun(queue, enqueued.jobId, {
-          tenantId: tenant.id,
-          followUp: enqueued.outcome === 'follow-up',
-          timeoutMs: options.timeout * 60_000,
-          onState: (state) => {
-            if (state === 'active' || state === 'completed' || state === 'failed') workerArrived();
-            bar.update({ state });
-          },
-          onProgress: (progress) => {
-            const p = progress as SyncProgress | null;
-            if (!p || typeof p !== 'object' || !p.kind) return;
-            if (p.phase === 'kind-done' || p.phase === 'kind-failed') done.add(p.kind);
-            bar.update(done.size, { kind: p.kind, objects: p.objects });
-          },
-        });
-        bar.stop();
-        if (end.state === 'failed') {
-          ctx.io.err(`the sync failed: ${end.reason}`);
-          process.exitCode = 1;
-          return;
-        }
-        // The job's return value names its run; the run record of this request is the fallback
-        // (a job whose result was trimmed from Redis still has its run in MongoDB).
-        const runId = (end.result as { runId?: string } | null)?.runId ?? enqueued.runId;
-        const run = runId ? await runs.get(runId) : null;
-        if (run) ctx.io.out(runSummary(run));
-        if (run && run.status !== 'succeeded') process.exitCode = 1;
-      } finally {
-        workers.stop();
-        bar.stop();
+      if (!options.json) ctx.io.out(`${name}: ${what} (job ${enqueued.jobId})`);
+      const workers = sayWhenNoWorker(ctx, queue);
+      const result = await outcomeOf(queue, runs, tenant.id, enqueued, timeoutMs, display, () =>
+        workers.jobActive(),
+      ).finally(() => workers.stop());
+      display?.finish(Object.keys(result.run?.kinds ?? {}).length);
+      process.exitCode = exitForStatus(result.status);
+      if (options.json) {
+        const { run, ...rest } = result;
+        ctx.io.out(JSON.stringify({ tenant: name, ...rest, run }, null, 2));
+        return;
       }
+      if (result.reason) ctx.io.err(`the sync failed: ${result.reason}`);
+      if (result.run) ctx.io.out(runSummary(result.run));
     });
 }
 
@@ -190,11 +296,11 @@ export function runsCommand(ctx: CliContext): Command {
   runs
     .command('list')
     .option('--tenant <tenant>', 'only this tenant')
-    .option('--status <status>', RUN_STATUSES.join(', '))
-    .option('--limit <n>', 'how many, newest first', Number, 20)
+    .addOption(new Option('--status <status>', 'only runs with this status').choices(RUN_STATUSES))
+    .option('--limit <n>', 'how many, newest first (1 to 500)', wholeNumber(1, 500), 20)
     .option('--json', 'print JSON')
     .action(async (options) => {
-      const { db, tenants } = await ctx.stores();
+      const { db, tenants } = await ctx.readStores();
       const tenantId = options.tenant ? (await tenants.show(options.tenant)).id : undefined;
       const list = await new SyncRuns(db).list({
         tenantId,
@@ -225,9 +331,12 @@ export function runsCommand(ctx: CliContext): Command {
     .command('approve-deletes')
     .argument('<run>', 'run id of a run that ended needs_review')
     .description('delete what delete protection held back in that run and is still unseen since')
-    .action(async (id: string) => {
-      const { db } = await ctx.stores();
+    .option('--json', 'print JSON')
+    .action(async (id: string, options) => {
+      const { db } = await ctx.readStores();
       const { run, deleted } = await approveDeletes(db, id, operatorName(ctx));
+      if (options.json)
+        return ctx.io.out(JSON.stringify({ run: run.id, status: run.status, deleted }, null, 2));
       for (const [kind, count] of Object.entries(deleted)) ctx.io.out(`deleted ${count} ${kind}`);
       ctx.io.out(`run ${run.id} is now ${run.status}`);
     });
@@ -236,7 +345,7 @@ export function runsCommand(ctx: CliContext): Command {
     .argument('<run>', 'run id')
     .option('--json', 'print JSON')
     .action(async (id: string, options) => {
-      const { db } = await ctx.stores();
+      const { db } = await ctx.readStores();
       const run = await new SyncRuns(db).get(id);
       if (!run) throw new ValidationError('runs show', [{ field: 'run', message: `no run ${id}` }]);
       ctx.io.out(options.json ? JSON.stringify(run, null, 2) : runSummary(run));
@@ -250,7 +359,8 @@ export function testConnectionCommand(ctx: CliContext): Command {
       'check Graph (token and reads), Teams PowerShell and Exchange (when enabled), each on its own',
     )
     .argument('<tenant>', 'id, <hierarchy>/<name>, or name')
-    .action(async (ref: string) => {
+    .option('--json', 'print JSON')
+    .action(async (ref: string, options) => {
       const { tenants, certificates } = await ctx.stores();
       const winrm = winRmSettingsFromEnv(ctx.env);
       // Checked against the allow-list before anything is contacted.
@@ -264,38 +374,42 @@ export function testConnectionCommand(ctx: CliContext): Command {
         allowed: await tenants.destinations.entries(),
         logger: createLogger({ level: ctx.env.LOG_LEVEL ?? 'warn' }),
       });
+      if (results.some((r) => !r.ok)) process.exitCode = 1;
+      if (options.json) return ctx.io.out(JSON.stringify(results, null, 2));
       for (const r of results)
         ctx.io.out(
           `${r.ok ? 'ok  ' : 'FAIL'}  ${r.check.padEnd(8)}  ${(r.durationMs / 1000).toFixed(1)} s  ${r.detail}`,
         );
-      if (results.some((r) => !r.ok)) process.exitCode = 1;
     });
 }
 
 export function scheduleCommand(ctx: CliContext): Command {
   const schedule = new Command('schedule').description("a tenant's nightly refresh (BullMQ job scheduler)");
   const open = async (ref: string) => {
-    const { tenants, db } = await ctx.stores();
+    const { tenants, db } = await ctx.readStores();
     const tenant = await tenants.show(ref);
     const queue = createTriggerQueue(redisSettings(ctx.env));
     ctx.onClose(() => queue.close());
     return { tenant, db, queue };
   };
-  const print = (view: Awaited<ReturnType<typeof showSchedule>>) =>
+  const print = (view: Awaited<ReturnType<typeof showSchedule>>, json: boolean) =>
     ctx.io.out(
-      [
-        `tenant ${view.tenantId}: ${view.enabled ? 'enabled' : 'disabled'} (${view.source})`,
-        `  pattern ${view.pattern} (${view.tz})`,
-        `  kinds   ${view.kinds?.join(',') ?? 'all'}`,
-        `  next    ${view.next?.toISOString() ?? '-'}`,
-      ].join('\n'),
+      json
+        ? JSON.stringify(view, null, 2)
+        : [
+            `tenant ${view.tenantId}: ${view.enabled ? 'enabled' : 'disabled'} (${view.source})`,
+            `  pattern ${view.pattern} (${view.tz})`,
+            `  kinds   ${view.kinds?.join(',') ?? 'all'}`,
+            `  next    ${view.next?.toISOString() ?? '-'}`,
+          ].join('\n'),
     );
   schedule
     .command('show')
     .argument('<tenant>')
-    .action(async (ref: string) => {
+    .option('--json', 'print JSON')
+    .action(async (ref: string, options) => {
       const { tenant, db, queue } = await open(ref);
-      print(await showSchedule(queue, db, tenant.id));
+      print(await showSchedule(queue, db, tenant.id), Boolean(options.json));
     });
   schedule
     .command('set')
@@ -304,6 +418,7 @@ export function scheduleCommand(ctx: CliContext): Command {
     .option('--tz <zone>', 'IANA time zone, e.g. Europe/London')
     .option('--kinds <kinds>', 'kinds or kind lists the scheduled sync pulls')
     .option('--disable', 'no scheduled syncs for this tenant')
+    .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
       const { tenant, db, queue } = await open(ref);
       const input = {
@@ -312,15 +427,19 @@ export function scheduleCommand(ctx: CliContext): Command {
         ...(options.tz ? { tz: options.tz } : {}),
         ...(options.kinds ? { kinds: await new KindLists(db).resolve(options.kinds) } : {}),
       };
-      print(await setSchedule(queue, db, tenant.id, input, { updatedBy: operatorName(ctx) }));
+      print(
+        await setSchedule(queue, db, tenant.id, input, { updatedBy: operatorName(ctx) }),
+        Boolean(options.json),
+      );
     });
   schedule
     .command('clear')
     .argument('<tenant>')
     .description('back to the default nightly schedule')
-    .action(async (ref: string) => {
+    .option('--json', 'print JSON')
+    .action(async (ref: string, options) => {
       const { tenant, db, queue } = await open(ref);
-      print(await clearSchedule(queue, db, tenant.id));
+      print(await clearSchedule(queue, db, tenant.id), Boolean(options.json));
     });
   return schedule;
 }

@@ -88,7 +88,7 @@ export function tenantsCommand(ctx: CliContext): Command {
     .option('--hierarchy <place>', 'only this place and below')
     .option('--json', 'print JSON')
     .action(async (options) => {
-      const { tenants: repo } = await ctx.stores();
+      const { tenants: repo } = await ctx.readStores();
       const list = await repo.list({ hierarchy: options.hierarchy });
       if (options.json) {
         ctx.io.out(
@@ -120,7 +120,7 @@ export function tenantsCommand(ctx: CliContext): Command {
     .description('show a tenant (passwords masked)')
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
-      const { tenants: repo } = await ctx.stores();
+      const { tenants: repo } = await ctx.readStores();
       ctx.io.out(showTenant(await repo.show(ref), Boolean(options.json)));
     });
 

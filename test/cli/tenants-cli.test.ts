@@ -136,8 +136,16 @@ describe('m365sync tenants', () => {
     });
   });
 
-  it('stops with a clear message when the encryption key is missing', async () => {
-    const result = await cli({ ...env, M365SYNC_ENCRYPTION_KEYS: '' }, 'tenants', 'list');
+  it('stops with a clear message when the encryption key is missing (a command that writes secrets)', async () => {
+    // Read-only commands (tenants list and show, runs) work without it: test/cli/scripting-cli.test.ts.
+    const result = await cli(
+      { ...env, M365SYNC_ENCRYPTION_KEYS: '' },
+      'tenants',
+      'update',
+      'Anything',
+      '--set',
+      'Tenant.description=x',
+    );
     expect(result).toMatchObject({
       code: 1,
       err: expect.stringMatching(/ENCRYPTION_KEY.*M365SYNC_ENCRYPTION_KEYS is not set/),

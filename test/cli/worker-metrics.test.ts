@@ -1,23 +1,23 @@
 import type { AddressInfo } from 'node:net';
-import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { metricsAddress, serveMetrics } from '../../scripts/commands/processes.js';
+import { metricsSettings, serveMetrics } from '../../observability/metrics-server.js';
+import { DEFAULT_METRICS_PORT } from '../../scripts/commands/processes.js';
 
 async function listen(env: NodeJS.ProcessEnv) {
-  const server = serveMetrics({ ...metricsAddress(env), port: 0 }, () => true);
-  await once(server, 'listening');
-  return server;
+  return serveMetrics({ ...metricsSettings(env, DEFAULT_METRICS_PORT.worker), port: 0, healthy: () => true });
 }
 
 describe("a worker's /metrics listener", () => {
-  it('binds to loopback by default, not to every interface', async () => {
-    const server = await listen({});
-    try {
-      expect((server.address() as AddressInfo).address).toBe('127.0.0.1');
-      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/health`);
-      expect(res.status).toBe(200);
-    } finally {
-      server.close();
+  it('binds to loopback by default (also when the variable is empty), not to every interface', async () => {
+    for (const env of [{}, { M365SYNC_METRICS_HOST: '' }]) {
+      const server = await listen(env);
+      try {
+        expect((server.address() as AddressInfo).address).toBe('127.0.0.1');
+        const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/health`);
+        expect(res.status).toBe(200);
+      } finally {
+        server.close();
+      }
     }
   });
 
@@ -30,8 +30,9 @@ describe("a worker's /metrics listener", () => {
     }
   });
 
-  it('keeps the port from M365SYNC_METRICS_PORT (9464 by default)', () => {
-    expect(metricsAddress({})).toEqual({ host: '127.0.0.1', port: 9464 });
-    expect(metricsAddress({ M365SYNC_METRICS_PORT: '9500' }).port).toBe(9500);
+  it('keeps the port from M365SYNC_METRICS_PORT (9464 for a worker, 9465 for the scheduler by default)', () => {
+    expect(metricsSettings({}, DEFAULT_METRICS_PORT.worker)).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(metricsSettings({}, DEFAULT_METRICS_PORT.scheduler).port).toBe(9465);
+    expect(metricsSettings({ M365SYNC_METRICS_PORT: '9500' }, 9464).port).toBe(9500);
   });
 });

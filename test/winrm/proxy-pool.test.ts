@@ -13,7 +13,7 @@ describe('ProxyPool', () => {
   let pool: ProxyPool | undefined;
   const logs = capturingLogger();
   const registry = new Registry();
-  const metrics = proxyMetrics(registry);
+  const metrics = proxyMetrics(registry, { perProxy: true });
 
   beforeAll(async () => {
     for (let i = 0; i < 3; i++) sims.push(await simulator({ hostName: `PSPROXY0${i + 1}` }));
@@ -74,6 +74,39 @@ describe('ProxyPool', () => {
       Array.from({ length: 30 }, (_, i) => rendezvousOrder(`worker-${i}`, pool!.order)[0]),
     );
     expect(firsts.size).toBe(3);
+  });
+
+  it('labels proxies `all` by default (counts, not one series per host), and a closed pool leaves no gauge behind', async () => {
+    const own = new Registry();
+    const aggregated = proxyMetrics(own, { perProxy: false });
+    const hosts = sims.map((s) => ({ host: '127.0.0.1', port: s.port }));
+    const options = { hosts, scheme: 'http' as const, username: PROXY_USER, password: PROXY_PASSWORD };
+    const a = new ProxyPool({ ...options, affinityKey: 'a' }, { logger: logs.logger, metrics: aggregated });
+    const b = new ProxyPool({ ...options, affinityKey: 'b' }, { logger: logs.logger, metrics: aggregated });
+    try {
+      expect(await runOn(a, 'counted')).toBe(a.order[0]);
+      const text = await own.metrics();
+      expect(text).toContain('m365sync_powershell_proxy_in_service{proxy="all"} 6');
+      expect(text).toContain('m365sync_powershell_proxy_commands_total{proxy="all"} 1');
+      expect(text).not.toContain('127.0.0.1');
+      a.close();
+      expect(await own.metrics()).toContain('m365sync_powershell_proxy_in_service{proxy="all"} 3');
+    } finally {
+      a.close();
+      b.close();
+    }
+    expect(await own.getSingleMetricAsString('m365sync_powershell_proxy_in_service')).not.toContain('proxy=');
+    // Per proxy (opt-in), a closed pool's series go too.
+    pool = makePool();
+    await runOn(pool, 'per proxy');
+    expect(await registry.getSingleMetricAsString('m365sync_powershell_proxy_in_service')).toContain(
+      `{proxy="${pool.order[0]}"} 1`,
+    );
+    pool.close();
+    pool = undefined;
+    expect(await registry.getSingleMetricAsString('m365sync_powershell_proxy_in_service')).not.toContain(
+      'proxy=',
+    );
   });
 
   it('moves a worker to its next proxy when its proxy stops, without failing, and back when it returns', async () => {

@@ -1,0 +1,84 @@
+/**
+ * /metrics and /health for a process without the API (a worker, the scheduler): Prometheus scrapes
+ * each one. A port already in use is a clear configuration error, not a crash with EADDRINUSE.
+ */
+import { createServer, type Server } from 'node:http';
+import { z } from 'zod';
+import { SyncError } from '../domain/errors.js';
+import { registry } from './metrics.js';
+
+const MetricsEnv = z.object({
+  M365SYNC_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  // Loopback by default (also when empty): /metrics is unauthenticated and describes the whole fleet.
+  // 0.0.0.0 in a container, so Prometheus reaches it (compose sets it).
+  M365SYNC_METRICS_HOST: z.string().optional(),
+});
+
+export interface MetricsSettings {
+  /** 0: serve no metrics. */
+  port: number;
+  host: string;
+}
+
+/** M365SYNC_METRICS_PORT (the process's own default when unset) and M365SYNC_METRICS_HOST. */
+export function metricsSettings(env: NodeJS.ProcessEnv, defaultPort: number): MetricsSettings {
+  const parsed = MetricsEnv.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new SyncError('CONFIGURATION', `Metrics configuration is not valid (${problems}).`);
+  }
+  return {
+    port: parsed.data.M365SYNC_METRICS_PORT ?? defaultPort,
+    host: parsed.data.M365SYNC_METRICS_HOST || '127.0.0.1',
+  };
+}
+
+export interface MetricsServerOptions extends MetricsSettings {
+  /** /health answers 200 while this says so, 503 otherwise. */
+  healthy: () => boolean;
+  /** Text appended to the registry's (e.g. BullMQ's queue metrics); '' for none. */
+  extra?: () => Promise<string>;
+}
+
+/** Listens, or rejects with a CONFIGURATION error naming the port and what to do. */
+export async function serveMetrics(options: MetricsServerOptions): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.url === '/metrics') {
+      Promise.all([registry.metrics(), options.extra?.() ?? ''])
+        .then(([own, extra]) => {
+          const text = extra ? `${own.trimEnd()}\n${extra.trimEnd()}\n` : own;
+          response.writeHead(200, { 'content-type': registry.contentType }).end(text);
+        })
+        .catch((error: unknown) => {
+          response.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(error)}`);
+        });
+    } else if (request.url === '/health') {
+      const ok = options.healthy();
+      response
+        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
+    } else {
+      response.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"NOT_FOUND"}');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE')
+        reject(
+          new SyncError(
+            'CONFIGURATION',
+            `Metrics port ${options.port} on ${options.host} is already in use (another worker or scheduler on this machine?): give this process its own M365SYNC_METRICS_PORT, or 0 to serve no metrics.`,
+          ),
+        );
+      else
+        reject(
+          new SyncError(
+            'CONFIGURATION',
+            `Cannot serve metrics on ${options.host}:${options.port} (${error.code ?? error.message}): check M365SYNC_METRICS_HOST and M365SYNC_METRICS_PORT.`,
+          ),
+        );
+    });
+    server.listen(options.port, options.host, () => resolve());
+  });
+  return server;
+}

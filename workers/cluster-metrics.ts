@@ -1,0 +1,156 @@
+/**
+ * Series about the whole deployment rather than one process, served by the scheduler leader only (one
+ * series each, whatever the number of replicas; a scheduler that is not the leader serves none):
+ * - sync queue jobs by state (`m365sync_queue_jobs{queue,state}`, from BullMQ's getJobCounts: the
+ *   numbers of BullMQ's exportPrometheusMetrics(), whose `bullmq_job_count` name promtool rejects, a
+ *   gauge named `_count`);
+ * - tenants, tenants stale beyond M365SYNC_STALE_AFTER_HOURS (default 36) without a succeeded run, and
+ *   per tenant the seconds since its last succeeded run (since it was added, when it never had one),
+ *   labelled `tenant="<hierarchy>/<name>"`. One series per tenant: set M365SYNC_METRICS_TENANT_LABEL=false
+ *   beyond about 2,000 tenants and alert on the count instead.
+ * Also `m365sync_scheduler_leader` (1 on the leader) from every scheduler.
+ * The MongoDB reads run at most every M365SYNC_STALENESS_REFRESH_MS (default 60 s), not per scrape.
+ */
+import type { Queue } from 'bullmq';
+import type { Db, ObjectId } from 'mongodb';
+import { Gauge, type Registry } from 'prom-client';
+import { z } from 'zod';
+import { registry as processRegistry } from '../observability/metrics.js';
+
+const ClusterEnv = z.object({
+  M365SYNC_METRICS_TENANT_LABEL: z.enum(['true', 'false']).default('true'),
+  M365SYNC_STALE_AFTER_HOURS: z.coerce.number().positive().default(36),
+  M365SYNC_STALENESS_REFRESH_MS: z.coerce.number().int().min(0).default(60_000),
+});
+
+export interface ClusterMetricsOptions {
+  db: Db;
+  syncQueue: Queue;
+  isLeader: () => boolean;
+  env?: NodeJS.ProcessEnv;
+  registry?: Registry;
+}
+
+interface Staleness {
+  tenants: number;
+  stale: number;
+  ages: { tenant: string; seconds: number }[];
+}
+
+export function clusterMetrics(options: ClusterMetricsOptions): void {
+  const env = ClusterEnv.parse(options.env ?? process.env);
+  const r = options.registry ?? processRegistry;
+  const staleAfterSeconds = env.M365SYNC_STALE_AFTER_HOURS * 3600;
+  let cached: { at: number; value: Staleness } | undefined;
+
+  async function staleness(): Promise<Staleness> {
+    if (cached && Date.now() - cached.at < env.M365SYNC_STALENESS_REFRESH_MS) return cached.value;
+    const now = Date.now();
+    const tenants = await options.db
+      .collection<{
+        _id: ObjectId | string;
+        hierarchy?: string;
+        Tenant?: { name?: string };
+        createdAt?: Date;
+      }>('tenants')
+      .find({}, { projection: { hierarchy: 1, 'Tenant.name': 1, createdAt: 1 } })
+      .toArray();
+    // The newest succeeded run of each tenant, through the (tenantId, _id) index; a few at a time.
+    // (One query per tenant: FerretDB v1 has no $max accumulator in $group.)
+    const runs = options.db.collection<{ tenantId: string; endedAt?: Date }>('sync_runs');
+    const lastOf = new Map<string, Date>();
+    const ids = tenants.map((t) => (typeof t._id === 'string' ? t._id : t._id.toHexString()));
+    for (let i = 0; i < ids.length; i += 10) {
+      await Promise.all(
+        ids.slice(i, i + 10).map(async (tenantId) => {
+          const run = await runs.findOne(
+            { tenantId, status: 'succeeded' },
+            { sort: { _id: -1 }, projection: { endedAt: 1 } },
+          );
+          if (run?.endedAt) lastOf.set(tenantId, run.endedAt);
+        }),
+      );
+    }
+    const ages = tenants.map((t) => {
+      const id = typeof t._id === 'string' ? t._id : t._id.toHexString();
+      const since = lastOf.get(id) ?? t.createdAt ?? new Date(now);
+      return {
+        tenant: `${t.hierarchy ?? ''}/${t.Tenant?.name ?? id}`,
+        seconds: Math.max(0, (now - new Date(since).getTime()) / 1000),
+      };
+    });
+    const value = {
+      tenants: ages.length,
+      stale: ages.filter((a) => a.seconds > staleAfterSeconds).length,
+      ages,
+    };
+    cached = { at: now, value };
+    return value;
+  }
+
+  const single = <T>(name: string, make: () => T): T => (r.getSingleMetric(name) as T | undefined) ?? make();
+  single(
+    'm365sync_scheduler_leader',
+    () =>
+      new Gauge({
+        name: 'm365sync_scheduler_leader',
+        help: '1 while this scheduler process is the leader (reconciles schedules, serves the cluster series)',
+        registers: [r],
+        collect() {
+          this.set(options.isLeader() ? 1 : 0);
+        },
+      }),
+  );
+  // Each gauge is rebuilt from MongoDB at scrape (cached): a removed tenant's series goes with it, and
+  // a scheduler that is not the leader serves none.
+  const rebuild = async (gauge: Gauge, set: (s: Staleness) => void) => {
+    gauge.reset();
+    if (options.isLeader()) set(await staleness());
+  };
+  if (env.M365SYNC_METRICS_TENANT_LABEL === 'true')
+    new Gauge({
+      name: 'm365sync_tenant_last_success_age_seconds',
+      help: "Seconds since each tenant's last succeeded sync run (since it was added, if it never had one)",
+      labelNames: ['tenant'] as const,
+      registers: [r],
+      async collect() {
+        await rebuild(this, (s) => {
+          for (const a of s.ages) this.set({ tenant: a.tenant }, Math.round(a.seconds));
+        });
+      },
+    });
+  new Gauge({
+    name: 'm365sync_tenants',
+    help: 'Tenants registered',
+    registers: [r],
+    async collect() {
+      await rebuild(this, (s) => this.set(s.tenants));
+    },
+  });
+  new Gauge({
+    name: 'm365sync_tenants_stale',
+    help: 'Tenants without a succeeded sync run for longer than M365SYNC_STALE_AFTER_HOURS',
+    registers: [r],
+    async collect() {
+      await rebuild(this, (s) => this.set(s.stale));
+    },
+  });
+  new Gauge({
+    name: 'm365sync_tenants_stale_after_seconds',
+    help: 'The staleness threshold of m365sync_tenants_stale (M365SYNC_STALE_AFTER_HOURS)',
+    registers: [r],
+  }).set(staleAfterSeconds);
+
+  new Gauge({
+    name: 'm365sync_queue_jobs',
+    help: 'Jobs in the sync queue by state (BullMQ getJobCounts: waiting, active, delayed, failed, …)',
+    labelNames: ['queue', 'state'] as const,
+    registers: [r],
+    async collect() {
+      this.reset();
+      if (!options.isLeader()) return;
+      const counts = await options.syncQueue.getJobCounts();
+      for (const [state, n] of Object.entries(counts)) this.set({ queue: options.syncQueue.name, state }, n);
+    },
+  });
+}
