@@ -37,6 +37,7 @@ import { redisSettings } from '../queues/connection.js';
 import { createSyncQueue, enqueueSync, waitForRun } from '../queues/sync-queue.js';
 import { openStores } from '../scripts/commands/context.js';
 import { createFullPull } from '../workers/full-pull.js';
+import { allowSimulatedTenant } from '../workers/in-process.js';
 import { startWorker } from '../workers/worker.js';
 
 const args = process.argv.slice(2);
@@ -178,6 +179,13 @@ async function oneRun(
   });
   const queue = createSyncQueue(redis);
   try {
+    // The simulated tenant (a child process) listens on loopback: allow-list it as an administrator would.
+    await allowSimulatedTenant(stores, {
+      destinations: [
+        { kind: 'graph', entry: '127.0.0.1' },
+        { kind: 'powershell', entry: '127.0.0.1' },
+      ],
+    });
     const tenant = await stores.tenants.add(sim.tenantInput as never);
     const sync = async (): Promise<Phase & { run: SyncRun | null }> => {
       const started = performance.now();
