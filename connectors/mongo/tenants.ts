@@ -265,13 +265,7 @@ export class TenantRepository {
 
   /** A tenant fit to show: a stored secret becomes the mask by its presence alone, never decrypted. */
   private fromDocumentMasked(doc: TenantDocument): Tenant {
-    const tenant: Record<string, unknown> = {
-      id: doc._id.toHexString(),
-      hierarchy: doc.hierarchy,
-      createdAt: doc.createdAt,
-      updatedAt: doc.updatedAt,
-    };
-    for (const group of TENANT_GROUPS) tenant[group] = { ...((doc[group] as Record<string, unknown>) ?? {}) };
+    const tenant = plainCopy(doc);
     for (const field of ENCRYPTED_FIELDS) {
       const group = tenant[field.group] as Record<string, unknown>;
       if (isEncryptedValue(group[field.name])) group[field.name] = MASK;
@@ -285,13 +279,7 @@ export class TenantRepository {
 
   /** Decrypts a document; a proxy URL with credentials in it comes out split (`migrated`). */
   private read(doc: TenantDocument): { tenant: Tenant; migrated: boolean } {
-    const tenant: Record<string, unknown> = {
-      id: doc._id.toHexString(),
-      hierarchy: doc.hierarchy,
-      createdAt: doc.createdAt,
-      updatedAt: doc.updatedAt,
-    };
-    for (const group of TENANT_GROUPS) tenant[group] = { ...((doc[group] as Record<string, unknown>) ?? {}) };
+    const tenant = plainCopy(doc);
     for (const field of ENCRYPTED_FIELDS) {
       const group = tenant[field.group] as Record<string, unknown>;
       const value = group[field.name];
@@ -331,4 +319,16 @@ function escapeRegex(s: string): string {
 export function hierarchyFilter(place: string | undefined): Filter<{ hierarchy: string }> {
   if (!place) return {};
   return { $or: [{ hierarchy: place }, { hierarchy: { $regex: `^${escapeRegex(place)}\\.` } }] };
+}
+
+/** A document's tenant fields as they are stored (secrets still ciphertext), as a mutable copy. */
+function plainCopy(doc: TenantDocument): Record<string, unknown> {
+  const tenant: Record<string, unknown> = {
+    id: doc._id.toHexString(),
+    hierarchy: doc.hierarchy,
+    createdAt: doc.createdAt,
+    updatedAt: doc.updatedAt,
+  };
+  for (const group of TENANT_GROUPS) tenant[group] = { ...((doc[group] as Record<string, unknown>) ?? {}) };
+  return tenant;
 }

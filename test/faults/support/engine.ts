@@ -17,16 +17,11 @@ import { RUN_STATUSES, SyncRuns, type SyncRun } from '../../../connectors/mongo/
 import { ENTITY_KINDS } from '../../../domain/entity-kinds.js';
 import { createSyncQueue, type SyncJobData } from '../../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../../scripts/commands/context.js';
-import {
-  mailboxes,
-  phoneNumberAssignments,
-  teamsUsers,
-  type Dataset,
-  type DatasetOptions,
-} from '../../../simulators/dataset.js';
+import type { Dataset, DatasetOptions } from '../../../simulators/dataset.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../../simulators/m365.js';
 import { allowSimulatedTenant } from '../../../workers/in-process.js';
 import { testEnv } from '../../support/env.js';
+import { expectedIds as expectedIdsOf } from '../expected-data.js';
 import { keyEntry } from '../../support/keys.js';
 import { testMongo, uniqueName, type TestMongo } from '../../support/services.js';
 import { eventually } from '../../workers/support/harness.js';
@@ -211,29 +206,5 @@ export class FaultEngine {
   }
 }
 
-/** What each collection must hold for a data set, by the kind's id property. */
-export function expectedIds(ds: Dataset): Record<string, string[]> {
-  const ids = (objects: readonly object[], key: string) =>
-    objects.map((o) => String((o as Record<string, unknown>)[key])).sort();
-  return {
-    users: ids(ds.users, 'id'),
-    groups: ids(ds.groups, 'id'),
-    teams: ids(
-      ds.groups.filter((g) => g.resourceProvisioningOptions.includes('Team')),
-      'id',
-    ),
-    licences: ids(ds.skus, 'skuId'),
-    teams_users: ids(teamsUsers(ds), 'Identity'),
-    dial_plans: ids(ds.teams.dialPlans, 'Identity'),
-    policies: ids(ds.teams.policies, 'PolicyKey'),
-    pstn_usages: ids(ds.teams.pstnUsages, 'Usage'),
-    voice_routes: ids(ds.teams.voiceRoutes, 'Identity'),
-    pstn_gateways: ids(ds.teams.pstnGateways, 'Identity'),
-    call_queues: ids(ds.teams.callQueues, 'Identity'),
-    auto_attendants: ids(ds.teams.autoAttendants, 'Identity'),
-    resource_accounts: ids(ds.teams.resourceAccounts, 'ObjectId'),
-    phone_numbers: ids(phoneNumberAssignments(ds), 'TelephoneNumber'),
-    mailboxes: ids(mailboxes(ds), 'ExternalDirectoryObjectId'),
-    distribution_groups: ids(ds.exchange.distributionGroups, 'ExternalDirectoryObjectId'),
-  };
-}
+/** What each collection must hold for a data set, by the kind's id property (Exchange included). */
+export const expectedIds = (ds: Dataset): Record<string, string[]> => expectedIdsOf(ds, { exchange: true });
