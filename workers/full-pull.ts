@@ -31,6 +31,7 @@ import {
   proxyPoolForTenant,
   winRmSettingsFromEnv,
   type ProxyPool,
+  type ProxyStatus,
   type WinRmSettings,
 } from '../connectors/winrm/index.js';
 import { DEFAULT_PORT } from '../connectors/winrm/options.js';
@@ -109,6 +110,8 @@ export interface FullPull {
    * workers left open on the proxies (nothing to do without a ledger).
    */
   start(): Promise<LeftoverShellsReport | undefined>;
+  /** Every proxy of every tenant pool this process has made, in or out of service (health, tests). */
+  proxyStatus(): ProxyStatus[];
   /** At worker shutdown: deletes the shells still open, then closes the proxy pools this process keeps. */
   close(): Promise<void>;
 }
@@ -291,6 +294,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
 
   return {
     processor,
+    proxyStatus: () => [...pools.values()].flatMap((pool) => pool.status()),
     async start() {
       if (!ledger) return undefined;
       await ledger.start();

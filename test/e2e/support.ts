@@ -20,6 +20,7 @@ import { openStores, type Stores } from '../../scripts/commands/context.js';
 import { createFullPull } from '../../workers/full-pull.js';
 import { allowSimulatedTenant } from '../../workers/in-process.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import type { ProxyStatus } from '../../connectors/winrm/index.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
@@ -39,6 +40,8 @@ export interface Engine {
   sync(tenantId: string, requestedBy: string, kinds?: string[]): Promise<SyncRun>;
   /** Starts the worker (when the engine was started with `worker: false`). */
   startWorker(): Promise<void>;
+  /** The worker's PowerShell proxies, as its pools see them (in service or cooling down). */
+  proxyStatus(): ProxyStatus[];
   close(): Promise<void>;
 }
 
@@ -132,6 +135,7 @@ export async function startEngine(
       return (await runOf(jobId, tenantId)).run;
     },
     startWorker: startTheWorker,
+    proxyStatus: () => fullPull.proxyStatus(),
     async close() {
       await worker?.close(1000);
       await fullPull.close();

@@ -79,8 +79,19 @@ describe('PowerShell proxy faults', { timeout: 180_000 }, () => {
   }
 
   /** The next run, with no fault: everything back in line with today's data set. */
-  async function recover(today: Dataset, label: string): Promise<void> {
+  async function recover(today: Dataset, label: string, down?: WinRmSimulator): Promise<void> {
     engine.sim.setPowerShellFaults({});
+    // A proxy the fault took out of service comes back after its cool-down and a probe: the recovery
+    // night starts once the pool has every running proxy back, as a real next night would.
+    const running = (status: { proxy: string }) => !down || !status.proxy.endsWith(`:${down.port}`);
+    await eventually(
+      async () =>
+        engine
+          .proxyStatus()
+          .filter(running)
+          .every((p) => p.inService),
+      15_000,
+    );
     const run = await engine.sync(tenantId, label);
     expect(run.status).toBe('succeeded');
     await expectDataAfter(engine.mongo.db, tenantId, run, expectedIds(today), {});
@@ -119,7 +130,7 @@ describe('PowerShell proxy faults', { timeout: 180_000 }, () => {
       await expectDataAfter(engine.mongo.db, tenantId, run, expectedIds(today), expectedIds(yesterday));
       const other = proxies().find((p) => p !== proxy)!;
       const created = other.counters.shellsCreated;
-      await recover(today, 'after-kill');
+      await recover(today, 'after-kill', proxy);
       expect(other.counters.shellsCreated).toBeGreaterThan(created);
     } finally {
       await restartAndProbe(proxy);
