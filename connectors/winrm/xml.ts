@@ -32,10 +32,18 @@ export async function parseXml(text: string): Promise<XmlElement> {
   if (parsed === null || typeof parsed !== 'object') throw new Error('empty XML document');
   const [rootName] = Object.keys(parsed);
   if (rootName === undefined) throw new Error('empty XML document');
-  return toElement(rootName, parsed[rootName]);
+  return toElement(rootName, parsed[rootName], 0);
 }
 
-function toElement(name: string, node: unknown): XmlElement {
+/**
+ * WS-Management answers nest a dozen levels at most; a hostile or broken proxy could nest thousands,
+ * and every walk of the tree (findFirst…) is recursive: refuse such a document here, where its parse
+ * error is reported as a WinRM fault, rather than overflow the stack later.
+ */
+const MAX_DEPTH = 64;
+
+function toElement(name: string, node: unknown, depth: number): XmlElement {
+  if (depth > MAX_DEPTH) throw new Error(`XML nested deeper than ${MAX_DEPTH} levels`);
   if (typeof node !== 'object' || node === null) {
     return { name, attrs: {}, text: typeof node === 'string' ? node : '', children: [] };
   }
@@ -43,7 +51,7 @@ function toElement(name: string, node: unknown): XmlElement {
   const children: XmlElement[] = [];
   for (const [key, value] of Object.entries(n)) {
     if (key === '$' || key === '_') continue;
-    for (const child of value as unknown[]) children.push(toElement(key, child));
+    for (const child of value as unknown[]) children.push(toElement(key, child, depth + 1));
   }
   return { name, attrs: n.$ ?? {}, text: n._ ?? '', children };
 }
