@@ -4,48 +4,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
-import {
-  changeDataset,
-  mailboxes,
-  phoneNumberAssignments,
-  teamsUsers,
-  type Dataset,
-} from '../../simulators/dataset.js';
+import { changeDataset, type Dataset } from '../../simulators/dataset.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';
 import type { TestMongo } from '../support/services.js';
 import { startEngine, type Engine } from './support.js';
+import { expectedIds as expectedIdsOf } from '../support/expected-ids.js';
 import { createLogger } from '../../observability/logger.js';
 import { registry } from '../../observability/metrics.js';
 import { tenantSecrets, validateTenant } from '../../domain/tenant.js';
 
-/** What each collection must hold for a data set, by the kind's id property. */
-function expectedIds(ds: Dataset): Record<string, string[]> {
-  const ids = (objects: Record<string, unknown>[], key: string) => objects.map((o) => String(o[key])).sort();
-  return {
-    users: ids(ds.users as unknown as Record<string, unknown>[], 'id'),
-    groups: ids(ds.groups as unknown as Record<string, unknown>[], 'id'),
-    teams: ids(
-      ds.groups.filter((g) => g.resourceProvisioningOptions.includes('Team')) as unknown as Record<
-        string,
-        unknown
-      >[],
-      'id',
-    ),
-    licences: ids(ds.skus as unknown as Record<string, unknown>[], 'skuId'),
-    teams_users: ids(teamsUsers(ds), 'Identity'),
-    dial_plans: ids(ds.teams.dialPlans, 'Identity'),
-    policies: ids(ds.teams.policies, 'PolicyKey'),
-    pstn_usages: ids(ds.teams.pstnUsages, 'Usage'),
-    voice_routes: ids(ds.teams.voiceRoutes, 'Identity'),
-    pstn_gateways: ids(ds.teams.pstnGateways, 'Identity'),
-    call_queues: ids(ds.teams.callQueues, 'Identity'),
-    auto_attendants: ids(ds.teams.autoAttendants, 'Identity'),
-    resource_accounts: ids(ds.teams.resourceAccounts, 'ObjectId'),
-    phone_numbers: ids(phoneNumberAssignments(ds), 'TelephoneNumber'),
-    mailboxes: ids(mailboxes(ds), 'ExternalDirectoryObjectId'),
-    distribution_groups: ids(ds.exchange.distributionGroups, 'ExternalDirectoryObjectId'),
-  };
-}
+/** What each collection must hold for a data set (Exchange enabled here). */
+const expectedIds = (ds: Dataset) => expectedIdsOf(ds, { exchange: true });
 
 describe('a full pull end to end', { timeout: 180_000 }, () => {
   let engine: Engine;
