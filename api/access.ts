@@ -10,12 +10,19 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiTokenStore } from '../connectors/mongo/api-tokens.js';
 import { ALL_SCOPES, roleAllows, type Caller, type Role } from '../domain/access.js';
 
-/** `public`: anyone who reaches the API (health, metrics); otherwise the role a token needs, and whether its scope must be `*` (settings that apply to every tenant). */
-export type RouteAccess = 'public' | { needs: Role; allScopes?: boolean };
+/**
+ * `public`: anyone who reaches the API (health, metrics); otherwise the role a token needs, whether
+ * its scope must be `*` (settings that apply to every tenant), and whether a browser opens it
+ * (`browser`: the queue board). A browser sends no Bearer header, so on those routes the token may
+ * also come as the password of HTTP Basic (a refusal asks for it, and the browser prompts); since a
+ * browser then sends it by itself on any request to the API, a request that changes something must
+ * come from the API's own pages (its Origin is the API), and the pages may not be framed.
+ */
+export type RouteAccess = 'public' | { needs: Role; allScopes?: boolean; browser?: boolean };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -50,6 +57,11 @@ export interface AccessOptions {
   allowedHosts: readonly string[];
   /** Requests per token per window (default 600 per minute). */
   rateLimit?: { max: number; timeWindowMs: number };
+  /**
+   * Routes a library declares under a prefix (the queue board's pages, files and calls): each takes
+   * the access of its mount, since the library cannot declare it.
+   */
+  mounts?: readonly { prefix: string; access: RouteAccess }[];
 }
 
 export interface RouteEntry {
@@ -106,7 +118,17 @@ const BODY_METHODS = ['POST', 'PUT', 'PATCH'];
 export function registerAccessControl(app: FastifyInstance, options: AccessOptions): RouteEntry[] {
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', (route) => {
-    const access = route.config?.access;
+    let access = route.config?.access;
+    const mount = options.mounts?.find((m) => route.url === m.prefix || route.url.startsWith(`${m.prefix}/`));
+    if (access === undefined && mount) {
+      access = mount.access;
+      route.config = { ...route.config, access };
+      // The library's own error handler would answer our refusals in its shape, without the challenge.
+      route.errorHandler = (error, request, reply) => {
+        if (error instanceof ApiRefusal) return sendRefusal(request, reply, error);
+        throw error;
+      };
+    }
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (access === undefined)
       throw new Error(
@@ -130,8 +152,9 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
 
     const access = request.routeOptions.config?.access;
     if (access === 'public') return;
+    const browser = access?.browser === true;
     // Unknown routes (404) need a valid token too, so they tell nothing to strangers.
-    const caller = await authenticate(request);
+    const caller = await authenticate(request, browser);
     request.caller = caller;
     if (access && !roleAllows(caller.role, access.needs))
       throw new ApiRefusal(
@@ -146,7 +169,16 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
         `This changes a setting of every tenant: it needs a token whose scope is ${ALL_SCOPES}.`,
       );
 
-    if (BODY_METHODS.includes(request.method)) {
+    if (browser) {
+      // A cross-site form or script cannot send JSON, nor a Bearer header, but a browser adds Basic
+      // credentials it remembers to any request: changes must come from the board's own pages.
+      if (!SAFE_METHODS.includes(request.method) && basicCredentials(request) && !sameOrigin(request))
+        throw new ApiRefusal(
+          403,
+          'PERMISSION',
+          `${request.method} with browser credentials must come from this API's own pages (Origin ${request.headers.host}).`,
+        );
+    } else if (BODY_METHODS.includes(request.method)) {
       const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'application/json')
         throw new ApiRefusal(
@@ -175,24 +207,65 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
   return routes;
 }
 
-function authenticator(authentication: Authentication): (request: FastifyRequest) => Promise<Caller> {
+function authenticator(
+  authentication: Authentication,
+): (request: FastifyRequest, browser: boolean) => Promise<Caller> {
   if ('insecureDevNoAuth' in authentication) return async () => DEV_NO_AUTH_CALLER;
   const bootstrap = authentication.bootstrapToken ? digest(authentication.bootstrapToken) : undefined;
-  return async (request) => {
+  return async (request, browser) => {
     const header = request.headers.authorization ?? '';
-    const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
-    if (!match)
+    const token =
+      /^Bearer ([\x21-\x7e]{1,512})$/.exec(header)?.[1] ?? (browser ? basicCredentials(request) : undefined);
+    if (!token)
       throw new ApiRefusal(
         401,
         'AUTHENTICATION',
-        'Send Authorization: Bearer <token> (an admin makes one with m365sync tokens create).',
+        browser
+          ? 'Sign in with any user name and an admin token as the password (an admin makes one with m365sync tokens create).'
+          : 'Send Authorization: Bearer <token> (an admin makes one with m365sync tokens create).',
       );
-    const token = match[1]!;
     if (bootstrap && timingSafeEqual(digest(token), bootstrap)) return BOOTSTRAP_CALLER;
     const caller = await authentication.tokens.authenticate(token);
     if (!caller) throw new ApiRefusal(401, 'AUTHENTICATION', 'The token is unknown or revoked.');
     return caller;
   };
+}
+
+const SAFE_METHODS = ['GET', 'HEAD', 'OPTIONS'];
+
+/** The password of an `Authorization: Basic` header (the user name is not used), or undefined. */
+function basicCredentials(request: FastifyRequest): string | undefined {
+  const match = /^Basic ([A-Za-z0-9+/=]{1,1024})$/.exec(request.headers.authorization ?? '');
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const password = decoded.slice(decoded.indexOf(':') + 1);
+  return decoded.includes(':') && /^[\x21-\x7e]{1,512}$/.test(password) ? password : undefined;
+}
+
+/** The request comes from a page of this API: its Origin names the Host it was sent to. */
+function sameOrigin(request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') return false;
+  const origin = request.headers.origin;
+  if (!origin || !request.headers.host) return false;
+  try {
+    return new URL(origin).host === request.headers.host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Answers a refusal as `{ code, message }`; a 401 says how to sign in: Bearer, or Basic on a route a
+ * browser opens (the browser then asks for the token).
+ */
+export function sendRefusal(request: FastifyRequest, reply: FastifyReply, error: ApiRefusal): FastifyReply {
+  if (error.statusCode === 401) {
+    const access = request.routeOptions.config?.access;
+    const browser = typeof access === 'object' && access.browser === true;
+    void reply.header('www-authenticate', browser ? 'Basic realm="m365sync", charset="UTF-8"' : 'Bearer');
+  }
+  return reply.status(error.statusCode).send({ code: error.code, message: error.message });
 }
 
 function digest(value: string): Buffer {

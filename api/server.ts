@@ -1,6 +1,7 @@
 /**
  * The operator HTTP API: tenants (masked), health and Prometheus metrics. Sync and run routes are
- * added by api/sync-routes.ts when the engine is given, token routes by api/token-routes.ts. Access
+ * added by api/sync-routes.ts when the engine is given, token routes by api/token-routes.ts, webhook
+ * subscriptions by api/webhook-routes.ts, the queue board by api/queue-board.ts when given queues. Access
  * control (api/access.ts): every route declares the role it needs; tenant routes pass the caller's
  * scope to the store, so a tenant outside it answers 404 as if it did not exist. Errors answer with
  * the same stable codes and field-named problems as the CLI; no response ever holds a password.
@@ -22,12 +23,15 @@ import {
   ApiRefusal,
   callerOf,
   registerAccessControl,
+  sendRefusal,
   type Authentication,
   type RouteEntry,
 } from './access.js';
 import { queryValue } from './query.js';
 import { registerSyncRoutes } from './sync-routes.js';
 import { registerTokenRoutes } from './token-routes.js';
+import { QUEUE_BOARD_ACCESS, QUEUE_BOARD_PATH, registerQueueBoard } from './queue-board.js';
+import { registerWebhookRoutes } from './webhook-routes.js';
 import { purgeTenant } from '../workers/tenant-maintenance.js';
 
 export interface ApiOptions {
@@ -47,6 +51,8 @@ export interface ApiOptions {
   syncQueue?: Queue<SyncJobData, unknown, string>;
   /** Environment for the global delete thresholds (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Queues shown on the queue board at /admin/queues (api/queue-board.ts); no board without them. */
+  boardQueues?: readonly Queue[];
 }
 
 const STATUS_OF: Partial<Record<ErrorCode, number>> = {
@@ -71,10 +77,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     disableRequestLogging: !options.logger,
   }) as unknown as FastifyInstance;
   app.setErrorHandler((error: unknown, _request: FastifyRequest, reply: FastifyReply) => {
-    if (error instanceof ApiRefusal) {
-      if (error.statusCode === 401) void reply.header('www-authenticate', 'Bearer');
-      return reply.status(error.statusCode).send({ code: error.code, message: error.message });
-    }
+    if (error instanceof ApiRefusal) return sendRefusal(_request, reply, error);
     if (error instanceof ValidationError) {
       return reply
         .status(400)
@@ -111,6 +114,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       authentication: options.authentication,
       allowedHosts: options.allowedHosts ?? ['localhost', '127.0.0.1', '[::1]'],
       ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+      ...(options.boardQueues?.length
+        ? { mounts: [{ prefix: QUEUE_BOARD_PATH, access: QUEUE_BOARD_ACCESS }] }
+        : {}),
     }),
   );
 
@@ -124,6 +130,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         ...(options.env ? { env: options.env } : {}),
       });
     if ('tokens' in options.authentication) registerTokenRoutes(api, options.authentication.tokens);
+    await registerWebhookRoutes(api, options.stores);
+    if (options.boardQueues?.length) await registerQueueBoard(api, options.boardQueues);
   });
 
   return app;

@@ -1,7 +1,7 @@
 /**
  * Where a tenant's requests may go. The Graph and sign-in hosts of the national clouds are always
- * allowed; any other Graph or authority host, every PowerShell proxy and every outbound HTTP proxy
- * needs an entry in an admin-managed allow-list (`m365sync destinations allow`). An entry is a host
+ * allowed; any other Graph or authority host, every PowerShell proxy, every outbound HTTP proxy and
+ * every webhook receiver needs an entry in an admin-managed allow-list (`m365sync destinations allow`). An entry is a host
  * name, an address or a CIDR range, a name or address optionally with a port. These rules are pure;
  * connectors/mongo/destinations.ts stores the entries.
  */
@@ -11,13 +11,14 @@ import { ValidationError, type FieldProblem } from './errors.js';
 import { parsePowerShellHosts } from './powershell-hosts.js';
 import type { TenantConfig } from './tenant.js';
 
-export const DESTINATION_KINDS = ['graph', 'powershell', 'http_proxy'] as const;
+export const DESTINATION_KINDS = ['graph', 'powershell', 'http_proxy', 'webhook'] as const;
 export type DestinationKind = (typeof DESTINATION_KINDS)[number];
 
 export const DESTINATION_KIND_MEANING: Record<DestinationKind, string> = {
   graph: 'a Graph or sign-in (authority) host other than the national clouds',
   powershell: 'a PowerShell proxy (Microsoft Teams Powershell.hostName)',
   http_proxy: 'an outbound HTTP proxy for Graph (Microsoft 365.https_proxy / http_proxy)',
+  webhook: 'the receiver of a webhook subscription (m365sync webhooks add --url)',
 };
 
 /** One allow-list entry, parsed. */

@@ -13,6 +13,7 @@ import { redactRedisUrl, redisSettings } from '../queues/connection.js';
 import { destinationsCommand } from './commands/destinations.js';
 import { tenantsCommand } from './commands/tenants.js';
 import { tokensCommand } from './commands/tokens.js';
+import { webhooksCommand } from './commands/webhooks.js';
 import { kindsCommand, protectionCommand } from './commands/controls.js';
 import { schedulerCommand, workerCommand } from './commands/processes.js';
 import { simulateCommand } from './commands/simulate.js';
@@ -40,6 +41,7 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(schedulerCommand(ctx));
   program.addCommand(apiCommand(ctx));
   program.addCommand(tokensCommand(ctx));
+  program.addCommand(webhooksCommand(ctx));
   program.addCommand(simulateCommand(ctx));
   program.addCommand(protectionCommand(ctx));
   program.addCommand(kindsCommand(ctx));

@@ -131,6 +131,8 @@ export interface StartWorkerOptions {
    * settings of scheduled syncs (SYNC_ATTEMPTS, SYNC_BACKOFF_MS) come from; default process.env.
    */
   env?: NodeJS.ProcessEnv;
+  /** Told when run records ended here (a run, or the reaper's pass): webhooks queue their deliveries. */
+  onRunsEnded?: () => void;
 }
 
 export interface SyncWorker {
@@ -210,6 +212,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     // One pass at a time per process; a failed pass (Redis or MongoDB away) is tried again later.
     reaping ??= reaper
       .reap(filter)
+      .then((ended) => {
+        if (ended.merged + ended.failed > 0) options.onRunsEnded?.();
+      })
       .catch((error: unknown) => log.warn({ err: errorOf(error) }, 'run reaper pass failed'))
       .finally(() => (reaping = undefined));
     return reaping;
@@ -239,6 +244,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
             message: `Tenant ${data.tenantId} does not exist (deleted after the sync was queued); nothing to sync.`,
           },
         });
+        options.onRunsEnded?.();
       }
       throw new UnrecoverableError(
         `NOT_FOUND: tenant ${data.tenantId} does not exist (deleted after the sync was queued); nothing to sync.`,
@@ -460,7 +466,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
           runLog.warn({ err: errorOf(finishError) }, 'could not record the end of the run');
         });
       if (controller.signal.aborted) {
-        await within(finish({ status: 'cancelled', error: runError }), stopMarginMs);
+        // A run cancelled by the shutdown is handed back and runs again: its record says so.
+        const handedBack = abortReason === SHUTDOWN ? { willRetry: true } : {};
+        await within(finish({ status: 'cancelled', error: runError, ...handedBack }), stopMarginMs);
         metrics.observe('cancelled', durationMs, undefined, runError.code);
         runLog.warn({ reason: abortReason, error: runError }, 'sync run cancelled');
         if (abortReason === SHUTDOWN) {
@@ -491,6 +499,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       // Releasing after the processor returned (or was abandoned: its fence refuses) is safe: this run
       // writes nothing more. Bounded, like the record's end: a MongoDB that hangs must not keep the job.
       if (lease) await within(leases.release(lease), stopMarginMs);
+      options.onRunsEnded?.();
     }
   }
 

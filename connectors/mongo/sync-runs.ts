@@ -86,8 +86,10 @@ export interface SyncRun {
   worker?: string;
   kinds: Record<string, KindResult>;
   error?: RunError;
-  /** A failed run that the queue will try again. */
+  /** A failed run that the queue will try again (or one cancelled by a worker's shutdown and handed back). */
   willRetry?: boolean;
+  /** When the webhook dispatcher queued this ended run's deliveries (workers/webhook-dispatcher.ts). */
+  webhooksQueuedAt?: Date;
   /** What the queue did with the request (set by the producer once the job was added). */
   enqueueOutcome?: 'created' | 'joined-waiting' | 'follow-up';
   /** Status `merged`: the run (= job id) that does this request's work, when known. */

@@ -5,7 +5,9 @@ import { SyncError } from '../../domain/errors.js';
 import { logger } from '../../observability/logger.js';
 import { setProcessLabel } from '../../observability/metrics.js';
 import { redisSettings } from '../../queues/connection.js';
+import { createTriggerQueue } from '../../queues/schedules.js';
 import { createSyncQueue, syncQueueSettings } from '../../queues/sync-queue.js';
+import { createWebhookQueue } from '../../queues/webhook-queue.js';
 import type { CliContext } from './context.js';
 
 /** A bootstrap token shorter than this is refused: it must be as hard to guess as a generated one. */
@@ -14,7 +16,7 @@ const LOOPBACK_BINDS = ['127.0.0.1', 'localhost', '::1', '[::1]'];
 
 export function apiCommand(ctx: CliContext): Command {
   return new Command('api')
-    .description('serve the operator HTTP API, /health and /metrics')
+    .description('serve the operator HTTP API, /health, /metrics and the queue board (/admin/queues)')
     .option('--port <port>', 'port', (v) => Number(v), Number(process.env.M365SYNC_API_PORT ?? 8080))
     .option(
       '--host <host>',
@@ -57,8 +59,14 @@ export function apiCommand(ctx: CliContext): Command {
           );
         authentication = { tokens: stores.tokens, ...(bootstrapToken ? { bootstrapToken } : {}) };
       }
-      const syncQueue = createSyncQueue(redisSettings(ctx.env));
+      const redis = redisSettings(ctx.env);
+      const syncQueue = createSyncQueue(redis);
       ctx.onClose(() => syncQueue.close());
+      // The queue board (/admin/queues) shows every queue of the engine.
+      const triggerQueue = createTriggerQueue(redis);
+      const webhookQueue = createWebhookQueue(redis);
+      ctx.onClose(() => triggerQueue.close());
+      ctx.onClose(() => webhookQueue.close());
       const app = buildApi({
         stores,
         logger,
@@ -66,6 +74,7 @@ export function apiCommand(ctx: CliContext): Command {
         allowedHosts: apiHostNames(ctx.env, options.host),
         ...(rateLimit ? { rateLimit } : {}),
         syncQueue,
+        boardQueues: [syncQueue, triggerQueue, webhookQueue],
         env: ctx.env,
       });
       const url = await app.listen({ port: options.port, host: options.host });

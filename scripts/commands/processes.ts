@@ -13,6 +13,8 @@ import { createFullPull } from '../../workers/full-pull.js';
 import { clusterMetrics } from '../../workers/cluster-metrics.js';
 import { closeOnSignals, startWorker } from '../../workers/worker.js';
 import { startScheduler } from '../../workers/scheduler.js';
+import { startWebhooks } from '../../workers/webhooks.js';
+import { webhookSettings } from '../../queues/webhook-queue.js';
 import type { CliContext } from './context.js';
 
 /** Default metrics ports: a worker and a scheduler on one machine do not clash out of the box. */
@@ -21,11 +23,12 @@ export const DEFAULT_METRICS_PORT = { worker: 9464, scheduler: 9465 } as const;
 export function workerCommand(ctx: CliContext): Command {
   return new Command('worker')
     .description(
-      `run sync jobs (concurrency SYNC_WORKER_CONCURRENCY); /metrics and /health on M365SYNC_METRICS_PORT (default ${DEFAULT_METRICS_PORT.worker})`,
+      `run sync jobs (concurrency SYNC_WORKER_CONCURRENCY) and deliver webhooks; /metrics and /health on M365SYNC_METRICS_PORT (default ${DEFAULT_METRICS_PORT.worker})`,
     )
     .action(async () => {
       setProcessLabel('worker');
-      const { db, tenants, certificates } = await ctx.stores();
+      const webhookConfig = webhookSettings(ctx.env); // checked before anything starts
+      const { db, tenants, certificates, keyRing, destinations } = await ctx.stores();
       // Before taking jobs: a metrics port in use stops the process with a clear error.
       let running = () => false;
       const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.worker);
@@ -47,7 +50,22 @@ export function workerCommand(ctx: CliContext): Command {
       });
       // Shells a killed worker left on the proxies are deleted before this one takes jobs.
       await fullPull.start();
-      const worker = await startWorker({ redis: redisConfig, db, processor: fullPull.processor, logger });
+      // Ended runs' webhook deliveries: queued and delivered by the worker processes.
+      const webhooks = await startWebhooks({
+        redis: redisConfig,
+        db,
+        keyRing,
+        destinations,
+        logger,
+        settings: webhookConfig,
+      });
+      const worker = await startWorker({
+        redis: redisConfig,
+        db,
+        processor: fullPull.processor,
+        logger,
+        onRunsEnded: () => void webhooks.nudge(),
+      });
       running = () => worker.isRunning();
       logger.info(
         { workerId: worker.workerId, metricsPort: settings.port || undefined },
@@ -57,6 +75,7 @@ export function workerCommand(ctx: CliContext): Command {
         closeOnSignals({
           close: async () => {
             await worker.close();
+            await webhooks.close();
             await fullPull.close();
             metrics?.close();
             limiterRedis.disconnect();

@@ -1,4 +1,5 @@
 import { printable } from '../../domain/actor.js';
+import { WebhookSubscriptions } from '../../connectors/mongo/webhooks.js';
 import { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import type { Tenant, TenantInput } from '../../domain/tenant.js';
@@ -204,19 +205,21 @@ export function tenantsCommand(ctx: CliContext): Command {
   tenants
     .command('reencrypt')
     .description(
-      "re-encrypt every secret at rest still under an older key (tenants' secrets, certificates' private keys) with the active key",
+      "re-encrypt every secret at rest still under an older key (tenants' secrets, certificates' private keys, webhook secrets) with the active key",
     )
     .action(async () => {
-      const { tenants: repo, certificates, keyRing } = await ctx.stores();
+      const { db, tenants: repo, certificates, keyRing, destinations } = await ctx.stores();
       const tenants = await repo.reencryptAll();
       const certs = await certificates.reencryptAll();
+      const webhooks = await new WebhookSubscriptions(db, keyRing, destinations).reencryptAll();
       const key = `key "${keyRing.activeKeyId}"`;
       for (const t of tenants.reencrypted) ctx.io.out(`re-encrypted tenant ${t}`);
       for (const c of certs) ctx.io.out(`re-encrypted certificate ${c}`);
+      for (const w of webhooks) ctx.io.out(`re-encrypted webhook ${w}`);
       for (const t of tenants.proxyCredentialsMoved)
         ctx.io.out(`moved the proxy user and password of tenant ${t} out of its proxy URL`);
       ctx.io.out(
-        `re-encrypted ${tenants.reencrypted.length} tenant(s) and ${certs.length} certificate private key(s) with ${key}; ` +
+        `re-encrypted ${tenants.reencrypted.length} tenant(s), ${certs.length} certificate private key(s) and ${webhooks.length} webhook secret(s) with ${key}; ` +
           `everything at rest is now under ${key}`,
       );
     });

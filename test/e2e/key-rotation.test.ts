@@ -1,8 +1,9 @@
 /**
  * Key rotation end to end, and the key canary. Tenants (one signing in to Graph with a stored
  * certificate) are written under an old key; the key rotates (new key first, old after), `tenants
- * reencrypt` moves every secret at rest to the new key, certificates' private keys included; then the
- * old key is dropped and a worker holding only the new key still syncs and test-connects every tenant.
+ * reencrypt` moves every secret at rest to the new key, certificates' private keys and webhook secrets
+ * included; then the old key is dropped and a worker holding only the new key still syncs and
+ * test-connects every tenant.
  * A process started with a wrong key stops at once with a message that names the variable, never a key.
  */
 import { execFile } from 'node:child_process';
@@ -14,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CERTIFICATES_COLLECTION } from '../../connectors/mongo/certificates.js';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { TENANTS_COLLECTION } from '../../connectors/mongo/tenants.js';
+import { WEBHOOKS_COLLECTION, WebhookSubscriptions } from '../../connectors/mongo/webhooks.js';
 import { generateAppCertificate, type AppCertificate } from '../../simulators/graph/certificates.js';
 import { openStores } from '../../scripts/commands/context.js';
 import { allowSimulatedTenant } from '../../workers/in-process.js';
@@ -69,6 +71,11 @@ beforeAll(async () => {
       ).id;
       // A tenant stored before the proxy user and password had fields: they sit inside the URL.
       ids.legacyProxy = (await old.tenants.add({ ...sim.tenantInput, Tenant: { name: 'Legacy Proxy' } })).id;
+      await old.destinations.allow('webhook', 'portal.example');
+      await new WebhookSubscriptions(db, old.keyRing, old.destinations).create(
+        { name: 'rotation-portal', url: 'https://portal.example/hooks' },
+        'test',
+      );
       const legacyUrl = 'http://proxyuser:legacy%40pw@proxy.example:3128/';
       await db.collection(TENANTS_COLLECTION).updateOne(
         { _id: new ObjectId(ids.legacyProxy) },
@@ -91,23 +98,27 @@ beforeAll(async () => {
 afterAll(async () => engine?.close());
 
 describe('key rotation end to end', () => {
-  it('re-encrypts every secret at rest, certificates included, and says what it changed', async () => {
+  it('re-encrypts every secret at rest, certificates and webhooks included, and says what it changed', async () => {
     expect(reencryptOutput).toContain('re-encrypted certificate rotation-cert');
+    expect(reencryptOutput).toContain('re-encrypted webhook rotation-portal');
     expect(reencryptOutput).toContain('re-encrypted tenant demo.provider.contoso/Certificate Tenant');
     expect(reencryptOutput).toContain(
       'moved the proxy user and password of tenant demo.provider.contoso/Legacy Proxy out of its proxy URL',
     );
     expect(reencryptOutput).toMatch(
-      /re-encrypted 3 tenant\(s\) and 1 certificate private key\(s\) with key "k2"/,
+      /re-encrypted 3 tenant\(s\), 1 certificate private key\(s\) and 1 webhook secret\(s\) with key "k2"/,
     );
     const raw = JSON.stringify([
       await engine.mongo.db.collection(TENANTS_COLLECTION).find({}).toArray(),
       await engine.mongo.db.collection(CERTIFICATES_COLLECTION).find({}).toArray(),
+      await engine.mongo.db.collection(WEBHOOKS_COLLECTION).find({}).toArray(),
     ]);
     expect(raw).not.toContain('"keyId":"k1"');
     expect(raw).toContain('"keyId":"k2"');
     const again = await cli(envFor(engine.mongo.db.databaseName, newKey), 'tenants', 'reencrypt');
-    expect(again.out).toContain('re-encrypted 0 tenant(s) and 0 certificate private key(s)');
+    expect(again.out).toContain(
+      're-encrypted 0 tenant(s), 0 certificate private key(s) and 0 webhook secret(s)',
+    );
   });
 
   it('with the old key dropped, certificate and secret tenants still sync and test-connect', async () => {

@@ -1,0 +1,69 @@
+/**
+ * Webhooks in the worker process: the dispatcher that queues a delivery per subscription for each
+ * ended run (workers/webhook-dispatcher.ts) and the worker that delivers them
+ * (workers/webhook-delivery.ts). `nudge()` runs a dispatch pass now (the sync worker calls it when a
+ * run ends); a timer runs one every `scanIntervalMs` for the runs that ended elsewhere.
+ */
+import type { Db } from 'mongodb';
+import type { Logger } from 'pino';
+import type { AllowedDestinations } from '../connectors/mongo/destinations.js';
+import type { KeyRing } from '../connectors/mongo/encryption.js';
+import { WebhookDeliveries } from '../connectors/mongo/webhook-deliveries.js';
+import { WebhookSubscriptions } from '../connectors/mongo/webhooks.js';
+import type { RedisSettings } from '../queues/connection.js';
+import { createWebhookQueue, webhookSettings, type WebhookSettings } from '../queues/webhook-queue.js';
+import { WebhookDispatcher } from './webhook-dispatcher.js';
+import { startWebhookDeliveryWorker } from './webhook-delivery.js';
+
+export interface StartWebhooksOptions {
+  redis: RedisSettings;
+  db: Db;
+  keyRing: KeyRing;
+  destinations: AllowedDestinations;
+  logger: Logger;
+  /** Default: from the environment (M365SYNC_WEBHOOK_*). */
+  settings?: WebhookSettings;
+  /** How often a dispatch pass runs without a nudge (default 15 s). */
+  scanIntervalMs?: number;
+}
+
+export interface Webhooks {
+  /** A dispatch pass now; resolves to the deliveries it queued. */
+  nudge(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startWebhooks(options: StartWebhooksOptions): Promise<Webhooks> {
+  const settings = options.settings ?? webhookSettings();
+  const subscriptions = new WebhookSubscriptions(options.db, options.keyRing, options.destinations);
+  const deliveries = new WebhookDeliveries(options.db);
+  const queue = createWebhookQueue(options.redis);
+  const dispatcher = new WebhookDispatcher({
+    db: options.db,
+    queue,
+    settings,
+    deliveries,
+    logger: options.logger,
+  });
+  await Promise.all([subscriptions.ensureIndexes(), deliveries.ensureIndexes(), dispatcher.ensureIndexes()]);
+  const worker = startWebhookDeliveryWorker({
+    redis: options.redis,
+    subscriptions,
+    deliveries,
+    destinations: options.destinations,
+    settings,
+    logger: options.logger,
+  });
+  const timer = setInterval(() => void dispatcher.nudge(), options.scanIntervalMs ?? 15_000);
+  timer.unref();
+  void dispatcher.nudge();
+  return {
+    nudge: () => dispatcher.nudge(),
+    async close() {
+      clearInterval(timer);
+      await dispatcher.settled();
+      await worker.close();
+      await queue.close();
+    },
+  };
+}
