@@ -61,14 +61,15 @@ export class WebhookSubscriptions {
   }
 
   /**
-   * Makes a subscription; the returned `secret` is the only time it is shown. `within`: the scope of
-   * whoever asks, which the subscription's scope must lie in (and defaults to).
+   * Makes a subscription. A generated secret is returned (`secret`): the only time it is shown; a
+   * given one is not echoed. `within`: the scope of whoever asks, which the subscription's scope must
+   * lie in (and defaults to).
    */
   async create(
     input: unknown,
     createdBy: string,
     options: { within?: string } = {},
-  ): Promise<Webhook & { secret: string }> {
+  ): Promise<Webhook & { secret?: string }> {
     const within = options.within ?? ALL_SCOPES;
     const request = parseWebhookRequest(input, within);
     if (!scopeCovers(within, request.scope))
@@ -99,7 +100,7 @@ export class WebhookSubscriptions {
         ]);
       throw error;
     }
-    return { ...toWebhook(doc), secret };
+    return { ...toWebhook(doc), ...(request.secret === undefined ? { secret } : {}) };
   }
 
   /** Subscriptions whose scope lies within `within` (all of them by default), oldest first. */

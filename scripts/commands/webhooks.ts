@@ -75,7 +75,7 @@ export function webhooksCommand(ctx: CliContext): Command {
         ctx.io.out(
           `Webhook "${created.name}" (id ${created.id}, scope ${created.scope}, on ${created.statuses.join(', ')}) → ${created.url}`,
         );
-        if (secret !== undefined) return ctx.io.out('It signs with the secret you gave.');
+        if (!created.secret) return ctx.io.out('It signs with the secret you gave.');
         ctx.io.out(`Signing secret: ${created.secret}`);
         ctx.io.err('This is the only time the secret is shown: give it to the receiver now.');
       },

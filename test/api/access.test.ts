@@ -4,7 +4,7 @@
  */
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { RouteAccess } from '../../api/access.js';
 import { buildApi } from '../../api/server.js';
@@ -14,6 +14,7 @@ import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import type { Role } from '../../domain/access.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../scripts/commands/context.js';
+import { WebhookSubscriptions } from '../../connectors/mongo/webhooks.js';
 import { validTenantInput, allowFixtureDestinations } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
@@ -21,6 +22,8 @@ import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support
 let mongo: TestMongo;
 let redis: TestRedis;
 let queue: Queue<SyncJobData, unknown, string>;
+/** The queue the board shows here: its probes (pause, resume…) touch nothing else. */
+let boardQueue: Queue;
 let stores: Stores;
 let app: FastifyInstance;
 let base: string;
@@ -28,7 +31,7 @@ let base: string;
 /** Tokens by name; `a-*` are scoped to provider.resellerA, `all-*` see everything. */
 const token: Record<string, string> = {};
 /** What the tests put under provider.resellerB, which a provider.resellerA token must never learn. */
-const B = { tenant: '', other: '', run: '' };
+const B = { tenant: '', other: '', run: '', webhook: '' };
 let aTenant = '';
 let aRun = '';
 /** Strings that would tell a resellerA caller that resellerB exists or what it holds. */
@@ -103,14 +106,43 @@ beforeAll(async () => {
   ] as const)
     token[name] = (await stores.tokens.create({ name, role, scope }, 'test')).token;
 
-  bMarkers = ['resellerB', B.tenant, B.other, B.run, 'Beta Secret Customer', 'b-viewer'];
-  app = buildApi({ stores, syncQueue: queue, env: {}, authentication: { tokens: stores.tokens } });
+  await stores.destinations.allow('webhook', 'portal.example');
+  const webhooks = new WebhookSubscriptions(mongo.db, stores.keyRing, stores.destinations);
+  B.webhook = (
+    await webhooks.create(
+      { name: 'b-portal', url: 'https://portal.example/b', scope: 'provider.resellerB' },
+      'seed',
+    )
+  ).id;
+  await webhooks.create({ name: 'a-portal-hook', url: 'https://portal.example/a' }, 'seed', {
+    within: 'provider.resellerA',
+  });
+
+  bMarkers = [
+    'resellerB',
+    B.tenant,
+    B.other,
+    B.run,
+    'Beta Secret Customer',
+    'b-viewer',
+    'b-portal',
+    B.webhook,
+  ];
+  boardQueue = new Queue('access-board', { connection: { url: redis.url }, prefix: redis.prefix });
+  app = buildApi({
+    stores,
+    syncQueue: queue,
+    env: {},
+    authentication: { tokens: stores.tokens },
+    boardQueues: [boardQueue],
+  });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 }, 60_000);
 
 afterAll(async () => {
   await app?.close();
   await queue?.close();
+  await boardQueue?.close();
   await redis?.close();
   await mongo?.close();
 });
@@ -184,6 +216,79 @@ async function bUntouched(): Promise<void> {
   expect(
     await mongo.db.collection('sync_runs').countDocuments({ tenantId: { $in: [B.tenant, B.other] } }),
   ).toBe(1);
+  expect(await mongo.db.collection('webhooks').countDocuments({ scope: 'provider.resellerB' })).toBe(1);
+}
+
+/**
+ * The queue board's routes (Bull Board declares them; they take the board's access): the page, its
+ * files and its calls, each with a request that aims at nothing (a queue that does not exist, or the
+ * board's own test queue). A route the library adds on an upgrade fails the route-table test.
+ */
+const BOARD_ROUTES: [method: string, route: string, probe: string][] = [
+  ['GET', '', ''],
+  ['GET', '/metrics-history', '/metrics-history'],
+  ['GET', '/job-schedulers', '/job-schedulers'],
+  ['GET', '/queue/:queueName', '/queue/ghost'],
+  ['GET', '/queue/:queueName/:jobId', '/queue/ghost/1'],
+  ['GET', '/static/*', '/static/ghost.css'],
+  ['GET', '/api/redis/stats', '/api/redis/stats'],
+  ['GET', '/api/queues', '/api/queues'],
+  ['GET', '/api/job-schedulers', '/api/job-schedulers'],
+  ['GET', '/api/queues/:queueName/metrics', '/api/queues/ghost/metrics'],
+  ['GET', '/api/queues/:queueName/default-job-options', '/api/queues/ghost/default-job-options'],
+  ['GET', '/api/queues/:queueName/workers', '/api/queues/ghost/workers'],
+  ['GET', '/api/queues/:queueName/rate-limit', '/api/queues/ghost/rate-limit'],
+  ['GET', '/api/queues/:queueName/job-data-schema', '/api/queues/ghost/job-data-schema'],
+  ['PUT', '/api/queues/pause', '/api/queues/pause'],
+  ['PUT', '/api/queues/resume', '/api/queues/resume'],
+  ['GET', '/api/queues/:queueName/:jobId/logs', '/api/queues/ghost/1/logs'],
+  ['GET', '/api/queues/:queueName/:jobId/flow', '/api/queues/ghost/1/flow'],
+  ['GET', '/api/queues/:queueName/:jobId', '/api/queues/ghost/1'],
+  ['POST', '/api/queues/:queueName/add', '/api/queues/ghost/add'],
+  ['PUT', '/api/queues/:queueName/retry/:queueStatus', '/api/queues/ghost/retry/failed'],
+  ['PUT', '/api/queues/:queueName/promote', '/api/queues/ghost/promote'],
+  ['PUT', '/api/queues/:queueName/clean/:queueStatus', '/api/queues/ghost/clean/failed'],
+  ['PUT', '/api/queues/:queueName/pause', '/api/queues/ghost/pause'],
+  ['PUT', '/api/queues/:queueName/resume', '/api/queues/ghost/resume'],
+  ['PUT', '/api/queues/:queueName/concurrency', '/api/queues/ghost/concurrency'],
+  ['PUT', '/api/queues/:queueName/rate-limit', '/api/queues/ghost/rate-limit'],
+  ['PUT', '/api/queues/:queueName/rate-limit/release', '/api/queues/ghost/rate-limit/release'],
+  ['PUT', '/api/queues/:queueName/empty', '/api/queues/ghost/empty'],
+  ['PUT', '/api/queues/:queueName/obliterate', '/api/queues/ghost/obliterate'],
+  [
+    'PUT',
+    '/api/queues/:queueName/job-schedulers/:schedulerId/remove',
+    '/api/queues/ghost/job-schedulers/s/remove',
+  ],
+  ['PATCH', '/api/queues/:queueName/job-schedulers/:schedulerId', '/api/queues/ghost/job-schedulers/s'],
+  ['PUT', '/api/queues/:queueName/job-schedulers/:schedulerId/run', '/api/queues/ghost/job-schedulers/s/run'],
+  ['PUT', '/api/queues/:queueName/:jobId/retry', '/api/queues/ghost/1/retry'],
+  ['PUT', '/api/queues/:queueName/:jobId/clean', '/api/queues/ghost/1/clean'],
+  ['PUT', '/api/queues/:queueName/:jobId/promote', '/api/queues/ghost/1/promote'],
+  ['PATCH', '/api/queues/:queueName/:jobId/update-data', '/api/queues/ghost/1/update-data'],
+  ['PATCH', '/api/queues/:queueName/:jobId/delay', '/api/queues/ghost/1/delay'],
+  ['PATCH', '/api/queues/:queueName/:jobId/priority', '/api/queues/ghost/1/priority'],
+  [
+    'PUT',
+    '/api/queues/:queueName/:jobId/remove-unprocessed-children',
+    '/api/queues/ghost/1/remove-unprocessed-children',
+  ],
+];
+const BOARD_ACCESS: RouteAccess = { needs: 'admin', allScopes: true, browser: true };
+const boardKey = (method: string, route: string) => `${method} /admin/queues${route}`;
+
+/** The board shows every tenant's jobs: a scoped admin is refused on each of its routes. */
+function boardScopeTable(): Record<string, () => Promise<void>> {
+  return Object.fromEntries(
+    BOARD_ROUTES.map(([method, route, probe]) => [
+      boardKey(method, route),
+      async () => {
+        const answer = await call('a-admin', method, `/admin/queues${probe}`);
+        expect(answer.status).toBe(403);
+        expect(answer.json.code).toBe('PERMISSION');
+      },
+    ]),
+  );
 }
 
 /**
@@ -297,6 +402,40 @@ const scopeTable: Record<string, () => Promise<void>> = {
     await expectLikeNothing('DELETE', (ref) => `/tokens/${ref}`, ['b-viewer', 'all-admin']);
     expect((await call('b-viewer', 'GET', '/tenants')).status).toBe(200);
   },
+  'GET /webhooks': async () => {
+    const answer = await call('a-admin', 'GET', '/webhooks');
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain('a-portal-hook');
+    expectNothingOfB(answer);
+  },
+  'POST /webhooks': async () => {
+    for (const [i, scope] of ['provider.resellerB', 'provider', '*'].entries()) {
+      const answer = await call('a-admin', 'POST', '/webhooks', {
+        name: `grab-${i}`,
+        url: 'https://portal.example/grab',
+        scope,
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.json.problems?.map((p) => p.field)).toEqual(['scope']);
+    }
+    // Without a scope, its own.
+    const own = await call('a-admin', 'POST', '/webhooks', {
+      name: 'a-own',
+      url: 'https://portal.example/a',
+    });
+    expect(own.status).toBe(201);
+    expect(own.json.scope).toBe('provider.resellerA');
+  },
+  'GET /webhooks/:ref': async () => {
+    await expectLikeNothing('GET', (ref) => `/webhooks/${ref}`, ['b-portal', B.webhook]);
+  },
+  'DELETE /webhooks/:ref': async () => {
+    await expectLikeNothing('DELETE', (ref) => `/webhooks/${ref}`, ['b-portal', B.webhook]);
+  },
+  'GET /webhooks/:ref/deliveries': async () => {
+    await expectLikeNothing('GET', (ref) => `/webhooks/${ref}/deliveries`, ['b-portal', B.webhook]);
+  },
+  ...boardScopeTable(),
 };
 
 /** Per route: the access it must declare, and a harmless request (it aims at nothing) to probe roles with. */
@@ -335,6 +474,20 @@ const roleTable: Record<string, { access: RouteAccess; probe: { path: string; bo
   'GET /tokens': { access: { needs: 'admin' }, probe: { path: '/tokens' } },
   'POST /tokens': { access: { needs: 'admin' }, probe: { path: '/tokens', body: {} } },
   'DELETE /tokens/:ref': { access: { needs: 'admin' }, probe: { path: '/tokens/ghost' } },
+  'GET /webhooks': { access: { needs: 'admin' }, probe: { path: '/webhooks' } },
+  'POST /webhooks': { access: { needs: 'admin' }, probe: { path: '/webhooks', body: {} } },
+  'GET /webhooks/:ref': { access: { needs: 'admin' }, probe: { path: '/webhooks/ghost' } },
+  'DELETE /webhooks/:ref': { access: { needs: 'admin' }, probe: { path: '/webhooks/ghost' } },
+  'GET /webhooks/:ref/deliveries': {
+    access: { needs: 'admin' },
+    probe: { path: '/webhooks/ghost/deliveries' },
+  },
+  ...Object.fromEntries(
+    BOARD_ROUTES.map(([method, route, probe]) => [
+      boardKey(method, route),
+      { access: BOARD_ACCESS, probe: { path: `/admin/queues${probe}` } },
+    ]),
+  ),
 };
 
 const ROLES: Role[] = ['viewer', 'operator', 'admin'];
