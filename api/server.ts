@@ -76,8 +76,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     loggerInstance: options.logger as FastifyBaseLogger | undefined,
     disableRequestLogging: !options.logger,
   }) as unknown as FastifyInstance;
-  app.setErrorHandler((error: unknown, _request: FastifyRequest, reply: FastifyReply) => {
-    if (error instanceof ApiRefusal) return sendRefusal(_request, reply, error);
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof ApiRefusal) return sendRefusal(request, reply, error);
     if (error instanceof ValidationError) {
       return reply
         .status(400)
