@@ -155,7 +155,7 @@ async function syncAndWait(tenantId: string, hierarchy: string): Promise<string>
   await eventually(async () => {
     const run = await runs.get(runId!);
     return run?.webhooksQueuedAt !== undefined;
-  });
+  }, 45_000);
   return runId!;
 }
 
@@ -214,7 +214,7 @@ beforeAll(async () => {
   const failing = await addTenant(mongo.db, 'provider.customer');
   failingTenants.add(failing);
   failedRun = await syncAndWait(failing, 'provider.customer');
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await worker?.close();
