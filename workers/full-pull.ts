@@ -18,7 +18,7 @@ import {
 } from '../connectors/graph/index.js';
 import { TenantSyncStates } from '../connectors/mongo/sync-state.js';
 import type { CertificateRepository } from '../connectors/mongo/certificates.js';
-import type { KindResult } from '../connectors/mongo/sync-runs.js';
+import type { KindResult } from '../domain/sync-run.js';
 import type { TenantRepository } from '../connectors/mongo/tenants.js';
 import {
   buildExchangePullScript,
@@ -41,7 +41,8 @@ import { SyncError } from '../domain/errors.js';
 import { planKinds, syncPlan } from '../domain/sync-plan.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
 import { logger as defaultLogger } from '../observability/logger.js';
-import type { RunSummary, SyncProcessor } from './processor.js';
+import type { SyncProcessor } from './processor.js';
+import type { RunSummary } from '../domain/sync-run.js';
 import { runGraphSteps } from './steps/graph-step.js';
 import { KindRun } from './steps/kind-run.js';
 import { runPowerShellStep } from './steps/powershell-step.js';

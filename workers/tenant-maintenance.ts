@@ -10,10 +10,11 @@ import type { Db } from 'mongodb';
 import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
 import { LeaseStore, type Lease } from '../connectors/mongo/leases.js';
 import { SweepRecords } from '../connectors/mongo/sweep-records.js';
-import { SyncRuns, type KindResult, type SyncRun } from '../connectors/mongo/sync-runs.js';
+import { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { KindResult, SyncRun } from '../domain/sync-run.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { SyncError } from '../domain/errors.js';
-import { runStatusOf } from './processor.js';
+import { runStatusOf } from '../domain/sync-run.js';
 
 const LEASE_TTL_MS = 120_000;
 

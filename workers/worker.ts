@@ -37,7 +37,8 @@ import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
 import type { KindWriter } from '../connectors/mongo/kind-writer.js';
 import { SweepRecords } from '../connectors/mongo/sweep-records.js';
 import { LeaseStore, type Lease, type WriteFence } from '../connectors/mongo/leases.js';
-import { SyncRuns, type KindResult, type RunError } from '../connectors/mongo/sync-runs.js';
+import { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { KindResult, RunError } from '../domain/sync-run.js';
 import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
 import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { guardedSweep } from './steps/guarded-sweep.js';
@@ -52,13 +53,8 @@ import {
 } from '../queues/sync-queue.js';
 import { RunReaper } from './run-reaper.js';
 import { logger as defaultLogger } from '../observability/logger.js';
-import {
-  firstKindError,
-  runStatusOf,
-  type JobResult,
-  type RunContext,
-  type SyncProcessor,
-} from './processor.js';
+import { type JobResult, type RunContext, type SyncProcessor } from './processor.js';
+import { firstKindError, runStatusOf } from '../domain/sync-run.js';
 import { startTriggerWorker } from './trigger-worker.js';
 import { syncMetrics } from './metrics.js';
 

@@ -6,7 +6,7 @@ import { TENANT_FIELDS, fieldPath } from '../../domain/tenant-fields.js';
 import { operatorName, type CliContext } from './context.js';
 import { applySetFlags, readStructuredFile } from './input.js';
 import { KindLists } from '../../connectors/mongo/kind-lists.js';
-import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../domain/sync-run.js';
 import { ValidationError } from '../../domain/errors.js';
 import { purgeTenant } from '../../workers/tenant-maintenance.js';
 

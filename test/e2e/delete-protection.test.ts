@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
-import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../domain/sync-run.js';
 import { enqueueSync } from '../../queues/sync-queue.js';
 import type { Dataset } from '../../simulators/dataset.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';

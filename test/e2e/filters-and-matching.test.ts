@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
-import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../domain/sync-run.js';
 import type { TenantRepository } from '../../connectors/mongo/tenants.js';
 import { ValidationError } from '../../domain/errors.js';
 import { mailboxes, teamsUsers, type Dataset } from '../../simulators/dataset.js';

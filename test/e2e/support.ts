@@ -6,7 +6,8 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
-import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../domain/sync-run.js';
 import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
 import type { GraphRetryOptions } from '../../connectors/graph/connector.js';
 import type { WinRmSettings } from '../../connectors/winrm/settings.js';

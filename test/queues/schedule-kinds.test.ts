@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import { KindLists } from '../../connectors/mongo/kind-lists.js';
-import { SyncRuns, type KindResult } from '../../connectors/mongo/sync-runs.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import type { KindResult } from '../../domain/sync-run.js';
 import { resolveKinds } from '../../domain/kind-lists.js';
 import {
   createTriggerQueue,
