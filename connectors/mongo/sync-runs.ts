@@ -168,6 +168,15 @@ export class SyncRuns {
     return doc ? toRun(doc) : null;
   }
 
+  /** When the tenant's newest succeeded run ended (through the (tenantId, _id) index); undefined if none. */
+  async lastSucceededAt(tenantId: string): Promise<Date | undefined> {
+    const run = await this.collection.findOne(
+      { tenantId, status: 'succeeded' },
+      { sort: { _id: -1 }, projection: { endedAt: 1 } },
+    );
+    return run?.endedAt;
+  }
+
   /** Runs newest first, optionally of one tenant (or of some: an API caller's scope), one job or one status. */
   async list(
     filter: {
@@ -194,17 +203,4 @@ export class SyncRuns {
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
-/** `m365sync runs list`: newest first. */
-export function listRuns(
-  db: Db,
-  filter: { tenantId?: string; jobId?: string; status?: RunStatus; limit?: number } = {},
-): Promise<SyncRun[]> {
-  return new SyncRuns(db).list(filter);
-}
-
-/** `m365sync runs show <id>`. */
-export function getRun(db: Db, runId: string): Promise<SyncRun | null> {
-  return new SyncRuns(db).get(runId);
 }

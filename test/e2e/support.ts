@@ -17,7 +17,7 @@ import {
   type SimulatedTenant,
   type SimulatedTenantOptions,
 } from '../../simulators/m365.js';
-import { openStores, type Stores } from '../../scripts/commands/context.js';
+import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 import { createFullPull } from '../../workers/full-pull.js';
 import { allowSimulatedTenant } from '../../workers/in-process.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
@@ -81,8 +81,7 @@ export async function startEngine(
   await allowSimulatedTenant(stores, sim);
   const logger = options.logger ?? quietLogger;
   const fullPull = createFullPull({
-    tenants: stores.tenants,
-    certificates: stores.certificates,
+    stores,
     graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix }, retry: options.graphRetry },
     winrm: { scheme: 'http', affinityKey: label, ...options.winrm },
     env: {},

@@ -13,7 +13,7 @@ import { stringify as toYaml } from 'yaml';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, waitForRun } from '../../queues/sync-queue.js';
-import { openStores } from '../../scripts/commands/context.js';
+import { openStores } from '../../connectors/mongo/stores.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
 import { allowSimulatedTenant } from '../../workers/in-process.js';
 import { testEnv } from '../support/env.js';

@@ -17,7 +17,7 @@ import { SyncRuns } from '../../../connectors/mongo/sync-runs.js';
 import { RUN_STATUSES, type SyncRun } from '../../../domain/sync-run.js';
 import { ENTITY_KINDS } from '../../../domain/entity-kinds.js';
 import { createSyncQueue, type SyncJobData } from '../../../queues/sync-queue.js';
-import { openStores, type Stores } from '../../../scripts/commands/context.js';
+import { openStores, type Stores } from '../../../connectors/mongo/stores.js';
 import type { Dataset, DatasetOptions } from '../../../simulators/dataset.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../../simulators/m365.js';
 import { allowSimulatedTenant } from '../../../workers/in-process.js';
