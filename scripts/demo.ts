@@ -17,7 +17,7 @@ import { requestSync } from '../operations/request-sync.js';
 import { waitForRun, type SyncProgress } from '../queues/sync-queue.js';
 import { changeDataset, generateDataset } from '../simulators/dataset.js';
 import { startSimulatedTenant } from '../simulators/m365.js';
-import { startInProcessEngine } from '../workers/in-process.js';
+import { startInProcessEngine } from './in-process.js';
 import { openStores } from '../connectors/mongo/stores.js';
 import { runSummary } from './commands/sync.js';
 import { table } from './commands/tenants.js';

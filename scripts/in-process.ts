@@ -10,8 +10,8 @@ import type { RedisSettings } from '../queues/connection.js';
 import { createSyncQueue, type SyncJobData } from '../queues/sync-queue.js';
 import type { SimulatedTenant } from '../simulators/m365.js';
 import type { Stores } from '../connectors/mongo/stores.js';
-import { createFullPull } from './full-pull.js';
-import { startWorker } from './worker.js';
+import { createFullPull } from '../workers/full-pull.js';
+import { startWorker } from '../workers/worker.js';
 
 export interface InProcessEngine {
   queue: Queue<SyncJobData, unknown, string>;
