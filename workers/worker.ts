@@ -50,7 +50,7 @@ import {
 } from '../queues/sync-queue.js';
 import { RunReaper } from './run-reaper.js';
 import { logger as defaultLogger } from '../observability/logger.js';
-import { type JobResult, type RunContext, type SyncProcessor } from './processor.js';
+import type { JobResult, RunContext, SyncProcessor } from './processor.js';
 import { firstKindError, runStatusOf } from '../domain/sync-run.js';
 import { startTriggerWorker } from './trigger-worker.js';
 import { syncMetrics } from './metrics.js';
