@@ -8,15 +8,15 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
-import { KindLists } from '../connectors/mongo/kind-lists.js';
-import { RUN_STATUSES, SyncRuns, type RunStatus } from '../connectors/mongo/sync-runs.js';
+import { RUN_STATUSES, type RunStatus } from '../domain/sync-run.js';
 import { ALL_SCOPES, scopeCovers, type Caller } from '../domain/access.js';
 import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { SyncError, ValidationError } from '../domain/errors.js';
-import { enqueueSync, syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
-import type { Stores } from '../scripts/commands/context.js';
-import { approveDeletes, purgeTenant } from '../workers/tenant-maintenance.js';
+import { syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
+import type { Stores } from '../connectors/mongo/stores.js';
+import { approveDeletes } from '../operations/approve-deletes.js';
+import { purgeTenant } from '../operations/purge-tenant.js';
+import { requestSync, syncKinds } from '../operations/request-sync.js';
 import { callerOf } from './access.js';
 import { queryValue } from './query.js';
 
@@ -50,9 +50,8 @@ const admin = { config: { access: { needs: 'admin' as const } } };
 const globalAdmin = { config: { access: { needs: 'admin' as const, allScopes: true } } };
 
 export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptions): void {
-  const { db, tenants } = options.stores;
-  const runs = new SyncRuns(db);
-  const kindLists = new KindLists(db);
+  const { stores } = options;
+  const { tenants, runs, kindLists } = stores;
 
   /** A run the caller may see: its tenant is within the caller's scope (else "no such run"). */
   const runInScope = async (caller: Caller, runId: string) => {
@@ -75,18 +74,16 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
     const caller = callerOf(request);
     const body = parse(KindsBody, request.body, 'Sync request');
     const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
-    const kinds = body.kinds === undefined ? undefined : await kindLists.resolve(body.kinds);
-    const result = await enqueueSync(
-      options.syncQueue,
+    const result = await requestSync(
+      { queue: options.syncQueue, stores, settings: syncQueueSettings(options.env ?? process.env) },
+      tenant,
       {
-        tenantId: tenant.id,
         trigger: 'api',
         requestedBy: caller.name,
-        ...(kinds ? { kinds } : {}),
+        ...(body.kinds === undefined ? {} : { kinds: body.kinds }),
       },
-      { runs, hierarchy: tenant.hierarchy, settings: syncQueueSettings(options.env ?? process.env) },
     );
-    return reply.status(202).send({ ...result, ...(kinds ? { kinds } : {}) });
+    return reply.status(202).send(result);
   });
 
   app.get('/runs', viewer, async (request) => {
@@ -117,7 +114,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
     const caller = callerOf(request);
     parse(z.object({}).strict(), request.body, 'Approval');
     await runInScope(caller, request.params.id);
-    return approveDeletes(db, request.params.id, caller.name);
+    return approveDeletes(stores, request.params.id, caller.name);
   });
 
   app.post<{ Params: { ref: string } }>('/tenants/:ref/purge', admin, async (request) => {
@@ -133,8 +130,8 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
       'Purge',
     );
     const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
-    const kinds = body.kinds === undefined ? undefined : await kindLists.resolve(body.kinds);
-    return purgeTenant(db, tenant, { requestedBy: caller.name, ...(kinds ? { kinds } : {}) });
+    const kinds = await syncKinds(stores, body.kinds);
+    return purgeTenant(stores, tenant, { requestedBy: caller.name, ...(kinds ? { kinds } : {}) });
   });
 
   app.get('/kind-lists', viewer, async () => kindLists.list());
@@ -158,7 +155,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
 
   app.get('/delete-protection', viewer, async (request) => {
     const caller = callerOf(request);
-    const settings = await new DeleteProtectionStore(db, options.env ?? process.env).settings();
+    const settings = await stores.deleteProtection.settings(options.env);
     if (caller.scope === ALL_SCOPES) return settings;
     return withinScope(settings, caller.scope, new Set(await tenants.idsInScope(caller.scope)));
   });

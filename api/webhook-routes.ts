@@ -4,9 +4,7 @@
  * manages only subscriptions whose scope lies within its own, and cannot make one reaching further.
  */
 import type { FastifyInstance } from 'fastify';
-import { WebhookDeliveries } from '../connectors/mongo/webhook-deliveries.js';
-import { WebhookSubscriptions } from '../connectors/mongo/webhooks.js';
-import type { Stores } from '../scripts/commands/context.js';
+import type { Stores } from '../connectors/mongo/stores.js';
 import { callerOf } from './access.js';
 import { queryValue } from './query.js';
 
@@ -16,11 +14,10 @@ const LIMIT = { test: /^(?:[1-9]\d{0,2}|500)$/, says: 'must be a whole number fr
 
 export async function registerWebhookRoutes(
   app: FastifyInstance,
-  stores: Pick<Stores, 'db' | 'keyRing' | 'destinations'>,
+  stores: Pick<Stores, 'webhooks' | 'webhookDeliveries'>,
 ): Promise<void> {
-  const subscriptions = new WebhookSubscriptions(stores.db, stores.keyRing, stores.destinations);
-  const deliveries = new WebhookDeliveries(stores.db);
-  await Promise.all([subscriptions.ensureIndexes(), deliveries.ensureIndexes()]);
+  const { webhooks: subscriptions, webhookDeliveries: deliveries } = stores;
+  await deliveries.ensureIndexes();
 
   app.get('/webhooks', admin, async (request) => subscriptions.list({ within: callerOf(request).scope }));
 

@@ -12,13 +12,9 @@
  * timer; passes in one process do not overlap, and any number of processes may run them.
  */
 import type { Queue } from 'bullmq';
-import { ObjectId, type Db } from 'mongodb';
 import type { Logger } from 'pino';
-import type { SyncRun } from '../connectors/mongo/sync-runs.js';
-import type { WebhookDeliveries } from '../connectors/mongo/webhook-deliveries.js';
-import { WEBHOOKS_COLLECTION } from '../connectors/mongo/webhooks.js';
-import { TENANTS_COLLECTION } from '../connectors/mongo/tenants.js';
-import { WEBHOOK_STATUSES, runCompletedBody, webhookWants, type WebhookFilter } from '../domain/webhooks.js';
+import type { Stores } from '../connectors/mongo/stores.js';
+import { WEBHOOK_STATUSES, runCompletedBody, webhookWants } from '../domain/webhooks.js';
 import {
   WEBHOOK_JOB,
   deliveryId,
@@ -28,18 +24,15 @@ import {
 } from '../queues/webhook-queue.js';
 
 export interface WebhookDispatcherOptions {
-  db: Db;
+  stores: Pick<Stores, 'runs' | 'tenants' | 'webhooks' | 'webhookDeliveries'>;
   queue: Queue<WebhookJobData, unknown, string>;
   settings: WebhookSettings;
-  deliveries: WebhookDeliveries;
   logger: Logger;
   /** Runs read per query (default 200). */
   batch?: number;
   /** How long delivery attempts stay in the log (default 30 days); pruned at most once an hour. */
   retentionMs?: number;
 }
-
-type RunDocument = Omit<SyncRun, 'id'> & { _id: ObjectId };
 
 const HOUR_MS = 3600_000;
 
@@ -49,10 +42,6 @@ export class WebhookDispatcher {
   private prunedAt = 0;
 
   constructor(private readonly options: WebhookDispatcherOptions) {}
-
-  async ensureIndexes(): Promise<void> {
-    await this.options.db.collection('sync_runs').createIndex({ endedAt: 1 }, { name: 'ended' });
-  }
 
   /**
    * A pass, or the pass running now followed by one more (a run may have ended after it read);
@@ -88,47 +77,29 @@ export class WebhookDispatcher {
 
   /** One pass: every ended run not yet queued, in batches. */
   private async pass(): Promise<number> {
-    const { db, queue, settings } = this.options;
+    const { stores, queue, settings } = this.options;
     await this.prune();
-    const filters = (await db
-      .collection(WEBHOOKS_COLLECTION)
-      .find({}, { projection: { _id: 1, scope: 1, statuses: 1, createdAt: 1 } })
-      .toArray()) as unknown as (WebhookFilter & { _id: ObjectId })[];
+    const filters = await stores.webhooks.filters();
     if (filters.length === 0) return 0;
     const since = new Date(Math.min(...filters.map((f) => f.createdAt.getTime())));
-    const runs = db.collection<RunDocument & { webhooksQueuedAt?: Date }>('sync_runs');
     let queued = 0;
     for (;;) {
-      const ended = await runs
-        .find({
-          status: { $in: [...WEBHOOK_STATUSES] },
-          endedAt: { $gte: since },
-          willRetry: { $ne: true },
-          webhooksQueuedAt: { $exists: false },
-        })
-        .sort({ endedAt: 1 })
-        .limit(this.options.batch ?? 200)
-        .toArray();
+      const ended = await stores.runs.endedUnannounced(WEBHOOK_STATUSES, since, this.options.batch ?? 200);
       if (ended.length === 0) return queued;
-      const names = await this.tenantNames(ended.map((r) => r.tenantId));
+      const names = await stores.tenants.names(ended.map((r) => r.tenantId));
       const jobs: { name: string; data: WebhookJobData; opts: ReturnType<typeof webhookJobOptions> }[] = [];
-      for (const doc of ended) {
-        const run = { ...doc, id: doc._id.toHexString() };
+      for (const run of ended)
         for (const filter of filters) {
           if (!webhookWants(filter, run)) continue;
-          const ids = { subscriptionId: filter._id.toHexString(), runId: run.id };
+          const ids = { subscriptionId: filter.id, runId: run.id };
           const data: WebhookJobData = {
             ...ids,
             body: runCompletedBody(run, names.get(run.tenantId), deliveryId(ids)),
           };
           jobs.push({ name: WEBHOOK_JOB, data, opts: webhookJobOptions(data, settings) });
         }
-      }
       if (jobs.length > 0) await queue.addBulk(jobs);
-      await runs.updateMany(
-        { _id: { $in: ended.map((r) => r._id) } },
-        { $set: { webhooksQueuedAt: new Date() } },
-      );
+      await stores.runs.markAnnounced(ended.map((r) => r.id));
       queued += jobs.length;
       if (jobs.length > 0)
         this.options.logger.info(
@@ -138,21 +109,10 @@ export class WebhookDispatcher {
     }
   }
 
-  private async tenantNames(tenantIds: string[]): Promise<Map<string, string>> {
-    const ids = [...new Set(tenantIds)]
-      .filter((id) => /^[0-9a-f]{24}$/i.test(id))
-      .map((id) => new ObjectId(id));
-    const docs = await this.options.db
-      .collection<{ _id: ObjectId; Tenant?: { name?: string } }>(TENANTS_COLLECTION)
-      .find({ _id: { $in: ids } }, { projection: { Tenant: 1 } })
-      .toArray();
-    return new Map(docs.flatMap((d) => (d.Tenant?.name ? [[d._id.toHexString(), d.Tenant.name]] : [])));
-  }
-
   private async prune(): Promise<void> {
     if (Date.now() - this.prunedAt < HOUR_MS) return;
     this.prunedAt = Date.now();
     const retention = this.options.retentionMs ?? 30 * 24 * HOUR_MS;
-    await this.options.deliveries.prune(new Date(Date.now() - retention));
+    await this.options.stores.webhookDeliveries.prune(new Date(Date.now() - retention));
   }
 }

@@ -4,12 +4,8 @@
  * (workers/webhook-delivery.ts). `nudge()` runs a dispatch pass now (the sync worker calls it when a
  * run ends); a timer runs one every `scanIntervalMs` for the runs that ended elsewhere.
  */
-import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
-import type { AllowedDestinations } from '../connectors/mongo/destinations.js';
-import type { KeyRing } from '../connectors/mongo/encryption.js';
-import { WebhookDeliveries } from '../connectors/mongo/webhook-deliveries.js';
-import { WebhookSubscriptions } from '../connectors/mongo/webhooks.js';
+import type { Stores } from '../connectors/mongo/stores.js';
 import type { RedisSettings } from '../queues/connection.js';
 import { createWebhookQueue, webhookSettings, type WebhookSettings } from '../queues/webhook-queue.js';
 import { WebhookDispatcher } from './webhook-dispatcher.js';
@@ -17,9 +13,8 @@ import { startWebhookDeliveryWorker } from './webhook-delivery.js';
 
 export interface StartWebhooksOptions {
   redis: RedisSettings;
-  db: Db;
-  keyRing: KeyRing;
-  destinations: AllowedDestinations;
+  /** With the key ring that decrypts the subscriptions' secrets. */
+  stores: Pick<Stores, 'runs' | 'tenants' | 'webhooks' | 'webhookDeliveries' | 'destinations'>;
   logger: Logger;
   /** Default: from the environment (M365SYNC_WEBHOOK_*). */
   settings?: WebhookSettings;
@@ -34,23 +29,20 @@ export interface Webhooks {
 }
 
 export async function startWebhooks(options: StartWebhooksOptions): Promise<Webhooks> {
+  const { stores } = options;
   const settings = options.settings ?? webhookSettings();
-  const subscriptions = new WebhookSubscriptions(options.db, options.keyRing, options.destinations);
-  const deliveries = new WebhookDeliveries(options.db);
   const queue = createWebhookQueue(options.redis);
-  const dispatcher = new WebhookDispatcher({
-    db: options.db,
-    queue,
-    settings,
-    deliveries,
-    logger: options.logger,
-  });
-  await Promise.all([subscriptions.ensureIndexes(), deliveries.ensureIndexes(), dispatcher.ensureIndexes()]);
+  const dispatcher = new WebhookDispatcher({ stores, queue, settings, logger: options.logger });
+  await Promise.all([
+    stores.webhooks.ensureIndexes(),
+    stores.webhookDeliveries.ensureIndexes(),
+    stores.runs.ensureIndexes(),
+  ]);
   const worker = startWebhookDeliveryWorker({
     redis: options.redis,
-    subscriptions,
-    deliveries,
-    destinations: options.destinations,
+    subscriptions: stores.webhooks,
+    deliveries: stores.webhookDeliveries,
+    destinations: stores.destinations,
     settings,
     logger: options.logger,
   });

@@ -12,6 +12,7 @@ import {
   generateWebhookSecret,
   parseWebhookRequest,
   webhookDestinationProblem,
+  type WebhookFilter,
   type WebhookStatus,
 } from '../../domain/webhooks.js';
 import type { AllowedDestinations } from './destinations.js';
@@ -110,6 +111,19 @@ export class WebhookSubscriptions {
       .sort({ createdAt: 1, _id: 1 })
       .toArray();
     return docs.filter((d) => scopeCovers(options.within ?? ALL_SCOPES, d.scope)).map(toWebhook);
+  }
+
+  /** What each subscription wants to hear of (the dispatcher's filter), decrypting nothing. */
+  async filters(): Promise<(WebhookFilter & { id: string })[]> {
+    const docs = await this.collection
+      .find({}, { projection: { scope: 1, statuses: 1, createdAt: 1 } })
+      .toArray();
+    return docs.map((d) => ({
+      id: d._id.toHexString(),
+      scope: d.scope,
+      statuses: d.statuses,
+      createdAt: d.createdAt,
+    }));
   }
 
   /** One subscription by name or id; outside `within` it is "not found", like one that is not there. */

@@ -28,7 +28,7 @@ export function workerCommand(ctx: CliContext): Command {
     .action(async () => {
       setProcessLabel('worker');
       const webhookConfig = webhookSettings(ctx.env); // checked before anything starts
-      const { db, tenants, certificates, keyRing, destinations } = await ctx.stores();
+      const stores = await ctx.stores();
       // Before taking jobs: a metrics port in use stops the process with a clear error.
       let running = () => false;
       const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.worker);
@@ -41,8 +41,7 @@ export function workerCommand(ctx: CliContext): Command {
         logger.warn({ err: { message: error.message } }, 'rate-limiter Redis connection error; reconnecting'),
       );
       const fullPull = createFullPull({
-        tenants,
-        certificates,
+        stores,
         redis: limiterRedis,
         env: ctx.env,
         logger,
@@ -51,17 +50,10 @@ export function workerCommand(ctx: CliContext): Command {
       // Shells a killed worker left on the proxies are deleted before this one takes jobs.
       await fullPull.start();
       // Ended runs' webhook deliveries: queued and delivered by the worker processes.
-      const webhooks = await startWebhooks({
-        redis: redisConfig,
-        db,
-        keyRing,
-        destinations,
-        logger,
-        settings: webhookConfig,
-      });
+      const webhooks = await startWebhooks({ redis: redisConfig, stores, logger, settings: webhookConfig });
       const worker = await startWorker({
         redis: redisConfig,
-        db,
+        db: stores.db,
         processor: fullPull.processor,
         logger,
         onRunsEnded: () => void webhooks.nudge(),
@@ -94,15 +86,15 @@ export function schedulerCommand(ctx: CliContext): Command {
     )
     .action(async () => {
       setProcessLabel('scheduler');
-      const { db } = await ctx.readStores(); // schedules need no tenant secrets
+      const stores = await ctx.readStores(); // schedules need no tenant secrets
       let leader = () => false;
       let stopping = false;
       const syncQueue = createSyncQueue(redisSettings(ctx.env));
-      clusterMetrics({ db, syncQueue, isLeader: () => leader(), env: ctx.env });
+      clusterMetrics({ stores, syncQueue, isLeader: () => leader(), env: ctx.env });
       const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.scheduler);
       const metrics =
         settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => !stopping }) : undefined;
-      const scheduler = await startScheduler({ redis: redisSettings(ctx.env), db });
+      const scheduler = await startScheduler({ redis: redisSettings(ctx.env), stores });
       leader = () => scheduler.isLeader();
       logger.info(
         { id: scheduler.id, leader: scheduler.isLeader(), metricsPort: settings.port || undefined },

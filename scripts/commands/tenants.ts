@@ -1,15 +1,14 @@
 import { printable } from '../../domain/actor.js';
-import { WebhookSubscriptions } from '../../connectors/mongo/webhooks.js';
 import { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import type { Tenant, TenantInput } from '../../domain/tenant.js';
 import { TENANT_FIELDS, fieldPath } from '../../domain/tenant-fields.js';
 import { operatorName, type CliContext } from './context.js';
 import { applySetFlags, readStructuredFile } from './input.js';
-import { KindLists } from '../../connectors/mongo/kind-lists.js';
-import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../domain/sync-run.js';
 import { ValidationError } from '../../domain/errors.js';
-import { purgeTenant } from '../../workers/tenant-maintenance.js';
+import { purgeTenant } from '../../operations/purge-tenant.js';
+import { syncKinds } from '../../operations/request-sync.js';
 
 function purgedCount(run: SyncRun): number {
   return Object.values(run.kinds).reduce((n, r) => n + r.deleted, 0);
@@ -133,7 +132,8 @@ export function tenantsCommand(ctx: CliContext): Command {
     .option('--keep-data', "keep the tenant's imported objects in MongoDB")
     .option('--yes', 'confirm')
     .action(async (ref: string, options) => {
-      const { tenants: repo, db } = await ctx.stores();
+      const stores = await ctx.stores();
+      const repo = stores.tenants;
       if (Boolean(options.purge) === Boolean(options.keepData)) {
         throw new ValidationError('tenants remove', [
           {
@@ -152,7 +152,7 @@ export function tenantsCommand(ctx: CliContext): Command {
         return;
       }
       if (options.purge) {
-        const run = await purgeTenant(db, tenant, { requestedBy: operatorName(ctx) });
+        const run = await purgeTenant(stores, tenant, { requestedBy: operatorName(ctx) });
         ctx.io.out(`purged ${purgedCount(run)} object(s) (run ${run.id})`);
       }
       const removed = await repo.remove(tenant.id);
@@ -166,9 +166,9 @@ export function tenantsCommand(ctx: CliContext): Command {
     .option('--kinds <kinds>', 'only these kinds or kind lists')
     .option('--yes', 'confirm')
     .action(async (ref: string, options) => {
-      const { tenants: repo, db } = await ctx.stores();
-      const tenant = await repo.show(ref);
-      const kinds = options.kinds ? await new KindLists(db).resolve(options.kinds) : undefined;
+      const stores = await ctx.stores();
+      const tenant = await stores.tenants.show(ref);
+      const kinds = await syncKinds(stores, options.kinds);
       if (!options.yes) {
         ctx.io.err(
           `This deletes the imported ${kinds ? kinds.join(', ') : 'objects of every kind'} of tenant ${tenant.hierarchy}/${tenant.Tenant.name}. Run again with --yes to confirm.`,
@@ -176,7 +176,7 @@ export function tenantsCommand(ctx: CliContext): Command {
         process.exitCode = 1;
         return;
       }
-      const run = await purgeTenant(db, tenant, {
+      const run = await purgeTenant(stores, tenant, {
         requestedBy: operatorName(ctx),
         ...(kinds ? { kinds } : {}),
       });
@@ -208,10 +208,10 @@ export function tenantsCommand(ctx: CliContext): Command {
       "re-encrypt every secret at rest still under an older key (tenants' secrets, certificates' private keys, webhook secrets) with the active key",
     )
     .action(async () => {
-      const { db, tenants: repo, certificates, keyRing, destinations } = await ctx.stores();
+      const { tenants: repo, certificates, webhooks: subscriptions, keyRing } = await ctx.stores();
       const tenants = await repo.reencryptAll();
       const certs = await certificates.reencryptAll();
-      const webhooks = await new WebhookSubscriptions(db, keyRing, destinations).reencryptAll();
+      const webhooks = await subscriptions.reencryptAll();
       const key = `key "${keyRing.activeKeyId}"`;
       for (const t of tenants.reencrypted) ctx.io.out(`re-encrypted tenant ${t}`);
       for (const c of certs) ctx.io.out(`re-encrypted certificate ${c}`);

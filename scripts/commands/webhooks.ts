@@ -4,16 +4,11 @@
  * shown again (remove the subscription and add another to change it).
  */
 import { Command } from 'commander';
-import { WebhookDeliveries } from '../../connectors/mongo/webhook-deliveries.js';
-import { WebhookSubscriptions } from '../../connectors/mongo/webhooks.js';
 import { ValidationError } from '../../domain/errors.js';
 import { WEBHOOK_STATUSES } from '../../domain/webhooks.js';
-import { operatorName, type CliContext, type Stores } from './context.js';
+import { operatorName, type CliContext } from './context.js';
 import { wholeNumber } from './sync.js';
 import { table } from './tenants.js';
-
-const subscriptionsOf = (stores: Stores) =>
-  new WebhookSubscriptions(stores.db, stores.keyRing, stores.destinations);
 
 export function webhooksCommand(ctx: CliContext): Command {
   const webhooks = new Command('webhooks').description(
@@ -55,10 +50,9 @@ export function webhooksCommand(ctx: CliContext): Command {
           throw new ValidationError('webhooks add', [
             { field: '--secret-env', message: `names ${options.secretEnv}, which is not set` },
           ]);
-        const stores = await ctx.stores();
-        const store = subscriptionsOf(stores);
-        await store.ensureIndexes();
-        const created = await store.create(
+        const created = await (
+          await ctx.stores()
+        ).webhooks.create(
           {
             name: options.name,
             url: options.url,
@@ -86,7 +80,7 @@ export function webhooksCommand(ctx: CliContext): Command {
     .description('the subscriptions (never their secrets)')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const all = await subscriptionsOf(await ctx.readStores()).list();
+      const all = await (await ctx.readStores()).webhooks.list();
       if (options.json) return ctx.io.out(JSON.stringify(all, null, 2));
       if (all.length === 0) return ctx.io.out('no webhooks');
       ctx.io.out(
@@ -109,7 +103,7 @@ export function webhooksCommand(ctx: CliContext): Command {
     .command('remove <webhook>')
     .description('remove a subscription by name or id (deliveries still queued for it are dropped)')
     .action(async (ref: string) => {
-      const removed = await subscriptionsOf(await ctx.readStores()).remove(ref);
+      const removed = await (await ctx.readStores()).webhooks.remove(ref);
       ctx.io.out(`Removed webhook "${removed.name}" (${removed.url}).`);
     });
 
@@ -125,8 +119,8 @@ export function webhooksCommand(ctx: CliContext): Command {
           { field: '--run', message: 'must be a run id (24 hex digits)' },
         ]);
       const stores = await ctx.readStores();
-      const webhook = await subscriptionsOf(stores).get(ref);
-      const attempts = await new WebhookDeliveries(stores.db).list({
+      const webhook = await stores.webhooks.get(ref);
+      const attempts = await stores.webhookDeliveries.list({
         subscriptionId: webhook.id,
         ...(options.run ? { runId: options.run } : {}),
         limit: options.limit,

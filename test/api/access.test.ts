@@ -13,8 +13,7 @@ import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import type { Role } from '../../domain/access.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
-import { openStores, type Stores } from '../../scripts/commands/context.js';
-import { WebhookSubscriptions } from '../../connectors/mongo/webhooks.js';
+import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 import { validTenantInput, allowFixtureDestinations } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
@@ -107,7 +106,7 @@ beforeAll(async () => {
     token[name] = (await stores.tokens.create({ name, role, scope }, 'test')).token;
 
   await stores.destinations.allow('webhook', 'portal.example');
-  const webhooks = new WebhookSubscriptions(mongo.db, stores.keyRing, stores.destinations);
+  const { webhooks } = stores;
   B.webhook = (
     await webhooks.create(
       { name: 'b-portal', url: 'https://portal.example/b', scope: 'provider.resellerB' },

@@ -15,10 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CERTIFICATES_COLLECTION } from '../../connectors/mongo/certificates.js';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { TENANTS_COLLECTION } from '../../connectors/mongo/tenants.js';
-import { WEBHOOKS_COLLECTION, WebhookSubscriptions } from '../../connectors/mongo/webhooks.js';
+import { WEBHOOKS_COLLECTION } from '../../connectors/mongo/webhooks.js';
 import { generateAppCertificate, type AppCertificate } from '../../simulators/graph/certificates.js';
-import { openStores } from '../../scripts/commands/context.js';
-import { allowSimulatedTenant } from '../../workers/in-process.js';
+import { openStores } from '../../connectors/mongo/stores.js';
+import { allowSimulatedTenant } from '../../scripts/in-process.js';
 import { cli } from '../support/cli.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
@@ -72,10 +72,7 @@ beforeAll(async () => {
       // A tenant stored before the proxy user and password had fields: they sit inside the URL.
       ids.legacyProxy = (await old.tenants.add({ ...sim.tenantInput, Tenant: { name: 'Legacy Proxy' } })).id;
       await old.destinations.allow('webhook', 'portal.example');
-      await new WebhookSubscriptions(db, old.keyRing, old.destinations).create(
-        { name: 'rotation-portal', url: 'https://portal.example/hooks' },
-        'test',
-      );
+      await old.webhooks.create({ name: 'rotation-portal', url: 'https://portal.example/hooks' }, 'test');
       const legacyUrl = 'http://proxyuser:legacy%40pw@proxy.example:3128/';
       await db.collection(TENANTS_COLLECTION).updateOne(
         { _id: new ObjectId(ids.legacyProxy) },

@@ -38,7 +38,7 @@ import {
   deliveryId,
   type WebhookJobData,
 } from '../../queues/webhook-queue.js';
-import { openStores, type Stores } from '../../scripts/commands/context.js';
+import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 import { startWebhooks, type Webhooks } from '../../workers/webhooks.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import type { SyncProcessor } from '../../workers/processor.js';
@@ -190,9 +190,7 @@ beforeAll(async () => {
 
   webhooks = await startWebhooks({
     redis: { url: redis.url, prefix: redis.prefix },
-    db: mongo.db,
-    keyRing: stores.keyRing,
-    destinations: stores.destinations,
+    stores,
     logger,
     settings: { attempts: 3, backoffDelayMs: 50, timeoutMs: 5000 },
     scanIntervalMs: 200,
