@@ -12,7 +12,8 @@ import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js'
 import { KindLists } from '../connectors/mongo/kind-lists.js';
 import { RUN_STATUSES, SyncRuns, type RunStatus } from '../connectors/mongo/sync-runs.js';
 import { ALL_SCOPES, scopeCovers, type Caller } from '../domain/access.js';
-import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
+import { globalDeleteThresholds, type DeleteProtectionSettings } from '../domain/delete-protection.js';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { SyncError, ValidationError } from '../domain/errors.js';
 import { enqueueSync, syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
 import type { Stores } from '../scripts/commands/context.js';
@@ -23,8 +24,8 @@ import { queryValue } from './query.js';
 export interface SyncRouteOptions {
   stores: Stores;
   syncQueue: Queue<SyncJobData, unknown, string>;
-  /** Global delete thresholds from the environment (DELETE_THRESHOLD_*); default process.env. */
-  env?: NodeJS.ProcessEnv;
+  /** The process settings: SYNC_ATTEMPTS and SYNC_BACKOFF_MS, DELETE_THRESHOLD_* (default: the defaults). */
+  settings?: Settings;
 }
 
 const KindsBody = z
@@ -53,6 +54,9 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
   const { db, tenants } = options.stores;
   const runs = new SyncRuns(db);
   const kindLists = new KindLists(db);
+  const settings = options.settings ?? DEFAULT_SETTINGS;
+  const queueSettings = syncQueueSettings(settings);
+  const deleteThresholds = globalDeleteThresholds(settings);
 
   /** A run the caller may see: its tenant is within the caller's scope (else "no such run"). */
   const runInScope = async (caller: Caller, runId: string) => {
@@ -84,7 +88,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
         requestedBy: caller.name,
         ...(kinds ? { kinds } : {}),
       },
-      { runs, hierarchy: tenant.hierarchy, settings: syncQueueSettings(options.env ?? process.env) },
+      { runs, hierarchy: tenant.hierarchy, settings: queueSettings },
     );
     return reply.status(202).send({ ...result, ...(kinds ? { kinds } : {}) });
   });
@@ -158,7 +162,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
 
   app.get('/delete-protection', viewer, async (request) => {
     const caller = callerOf(request);
-    const settings = await new DeleteProtectionStore(db, options.env ?? process.env).settings();
+    const settings = await new DeleteProtectionStore(db, deleteThresholds).settings();
     if (caller.scope === ALL_SCOPES) return settings;
     return withinScope(settings, caller.scope, new Set(await tenants.idsInScope(caller.scope)));
   });

@@ -10,30 +10,26 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import { redisSettings, type RedisSettings } from '../queues/connection.js';
-import { connectMongo } from '../connectors/mongo/connection.js';
-import { closeOnSignals } from './worker.js';
+import { DEFAULT_SETTINGS } from '../domain/settings.js';
+import type { RedisSettings } from '../queues/connection.js';
 import { LeaderLock } from '../queues/leader-lock.js';
 import {
   createTriggerQueue,
+  DEFAULT_SCHEDULE_SETTINGS,
   reconcileSchedules,
-  scheduleSettings,
   type ReconcileResult,
   type ScheduleSettings,
 } from '../queues/schedules.js';
 import { logger as defaultLogger } from '../observability/logger.js';
 
-const SchedulerEnv = z.object({
-  SCHEDULER_RECONCILE_MS: z.coerce.number().int().min(100).default(60_000),
-  SCHEDULER_LEADER_TTL_MS: z.coerce.number().int().min(100).default(30_000),
-});
-
 export interface StartSchedulerOptions {
   redis: RedisSettings;
   db: Db;
+  /** The nightly window (scheduleSettings(settings)); default the documented one. */
   schedule?: ScheduleSettings;
+  /** SCHEDULER_RECONCILE_MS: how often the leader reconciles. */
   reconcileMs?: number;
+  /** SCHEDULER_LEADER_TTL_MS: how long the leader lock lasts without renewal. */
   leaderTtlMs?: number;
   id?: string;
   logger?: Logger;
@@ -48,10 +44,9 @@ export interface SchedulerProcess {
 }
 
 export async function startScheduler(options: StartSchedulerOptions): Promise<SchedulerProcess> {
-  const env = SchedulerEnv.parse(process.env);
-  const reconcileMs = options.reconcileMs ?? env.SCHEDULER_RECONCILE_MS;
-  const leaderTtlMs = options.leaderTtlMs ?? env.SCHEDULER_LEADER_TTL_MS;
-  const settings = options.schedule ?? scheduleSettings();
+  const reconcileMs = options.reconcileMs ?? DEFAULT_SETTINGS.SCHEDULER_RECONCILE_MS;
+  const leaderTtlMs = options.leaderTtlMs ?? DEFAULT_SETTINGS.SCHEDULER_LEADER_TTL_MS;
+  const settings = options.schedule ?? DEFAULT_SCHEDULE_SETTINGS;
   const log = options.logger ?? defaultLogger;
   const id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const redis = new Redis(options.redis.url, {
@@ -135,19 +130,3 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Sc
     },
   };
 }
-
-/** The `m365sync scheduler` process: MONGODB_URI / M365SYNC_DB, REDIS_URL; stops on SIGTERM/SIGINT. */
-export async function runSchedulerProcess(): Promise<SchedulerProcess> {
-  const mongo = await connectMongo();
-  const scheduler = await startScheduler({ redis: redisSettings(), db: mongo.db });
-  defaultLogger.info({ id: scheduler.id, leader: scheduler.isLeader() }, 'scheduler started');
-  closeOnSignals({
-    close: async () => {
-      await scheduler.close();
-      await mongo.close();
-    },
-  });
-  return scheduler;
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) await runSchedulerProcess();

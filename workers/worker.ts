@@ -31,23 +31,22 @@ import { randomBytes } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { ObjectId, type Db } from 'mongodb';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { SyncError } from '../domain/errors.js';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
 import type { KindWriter } from '../connectors/mongo/kind-writer.js';
 import { SweepRecords } from '../connectors/mongo/sweep-records.js';
 import { LeaseStore, type Lease, type WriteFence } from '../connectors/mongo/leases.js';
 import { SyncRuns, type KindResult, type RunError } from '../connectors/mongo/sync-runs.js';
 import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
-import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
+import type { DeleteProtectionSettings, SourceThresholds } from '../domain/delete-protection.js';
 import { guardedSweep } from './steps/guarded-sweep.js';
-import { redisSettings, workerConnection, type RedisSettings } from '../queues/connection.js';
-import { connectMongo } from '../connectors/mongo/connection.js';
+import { workerConnection, type RedisSettings } from '../queues/connection.js';
 import {
   createSyncQueue,
+  DEFAULT_QUEUE_SETTINGS,
   SYNC_QUEUE,
   SyncJobData,
-  syncQueueSettings,
   type SyncQueueSettings,
 } from '../queues/sync-queue.js';
 import { RunReaper } from './run-reaper.js';
@@ -61,19 +60,6 @@ import {
 } from './processor.js';
 import { startTriggerWorker } from './trigger-worker.js';
 import { syncMetrics } from './metrics.js';
-
-const WorkerEnv = z.object({
-  SYNC_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
-  SYNC_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(300_000),
-  SYNC_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(60_000),
-  SYNC_MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(2),
-  SYNC_LEASE_TTL_MS: z.coerce.number().int().min(500).default(60_000),
-  SYNC_LEASE_CLOCK_SKEW_MS: z.coerce.number().int().min(0).default(5_000),
-  SYNC_LEASE_RETRY_MS: z.coerce.number().int().min(100).default(30_000),
-  SYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(25_000),
-  SYNC_REAPER_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
-  SYNC_ENQUEUE_GRACE_MS: z.coerce.number().int().min(100).default(60_000),
-});
 
 export interface WorkerSettings {
   concurrency: number;
@@ -94,13 +80,8 @@ export interface WorkerSettings {
   enqueueGraceMs: number;
 }
 
-export function workerSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
-  const parsed = WorkerEnv.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`Worker configuration is not valid (${problems}); fix the environment variables.`);
-  }
-  const e = parsed.data;
+/** The worker's part of the process settings (SYNC_WORKER_CONCURRENCY, SYNC_LOCK_*, SYNC_LEASE_*, …). */
+export function workerSettings(e: Settings): WorkerSettings {
   return {
     concurrency: e.SYNC_WORKER_CONCURRENCY,
     lockDurationMs: e.SYNC_LOCK_DURATION_MS,
@@ -115,22 +96,23 @@ export function workerSettings(env: NodeJS.ProcessEnv = process.env): WorkerSett
   };
 }
 
+const DEFAULT_WORKER_SETTINGS = workerSettings(DEFAULT_SETTINGS);
+
 export interface StartWorkerOptions {
   redis: RedisSettings;
   db: Db;
   processor: SyncProcessor;
+  /** Omitted ones are the documented defaults; the worker process passes workerSettings(settings). */
   settings?: Partial<WorkerSettings>;
+  /** Attempts and backoff of the scheduled syncs its trigger worker enqueues (default: the defaults). */
   queueSettings?: SyncQueueSettings;
+  /** The global delete thresholds (DELETE_THRESHOLD_*), under the stored ones; default none. */
+  deleteThresholds?: SourceThresholds;
   /** Also run the small worker that turns scheduler triggers into sync jobs (default true). */
   triggers?: boolean;
   /** Identifies this process in leases and run records; default host:pid:random. */
   workerId?: string;
   logger?: Logger;
-  /**
-   * Where the global delete thresholds (DELETE_THRESHOLD_*) and, without `queueSettings`, the retry
-   * settings of scheduled syncs (SYNC_ATTEMPTS, SYNC_BACKOFF_MS) come from; default process.env.
-   */
-  env?: NodeJS.ProcessEnv;
 }
 
 export interface SyncWorker {
@@ -182,8 +164,8 @@ function tenantFilter(tenantId: string): { _id: ObjectId | string } {
 }
 
 export async function startWorker(options: StartWorkerOptions): Promise<SyncWorker> {
-  const settings = { ...workerSettings(), ...options.settings };
-  const queueSettings = options.queueSettings ?? syncQueueSettings(options.env ?? process.env);
+  const settings = { ...DEFAULT_WORKER_SETTINGS, ...options.settings };
+  const queueSettings = options.queueSettings ?? DEFAULT_QUEUE_SETTINGS;
   const log = options.logger ?? defaultLogger;
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const { db } = options;
@@ -191,7 +173,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   const objects = new ImportedObjects(db);
   const sweepRecords = new SweepRecords(db);
   const runs = new SyncRuns(db);
-  const protection = new DeleteProtectionStore(db, options.env ?? process.env);
+  const protection = new DeleteProtectionStore(db, options.deleteThresholds);
   await objects.ensureIndexes();
   await leases.ensureIndexes();
   await runs.ensureIndexes();
@@ -571,21 +553,4 @@ export function closeOnSignals(target: { close(): Promise<void> }, log: Logger =
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-}
-
-/**
- * The `m365sync worker` process: connects to MongoDB (MONGODB_URI, M365SYNC_DB) and Redis (REDIS_URL),
- * runs the worker with the given processor (the full pull), and stops gracefully on SIGTERM/SIGINT.
- */
-export async function runWorkerProcess(processor: SyncProcessor): Promise<SyncWorker> {
-  const mongo = await connectMongo();
-  const worker = await startWorker({ redis: redisSettings(), db: mongo.db, processor });
-  defaultLogger.info({ workerId: worker.workerId }, 'sync worker started');
-  closeOnSignals({
-    close: async () => {
-      await worker.close();
-      await mongo.close();
-    },
-  });
-  return worker;
 }

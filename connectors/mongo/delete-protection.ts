@@ -1,13 +1,13 @@
 /**
  * Mass-delete protection settings (collection `delete_protection`): one document per level, `_id`
  * `global`, `hierarchy:<place>` or `tenant:<id>`, holding the thresholds per source
- * (`{ graph: { count, percent }, teams: …, exchange: … }`). The environment's global values
- * (deleteThresholdsFromEnv) sit under the stored global document: a source set in the database wins.
+ * (`{ graph: { count, percent }, teams: …, exchange: … }`). The process's global values
+ * (globalDeleteThresholds of its settings) sit under the stored global document: a source set in the
+ * database wins.
  */
 import type { Collection, Db } from 'mongodb';
 import {
   DELETE_PROTECTION_SOURCES,
-  deleteThresholdsFromEnv,
   parseDeleteProtectionSettings,
   type DeleteProtectionSettings,
   type DeleteThreshold,
@@ -34,14 +34,15 @@ export class DeleteProtectionStore {
 
   constructor(
     db: Db,
-    private readonly env: Record<string, string | undefined> = process.env,
+    /** The global thresholds of the process settings (globalDeleteThresholds); default none. */
+    private readonly globalThresholds: SourceThresholds = {},
   ) {
     this.collection = db.collection<ProtectionDocument>('delete_protection');
   }
 
   /** Every level, environment included, as the domain's settings (validated on the way in). */
   async settings(): Promise<DeleteProtectionSettings> {
-    const settings: DeleteProtectionSettings = { global: deleteThresholdsFromEnv(this.env) };
+    const settings: DeleteProtectionSettings = { global: structuredClone(this.globalThresholds) };
     for (const doc of await this.collection.find({}).toArray()) {
       const sources = thresholdsOf(doc);
       if (doc._id === 'global') settings.global = { ...settings.global, ...sources };

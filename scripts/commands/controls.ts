@@ -8,6 +8,7 @@ import { KindLists } from '../../connectors/mongo/kind-lists.js';
 import {
   DELETE_PROTECTION_SOURCES,
   describeDeleteThreshold,
+  globalDeleteThresholds,
   resolveDeleteThreshold,
   type DeleteThreshold,
 } from '../../domain/delete-protection.js';
@@ -51,7 +52,8 @@ export function protectionCommand(ctx: CliContext): Command {
     if (options.hierarchy) return { hierarchy: options.hierarchy };
     return { global: true };
   };
-  const store = async () => new DeleteProtectionStore((await ctx.stores()).db, ctx.env);
+  const store = async () =>
+    new DeleteProtectionStore((await ctx.stores()).db, globalDeleteThresholds(ctx.settings));
 
   protection
     .command('show')

@@ -5,13 +5,15 @@
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { redisSettings } from '../../queues/connection.js';
-import { createSyncQueue } from '../../queues/sync-queue.js';
+import { globalDeleteThresholds } from '../../domain/delete-protection.js';
+import { scheduleSettings } from '../../queues/schedules.js';
+import { createSyncQueue, syncQueueSettings } from '../../queues/sync-queue.js';
 import { logger } from '../../observability/logger.js';
 import { setProcessLabel } from '../../observability/metrics.js';
 import { metricsSettings, serveMetrics } from '../../observability/metrics-server.js';
 import { createFullPull } from '../../workers/full-pull.js';
 import { clusterMetrics } from '../../workers/cluster-metrics.js';
-import { closeOnSignals, startWorker } from '../../workers/worker.js';
+import { closeOnSignals, startWorker, workerSettings } from '../../workers/worker.js';
 import { startScheduler } from '../../workers/scheduler.js';
 import type { CliContext } from './context.js';
 
@@ -28,10 +30,10 @@ export function workerCommand(ctx: CliContext): Command {
       const { db, tenants, certificates } = await ctx.stores();
       // Before taking jobs: a metrics port in use stops the process with a clear error.
       let running = () => false;
-      const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.worker);
+      const settings = metricsSettings(ctx.settings, DEFAULT_METRICS_PORT.worker);
       const metrics =
         settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => running() }) : undefined;
-      const redisConfig = redisSettings(ctx.env);
+      const redisConfig = redisSettings(ctx.settings);
       // Graph request limits per tenant, shared by every worker process through Redis.
       const limiterRedis = new Redis(redisConfig.url, { maxRetriesPerRequest: null });
       limiterRedis.on('error', (error) =>
@@ -41,13 +43,21 @@ export function workerCommand(ctx: CliContext): Command {
         tenants,
         certificates,
         redis: limiterRedis,
-        env: ctx.env,
+        settings: ctx.settings,
         logger,
         shellLedger: { redis: limiterRedis, prefix: redisConfig.prefix },
       });
       // Shells a killed worker left on the proxies are deleted before this one takes jobs.
       await fullPull.start();
-      const worker = await startWorker({ redis: redisConfig, db, processor: fullPull.processor, logger });
+      const worker = await startWorker({
+        redis: redisConfig,
+        db,
+        processor: fullPull.processor,
+        settings: workerSettings(ctx.settings),
+        queueSettings: syncQueueSettings(ctx.settings),
+        deleteThresholds: globalDeleteThresholds(ctx.settings),
+        logger,
+      });
       running = () => worker.isRunning();
       logger.info(
         { workerId: worker.workerId, metricsPort: settings.port || undefined },
@@ -78,12 +88,18 @@ export function schedulerCommand(ctx: CliContext): Command {
       const { db } = await ctx.readStores(); // schedules need no tenant secrets
       let leader = () => false;
       let stopping = false;
-      const syncQueue = createSyncQueue(redisSettings(ctx.env));
-      clusterMetrics({ db, syncQueue, isLeader: () => leader(), env: ctx.env });
-      const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.scheduler);
+      const syncQueue = createSyncQueue(redisSettings(ctx.settings));
+      clusterMetrics({ db, syncQueue, isLeader: () => leader(), settings: ctx.settings });
+      const settings = metricsSettings(ctx.settings, DEFAULT_METRICS_PORT.scheduler);
       const metrics =
         settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => !stopping }) : undefined;
-      const scheduler = await startScheduler({ redis: redisSettings(ctx.env), db });
+      const scheduler = await startScheduler({
+        redis: redisSettings(ctx.settings),
+        db,
+        schedule: scheduleSettings(ctx.settings),
+        reconcileMs: ctx.settings.SCHEDULER_RECONCILE_MS,
+        leaderTtlMs: ctx.settings.SCHEDULER_LEADER_TTL_MS,
+      });
       leader = () => scheduler.isLeader();
       logger.info(
         { id: scheduler.id, leader: scheduler.isLeader(), metricsPort: settings.port || undefined },

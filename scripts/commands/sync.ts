@@ -3,19 +3,25 @@
  * and the per-tenant schedule.
  */
 import { printable } from '../../domain/actor.js';
-import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Queue } from 'bullmq';
 import { RUN_STATUSES, SyncRuns, type RunStatus, type SyncRun } from '../../connectors/mongo/sync-runs.js';
 import { exitForStatus, worstExit } from './exit-codes.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
-import { winRmSettingsFromEnv } from '../../connectors/winrm/index.js';
+import { graphCaFromSettings } from '../../connectors/graph/index.js';
+import { winRmSettings } from '../../connectors/winrm/index.js';
 import { ValidationError } from '../../domain/errors.js';
 import { KindLists } from '../../connectors/mongo/kind-lists.js';
 import { planKinds, syncPlan } from '../../domain/sync-plan.js';
 import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
 import { watchWorkers } from '../../queues/worker-presence.js';
-import { clearSchedule, createTriggerQueue, setSchedule, showSchedule } from '../../queues/schedules.js';
+import {
+  clearSchedule,
+  createTriggerQueue,
+  scheduleSettings,
+  setSchedule,
+  showSchedule,
+} from '../../queues/schedules.js';
 import {
   createSyncQueue,
   enqueueAll,
@@ -33,7 +39,7 @@ import { operatorName, type CliContext } from './context.js';
 import { table } from './tenants.js';
 
 function syncQueue(ctx: CliContext): Queue<SyncJobData, unknown, string> {
-  const queue = createSyncQueue(redisSettings(ctx.env), { oneShot: true });
+  const queue = createSyncQueue(redisSettings(ctx.settings), { oneShot: true });
   ctx.onClose(() => queue.close());
   return queue;
 }
@@ -46,7 +52,7 @@ function sayWhenNoWorker(
   ctx: CliContext,
   queue: Queue<SyncJobData, unknown, string>,
 ): { stop(): void; jobActive(): void } {
-  const redis = redisSettings(ctx.env);
+  const redis = redisSettings(ctx.settings);
   let missing = false;
   const back = () => {
     if (!missing) return;
@@ -145,7 +151,7 @@ export function syncCommand(ctx: CliContext): Command {
       if (!options.all && !ref)
         throw new ValidationError('sync', [{ field: 'tenant', message: 'name a tenant, or give --all' }]);
       // Attempts and backoff are fixed in the job by whoever enqueues it: here, this command.
-      const settings = syncQueueSettings(ctx.env);
+      const settings = syncQueueSettings(ctx.settings);
       const { tenants, db } = await ctx.stores();
       const kinds = options.kinds ? await new KindLists(db).resolve(options.kinds) : undefined;
       const runs = new SyncRuns(db);
@@ -222,7 +228,7 @@ export function syncCommand(ctx: CliContext): Command {
       // Listen before enqueueing: the first kinds' events may come at once.
       const display =
         options.wait && !options.json
-          ? await progressDisplay(redisSettings(ctx.env), ctx.io, total)
+          ? await progressDisplay(redisSettings(ctx.settings), ctx.io, total)
           : undefined;
       if (display) ctx.onClose(() => display.close());
       const enqueued = await enqueueSync(
@@ -362,17 +368,16 @@ export function testConnectionCommand(ctx: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
       const { tenants, certificates } = await ctx.stores();
-      const winrm = winRmSettingsFromEnv(ctx.env);
+      const winrm = winRmSettings(ctx.settings);
       // Checked against the allow-list before anything is contacted.
       const tenant = await tenants.getForConnection(ref, winRmDefaultPort(winrm));
-      const caFile = ctx.env.M365SYNC_GRAPH_CA_FILE;
       const results = await testConnection({
         tenant,
         certificates,
-        graph: { ca: caFile ? readFileSync(caFile, 'utf8') : undefined },
+        graph: { ca: graphCaFromSettings(ctx.settings) },
         winrm,
         allowed: await tenants.destinations.entries(),
-        logger: createLogger({ level: ctx.env.LOG_LEVEL ?? 'warn' }),
+        logger: createLogger({ level: ctx.settings.LOG_LEVEL ?? 'warn' }),
       });
       if (results.some((r) => !r.ok)) process.exitCode = 1;
       if (options.json) return ctx.io.out(JSON.stringify(results, null, 2));
@@ -388,7 +393,7 @@ export function scheduleCommand(ctx: CliContext): Command {
   const open = async (ref: string) => {
     const { tenants, db } = await ctx.readStores();
     const tenant = await tenants.show(ref);
-    const queue = createTriggerQueue(redisSettings(ctx.env));
+    const queue = createTriggerQueue(redisSettings(ctx.settings));
     ctx.onClose(() => queue.close());
     return { tenant, db, queue };
   };
@@ -409,7 +414,7 @@ export function scheduleCommand(ctx: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
       const { tenant, db, queue } = await open(ref);
-      print(await showSchedule(queue, db, tenant.id), Boolean(options.json));
+      print(await showSchedule(queue, db, tenant.id, scheduleSettings(ctx.settings)), Boolean(options.json));
     });
   schedule
     .command('set')
@@ -428,7 +433,10 @@ export function scheduleCommand(ctx: CliContext): Command {
         ...(options.kinds ? { kinds: await new KindLists(db).resolve(options.kinds) } : {}),
       };
       print(
-        await setSchedule(queue, db, tenant.id, input, { updatedBy: operatorName(ctx) }),
+        await setSchedule(queue, db, tenant.id, input, {
+          updatedBy: operatorName(ctx),
+          settings: scheduleSettings(ctx.settings),
+        }),
         Boolean(options.json),
       );
     });
@@ -439,7 +447,10 @@ export function scheduleCommand(ctx: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
       const { tenant, db, queue } = await open(ref);
-      print(await clearSchedule(queue, db, tenant.id), Boolean(options.json));
+      print(
+        await clearSchedule(queue, db, tenant.id, { settings: scheduleSettings(ctx.settings) }),
+        Boolean(options.json),
+      );
     });
   return schedule;
 }

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteAccess } from '../../api/access.js';
 import { buildApi } from '../../api/server.js';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import type { Role } from '../../domain/access.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
@@ -39,7 +39,7 @@ const GHOST_ID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
 beforeAll(async () => {
   mongo = await testMongo('api-access');
   redis = await testRedis('api-access');
-  stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
+  stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
   await allowFixtureDestinations(stores.destinations);
   queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
 
@@ -86,7 +86,7 @@ beforeAll(async () => {
   aRun = await heldRun(aTenant, 'provider.resellerA.cust1', 'job-a');
   B.run = await heldRun(B.tenant, 'provider.resellerB.cust2', 'job-b');
 
-  const protection = new DeleteProtectionStore(mongo.db, {});
+  const protection = new DeleteProtectionStore(mongo.db);
   await protection.set({ tenantId: B.tenant }, 'graph', { count: 7 });
   await protection.set({ hierarchy: 'provider.resellerB' }, 'graph', { count: 9 });
   await protection.set({ hierarchy: 'provider' }, 'graph', { count: 11 });
@@ -104,7 +104,7 @@ beforeAll(async () => {
     token[name] = (await stores.tokens.create({ name, role, scope }, 'test')).token;
 
   bMarkers = ['resellerB', B.tenant, B.other, B.run, 'Beta Secret Customer', 'b-viewer'];
-  app = buildApi({ stores, syncQueue: queue, env: {}, authentication: { tokens: stores.tokens } });
+  app = buildApi({ stores, syncQueue: queue, authentication: { tokens: stores.tokens } });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 }, 60_000);
 

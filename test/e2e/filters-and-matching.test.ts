@@ -139,7 +139,7 @@ describe('instance filters and Teams-to-Entra matching end to end', { timeout: 1
   });
 
   it('narrowing a filter sweeps the rest, through delete protection', async () => {
-    const protection = new DeleteProtectionStore(mongo.db, {});
+    const protection = new DeleteProtectionStore(mongo.db);
     await protection.set({ tenantId }, 'graph', { percent: 30 });
     await tenants.update(tenantId, {
       'Sync Filters': { graph_users_filter: "department ne 'Legal' and department ne 'Sales'" },

@@ -59,7 +59,7 @@ describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
     b = (await stores.tenants.add({ ...sim.tenantInput, Tenant: { name: 'Second Copy' } })).id;
     env = engine.cliEnv('tester@cli');
     token = (await stores.tokens.create({ name: 'kinds-test', role: 'admin', scope: '*' }, 'test')).token;
-    app = buildApi({ stores, syncQueue: queue, env: {}, authentication: { tokens: stores.tokens } });
+    app = buildApi({ stores, syncQueue: queue, authentication: { tokens: stores.tokens } });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
   }, 120_000);
 

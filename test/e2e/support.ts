@@ -5,7 +5,7 @@
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
 import type { GraphRetryOptions } from '../../connectors/graph/connector.js';
@@ -76,7 +76,7 @@ export async function startEngine(
   const redis = await testRedis(label);
   const keys = options.keys ?? keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
   await options.prepare?.(mongo.db, sim);
-  const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+  const stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
   await allowSimulatedTenant(stores, sim);
   const logger = options.logger ?? quietLogger;
   const fullPull = createFullPull({
@@ -84,7 +84,6 @@ export async function startEngine(
     certificates: stores.certificates,
     graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix }, retry: options.graphRetry },
     winrm: { scheme: 'http', affinityKey: label, ...options.winrm },
-    env: {},
     logger,
   });
   let worker: SyncWorker | undefined;
@@ -97,7 +96,6 @@ export async function startEngine(
       queueSettings: { ...fastQueue, attempts: 1 },
       triggers: false,
       logger,
-      env: {},
     });
   };
   if (options.worker !== false) await startTheWorker();

@@ -24,7 +24,7 @@ function exported(): Set<string> {
   syncMetrics();
   proxyMetrics();
   // Registration only: nothing is collected, so no database or queue is touched.
-  clusterMetrics({ db: {} as Db, syncQueue: {} as Queue, isLeader: () => false, env: {} });
+  clusterMetrics({ db: {} as Db, syncQueue: {} as Queue, isLeader: () => false });
   const names = new Set<string>(['up']); // Prometheus's own, per target
   for (const metric of registry.getMetricsAsArray()) {
     const { name, type } = metric as unknown as { name: string; type: string };

@@ -49,7 +49,6 @@ describe('schedules with kind lists', () => {
       settings: { ...fastWorker, concurrency: 2 },
       queueSettings: fastQueue,
       logger: quietLogger,
-      env: {},
     });
   });
   afterAll(async () => {
