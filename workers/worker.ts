@@ -40,6 +40,7 @@ import { LeaseStore, type Lease, type WriteFence } from '../connectors/mongo/lea
 import { SyncRuns, type KindResult, type RunError } from '../connectors/mongo/sync-runs.js';
 import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
 import type { DeleteProtectionSettings, SourceThresholds } from '../domain/delete-protection.js';
+import { spread } from '../connectors/retry.js';
 import { guardedSweep } from './steps/guarded-sweep.js';
 import { workerConnection, type RedisSettings } from '../queues/connection.js';
 import {
@@ -155,10 +156,6 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function jittered(ms: number): number {
-  return Math.round(ms * (0.5 + Math.random()));
-}
-
 function tenantFilter(tenantId: string): { _id: ObjectId | string } {
   return { _id: /^[0-9a-f]{24}$/i.test(tenantId) ? new ObjectId(tenantId) : tenantId };
 }
@@ -234,7 +231,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       // worker not yet expired): come back later. Moving to delayed does not use an attempt.
       log.info({ jobId: job.id, tenantId: tenant.id }, 'tenant lease held by another run; job delayed');
       metrics.leaseConflict();
-      await job.moveToDelayed(Date.now() + jittered(settings.leaseRetryMs), token);
+      await job.moveToDelayed(Date.now() + spread(settings.leaseRetryMs), token);
       throw new DelayedError();
     }
     return runUnderLease(job, token, bullSignal, data, tenant, lease);

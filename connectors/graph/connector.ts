@@ -1,6 +1,7 @@
 /**
  * The Microsoft Graph connector for one tenant: paged pulls of users, groups, teams and licences as
- * async iterators of pages, with one retry layer (Retry-After honoured, jittered backoff otherwise),
+ * async iterators of pages, with one retry layer (connectors/retry.ts on p-retry: Retry-After honoured,
+ * jittered backoff otherwise),
  * a per-tenant limiter shared through Redis, a token renewed before expiry and once on a 401, the
  * tenant's outbound proxy for every request, and metrics for all of it.
  *
@@ -8,7 +9,6 @@
  * own RetryHandler (a second retry layer), and its URL checks reject non-Microsoft hosts. The simulator
  * is still proven against the SDK's own PageIterator (test/graph/page-iterator.test.ts).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
@@ -29,7 +29,8 @@ import {
   graphRetryWait,
   graphThrottled,
 } from './metrics.js';
-import { backoffDelay, parseRetryAfter, stripODataAnnotations } from './odata.js';
+import { withRetries } from '../retry.js';
+import { parseRetryAfter, stripODataAnnotations } from './odata.js';
 import {
   createDispatcher,
   DEFAULT_MAX_RESPONSE_BYTES,
@@ -205,6 +206,28 @@ function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal {
   return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
 }
 
+/** An attempt's outcomes the retry layer judges; turned into SyncErrors when they end the request. */
+class Unreachable extends Error {
+  constructor(
+    message: string,
+    readonly attempt: number,
+  ) {
+    super(message);
+  }
+}
+class TokenRenewed extends Error {}
+class Busy extends Error {
+  readonly retryAfterMs: number | undefined;
+  constructor(
+    readonly status: number,
+    readonly retryAfter: string | string[] | undefined,
+    readonly attempt: number,
+  ) {
+    super(`HTTP ${status}`);
+    this.retryAfterMs = parseRetryAfter(retryAfter);
+  }
+}
+
 export function createGraphConnector(options: GraphConnectorOptions): GraphConnector {
   const { tenant, certificate } = options;
   const m365 = tenant['Microsoft 365'];
@@ -315,12 +338,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     });
   }
 
-  async function wait(ms: number, endpoint: string, reason: 'retry_after' | 'backoff', signal: AbortSignal) {
-    graphRetryWait.observe({ endpoint, reason }, ms / 1000);
-    await sleep(ms, undefined, { signal });
-  }
-
-  /** GET with the one retry layer. */
+  /** GET with the one retry layer (connectors/retry.ts): each attempt is one exchange, judged here. */
   async function getJson(
     url: string,
     endpoint: string,
@@ -328,79 +346,92 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     extraHeaders?: Record<string, string>,
   ): Promise<unknown> {
     let renewed = false;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        signal.throwIfAborted();
-        const token = await tokens.get(signal);
-        let res: Awaited<ReturnType<typeof send>>;
-        try {
-          res = await send(url, token, endpoint, signal, extraHeaders);
-        } catch (error) {
-          if (signal.aborted || error instanceof SyncError) throw error; // cancelled, or a body over the cap
-          const why = scrub((error as { code?: string }).code ?? (error as Error).message);
-          if (attempt >= retry.maxAttempts) {
-            throw new SyncError(
-              'TRANSIENT',
-              `Graph ${endpoint} could not be reached after ${attempt} tries (${why}): check the network path${proxyUrl ? ' and the outbound proxy' : ''} to ${graphOrigin}.`,
-              { retryable: true },
+    try {
+      return await withRetries(
+        async (attempt) => {
+          const token = await tokens.get(signal);
+          let res: Awaited<ReturnType<typeof send>>;
+          try {
+            res = await send(url, token, endpoint, signal, extraHeaders);
+          } catch (error) {
+            if (signal.aborted || error instanceof SyncError) throw error; // cancelled, or a body over the cap
+            throw new Unreachable(
+              scrub((error as { code?: string }).code ?? (error as Error).message),
+              attempt,
             );
           }
-          const ms = backoffDelay(attempt, retry.baseDelayMs, retry.maxDelayMs);
-          log.warn(
-            { endpoint, attempt, waitMs: Math.round(ms), error: why },
-            'Graph request failed, retrying',
-          );
-          await wait(ms, endpoint, 'backoff', signal);
-          continue;
-        }
-        const { status, headers, body, json } = res;
-        if (status >= 200 && status < 300) {
-          if (!json || body === undefined) {
-            throw new SyncError(
-              'GRAPH_REQUEST',
-              `Graph ${endpoint} answered ${status} without a JSON body; is graph_base_url a Graph endpoint?`,
-            );
+          const { status, headers, body, json } = res;
+          if (status >= 200 && status < 300) {
+            if (!json || body === undefined) {
+              throw new SyncError(
+                'GRAPH_REQUEST',
+                `Graph ${endpoint} answered ${status} without a JSON body; is graph_base_url a Graph endpoint?`,
+              );
+            }
+            return body;
           }
-          return body;
-        }
-        const graphError = graphErrorCode(body);
-        if (status === 401 && !renewed) {
-          // Expired or revoked token: renew once and try again (not counted as an attempt).
-          renewed = true;
-          attempt--;
-          log.info({ endpoint }, 'Graph rejected the access token, renewing it');
-          await tokens.renew(token, signal);
-          continue;
-        }
-        if (status === 429 || status === 503 || status === 504) {
-          graphThrottled.inc({ endpoint, status: String(status) });
-          const retryAfter = parseRetryAfter(headers['retry-after']);
-          if (
-            attempt >= retry.maxAttempts ||
-            (retryAfter !== undefined && retryAfter > retry.maxRetryAfterMs)
-          ) {
-            throw new SyncError(
-              status === 429 ? 'THROTTLED' : 'TRANSIENT',
-              `Graph ${endpoint} answered ${status} ${attempt} times${retryAfter !== undefined ? ` (last Retry-After ${Math.round(retryAfter / 1000)} s)` : ''}: ` +
-                `the tenant is busy or throttled; the sync will be tried again later, or lower the limiter's rate for this tenant.`,
-              { retryable: true },
-            );
+          if (status === 401 && !renewed) {
+            // Expired or revoked token: renew once and try again (not counted as an attempt).
+            renewed = true;
+            log.info({ endpoint }, 'Graph rejected the access token, renewing it');
+            await tokens.renew(token, signal);
+            throw new TokenRenewed();
           }
-          const ms = retryAfter ?? backoffDelay(attempt, retry.baseDelayMs, retry.maxDelayMs);
-          log.warn(
-            { endpoint, status, attempt, waitMs: Math.round(ms), retryAfter: headers['retry-after'] },
-            'Graph asked us to slow down',
-          );
-          await wait(ms, endpoint, retryAfter !== undefined ? 'retry_after' : 'backoff', signal);
-          continue;
-        }
-        throw classify(status, graphError, endpoint);
-      } catch (error) {
-        if (signal.aborted) {
-          throw new SyncError('CANCELLED', `Graph ${endpoint} read cancelled.`, { cause: signal.reason });
-        }
-        throw error;
+          if (status === 429 || status === 503 || status === 504) {
+            graphThrottled.inc({ endpoint, status: String(status) });
+            throw new Busy(status, headers['retry-after'], attempt);
+          }
+          throw classify(status, graphErrorCode(body), endpoint);
+        },
+        {
+          attempts: retry.maxAttempts,
+          baseDelayMs: retry.baseDelayMs,
+          maxDelayMs: retry.maxDelayMs,
+          signal,
+          classify: (error) => {
+            if (error instanceof TokenRenewed) return 'free';
+            if (error instanceof Unreachable) return 'backoff';
+            if (!(error instanceof Busy)) return 'stop';
+            if (error.retryAfterMs === undefined) return 'backoff';
+            return error.retryAfterMs > retry.maxRetryAfterMs ? 'stop' : { waitMs: error.retryAfterMs };
+          },
+          onRetry: ({ error, attempt, waitMs }) => {
+            if (error instanceof Busy)
+              log.warn(
+                { endpoint, status: error.status, attempt, waitMs, retryAfter: error.retryAfter },
+                'Graph asked us to slow down',
+              );
+            else
+              log.warn(
+                { endpoint, attempt, error: (error as Error).message },
+                'Graph request failed, retrying',
+              );
+          },
+          onWaited: ({ reason, waitedMs }) =>
+            graphRetryWait.observe(
+              { endpoint, reason: reason === 'server' ? 'retry_after' : 'backoff' },
+              waitedMs / 1000,
+            ),
+        },
+      );
+    } catch (error) {
+      if (signal.aborted) {
+        throw new SyncError('CANCELLED', `Graph ${endpoint} read cancelled.`, { cause: signal.reason });
       }
+      if (error instanceof Unreachable)
+        throw new SyncError(
+          'TRANSIENT',
+          `Graph ${endpoint} could not be reached after ${error.attempt} tries (${error.message}): check the network path${proxyUrl ? ' and the outbound proxy' : ''} to ${graphOrigin}.`,
+          { retryable: true },
+        );
+      if (error instanceof Busy)
+        throw new SyncError(
+          error.status === 429 ? 'THROTTLED' : 'TRANSIENT',
+          `Graph ${endpoint} answered ${error.status} ${error.attempt} times${error.retryAfterMs !== undefined ? ` (last Retry-After ${Math.round(error.retryAfterMs / 1000)} s)` : ''}: ` +
+            `the tenant is busy or throttled; the sync will be tried again later, or lower the limiter's rate for this tenant.`,
+          { retryable: true },
+        );
+      throw error;
     }
   }
 
