@@ -14,7 +14,7 @@ import { buildApi } from '../../api/server.js';
 import { registry } from '../../observability/metrics.js';
 import { cli } from '../support/cli.js';
 import type { TestMongo } from '../support/services.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 
 describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
   let engine: Engine;

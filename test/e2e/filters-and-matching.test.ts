@@ -13,7 +13,7 @@ import { mailboxes, teamsUsers, type Dataset } from '../../simulators/dataset.js
 import type { SimulatedTenant } from '../../simulators/m365.js';
 import { approveDeletes } from '../../workers/tenant-maintenance.js';
 import type { TestMongo } from '../support/services.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 
 const TEAMS_FILTER = "UsageLocation -ne 'JP' -and DisplayName -notlike '*O''Brien $(whoami)*'";
 

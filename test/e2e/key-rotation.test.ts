@@ -20,7 +20,7 @@ import { allowSimulatedTenant } from '../../workers/in-process.js';
 import { cli } from '../support/cli.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 import { ObjectId } from 'mongodb';
 
 const oldKey = keyEntry('k1');

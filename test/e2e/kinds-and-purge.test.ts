@@ -12,7 +12,7 @@ import { BUILT_IN_KIND_LISTS } from '../../domain/kind-lists.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';
 import { cli } from '../support/cli.js';
 import type { TestMongo } from '../support/services.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 
 describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
   let engine: Engine;

@@ -15,7 +15,7 @@ import { openStores } from '../../scripts/commands/context.js';
 import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { fuzz } from './support.js';
+import { fuzz } from './support/fuzzing.js';
 
 let TOKEN: string;
 

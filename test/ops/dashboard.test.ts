@@ -15,7 +15,7 @@ import { proxyMetrics } from '../../connectors/winrm/metrics.js';
 import { registry } from '../../observability/metrics.js';
 import { clusterMetrics } from '../../workers/cluster-metrics.js';
 import { syncMetrics } from '../../workers/metrics.js';
-import { root } from './support.js';
+import { root } from './support/processes.js';
 
 const run = promisify(execFile);
 

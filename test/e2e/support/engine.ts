@@ -5,26 +5,26 @@
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
-import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
-import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
-import type { GraphRetryOptions } from '../../connectors/graph/connector.js';
-import type { WinRmSettings } from '../../connectors/winrm/settings.js';
-import type { DatasetOptions } from '../../simulators/dataset.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../../connectors/mongo/encryption.js';
+import { SyncRuns, type SyncRun } from '../../../connectors/mongo/sync-runs.js';
+import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../../queues/sync-queue.js';
+import type { GraphRetryOptions } from '../../../connectors/graph/connector.js';
+import type { WinRmSettings } from '../../../connectors/winrm/settings.js';
+import type { DatasetOptions } from '../../../simulators/dataset.js';
 import {
   startSimulatedTenant,
   type SimulatedTenant,
   type SimulatedTenantOptions,
-} from '../../simulators/m365.js';
-import { openStores, type Stores } from '../../scripts/commands/context.js';
-import { createFullPull } from '../../workers/full-pull.js';
-import { allowSimulatedTenant } from '../../workers/in-process.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
-import type { ProxyStatus } from '../../connectors/winrm/index.js';
-import { testEnv } from '../support/env.js';
-import { keyEntry } from '../support/keys.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { fastQueue, quietLogger } from '../workers/support/harness.js';
+} from '../../../simulators/m365.js';
+import { openStores, type Stores } from '../../../scripts/commands/context.js';
+import { createFullPull } from '../../../workers/full-pull.js';
+import { allowSimulatedTenant } from '../../../workers/in-process.js';
+import { startWorker, type SyncWorker } from '../../../workers/worker.js';
+import type { ProxyStatus } from '../../../connectors/winrm/index.js';
+import { testEnv } from '../../support/env.js';
+import { keyEntry } from '../../support/keys.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../../support/services.js';
+import { fastQueue, quietLogger } from '../../workers/support/harness.js';
 
 export interface Engine {
   sim: SimulatedTenant;
