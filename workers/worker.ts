@@ -184,11 +184,20 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     enqueueGraceMs: settings.enqueueGraceMs,
     logger: log,
   });
+  // Run ends this process could not record (MongoDB away): written before each reaper pass, so the
+  // record tells what the run did (cancelled, LEASE_LAPSING) rather than the reaper's WORKER_LOST.
+  const unrecordedEnds = new Map<string, Parameters<SyncRuns['finish']>[1]>();
+  const recordLateEnds = async () => {
+    for (const [runId, outcome] of unrecordedEnds) {
+      await runs.finish(runId, outcome);
+      unrecordedEnds.delete(runId);
+    }
+  };
   let reaping: Promise<unknown> | undefined;
   const reap = (filter: { tenantId?: string } = {}) => {
     // One pass at a time per process; a failed pass (Redis or MongoDB away) is tried again later.
-    reaping ??= reaper
-      .reap(filter)
+    reaping ??= recordLateEnds()
+      .then(() => reaper.reap(filter))
       .catch((error: unknown) => log.warn({ err: errorOf(error) }, 'run reaper pass failed'))
       .finally(() => (reaping = undefined));
     return reaping;
@@ -436,7 +445,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       // once the job is no longer active and this run's lease has lapsed.
       const finish = (outcome: Parameters<SyncRuns['finish']>[1]) =>
         runs.finish(run.id, outcome).catch((finishError: unknown) => {
-          runLog.warn({ err: errorOf(finishError) }, 'could not record the end of the run');
+          unrecordedEnds.set(run.id, { ...outcome, endedAt: new Date(started + durationMs) });
+          runLog.warn(
+            { err: errorOf(finishError) },
+            'could not record the end of the run; trying again before each reaper pass',
+          );
         });
       if (controller.signal.aborted) {
         await within(finish({ status: 'cancelled', error: runError }), stopMarginMs);

@@ -236,9 +236,11 @@ export class SyncRuns {
       kinds?: Record<string, KindResult>;
       error?: RunError;
       willRetry?: boolean;
+      /** When the run ended, if not now (an end recorded late, once MongoDB answers again). */
+      endedAt?: Date;
     },
   ): Promise<SyncRun | null> {
-    const set: Partial<SyncRunDocument> = { status: outcome.status, endedAt: new Date() };
+    const set: Partial<SyncRunDocument> = { status: outcome.status, endedAt: outcome.endedAt ?? new Date() };
     if (outcome.kinds) set.kinds = outcome.kinds;
     if (outcome.error) set.error = outcome.error;
     if (outcome.willRetry !== undefined) set.willRetry = outcome.willRetry;
