@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { SyncError, ValidationError, type ErrorCode } from '../domain/errors.js';
 import { HIERARCHY, type TenantInput } from '../domain/tenant.js';
 import { registry } from '../observability/metrics.js';
-import type { Stores } from '../scripts/commands/context.js';
+import type { Stores } from '../connectors/mongo/stores.js';
 import type { Queue } from 'bullmq';
 import type { SyncJobData } from '../queues/sync-queue.js';
 import {
@@ -29,7 +29,7 @@ import {
 import { queryValue } from './query.js';
 import { registerSyncRoutes } from './sync-routes.js';
 import { registerTokenRoutes } from './token-routes.js';
-import { purgeTenant } from '../workers/tenant-maintenance.js';
+import { purgeTenant } from '../operations/purge-tenant.js';
 
 export interface ApiOptions {
   stores: Stores;
@@ -185,7 +185,7 @@ function registerTenantRoutes(app: FastifyInstance, options: ApiOptions): void {
         { field: 'data', message: 'must be purge (delete its imported objects) or keep' },
       ]);
     const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
-    if (data === 'purge') await purgeTenant(options.stores.db, tenant, { requestedBy: caller.name });
+    if (data === 'purge') await purgeTenant(options.stores, tenant, { requestedBy: caller.name });
     return tenants.remove(tenant.id, { scope: caller.scope });
   });
 }

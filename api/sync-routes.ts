@@ -8,16 +8,16 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
-import { KindLists } from '../connectors/mongo/kind-lists.js';
-import { RUN_STATUSES, SyncRuns, type RunStatus } from '../connectors/mongo/sync-runs.js';
+import { RUN_STATUSES, type RunStatus } from '../domain/sync-run.js';
 import { ALL_SCOPES, scopeCovers, type Caller } from '../domain/access.js';
 import { globalDeleteThresholds, type DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { SyncError, ValidationError } from '../domain/errors.js';
-import { enqueueSync, syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
-import type { Stores } from '../scripts/commands/context.js';
-import { approveDeletes, purgeTenant } from '../workers/tenant-maintenance.js';
+import { syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
+import type { Stores } from '../connectors/mongo/stores.js';
+import { approveDeletes } from '../operations/approve-deletes.js';
+import { purgeTenant } from '../operations/purge-tenant.js';
+import { requestSync, syncKinds } from '../operations/request-sync.js';
 import { callerOf } from './access.js';
 import { queryValue } from './query.js';
 
@@ -51,12 +51,12 @@ const admin = { config: { access: { needs: 'admin' as const } } };
 const globalAdmin = { config: { access: { needs: 'admin' as const, allScopes: true } } };
 
 export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptions): void {
-  const { db, tenants } = options.stores;
-  const runs = new SyncRuns(db);
-  const kindLists = new KindLists(db);
+  const { stores } = options;
+  const { tenants, runs, kindLists } = stores;
   const settings = options.settings ?? DEFAULT_SETTINGS;
   const queueSettings = syncQueueSettings(settings);
-  const deleteThresholds = globalDeleteThresholds(settings);
+  // The API's own global thresholds when it was given settings; else those its stores were built with.
+  const deleteThresholds = options.settings ? globalDeleteThresholds(options.settings) : undefined;
 
   /** A run the caller may see: its tenant is within the caller's scope (else "no such run"). */
   const runInScope = async (caller: Caller, runId: string) => {
@@ -79,18 +79,12 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
     const caller = callerOf(request);
     const body = parse(KindsBody, request.body, 'Sync request');
     const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
-    const kinds = body.kinds === undefined ? undefined : await kindLists.resolve(body.kinds);
-    const result = await enqueueSync(
-      options.syncQueue,
-      {
-        tenantId: tenant.id,
-        trigger: 'api',
-        requestedBy: caller.name,
-        ...(kinds ? { kinds } : {}),
-      },
-      { runs, hierarchy: tenant.hierarchy, settings: queueSettings },
-    );
-    return reply.status(202).send({ ...result, ...(kinds ? { kinds } : {}) });
+    const result = await requestSync({ queue: options.syncQueue, stores, settings: queueSettings }, tenant, {
+      trigger: 'api',
+      requestedBy: caller.name,
+      ...(body.kinds === undefined ? {} : { kinds: body.kinds }),
+    });
+    return reply.status(202).send(result);
   });
 
   app.get('/runs', viewer, async (request) => {
@@ -121,7 +115,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
     const caller = callerOf(request);
     parse(z.object({}).strict(), request.body, 'Approval');
     await runInScope(caller, request.params.id);
-    return approveDeletes(db, request.params.id, caller.name);
+    return approveDeletes(stores, request.params.id, caller.name);
   });
 
   app.post<{ Params: { ref: string } }>('/tenants/:ref/purge', admin, async (request) => {
@@ -137,8 +131,8 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
       'Purge',
     );
     const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
-    const kinds = body.kinds === undefined ? undefined : await kindLists.resolve(body.kinds);
-    return purgeTenant(db, tenant, { requestedBy: caller.name, ...(kinds ? { kinds } : {}) });
+    const kinds = await syncKinds(stores, body.kinds);
+    return purgeTenant(stores, tenant, { requestedBy: caller.name, ...(kinds ? { kinds } : {}) });
   });
 
   app.get('/kind-lists', viewer, async () => kindLists.list());
@@ -162,7 +156,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
 
   app.get('/delete-protection', viewer, async (request) => {
     const caller = callerOf(request);
-    const settings = await new DeleteProtectionStore(db, deleteThresholds).settings();
+    const settings = await stores.deleteProtection.settings(deleteThresholds);
     if (caller.scope === ALL_SCOPES) return settings;
     return withinScope(settings, caller.scope, new Set(await tenants.idsInScope(caller.scope)));
   });

@@ -8,19 +8,19 @@
 import { SingleBar } from 'cli-progress';
 import { connectMongo } from '../connectors/mongo/connection.js';
 import { keyRingOf } from '../connectors/mongo/encryption.js';
-import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
-import { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { ENTITY_KINDS } from '../domain/entity-kinds.js';
 import { SyncError } from '../domain/errors.js';
+import { globalDeleteThresholds } from '../domain/delete-protection.js';
 import { parseSettings } from '../domain/settings.js';
 import { planKinds, syncPlan } from '../domain/sync-plan.js';
 import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
-import { enqueueSync, syncQueueSettings, waitForRun, type SyncProgress } from '../queues/sync-queue.js';
+import { requestSync } from '../operations/request-sync.js';
+import { syncQueueSettings, waitForRun, type SyncProgress } from '../queues/sync-queue.js';
 import { changeDataset, generateDataset } from '../simulators/dataset.js';
 import { startSimulatedTenant } from '../simulators/m365.js';
-import { startInProcessEngine } from '../workers/in-process.js';
-import { openStores } from './commands/context.js';
+import { startInProcessEngine } from './in-process.js';
+import { openStores } from '../connectors/mongo/stores.js';
 import { runSummary } from './commands/sync.js';
 import { table } from './commands/tenants.js';
 
@@ -36,8 +36,8 @@ const logger = createLogger({ level: settings.LOG_LEVEL });
 const keyRing = keyRingOf(settings);
 const mongo = await connectMongo(settings);
 const redis = redisSettings(settings);
-const stores = await openStores(mongo.db, keyRing);
-const runs = new SyncRuns(mongo.db);
+const stores = await openStores(mongo.db, keyRing, { deleteThresholds: globalDeleteThresholds(settings) });
+const { runs } = stores;
 
 const existing = (await stores.tenants.list({ hierarchy: 'demo.provider.contoso' }))[0];
 const night = existing
@@ -67,11 +67,10 @@ try {
     `Demo tenant ${tenant.hierarchy}/${tenant.Tenant.name} (id ${tenant.id}); PowerShell proxies ${tenant['Microsoft Teams Powershell'].hostName}`,
   );
 
-  const enqueued = await enqueueSync(
-    queue,
-    { tenantId: tenant.id, trigger: 'cli', requestedBy: 'npm run demo' },
-    { runs, hierarchy: tenant.hierarchy, settings: syncQueueSettings(settings) },
-  );
+  const enqueued = await requestSync({ queue, stores, settings: syncQueueSettings(settings) }, tenant, {
+    trigger: 'cli',
+    requestedBy: 'npm run demo',
+  });
   console.log(`Enqueued a full pull (job ${enqueued.jobId}); a worker is running it:\n`);
   const total = planKinds(syncPlan(tenant)).length;
   const bar = new SingleBar({
@@ -96,7 +95,7 @@ try {
   const run = await runs.get((end.result as { runId: string }).runId);
   console.log(`\n${run ? runSummary(run) : 'no run record'}\n`);
 
-  const counts = await new ImportedObjects(mongo.db).countByKind(tenant.id);
+  const counts = await stores.objects.countByKind(tenant.id);
   console.log(`What MongoDB (${mongo.db.databaseName}) holds for the tenant now:\n`);
   console.log(
     table(

@@ -8,7 +8,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { DEFAULT_SETTINGS } from '../domain/settings.js';
 import type { RedisSettings } from '../queues/connection.js';
@@ -19,12 +18,13 @@ import {
   reconcileSchedules,
   type ReconcileResult,
   type ScheduleSettings,
+  type ScheduleStores,
 } from '../queues/schedules.js';
 import { logger as defaultLogger } from '../observability/logger.js';
 
 export interface StartSchedulerOptions {
   redis: RedisSettings;
-  db: Db;
+  stores: ScheduleStores;
   /** The nightly window (scheduleSettings(settings)); default the documented one. */
   schedule?: ScheduleSettings;
   /** SCHEDULER_RECONCILE_MS: how often the leader reconciles. */
@@ -66,7 +66,7 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Sc
     if (leader !== wasLeader)
       log.info({ id, leader }, leader ? 'became scheduler leader' : 'lost leadership');
     if (!leader) return null;
-    const result = await reconcileSchedules(queue, options.db, settings);
+    const result = await reconcileSchedules(queue, options.stores, settings);
     if (result.created.length + result.updated.length + result.removed.length + result.failed.length > 0) {
       log.info(
         {

@@ -29,16 +29,15 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { ObjectId, type Db } from 'mongodb';
+import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { SyncError } from '../domain/errors.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
-import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
 import type { KindWriter } from '../connectors/mongo/kind-writer.js';
-import { SweepRecords } from '../connectors/mongo/sweep-records.js';
-import { LeaseStore, type Lease, type WriteFence } from '../connectors/mongo/leases.js';
-import { SyncRuns, type KindResult, type RunError } from '../connectors/mongo/sync-runs.js';
-import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
+import type { Lease, WriteFence } from '../connectors/mongo/leases.js';
+import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import { buildStores } from '../connectors/mongo/stores.js';
+import type { KindResult, RunError } from '../domain/sync-run.js';
 import type { DeleteProtectionSettings, SourceThresholds } from '../domain/delete-protection.js';
 import { spread } from '../connectors/retry.js';
 import { guardedSweep } from './steps/guarded-sweep.js';
@@ -52,13 +51,8 @@ import {
 } from '../queues/sync-queue.js';
 import { RunReaper } from './run-reaper.js';
 import { logger as defaultLogger } from '../observability/logger.js';
-import {
-  firstKindError,
-  runStatusOf,
-  type JobResult,
-  type RunContext,
-  type SyncProcessor,
-} from './processor.js';
+import type { JobResult, RunContext, SyncProcessor } from './processor.js';
+import { firstKindError, runStatusOf } from '../domain/sync-run.js';
 import { startTriggerWorker } from './trigger-worker.js';
 import { syncMetrics } from './metrics.js';
 
@@ -156,21 +150,18 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function tenantFilter(tenantId: string): { _id: ObjectId | string } {
-  return { _id: /^[0-9a-f]{24}$/i.test(tenantId) ? new ObjectId(tenantId) : tenantId };
-}
-
 export async function startWorker(options: StartWorkerOptions): Promise<SyncWorker> {
   const settings = { ...DEFAULT_WORKER_SETTINGS, ...options.settings };
   const queueSettings = options.queueSettings ?? DEFAULT_QUEUE_SETTINGS;
   const log = options.logger ?? defaultLogger;
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const { db } = options;
-  const leases = new LeaseStore(db, { clockSkewMs: settings.leaseClockSkewMs });
-  const objects = new ImportedObjects(db);
-  const sweepRecords = new SweepRecords(db);
-  const runs = new SyncRuns(db);
-  const protection = new DeleteProtectionStore(db, options.deleteThresholds);
+  // The run bookkeeping needs no key: the processor loads and decrypts the tenant with its own stores.
+  const stores = buildStores(db, undefined, {
+    ...(options.deleteThresholds ? { deleteThresholds: options.deleteThresholds } : {}),
+    leaseClockSkewMs: settings.leaseClockSkewMs,
+  });
+  const { leases, objects, sweepRecords, runs, deleteProtection: protection } = stores;
   await objects.ensureIndexes();
   await leases.ensureIndexes();
   await runs.ensureIndexes();
@@ -215,10 +206,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       throw new UnrecoverableError(`INVALID_INPUT: job ${job.id} does not carry a valid sync request`);
     }
     const data = parsed.data;
-    const tenantDoc = await db
-      .collection<{ _id: ObjectId | string; hierarchy?: string }>('tenants')
-      .findOne(tenantFilter(data.tenantId), { projection: { hierarchy: 1 } });
-    if (!tenantDoc) {
+    const found = await stores.tenants.ref(data.tenantId);
+    if (!found) {
       if (data.runId) {
         await runs.endQueued(data.runId, {
           status: 'failed',
@@ -232,8 +221,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
         `NOT_FOUND: tenant ${data.tenantId} does not exist (deleted after the sync was queued); nothing to sync.`,
       );
     }
-    const tenant = { id: data.tenantId, hierarchy: tenantDoc.hierarchy ?? '' };
 
+    const tenant = { id: data.tenantId, hierarchy: found.hierarchy };
     const lease = await leases.acquire(tenant.id, `${workerId}/${job.id}`, settings.leaseTtlMs);
     if (!lease) {
       // Another run of this tenant holds the lease (a job that bypassed de-duplication, or a stalled
@@ -507,9 +496,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   });
 
   const triggerWorker =
-    options.triggers === false
-      ? undefined
-      : startTriggerWorker(options.redis, log, { db, runs }, queueSettings);
+    options.triggers === false ? undefined : startTriggerWorker(options.redis, log, stores, queueSettings);
   await worker.waitUntilReady();
 
   let closed: Promise<void> | undefined;

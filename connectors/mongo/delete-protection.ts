@@ -40,9 +40,12 @@ export class DeleteProtectionStore {
     this.collection = db.collection<ProtectionDocument>('delete_protection');
   }
 
-  /** Every level, environment included, as the domain's settings (validated on the way in). */
-  async settings(): Promise<DeleteProtectionSettings> {
-    const settings: DeleteProtectionSettings = { global: structuredClone(this.globalThresholds) };
+  /**
+   * Every level, environment included, as the domain's settings (validated on the way in). `global`:
+   * other global thresholds than the ones this store was built with (the API's own settings).
+   */
+  async settings(global: SourceThresholds = this.globalThresholds): Promise<DeleteProtectionSettings> {
+    const settings: DeleteProtectionSettings = { global: structuredClone(global) };
     for (const doc of await this.collection.find({}).toArray()) {
       const sources = thresholdsOf(doc);
       if (doc._id === 'global') settings.global = { ...settings.global, ...sources };

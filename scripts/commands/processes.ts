@@ -27,7 +27,7 @@ export function workerCommand(ctx: CliContext): Command {
     )
     .action(async () => {
       setProcessLabel('worker');
-      const { db, tenants, certificates } = await ctx.stores();
+      const stores = await ctx.stores();
       // Before taking jobs: a metrics port in use stops the process with a clear error.
       let running = () => false;
       const settings = metricsSettings(ctx.settings, DEFAULT_METRICS_PORT.worker);
@@ -40,8 +40,7 @@ export function workerCommand(ctx: CliContext): Command {
         logger.warn({ err: { message: error.message } }, 'rate-limiter Redis connection error; reconnecting'),
       );
       const fullPull = createFullPull({
-        tenants,
-        certificates,
+        stores,
         redis: limiterRedis,
         settings: ctx.settings,
         logger,
@@ -51,7 +50,7 @@ export function workerCommand(ctx: CliContext): Command {
       await fullPull.start();
       const worker = await startWorker({
         redis: redisConfig,
-        db,
+        db: stores.db,
         processor: fullPull.processor,
         settings: workerSettings(ctx.settings),
         queueSettings: syncQueueSettings(ctx.settings),
@@ -85,17 +84,17 @@ export function schedulerCommand(ctx: CliContext): Command {
     )
     .action(async () => {
       setProcessLabel('scheduler');
-      const { db } = await ctx.readStores(); // schedules need no tenant secrets
+      const stores = await ctx.readStores(); // schedules need no tenant secrets
       let leader = () => false;
       let stopping = false;
       const syncQueue = createSyncQueue(redisSettings(ctx.settings));
-      clusterMetrics({ db, syncQueue, isLeader: () => leader(), settings: ctx.settings });
+      clusterMetrics({ stores, syncQueue, isLeader: () => leader(), settings: ctx.settings });
       const settings = metricsSettings(ctx.settings, DEFAULT_METRICS_PORT.scheduler);
       const metrics =
         settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => !stopping }) : undefined;
       const scheduler = await startScheduler({
         redis: redisSettings(ctx.settings),
-        db,
+        stores,
         schedule: scheduleSettings(ctx.settings),
         reconcileMs: ctx.settings.SCHEDULER_RECONCILE_MS,
         leaderTtlMs: ctx.settings.SCHEDULER_LEADER_TTL_MS,

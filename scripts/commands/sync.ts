@@ -5,13 +5,13 @@
 import { printable } from '../../domain/actor.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Queue } from 'bullmq';
-import { RUN_STATUSES, SyncRuns, type RunStatus, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { RUN_STATUSES, type RunStatus, type SyncRun } from '../../domain/sync-run.js';
 import { exitForStatus, worstExit } from './exit-codes.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
 import { graphCaFromSettings } from '../../connectors/graph/index.js';
 import { winRmSettings } from '../../connectors/winrm/index.js';
 import { ValidationError } from '../../domain/errors.js';
-import { KindLists } from '../../connectors/mongo/kind-lists.js';
 import { planKinds, syncPlan } from '../../domain/sync-plan.js';
 import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
 import { watchWorkers } from '../../queues/worker-presence.js';
@@ -24,8 +24,6 @@ import {
 } from '../../queues/schedules.js';
 import {
   createSyncQueue,
-  enqueueAll,
-  enqueueSync,
   syncQueueSettings,
   waitForRun,
   type EnqueueResult,
@@ -33,8 +31,9 @@ import {
 } from '../../queues/sync-queue.js';
 import { createLogger } from '../../observability/logger.js';
 import { winRmDefaultPort } from '../../workers/full-pull.js';
-import { testConnection } from '../../workers/test-connection.js';
-import { approveDeletes } from '../../workers/tenant-maintenance.js';
+import { approveDeletes } from '../../operations/approve-deletes.js';
+import { requestSync, requestSyncOfAll, syncKinds } from '../../operations/request-sync.js';
+import { testConnection } from '../../operations/test-connection.js';
 import { operatorName, type CliContext } from './context.js';
 import { table } from './tenants.js';
 
@@ -152,23 +151,19 @@ export function syncCommand(ctx: CliContext): Command {
         throw new ValidationError('sync', [{ field: 'tenant', message: 'name a tenant, or give --all' }]);
       // Attempts and backoff are fixed in the job by whoever enqueues it: here, this command.
       const settings = syncQueueSettings(ctx.settings);
-      const { tenants, db } = await ctx.stores();
-      const kinds = options.kinds ? await new KindLists(db).resolve(options.kinds) : undefined;
-      const runs = new SyncRuns(db);
+      const stores = await ctx.stores();
+      const { tenants, runs } = stores;
+      const kinds = await syncKinds(stores, options.kinds || undefined);
       const queue = syncQueue(ctx);
+      const requester = { queue, stores, settings };
       const timeoutMs = options.timeout * 60_000;
       if (options.all) {
-        const results = await enqueueAll(
-          queue,
-          db,
-          {
-            hierarchy: options.hierarchy,
-            trigger: 'cli',
-            requestedBy: operatorName(ctx),
-            ...(kinds ? { kinds } : {}),
-          },
-          { runs, settings },
-        );
+        const results = await requestSyncOfAll(requester, {
+          hierarchy: options.hierarchy,
+          trigger: 'cli',
+          requestedBy: operatorName(ctx),
+          ...(kinds ? { kinds } : {}),
+        });
         if (!options.wait) {
           if (options.json) return ctx.io.out(JSON.stringify({ enqueued: results }, null, 2));
           ctx.io.out(
@@ -231,11 +226,11 @@ export function syncCommand(ctx: CliContext): Command {
           ? await progressDisplay(redisSettings(ctx.settings), ctx.io, total)
           : undefined;
       if (display) ctx.onClose(() => display.close());
-      const enqueued = await enqueueSync(
-        queue,
-        { tenantId: tenant.id, trigger: 'cli', requestedBy: operatorName(ctx), ...(kinds ? { kinds } : {}) },
-        { runs, hierarchy: tenant.hierarchy, settings },
-      );
+      const { kinds: _kinds, ...enqueued } = await requestSync(requester, tenant, {
+        trigger: 'cli',
+        requestedBy: operatorName(ctx),
+        ...(kinds ? { kinds } : {}),
+      });
       const what = {
         created: 'enqueued',
         'joined-waiting': 'already waiting: this request joined it',
@@ -306,9 +301,9 @@ export function runsCommand(ctx: CliContext): Command {
     .option('--limit <n>', 'how many, newest first (1 to 500)', wholeNumber(1, 500), 20)
     .option('--json', 'print JSON')
     .action(async (options) => {
-      const { db, tenants } = await ctx.readStores();
+      const { tenants, runs } = await ctx.readStores();
       const tenantId = options.tenant ? (await tenants.show(options.tenant)).id : undefined;
-      const list = await new SyncRuns(db).list({
+      const list = await runs.list({
         tenantId,
         status: options.status as RunStatus | undefined,
         limit: options.limit,
@@ -339,8 +334,7 @@ export function runsCommand(ctx: CliContext): Command {
     .description('delete what delete protection held back in that run and is still unseen since')
     .option('--json', 'print JSON')
     .action(async (id: string, options) => {
-      const { db } = await ctx.readStores();
-      const { run, deleted } = await approveDeletes(db, id, operatorName(ctx));
+      const { run, deleted } = await approveDeletes(await ctx.readStores(), id, operatorName(ctx));
       if (options.json)
         return ctx.io.out(JSON.stringify({ run: run.id, status: run.status, deleted }, null, 2));
       for (const [kind, count] of Object.entries(deleted)) ctx.io.out(`deleted ${count} ${kind}`);
@@ -351,8 +345,7 @@ export function runsCommand(ctx: CliContext): Command {
     .argument('<run>', 'run id')
     .option('--json', 'print JSON')
     .action(async (id: string, options) => {
-      const { db } = await ctx.readStores();
-      const run = await new SyncRuns(db).get(id);
+      const run = await (await ctx.readStores()).runs.get(id);
       if (!run) throw new ValidationError('runs show', [{ field: 'run', message: `no run ${id}` }]);
       ctx.io.out(options.json ? JSON.stringify(run, null, 2) : runSummary(run));
     });
@@ -391,11 +384,11 @@ export function testConnectionCommand(ctx: CliContext): Command {
 export function scheduleCommand(ctx: CliContext): Command {
   const schedule = new Command('schedule').description("a tenant's nightly refresh (BullMQ job scheduler)");
   const open = async (ref: string) => {
-    const { tenants, db } = await ctx.readStores();
-    const tenant = await tenants.show(ref);
+    const stores = await ctx.readStores();
+    const tenant = await stores.tenants.show(ref);
     const queue = createTriggerQueue(redisSettings(ctx.settings));
     ctx.onClose(() => queue.close());
-    return { tenant, db, queue };
+    return { tenant, stores, queue };
   };
   const print = (view: Awaited<ReturnType<typeof showSchedule>>, json: boolean) =>
     ctx.io.out(
@@ -413,8 +406,11 @@ export function scheduleCommand(ctx: CliContext): Command {
     .argument('<tenant>')
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
-      const { tenant, db, queue } = await open(ref);
-      print(await showSchedule(queue, db, tenant.id, scheduleSettings(ctx.settings)), Boolean(options.json));
+      const { tenant, stores, queue } = await open(ref);
+      print(
+        await showSchedule(queue, stores, tenant.id, scheduleSettings(ctx.settings)),
+        Boolean(options.json),
+      );
     });
   schedule
     .command('set')
@@ -425,15 +421,15 @@ export function scheduleCommand(ctx: CliContext): Command {
     .option('--disable', 'no scheduled syncs for this tenant')
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
-      const { tenant, db, queue } = await open(ref);
+      const { tenant, stores, queue } = await open(ref);
       const input = {
         enabled: !options.disable,
         ...(options.cron ? { pattern: options.cron } : {}),
         ...(options.tz ? { tz: options.tz } : {}),
-        ...(options.kinds ? { kinds: await new KindLists(db).resolve(options.kinds) } : {}),
+        ...(options.kinds ? { kinds: await syncKinds(stores, options.kinds) } : {}),
       };
       print(
-        await setSchedule(queue, db, tenant.id, input, {
+        await setSchedule(queue, stores, tenant.id, input, {
           updatedBy: operatorName(ctx),
           settings: scheduleSettings(ctx.settings),
         }),
@@ -446,9 +442,9 @@ export function scheduleCommand(ctx: CliContext): Command {
     .description('back to the default nightly schedule')
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
-      const { tenant, db, queue } = await open(ref);
+      const { tenant, stores, queue } = await open(ref);
       print(
-        await clearSchedule(queue, db, tenant.id, { settings: scheduleSettings(ctx.settings) }),
+        await clearSchedule(queue, stores, tenant.id, { settings: scheduleSettings(ctx.settings) }),
         Boolean(options.json),
       );
     });

@@ -10,7 +10,7 @@ import { keyRingOf } from '../../../connectors/mongo/encryption.js';
 import { createLogger } from '../../../observability/logger.js';
 import { redisSettings } from '../../../queues/connection.js';
 import { syncQueueSettings } from '../../../queues/sync-queue.js';
-import { openStores } from '../../../scripts/commands/context.js';
+import { openStores } from '../../../connectors/mongo/stores.js';
 import { createFullPull } from '../../../workers/full-pull.js';
 import { startWorker, workerSettings } from '../../../workers/worker.js';
 import { parseSettings } from '../../../domain/settings.js';
@@ -22,8 +22,7 @@ const mongo = await connectMongo(settings);
 const stores = await openStores(mongo.db, keyRingOf(settings));
 const redis = redisSettings(settings);
 const fullPull = createFullPull({
-  tenants: stores.tenants,
-  certificates: stores.certificates,
+  stores,
   graph: { ca: readFileSync(env.FAULT_GRAPH_CA_FILE!, 'utf8'), limiter: { keyPrefix: redis.prefix } },
   winrm: { scheme: 'http', affinityKey: redis.prefix },
   logger,

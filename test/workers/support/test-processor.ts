@@ -5,7 +5,7 @@
  * tests check overlap and zombie writes from there.
  */
 import type { Db } from 'mongodb';
-import type { KindResult } from '../../../connectors/mongo/sync-runs.js';
+import type { KindResult } from '../../../domain/sync-run.js';
 import type { SyncProcessor } from '../../../workers/processor.js';
 
 export interface TestProcessorOptions {

@@ -11,9 +11,9 @@ import { globalDeleteThresholds } from '../domain/delete-protection.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { createSyncQueue, syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
 import type { SimulatedTenant } from '../simulators/m365.js';
-import type { Stores } from '../scripts/commands/context.js';
-import { createFullPull } from './full-pull.js';
-import { startWorker, workerSettings } from './worker.js';
+import type { Stores } from '../connectors/mongo/stores.js';
+import { createFullPull } from '../workers/full-pull.js';
+import { startWorker, workerSettings } from '../workers/worker.js';
 
 export interface InProcessEngine {
   queue: Queue<SyncJobData, unknown, string>;
@@ -41,8 +41,7 @@ export async function startInProcessEngine(o: {
   const settings = o.settings ?? DEFAULT_SETTINGS;
   await allowSimulatedTenant(o.stores, o.sim);
   const fullPull = createFullPull({
-    tenants: o.stores.tenants,
-    certificates: o.stores.certificates,
+    stores: o.stores,
     graph: { ca: o.sim.ca },
     // The simulated proxies speak plain HTTP (the documented Basic + AllowUnencrypted set-up).
     winrm: { scheme: 'http', affinityKey: 'in-process-worker' },
