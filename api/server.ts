@@ -6,6 +6,7 @@
  * scope to the store, so a tenant outside it answers 404 as if it did not exist. Errors answer with
  * the same stable codes and field-named problems as the CLI; no response ever holds a password.
  */
+import type { Settings } from '../domain/settings.js';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -49,8 +50,8 @@ export interface ApiOptions {
   extraMetrics?: () => Promise<string>;
   /** The sync queue: when given, the sync and run routes (api/sync-routes.ts) are served too. */
   syncQueue?: Queue<SyncJobData, unknown, string>;
-  /** Environment for the global delete thresholds (default process.env). */
-  env?: NodeJS.ProcessEnv;
+  /** The process settings: sync job attempts and backoff, global delete thresholds (default: the defaults). */
+  settings?: Settings;
   /** Queues shown on the queue board at /admin/queues (api/queue-board.ts); no board without them. */
   boardQueues?: readonly Queue[];
 }
@@ -127,7 +128,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       registerSyncRoutes(api, {
         stores: options.stores,
         syncQueue: options.syncQueue,
-        ...(options.env ? { env: options.env } : {}),
+        ...(options.settings ? { settings: options.settings } : {}),
       });
     if ('tokens' in options.authentication) registerTokenRoutes(api, options.authentication.tokens);
     await registerWebhookRoutes(api, options.stores);

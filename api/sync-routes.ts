@@ -10,7 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { RUN_STATUSES, type RunStatus } from '../domain/sync-run.js';
 import { ALL_SCOPES, scopeCovers, type Caller } from '../domain/access.js';
-import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
+import { globalDeleteThresholds, type DeleteProtectionSettings } from '../domain/delete-protection.js';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { SyncError, ValidationError } from '../domain/errors.js';
 import { syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
 import type { Stores } from '../connectors/mongo/stores.js';
@@ -23,8 +24,8 @@ import { queryValue } from './query.js';
 export interface SyncRouteOptions {
   stores: Stores;
   syncQueue: Queue<SyncJobData, unknown, string>;
-  /** Global delete thresholds from the environment (DELETE_THRESHOLD_*); default process.env. */
-  env?: NodeJS.ProcessEnv;
+  /** The process settings: SYNC_ATTEMPTS and SYNC_BACKOFF_MS, DELETE_THRESHOLD_* (default: the defaults). */
+  settings?: Settings;
 }
 
 const KindsBody = z
@@ -52,6 +53,10 @@ const globalAdmin = { config: { access: { needs: 'admin' as const, allScopes: tr
 export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptions): void {
   const { stores } = options;
   const { tenants, runs, kindLists } = stores;
+  const settings = options.settings ?? DEFAULT_SETTINGS;
+  const queueSettings = syncQueueSettings(settings);
+  // The API's own global thresholds when it was given settings; else those its stores were built with.
+  const deleteThresholds = options.settings ? globalDeleteThresholds(options.settings) : undefined;
 
   /** A run the caller may see: its tenant is within the caller's scope (else "no such run"). */
   const runInScope = async (caller: Caller, runId: string) => {
@@ -74,15 +79,11 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
     const caller = callerOf(request);
     const body = parse(KindsBody, request.body, 'Sync request');
     const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
-    const result = await requestSync(
-      { queue: options.syncQueue, stores, settings: syncQueueSettings(options.env ?? process.env) },
-      tenant,
-      {
-        trigger: 'api',
-        requestedBy: caller.name,
-        ...(body.kinds === undefined ? {} : { kinds: body.kinds }),
-      },
-    );
+    const result = await requestSync({ queue: options.syncQueue, stores, settings: queueSettings }, tenant, {
+      trigger: 'api',
+      requestedBy: caller.name,
+      ...(body.kinds === undefined ? {} : { kinds: body.kinds }),
+    });
     return reply.status(202).send(result);
   });
 
@@ -155,7 +156,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
 
   app.get('/delete-protection', viewer, async (request) => {
     const caller = callerOf(request);
-    const settings = await stores.deleteProtection.settings(options.env);
+    const settings = await stores.deleteProtection.settings(deleteThresholds);
     if (caller.scope === ALL_SCOPES) return settings;
     return withinScope(settings, caller.scope, new Set(await tenants.idsInScope(caller.scope)));
   });

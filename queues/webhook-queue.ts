@@ -7,7 +7,7 @@
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
-import { ValidationError } from '../domain/errors.js';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { producerConnection, type RedisSettings } from './connection.js';
 
 export const WEBHOOK_QUEUE = 'webhook-deliveries';
@@ -34,29 +34,22 @@ export interface WebhookSettings {
   timeoutMs: number;
 }
 
-const WebhookEnv = z.object({
-  M365SYNC_WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(10),
-  M365SYNC_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).default(10_000),
-  M365SYNC_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
-});
-
-/** Read by the worker process (which queues and delivers) when it starts. */
-export function webhookSettings(env: NodeJS.ProcessEnv = process.env): WebhookSettings {
-  const parsed = WebhookEnv.safeParse(env);
-  if (!parsed.success)
-    throw new ValidationError(
-      'Webhook settings',
-      parsed.error.issues.map((i) => ({
-        field: String(i.path[0]),
-        message: `${i.message} (not ${JSON.stringify(env[String(i.path[0])])})`,
-      })),
-    );
+/** From the process settings (the worker process queues and delivers). */
+export function webhookSettings(
+  e: Pick<
+    Settings,
+    'M365SYNC_WEBHOOK_ATTEMPTS' | 'M365SYNC_WEBHOOK_BACKOFF_MS' | 'M365SYNC_WEBHOOK_TIMEOUT_MS'
+  >,
+): WebhookSettings {
   return {
-    attempts: parsed.data.M365SYNC_WEBHOOK_ATTEMPTS,
-    backoffDelayMs: parsed.data.M365SYNC_WEBHOOK_BACKOFF_MS,
-    timeoutMs: parsed.data.M365SYNC_WEBHOOK_TIMEOUT_MS,
+    attempts: e.M365SYNC_WEBHOOK_ATTEMPTS,
+    backoffDelayMs: e.M365SYNC_WEBHOOK_BACKOFF_MS,
+    timeoutMs: e.M365SYNC_WEBHOOK_TIMEOUT_MS,
   };
 }
+
+/** The defaults (tests and tools); a process passes the settings it parsed. */
+export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = webhookSettings(DEFAULT_SETTINGS);
 
 export function deliveryId(data: Pick<WebhookJobData, 'subscriptionId' | 'runId'>): string {
   return `${data.subscriptionId}-${data.runId}`;

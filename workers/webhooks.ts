@@ -7,7 +7,11 @@
 import type { Logger } from 'pino';
 import type { Stores } from '../connectors/mongo/stores.js';
 import type { RedisSettings } from '../queues/connection.js';
-import { createWebhookQueue, webhookSettings, type WebhookSettings } from '../queues/webhook-queue.js';
+import {
+  DEFAULT_WEBHOOK_SETTINGS,
+  createWebhookQueue,
+  type WebhookSettings,
+} from '../queues/webhook-queue.js';
 import { WebhookDispatcher } from './webhook-dispatcher.js';
 import { startWebhookDeliveryWorker } from './webhook-delivery.js';
 
@@ -16,7 +20,7 @@ export interface StartWebhooksOptions {
   /** With the key ring that decrypts the subscriptions' secrets. */
   stores: Pick<Stores, 'runs' | 'tenants' | 'webhooks' | 'webhookDeliveries' | 'destinations'>;
   logger: Logger;
-  /** Default: from the environment (M365SYNC_WEBHOOK_*). */
+  /** M365SYNC_WEBHOOK_* from the process settings; default their defaults. */
   settings?: WebhookSettings;
   /** How often a dispatch pass runs without a nudge (default 15 s). */
   scanIntervalMs?: number;
@@ -30,7 +34,7 @@ export interface Webhooks {
 
 export async function startWebhooks(options: StartWebhooksOptions): Promise<Webhooks> {
   const { stores } = options;
-  const settings = options.settings ?? webhookSettings();
+  const settings = options.settings ?? DEFAULT_WEBHOOK_SETTINGS;
   const queue = createWebhookQueue(options.redis);
   const dispatcher = new WebhookDispatcher({ stores, queue, settings, logger: options.logger });
   await Promise.all([

@@ -5,13 +5,15 @@
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { redisSettings } from '../../queues/connection.js';
-import { createSyncQueue } from '../../queues/sync-queue.js';
+import { globalDeleteThresholds } from '../../domain/delete-protection.js';
+import { scheduleSettings } from '../../queues/schedules.js';
+import { createSyncQueue, syncQueueSettings } from '../../queues/sync-queue.js';
 import { logger } from '../../observability/logger.js';
 import { setProcessLabel } from '../../observability/metrics.js';
 import { metricsSettings, serveMetrics } from '../../observability/metrics-server.js';
 import { createFullPull } from '../../workers/full-pull.js';
 import { clusterMetrics } from '../../workers/cluster-metrics.js';
-import { closeOnSignals, startWorker } from '../../workers/worker.js';
+import { closeOnSignals, startWorker, workerSettings } from '../../workers/worker.js';
 import { startScheduler } from '../../workers/scheduler.js';
 import { startWebhooks } from '../../workers/webhooks.js';
 import { webhookSettings } from '../../queues/webhook-queue.js';
@@ -27,14 +29,13 @@ export function workerCommand(ctx: CliContext): Command {
     )
     .action(async () => {
       setProcessLabel('worker');
-      const webhookConfig = webhookSettings(ctx.env); // checked before anything starts
       const stores = await ctx.stores();
       // Before taking jobs: a metrics port in use stops the process with a clear error.
       let running = () => false;
-      const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.worker);
+      const settings = metricsSettings(ctx.settings, DEFAULT_METRICS_PORT.worker);
       const metrics =
         settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => running() }) : undefined;
-      const redisConfig = redisSettings(ctx.env);
+      const redisConfig = redisSettings(ctx.settings);
       // Graph request limits per tenant, shared by every worker process through Redis.
       const limiterRedis = new Redis(redisConfig.url, { maxRetriesPerRequest: null });
       limiterRedis.on('error', (error) =>
@@ -43,18 +44,26 @@ export function workerCommand(ctx: CliContext): Command {
       const fullPull = createFullPull({
         stores,
         redis: limiterRedis,
-        env: ctx.env,
+        settings: ctx.settings,
         logger,
         shellLedger: { redis: limiterRedis, prefix: redisConfig.prefix },
       });
       // Shells a killed worker left on the proxies are deleted before this one takes jobs.
       await fullPull.start();
       // Ended runs' webhook deliveries: queued and delivered by the worker processes.
-      const webhooks = await startWebhooks({ redis: redisConfig, stores, logger, settings: webhookConfig });
+      const webhooks = await startWebhooks({
+        redis: redisConfig,
+        stores,
+        logger,
+        settings: webhookSettings(ctx.settings),
+      });
       const worker = await startWorker({
         redis: redisConfig,
         db: stores.db,
         processor: fullPull.processor,
+        settings: workerSettings(ctx.settings),
+        queueSettings: syncQueueSettings(ctx.settings),
+        deleteThresholds: globalDeleteThresholds(ctx.settings),
         logger,
         onRunsEnded: () => void webhooks.nudge(),
       });
@@ -89,12 +98,18 @@ export function schedulerCommand(ctx: CliContext): Command {
       const stores = await ctx.readStores(); // schedules need no tenant secrets
       let leader = () => false;
       let stopping = false;
-      const syncQueue = createSyncQueue(redisSettings(ctx.env));
-      clusterMetrics({ stores, syncQueue, isLeader: () => leader(), env: ctx.env });
-      const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.scheduler);
+      const syncQueue = createSyncQueue(redisSettings(ctx.settings));
+      clusterMetrics({ stores, syncQueue, isLeader: () => leader(), settings: ctx.settings });
+      const settings = metricsSettings(ctx.settings, DEFAULT_METRICS_PORT.scheduler);
       const metrics =
         settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => !stopping }) : undefined;
-      const scheduler = await startScheduler({ redis: redisSettings(ctx.env), stores });
+      const scheduler = await startScheduler({
+        redis: redisSettings(ctx.settings),
+        stores,
+        schedule: scheduleSettings(ctx.settings),
+        reconcileMs: ctx.settings.SCHEDULER_RECONCILE_MS,
+        leaderTtlMs: ctx.settings.SCHEDULER_LEADER_TTL_MS,
+      });
       leader = () => scheduler.isLeader();
       logger.info(
         { id: scheduler.id, leader: scheduler.isLeader(), metricsPort: settings.port || undefined },

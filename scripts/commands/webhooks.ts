@@ -3,12 +3,24 @@
  * portal) when sync runs end. `add` prints the signing secret once; it is stored encrypted and never
  * shown again (remove the subscription and add another to change it).
  */
+import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { ValidationError } from '../../domain/errors.js';
 import { WEBHOOK_STATUSES } from '../../domain/webhooks.js';
 import { operatorName, type CliContext } from './context.js';
 import { wholeNumber } from './sync.js';
 import { table } from './tenants.js';
+
+/** A secret from a file (one line; its line ending is not part of it). Never echoed. */
+async function secretFrom(path: string): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
+  } catch (error) {
+    throw new ValidationError('webhooks add', [
+      { field: '--secret-file', message: `cannot be read (${(error as NodeJS.ErrnoException).code})` },
+    ]);
+  }
+}
 
 export function webhooksCommand(ctx: CliContext): Command {
   const webhooks = new Command('webhooks').description(
@@ -31,8 +43,8 @@ export function webhooksCommand(ctx: CliContext): Command {
     .option('--status <statuses>', `the run ends it hears of (default all: ${WEBHOOK_STATUSES.join(',')})`)
     .option('--description <text>', 'what it is for')
     .option(
-      '--secret-env <variable>',
-      'take the signing secret from this environment variable (default: generate one)',
+      '--secret-file <path>',
+      'read the signing secret from this file, e.g. /dev/stdin (default: generate one)',
     )
     .option('--json', 'print JSON')
     .action(
@@ -42,14 +54,10 @@ export function webhooksCommand(ctx: CliContext): Command {
         scope: string;
         status?: string;
         description?: string;
-        secretEnv?: string;
+        secretFile?: string;
         json?: boolean;
       }) => {
-        const secret = options.secretEnv === undefined ? undefined : ctx.env[options.secretEnv];
-        if (options.secretEnv !== undefined && !secret)
-          throw new ValidationError('webhooks add', [
-            { field: '--secret-env', message: `names ${options.secretEnv}, which is not set` },
-          ]);
+        const secret = options.secretFile === undefined ? undefined : await secretFrom(options.secretFile);
         const created = await (
           await ctx.stores()
         ).webhooks.create(

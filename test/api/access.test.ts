@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteAccess } from '../../api/access.js';
 import { buildApi } from '../../api/server.js';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import type { Role } from '../../domain/access.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
@@ -41,7 +41,7 @@ const GHOST_ID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
 beforeAll(async () => {
   mongo = await testMongo('api-access');
   redis = await testRedis('api-access');
-  stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
+  stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
   await allowFixtureDestinations(stores.destinations);
   queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
 
@@ -88,7 +88,7 @@ beforeAll(async () => {
   aRun = await heldRun(aTenant, 'provider.resellerA.cust1', 'job-a');
   B.run = await heldRun(B.tenant, 'provider.resellerB.cust2', 'job-b');
 
-  const protection = new DeleteProtectionStore(mongo.db, {});
+  const protection = new DeleteProtectionStore(mongo.db);
   await protection.set({ tenantId: B.tenant }, 'graph', { count: 7 });
   await protection.set({ hierarchy: 'provider.resellerB' }, 'graph', { count: 9 });
   await protection.set({ hierarchy: 'provider' }, 'graph', { count: 11 });
@@ -131,7 +131,6 @@ beforeAll(async () => {
   app = buildApi({
     stores,
     syncQueue: queue,
-    env: {},
     authentication: { tokens: stores.tokens },
     boardQueues: [boardQueue],
   });

@@ -9,7 +9,7 @@ import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/server.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { openStores } from '../../connectors/mongo/stores.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
@@ -40,7 +40,7 @@ async function put(path: string, headers: Record<string, string>) {
 beforeAll(async () => {
   mongo = await testMongo('queue-board');
   redis = await testRedis('queue-board');
-  const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
+  const stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
   for (const [name, role, scope] of [
     ['admin', 'admin', '*'],
     ['scoped-admin', 'admin', 'provider.resellerA'],

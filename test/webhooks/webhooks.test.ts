@@ -7,7 +7,10 @@
  * address no entry names is refused on the socket; the secret is in no answer after creation, no log
  * line, no job and no document in the clear.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { ObjectId } from 'mongodb';
@@ -15,7 +18,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/server.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import {
   WEBHOOK_DELIVERIES_COLLECTION,
@@ -166,14 +169,14 @@ let failedRun = '';
 beforeAll(async () => {
   mongo = await testMongo('webhooks');
   redis = await testRedis('webhooks');
-  stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+  stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
   receiver = await startReceiver();
   await stores.destinations.allow('webhook', `127.0.0.1:${receiver.port}`);
   await stores.destinations.allow('webhook', 'localhost');
   adminToken = (await stores.tokens.create({ name: 'hooks-admin', role: 'admin', scope: '*' }, 'test')).token;
   syncQueue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
   webhookQueue = createWebhookQueue({ url: redis.url, prefix: redis.prefix });
-  app = buildApi({ stores, logger, syncQueue, env: {}, authentication: { tokens: stores.tokens } });
+  app = buildApi({ stores, logger, syncQueue, authentication: { tokens: stores.tokens } });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 
   const url = (path: string) => `http://127.0.0.1:${receiver.port}${path}`;
@@ -500,8 +503,8 @@ describe('m365sync webhooks', () => {
     MONGODB_URI: testEnv().mongoUri,
     M365SYNC_DB: mongo.db.databaseName,
     [ENCRYPTION_KEYS_VARIABLE]: '',
-    CLI_SECRET: 'cli-given-secret-0123456789abcdefghijklmnop',
   });
+  const CLI_SECRET = 'cli-given-secret-0123456789abcdefghijklmnop';
 
   it('adds (printing a generated secret once), lists, shows deliveries and removes', async () => {
     const env = { ...envOf(), [ENCRYPTION_KEYS_VARIABLE]: keys };
@@ -522,6 +525,9 @@ describe('m365sync webhooks', () => {
     expect(secret).toBeDefined();
     expect(added.err).toContain('only time the secret is shown');
 
+    const dir = await mkdtemp(join(tmpdir(), 'm365sync-webhook-'));
+    const secretFile = join(dir, 'secret.txt');
+    await writeFile(secretFile, `${CLI_SECRET}\n`);
     const given = await cli(
       env,
       'webhooks',
@@ -530,15 +536,29 @@ describe('m365sync webhooks', () => {
       'cli-given',
       '--url',
       url,
-      '--secret-env',
-      'CLI_SECRET',
+      '--secret-file',
+      secretFile,
     );
     expect(given.code, given.err).toBe(0);
-    expect(given.out).not.toContain(env.CLI_SECRET);
+    expect(given.out).toContain('It signs with the secret you gave.');
+    expect(given.out + given.err).not.toContain(CLI_SECRET);
+    const givenId = (await stores.webhooks.get('cli-given')).id;
+    expect((await stores.webhooks.withSecret(givenId))?.secret).toBe(CLI_SECRET); // without its line ending
+    await rm(dir, { recursive: true, force: true });
 
-    const unset = await cli(env, 'webhooks', 'add', '--name', 'cli-x', '--url', url, '--secret-env', 'NOPE');
-    expect(unset.code).toBe(2);
-    expect(unset.err).toContain('--secret-env');
+    const unreadable = await cli(
+      env,
+      'webhooks',
+      'add',
+      '--name',
+      'cli-x',
+      '--url',
+      url,
+      '--secret-file',
+      secretFile,
+    );
+    expect(unreadable.code).toBe(2);
+    expect(unreadable.err).toContain('--secret-file: cannot be read (ENOENT)');
 
     const refused = await cli(env, 'webhooks', 'add', '--name', 'cli-x', '--url', 'http://10.0.0.1/');
     expect(refused.code).toBe(2);
@@ -549,7 +569,7 @@ describe('m365sync webhooks', () => {
     expect(listed.code, listed.err).toBe(0);
     expect(listed.out).toContain('cli-portal');
     expect(listed.out).not.toContain(secret!);
-    expect(listed.out).not.toContain(env.CLI_SECRET);
+    expect(listed.out).not.toContain(CLI_SECRET);
 
     const log = await cli(envOf(), 'webhooks', 'deliveries', 'portal-flaky', '--run', okRun);
     expect(log.code, log.err).toBe(0);
