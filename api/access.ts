@@ -50,6 +50,8 @@ export interface AccessOptions {
   allowedHosts: readonly string[];
   /** Requests per token per window (default 600 per minute). */
   rateLimit?: { max: number; timeWindowMs: number };
+  /** The access of routes a plugin declares without one (the documentation's), by URL. */
+  accessByUrl?: (url: string) => RouteAccess | undefined;
 }
 
 export interface RouteEntry {
@@ -106,7 +108,8 @@ const BODY_METHODS = ['POST', 'PUT', 'PATCH'];
 export function registerAccessControl(app: FastifyInstance, options: AccessOptions): RouteEntry[] {
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', (route) => {
-    const access = route.config?.access;
+    const access = route.config?.access ?? options.accessByUrl?.(route.url);
+    if (access !== undefined) route.config = { ...route.config, access };
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (access === undefined)
       throw new Error(

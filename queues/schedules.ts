@@ -22,7 +22,7 @@ import { z } from 'zod';
 import { ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { ScheduleOverrides, type ScheduleOverride } from '../connectors/mongo/schedules.js';
-import { producerConnection, type RedisSettings } from './connection.js';
+import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
 
 export const TRIGGER_QUEUE = 'tenant-sync-triggers';
 export const TRIGGER_JOB = 'scheduled-sync';
@@ -139,8 +139,11 @@ export function parseScheduleOverride(input: unknown): ScheduleOverride {
   return out;
 }
 
-export function createTriggerQueue(redis: RedisSettings): Queue {
-  const queue = new Queue(TRIGGER_QUEUE, { connection: producerConnection(redis), prefix: redis.prefix });
+export function createTriggerQueue(redis: RedisSettings, options: ProducerOptions = {}): Queue {
+  const queue = new Queue(TRIGGER_QUEUE, {
+    connection: producerConnection(redis, options),
+    prefix: redis.prefix,
+  });
   queue.on('error', () => {});
   return queue;
 }

@@ -20,7 +20,7 @@ import { ObjectId, type Db, type Filter } from 'mongodb';
 import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { hierarchyFilter } from '../connectors/mongo/tenants.js';
 import { ActorName } from '../domain/actor.js';
-import { producerConnection, type RedisSettings } from './connection.js';
+import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
 
 export const SYNC_QUEUE = 'tenant-sync';
 export const SYNC_JOB = 'full-pull';
@@ -126,7 +126,7 @@ export function jobOptions(data: SyncJobData, settings: SyncQueueSettings): Jobs
 
 export function createSyncQueue(
   redis: RedisSettings,
-  options: { oneShot?: boolean } = {},
+  options: ProducerOptions = {},
 ): Queue<SyncJobData, unknown, string> {
   const queue = new Queue<SyncJobData, unknown, string>(SYNC_QUEUE, {
     connection: producerConnection(redis, options),

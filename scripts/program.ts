@@ -9,7 +9,7 @@ import { certificatesCommand } from './commands/certificates.js';
 import type { CliContext } from './commands/context.js';
 import { EXIT } from './commands/exit-codes.js';
 import { M365SYNC_VERSION } from '../observability/metrics.js';
-import { redactRedisUrl, redisSettings } from '../queues/connection.js';
+import { isRedisUnavailable, redactRedisUrl, redisSettings } from '../queues/connection.js';
 import { destinationsCommand } from './commands/destinations.js';
 import { tenantsCommand } from './commands/tenants.js';
 import { tokensCommand } from './commands/tokens.js';
@@ -123,12 +123,8 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
  * "Connection is closed", "Stream isn't writeable…"): say it the way MongoDB's is said.
  */
 function redisError(error: unknown, env: NodeJS.ProcessEnv): SyncError | undefined {
-  const e = error as { name?: string; code?: string; message?: string };
-  if (typeof e?.message !== 'string' || /^Mongo/.test(e.name ?? '')) return undefined;
-  const socket = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'EAI_AGAIN'];
-  const redisSays =
-    /Connection is closed|enableOfflineQueue|MaxRetriesPerRequest|max retries per request|NOAUTH|WRONGPASS/i;
-  if (!socket.includes(e.code ?? '') && !redisSays.test(e.message)) return undefined;
+  if (!isRedisUnavailable(error)) return undefined;
+  const e = error as { code?: string; message: string };
   let where = 'REDIS_URL';
   try {
     where = redactRedisUrl(redisSettings(env).url);

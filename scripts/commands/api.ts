@@ -1,10 +1,12 @@
 import { Command } from 'commander';
 import { apiHostNames } from '../../api/access.js';
+import { DEFAULT_SERVICE_TIMEOUT_MS } from '../../api/redis-calls.js';
 import { buildApi } from '../../api/server.js';
 import { SyncError } from '../../domain/errors.js';
 import { logger } from '../../observability/logger.js';
 import { setProcessLabel } from '../../observability/metrics.js';
 import { redisSettings } from '../../queues/connection.js';
+import { createTriggerQueue } from '../../queues/schedules.js';
 import { createSyncQueue, syncQueueSettings } from '../../queues/sync-queue.js';
 import type { CliContext } from './context.js';
 
@@ -57,8 +59,12 @@ export function apiCommand(ctx: CliContext): Command {
           );
         authentication = { tokens: stores.tokens, ...(bootstrapToken ? { bootstrapToken } : {}) };
       }
-      const syncQueue = createSyncQueue(redisSettings(ctx.env));
+      const serviceTimeoutMs = serviceTimeoutFromEnv(ctx.env);
+      const redis = redisSettings(ctx.env);
+      const syncQueue = createSyncQueue(redis, { commandTimeoutMs: serviceTimeoutMs });
+      const triggerQueue = createTriggerQueue(redis, { commandTimeoutMs: serviceTimeoutMs });
       ctx.onClose(() => syncQueue.close());
+      ctx.onClose(() => triggerQueue.close());
       const app = buildApi({
         stores,
         logger,
@@ -66,6 +72,8 @@ export function apiCommand(ctx: CliContext): Command {
         allowedHosts: apiHostNames(ctx.env, options.host),
         ...(rateLimit ? { rateLimit } : {}),
         syncQueue,
+        triggerQueue,
+        serviceTimeoutMs,
         env: ctx.env,
       });
       const url = await app.listen({ port: options.port, host: options.host });
@@ -76,6 +84,19 @@ export function apiCommand(ctx: CliContext): Command {
         process.once('SIGINT', stop);
       });
     });
+}
+
+/** M365SYNC_API_SERVICE_TIMEOUT_MS: how long a request waits for Redis, and /readyz for each service. */
+function serviceTimeoutFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env.M365SYNC_API_SERVICE_TIMEOUT_MS;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_SERVICE_TIMEOUT_MS;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 50 || ms > 60_000)
+    throw new SyncError(
+      'CONFIGURATION',
+      `M365SYNC_API_SERVICE_TIMEOUT_MS must be a whole number of milliseconds from 50 to 60000, not "${raw}".`,
+    );
+  return ms;
 }
 
 /** M365SYNC_API_RATE_LIMIT: requests per minute per token (default 600). */

@@ -12,6 +12,7 @@ import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import type { Role } from '../../domain/access.js';
+import { createTriggerQueue, schedulerId } from '../../queues/schedules.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../scripts/commands/context.js';
 import { validTenantInput, allowFixtureDestinations } from '../support/fixtures.js';
@@ -21,6 +22,7 @@ import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support
 let mongo: TestMongo;
 let redis: TestRedis;
 let queue: Queue<SyncJobData, unknown, string>;
+let triggerQueue: Queue;
 let stores: Stores;
 let app: FastifyInstance;
 let base: string;
@@ -42,6 +44,7 @@ beforeAll(async () => {
   stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
   await allowFixtureDestinations(stores.destinations);
   queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+  triggerQueue = createTriggerQueue({ url: redis.url, prefix: redis.prefix });
 
   const add = (hierarchy: string, name: string) =>
     stores.tenants.add(validTenantInput({ hierarchy, Tenant: { name } }));
@@ -104,13 +107,21 @@ beforeAll(async () => {
     token[name] = (await stores.tokens.create({ name, role, scope }, 'test')).token;
 
   bMarkers = ['resellerB', B.tenant, B.other, B.run, 'Beta Secret Customer', 'b-viewer'];
-  app = buildApi({ stores, syncQueue: queue, env: {}, authentication: { tokens: stores.tokens } });
+  app = buildApi({
+    stores,
+    syncQueue: queue,
+    triggerQueue,
+    env: {},
+    authentication: { tokens: stores.tokens },
+    checkResponses: true,
+  });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 }, 60_000);
 
 afterAll(async () => {
   await app?.close();
   await queue?.close();
+  await triggerQueue?.close();
   await redis?.close();
   await mongo?.close();
 });
@@ -184,7 +195,21 @@ async function bUntouched(): Promise<void> {
   expect(
     await mongo.db.collection('sync_runs').countDocuments({ tenantId: { $in: [B.tenant, B.other] } }),
   ).toBe(1);
+  expect(await mongo.db.collection('schedules').countDocuments({ _id: { $in: [B.tenant, B.other] } })).toBe(
+    0,
+  );
+  expect(await triggerQueue.getJobScheduler(schedulerId(B.tenant))).toBeUndefined();
 }
+
+/** The documentation's routes: public, and nothing in them of any tenant. */
+const DOCS: Record<string, string> = {
+  'GET /docs': '/docs',
+  'GET /docs/json': '/docs/json',
+  'GET /docs/yaml': '/docs/yaml',
+  'GET /docs/static/*': '/docs/static/swagger-ui.css',
+  'GET /docs/static/index.html': '/docs/static/index.html',
+  'GET /docs/static/swagger-initializer.js': '/docs/static/swagger-initializer.js',
+};
 
 /**
  * Per route: what a provider.resellerA admin (the strongest scoped caller, so no role hides a scope
@@ -193,6 +218,46 @@ async function bUntouched(): Promise<void> {
 const scopeTable: Record<string, () => Promise<void>> = {
   'GET /health': async () => expectNothingOfB(await call(null, 'GET', '/health')),
   'GET /metrics': async () => expectNothingOfB(await call(null, 'GET', '/metrics')),
+  'GET /readyz': async () => expectNothingOfB(await call(null, 'GET', '/readyz')),
+  ...Object.fromEntries(
+    Object.entries(DOCS).map(([route, path]) => [
+      route,
+      async () => expectNothingOfB(await call(null, 'GET', path)),
+    ]),
+  ),
+  'GET /tenants/:ref/status': async () => {
+    await expectLikeNothing('GET', (ref) => `/tenants/${ref}/status`, bRefs());
+  },
+  'GET /tenants/:ref/schedule': async () => {
+    await expectLikeNothing('GET', (ref) => `/tenants/${ref}/schedule`, bRefs());
+  },
+  'PUT /tenants/:ref/schedule': async () => {
+    await expectLikeNothing('PUT', (ref) => `/tenants/${ref}/schedule`, bRefs(), { pattern: '0 3 * * *' });
+  },
+  'DELETE /tenants/:ref/schedule': async () => {
+    await expectLikeNothing('DELETE', (ref) => `/tenants/${ref}/schedule`, bRefs());
+  },
+  'DELETE /runs/:id': async () => {
+    // B's run has ended: were it in scope, the answer would be 409.
+    await expectLikeNothing('DELETE', (ref) => `/runs/${ref}`, [B.run]);
+  },
+  'GET /queue': async () => {
+    // The job counts are of every tenant: a scoped caller learns only whether syncs are paused.
+    const answer = await call('a-admin', 'GET', '/queue');
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({ paused: false });
+  },
+  'POST /queue/pause': async () => {
+    // Pausing stops every tenant's syncs: only a token whose scope is * may.
+    expect((await call('a-admin', 'POST', '/queue/pause', {})).status).toBe(403);
+    expect(await queue.isPaused()).toBe(false);
+  },
+  'POST /queue/resume': async () => {
+    await queue.pause();
+    expect((await call('a-admin', 'POST', '/queue/resume', {})).status).toBe(403);
+    expect(await queue.isPaused()).toBe(true);
+    await queue.resume();
+  },
   'GET /tenants': async () => {
     const all = await call('a-admin', 'GET', '/tenants');
     expect(all.status).toBe(200);
@@ -303,6 +368,28 @@ const scopeTable: Record<string, () => Promise<void>> = {
 const roleTable: Record<string, { access: RouteAccess; probe: { path: string; body?: unknown } }> = {
   'GET /health': { access: 'public', probe: { path: '/health' } },
   'GET /metrics': { access: 'public', probe: { path: '/metrics' } },
+  'GET /readyz': { access: 'public', probe: { path: '/readyz' } },
+  ...Object.fromEntries(
+    Object.entries(DOCS).map(([route, path]) => [route, { access: 'public' as const, probe: { path } }]),
+  ),
+  'GET /tenants/:ref/status': { access: { needs: 'viewer' }, probe: { path: '/tenants/ghost/status' } },
+  'GET /tenants/:ref/schedule': { access: { needs: 'viewer' }, probe: { path: '/tenants/ghost/schedule' } },
+  'PUT /tenants/:ref/schedule': {
+    access: { needs: 'admin' },
+    probe: { path: '/tenants/ghost/schedule', body: {} },
+  },
+  'DELETE /tenants/:ref/schedule': { access: { needs: 'admin' }, probe: { path: '/tenants/ghost/schedule' } },
+  'DELETE /runs/:id': { access: { needs: 'operator' }, probe: { path: `/runs/${GHOST_ID}` } },
+  'GET /queue': { access: { needs: 'viewer' }, probe: { path: '/queue' } },
+  // Pause, then resume: the queue ends as it began.
+  'POST /queue/pause': {
+    access: { needs: 'admin', allScopes: true },
+    probe: { path: '/queue/pause', body: {} },
+  },
+  'POST /queue/resume': {
+    access: { needs: 'admin', allScopes: true },
+    probe: { path: '/queue/resume', body: {} },
+  },
   'GET /tenants': { access: { needs: 'viewer' }, probe: { path: '/tenants' } },
   'GET /tenants/:ref': { access: { needs: 'viewer' }, probe: { path: '/tenants/ghost' } },
   'POST /tenants': { access: { needs: 'admin' }, probe: { path: '/tenants', body: {} } },
