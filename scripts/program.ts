@@ -15,6 +15,7 @@ import { tenantsCommand } from './commands/tenants.js';
 import { tokensCommand } from './commands/tokens.js';
 import { kindsCommand, protectionCommand } from './commands/controls.js';
 import { schedulerCommand, workerCommand } from './commands/processes.js';
+import { queueCommand } from './commands/queue.js';
 import { simulateCommand } from './commands/simulate.js';
 import { runsCommand, scheduleCommand, syncCommand, testConnectionCommand } from './commands/sync.js';
 
@@ -36,6 +37,7 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(runsCommand(ctx));
   program.addCommand(testConnectionCommand(ctx));
   program.addCommand(scheduleCommand(ctx));
+  program.addCommand(queueCommand(ctx));
   program.addCommand(workerCommand(ctx));
   program.addCommand(schedulerCommand(ctx));
   program.addCommand(apiCommand(ctx));

@@ -195,9 +195,11 @@ async function bUntouched(): Promise<void> {
   expect(
     await mongo.db.collection('sync_runs').countDocuments({ tenantId: { $in: [B.tenant, B.other] } }),
   ).toBe(1);
-  expect(await mongo.db.collection('schedules').countDocuments({ _id: { $in: [B.tenant, B.other] } })).toBe(
-    0,
-  );
+  expect(
+    await mongo.db
+      .collection<{ _id: string }>('schedules')
+      .countDocuments({ _id: { $in: [B.tenant, B.other] } }),
+  ).toBe(0);
   expect(await triggerQueue.getJobScheduler(schedulerId(B.tenant))).toBeUndefined();
 }
 
