@@ -35,6 +35,7 @@ import { DEFAULT_SERVICE_TIMEOUT_MS, queueCall, within } from './redis-calls.js'
 import { registerScheduleRoutes } from './schedule-routes.js';
 import {
   type ApiTypeProvider,
+  ErrorBody,
   ERRORS,
   Health,
   HierarchyQuery,
@@ -219,7 +220,10 @@ function registerTenantRoutes(app: FastifyInstance, options: ApiOptions, timeout
   // Liveness: the process answers (and says how MongoDB and the extra checks are doing).
   api.get(
     '/health',
-    { config: open, schema: { tags: ['health'], security: [], response: { 200: Health, 503: Health } } },
+    {
+      config: open,
+      schema: { tags: ['health'], security: [], response: { 200: Health, 503: Health, '4xx': ErrorBody } },
+    },
     async (_request, reply) => {
       const checks: Record<string, string> = {};
       const all = { mongodb: () => options.stores.db.command({ ping: 1 }), ...options.healthChecks };
@@ -280,7 +284,7 @@ function registerTenantRoutes(app: FastifyInstance, options: ApiOptions, timeout
         tags: ['health'],
         security: [],
         description: 'Prometheus metrics of this process (text exposition format).',
-        produces: ['text/plain'],
+        response: { ...ERRORS },
       },
     },
     async (_request, reply) => {

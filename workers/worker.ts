@@ -303,7 +303,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     let leaseLost = false;
     let renewing = false;
     // The run's record, once claimed: the keeper reads an operator's cancel request on it at each tick.
-    let runId: string | undefined;
+    let runId: string | undefined = undefined;
     let cancelledBy: string | undefined;
     let readingCancel = false;
     const readCancelRequest = (id: string) => {

@@ -26,7 +26,12 @@ export function queueCommand(ctx: CliContext): Command {
         ? 'paused: workers take no new sync jobs (m365sync queue resume)'
         : 'running: workers take sync jobs',
     );
-    ctx.io.out(table(['STATE', 'JOBS'], Object.entries(state.jobs).map(([s, n]) => [s, String(n)])));
+    ctx.io.out(
+      table(
+        ['STATE', 'JOBS'],
+        Object.entries(state.jobs).map(([s, n]) => [s, String(n)]),
+      ),
+    );
   };
   queue
     .command('show')
