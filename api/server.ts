@@ -9,6 +9,7 @@
  * routes included; no response ever holds a password.
  */
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
@@ -119,10 +120,16 @@ declare module 'fastify' {
   }
 }
 
+/** Routes that monitoring calls all the time: their requests are not logged. */
+const PROBES = new Set(['/metrics', '/health', '/readyz']);
+
 export function buildApi(options: ApiOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger | undefined,
-    disableRequestLogging: !options.logger,
+    // Probes and scrapes come every few seconds: logging each would drown the requests that matter.
+    logController: new LogController({
+      disableRequestLogging: (request) => !options.logger || PROBES.has(request.url.split('?')[0]!),
+    }),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   // Answers are sent as they are (the schemas document them); with checkResponses they must match.
