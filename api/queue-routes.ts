@@ -9,6 +9,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ALL_SCOPES } from '../domain/access.js';
+import { queueState } from '../queues/queue-state.js';
 import type { SyncJobData } from '../queues/sync-queue.js';
 import { callerOf } from './access.js';
 import { queueCall } from './redis-calls.js';
@@ -28,17 +29,11 @@ const QueueState = z.object({
     .describe('sync jobs by state, for callers whose scope is *'),
 });
 
-const COUNTED = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
-
 export function registerQueueRoutes(app: FastifyInstance, options: QueueRouteOptions): void {
   const api = app.withTypeProvider<ApiTypeProvider>();
   const { syncQueue: queue, timeoutMs } = options;
   const state = (request: FastifyRequest) =>
-    queueCall(queue, timeoutMs, async () => {
-      const paused = await queue.isPaused();
-      if (callerOf(request).scope !== ALL_SCOPES) return { paused };
-      return { paused, jobs: await queue.getJobCounts(...COUNTED) };
-    });
+    queueCall(queue, timeoutMs, () => queueState(queue, { jobs: callerOf(request).scope === ALL_SCOPES }));
   const response = { 200: QueueState, ...ERRORS };
 
   api.get(

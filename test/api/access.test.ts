@@ -9,18 +9,17 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteAccess } from '../../api/access.js';
 import { buildApi } from '../../api/server.js';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import type { Role } from '../../domain/access.js';
-import { createTriggerQueue, schedulerId } from '../../queues/schedules.js';
-import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
-import { openStores, type Stores } from '../../scripts/commands/context.js';
-import { validTenantInput, allowFixtureDestinations } from '../support/fixtures.js';
-import { keyEntry } from '../support/keys.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { schedulerId } from '../../queues/schedules.js';
+import type { SyncJobData } from '../../queues/sync-queue.js';
+import type { Stores } from '../../scripts/commands/context.js';
+import { startTestApi, type TestApi } from '../support/api.js';
+import { validTenantInput } from '../support/fixtures.js';
+import type { TestMongo } from '../support/services.js';
 
+let api: TestApi;
 let mongo: TestMongo;
-let redis: TestRedis;
 let queue: Queue<SyncJobData, unknown, string>;
 let triggerQueue: Queue;
 let stores: Stores;
@@ -39,12 +38,8 @@ let bMarkers: string[] = [];
 const GHOST_ID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
 
 beforeAll(async () => {
-  mongo = await testMongo('api-access');
-  redis = await testRedis('api-access');
-  stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
-  await allowFixtureDestinations(stores.destinations);
-  queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-  triggerQueue = createTriggerQueue({ url: redis.url, prefix: redis.prefix });
+  api = await startTestApi('api-access');
+  ({ mongo, stores, queue, triggerQueue, app, base } = api);
 
   const add = (hierarchy: string, name: string) =>
     stores.tenants.add(validTenantInput({ hierarchy, Tenant: { name } }));
@@ -107,23 +102,10 @@ beforeAll(async () => {
     token[name] = (await stores.tokens.create({ name, role, scope }, 'test')).token;
 
   bMarkers = ['resellerB', B.tenant, B.other, B.run, 'Beta Secret Customer', 'b-viewer'];
-  app = buildApi({
-    stores,
-    syncQueue: queue,
-    triggerQueue,
-    env: {},
-    authentication: { tokens: stores.tokens },
-    checkResponses: true,
-  });
-  base = await app.listen({ port: 0, host: '127.0.0.1' });
 }, 60_000);
 
 afterAll(async () => {
-  await app?.close();
-  await queue?.close();
-  await triggerQueue?.close();
-  await redis?.close();
-  await mongo?.close();
+  await api?.close();
 });
 
 interface Answer {

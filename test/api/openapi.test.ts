@@ -4,18 +4,10 @@
  * the error shape the document gives for that route, naming the field the document declares.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isDocsRoute } from '../../api/docs.js';
-import { buildApi } from '../../api/server.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
-import { createTriggerQueue } from '../../queues/schedules.js';
-import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
-import { openStores } from '../../scripts/commands/context.js';
-import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.js';
-import { keyEntry } from '../support/keys.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { callApi, startTestApi, type TestApi } from '../support/api.js';
+import { validTenantInput } from '../support/fixtures.js';
 
 type Json = Record<string, unknown>;
 interface Operation {
@@ -24,58 +16,26 @@ interface Operation {
   responses: Record<string, { content?: { 'application/json': { schema: Json } } }>;
 }
 
-let mongo: TestMongo;
-let redis: TestRedis;
-let queue: Queue<SyncJobData, unknown, string>;
-let triggerQueue: Queue;
-let app: FastifyInstance;
-let base: string;
+let api: TestApi;
 let token: string;
 let tenantId: string;
 let doc: { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Json } };
 
 beforeAll(async () => {
-  mongo = await testMongo('api-openapi');
-  redis = await testRedis('api-openapi');
-  const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
-  await allowFixtureDestinations(stores.destinations);
-  queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-  triggerQueue = createTriggerQueue({ url: redis.url, prefix: redis.prefix });
-  token = (await stores.tokens.create({ name: 'doc-reader', role: 'admin', scope: '*' }, 'test')).token;
-  tenantId = (await stores.tenants.add(validTenantInput())).id;
-  app = buildApi({
-    stores,
-    syncQueue: queue,
-    triggerQueue,
-    env: {},
-    authentication: { tokens: stores.tokens },
-    checkResponses: true,
+  api = await startTestApi('api-openapi', async (stores) => {
+    token = (await stores.tokens.create({ name: 'doc-reader', role: 'admin', scope: '*' }, 'test')).token;
+    tenantId = (await stores.tenants.add(validTenantInput())).id;
   });
-  base = await app.listen({ port: 0, host: '127.0.0.1' });
-  const response = await fetch(`${base}/docs/json`);
-  expect(response.status).toBe(200);
-  doc = (await response.json()) as typeof doc;
+  const answer = await callApi(api.base, null, 'GET', '/docs/json');
+  expect(answer.status).toBe(200);
+  doc = answer.json as typeof doc;
 }, 60_000);
 
 afterAll(async () => {
-  await app?.close();
-  await queue?.close();
-  await triggerQueue?.close();
-  await redis?.close();
-  await mongo?.close();
+  await api?.close();
 });
 
-const call = async (method: string, path: string, body?: unknown) => {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  return { status: response.status, json: (await response.json()) as Json };
-};
+const call = (method: string, path: string, body?: unknown) => callApi(api.base, token, method, path, body);
 
 /** A schema of the document, its `$ref` resolved (one level: the components are flat). */
 function resolved(schema: Json): Json {
@@ -88,7 +48,7 @@ const openApiPath = (url: string) => url.replace(/:([A-Za-z]+)/g, '{$1}');
 describe('the OpenAPI document', () => {
   it('is OpenAPI 3.1 and describes every route of the route table (the documentation itself aside)', () => {
     expect(doc.openapi).toBe('3.1.0');
-    const routes = app.routeTable.filter((r) => !isDocsRoute(r.url));
+    const routes = api.app.routeTable.filter((r) => !isDocsRoute(r.url));
     expect(routes.length).toBeGreaterThan(25);
     for (const route of routes) {
       const operation = doc.paths[openApiPath(route.url)]?.[route.method.toLowerCase()];
@@ -105,7 +65,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('is browsable at /docs without a token', async () => {
-    const page = await fetch(`${base}/docs`);
+    const page = await fetch(`${api.base}/docs`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     expect(await page.text()).toMatch(/swagger/i);
@@ -189,10 +149,10 @@ describe('a request that breaks a schema', () => {
   });
 
   it('nothing was stored or enqueued by a refused request', async () => {
-    expect(await mongo.db.collection('sync_runs').countDocuments()).toBe(0);
-    expect(await mongo.db.collection('api_tokens').countDocuments({ name: 'x' })).toBe(0);
-    expect(await mongo.db.collection('schedules').countDocuments()).toBe(0);
-    expect(await queue.isPaused()).toBe(false);
+    expect(await api.mongo.db.collection('sync_runs').countDocuments()).toBe(0);
+    expect(await api.mongo.db.collection('api_tokens').countDocuments({ name: 'x' })).toBe(0);
+    expect(await api.mongo.db.collection('schedules').countDocuments()).toBe(0);
+    expect(await api.queue.isPaused()).toBe(false);
   });
 
   it('an unknown route answers in the same shape', async () => {

@@ -20,6 +20,7 @@ import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { callApi } from '../support/api.js';
 
 const TIMEOUT_MS = 400;
 /** What the answer may take beyond the timeout: the MongoDB reads and writes around the Redis call. */
@@ -95,19 +96,8 @@ async function apiOn(url: string): Promise<AwayApi> {
   };
 }
 
-async function call(api: AwayApi, method: string, path: string, body?: unknown) {
-  const started = Date.now();
-  const response = await fetch(`${api.base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const json = (await response.json()) as { code?: string; message?: string; problems?: { field: string }[] };
-  return { status: response.status, json, ms: Date.now() - started };
-}
+const call = (api: AwayApi, method: string, path: string, body?: unknown) =>
+  callApi(api.base, token, method, path, body);
 
 /** Every route that needs Redis, with a request that would otherwise succeed. */
 const needsRedis = (): [string, string, unknown?][] => [
@@ -137,7 +127,7 @@ async function expectRedisAway(api: AwayApi): Promise<void> {
   const ready = await call(api, 'GET', '/readyz');
   expect(ready.status).toBe(503);
   expect(ready.json.code).toBe('SERVICE_UNAVAILABLE');
-  expect(ready.json.problems?.map((p) => p.field)).toEqual(['redis']);
+  expect(ready.json.problems?.map((p: { field: string }) => p.field)).toEqual(['redis']);
   expect(ready.ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
   // MongoDB routes are untouched, and the refused requests stored nothing.
   expect((await call(api, 'GET', '/tenants')).status).toBe(200);

@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../api/server.js';
 import { SyncRuns, type RunStatus, type SyncRun } from '../../connectors/mongo/sync-runs.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';
+import { callApi } from '../support/api.js';
 import { cli } from '../support/cli.js';
 import { eventually } from '../workers/support/harness.js';
 import { startEngine, type Engine } from './support.js';
@@ -23,17 +24,7 @@ describe('cancel a run, pause the queue', { timeout: 180_000 }, () => {
   let token: string;
   let tenantId: string;
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    return { status: response.status, json: (await response.json()) as Record<string, unknown> };
-  };
+  const api = (method: string, path: string, body?: unknown) => callApi(base, token, method, path, body);
   const runWith = (runId: string, status: RunStatus) =>
     eventually(async () => {
       const run = await runs.get(runId);
