@@ -2,6 +2,112 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
+/**
+ * The folder rules of docs/ARCHITECTURE.md ("Import rules"), one block per folder: an import that
+ * leaves the folder for one it may not use fails the lint. Each entry matches the import's path as
+ * written (relative, `../` repeated as deep as the file sits). One block per file: ESLint uses the
+ * last matching block's options of a rule, so a subfolder's block repeats its parent's patterns.
+ */
+const UP = String.raw`^(\.\./)+`;
+const never = (folders, why) => ({
+  regex: `${UP}(${folders.join('|')})/`,
+  message: `${why} (docs/ARCHITECTURE.md, "Import rules").`,
+});
+const ENTRY_POINTS = never(
+  ['scripts', 'bench', 'test', 'simulators'],
+  'Nothing of the product imports the CLI, the benchmarks, the tests or the simulators',
+);
+/** What every connector may not import (ESLint applies one block's patterns per rule, so each repeats it). */
+const CONNECTORS = [
+  never(
+    ['queues', 'operations', 'workers', 'api'],
+    'connectors/ imports only domain/, observability/ and connectors/',
+  ),
+  ENTRY_POINTS,
+];
+const importRules = (files, ...patterns) => ({
+  files,
+  rules: { 'no-restricted-imports': ['error', { patterns }] },
+});
+
+export const folderRules = [
+  importRules(['domain/**/*.ts'], {
+    regex: String.raw`^\.\./`,
+    message: 'domain/ imports nothing of the project outside domain/ (docs/ARCHITECTURE.md, "Import rules").',
+  }),
+  importRules(
+    ['observability/**/*.ts'],
+    never(
+      ['connectors', 'queues', 'operations', 'workers', 'api', 'scripts', 'bench', 'test', 'simulators'],
+      'observability/ imports only domain/',
+    ),
+  ),
+  importRules(['connectors/*.ts'], ...CONNECTORS),
+  importRules(
+    ['connectors/graph/**/*.ts'],
+    ...CONNECTORS,
+    never(['winrm', 'powershell', 'mongo'], 'connectors/graph/ uses no other connector'),
+  ),
+  importRules(
+    ['connectors/winrm/**/*.ts'],
+    ...CONNECTORS,
+    never(
+      ['powershell', 'graph', 'mongo'],
+      'connectors/winrm/ uses no other connector (powershell/ depends on winrm/, never the reverse)',
+    ),
+  ),
+  importRules(
+    ['connectors/powershell/**/*.ts'],
+    ...CONNECTORS,
+    never(['graph', 'mongo'], 'connectors/powershell/ uses only winrm/ of the connectors'),
+  ),
+  importRules(
+    ['connectors/mongo/**/*.ts'],
+    ...CONNECTORS,
+    never(['graph', 'winrm', 'powershell'], 'connectors/mongo/ uses no other connector'),
+  ),
+  importRules(
+    ['queues/**/*.ts'],
+    never(
+      ['operations', 'workers', 'api', 'observability'],
+      'queues/ imports only domain/ and connectors/mongo/',
+    ),
+    {
+      regex: String.raw`^\.\./connectors/(graph|winrm|powershell)/`,
+      message: 'queues/ imports only domain/ and connectors/mongo/ (docs/ARCHITECTURE.md, "Import rules").',
+    },
+    ENTRY_POINTS,
+  ),
+  importRules(
+    ['operations/**/*.ts'],
+    never(['workers', 'api'], 'operations/ imports only domain/, connectors/, queues/ and observability/'),
+    ENTRY_POINTS,
+  ),
+  importRules(['workers/**/*.ts'], never(['api'], 'workers/ never imports api/'), ENTRY_POINTS),
+  importRules(
+    ['api/**/*.ts'],
+    never(['workers'], 'api/ asks the engine through operations/, never workers/'),
+    {
+      regex: String.raw`^\.\./connectors/(graph|winrm|powershell)/`,
+      message:
+        'api/ uses the stores of connectors/mongo/ and operations/, not the other connectors (docs/ARCHITECTURE.md, "Import rules").',
+    },
+    ENTRY_POINTS,
+  ),
+  importRules(
+    ['simulators/**/*.ts'],
+    never(
+      ['queues', 'operations', 'workers', 'api', 'observability', 'scripts', 'bench', 'test'],
+      'simulators/ import only domain/',
+    ),
+    {
+      regex: String.raw`^(\.\./)+connectors/(?!winrm/wsman\.js$)`,
+      message:
+        'simulators/ share with the client only the protocol constants of connectors/winrm/wsman.ts (docs/ARCHITECTURE.md, "Import rules").',
+    },
+  ),
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.data/', 'coverage/'] },
   js.configs.recommended,
@@ -14,4 +120,5 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  ...folderRules,
 );

@@ -7,10 +7,8 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { KindLists } from '../connectors/mongo/kind-lists.js';
-import { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { clearSchedule, setSchedule, showSchedule } from '../queues/schedules.js';
-import type { Stores } from '../scripts/commands/context.js';
+import type { Stores } from '../connectors/mongo/stores.js';
 import { callerOf } from './access.js';
 import { queueCall } from './redis-calls.js';
 import { type ApiTypeProvider, ERRORS, RefParams, Run, ScheduleBody, ScheduleView } from './schemas.js';
@@ -43,9 +41,8 @@ const admin = { access: { needs: 'admin' as const } };
 
 export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRouteOptions): void {
   const api = app.withTypeProvider<ApiTypeProvider>();
-  const { db, tenants } = options.stores;
-  const runs = new SyncRuns(db);
-  const kindLists = new KindLists(db);
+  const { stores } = options;
+  const { tenants, runs, kindLists } = stores;
   const { triggerQueue, timeoutMs } = options;
   const redis = <T>(call: () => Promise<T>) => queueCall(triggerQueue, timeoutMs, call);
   const tenantOf = (ref: string, request: FastifyRequest) =>
@@ -64,7 +61,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
         runs.latest(tenant.id, ['queued']),
         runs.latest(tenant.id, ENDED),
         runs.latest(tenant.id, ['succeeded']),
-        redis(() => showSchedule(triggerQueue, db, tenant.id)),
+        redis(() => showSchedule(triggerQueue, stores, tenant.id)),
       ]);
       return {
         tenantId: tenant.id,
@@ -86,7 +83,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
     },
     async (request) => {
       const tenant = await tenantOf(request.params.ref, request);
-      return redis(() => showSchedule(triggerQueue, db, tenant.id));
+      return redis(() => showSchedule(triggerQueue, stores, tenant.id));
     },
   );
 
@@ -109,7 +106,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
       const { kinds: spec, ...rest } = request.body;
       const input = { ...rest, ...(spec === undefined ? {} : { kinds: await kindLists.resolve(spec) }) };
       return redis(() =>
-        setSchedule(triggerQueue, db, tenant.id, input, { updatedBy: callerOf(request).name }),
+        setSchedule(triggerQueue, stores, tenant.id, input, { updatedBy: callerOf(request).name }),
       );
     },
   );
@@ -127,7 +124,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
     },
     async (request) => {
       const tenant = await tenantOf(request.params.ref, request);
-      return redis(() => clearSchedule(triggerQueue, db, tenant.id));
+      return redis(() => clearSchedule(triggerQueue, stores, tenant.id));
     },
   );
 }

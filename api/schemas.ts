@@ -7,7 +7,7 @@
  */
 import type { FastifyTypeProvider } from 'fastify';
 import { z } from 'zod';
-import { RUN_STATUSES } from '../connectors/mongo/sync-runs.js';
+import { RUN_STATUSES } from '../domain/sync-run.js';
 import { ROLES } from '../domain/access.js';
 import { HIERARCHY } from '../domain/tenant.js';
 

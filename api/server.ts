@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SyncError, ValidationError, type ErrorCode, type FieldProblem } from '../domain/errors.js';
 import { registry } from '../observability/metrics.js';
-import type { Stores } from '../scripts/commands/context.js';
+import type { Stores } from '../connectors/mongo/stores.js';
 import type { Queue } from 'bullmq';
 import type { SyncJobData } from '../queues/sync-queue.js';
 import {
@@ -46,7 +46,7 @@ import {
 } from './schemas.js';
 import { registerSyncRoutes } from './sync-routes.js';
 import { registerTokenRoutes } from './token-routes.js';
-import { purgeTenant } from '../workers/tenant-maintenance.js';
+import { purgeTenant } from '../operations/purge-tenant.js';
 
 export interface ApiOptions {
   stores: Stores;
@@ -376,7 +376,7 @@ function registerTenantRoutes(app: FastifyInstance, options: ApiOptions, timeout
       const caller = callerOf(request);
       const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
       if (request.query.data === 'purge')
-        await purgeTenant(options.stores.db, tenant, { requestedBy: caller.name });
+        await purgeTenant(options.stores, tenant, { requestedBy: caller.name });
       return tenants.remove(tenant.id, { scope: caller.scope });
     },
   );

@@ -8,16 +8,16 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
-import { KindLists } from '../connectors/mongo/kind-lists.js';
-import { RUN_STATUSES, SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { Stores } from '../connectors/mongo/stores.js';
 import { ALL_SCOPES, scopeCovers, type Caller } from '../domain/access.js';
 import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { SyncError } from '../domain/errors.js';
+import { RUN_STATUSES } from '../domain/sync-run.js';
+import { approveDeletes } from '../operations/approve-deletes.js';
+import { purgeTenant } from '../operations/purge-tenant.js';
+import { requestSync, syncKinds } from '../operations/request-sync.js';
 import { cancelRun } from '../queues/run-cancellation.js';
-import { enqueueSync, syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
-import type { Stores } from '../scripts/commands/context.js';
-import { approveDeletes, purgeTenant } from '../workers/tenant-maintenance.js';
+import { syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
 import { callerOf } from './access.js';
 import { queueCall } from './redis-calls.js';
 import {
@@ -61,10 +61,8 @@ const Enqueued = z.object({
 
 export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptions): void {
   const api = app.withTypeProvider<ApiTypeProvider>();
-  const { db, tenants } = options.stores;
-  const runs = new SyncRuns(db);
-  const kindLists = new KindLists(db);
-  const { syncQueue, timeoutMs } = options;
+  const { stores, syncQueue, timeoutMs } = options;
+  const { tenants, runs, kindLists } = stores;
 
   /** A run the caller may see: its tenant is within the caller's scope (else "no such run"). */
   const runInScope = async (caller: Caller, runId: string) => {
@@ -99,21 +97,15 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
     async (request, reply) => {
       const caller = callerOf(request);
       const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
-      const { kinds: spec } = request.body;
-      const kinds = spec === undefined ? undefined : await kindLists.resolve(spec);
+      const { kinds } = request.body;
       const result = await queueCall(syncQueue, timeoutMs, () =>
-        enqueueSync(
-          syncQueue,
-          {
-            tenantId: tenant.id,
-            trigger: 'api',
-            requestedBy: caller.name,
-            ...(kinds ? { kinds } : {}),
-          },
-          { runs, hierarchy: tenant.hierarchy, settings: syncQueueSettings(options.env ?? process.env) },
+        requestSync(
+          { queue: syncQueue, stores, settings: syncQueueSettings(options.env ?? process.env) },
+          tenant,
+          { trigger: 'api', requestedBy: caller.name, ...(kinds === undefined ? {} : { kinds }) },
         ),
       );
-      return reply.status(202).send({ ...result, ...(kinds ? { kinds } : {}) });
+      return reply.status(202).send(result);
     },
   );
 
@@ -204,7 +196,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
     async (request) => {
       const caller = callerOf(request);
       await runInScope(caller, request.params.id);
-      return approveDeletes(db, request.params.id, caller.name);
+      return approveDeletes(stores, request.params.id, caller.name);
     },
   );
 
@@ -231,8 +223,8 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
       const caller = callerOf(request);
       const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
       const { kinds: spec } = request.body;
-      const kinds = spec === undefined ? undefined : await kindLists.resolve(spec);
-      return purgeTenant(db, tenant, { requestedBy: caller.name, ...(kinds ? { kinds } : {}) });
+      const kinds = await syncKinds(stores, spec);
+      return purgeTenant(stores, tenant, { requestedBy: caller.name, ...(kinds ? { kinds } : {}) });
     },
   );
 
@@ -275,7 +267,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
     },
     async (request) => {
       const caller = callerOf(request);
-      const settings = await new DeleteProtectionStore(db, options.env ?? process.env).settings();
+      const settings = await stores.deleteProtection.settings(options.env);
       if (caller.scope === ALL_SCOPES) return settings;
       return withinScope(settings, caller.scope, new Set(await tenants.idsInScope(caller.scope)));
     },

@@ -8,13 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { connectMongo } from '../connectors/mongo/connection.js';
 import { createKeyRing } from '../connectors/mongo/encryption.js';
-import { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
 import { enqueueSync, waitForRun } from '../queues/sync-queue.js';
 import { startSimulatedTenant } from '../simulators/m365.js';
-import { startInProcessEngine } from '../workers/in-process.js';
-import { openStores } from '../scripts/commands/context.js';
+import { startInProcessEngine } from '../scripts/in-process.js';
+import { openStores } from '../connectors/mongo/stores.js';
 
 const users = Number(process.argv[2] ?? 2000);
 const logger = createLogger({ level: 'error' });
@@ -39,9 +38,7 @@ try {
     const end = await waitForRun(queue, jobId, { pollMs: 100 });
     const seconds = (performance.now() - started) / 1000;
     const run =
-      end.state === 'completed'
-        ? await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId)
-        : null;
+      end.state === 'completed' ? await stores.runs.get((end.result as { runId: string }).runId) : null;
     const objects = Object.values(run?.kinds ?? {}).reduce(
       (n, k) => n + k.created + k.updated + k.unchanged,
       0,

@@ -30,14 +30,14 @@ import type { Db } from 'mongodb';
 import { connectMongo } from '../connectors/mongo/connection.js';
 import { createKeyRing } from '../connectors/mongo/encryption.js';
 import { KindWriter } from '../connectors/mongo/kind-writer.js';
-import { SyncRuns, type SyncRun } from '../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../domain/sync-run.js';
 import { ENTITY_KINDS } from '../domain/entity-kinds.js';
 import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
 import { createSyncQueue, enqueueSync, waitForRun } from '../queues/sync-queue.js';
-import { openStores } from '../scripts/commands/context.js';
+import { openStores } from '../connectors/mongo/stores.js';
 import { createFullPull } from '../workers/full-pull.js';
-import { allowSimulatedTenant } from '../workers/in-process.js';
+import { allowSimulatedTenant } from '../scripts/in-process.js';
 import { startWorker } from '../workers/worker.js';
 
 const args = process.argv.slice(2);
@@ -164,8 +164,7 @@ async function oneRun(
   const redis = { ...redisSettings(), prefix: name };
   const stores = await openStores(mongo.db, createKeyRing(new Map([['bench', randomBytes(32)]])));
   const fullPull = createFullPull({
-    tenants: stores.tenants,
-    certificates: stores.certificates,
+    stores,
     graph: { ca: sim.ca },
     winrm: { scheme: 'http', affinityKey: 'bench-worker' },
     logger,
@@ -202,9 +201,7 @@ async function oneRun(
       const used = process.cpuUsage(cpu);
       const cpuSeconds = (used.user + used.system) / 1e6;
       const run =
-        end.state === 'completed'
-          ? await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId)
-          : null;
+        end.state === 'completed' ? await stores.runs.get((end.result as { runId: string }).runId) : null;
       const kinds = Object.values(run?.kinds ?? {});
       const sum = (f: (k: (typeof kinds)[number]) => number) => kinds.reduce((n, k) => n + f(k), 0);
       const counts = {

@@ -11,7 +11,8 @@
  * - A run that already ended: CONFLICT.
  */
 import type { Queue } from 'bullmq';
-import type { SyncRun, SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../domain/sync-run.js';
 import { SyncError } from '../domain/errors.js';
 import { followUpKey, type SyncJobData } from './sync-queue.js';
 

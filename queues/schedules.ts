@@ -17,11 +17,11 @@
  */
 import { createHash } from 'node:crypto';
 import { Queue, type JobSchedulerJson } from 'bullmq';
-import type { Db, ObjectId } from 'mongodb';
 import { z } from 'zod';
 import { ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
-import { ScheduleOverrides, type ScheduleOverride } from '../connectors/mongo/schedules.js';
+import type { ScheduleOverride } from '../connectors/mongo/schedules.js';
+import type { Stores } from '../connectors/mongo/stores.js';
 import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
 
 export const TRIGGER_QUEUE = 'tenant-sync-triggers';
@@ -193,13 +193,12 @@ export interface ReconcileResult {
   failed: { tenantId: string; message: string }[];
 }
 
-/** Tenant ids (hex of `_id`) in the `tenants` collection, reading only `_id`. */
-async function tenantIds(db: Db): Promise<string[]> {
-  const docs = await db
-    .collection<{ _id: ObjectId | string }>('tenants')
-    .find({}, { projection: { _id: 1 } })
-    .toArray();
-  return docs.map((d) => (typeof d._id === 'string' ? d._id : d._id.toHexString()));
+/** The stores schedules read: the tenants and their schedule overrides. */
+export type ScheduleStores = Pick<Stores, 'tenants' | 'schedules'>;
+
+/** Every tenant's id. */
+async function tenantIds(stores: ScheduleStores): Promise<string[]> {
+  return (await stores.tenants.refs()).map((t) => t.id);
 }
 
 async function existingSchedulers(queue: Queue): Promise<Map<string, JobSchedulerJson<TriggerData>>> {
@@ -210,12 +209,12 @@ async function existingSchedulers(queue: Queue): Promise<Map<string, JobSchedule
 /** Makes every tenant's scheduler match its effective schedule, and removes the rest. Idempotent. */
 export async function reconcileSchedules(
   queue: Queue,
-  db: Db,
+  stores: ScheduleStores,
   settings: ScheduleSettings = scheduleSettings(),
 ): Promise<ReconcileResult> {
   const [ids, overrides, existing] = await Promise.all([
-    tenantIds(db),
-    new ScheduleOverrides(db).all(),
+    tenantIds(stores),
+    stores.schedules.all(),
     existingSchedulers(queue),
   ]);
   const result: ReconcileResult = { created: [], updated: [], unchanged: 0, removed: [], failed: [] };
@@ -250,12 +249,12 @@ export async function reconcileSchedules(
 /** Reconciles one tenant at once (after `schedule set|clear`, or a tenant added, changed, removed). */
 export async function reconcileTenantSchedule(
   queue: Queue,
-  db: Db,
+  stores: ScheduleStores,
   tenantId: string,
   settings: ScheduleSettings = scheduleSettings(),
 ): Promise<'created' | 'updated' | 'unchanged' | 'removed' | 'none'> {
-  const exists = (await tenantIds(db)).includes(tenantId);
-  const override = await new ScheduleOverrides(db).get(tenantId);
+  const exists = (await tenantIds(stores)).includes(tenantId);
+  const override = await stores.schedules.get(tenantId);
   const schedule = effectiveSchedule(tenantId, override, settings);
   const current = (await queue.getJobScheduler(schedulerId(tenantId))) as
     JobSchedulerJson<TriggerData> | undefined;
@@ -279,11 +278,11 @@ export interface ScheduleView extends EffectiveSchedule {
 /** `m365sync schedule show <tenant>`. */
 export async function showSchedule(
   queue: Queue,
-  db: Db,
+  stores: ScheduleStores,
   tenantId: string,
   settings: ScheduleSettings = scheduleSettings(),
 ): Promise<ScheduleView> {
-  const override = await new ScheduleOverrides(db).get(tenantId);
+  const override = await stores.schedules.get(tenantId);
   const current = await queue.getJobScheduler(schedulerId(tenantId));
   const view: ScheduleView = { ...effectiveSchedule(tenantId, override, settings), active: Boolean(current) };
   if (current?.next) view.next = new Date(current.next);
@@ -293,7 +292,7 @@ export async function showSchedule(
 /** `m365sync schedule set <tenant> …`: stores the override and applies it at once. */
 export async function setSchedule(
   queue: Queue,
-  db: Db,
+  stores: ScheduleStores,
   tenantId: string,
   input: unknown,
   options: { updatedBy?: string; settings?: ScheduleSettings } = {},
@@ -308,19 +307,19 @@ export async function setSchedule(
       throw new ValidationError('Schedule', [{ field: 'pattern', message: (error as Error).message }]);
     }
   }
-  await new ScheduleOverrides(db).set(tenantId, override, options.updatedBy);
-  await reconcileTenantSchedule(queue, db, tenantId, options.settings);
-  return showSchedule(queue, db, tenantId, options.settings);
+  await stores.schedules.set(tenantId, override, options.updatedBy);
+  await reconcileTenantSchedule(queue, stores, tenantId, options.settings);
+  return showSchedule(queue, stores, tenantId, options.settings);
 }
 
 /** `m365sync schedule clear <tenant>`: back to the default nightly schedule. */
 export async function clearSchedule(
   queue: Queue,
-  db: Db,
+  stores: ScheduleStores,
   tenantId: string,
   options: { settings?: ScheduleSettings } = {},
 ): Promise<ScheduleView> {
-  await new ScheduleOverrides(db).clear(tenantId);
-  await reconcileTenantSchedule(queue, db, tenantId, options.settings);
-  return showSchedule(queue, db, tenantId, options.settings);
+  await stores.schedules.clear(tenantId);
+  await reconcileTenantSchedule(queue, stores, tenantId, options.settings);
+  return showSchedule(queue, stores, tenantId, options.settings);
 }

@@ -16,9 +16,8 @@ import { Queue, type Job, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
-import { ObjectId, type Db, type Filter } from 'mongodb';
+import { ObjectId } from 'mongodb';
 import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
-import { hierarchyFilter } from '../connectors/mongo/tenants.js';
 import { ActorName } from '../domain/actor.js';
 import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
 
@@ -313,30 +312,4 @@ export async function waitForRun(
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
-}
-
-/**
- * `m365sync sync --all [--hierarchy <place>]`: enqueues every tenant (at a place and below it), each
- * de-duplicated as usual; also the plain-cron alternative to the job schedulers.
- */
-export async function enqueueAll(
-  queue: Queue<SyncJobData, unknown, string>,
-  db: Db,
-  request: { hierarchy?: string; trigger: SyncRequest['trigger']; requestedBy: string; kinds?: string[] },
-  options: { settings?: SyncQueueSettings; runs?: SyncRuns } = {},
-): Promise<(EnqueueResult & { tenantId: string })[]> {
-  const tenants = await db
-    .collection<{ _id: ObjectId | string; hierarchy: string }>('tenants')
-    .find(hierarchyFilter(request.hierarchy) as Filter<{ _id: ObjectId | string; hierarchy: string }>, {
-      projection: { _id: 1, hierarchy: 1 },
-    })
-    .toArray();
-  const results: (EnqueueResult & { tenantId: string })[] = [];
-  for (const t of tenants) {
-    const tenantId = typeof t._id === 'string' ? t._id : t._id.toHexString();
-    const data: SyncRequest = { tenantId, trigger: request.trigger, requestedBy: request.requestedBy };
-    if (request.kinds) data.kinds = request.kinds;
-    results.push({ tenantId, ...(await enqueueSync(queue, data, { ...options, hierarchy: t.hierarchy })) });
-  }
-  return results;
 }

@@ -8,18 +8,17 @@
 import { SingleBar } from 'cli-progress';
 import { connectMongo } from '../connectors/mongo/connection.js';
 import { keyRingFromEnv } from '../connectors/mongo/encryption.js';
-import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
-import { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { ENTITY_KINDS } from '../domain/entity-kinds.js';
 import { SyncError } from '../domain/errors.js';
 import { planKinds, syncPlan } from '../domain/sync-plan.js';
 import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
-import { enqueueSync, waitForRun, type SyncProgress } from '../queues/sync-queue.js';
+import { requestSync } from '../operations/request-sync.js';
+import { waitForRun, type SyncProgress } from '../queues/sync-queue.js';
 import { changeDataset, generateDataset } from '../simulators/dataset.js';
 import { startSimulatedTenant } from '../simulators/m365.js';
-import { startInProcessEngine } from '../workers/in-process.js';
-import { openStores } from './commands/context.js';
+import { startInProcessEngine } from './in-process.js';
+import { openStores } from '../connectors/mongo/stores.js';
 import { runSummary } from './commands/sync.js';
 import { table } from './commands/tenants.js';
 
@@ -30,7 +29,7 @@ const keyRing = keyRingFromEnv();
 const mongo = await connectMongo();
 const redis = { ...redisSettings(), prefix: process.env.M365SYNC_QUEUE_PREFIX ?? 'm365sync-demo' };
 const stores = await openStores(mongo.db, keyRing);
-const runs = new SyncRuns(mongo.db);
+const { runs } = stores;
 
 const existing = (await stores.tenants.list({ hierarchy: 'demo.provider.contoso' }))[0];
 const night = existing
@@ -60,11 +59,10 @@ try {
     `Demo tenant ${tenant.hierarchy}/${tenant.Tenant.name} (id ${tenant.id}); PowerShell proxies ${tenant['Microsoft Teams Powershell'].hostName}`,
   );
 
-  const enqueued = await enqueueSync(
-    queue,
-    { tenantId: tenant.id, trigger: 'cli', requestedBy: 'npm run demo' },
-    { runs, hierarchy: tenant.hierarchy },
-  );
+  const enqueued = await requestSync({ queue, stores }, tenant, {
+    trigger: 'cli',
+    requestedBy: 'npm run demo',
+  });
   console.log(`Enqueued a full pull (job ${enqueued.jobId}); a worker is running it:\n`);
   const total = planKinds(syncPlan(tenant)).length;
   const bar = new SingleBar({
@@ -89,7 +87,7 @@ try {
   const run = await runs.get((end.result as { runId: string }).runId);
   console.log(`\n${run ? runSummary(run) : 'no run record'}\n`);
 
-  const counts = await new ImportedObjects(mongo.db).countByKind(tenant.id);
+  const counts = await stores.objects.countByKind(tenant.id);
   console.log(`What MongoDB (${mongo.db.databaseName}) holds for the tenant now:\n`);
   console.log(
     table(

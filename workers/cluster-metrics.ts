@@ -12,7 +12,7 @@
  * The MongoDB reads run at most every M365SYNC_STALENESS_REFRESH_MS (default 60 s), not per scrape.
  */
 import type { Queue } from 'bullmq';
-import type { Db, ObjectId } from 'mongodb';
+import type { Stores } from '../connectors/mongo/stores.js';
 import { Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
 import { registry as processRegistry } from '../observability/metrics.js';
@@ -24,7 +24,7 @@ const ClusterEnv = z.object({
 });
 
 export interface ClusterMetricsOptions {
-  db: Db;
+  stores: Pick<Stores, 'tenants' | 'runs'>;
   syncQueue: Queue;
   isLeader: () => boolean;
   env?: NodeJS.ProcessEnv;
@@ -46,36 +46,23 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
   async function staleness(): Promise<Staleness> {
     if (cached && Date.now() - cached.at < env.M365SYNC_STALENESS_REFRESH_MS) return cached.value;
     const now = Date.now();
-    const tenants = await options.db
-      .collection<{
-        _id: ObjectId | string;
-        hierarchy?: string;
-        Tenant?: { name?: string };
-        createdAt?: Date;
-      }>('tenants')
-      .find({}, { projection: { hierarchy: 1, 'Tenant.name': 1, createdAt: 1 } })
-      .toArray();
+    const tenants = await options.stores.tenants.summaries();
     // The newest succeeded run of each tenant, through the (tenantId, _id) index; a few at a time.
     // (One query per tenant: FerretDB v1 has no $max accumulator in $group.)
-    const runs = options.db.collection<{ tenantId: string; endedAt?: Date }>('sync_runs');
     const lastOf = new Map<string, Date>();
-    const ids = tenants.map((t) => (typeof t._id === 'string' ? t._id : t._id.toHexString()));
+    const ids = tenants.map((t) => t.id);
     for (let i = 0; i < ids.length; i += 10) {
       await Promise.all(
         ids.slice(i, i + 10).map(async (tenantId) => {
-          const run = await runs.findOne(
-            { tenantId, status: 'succeeded' },
-            { sort: { _id: -1 }, projection: { endedAt: 1 } },
-          );
-          if (run?.endedAt) lastOf.set(tenantId, run.endedAt);
+          const endedAt = await options.stores.runs.lastSucceededAt(tenantId);
+          if (endedAt) lastOf.set(tenantId, endedAt);
         }),
       );
     }
     const ages = tenants.map((t) => {
-      const id = typeof t._id === 'string' ? t._id : t._id.toHexString();
-      const since = lastOf.get(id) ?? t.createdAt ?? new Date(now);
+      const since = lastOf.get(t.id) ?? t.createdAt ?? new Date(now);
       return {
-        tenant: `${t.hierarchy ?? ''}/${t.Tenant?.name ?? id}`,
+        tenant: `${t.hierarchy}/${t.name ?? t.id}`,
         seconds: Math.max(0, (now - new Date(since).getTime()) / 1000),
       };
     });

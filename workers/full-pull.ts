@@ -16,9 +16,9 @@ import {
   type GraphConnectorOptions,
   type GraphKind,
 } from '../connectors/graph/index.js';
-import { TenantSyncStates } from '../connectors/mongo/sync-state.js';
 import type { CertificateRepository } from '../connectors/mongo/certificates.js';
-import type { KindResult } from '../connectors/mongo/sync-runs.js';
+import type { Stores } from '../connectors/mongo/stores.js';
+import type { KindResult } from '../domain/sync-run.js';
 import type { TenantRepository } from '../connectors/mongo/tenants.js';
 import {
   buildExchangePullScript,
@@ -41,13 +41,14 @@ import { SyncError } from '../domain/errors.js';
 import { planKinds, syncPlan } from '../domain/sync-plan.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
 import { logger as defaultLogger } from '../observability/logger.js';
-import type { RunSummary, SyncProcessor } from './processor.js';
+import type { SyncProcessor } from './processor.js';
+import type { RunSummary } from '../domain/sync-run.js';
 import { runGraphSteps } from './steps/graph-step.js';
 import { KindRun } from './steps/kind-run.js';
 import { runPowerShellStep } from './steps/powershell-step.js';
 import { attachTeamsMatching, type GraphUsersOutcome } from './steps/teams-matching-step.js';
 import { DEFAULT_UNMATCHED_TEAMS_USERS } from '../domain/teams-matching.js';
-import { exchangeOrganization } from './exchange-organization.js';
+import { exchangeOrganization } from '../connectors/graph/exchange-organization.js';
 import { deleteLeftoverShells, type LeftoverShellsReport } from './leftover-shells.js';
 import { RedisShellLedger } from './shell-ledger.js';
 
@@ -88,8 +89,8 @@ const FullPullEnv = z.object({
 });
 
 export interface FullPullOptions {
-  tenants: TenantRepository;
-  certificates: CertificateRepository;
+  /** The tenant (decrypted, checked against the allow-list), its certificate, its kept sync state. */
+  stores: Pick<Stores, 'tenants' | 'certificates' | 'syncStates'>;
   /** Shares Graph request limits per tenant across worker processes (Bottleneck on Redis). */
   redis?: Redis;
   graph?: Pick<GraphConnectorOptions, 'limiter' | 'retry' | 'ca' | 'requestTimeoutMs'>;
@@ -160,8 +161,8 @@ export function createFullPull(options: FullPullOptions): FullPull {
   };
 
   const processor: SyncProcessor = async (_job, signal, ctx) => {
-    const tenant = await loadTenant(options.tenants, ctx.tenant.id, winRmDefaultPort(winrm));
-    allowed = await options.tenants.destinations.entries();
+    const tenant = await loadTenant(options.stores.tenants, ctx.tenant.id, winRmDefaultPort(winrm));
+    allowed = await options.stores.tenants.destinations.entries();
     const plan = syncPlan(tenant, ctx.kinds);
     const kinds = planKinds(plan);
     if (kinds.length === 0) {
@@ -211,7 +212,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
     // step for the tenant's initial domain.
     let graphConnector: Promise<GraphConnector> | undefined;
     const graph = () =>
-      (graphConnector ??= graphCertificate(options.certificates, tenant).then((certificate) =>
+      (graphConnector ??= graphCertificate(options.stores.certificates, tenant).then((certificate) =>
         createGraphConnector({
           tenant,
           certificate,
@@ -269,7 +270,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
             tenantId: ctx.tenant.id,
             tenant,
             graph,
-            states: new TenantSyncStates(ctx.db),
+            states: options.stores.syncStates,
             signal,
             logger: log,
           });
@@ -298,7 +299,12 @@ export function createFullPull(options: FullPullOptions): FullPull {
     async start() {
       if (!ledger) return undefined;
       await ledger.start();
-      const report = await deleteLeftoverShells({ ledger, tenants: options.tenants, winrm, logger: log });
+      const report = await deleteLeftoverShells({
+        ledger,
+        tenants: options.stores.tenants,
+        winrm,
+        logger: log,
+      });
       if (report.deleted + report.gone + report.kept + report.dropped > 0)
         log.info(report, 'leftover WinRM shells of stopped workers handled');
       return report;

@@ -4,7 +4,7 @@
  */
 import { Counter, Histogram, exponentialBuckets } from 'prom-client';
 import { registry } from '../observability/metrics.js';
-import type { RunSummary } from './processor.js';
+import type { RunSummary } from '../domain/sync-run.js';
 
 export interface SyncMetrics {
   /** A run ended; `code` is its error code (`none` when it has none). */

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { ImportedObjects, PageCounts, TenantRef } from '../connectors/mongo/imported-objects.js';
 import type { KindWriter } from '../connectors/mongo/kind-writer.js';
 import type { WriteFence } from '../connectors/mongo/leases.js';
-import type { KindResult, RunError, RunStatus, SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { KindResult, RunStatus, RunSummary } from '../domain/sync-run.js';
 import type { SyncJobData, SyncProgress } from '../queues/sync-queue.js';
 import type { SweepOutcome } from './steps/guarded-sweep.js';
 
@@ -48,13 +49,6 @@ export interface RunContext {
   recordKind(kind: string, result: KindResult): Promise<void>;
 }
 
-export interface RunSummary {
-  /** Outcome per kind the run attempted. */
-  kinds: Record<string, KindResult>;
-  /** When every kind failed: whether trying the whole run again may help. */
-  retryable?: boolean;
-}
-
 /** What a finished job returns (BullMQ `returnvalue`), and what `sync --wait` prints. */
 export interface JobResult extends RunSummary {
   runId: string;
@@ -69,20 +63,3 @@ export type SyncProcessor = (
   signal: AbortSignal,
   ctx: RunContext,
 ) => Promise<RunSummary>;
-
-/**
- * `failed` if no kind succeeded or was held, `partial` if some kinds failed (whether or not others
- * were held: a failure is what to look at first, and the held kinds are listed in the run either way),
- * `needs_review` if none failed but some sweep was held back by delete protection, else `succeeded`.
- */
-export function runStatusOf(summary: RunSummary): 'succeeded' | 'partial' | 'needs_review' | 'failed' {
-  const results = Object.values(summary.kinds);
-  const failed = results.filter((r) => r.status === 'failed' || r.status === 'cancelled').length;
-  const held = results.filter((r) => r.status === 'needs_review').length;
-  if (failed === 0) return held > 0 ? 'needs_review' : 'succeeded';
-  return failed === results.length ? 'failed' : 'partial';
-}
-
-export function firstKindError(summary: RunSummary): RunError | undefined {
-  return Object.values(summary.kinds).find((r) => r.error)?.error;
-}

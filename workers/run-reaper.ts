@@ -19,7 +19,8 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { LeaseStore } from '../connectors/mongo/leases.js';
-import type { RunError, SyncRun, SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { RunError, SyncRun } from '../domain/sync-run.js';
 import { followUpKey, type SyncJobData } from '../queues/sync-queue.js';
 
 export interface RunReaperOptions {

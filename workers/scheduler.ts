@@ -8,12 +8,9 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { redisSettings, type RedisSettings } from '../queues/connection.js';
-import { connectMongo } from '../connectors/mongo/connection.js';
-import { closeOnSignals } from './worker.js';
+import type { RedisSettings } from '../queues/connection.js';
 import { LeaderLock } from '../queues/leader-lock.js';
 import {
   createTriggerQueue,
@@ -21,6 +18,7 @@ import {
   scheduleSettings,
   type ReconcileResult,
   type ScheduleSettings,
+  type ScheduleStores,
 } from '../queues/schedules.js';
 import { logger as defaultLogger } from '../observability/logger.js';
 
@@ -31,7 +29,7 @@ const SchedulerEnv = z.object({
 
 export interface StartSchedulerOptions {
   redis: RedisSettings;
-  db: Db;
+  stores: ScheduleStores;
   schedule?: ScheduleSettings;
   reconcileMs?: number;
   leaderTtlMs?: number;
@@ -71,7 +69,7 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Sc
     if (leader !== wasLeader)
       log.info({ id, leader }, leader ? 'became scheduler leader' : 'lost leadership');
     if (!leader) return null;
-    const result = await reconcileSchedules(queue, options.db, settings);
+    const result = await reconcileSchedules(queue, options.stores, settings);
     if (result.created.length + result.updated.length + result.removed.length + result.failed.length > 0) {
       log.info(
         {
@@ -135,19 +133,3 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Sc
     },
   };
 }
-
-/** The `m365sync scheduler` process: MONGODB_URI / M365SYNC_DB, REDIS_URL; stops on SIGTERM/SIGINT. */
-export async function runSchedulerProcess(): Promise<SchedulerProcess> {
-  const mongo = await connectMongo();
-  const scheduler = await startScheduler({ redis: redisSettings(), db: mongo.db });
-  defaultLogger.info({ id: scheduler.id, leader: scheduler.isLeader() }, 'scheduler started');
-  closeOnSignals({
-    close: async () => {
-      await scheduler.close();
-      await mongo.close();
-    },
-  });
-  return scheduler;
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) await runSchedulerProcess();

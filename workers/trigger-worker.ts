@@ -5,18 +5,18 @@
  * with it stopped firing: bullmq #2954), but a nightly run must not start a second run of a tenant
  * whose previous sync is still going. So a scheduler only produces a small trigger job
  * `{ tenantId, kinds? }` in its own queue ("tenant-sync-triggers"); this worker handles it by calling
- * enqueueSync, which applies the per-tenant de-duplication like any other request and writes the
- * request's `queued` run record first, as for the CLI and the API. Triggers are cheap and run beside
+ * requestSync (operations/request-sync.ts), as the CLI and the API do: the request's `queued` run
+ * record first, then the job, de-duplicated per tenant like any other request. Triggers are cheap and run beside
  * the sync worker without taking one of its concurrency slots. A trigger for a tenant deleted since
  * (its scheduler not yet reconciled away) enqueues nothing.
  */
 import { Worker } from 'bullmq';
-import { ObjectId, type Db } from 'mongodb';
 import type { Logger } from 'pino';
-import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { z } from 'zod';
+import type { Stores } from '../connectors/mongo/stores.js';
+import { requestSync } from '../operations/request-sync.js';
 import { workerConnection, type RedisSettings } from '../queues/connection.js';
-import { createSyncQueue, enqueueSync, type SyncQueueSettings } from '../queues/sync-queue.js';
+import { createSyncQueue, type SyncQueueSettings } from '../queues/sync-queue.js';
 import { TRIGGER_QUEUE } from '../queues/schedules.js';
 
 const TriggerData = z.object({ tenantId: z.string().min(1), kinds: z.array(z.string()).optional() });
@@ -28,7 +28,7 @@ const TriggerData = z.object({ tenantId: z.string().min(1), kinds: z.array(z.str
 export function startTriggerWorker(
   redis: RedisSettings,
   log: Logger,
-  stores: { db: Db; runs: SyncRuns },
+  stores: Pick<Stores, 'tenants' | 'runs' | 'kindLists'>,
   settings?: SyncQueueSettings,
 ): Worker {
   const syncQueue = createSyncQueue(redis);
@@ -36,25 +36,15 @@ export function startTriggerWorker(
     TRIGGER_QUEUE,
     async (job) => {
       const data = TriggerData.parse(job.data);
-      const tenant = await stores.db
-        .collection<{ _id: ObjectId | string; hierarchy?: string }>('tenants')
-        .findOne(
-          { _id: /^[0-9a-f]{24}$/i.test(data.tenantId) ? new ObjectId(data.tenantId) : data.tenantId },
-          { projection: { hierarchy: 1 } },
-        );
-      if (!tenant) {
+      const found = await stores.tenants.ref(data.tenantId);
+      if (!found) {
         log.info({ tenantId: data.tenantId }, 'scheduled sync of a deleted tenant: nothing enqueued');
         return { skipped: 'tenant deleted' };
       }
-      const result = await enqueueSync(
-        syncQueue,
-        {
-          tenantId: data.tenantId,
-          trigger: 'schedule',
-          requestedBy: 'scheduler',
-          ...(data.kinds ? { kinds: data.kinds } : {}),
-        },
-        { runs: stores.runs, hierarchy: tenant.hierarchy ?? '', ...(settings ? { settings } : {}) },
+      const { kinds: _kinds, ...result } = await requestSync(
+        { queue: syncQueue, stores, ...(settings ? { settings } : {}) },
+        { id: data.tenantId, hierarchy: found.hierarchy },
+        { trigger: 'schedule', requestedBy: 'scheduler', ...(data.kinds ? { kinds: data.kinds } : {}) },
       );
       log.info({ tenantId: data.tenantId, ...result }, 'scheduled sync enqueued');
       return result;

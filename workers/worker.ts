@@ -31,20 +31,18 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { ObjectId, type Db } from 'mongodb';
+import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SyncError } from '../domain/errors.js';
-import { ImportedObjects } from '../connectors/mongo/imported-objects.js';
 import type { KindWriter } from '../connectors/mongo/kind-writer.js';
-import { SweepRecords } from '../connectors/mongo/sweep-records.js';
-import { LeaseStore, type Lease, type WriteFence } from '../connectors/mongo/leases.js';
-import { SyncRuns, type KindResult, type RunError } from '../connectors/mongo/sync-runs.js';
-import { DeleteProtectionStore } from '../connectors/mongo/delete-protection.js';
+import type { Lease, WriteFence } from '../connectors/mongo/leases.js';
+import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import { buildStores } from '../connectors/mongo/stores.js';
+import type { KindResult, RunError } from '../domain/sync-run.js';
 import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { guardedSweep } from './steps/guarded-sweep.js';
-import { redisSettings, workerConnection, type RedisSettings } from '../queues/connection.js';
-import { connectMongo } from '../connectors/mongo/connection.js';
+import { workerConnection, type RedisSettings } from '../queues/connection.js';
 import {
   createSyncQueue,
   SYNC_QUEUE,
@@ -54,13 +52,8 @@ import {
 } from '../queues/sync-queue.js';
 import { RunReaper } from './run-reaper.js';
 import { logger as defaultLogger } from '../observability/logger.js';
-import {
-  firstKindError,
-  runStatusOf,
-  type JobResult,
-  type RunContext,
-  type SyncProcessor,
-} from './processor.js';
+import type { JobResult, RunContext, SyncProcessor } from './processor.js';
+import { firstKindError, runStatusOf } from '../domain/sync-run.js';
 import { startTriggerWorker } from './trigger-worker.js';
 import { syncMetrics } from './metrics.js';
 
@@ -180,21 +173,18 @@ function jittered(ms: number): number {
   return Math.round(ms * (0.5 + Math.random()));
 }
 
-function tenantFilter(tenantId: string): { _id: ObjectId | string } {
-  return { _id: /^[0-9a-f]{24}$/i.test(tenantId) ? new ObjectId(tenantId) : tenantId };
-}
-
 export async function startWorker(options: StartWorkerOptions): Promise<SyncWorker> {
   const settings = { ...workerSettings(), ...options.settings };
   const queueSettings = options.queueSettings ?? syncQueueSettings(options.env ?? process.env);
   const log = options.logger ?? defaultLogger;
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const { db } = options;
-  const leases = new LeaseStore(db, { clockSkewMs: settings.leaseClockSkewMs });
-  const objects = new ImportedObjects(db);
-  const sweepRecords = new SweepRecords(db);
-  const runs = new SyncRuns(db);
-  const protection = new DeleteProtectionStore(db, options.env ?? process.env);
+  // The run bookkeeping needs no key: the processor loads and decrypts the tenant with its own stores.
+  const stores = buildStores(db, undefined, {
+    env: options.env ?? process.env,
+    leaseClockSkewMs: settings.leaseClockSkewMs,
+  });
+  const { leases, objects, sweepRecords, runs, deleteProtection: protection } = stores;
   await objects.ensureIndexes();
   await leases.ensureIndexes();
   await runs.ensureIndexes();
@@ -208,11 +198,20 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     enqueueGraceMs: settings.enqueueGraceMs,
     logger: log,
   });
+  // Run ends this process could not record (MongoDB away): written before each reaper pass, so the
+  // record tells what the run did (cancelled, LEASE_LAPSING) rather than the reaper's WORKER_LOST.
+  const unrecordedEnds = new Map<string, Parameters<SyncRuns['finish']>[1]>();
+  const recordLateEnds = async () => {
+    for (const [runId, outcome] of unrecordedEnds) {
+      await runs.finish(runId, outcome);
+      unrecordedEnds.delete(runId);
+    }
+  };
   let reaping: Promise<unknown> | undefined;
   const reap = (filter: { tenantId?: string } = {}) => {
     // One pass at a time per process; a failed pass (Redis or MongoDB away) is tried again later.
-    reaping ??= reaper
-      .reap(filter)
+    reaping ??= recordLateEnds()
+      .then(() => reaper.reap(filter))
       .catch((error: unknown) => log.warn({ err: errorOf(error) }, 'run reaper pass failed'))
       .finally(() => (reaping = undefined));
     return reaping;
@@ -230,10 +229,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       throw new UnrecoverableError(`INVALID_INPUT: job ${job.id} does not carry a valid sync request`);
     }
     const data = parsed.data;
-    const tenantDoc = await db
-      .collection<{ _id: ObjectId | string; hierarchy?: string }>('tenants')
-      .findOne(tenantFilter(data.tenantId), { projection: { hierarchy: 1 } });
-    if (!tenantDoc) {
+    const found = await stores.tenants.ref(data.tenantId);
+    if (!found) {
       if (data.runId) {
         await runs.endQueued(data.runId, {
           status: 'failed',
@@ -247,8 +244,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
         `NOT_FOUND: tenant ${data.tenantId} does not exist (deleted after the sync was queued); nothing to sync.`,
       );
     }
-    const tenant = { id: data.tenantId, hierarchy: tenantDoc.hierarchy ?? '' };
 
+    const tenant = { id: data.tenantId, hierarchy: found.hierarchy };
     const lease = await leases.acquire(tenant.id, `${workerId}/${job.id}`, settings.leaseTtlMs);
     if (!lease) {
       // Another run of this tenant holds the lease (a job that bypassed de-duplication, or a stalled
@@ -494,7 +491,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       // once the job is no longer active and this run's lease has lapsed.
       const finish = (outcome: Parameters<SyncRuns['finish']>[1]) =>
         runs.finish(run.id, outcome).catch((finishError: unknown) => {
-          runLog.warn({ err: errorOf(finishError) }, 'could not record the end of the run');
+          unrecordedEnds.set(run.id, { ...outcome, endedAt: new Date(started + durationMs) });
+          runLog.warn(
+            { err: errorOf(finishError) },
+            'could not record the end of the run; trying again before each reaper pass',
+          );
         });
       if (controller.signal.aborted) {
         await within(
@@ -557,9 +558,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   });
 
   const triggerWorker =
-    options.triggers === false
-      ? undefined
-      : startTriggerWorker(options.redis, log, { db, runs }, queueSettings);
+    options.triggers === false ? undefined : startTriggerWorker(options.redis, log, stores, queueSettings);
   await worker.waitUntilReady();
 
   let closed: Promise<void> | undefined;
@@ -613,21 +612,4 @@ export function closeOnSignals(target: { close(): Promise<void> }, log: Logger =
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-}
-
-/**
- * The `m365sync worker` process: connects to MongoDB (MONGODB_URI, M365SYNC_DB) and Redis (REDIS_URL),
- * runs the worker with the given processor (the full pull), and stops gracefully on SIGTERM/SIGINT.
- */
-export async function runWorkerProcess(processor: SyncProcessor): Promise<SyncWorker> {
-  const mongo = await connectMongo();
-  const worker = await startWorker({ redis: redisSettings(), db: mongo.db, processor });
-  defaultLogger.info({ workerId: worker.workerId }, 'sync worker started');
-  closeOnSignals({
-    close: async () => {
-      await worker.close();
-      await mongo.close();
-    },
-  });
-  return worker;
 }

@@ -39,9 +39,12 @@ export class DeleteProtectionStore {
     this.collection = db.collection<ProtectionDocument>('delete_protection');
   }
 
-  /** Every level, environment included, as the domain's settings (validated on the way in). */
-  async settings(): Promise<DeleteProtectionSettings> {
-    const settings: DeleteProtectionSettings = { global: deleteThresholdsFromEnv(this.env) };
+  /**
+   * Every level, environment included, as the domain's settings (validated on the way in). `env`:
+   * another environment's global thresholds than the one this store was built with (the API's own).
+   */
+  async settings(env: Record<string, string | undefined> = this.env): Promise<DeleteProtectionSettings> {
+    const settings: DeleteProtectionSettings = { global: deleteThresholdsFromEnv(env) };
     for (const doc of await this.collection.find({}).toArray()) {
       const sources = thresholdsOf(doc);
       if (doc._id === 'global') settings.global = { ...settings.global, ...sources };

@@ -50,8 +50,12 @@ export class ImportedObjects {
 
   private readonly records: SweepRecords;
 
-  constructor(private readonly db: Db) {
-    this.records = new SweepRecords(db);
+  /** `records`: the process's sweep records (connectors/mongo/stores.ts); a test may leave it out. */
+  constructor(
+    private readonly db: Db,
+    records?: SweepRecords,
+  ) {
+    this.records = records ?? new SweepRecords(db);
   }
 
   collection(kind: string): Collection<ImportedObjectDocument> {

@@ -82,7 +82,8 @@ function leaseId(lease: Lease): string {
   return `${lease.tenantId}:${lease.token}`;
 }
 
-function isDuplicateKey(error: unknown): boolean {
+/** MongoDB's duplicate key error (E11000). */
+export function isDuplicateKey(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 11000;
 }
 

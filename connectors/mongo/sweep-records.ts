@@ -17,6 +17,7 @@
  */
 import type { Collection, Db } from 'mongodb';
 import { leaseLost } from './kind-writer.js';
+import { isDuplicateKey } from './leases.js';
 
 export interface SweepMark {
   _id: string;
@@ -52,28 +53,35 @@ export class SweepRecords {
   /** Records the run's sweep decision for the kind; LEASE_LOST if a newer run has recorded one. */
   async mark(tenantId: string, kind: string, o: { token: number; runId: string; held: boolean }) {
     const _id = `${tenantId}:${kind}`;
+    const filter = { _id, token: { $lte: o.token } };
+    const update = { $set: { tenantId, kind, ...o, at: new Date() } };
     try {
-      await this.marks.updateOne(
-        { _id, token: { $lte: o.token } },
-        { $set: { tenantId, kind, ...o, at: new Date() } },
-        { upsert: true },
-      );
+      await this.marks.updateOne(filter, update, { upsert: true });
     } catch (error) {
-      if ((error as { code?: unknown }).code === 11000) throw leaseLost(kind, tenantId);
-      throw error;
+      if (!isDuplicateKey(error)) throw error;
+      // The mark exists: either a newer run's (the filter did not match it), or one that another run
+      // inserted at the same moment (an upsert is not atomic on FerretDB). Only the former is a loss.
+      const again = await this.marks.updateOne(filter, update);
+      if (again.matchedCount === 0) throw leaseLost(kind, tenantId);
     }
   }
 
   /** Raises the kind's `readToken` to `token` (before this run reads the stored picture). */
   async raiseRead(tenantId: string, kind: string, token: number): Promise<void> {
-    await this.marks.updateOne(
-      { _id: `${tenantId}:${kind}` },
-      {
-        $max: { readToken: token },
-        $setOnInsert: { tenantId, kind, token: 0, runId: '', held: false, at: new Date() },
-      },
-      { upsert: true },
-    );
+    const filter = { _id: `${tenantId}:${kind}` };
+    const raise = { $max: { readToken: token } };
+    try {
+      await this.marks.updateOne(
+        filter,
+        { ...raise, $setOnInsert: { tenantId, kind, token: 0, runId: '', held: false, at: new Date() } },
+        { upsert: true },
+      );
+    } catch (error) {
+      // Another run inserted the mark at the same moment (FerretDB does not retry a racing upsert the
+      // way MongoDB does on an `_id` match): it exists now, so raise it.
+      if (!isDuplicateKey(error)) throw error;
+      await this.marks.updateOne(filter, raise);
+    }
   }
 
   /** LEASE_LOST if a run with a newer token has read the kind's stored picture. */

@@ -10,101 +10,11 @@
  * (workers/run-reaper.ts).
  */
 import { ObjectId, type Collection, type Db } from 'mongodb';
-
-export const RUN_STATUSES = [
-  'queued',
-  'running',
-  'succeeded',
-  'partial',
-  'needs_review',
-  'failed',
-  'cancelled',
-  /** The request joined another job of the tenant (de-duplication); `mergedInto` names its run. */
-  'merged',
-] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-export type SyncTrigger = 'schedule' | 'operator' | 'api' | 'cli' | 'purge';
-
-export interface RunError {
-  code: string;
-  message: string;
-}
-
-export type KindStatus = 'succeeded' | 'needs_review' | 'failed' | 'cancelled' | 'skipped';
-
-/**
- * A sweep held back by mass-delete protection: what it would have deleted and why it stopped. The
- * full list of externalIds is in `held_deletes` (sweep-records.ts); `ids` repeats it here when there
- * are at most MAX_RECORDED_IDS. Approval deletes those still unseen whose fence token is at most
- * `fence` (no later run has written them).
- */
-export interface HeldDeletes {
-  wouldDelete: number;
-  /** Objects of the kind stored before the sweep (the run's upserts included). */
-  stored: number;
-  limit: number;
-  /** `10 objects or 5 %, whichever is larger` */
-  threshold: string;
-  /** Where the threshold came from: default, global, hierarchy:<place>, tenant. */
-  origin: string;
-  /** Up to 20 externalIds, for an operator to look at. */
-  sample: string[];
-  fence: number;
-  ids?: string[];
-  approval?: { by: string; at: Date; deleted: number };
-}
-
-export interface KindResult {
-  status: KindStatus;
-  created: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
-  durationMs: number;
-  error?: RunError;
-  /** Set when the kind's sweep was held back (status `needs_review`) */
-  held?: HeldDeletes;
-  /** Teams users: how many matched an Entra user, how many did not, how many of those were skipped. */
-  entraMatch?: { matched: number; unmatched: number; skipped: number };
-}
-
-export interface SyncRun {
-  id: string;
-  tenantId: string;
-  hierarchy: string;
-  trigger: SyncTrigger;
-  requestedBy: string;
-  jobId: string;
-  /** 1 for the first attempt of the job, 2 for its first retry or recovery, … */
-  attempt: number;
-  status: RunStatus;
-  kindsRequested?: string[];
-  queuedAt?: Date;
-  startedAt?: Date;
-  endedAt?: Date;
-  /** Which worker process ran it. */
-  worker?: string;
-  kinds: Record<string, KindResult>;
-  error?: RunError;
-  /** A failed run that the queue will try again. */
-  willRetry?: boolean;
-  /** What the queue did with the request (set by the producer once the job was added). */
-  enqueueOutcome?: 'created' | 'joined-waiting' | 'follow-up';
-  /** Status `merged`: the run (= job id) that does this request's work, when known. */
-  mergedInto?: string;
-  /** An operator asked to cancel the run (queues/run-cancellation.ts); its worker stops at its next check. */
-  cancelRequested?: { by: string; at: Date };
-}
+import type { KindResult, NewRun, RunError, RunStatus, SyncRun } from '../../domain/sync-run.js';
 
 interface SyncRunDocument extends Omit<SyncRun, 'id'> {
   _id: ObjectId;
 }
-
-/** What the worker knows of a run when it starts it. */
-export type NewRun = Pick<
-  SyncRun,
-  'tenantId' | 'hierarchy' | 'trigger' | 'requestedBy' | 'jobId' | 'attempt' | 'kindsRequested'
-> & { worker: string };
 
 function toRun({ _id, ...rest }: SyncRunDocument): SyncRun {
   return { id: _id.toHexString(), ...rest };
@@ -270,9 +180,11 @@ export class SyncRuns {
       kinds?: Record<string, KindResult>;
       error?: RunError;
       willRetry?: boolean;
+      /** When the run ended, if not now (an end recorded late, once MongoDB answers again). */
+      endedAt?: Date;
     },
   ): Promise<SyncRun | null> {
-    const set: Partial<SyncRunDocument> = { status: outcome.status, endedAt: new Date() };
+    const set: Partial<SyncRunDocument> = { status: outcome.status, endedAt: outcome.endedAt ?? new Date() };
     if (outcome.kinds) set.kinds = outcome.kinds;
     if (outcome.error) set.error = outcome.error;
     if (outcome.willRetry !== undefined) set.willRetry = outcome.willRetry;
@@ -288,6 +200,15 @@ export class SyncRuns {
     if (!ObjectId.isValid(runId)) return null;
     const doc = await this.collection.findOne({ _id: new ObjectId(runId) });
     return doc ? toRun(doc) : null;
+  }
+
+  /** When the tenant's newest succeeded run ended (through the (tenantId, _id) index); undefined if none. */
+  async lastSucceededAt(tenantId: string): Promise<Date | undefined> {
+    const run = await this.collection.findOne(
+      { tenantId, status: 'succeeded' },
+      { sort: { _id: -1 }, projection: { endedAt: 1 } },
+    );
+    return run?.endedAt;
   }
 
   /** Runs newest first, optionally of one tenant (or of some: an API caller's scope), one job or one status. */
@@ -316,17 +237,4 @@ export class SyncRuns {
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
-/** `m365sync runs list`: newest first. */
-export function listRuns(
-  db: Db,
-  filter: { tenantId?: string; jobId?: string; status?: RunStatus; limit?: number } = {},
-): Promise<SyncRun[]> {
-  return new SyncRuns(db).list(filter);
-}
-
-/** `m365sync runs show <id>`. */
-export function getRun(db: Db, runId: string): Promise<SyncRun | null> {
-  return new SyncRuns(db).get(runId);
 }

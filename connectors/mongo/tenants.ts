@@ -22,6 +22,7 @@ import { ENCRYPTED_FIELDS, TENANT_GROUPS, fieldPath } from '../../domain/tenant-
 import { ALL_SCOPES, scopeCovers } from '../../domain/access.js';
 import { AllowedDestinations } from './destinations.js';
 import { isEncryptedValue, type KeyRing } from './encryption.js';
+import type { TenantRef } from './imported-objects.js';
 
 export const TENANTS_COLLECTION = 'tenants';
 
@@ -124,6 +125,39 @@ export class TenantRepository {
   async idsInScope(scope: string): Promise<string[]> {
     const docs = await this.collection.find(scopedFilter({}, scope), { projection: { _id: 1 } }).toArray();
     return docs.map((d) => d._id.toHexString());
+  }
+
+  /**
+   * A tenant's id and place, reading nothing else (the worker and the scheduler's triggers, which
+   * hold no key); null if there is no such tenant.
+   */
+  async ref(id: string): Promise<TenantRef | null> {
+    if (!/^[0-9a-f]{24}$/i.test(id)) return null;
+    const doc = await this.collection.findOne({ _id: new ObjectId(id) }, { projection: { hierarchy: 1 } });
+    return doc ? { id: doc._id.toHexString(), hierarchy: doc.hierarchy ?? '' } : null;
+  }
+
+  /** The id and place of every tenant at a hierarchy place and below it (of all, without one). */
+  async refs(hierarchy?: string): Promise<TenantRef[]> {
+    const docs = await this.collection
+      .find(hierarchyFilter(hierarchy) as Filter<TenantDocument>, { projection: { _id: 1, hierarchy: 1 } })
+      .toArray();
+    return docs.map((d) => ({ id: d._id.toHexString(), hierarchy: d.hierarchy ?? '' }));
+  }
+
+  /** Every tenant's id, place, name and creation time (the staleness series), reading nothing else. */
+  async summaries(): Promise<(TenantRef & { name?: string; createdAt?: Date })[]> {
+    const docs = await this.collection
+      .find({}, { projection: { hierarchy: 1, 'Tenant.name': 1, createdAt: 1 } })
+      .toArray();
+    return docs.map((d) => ({
+      id: d._id.toHexString(),
+      hierarchy: d.hierarchy ?? '',
+      ...((d.Tenant as { name?: string } | undefined)?.name !== undefined
+        ? { name: (d.Tenant as { name: string }).name }
+        : {}),
+      ...(d.createdAt ? { createdAt: d.createdAt } : {}),
+    }));
   }
 
   /** For the worker only: the tenant with its secrets decrypted, in memory. */

@@ -19,7 +19,7 @@ export interface ExchangeScriptOptions {
    * Connect-ExchangeOnline -Organization: Microsoft documents the tenant's primary (initial)
    * `*.onmicrosoft.com` domain for app-only sign-in. The tenant model holds only the tenant id, so the
    * sync reads the initial domain from Graph (/organization, verifiedDomains isInitial) and keeps it
-   * with the tenant's sync state (workers/exchange-organization.ts). Required: never the tenant id.
+   * with the tenant's sync state (connectors/graph/exchange-organization.ts). Required: never the tenant id.
    */
   organization: string;
 }

@@ -1,10 +1,4 @@
 /** The PowerShell side of the engine: script builders, the JSON Lines contract and its decoders. */
-export {
-  BOOTSTRAP_SCRIPT,
-  bootstrapCommand,
-  decodePowerShellCommand,
-  encodePowerShellCommand,
-} from './bootstrap.js';
 export { psGuid, psInteger, psLiteral, psLiteralArray, psThumbprint, SINGLE_QUOTES } from './ps-quote.js';
 export {
   EXCHANGE_KINDS,

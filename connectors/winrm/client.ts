@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { SyncError } from '../../domain/errors.js';
 import { logger as defaultLogger } from '../../observability/logger.js';
-import { bootstrapCommand } from '../powershell/bootstrap.js';
+import { bootstrapCommand } from './bootstrap.js';
 import { createShellEnvelope, identifyEnvelope, sendChunkBytes, type Envelope } from './envelope.js';
 import { WinRmError } from './errors.js';
 import { Execution, type ExecuteOptions, type ExecutionResult, type OutputChunk } from './execution.js';

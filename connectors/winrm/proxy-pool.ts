@@ -5,7 +5,7 @@ import { SyncError } from '../../domain/errors.js';
 import { parsePowerShellHosts, type PowerShellHost } from '../../domain/powershell-hosts.js';
 import type { TenantConfig } from '../../domain/tenant.js';
 import { logger as defaultLogger } from '../../observability/logger.js';
-import { bootstrapCommand } from '../powershell/bootstrap.js';
+import { bootstrapCommand } from './bootstrap.js';
 import { defaultAffinityKey, rendezvousOrder } from './affinity.js';
 import { WinRmClient, type RunOptions, type WinRmClientDeps } from './client.js';
 import { WinRmError } from './errors.js';

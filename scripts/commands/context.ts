@@ -3,35 +3,18 @@
  * and the stores, opened on first use so `m365sync --help` needs no database.
  */
 import { userInfo } from 'node:os';
-import type { Db } from 'mongodb';
 import { checkedActor } from '../../domain/actor.js';
 import { connectMongo, type MongoConnection } from '../../connectors/mongo/connection.js';
 import {
   ENCRYPTION_KEYS_VARIABLE,
   LOCKED_KEY_RING,
   keyRingFromEnv,
-  type KeyRing,
 } from '../../connectors/mongo/encryption.js';
-import { ApiTokenStore } from '../../connectors/mongo/api-tokens.js';
-import { CertificateRepository } from '../../connectors/mongo/certificates.js';
-import type { AllowedDestinations } from '../../connectors/mongo/destinations.js';
-import { checkKeyCanary } from '../../connectors/mongo/key-canary.js';
-import { TenantRepository } from '../../connectors/mongo/tenants.js';
+import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
-}
-
-export interface Stores {
-  db: Db;
-  keyRing: KeyRing;
-  tenants: TenantRepository;
-  certificates: CertificateRepository;
-  /** The operator API's tokens. */
-  tokens: ApiTokenStore;
-  /** The allow-list of destinations (the same one the tenant store checks). */
-  destinations: AllowedDestinations;
 }
 
 export interface CliContext {
@@ -66,7 +49,7 @@ export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env
       stores ??= (async () => {
         const keyRing = keyRingFromEnv(env); // before connecting: a bad key stops at once
         connection = await connectMongo(env);
-        return openStores(connection.db, keyRing);
+        return openStores(connection.db, keyRing, { env });
       })();
       return stores;
     },
@@ -74,7 +57,7 @@ export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env
       if (env[ENCRYPTION_KEYS_VARIABLE]) return this.stores();
       readStores ??= (async () => {
         connection = await connectMongo(env);
-        return openStores(connection.db, LOCKED_KEY_RING);
+        return openStores(connection.db, LOCKED_KEY_RING, { env });
       })();
       return readStores;
     },
@@ -86,20 +69,4 @@ export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env
       await connection?.close();
     },
   };
-}
-
-/**
- * Opens the stores every process uses (CLI, API, worker, scheduler, demo). Checks the key canary
- * first: a wrong M365SYNC_ENCRYPTION_KEYS stops the process here, at start-up.
- */
-export async function openStores(db: Db, keyRing: KeyRing): Promise<Stores> {
-  // A read-only command without the key has no key to check (it decrypts nothing).
-  if (keyRing !== LOCKED_KEY_RING) await checkKeyCanary(db, keyRing);
-  const certificates = new CertificateRepository(db, keyRing);
-  const tenants = new TenantRepository(db, keyRing, (name, hierarchy) =>
-    certificates.findForTenant(name, hierarchy),
-  );
-  const tokens = new ApiTokenStore(db);
-  await Promise.all([certificates.ensureIndexes(), tenants.ensureIndexes(), tokens.ensureIndexes()]);
-  return { db, keyRing, tenants, certificates, tokens, destinations: tenants.destinations };
 }

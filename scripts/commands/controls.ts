@@ -3,8 +3,7 @@
  * operator-defined kind lists (`m365sync kinds`).
  */
 import { Command } from 'commander';
-import { DeleteProtectionStore, type ProtectionLevel } from '../../connectors/mongo/delete-protection.js';
-import { KindLists } from '../../connectors/mongo/kind-lists.js';
+import type { ProtectionLevel } from '../../connectors/mongo/delete-protection.js';
 import {
   DELETE_PROTECTION_SOURCES,
   describeDeleteThreshold,
@@ -51,7 +50,7 @@ export function protectionCommand(ctx: CliContext): Command {
     if (options.hierarchy) return { hierarchy: options.hierarchy };
     return { global: true };
   };
-  const store = async () => new DeleteProtectionStore((await ctx.stores()).db, ctx.env);
+  const store = async () => (await ctx.stores()).deleteProtection;
 
   protection
     .command('show')
@@ -140,7 +139,7 @@ export function kindsCommand(ctx: CliContext): Command {
   const kinds = new Command('kinds').description(
     'kind lists: built-in and your own (for sync --kinds and schedules)',
   );
-  const lists = async () => new KindLists((await ctx.stores()).db);
+  const lists = async () => (await ctx.stores()).kindLists;
   kinds
     .command('list')
     .option('--json', 'print JSON')

@@ -25,7 +25,7 @@ export function workerCommand(ctx: CliContext): Command {
     )
     .action(async () => {
       setProcessLabel('worker');
-      const { db, tenants, certificates } = await ctx.stores();
+      const stores = await ctx.stores();
       // Before taking jobs: a metrics port in use stops the process with a clear error.
       let running = () => false;
       const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.worker);
@@ -38,8 +38,7 @@ export function workerCommand(ctx: CliContext): Command {
         logger.warn({ err: { message: error.message } }, 'rate-limiter Redis connection error; reconnecting'),
       );
       const fullPull = createFullPull({
-        tenants,
-        certificates,
+        stores,
         redis: limiterRedis,
         env: ctx.env,
         logger,
@@ -47,7 +46,12 @@ export function workerCommand(ctx: CliContext): Command {
       });
       // Shells a killed worker left on the proxies are deleted before this one takes jobs.
       await fullPull.start();
-      const worker = await startWorker({ redis: redisConfig, db, processor: fullPull.processor, logger });
+      const worker = await startWorker({
+        redis: redisConfig,
+        db: stores.db,
+        processor: fullPull.processor,
+        logger,
+      });
       running = () => worker.isRunning();
       logger.info(
         { workerId: worker.workerId, metricsPort: settings.port || undefined },
@@ -75,15 +79,15 @@ export function schedulerCommand(ctx: CliContext): Command {
     )
     .action(async () => {
       setProcessLabel('scheduler');
-      const { db } = await ctx.readStores(); // schedules need no tenant secrets
+      const stores = await ctx.readStores(); // schedules need no tenant secrets
       let leader = () => false;
       let stopping = false;
       const syncQueue = createSyncQueue(redisSettings(ctx.env));
-      clusterMetrics({ db, syncQueue, isLeader: () => leader(), env: ctx.env });
+      clusterMetrics({ stores, syncQueue, isLeader: () => leader(), env: ctx.env });
       const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.scheduler);
       const metrics =
         settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => !stopping }) : undefined;
-      const scheduler = await startScheduler({ redis: redisSettings(ctx.env), db });
+      const scheduler = await startScheduler({ redis: redisSettings(ctx.env), stores });
       leader = () => scheduler.isLeader();
       logger.info(
         { id: scheduler.id, leader: scheduler.isLeader(), metricsPort: settings.port || undefined },

@@ -6,12 +6,12 @@ import { printable } from '../../domain/actor.js';
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Queue } from 'bullmq';
-import { RUN_STATUSES, SyncRuns, type RunStatus, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { RUN_STATUSES, type RunStatus, type SyncRun } from '../../domain/sync-run.js';
 import { exitForStatus, worstExit } from './exit-codes.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
 import { winRmSettingsFromEnv } from '../../connectors/winrm/index.js';
 import { ValidationError } from '../../domain/errors.js';
-import { KindLists } from '../../connectors/mongo/kind-lists.js';
 import { planKinds, syncPlan } from '../../domain/sync-plan.js';
 import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
 import { watchWorkers } from '../../queues/worker-presence.js';
@@ -19,8 +19,6 @@ import { cancelRun } from '../../queues/run-cancellation.js';
 import { clearSchedule, createTriggerQueue, setSchedule, showSchedule } from '../../queues/schedules.js';
 import {
   createSyncQueue,
-  enqueueAll,
-  enqueueSync,
   syncQueueSettings,
   waitForRun,
   type EnqueueResult,
@@ -28,8 +26,9 @@ import {
 } from '../../queues/sync-queue.js';
 import { createLogger } from '../../observability/logger.js';
 import { winRmDefaultPort } from '../../workers/full-pull.js';
-import { testConnection } from '../../workers/test-connection.js';
-import { approveDeletes } from '../../workers/tenant-maintenance.js';
+import { approveDeletes } from '../../operations/approve-deletes.js';
+import { requestSync, requestSyncOfAll, syncKinds } from '../../operations/request-sync.js';
+import { testConnection } from '../../operations/test-connection.js';
 import { operatorName, type CliContext } from './context.js';
 import { table } from './tenants.js';
 
@@ -147,23 +146,19 @@ export function syncCommand(ctx: CliContext): Command {
         throw new ValidationError('sync', [{ field: 'tenant', message: 'name a tenant, or give --all' }]);
       // Attempts and backoff are fixed in the job by whoever enqueues it: here, this command.
       const settings = syncQueueSettings(ctx.env);
-      const { tenants, db } = await ctx.stores();
-      const kinds = options.kinds ? await new KindLists(db).resolve(options.kinds) : undefined;
-      const runs = new SyncRuns(db);
+      const stores = await ctx.stores();
+      const { tenants, runs } = stores;
+      const kinds = await syncKinds(stores, options.kinds || undefined);
       const queue = syncQueue(ctx);
+      const requester = { queue, stores, settings };
       const timeoutMs = options.timeout * 60_000;
       if (options.all) {
-        const results = await enqueueAll(
-          queue,
-          db,
-          {
-            hierarchy: options.hierarchy,
-            trigger: 'cli',
-            requestedBy: operatorName(ctx),
-            ...(kinds ? { kinds } : {}),
-          },
-          { runs, settings },
-        );
+        const results = await requestSyncOfAll(requester, {
+          hierarchy: options.hierarchy,
+          trigger: 'cli',
+          requestedBy: operatorName(ctx),
+          ...(kinds ? { kinds } : {}),
+        });
         if (!options.wait) {
           if (options.json) return ctx.io.out(JSON.stringify({ enqueued: results }, null, 2));
           ctx.io.out(
@@ -226,11 +221,11 @@ export function syncCommand(ctx: CliContext): Command {
           ? await progressDisplay(redisSettings(ctx.env), ctx.io, total)
           : undefined;
       if (display) ctx.onClose(() => display.close());
-      const enqueued = await enqueueSync(
-        queue,
-        { tenantId: tenant.id, trigger: 'cli', requestedBy: operatorName(ctx), ...(kinds ? { kinds } : {}) },
-        { runs, hierarchy: tenant.hierarchy, settings },
-      );
+      const { kinds: _kinds, ...enqueued } = await requestSync(requester, tenant, {
+        trigger: 'cli',
+        requestedBy: operatorName(ctx),
+        ...(kinds ? { kinds } : {}),
+      });
       const what = {
         created: 'enqueued',
         'joined-waiting': 'already waiting: this request joined it',
@@ -301,9 +296,9 @@ export function runsCommand(ctx: CliContext): Command {
     .option('--limit <n>', 'how many, newest first (1 to 500)', wholeNumber(1, 500), 20)
     .option('--json', 'print JSON')
     .action(async (options) => {
-      const { db, tenants } = await ctx.readStores();
+      const { tenants, runs } = await ctx.readStores();
       const tenantId = options.tenant ? (await tenants.show(options.tenant)).id : undefined;
-      const list = await new SyncRuns(db).list({
+      const list = await runs.list({
         tenantId,
         status: options.status as RunStatus | undefined,
         limit: options.limit,
@@ -334,8 +329,7 @@ export function runsCommand(ctx: CliContext): Command {
     .description('delete what delete protection held back in that run and is still unseen since')
     .option('--json', 'print JSON')
     .action(async (id: string, options) => {
-      const { db } = await ctx.readStores();
-      const { run, deleted } = await approveDeletes(db, id, operatorName(ctx));
+      const { run, deleted } = await approveDeletes(await ctx.readStores(), id, operatorName(ctx));
       if (options.json)
         return ctx.io.out(JSON.stringify({ run: run.id, status: run.status, deleted }, null, 2));
       for (const [kind, count] of Object.entries(deleted)) ctx.io.out(`deleted ${count} ${kind}`);
@@ -349,8 +343,8 @@ export function runsCommand(ctx: CliContext): Command {
     )
     .option('--json', 'print JSON')
     .action(async (id: string, options) => {
-      const { db } = await ctx.readStores();
-      const result = await cancelRun(syncQueue(ctx), new SyncRuns(db), id, operatorName(ctx));
+      const { runs } = await ctx.readStores();
+      const result = await cancelRun(syncQueue(ctx), runs, id, operatorName(ctx));
       if (options.json) return ctx.io.out(JSON.stringify(result, null, 2));
       ctx.io.out(
         result.outcome === 'cancelled'
@@ -363,8 +357,7 @@ export function runsCommand(ctx: CliContext): Command {
     .argument('<run>', 'run id')
     .option('--json', 'print JSON')
     .action(async (id: string, options) => {
-      const { db } = await ctx.readStores();
-      const run = await new SyncRuns(db).get(id);
+      const run = await (await ctx.readStores()).runs.get(id);
       if (!run) throw new ValidationError('runs show', [{ field: 'run', message: `no run ${id}` }]);
       ctx.io.out(options.json ? JSON.stringify(run, null, 2) : runSummary(run));
     });
@@ -404,11 +397,11 @@ export function testConnectionCommand(ctx: CliContext): Command {
 export function scheduleCommand(ctx: CliContext): Command {
   const schedule = new Command('schedule').description("a tenant's nightly refresh (BullMQ job scheduler)");
   const open = async (ref: string) => {
-    const { tenants, db } = await ctx.readStores();
-    const tenant = await tenants.show(ref);
+    const stores = await ctx.readStores();
+    const tenant = await stores.tenants.show(ref);
     const queue = createTriggerQueue(redisSettings(ctx.env));
     ctx.onClose(() => queue.close());
-    return { tenant, db, queue };
+    return { tenant, stores, queue };
   };
   const print = (view: Awaited<ReturnType<typeof showSchedule>>, json: boolean) =>
     ctx.io.out(
@@ -426,8 +419,8 @@ export function scheduleCommand(ctx: CliContext): Command {
     .argument('<tenant>')
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
-      const { tenant, db, queue } = await open(ref);
-      print(await showSchedule(queue, db, tenant.id), Boolean(options.json));
+      const { tenant, stores, queue } = await open(ref);
+      print(await showSchedule(queue, stores, tenant.id), Boolean(options.json));
     });
   schedule
     .command('set')
@@ -438,15 +431,15 @@ export function scheduleCommand(ctx: CliContext): Command {
     .option('--disable', 'no scheduled syncs for this tenant')
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
-      const { tenant, db, queue } = await open(ref);
+      const { tenant, stores, queue } = await open(ref);
       const input = {
         enabled: !options.disable,
         ...(options.cron ? { pattern: options.cron } : {}),
         ...(options.tz ? { tz: options.tz } : {}),
-        ...(options.kinds ? { kinds: await new KindLists(db).resolve(options.kinds) } : {}),
+        ...(options.kinds ? { kinds: await syncKinds(stores, options.kinds) } : {}),
       };
       print(
-        await setSchedule(queue, db, tenant.id, input, { updatedBy: operatorName(ctx) }),
+        await setSchedule(queue, stores, tenant.id, input, { updatedBy: operatorName(ctx) }),
         Boolean(options.json),
       );
     });
@@ -456,8 +449,8 @@ export function scheduleCommand(ctx: CliContext): Command {
     .description('back to the default nightly schedule')
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
-      const { tenant, db, queue } = await open(ref);
-      print(await clearSchedule(queue, db, tenant.id), Boolean(options.json));
+      const { tenant, stores, queue } = await open(ref);
+      print(await clearSchedule(queue, stores, tenant.id), Boolean(options.json));
     });
   return schedule;
 }

@@ -5,10 +5,10 @@ import type { Tenant, TenantInput } from '../../domain/tenant.js';
 import { TENANT_FIELDS, fieldPath } from '../../domain/tenant-fields.js';
 import { operatorName, type CliContext } from './context.js';
 import { applySetFlags, readStructuredFile } from './input.js';
-import { KindLists } from '../../connectors/mongo/kind-lists.js';
-import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../domain/sync-run.js';
 import { ValidationError } from '../../domain/errors.js';
-import { purgeTenant } from '../../workers/tenant-maintenance.js';
+import { purgeTenant } from '../../operations/purge-tenant.js';
+import { syncKinds } from '../../operations/request-sync.js';
 
 function purgedCount(run: SyncRun): number {
   return Object.values(run.kinds).reduce((n, r) => n + r.deleted, 0);
@@ -132,7 +132,8 @@ export function tenantsCommand(ctx: CliContext): Command {
     .option('--keep-data', "keep the tenant's imported objects in MongoDB")
     .option('--yes', 'confirm')
     .action(async (ref: string, options) => {
-      const { tenants: repo, db } = await ctx.stores();
+      const stores = await ctx.stores();
+      const repo = stores.tenants;
       if (Boolean(options.purge) === Boolean(options.keepData)) {
         throw new ValidationError('tenants remove', [
           {
@@ -151,7 +152,7 @@ export function tenantsCommand(ctx: CliContext): Command {
         return;
       }
       if (options.purge) {
-        const run = await purgeTenant(db, tenant, { requestedBy: operatorName(ctx) });
+        const run = await purgeTenant(stores, tenant, { requestedBy: operatorName(ctx) });
         ctx.io.out(`purged ${purgedCount(run)} object(s) (run ${run.id})`);
       }
       const removed = await repo.remove(tenant.id);
@@ -165,9 +166,9 @@ export function tenantsCommand(ctx: CliContext): Command {
     .option('--kinds <kinds>', 'only these kinds or kind lists')
     .option('--yes', 'confirm')
     .action(async (ref: string, options) => {
-      const { tenants: repo, db } = await ctx.stores();
-      const tenant = await repo.show(ref);
-      const kinds = options.kinds ? await new KindLists(db).resolve(options.kinds) : undefined;
+      const stores = await ctx.stores();
+      const tenant = await stores.tenants.show(ref);
+      const kinds = await syncKinds(stores, options.kinds);
       if (!options.yes) {
         ctx.io.err(
           `This deletes the imported ${kinds ? kinds.join(', ') : 'objects of every kind'} of tenant ${tenant.hierarchy}/${tenant.Tenant.name}. Run again with --yes to confirm.`,
@@ -175,7 +176,7 @@ export function tenantsCommand(ctx: CliContext): Command {
         process.exitCode = 1;
         return;
       }
-      const run = await purgeTenant(db, tenant, {
+      const run = await purgeTenant(stores, tenant, {
         requestedBy: operatorName(ctx),
         ...(kinds ? { kinds } : {}),
       });

@@ -1,8 +1,6 @@
-import { BOOTSTRAP_SCRIPT, decodePowerShellCommand } from '../../connectors/powershell/bootstrap.js';
-
 /** What a WinRS Command asks for, as the simulated proxy understands it. */
 export type ParsedCommand =
-  /** Our bootstrap: the script arrives on stdin. */
+  /** A bootstrap (the client's): the script that reads the real script from stdin and runs it. */
   | { kind: 'bootstrap' }
   /** `powershell -EncodedCommand X` with any other script (pywinrm's run_ps). */
   | { kind: 'powershell'; script: string }
@@ -13,6 +11,16 @@ export type ParsedCommand =
 const ENCODED =
   /^[-/](e|ec|en|enc|enco|encod|encode|encoded|encodedc|encodedco|encodedcom|encodedcomm|encodedcomma|encodedcomman|encodedcommand)$/i;
 
+/** PowerShell's -EncodedCommand: base64 of UTF-16LE text. */
+const decodeEncodedCommand = (encoded: string) => Buffer.from(encoded, 'base64').toString('utf16le');
+
+/**
+ * Told by what it does, as a PowerShell host would run it, not by comparing with the client's text:
+ * a script that reads all of stdin and runs what it read as a script block.
+ */
+const readsScriptFromStdin = (script: string) =>
+  /\[Console\]::In\.ReadToEnd\(\)/i.test(script) && /\[ScriptBlock\]::Create\(/i.test(script);
+
 export function parseCommandLine(command: string, args: readonly string[]): ParsedCommand {
   // pywinrm puts the whole line in <Command>; our client uses <Arguments>. Same thing to cmd.exe.
   const line = [command, ...args].join(' ').trim();
@@ -21,8 +29,8 @@ export function parseCommandLine(command: string, args: readonly string[]): Pars
     const at = tokens.findIndex((t) => ENCODED.test(t));
     const encoded = at >= 0 ? tokens[at + 1] : undefined;
     if (encoded !== undefined) {
-      const script = decodePowerShellCommand(encoded);
-      return script === BOOTSTRAP_SCRIPT ? { kind: 'bootstrap' } : { kind: 'powershell', script };
+      const script = decodeEncodedCommand(encoded);
+      return readsScriptFromStdin(script) ? { kind: 'bootstrap' } : { kind: 'powershell', script };
     }
   }
   return { kind: 'cmd', line };

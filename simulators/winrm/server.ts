@@ -9,7 +9,13 @@ import {
   COMMAND_STATE_RUNNING,
   NS,
 } from '../../connectors/winrm/wsman.js';
-import { escapeXml, findFirst, parseXml, path, type XmlElement } from '../../connectors/winrm/xml.js';
+import {
+  childPath as path,
+  escapeText as escapeXml,
+  firstNamed as findFirst,
+  parseSoap,
+  type SoapElement as XmlElement,
+} from './xml.js';
 import { runCmdLine } from './cmd-emulator.js';
 import { parseCommandLine, type ParsedCommand } from './command-line.js';
 import {
@@ -281,7 +287,7 @@ export class WinRmSimulator {
       res.writeHead(413, { Connection: 'close' }).end();
       return;
     }
-    const envelope = await parseXml(body.toString('utf8'));
+    const envelope = parseSoap(body.toString('utf8'));
     const header = path(envelope, 'Header');
     const bodyEl = path(envelope, 'Body');
     const messageId = findFirst(header ?? envelope, 'MessageID')?.text.trim();

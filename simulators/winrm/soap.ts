@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { escapeXml } from '../../connectors/winrm/xml.js';
+import { escapeText as escapeXml } from './xml.js';
 import { ACTION, ANONYMOUS, FAULT_CODE, NS } from '../../connectors/winrm/wsman.js';
 
 /** Response envelopes as a Windows WinRM service writes them (prefixes and shapes from recorded fixtures). */

@@ -13,7 +13,7 @@ import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import type { Role } from '../../domain/access.js';
 import { schedulerId } from '../../queues/schedules.js';
 import type { SyncJobData } from '../../queues/sync-queue.js';
-import type { Stores } from '../../scripts/commands/context.js';
+import type { Stores } from '../../connectors/mongo/stores.js';
 import { startTestApi, type TestApi } from '../support/api.js';
 import { validTenantInput } from '../support/fixtures.js';
 import type { TestMongo } from '../support/services.js';

@@ -15,7 +15,7 @@ import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { createTriggerQueue } from '../../queues/schedules.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
-import { openStores, type Stores } from '../../scripts/commands/context.js';
+import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';

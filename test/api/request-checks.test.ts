@@ -12,7 +12,7 @@ import { buildApi } from '../../api/server.js';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
-import { openStores, type Stores } from '../../scripts/commands/context.js';
+import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 import { validTenantInput, allowFixtureDestinations } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';

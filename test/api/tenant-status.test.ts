@@ -5,7 +5,8 @@
  */
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SyncRuns, type RunStatus } from '../../connectors/mongo/sync-runs.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import type { RunStatus } from '../../domain/sync-run.js';
 import { defaultPattern, scheduleSettings, schedulerId } from '../../queues/schedules.js';
 import { callApi, startTestApi, type TestApi } from '../support/api.js';
 import { validTenantInput } from '../support/fixtures.js';

@@ -11,8 +11,8 @@ import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { printable } from '../../domain/actor.js';
 import { createSyncQueue, SyncJobData } from '../../queues/sync-queue.js';
-import { openStores, type Stores } from '../../scripts/commands/context.js';
-import { purgeTenant } from '../../workers/tenant-maintenance.js';
+import { openStores, type Stores } from '../../connectors/mongo/stores.js';
+import { purgeTenant } from '../../operations/purge-tenant.js';
 import { cli } from '../support/cli.js';
 import { testEnv } from '../support/env.js';
 import { validTenantInput, allowFixtureDestinations } from '../support/fixtures.js';
@@ -107,7 +107,7 @@ describe('control characters in who asked', () => {
 
   it('are refused by purge and approval called directly', async () => {
     await expect(
-      purgeTenant(mongo.db, { id: tenantId, hierarchy: 'sys' }, { requestedBy: HOSTILE }),
+      purgeTenant(stores, { id: tenantId, hierarchy: 'sys' }, { requestedBy: HOSTILE }),
     ).rejects.toThrow(/requestedBy: must not contain control characters/);
   });
 

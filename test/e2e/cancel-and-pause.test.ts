@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../api/server.js';
-import { SyncRuns, type RunStatus, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import type { RunStatus, SyncRun } from '../../domain/sync-run.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';
 import { callApi } from '../support/api.js';
 import { cli } from '../support/cli.js';

@@ -4,12 +4,12 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
-import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../domain/sync-run.js';
 import { enqueueSync } from '../../queues/sync-queue.js';
 import type { Dataset } from '../../simulators/dataset.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';
-import { approveDeletes } from '../../workers/tenant-maintenance.js';
-import type { Stores } from '../../scripts/commands/context.js';
+import { approveDeletes } from '../../operations/approve-deletes.js';
+import type { Stores } from '../../connectors/mongo/stores.js';
 import { buildApi } from '../../api/server.js';
 import { registry } from '../../observability/metrics.js';
 import { cli } from '../support/cli.js';
@@ -125,7 +125,7 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
     expect(later.kinds.users?.held?.wouldDelete).toBe(gone.length - 1);
 
     // Approving the first run deletes exactly its recorded users still unseen since: not the one back.
-    const approval = await approveDeletes(mongo.db, held.id, 'alice@test');
+    const approval = await approveDeletes(stores, held.id, 'alice@test');
     expect(approval.deleted).toEqual({ users: gone.length - 1 });
     expect(await storedUsers()).toEqual(ids(withBack));
     expect(approval.run.status).toBe('succeeded');
@@ -135,9 +135,9 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
       held: { approval: { by: 'alice@test', deleted: gone.length - 1 } },
     });
     // Approving twice deletes nothing more.
-    await expect(approveDeletes(mongo.db, held.id, 'alice@test')).rejects.toThrow(/no deletions waiting/);
+    await expect(approveDeletes(stores, held.id, 'alice@test')).rejects.toThrow(/no deletions waiting/);
     // The later run's held set is now empty: approving it deletes nothing.
-    expect((await approveDeletes(mongo.db, later.id, 'bob@test')).deleted).toEqual({ users: 0 });
+    expect((await approveDeletes(stores, later.id, 'bob@test')).deleted).toEqual({ users: 0 });
   });
 
   it('resolves the threshold: tenant, then hierarchy place, then global', async () => {

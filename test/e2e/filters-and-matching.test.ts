@@ -6,12 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
-import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../domain/sync-run.js';
 import type { TenantRepository } from '../../connectors/mongo/tenants.js';
 import { ValidationError } from '../../domain/errors.js';
 import { mailboxes, teamsUsers, type Dataset } from '../../simulators/dataset.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';
-import { approveDeletes } from '../../workers/tenant-maintenance.js';
+import { approveDeletes } from '../../operations/approve-deletes.js';
 import type { TestMongo } from '../support/services.js';
 import { startEngine, type Engine } from './support.js';
 
@@ -166,7 +167,7 @@ describe('instance filters and Teams-to-Entra matching end to end', { timeout: 1
     expect(teams.entraMatch?.skipped).toBe(teams.entraMatch?.unmatched);
     expect(teams.held?.wouldDelete).toBe(teams.entraMatch?.unmatched);
     expect(await ids('teams_users')).toEqual(before);
-    await approveDeletes(mongo.db, held.id, 'ops@test');
+    await approveDeletes(engine.stores, held.id, 'ops@test');
     const left = await stored('teams_users');
     expect(left).toHaveLength(before.length - teams.entraMatch!.unmatched);
     for (const doc of left) expect((doc.data as { noEntraMatch: boolean }).noEntraMatch).toBe(false);

@@ -15,8 +15,8 @@ import { CERTIFICATES_COLLECTION } from '../../connectors/mongo/certificates.js'
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { TENANTS_COLLECTION } from '../../connectors/mongo/tenants.js';
 import { generateAppCertificate, type AppCertificate } from '../../simulators/graph/certificates.js';
-import { openStores } from '../../scripts/commands/context.js';
-import { allowSimulatedTenant } from '../../workers/in-process.js';
+import { openStores } from '../../connectors/mongo/stores.js';
+import { allowSimulatedTenant } from '../../scripts/in-process.js';
 import { cli } from '../support/cli.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../api/server.js';
-import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../domain/sync-run.js';
 import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
 import { BUILT_IN_KIND_LISTS } from '../../domain/kind-lists.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';

@@ -6,7 +6,8 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
-import { SyncRuns, type SyncRun } from '../../connectors/mongo/sync-runs.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../domain/sync-run.js';
 import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
 import type { GraphRetryOptions } from '../../connectors/graph/connector.js';
 import type { WinRmSettings } from '../../connectors/winrm/settings.js';
@@ -16,9 +17,9 @@ import {
   type SimulatedTenant,
   type SimulatedTenantOptions,
 } from '../../simulators/m365.js';
-import { openStores, type Stores } from '../../scripts/commands/context.js';
+import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 import { createFullPull } from '../../workers/full-pull.js';
-import { allowSimulatedTenant } from '../../workers/in-process.js';
+import { allowSimulatedTenant } from '../../scripts/in-process.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import type { ProxyStatus } from '../../connectors/winrm/index.js';
 import { testEnv } from '../support/env.js';
@@ -80,8 +81,7 @@ export async function startEngine(
   await allowSimulatedTenant(stores, sim);
   const logger = options.logger ?? quietLogger;
   const fullPull = createFullPull({
-    tenants: stores.tenants,
-    certificates: stores.certificates,
+    stores,
     graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix }, retry: options.graphRetry },
     winrm: { scheme: 'http', affinityKey: label, ...options.winrm },
     env: {},

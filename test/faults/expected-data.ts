@@ -5,7 +5,7 @@
  */
 import type { Db } from 'mongodb';
 import { expect } from 'vitest';
-import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../domain/sync-run.js';
 import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
 
 import type { Ids } from '../support/expected-ids.js';

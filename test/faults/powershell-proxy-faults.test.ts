@@ -6,7 +6,7 @@
  * every run record terminal and truthful; no shell is left open on either proxy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SyncRun } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../domain/sync-run.js';
 import { enqueueSync } from '../../queues/sync-queue.js';
 import { changeDataset, type Dataset } from '../../simulators/dataset.js';
 import type { WinRmSimulator } from '../../simulators/winrm/server.js';

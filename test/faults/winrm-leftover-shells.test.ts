@@ -10,7 +10,7 @@ import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
-import { openStores } from '../../scripts/commands/context.js';
+import { openStores } from '../../connectors/mongo/stores.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
 import { generateDataset, teamsUsers } from '../../simulators/dataset.js';
 import { createTenantScriptHost } from '../../simulators/powershell/tenant-host.js';

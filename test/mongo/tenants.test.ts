@@ -4,7 +4,7 @@ import { TENANTS_COLLECTION } from '../../connectors/mongo/tenants.js';
 import { CERTIFICATES_COLLECTION, certificateThumbprint } from '../../connectors/mongo/certificates.js';
 import { ValidationError } from '../../domain/errors.js';
 import { MASK, tenantSecrets } from '../../domain/tenant.js';
-import { openStores, type Stores } from '../../scripts/commands/context.js';
+import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 import { testCertificate } from '../support/certificates.js';
 import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';

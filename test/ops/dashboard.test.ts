@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Queue } from 'bullmq';
-import type { Db } from 'mongodb';
+import type { Stores } from '../../connectors/mongo/stores.js';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import '../../connectors/graph/metrics.js';
@@ -24,7 +24,7 @@ function exported(): Set<string> {
   syncMetrics();
   proxyMetrics();
   // Registration only: nothing is collected, so no database or queue is touched.
-  clusterMetrics({ db: {} as Db, syncQueue: {} as Queue, isLeader: () => false, env: {} });
+  clusterMetrics({ stores: {} as Stores, syncQueue: {} as Queue, isLeader: () => false, env: {} });
   const names = new Set<string>(['up']); // Prometheus's own, per target
   for (const metric of registry.getMetricsAsArray()) {
     const { name, type } = metric as unknown as { name: string; type: string };

@@ -7,7 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import { KindLists } from '../../connectors/mongo/kind-lists.js';
-import { SyncRuns, type KindResult } from '../../connectors/mongo/sync-runs.js';
+import { buildStores } from '../../connectors/mongo/stores.js';
+import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import type { KindResult } from '../../domain/sync-run.js';
 import { resolveKinds } from '../../domain/kind-lists.js';
 import {
   createTriggerQueue,
@@ -66,14 +68,14 @@ describe('schedules with kind lists', () => {
     await lists.set({ name: 'hourly-licensing', kinds: 'licensing' });
     const a = await setSchedule(
       triggers,
-      mongo.db,
+      buildStores(mongo.db),
       hourly,
       { pattern: '0 * * * *', kinds: await lists.resolve('hourly-licensing') },
       { settings },
     );
     const b = await setSchedule(
       triggers,
-      mongo.db,
+      buildStores(mongo.db),
       nightly,
       { pattern: '30 2 * * *', kinds: await lists.resolve('voice') },
       { settings },

@@ -17,7 +17,7 @@ import {
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { startScheduler } from '../../workers/scheduler.js';
 import { startTriggerWorker } from '../../workers/trigger-worker.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { buildStores } from '../../connectors/mongo/stores.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { eventually, quietLogger } from '../workers/support/harness.js';
 
@@ -79,7 +79,7 @@ describe('nightly schedules', () => {
       { _id: a, hierarchy: 'p.a' },
       { _id: b, hierarchy: 'p.b' },
     ]);
-    const first = await reconcileSchedules(queue, mongo.db, settings);
+    const first = await reconcileSchedules(queue, buildStores(mongo.db), settings);
     expect(first.created.sort()).toEqual([a.toHexString(), b.toHexString()].sort());
     const before = await snapshot();
     expect(before).toHaveLength(2);
@@ -87,13 +87,13 @@ describe('nightly schedules', () => {
     // No job fires at creation: the only jobs are the one delayed job per scheduler.
     expect(await queue.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 0, delayed: 2 });
 
-    const again = await reconcileSchedules(queue, mongo.db, settings);
+    const again = await reconcileSchedules(queue, buildStores(mongo.db), settings);
     expect(again).toEqual({ created: [], updated: [], unchanged: 2, removed: [], failed: [] });
     expect(await snapshot()).toEqual(before);
     expect(await queue.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 0, delayed: 2 });
 
     // An override changes one tenant's scheduler; disabling or deleting a tenant removes it.
-    const view = await setSchedule(queue, mongo.db, a.toHexString(), {
+    const view = await setSchedule(queue, buildStores(mongo.db), a.toHexString(), {
       pattern: '30 3 * * *',
       tz: 'Europe/London',
     });
@@ -103,14 +103,17 @@ describe('nightly schedules', () => {
       source: 'override',
       active: true,
     });
-    expect(await reconcileSchedules(queue, mongo.db, settings)).toMatchObject({ updated: [], unchanged: 2 });
-    await setSchedule(queue, mongo.db, b.toHexString(), { enabled: false });
-    expect((await showSchedule(queue, mongo.db, b.toHexString(), settings)).active).toBe(false);
-    await clearSchedule(queue, mongo.db, b.toHexString(), { settings });
-    expect((await showSchedule(queue, mongo.db, b.toHexString(), settings)).active).toBe(true);
+    expect(await reconcileSchedules(queue, buildStores(mongo.db), settings)).toMatchObject({
+      updated: [],
+      unchanged: 2,
+    });
+    await setSchedule(queue, buildStores(mongo.db), b.toHexString(), { enabled: false });
+    expect((await showSchedule(queue, buildStores(mongo.db), b.toHexString(), settings)).active).toBe(false);
+    await clearSchedule(queue, buildStores(mongo.db), b.toHexString(), { settings });
+    expect((await showSchedule(queue, buildStores(mongo.db), b.toHexString(), settings)).active).toBe(true);
 
     await tenants().deleteOne({ _id: b });
-    const third = await reconcileSchedules(queue, mongo.db, settings);
+    const third = await reconcileSchedules(queue, buildStores(mongo.db), settings);
     expect(third).toMatchObject({ removed: [b.toHexString()], unchanged: 1 });
     expect((await snapshot()).map((s) => s.key)).toEqual([`tenant-${a.toHexString()}`]);
     expect(await queue.getJobCounts('delayed')).toEqual({ delayed: 1 });
@@ -119,18 +122,20 @@ describe('nightly schedules', () => {
   it('refuses a bad override without storing it', async () => {
     const c = new ObjectId();
     await tenants().insertOne({ _id: c, hierarchy: 'p.c' });
-    await expect(setSchedule(queue, mongo.db, c.toHexString(), { pattern: 'every night' })).rejects.toThrow(
-      ValidationError,
+    await expect(
+      setSchedule(queue, buildStores(mongo.db), c.toHexString(), { pattern: 'every night' }),
+    ).rejects.toThrow(ValidationError);
+    await expect(
+      setSchedule(queue, buildStores(mongo.db), c.toHexString(), { tz: 'Mars/Olympus' }),
+    ).rejects.toThrow(/time zone/);
+    await expect(
+      setSchedule(queue, buildStores(mongo.db), c.toHexString(), { pattern: '99 99 * * *' }),
+    ).rejects.toThrow(ValidationError);
+    expect((await showSchedule(queue, buildStores(mongo.db), c.toHexString(), settings)).source).toBe(
+      'default',
     );
-    await expect(setSchedule(queue, mongo.db, c.toHexString(), { tz: 'Mars/Olympus' })).rejects.toThrow(
-      /time zone/,
-    );
-    await expect(setSchedule(queue, mongo.db, c.toHexString(), { pattern: '99 99 * * *' })).rejects.toThrow(
-      ValidationError,
-    );
-    expect((await showSchedule(queue, mongo.db, c.toHexString(), settings)).source).toBe('default');
     await tenants().deleteOne({ _id: c });
-    await reconcileSchedules(queue, mongo.db, settings);
+    await reconcileSchedules(queue, buildStores(mongo.db), settings);
   });
 
   it('elects one leader among scheduler processes', async () => {
@@ -147,7 +152,7 @@ describe('nightly schedules', () => {
 
     const s1 = await startScheduler({
       redis: { url: redis.url, prefix: redis.prefix },
-      db: mongo.db,
+      stores: buildStores(mongo.db),
       schedule: settings,
       reconcileMs: 200,
       leaderTtlMs: 600,
@@ -156,7 +161,7 @@ describe('nightly schedules', () => {
     });
     const s2 = await startScheduler({
       redis: { url: redis.url, prefix: redis.prefix },
-      db: mongo.db,
+      stores: buildStores(mongo.db),
       schedule: settings,
       reconcileMs: 200,
       leaderTtlMs: 600,
@@ -179,11 +184,9 @@ describe('nightly schedules', () => {
       url: redis.url,
       prefix: redis.prefix,
     });
-    const runs = new SyncRuns(mongo.db);
-    const triggers = startTriggerWorker({ url: redis.url, prefix: redis.prefix }, quietLogger, {
-      db: mongo.db,
-      runs,
-    });
+    const stores = buildStores(mongo.db);
+    const { runs } = stores;
+    const triggers = startTriggerWorker({ url: redis.url, prefix: redis.prefix }, quietLogger, stores);
     try {
       const id = new ObjectId();
       const tenantId = id.toHexString();

@@ -9,7 +9,7 @@ import { buildApi } from '../../api/server.js';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
 import { createTriggerQueue } from '../../queues/schedules.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
-import { openStores, type Stores } from '../../scripts/commands/context.js';
+import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 import { allowFixtureDestinations } from './fixtures.js';
 import { keyEntry } from './keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from './services.js';

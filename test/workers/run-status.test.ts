@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { KindResult, KindStatus } from '../../connectors/mongo/sync-runs.js';
-import { runStatusOf } from '../../workers/processor.js';
+import type { KindResult, KindStatus } from '../../domain/sync-run.js';
+import { runStatusOf } from '../../domain/sync-run.js';
 
 const kind = (status: KindStatus): KindResult => ({
   status,

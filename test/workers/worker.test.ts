@@ -168,4 +168,28 @@ describe('the sync worker', () => {
     expect((await runs.list({ tenantId })).map((r) => r.status)).toEqual(['succeeded', 'cancelled']);
     expect((await queue.getJob(job.jobId))!.attemptsMade).toBeLessThanOrEqual(1);
   });
+
+  it('abandons a cancelled run whose processor does not stop, so the job moves on without it', async () => {
+    const tenantId = await addTenant(mongo.db);
+    const stuck = await worker(
+      { pages: 50, pageSize: 5, delayMs: 100, version: 'v', stuckOnAbort: true },
+      'worker-stuck',
+    );
+    const job = await enqueueSync(
+      queue,
+      { tenantId, trigger: 'cli', requestedBy: 'op' },
+      { settings: fastQueue },
+    );
+    await eventually(async () => (await runs.list({ tenantId }))[0]?.status === 'running');
+    // Without the abandonment, close() waits for the processor for ever.
+    await stuck.close(300);
+    expect(['delayed', 'waiting']).toContain(await (await queue.getJob(job.jobId))!.getState());
+    const [run] = await runs.list({ tenantId });
+    expect(run).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
+    expect(run!.error!.message).toMatch(/did not stop within \d+ ms; it was abandoned/);
+
+    await worker({ pages: 2, pageSize: 5, delayMs: 10, version: 'v' }, 'worker-next');
+    await eventually(async () => (await jobCounts(queue)).completed === 1);
+    expect((await runs.list({ tenantId })).map((r) => r.status)).toEqual(['succeeded', 'cancelled']);
+  });
 });

@@ -7,7 +7,7 @@ import type { KindWriter } from '../../connectors/mongo/kind-writer.js';
 import type { TenantRef } from '../../connectors/mongo/imported-objects.js';
 import type { WriteFence } from '../../connectors/mongo/leases.js';
 import type { SweepRecords } from '../../connectors/mongo/sweep-records.js';
-import type { HeldDeletes } from '../../connectors/mongo/sync-runs.js';
+import type { HeldDeletes } from '../../domain/sync-run.js';
 import {
   checkSweep,
   describeDeleteThreshold,

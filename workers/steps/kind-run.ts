@@ -4,7 +4,7 @@
  * never loses yesterday's data.
  */
 import { SyncError } from '../../domain/errors.js';
-import type { KindResult, RunError } from '../../connectors/mongo/sync-runs.js';
+import type { KindResult, RunError } from '../../domain/sync-run.js';
 import type { RunContext } from '../processor.js';
 
 export class KindRun {

@@ -5,7 +5,7 @@
  * comparing MongoDB with the data set and checking every run record is terminal.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,13 +13,14 @@ import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../../connectors/mongo/encryption.js';
-import { RUN_STATUSES, SyncRuns, type SyncRun } from '../../../connectors/mongo/sync-runs.js';
+import { SyncRuns } from '../../../connectors/mongo/sync-runs.js';
+import { RUN_STATUSES, type SyncRun } from '../../../domain/sync-run.js';
 import { ENTITY_KINDS } from '../../../domain/entity-kinds.js';
 import { createSyncQueue, type SyncJobData } from '../../../queues/sync-queue.js';
-import { openStores, type Stores } from '../../../scripts/commands/context.js';
+import { openStores, type Stores } from '../../../connectors/mongo/stores.js';
 import type { Dataset, DatasetOptions } from '../../../simulators/dataset.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../../simulators/m365.js';
-import { allowSimulatedTenant } from '../../../workers/in-process.js';
+import { allowSimulatedTenant } from '../../../scripts/in-process.js';
 import { testEnv } from '../../support/env.js';
 import { expectedIds as expectedIdsOf } from '../expected-data.js';
 import { keyEntry } from '../../support/keys.js';
@@ -112,12 +113,25 @@ export class FaultEngine {
     };
   }
 
-  /** A real worker process; resolves once it takes jobs. */
+  /**
+   * A real worker process; resolves once it takes jobs. With FAULT_LOG_DIR set, each worker's log
+   * (level FAULT_LOG_LEVEL, default debug) goes to `<dir>/<case label>-<worker id>.log`, to diagnose a
+   * failed case.
+   */
   async spawnWorker(id: string, extra: Record<string, string> = {}): Promise<ChildWorker> {
+    const logDir = process.env.FAULT_LOG_DIR;
     const proc = spawn(process.execPath, ['--import', 'tsx', WORKER], {
-      env: this.env({ FAULT_WORKER_ID: id, ...extra }),
+      env: this.env({
+        FAULT_WORKER_ID: id,
+        ...(logDir ? { FAULT_LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'debug' } : {}),
+        ...extra,
+      }),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    if (logDir) {
+      mkdirSync(logDir, { recursive: true });
+      proc.stdout!.pipe(createWriteStream(join(logDir, `${this.prefix}-${id}.log`)));
+    }
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker ${id} did not start in 30 s`)), 30_000);
@@ -163,7 +177,24 @@ export class FaultEngine {
 
   /** MongoDB holds exactly the data set: nothing lost, nothing duplicated, nothing stale. */
   async expectMatchesDataset(ds: Dataset = this.sim.dataset()): Promise<void> {
-    expect(await this.stored()).toEqual(expectedIds(ds));
+    const stored = await this.stored();
+    const expected = expectedIds(ds);
+    // On a mismatch, say what the runs recorded for each kind: the diff alone does not tell why.
+    const why = JSON.stringify(stored) === JSON.stringify(expected) ? undefined : await this.kindErrors();
+    expect(stored, why).toEqual(expected);
+  }
+
+  /** Each run's status and the errors its kinds recorded, for a failed case's message. */
+  private async kindErrors(): Promise<string> {
+    const list = await this.runs.list({ tenantId: this.tenantId, limit: 20 });
+    return list
+      .map((r) => {
+        const kinds = Object.entries(r.kinds ?? {})
+          .filter(([, k]) => k.error)
+          .map(([kind, k]) => `${kind}: ${k.error?.code} ${k.error?.message}`);
+        return `run ${r.id} ${r.status} (worker ${r.worker}): ${kinds.join('; ') || 'no kind failed'}`;
+      })
+      .join('\n');
   }
 
   /** Waits until no run record of the tenant is queued or running; returns them, newest first. */

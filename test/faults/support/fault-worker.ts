@@ -10,7 +10,7 @@ import { keyRingFromEnv } from '../../../connectors/mongo/encryption.js';
 import { createLogger } from '../../../observability/logger.js';
 import { redisSettings } from '../../../queues/connection.js';
 import { syncQueueSettings } from '../../../queues/sync-queue.js';
-import { openStores } from '../../../scripts/commands/context.js';
+import { openStores } from '../../../connectors/mongo/stores.js';
 import { createFullPull } from '../../../workers/full-pull.js';
 import { startWorker, workerSettings } from '../../../workers/worker.js';
 
@@ -20,8 +20,7 @@ const mongo = await connectMongo(env);
 const stores = await openStores(mongo.db, keyRingFromEnv(env));
 const redis = redisSettings(env);
 const fullPull = createFullPull({
-  tenants: stores.tenants,
-  certificates: stores.certificates,
+  stores,
   graph: { ca: readFileSync(env.FAULT_GRAPH_CA_FILE!, 'utf8'), limiter: { keyPrefix: redis.prefix } },
   winrm: { scheme: 'http', affinityKey: redis.prefix },
   env: {},

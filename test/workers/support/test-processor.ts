@@ -5,7 +5,7 @@
  * tests check overlap and zombie writes from there.
  */
 import type { Db } from 'mongodb';
-import type { KindResult } from '../../../connectors/mongo/sync-runs.js';
+import type { KindResult } from '../../../domain/sync-run.js';
 import type { SyncProcessor } from '../../../workers/processor.js';
 
 export interface TestProcessorOptions {
@@ -18,6 +18,8 @@ export interface TestProcessorOptions {
   ignoreAbort?: boolean;
   /** Throw this at the first page. */
   failWith?: () => Error;
+  /** Once aborted, never returns (stuck in an operation that does not watch the signal). */
+  stuckOnAbort?: boolean;
 }
 
 export interface LogEntry {
@@ -56,8 +58,9 @@ export function testProcessor(db: Db, options: TestProcessorOptions): SyncProces
     try {
       for (let page = 0; page < options.pages; page++) {
         if (options.failWith) throw options.failWith();
-        if (!options.ignoreAbort && signal.aborted) throw signal.reason;
+        if (!options.ignoreAbort && !options.stuckOnAbort && signal.aborted) throw signal.reason;
         await sleep(options.delayMs);
+        if (options.stuckOnAbort && signal.aborted) await new Promise(() => {});
         const counts = await ctx.writePage('users', testUsers(page, options.pageSize, options.version));
         await log.insertOne({ ...base, event: 'page', page, at: Date.now() });
         result.created += counts.created;

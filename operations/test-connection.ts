@@ -22,7 +22,7 @@ import { guardedLookup } from '../connectors/guarded-lookup.js';
 import type { AllowEntry } from '../domain/destinations.js';
 import { SyncError } from '../domain/errors.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
-import { exchangeOrganization } from './exchange-organization.js';
+import { exchangeOrganization } from '../connectors/graph/exchange-organization.js';
 
 export interface ConnectionCheckResult {
   check: 'graph' | 'teams' | 'exchange';

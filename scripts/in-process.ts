@@ -9,9 +9,9 @@ import type { Logger } from 'pino';
 import type { RedisSettings } from '../queues/connection.js';
 import { createSyncQueue, type SyncJobData } from '../queues/sync-queue.js';
 import type { SimulatedTenant } from '../simulators/m365.js';
-import type { Stores } from '../scripts/commands/context.js';
-import { createFullPull } from './full-pull.js';
-import { startWorker } from './worker.js';
+import type { Stores } from '../connectors/mongo/stores.js';
+import { createFullPull } from '../workers/full-pull.js';
+import { startWorker } from '../workers/worker.js';
 
 export interface InProcessEngine {
   queue: Queue<SyncJobData, unknown, string>;
@@ -36,8 +36,7 @@ export async function startInProcessEngine(o: {
 }): Promise<InProcessEngine> {
   await allowSimulatedTenant(o.stores, o.sim);
   const fullPull = createFullPull({
-    tenants: o.stores.tenants,
-    certificates: o.stores.certificates,
+    stores: o.stores,
     graph: { ca: o.sim.ca },
     // The simulated proxies speak plain HTTP (the documented Basic + AllowUnencrypted set-up).
     winrm: { scheme: 'http', affinityKey: 'in-process-worker' },

@@ -7,10 +7,15 @@
  * sync kept is used; with neither, the Exchange kinds fail with what is missing and what to do.
  */
 import type { Logger } from 'pino';
-import type { GraphConnector } from '../connectors/graph/index.js';
-import type { TenantSyncStates } from '../connectors/mongo/sync-state.js';
-import { SyncError } from '../domain/errors.js';
-import type { TenantConfig } from '../domain/tenant.js';
+import { SyncError } from '../../domain/errors.js';
+import type { TenantConfig } from '../../domain/tenant.js';
+import type { GraphConnector } from './connector.js';
+
+/** Where a sync keeps the domain between runs (connectors/mongo/sync-state.ts TenantSyncStates). */
+export interface KeptOrganizations {
+  get(tenantId: string): Promise<{ exchangeOrganization?: string } | null>;
+  setExchangeOrganization(tenantId: string, domain: string): Promise<void>;
+}
 
 export interface ExchangeOrganizationInput {
   tenantId: string;
@@ -18,7 +23,7 @@ export interface ExchangeOrganizationInput {
   /** The tenant's Graph connector (created on demand; creating it may fail, e.g. no certificate). */
   graph: () => Promise<GraphConnector>;
   /** Where the domain is kept between syncs; test-connection reads Graph only. */
-  states?: TenantSyncStates;
+  states?: KeptOrganizations;
   signal?: AbortSignal;
   logger?: Logger;
 }

@@ -1,8 +1,9 @@
 /**
- * The short command that starts every generated script. cmd.exe cuts command lines at 8,191
- * characters, so the real script never goes on the command line: this bootstrap (passed as
- * `-EncodedCommand`, UTF-16LE base64, well under the limit) reads the script from stdin, which the
- * WinRM client sends in chunks, and runs it as one script block.
+ * How a script of any length reaches a WinRS shell: the short command that starts it. cmd.exe cuts
+ * command lines at 8,191 characters, so the real script never goes on the command line: this
+ * bootstrap (passed as `-EncodedCommand`, UTF-16LE base64, well under the limit) reads the script
+ * from stdin, which the WinRM client sends in chunks, and runs it as one script block. A concern of
+ * the transport (connectors/powershell/ builds the scripts; it depends on winrm/, never the reverse).
  */
 
 export const BOOTSTRAP_SCRIPT = [

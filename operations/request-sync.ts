@@ -1,0 +1,81 @@
+/**
+ * "Request a sync": the one way the CLI, the API and the scheduler's trigger worker ask for a full
+ * pull. Resolves the kinds (kind names and kind lists, the operators' own included), then records the
+ * request's `queued` run and enqueues it, de-duplicated per tenant (queues/sync-queue.ts enqueueSync).
+ */
+import type { Queue } from 'bullmq';
+import type { Stores } from '../connectors/mongo/stores.js';
+import type { TenantRef } from '../connectors/mongo/imported-objects.js';
+import type { EntityKindName } from '../domain/entity-kinds.js';
+import {
+  enqueueSync,
+  type EnqueueResult,
+  type SyncJobData,
+  type SyncQueueSettings,
+  type SyncRequest,
+} from '../queues/sync-queue.js';
+
+export interface SyncRequester {
+  queue: Queue<SyncJobData, unknown, string>;
+  stores: Pick<Stores, 'runs' | 'kindLists' | 'tenants'>;
+  /** Attempts and backoff fixed in the job by whoever enqueues it; default from process.env. */
+  settings?: SyncQueueSettings;
+}
+
+export interface SyncAsk {
+  trigger: SyncRequest['trigger'];
+  requestedBy: string;
+  /** Kinds or kind lists, e.g. `users,licences` or `licensing`; left out: the tenant's whole plan. */
+  kinds?: string | readonly string[];
+}
+
+/** The kinds a spec names (kind lists resolved); undefined when none is given: the whole plan. */
+export async function syncKinds(
+  stores: Pick<Stores, 'kindLists'>,
+  spec: string | readonly string[] | undefined,
+): Promise<EntityKindName[] | undefined> {
+  return spec === undefined ? undefined : stores.kindLists.resolve(spec);
+}
+
+/** Requests a full pull of one tenant: its `queued` run record first, then the de-duplicated job. */
+export async function requestSync(
+  requester: SyncRequester,
+  tenant: TenantRef,
+  ask: SyncAsk,
+): Promise<EnqueueResult & { kinds?: EntityKindName[] }> {
+  const kinds = await syncKinds(requester.stores, ask.kinds);
+  const result = await enqueueFor(requester, tenant, ask, kinds);
+  return { ...result, ...(kinds ? { kinds } : {}) };
+}
+
+/**
+ * Requests a full pull of every tenant at a hierarchy place and below it (of all, without one): `sync
+ * --all`, the plain-cron alternative to the job schedulers. Each request as requestSync makes it.
+ */
+export async function requestSyncOfAll(
+  requester: SyncRequester,
+  ask: SyncAsk & { hierarchy?: string },
+): Promise<(EnqueueResult & { tenantId: string })[]> {
+  const kinds = await syncKinds(requester.stores, ask.kinds);
+  const results: (EnqueueResult & { tenantId: string })[] = [];
+  for (const tenant of await requester.stores.tenants.refs(ask.hierarchy))
+    results.push({ tenantId: tenant.id, ...(await enqueueFor(requester, tenant, ask, kinds)) });
+  return results;
+}
+
+function enqueueFor(
+  requester: SyncRequester,
+  tenant: TenantRef,
+  ask: SyncAsk,
+  kinds: EntityKindName[] | undefined,
+): Promise<EnqueueResult> {
+  return enqueueSync(
+    requester.queue,
+    { tenantId: tenant.id, trigger: ask.trigger, requestedBy: ask.requestedBy, ...(kinds ? { kinds } : {}) },
+    {
+      runs: requester.stores.runs,
+      hierarchy: tenant.hierarchy,
+      ...(requester.settings ? { settings: requester.settings } : {}),
+    },
+  );
+}

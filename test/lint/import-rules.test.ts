@@ -1,0 +1,85 @@
+/**
+ * The folder rules of docs/ARCHITECTURE.md are enforced by ESLint (eslint.config.js, no-restricted-imports):
+ * an import that breaks one is reported, one that keeps to them is not. Lints source text as if it
+ * sat at a path in the tree, through ESLint's Node API with the project's own configuration.
+ */
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+const eslint = new ESLint({ cwd: new URL('../..', import.meta.url).pathname });
+
+async function importProblems(filePath: string, source: string): Promise<string[]> {
+  const [result] = await eslint.lintText(`${source}\nexport {};\n`, { filePath });
+  return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+}
+
+describe('the folder rules fail the lint', () => {
+  it.each([
+    [
+      'api/example.ts',
+      "import { startWorker } from '../workers/worker.js';",
+      /api\/ asks the engine through operations/,
+    ],
+    [
+      'api/example.ts',
+      "import { table } from '../scripts/commands/tenants.js';",
+      /Nothing of the product imports the CLI/,
+    ],
+    ['domain/example.ts', "import { logger } from '../observability/logger.js';", /domain\/ imports nothing/],
+    [
+      'connectors/winrm/example.ts',
+      "import { psLiteral } from '../powershell/ps-quote.js';",
+      /never the reverse/,
+    ],
+    [
+      'connectors/graph/example.ts',
+      "import { SyncRuns } from '../mongo/sync-runs.js';",
+      /graph\/ uses no other connector/,
+    ],
+    [
+      'connectors/mongo/example.ts',
+      "import { enqueueSync } from '../../queues/sync-queue.js';",
+      /connectors\/ imports only/,
+    ],
+    [
+      'queues/example.ts',
+      "import { createWinRmClient } from '../connectors/winrm/index.js';",
+      /queues\/ imports only/,
+    ],
+    [
+      'operations/example.ts',
+      "import { startWorker } from '../workers/worker.js';",
+      /operations\/ imports only/,
+    ],
+    [
+      'workers/steps/example.ts',
+      "import { startSimulatedTenant } from '../../simulators/m365.js';",
+      /simulators/,
+    ],
+    [
+      'simulators/winrm/example.ts',
+      "import { parseXml } from '../../connectors/winrm/xml.js';",
+      /only the protocol constants/,
+    ],
+    [
+      'observability/example.ts',
+      "import { SyncRuns } from '../connectors/mongo/sync-runs.js';",
+      /observability\/ imports only domain/,
+    ],
+  ])('%s: %s', async (file, source, message) => {
+    const problems = await importProblems(file, source);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(message);
+  });
+
+  it.each([
+    ['api/example.ts', "import { requestSync } from '../operations/request-sync.js';"],
+    ['connectors/powershell/example.ts', "import { WinRmClient } from '../winrm/client.js';"],
+    ['operations/example.ts', "import { enqueueSync } from '../queues/sync-queue.js';"],
+    ['workers/steps/example.ts', "import { SyncError } from '../../domain/errors.js';"],
+    ['simulators/winrm/example.ts', "import { NS } from '../../connectors/winrm/wsman.js';"],
+    ['scripts/example.ts', "import { startWorker } from '../workers/worker.js';"],
+  ])('%s may: %s', async (file, source) => {
+    expect(await importProblems(file, source)).toEqual([]);
+  });
+});
