@@ -16,7 +16,7 @@ import { RUN_STATUSES } from '../domain/sync-run.js';
 import { approveDeletes } from '../operations/approve-deletes.js';
 import { purgeTenant } from '../operations/purge-tenant.js';
 import { requestSync, syncKinds } from '../operations/request-sync.js';
-import { cancelRun } from '../queues/run-cancellation.js';
+import { cancelRun } from '../operations/cancel-run.js';
 import { syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
 import { callerOf } from './access.js';
 import { queueCall } from './redis-calls.js';

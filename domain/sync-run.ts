@@ -84,7 +84,7 @@ export interface SyncRun {
   enqueueOutcome?: 'created' | 'joined-waiting' | 'follow-up';
   /** Status `merged`: the run (= job id) that does this request's work, when known. */
   mergedInto?: string;
-  /** An operator asked to cancel the run (queues/run-cancellation.ts); its worker stops at its next check. */
+  /** An operator asked to cancel the run (operations/cancel-run.ts); its worker stops at its next check. */
   cancelRequested?: { by: string; at: Date };
 }
 

@@ -15,7 +15,7 @@
  * - cancellation: one AbortSignal that fires when the BullMQ lock cannot be renewed
  *   (`lockRenewalFailed`), when the lease is lost, at the end of the shutdown grace time, or when an
  *   operator cancels the run (a request on its record that the lease keeper reads at each tick;
- *   queues/run-cancellation.ts): that run ends `cancelled` and is not retried;
+ *   operations/cancel-run.ts): that run ends `cancelled` and is not retried;
  * - error classification: SyncError with `retryable: false` → UnrecoverableError (fails at once with the
  *   operator-facing message); anything else → rethrown, so BullMQ retries with exponential backoff;
  * - stall recovery: a long lock (default 5 min, renewed every half of it) and a stalled-job check, so

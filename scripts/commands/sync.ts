@@ -15,7 +15,7 @@ import { ValidationError } from '../../domain/errors.js';
 import { planKinds, syncPlan } from '../../domain/sync-plan.js';
 import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
 import { watchWorkers } from '../../queues/worker-presence.js';
-import { cancelRun } from '../../queues/run-cancellation.js';
+import { cancelRun } from '../../operations/cancel-run.js';
 import { clearSchedule, createTriggerQueue, setSchedule, showSchedule } from '../../queues/schedules.js';
 import {
   createSyncQueue,

@@ -14,7 +14,7 @@ import type { Queue } from 'bullmq';
 import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import type { SyncRun } from '../domain/sync-run.js';
 import { SyncError } from '../domain/errors.js';
-import { followUpKey, type SyncJobData } from './sync-queue.js';
+import { followUpKey, type SyncJobData } from '../queues/sync-queue.js';
 
 export type CancelOutcome =
   /** The run had not started: nothing of it runs, its record is `cancelled`. */
