@@ -8,6 +8,7 @@
  * Every route declares its access in `config.access`; building the API fails on a route that does
  * not, so a new route cannot be left open by forgetting.
  */
+import type { Settings } from '../domain/settings.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -81,11 +82,11 @@ const WILDCARD_BINDS = ['0.0.0.0', '::', '[::]'];
  * wildcard) and the comma-separated M365SYNC_API_HOSTNAMES (the names clients use: `api`,
  * `m365sync.example.net`, …).
  */
-export function apiHostNames(env: NodeJS.ProcessEnv, bindHost: string): string[] {
+export function apiHostNames(settings: Pick<Settings, 'M365SYNC_API_HOSTNAMES'>, bindHost: string): string[] {
   const names = new Set(LOOPBACK_NAMES);
   if (!WILDCARD_BINDS.includes(bindHost))
     names.add(normalHost(bindHost.includes(':') ? `[${bindHost}]` : bindHost));
-  for (const name of (env.M365SYNC_API_HOSTNAMES ?? '').split(','))
+  for (const name of (settings.M365SYNC_API_HOSTNAMES ?? '').split(','))
     if (name.trim()) names.add(normalHost(name));
   return [...names];
 }

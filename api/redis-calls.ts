@@ -11,9 +11,10 @@
  * - ioredis's and BullMQ's errors for an unreachable Redis become SERVICE_UNAVAILABLE.
  */
 import { SyncError } from '../domain/errors.js';
+import { DEFAULT_SETTINGS } from '../domain/settings.js';
 import { isRedisUnavailable } from '../queues/connection.js';
 
-export const DEFAULT_SERVICE_TIMEOUT_MS = 1000;
+export const DEFAULT_SERVICE_TIMEOUT_MS = DEFAULT_SETTINGS.M365SYNC_API_SERVICE_TIMEOUT_MS;
 
 /** Something that connects to Redis: a BullMQ Queue. */
 export interface RedisUser {

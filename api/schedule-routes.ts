@@ -7,7 +7,13 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { clearSchedule, setSchedule, showSchedule } from '../queues/schedules.js';
+import {
+  clearSchedule,
+  DEFAULT_SCHEDULE_SETTINGS,
+  setSchedule,
+  showSchedule,
+  type ScheduleSettings,
+} from '../queues/schedules.js';
 import type { Stores } from '../connectors/mongo/stores.js';
 import { callerOf } from './access.js';
 import { queueCall } from './redis-calls.js';
@@ -18,6 +24,8 @@ export interface ScheduleRouteOptions {
   triggerQueue: Queue;
   /** How long a request waits for Redis before answering 503. */
   timeoutMs: number;
+  /** The default nightly schedule (SCHEDULE_TZ, SCHEDULE_WINDOW_*), as the scheduler has it; default: the defaults. */
+  schedule?: ScheduleSettings;
 }
 
 /** Statuses of a run that ended (what "the last run" means). */
@@ -44,6 +52,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
   const { stores } = options;
   const { tenants, runs, kindLists } = stores;
   const { triggerQueue, timeoutMs } = options;
+  const settings = options.schedule ?? DEFAULT_SCHEDULE_SETTINGS;
   const redis = <T>(call: () => Promise<T>) => queueCall(triggerQueue, timeoutMs, call);
   const tenantOf = (ref: string, request: FastifyRequest) =>
     tenants.show(ref, { scope: callerOf(request).scope });
@@ -61,7 +70,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
         runs.latest(tenant.id, ['queued']),
         runs.latest(tenant.id, ENDED),
         runs.latest(tenant.id, ['succeeded']),
-        redis(() => showSchedule(triggerQueue, stores, tenant.id)),
+        redis(() => showSchedule(triggerQueue, stores, tenant.id, settings)),
       ]);
       return {
         tenantId: tenant.id,
@@ -83,7 +92,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
     },
     async (request) => {
       const tenant = await tenantOf(request.params.ref, request);
-      return redis(() => showSchedule(triggerQueue, stores, tenant.id));
+      return redis(() => showSchedule(triggerQueue, stores, tenant.id, settings));
     },
   );
 
@@ -106,7 +115,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
       const { kinds: spec, ...rest } = request.body;
       const input = { ...rest, ...(spec === undefined ? {} : { kinds: await kindLists.resolve(spec) }) };
       return redis(() =>
-        setSchedule(triggerQueue, stores, tenant.id, input, { updatedBy: callerOf(request).name }),
+        setSchedule(triggerQueue, stores, tenant.id, input, { updatedBy: callerOf(request).name, settings }),
       );
     },
   );
@@ -124,7 +133,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
     },
     async (request) => {
       const tenant = await tenantOf(request.params.ref, request);
-      return redis(() => clearSchedule(triggerQueue, stores, tenant.id));
+      return redis(() => clearSchedule(triggerQueue, stores, tenant.id, { settings }));
     },
   );
 }

@@ -8,6 +8,7 @@
  * error is `{ code, message, problems? }` with the CLI's stable codes, schema failures and unknown
  * routes included; no response ever holds a password.
  */
+import type { Settings } from '../domain/settings.js';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -22,6 +23,7 @@ import { SyncError, ValidationError, type ErrorCode, type FieldProblem } from '.
 import { registry } from '../observability/metrics.js';
 import type { Stores } from '../connectors/mongo/stores.js';
 import type { Queue } from 'bullmq';
+import { scheduleSettings } from '../queues/schedules.js';
 import type { SyncJobData } from '../queues/sync-queue.js';
 import {
   ApiRefusal,
@@ -78,8 +80,8 @@ export interface ApiOptions {
    * OpenAPI document cannot drift from what the routes answer. Off in production.
    */
   checkResponses?: boolean;
-  /** Environment for the global delete thresholds (default process.env). */
-  env?: NodeJS.ProcessEnv;
+  /** The process settings: sync job attempts and backoff, global delete thresholds (default: the defaults). */
+  settings?: Settings;
 }
 
 const STATUS_OF: Partial<Record<ErrorCode, number>> = {
@@ -205,11 +207,17 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const timeoutMs = options.serviceTimeoutMs ?? DEFAULT_SERVICE_TIMEOUT_MS;
   void app.register(async (api) => {
     registerTenantRoutes(api, options, timeoutMs);
-    const { syncQueue, triggerQueue, stores } = options;
+    const { syncQueue, triggerQueue, stores, settings } = options;
     if (syncQueue) {
-      registerSyncRoutes(api, { stores, syncQueue, timeoutMs, ...(options.env ? { env: options.env } : {}) });
+      registerSyncRoutes(api, { stores, syncQueue, timeoutMs, ...(settings ? { settings } : {}) });
       registerQueueRoutes(api, { syncQueue, timeoutMs });
-      if (triggerQueue) registerScheduleRoutes(api, { stores, triggerQueue, timeoutMs });
+      if (triggerQueue)
+        registerScheduleRoutes(api, {
+          stores,
+          triggerQueue,
+          timeoutMs,
+          ...(settings ? { schedule: scheduleSettings(settings) } : {}),
+        });
     }
     if ('tokens' in options.authentication) registerTokenRoutes(api, options.authentication.tokens);
   });

@@ -10,8 +10,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Stores } from '../connectors/mongo/stores.js';
 import { ALL_SCOPES, scopeCovers, type Caller } from '../domain/access.js';
-import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
+import { globalDeleteThresholds, type DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { SyncError } from '../domain/errors.js';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { RUN_STATUSES } from '../domain/sync-run.js';
 import { approveDeletes } from '../operations/approve-deletes.js';
 import { purgeTenant } from '../operations/purge-tenant.js';
@@ -38,8 +39,8 @@ export interface SyncRouteOptions {
   syncQueue: Queue<SyncJobData, unknown, string>;
   /** How long a request waits for Redis before answering 503. */
   timeoutMs: number;
-  /** Global delete thresholds from the environment (DELETE_THRESHOLD_*); default process.env. */
-  env?: NodeJS.ProcessEnv;
+  /** The process settings: SYNC_ATTEMPTS and SYNC_BACKOFF_MS, DELETE_THRESHOLD_* (default: the defaults). */
+  settings?: Settings;
 }
 
 const viewer = { access: { needs: 'viewer' as const } };
@@ -63,6 +64,10 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
   const api = app.withTypeProvider<ApiTypeProvider>();
   const { stores, syncQueue, timeoutMs } = options;
   const { tenants, runs, kindLists } = stores;
+  const settings = options.settings ?? DEFAULT_SETTINGS;
+  const queueSettings = syncQueueSettings(settings);
+  // The API's own global thresholds when it was given settings; else those its stores were built with.
+  const deleteThresholds = options.settings ? globalDeleteThresholds(options.settings) : undefined;
 
   /** A run the caller may see: its tenant is within the caller's scope (else "no such run"). */
   const runInScope = async (caller: Caller, runId: string) => {
@@ -99,11 +104,11 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
       const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
       const { kinds } = request.body;
       const result = await queueCall(syncQueue, timeoutMs, () =>
-        requestSync(
-          { queue: syncQueue, stores, settings: syncQueueSettings(options.env ?? process.env) },
-          tenant,
-          { trigger: 'api', requestedBy: caller.name, ...(kinds === undefined ? {} : { kinds }) },
-        ),
+        requestSync({ queue: syncQueue, stores, settings: queueSettings }, tenant, {
+          trigger: 'api',
+          requestedBy: caller.name,
+          ...(kinds === undefined ? {} : { kinds }),
+        }),
       );
       return reply.status(202).send(result);
     },
@@ -267,7 +272,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
     },
     async (request) => {
       const caller = callerOf(request);
-      const settings = await stores.deleteProtection.settings(options.env);
+      const settings = await stores.deleteProtection.settings(deleteThresholds);
       if (caller.scope === ALL_SCOPES) return settings;
       return withinScope(settings, caller.scope, new Set(await tenants.idsInScope(caller.scope)));
     },

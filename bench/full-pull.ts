@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/full-pull.ts [users=2000]
  */
+import { parseSettings } from '../domain/settings.js';
 import { randomBytes } from 'node:crypto';
 import { connectMongo } from '../connectors/mongo/connection.js';
 import { createKeyRing } from '../connectors/mongo/encryption.js';
@@ -18,11 +19,12 @@ import { openStores } from '../connectors/mongo/stores.js';
 const users = Number(process.argv[2] ?? 2000);
 const logger = createLogger({ level: 'error' });
 const name = `bench_${randomBytes(3).toString('hex')}`;
-const mongo = await connectMongo({ ...process.env, M365SYNC_DB: name });
-const redis = { ...redisSettings(), prefix: name };
+const settings = parseSettings({ ...process.env, M365SYNC_DB: name, M365SYNC_QUEUE_PREFIX: name });
+const mongo = await connectMongo(settings);
+const redis = redisSettings(settings);
 const stores = await openStores(mongo.db, createKeyRing(new Map([['bench', randomBytes(32)]])));
 const sim = await startSimulatedTenant({ dataset: { seed: 5, users }, enableExchange: true });
-const engine = await startInProcessEngine({ sim, stores, db: mongo.db, redis, logger });
+const engine = await startInProcessEngine({ sim, stores, db: mongo.db, redis, logger, settings });
 const queue = engine.queue;
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);

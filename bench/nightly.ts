@@ -20,6 +20,7 @@
  * re-sync" section of <out>/RESULTS.md. `--quick` (two small sizes, one run, out .data/bench-quick)
  * takes about a minute and only checks that the whole thing works.
  */
+import { parseSettings } from '../domain/settings.js';
 import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,11 +35,11 @@ import type { SyncRun } from '../domain/sync-run.js';
 import { ENTITY_KINDS } from '../domain/entity-kinds.js';
 import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
-import { createSyncQueue, enqueueSync, waitForRun } from '../queues/sync-queue.js';
+import { createSyncQueue, enqueueSync, syncQueueSettings, waitForRun } from '../queues/sync-queue.js';
 import { openStores } from '../connectors/mongo/stores.js';
 import { createFullPull } from '../workers/full-pull.js';
 import { allowSimulatedTenant } from '../scripts/in-process.js';
-import { startWorker } from '../workers/worker.js';
+import { startWorker, workerSettings } from '../workers/worker.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -160,19 +161,23 @@ async function oneRun(
   measureCeiling: boolean,
 ) {
   const name = `bench_${randomBytes(3).toString('hex')}`;
-  const mongo = await connectMongo({ ...process.env, M365SYNC_DB: name });
-  const redis = { ...redisSettings(), prefix: name };
+  const settings = parseSettings({ ...process.env, M365SYNC_DB: name, M365SYNC_QUEUE_PREFIX: name });
+  const mongo = await connectMongo(settings);
+  const redis = redisSettings(settings);
   const stores = await openStores(mongo.db, createKeyRing(new Map([['bench', randomBytes(32)]])));
   const fullPull = createFullPull({
     stores,
     graph: { ca: sim.ca },
     winrm: { scheme: 'http', affinityKey: 'bench-worker' },
     logger,
+    settings,
   });
   const worker = await startWorker({
     redis,
     db: mongo.db,
     processor: fullPull.processor,
+    settings: workerSettings(settings),
+    queueSettings: syncQueueSettings(settings),
     triggers: false,
     logger,
   });
@@ -269,7 +274,7 @@ const median = (xs: number[]) => {
 
 const started = Date.now();
 const baselineRssMb = process.memoryUsage().rss / 1024 / 1024;
-const mongoProbe = await connectMongo({ ...process.env, M365SYNC_DB: 'admin' });
+const mongoProbe = await connectMongo(parseSettings({ ...process.env, M365SYNC_DB: 'admin' }));
 const build = await mongoProbe.db.admin().command({ buildInfo: 1 });
 await mongoProbe.close();
 const server = build.ferretdbVersion

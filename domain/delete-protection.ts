@@ -18,6 +18,7 @@
 import { z } from 'zod';
 import { SyncError, ValidationError, type FieldProblem } from './errors.js';
 import type { EntitySource } from './entity-kinds.js';
+import type { SettingName, Settings } from './settings.js';
 import { HIERARCHY, hierarchyPlaces } from './tenant.js';
 
 export const DELETE_PROTECTION_SOURCES = [
@@ -25,6 +26,7 @@ export const DELETE_PROTECTION_SOURCES = [
   'teams',
   'exchange',
 ] as const satisfies readonly EntitySource[];
+type DeleteProtectionSource = (typeof DELETE_PROTECTION_SOURCES)[number];
 
 /** At least one of the two is set; both may be. */
 export interface DeleteThreshold {
@@ -245,51 +247,40 @@ export function deleteThresholdExceeded(details: {
 }
 
 /**
- * Global settings from environment variables. m365sync's own names are
+ * The global thresholds of the process settings. m365sync's own names are
  * `DELETE_THRESHOLD_<SOURCE>` (a count) and `DELETE_THRESHOLD_<SOURCE>_PERCENT` for SOURCE in GRAPH,
  * TEAMS, EXCHANGE. The names of the system we replace are accepted too, as counts:
  * `PULL_SYNC_DELETE_THRESHOLD_MSGraph` → graph, `PULL_SYNC_DELETE_THRESHOLD_MSTeamsOnline` → teams
  * (it had no Exchange setting). m365sync's own name wins when both are set. Setting either name of a
- * source sets that source's pair (count and percent) at the global level.
+ * source sets that source's pair (count and percent) at the global level. (parseSettings checks the
+ * values: counts whole numbers of 0 or more, percentages 0 to 100.)
  */
-export const LEGACY_DELETE_THRESHOLD_VARIABLES: Readonly<Partial<Record<EntitySource, string>>> = {
+export const LEGACY_DELETE_THRESHOLD_VARIABLES = {
   graph: 'PULL_SYNC_DELETE_THRESHOLD_MSGraph',
   teams: 'PULL_SYNC_DELETE_THRESHOLD_MSTeamsOnline',
-};
+} as const satisfies Partial<Record<EntitySource, SettingName>>;
 
-export function deleteThresholdsFromEnv(env: Record<string, string | undefined>): SourceThresholds {
-  const problems: FieldProblem[] = [];
+export type DeleteThresholdSettings = Pick<
+  Settings,
+  | `DELETE_THRESHOLD_${Uppercase<DeleteProtectionSource>}`
+  | `DELETE_THRESHOLD_${Uppercase<DeleteProtectionSource>}_PERCENT`
+  | (typeof LEGACY_DELETE_THRESHOLD_VARIABLES)[keyof typeof LEGACY_DELETE_THRESHOLD_VARIABLES]
+>;
+
+export function globalDeleteThresholds(settings: DeleteThresholdSettings): SourceThresholds {
   const out: SourceThresholds = {};
-  const read = (name: string, kind: 'count' | 'percent'): number | undefined => {
-    const raw = env[name]?.trim();
-    if (raw === undefined || raw === '') return undefined;
-    const n = Number(raw);
-    const ok = kind === 'count' ? /^\d+$/.test(raw) : /^\d+(\.\d+)?$/.test(raw) && n <= 100;
-    if (!ok) {
-      problems.push({
-        field: name,
-        message:
-          kind === 'count'
-            ? `must be a whole number of 0 or more, not ${JSON.stringify(raw)}`
-            : `must be a number from 0 to 100, not ${JSON.stringify(raw)}`,
-      });
-      return undefined;
-    }
-    return n;
-  };
   for (const source of DELETE_PROTECTION_SOURCES) {
-    const upper = source.toUpperCase();
-    const legacyName = LEGACY_DELETE_THRESHOLD_VARIABLES[source];
-    const own = read(`DELETE_THRESHOLD_${upper}`, 'count');
-    const legacy = legacyName ? read(legacyName, 'count') : undefined;
-    const count = own ?? legacy;
-    const percent = read(`DELETE_THRESHOLD_${upper}_PERCENT`, 'percent');
+    const upper = source.toUpperCase() as Uppercase<DeleteProtectionSource>;
+    const legacyName = (
+      LEGACY_DELETE_THRESHOLD_VARIABLES as Partial<Record<EntitySource, keyof DeleteThresholdSettings>>
+    )[source];
+    const count = settings[`DELETE_THRESHOLD_${upper}`] ?? (legacyName ? settings[legacyName] : undefined);
+    const percent = settings[`DELETE_THRESHOLD_${upper}_PERCENT`];
     if (count !== undefined || percent !== undefined) {
       out[source] = {};
       if (count !== undefined) out[source].count = count;
       if (percent !== undefined) out[source].percent = percent;
     }
   }
-  if (problems.length > 0) throw new ValidationError('Delete threshold settings', problems);
   return out;
 }

@@ -33,12 +33,15 @@ export function createLogger(
   return pino(
     {
       name: options.name ?? 'm365sync',
-      level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+      level: options.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
     options.destination,
   );
 }
 
-/** The process-wide logger. Tests may swap the destination through createLogger. */
+/**
+ * The process-wide logger, at `info` until the entry point applies LOG_LEVEL from its settings
+ * (`logger.level = …`). Tests may swap the destination through createLogger.
+ */
 export const logger = createLogger();

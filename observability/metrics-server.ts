@@ -3,16 +3,9 @@
  * each one. A port already in use is a clear configuration error, not a crash with EADDRINUSE.
  */
 import { createServer, type Server } from 'node:http';
-import { z } from 'zod';
 import { SyncError } from '../domain/errors.js';
+import type { Settings } from '../domain/settings.js';
 import { registry } from './metrics.js';
-
-const MetricsEnv = z.object({
-  M365SYNC_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  // Loopback by default (also when empty): /metrics is unauthenticated and describes the whole fleet.
-  // 0.0.0.0 in a container, so Prometheus reaches it (compose sets it).
-  M365SYNC_METRICS_HOST: z.string().optional(),
-});
 
 export interface MetricsSettings {
   /** 0: serve no metrics. */
@@ -21,15 +14,14 @@ export interface MetricsSettings {
 }
 
 /** M365SYNC_METRICS_PORT (the process's own default when unset) and M365SYNC_METRICS_HOST. */
-export function metricsSettings(env: NodeJS.ProcessEnv, defaultPort: number): MetricsSettings {
-  const parsed = MetricsEnv.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new SyncError('CONFIGURATION', `Metrics configuration is not valid (${problems}).`);
-  }
+export function metricsSettings(
+  settings: Pick<Settings, 'M365SYNC_METRICS_PORT' | 'M365SYNC_METRICS_HOST'>,
+  defaultPort: number,
+): MetricsSettings {
   return {
-    port: parsed.data.M365SYNC_METRICS_PORT ?? defaultPort,
-    host: parsed.data.M365SYNC_METRICS_HOST || '127.0.0.1',
+    port: settings.M365SYNC_METRICS_PORT ?? defaultPort,
+    // Loopback by default (also when empty): /metrics is unauthenticated and describes the whole fleet.
+    host: settings.M365SYNC_METRICS_HOST || '127.0.0.1',
   };
 }
 

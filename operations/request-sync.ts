@@ -18,7 +18,7 @@ import {
 export interface SyncRequester {
   queue: Queue<SyncJobData, unknown, string>;
   stores: Pick<Stores, 'runs' | 'kindLists' | 'tenants'>;
-  /** Attempts and backoff fixed in the job by whoever enqueues it; default from process.env. */
+  /** Attempts and backoff fixed in the job by whoever enqueues it (syncQueueSettings of its settings); default the defaults. */
   settings?: SyncQueueSettings;
 }
 

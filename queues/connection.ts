@@ -1,5 +1,5 @@
 /**
- * Redis connection options for BullMQ, from the environment.
+ * Redis connection options for BullMQ, from the process's settings.
  *
  * - Workers (and QueueEvents, schedulers' workers) use `maxRetriesPerRequest: null` and ioredis's
  *   endless reconnect: when Redis goes away they wait and carry on when it is back (BullMQ relies on
@@ -10,19 +10,8 @@
  *   command a timeout (`commandTimeoutMs`), for a Redis that accepts connections but never answers.
  * - `prefix` is the BullMQ key prefix (default `m365sync`); tests use one of their own per file.
  */
-import { z } from 'zod';
 import type { ConnectionOptions } from 'bullmq';
-
-const RedisEnv = z.object({
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
-    .default('redis://127.0.0.1:6379'),
-  M365SYNC_QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _ - { } only')
-    .default('m365sync'),
-});
+import type { Settings } from '../domain/settings.js';
 
 export interface RedisSettings {
   url: string;
@@ -30,13 +19,11 @@ export interface RedisSettings {
   prefix: string;
 }
 
-export function redisSettings(env: NodeJS.ProcessEnv = process.env): RedisSettings {
-  const parsed = RedisEnv.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`Redis configuration is not valid (${problems}); fix the environment variables.`);
-  }
-  return { url: parsed.data.REDIS_URL, prefix: parsed.data.M365SYNC_QUEUE_PREFIX };
+/** REDIS_URL and M365SYNC_QUEUE_PREFIX (checked by parseSettings). */
+export function redisSettings(
+  settings: Pick<Settings, 'REDIS_URL' | 'M365SYNC_QUEUE_PREFIX'>,
+): RedisSettings {
+  return { url: settings.REDIS_URL, prefix: settings.M365SYNC_QUEUE_PREFIX };
 }
 
 /** The URL without its password, for logs and messages. */

@@ -20,6 +20,7 @@ import { Queue, type JobSchedulerJson } from 'bullmq';
 import { z } from 'zod';
 import { ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import type { ScheduleOverride } from '../connectors/mongo/schedules.js';
 import type { Stores } from '../connectors/mongo/stores.js';
 import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
@@ -28,15 +29,6 @@ export const TRIGGER_QUEUE = 'tenant-sync-triggers';
 export const TRIGGER_JOB = 'scheduled-sync';
 const SCHEDULER_PREFIX = 'tenant-';
 
-const ScheduleEnv = z.object({
-  SCHEDULE_TZ: z.string().default('UTC'),
-  SCHEDULE_WINDOW_START: z
-    .string()
-    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM')
-    .default('01:00'),
-  SCHEDULE_WINDOW_MINUTES: z.coerce.number().int().min(1).max(1440).default(240),
-});
-
 export interface ScheduleSettings {
   tz: string;
   /** Minutes after midnight at which the nightly window opens. */
@@ -44,12 +36,17 @@ export interface ScheduleSettings {
   windowMinutes: number;
 }
 
-export function scheduleSettings(env: NodeJS.ProcessEnv = process.env): ScheduleSettings {
-  const e = ScheduleEnv.parse(env);
+/** SCHEDULE_TZ, SCHEDULE_WINDOW_START, SCHEDULE_WINDOW_MINUTES (the zone checked here, by Intl). */
+export function scheduleSettings(
+  e: Pick<Settings, 'SCHEDULE_TZ' | 'SCHEDULE_WINDOW_START' | 'SCHEDULE_WINDOW_MINUTES'>,
+): ScheduleSettings {
   assertTimeZone(e.SCHEDULE_TZ, 'SCHEDULE_TZ');
   const [h, m] = e.SCHEDULE_WINDOW_START.split(':').map(Number) as [number, number];
   return { tz: e.SCHEDULE_TZ, windowStartMinute: h * 60 + m, windowMinutes: e.SCHEDULE_WINDOW_MINUTES };
 }
+
+/** The defaults (tests and tools); a process passes the settings it parsed. */
+export const DEFAULT_SCHEDULE_SETTINGS: ScheduleSettings = scheduleSettings(DEFAULT_SETTINGS);
 
 function assertTimeZone(tz: string, field: string): void {
   try {
@@ -210,7 +207,7 @@ async function existingSchedulers(queue: Queue): Promise<Map<string, JobSchedule
 export async function reconcileSchedules(
   queue: Queue,
   stores: ScheduleStores,
-  settings: ScheduleSettings = scheduleSettings(),
+  settings: ScheduleSettings = DEFAULT_SCHEDULE_SETTINGS,
 ): Promise<ReconcileResult> {
   const [ids, overrides, existing] = await Promise.all([
     tenantIds(stores),
@@ -251,7 +248,7 @@ export async function reconcileTenantSchedule(
   queue: Queue,
   stores: ScheduleStores,
   tenantId: string,
-  settings: ScheduleSettings = scheduleSettings(),
+  settings: ScheduleSettings = DEFAULT_SCHEDULE_SETTINGS,
 ): Promise<'created' | 'updated' | 'unchanged' | 'removed' | 'none'> {
   const exists = (await tenantIds(stores)).includes(tenantId);
   const override = await stores.schedules.get(tenantId);
@@ -280,7 +277,7 @@ export async function showSchedule(
   queue: Queue,
   stores: ScheduleStores,
   tenantId: string,
-  settings: ScheduleSettings = scheduleSettings(),
+  settings: ScheduleSettings = DEFAULT_SCHEDULE_SETTINGS,
 ): Promise<ScheduleView> {
   const override = await stores.schedules.get(tenantId);
   const current = await queue.getJobScheduler(schedulerId(tenantId));
@@ -298,7 +295,7 @@ export async function setSchedule(
   options: { updatedBy?: string; settings?: ScheduleSettings } = {},
 ): Promise<ScheduleView> {
   const override = parseScheduleOverride(input);
-  const schedule = effectiveSchedule(tenantId, override, options.settings ?? scheduleSettings());
+  const schedule = effectiveSchedule(tenantId, override, options.settings ?? DEFAULT_SCHEDULE_SETTINGS);
   if (schedule.enabled) {
     // Let BullMQ check the pattern before it is stored: a stored bad pattern would fail every reconcile.
     try {

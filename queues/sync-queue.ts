@@ -19,6 +19,7 @@ import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { ObjectId } from 'mongodb';
 import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { ActorName } from '../domain/actor.js';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
 
 export const SYNC_QUEUE = 'tenant-sync';
@@ -79,31 +80,18 @@ export interface SyncQueueSettings {
   keepFailed: { age: number; count: number };
 }
 
-const QueueEnv = z.object({
-  SYNC_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
-  SYNC_BACKOFF_MS: z.coerce.number().int().min(100).default(60_000),
-  /** Finished jobs kept in Redis (newest); older ones are trimmed as jobs finish. */
-  SYNC_KEEP_COMPLETED_JOBS: z.coerce.number().int().min(0).default(1000),
-  SYNC_KEEP_FAILED_JOBS: z.coerce.number().int().min(0).default(5000),
-});
-
 /**
  * Attempts and backoff are job options: the process that enqueues a sync reads them and fixes them in
  * the job (the CLI for `m365sync sync`, the API process, the worker process for scheduled syncs, which
- * its trigger worker enqueues). Each of those reads and checks them when it starts.
+ * its trigger worker enqueues), from its settings (SYNC_ATTEMPTS, SYNC_BACKOFF_MS, SYNC_KEEP_*_JOBS;
+ * checked when the process parses them). Finished jobs beyond the counts are trimmed as jobs finish.
  */
-export function syncQueueSettings(env: NodeJS.ProcessEnv = process.env): SyncQueueSettings {
-  const parsed = QueueEnv.safeParse(env);
-  if (!parsed.success) {
-    throw new ValidationError(
-      'Sync retry settings',
-      parsed.error.issues.map((i) => ({
-        field: String(i.path[0]),
-        message: `${i.message} (not ${JSON.stringify(env[String(i.path[0])])})`,
-      })),
-    );
-  }
-  const e = parsed.data;
+export function syncQueueSettings(
+  e: Pick<
+    Settings,
+    'SYNC_ATTEMPTS' | 'SYNC_BACKOFF_MS' | 'SYNC_KEEP_COMPLETED_JOBS' | 'SYNC_KEEP_FAILED_JOBS'
+  >,
+): SyncQueueSettings {
   return {
     attempts: e.SYNC_ATTEMPTS,
     backoffDelayMs: e.SYNC_BACKOFF_MS,
@@ -111,6 +99,9 @@ export function syncQueueSettings(env: NodeJS.ProcessEnv = process.env): SyncQue
     keepFailed: { age: 30 * 24 * 3600, count: e.SYNC_KEEP_FAILED_JOBS },
   };
 }
+
+/** The defaults (tests and tools); a process passes the settings it parsed. */
+export const DEFAULT_QUEUE_SETTINGS: SyncQueueSettings = syncQueueSettings(DEFAULT_SETTINGS);
 
 export function jobOptions(data: SyncJobData, settings: SyncQueueSettings): JobsOptions {
   return {
@@ -189,7 +180,7 @@ export async function enqueueSync(
   options: { settings?: SyncQueueSettings; runs?: SyncRuns; hierarchy?: string } = {},
 ): Promise<EnqueueResult> {
   const request = parseWith(SyncRequest.strict(), input);
-  const settings = options.settings ?? syncQueueSettings();
+  const settings = options.settings ?? DEFAULT_QUEUE_SETTINGS;
   const runId = newRunId();
   const data: SyncJobData = { ...request, runId };
   const { runs } = options;

@@ -7,14 +7,16 @@
  */
 import { SingleBar } from 'cli-progress';
 import { connectMongo } from '../connectors/mongo/connection.js';
-import { keyRingFromEnv } from '../connectors/mongo/encryption.js';
+import { keyRingOf } from '../connectors/mongo/encryption.js';
 import { ENTITY_KINDS } from '../domain/entity-kinds.js';
 import { SyncError } from '../domain/errors.js';
+import { globalDeleteThresholds } from '../domain/delete-protection.js';
+import { parseSettings } from '../domain/settings.js';
 import { planKinds, syncPlan } from '../domain/sync-plan.js';
 import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
 import { requestSync } from '../operations/request-sync.js';
-import { waitForRun, type SyncProgress } from '../queues/sync-queue.js';
+import { syncQueueSettings, waitForRun, type SyncProgress } from '../queues/sync-queue.js';
 import { changeDataset, generateDataset } from '../simulators/dataset.js';
 import { startSimulatedTenant } from '../simulators/m365.js';
 import { startInProcessEngine } from './in-process.js';
@@ -22,13 +24,19 @@ import { openStores } from '../connectors/mongo/stores.js';
 import { runSummary } from './commands/sync.js';
 import { table } from './commands/tenants.js';
 
-const USERS = Number(process.env.DEMO_USERS ?? 500);
-// The simulated proxies speak plain HTTP, which the WinRM connector rightly warns about: quiet here.
-const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
-const keyRing = keyRingFromEnv();
-const mongo = await connectMongo();
-const redis = { ...redisSettings(), prefix: process.env.M365SYNC_QUEUE_PREFIX ?? 'm365sync-demo' };
-const stores = await openStores(mongo.db, keyRing);
+// The demo's own defaults under the environment: its own queue prefix, and quiet logs (the simulated
+// proxies speak plain HTTP, which the WinRM connector rightly warns about).
+const settings = parseSettings({
+  M365SYNC_QUEUE_PREFIX: 'm365sync-demo',
+  LOG_LEVEL: 'error',
+  ...process.env,
+});
+const USERS = settings.DEMO_USERS;
+const logger = createLogger({ level: settings.LOG_LEVEL });
+const keyRing = keyRingOf(settings);
+const mongo = await connectMongo(settings);
+const redis = redisSettings(settings);
+const stores = await openStores(mongo.db, keyRing, { deleteThresholds: globalDeleteThresholds(settings) });
 const { runs } = stores;
 
 const existing = (await stores.tenants.list({ hierarchy: 'demo.provider.contoso' }))[0];
@@ -47,7 +55,7 @@ const dataset =
 
 console.log(`Starting the simulated tenant (${dataset.users.length} users; night ${night + 1})…`);
 const sim = await startSimulatedTenant({ dataset, proxies: 2, enableExchange: true });
-const engine = await startInProcessEngine({ sim, stores, db: mongo.db, redis, logger });
+const engine = await startInProcessEngine({ sim, stores, db: mongo.db, redis, logger, settings });
 const queue = engine.queue;
 
 try {
@@ -59,7 +67,7 @@ try {
     `Demo tenant ${tenant.hierarchy}/${tenant.Tenant.name} (id ${tenant.id}); PowerShell proxies ${tenant['Microsoft Teams Powershell'].hostName}`,
   );
 
-  const enqueued = await requestSync({ queue, stores }, tenant, {
+  const enqueued = await requestSync({ queue, stores, settings: syncQueueSettings(settings) }, tenant, {
     trigger: 'cli',
     requestedBy: 'npm run demo',
   });

@@ -7,11 +7,13 @@ import type { Queue } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import type { RedisSettings } from '../queues/connection.js';
-import { createSyncQueue, type SyncJobData } from '../queues/sync-queue.js';
+import { globalDeleteThresholds } from '../domain/delete-protection.js';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
+import { createSyncQueue, syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
 import type { SimulatedTenant } from '../simulators/m365.js';
 import type { Stores } from '../connectors/mongo/stores.js';
 import { createFullPull } from '../workers/full-pull.js';
-import { startWorker } from '../workers/worker.js';
+import { startWorker, workerSettings } from '../workers/worker.js';
 
 export interface InProcessEngine {
   queue: Queue<SyncJobData, unknown, string>;
@@ -33,7 +35,10 @@ export async function startInProcessEngine(o: {
   db: Db;
   redis: RedisSettings;
   logger: Logger;
+  /** The process settings (default: the defaults); WinRM is plain HTTP to the simulated proxies. */
+  settings?: Settings;
 }): Promise<InProcessEngine> {
+  const settings = o.settings ?? DEFAULT_SETTINGS;
   await allowSimulatedTenant(o.stores, o.sim);
   const fullPull = createFullPull({
     stores: o.stores,
@@ -41,11 +46,15 @@ export async function startInProcessEngine(o: {
     // The simulated proxies speak plain HTTP (the documented Basic + AllowUnencrypted set-up).
     winrm: { scheme: 'http', affinityKey: 'in-process-worker' },
     logger: o.logger,
+    settings,
   });
   const worker = await startWorker({
     redis: o.redis,
     db: o.db,
     processor: fullPull.processor,
+    settings: workerSettings(settings),
+    queueSettings: syncQueueSettings(settings),
+    deleteThresholds: globalDeleteThresholds(settings),
     triggers: false,
     logger: o.logger,
   });

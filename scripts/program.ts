@@ -8,6 +8,7 @@ import { apiCommand } from './commands/api.js';
 import { certificatesCommand } from './commands/certificates.js';
 import type { CliContext } from './commands/context.js';
 import { EXIT } from './commands/exit-codes.js';
+import { logger } from '../observability/logger.js';
 import { M365SYNC_VERSION } from '../observability/metrics.js';
 import { isRedisUnavailable, redactRedisUrl, redisSettings } from '../queues/connection.js';
 import { destinationsCommand } from './commands/destinations.js';
@@ -30,6 +31,12 @@ export function buildProgram(ctx: CliContext): Command {
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => ctx.io.out(s.trimEnd()), writeErr: (s) => ctx.io.err(s.trimEnd()) })
     .exitOverride();
+  // Before any command runs: the settings are parsed (a wrong variable stops it, named) and LOG_LEVEL
+  // applies to the process-wide logger. `--help` and `--version` need neither.
+  program.hook('preAction', () => {
+    const level = ctx.settings.LOG_LEVEL;
+    if (level) logger.level = level;
+  });
   program.addCommand(tenantsCommand(ctx));
   program.addCommand(certificatesCommand(ctx));
   program.addCommand(destinationsCommand(ctx));
@@ -107,7 +114,7 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
       fail(error.code, error.message);
       return EXIT.failed;
     }
-    const redis = redisError(error, ctx.env);
+    const redis = redisError(error, ctx);
     if (redis) {
       fail(redis.code, redis.message);
       return EXIT.failed;
@@ -124,12 +131,12 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
  * ioredis and BullMQ report an unreachable Redis as bare socket errors ("connect ECONNREFUSED …",
  * "Connection is closed", "Stream isn't writeable…"): say it the way MongoDB's is said.
  */
-function redisError(error: unknown, env: NodeJS.ProcessEnv): SyncError | undefined {
+function redisError(error: unknown, ctx: Pick<CliContext, 'settings'>): SyncError | undefined {
   if (!isRedisUnavailable(error)) return undefined;
   const e = error as { code?: string; message: string };
   let where = 'REDIS_URL';
   try {
-    where = redactRedisUrl(redisSettings(env).url);
+    where = redactRedisUrl(redisSettings(ctx.settings).url);
   } catch {
     // an invalid REDIS_URL is reported on its own
   }

@@ -14,20 +14,18 @@
 import type { Queue } from 'bullmq';
 import type { Stores } from '../connectors/mongo/stores.js';
 import { Gauge, type Registry } from 'prom-client';
-import { z } from 'zod';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { registry as processRegistry } from '../observability/metrics.js';
-
-const ClusterEnv = z.object({
-  M365SYNC_METRICS_TENANT_LABEL: z.enum(['true', 'false']).default('true'),
-  M365SYNC_STALE_AFTER_HOURS: z.coerce.number().positive().default(36),
-  M365SYNC_STALENESS_REFRESH_MS: z.coerce.number().int().min(0).default(60_000),
-});
 
 export interface ClusterMetricsOptions {
   stores: Pick<Stores, 'tenants' | 'runs'>;
   syncQueue: Queue;
   isLeader: () => boolean;
-  env?: NodeJS.ProcessEnv;
+  /** M365SYNC_METRICS_TENANT_LABEL, M365SYNC_STALE_AFTER_HOURS, M365SYNC_STALENESS_REFRESH_MS. */
+  settings?: Pick<
+    Settings,
+    'M365SYNC_METRICS_TENANT_LABEL' | 'M365SYNC_STALE_AFTER_HOURS' | 'M365SYNC_STALENESS_REFRESH_MS'
+  >;
   registry?: Registry;
 }
 
@@ -38,7 +36,7 @@ interface Staleness {
 }
 
 export function clusterMetrics(options: ClusterMetricsOptions): void {
-  const env = ClusterEnv.parse(options.env ?? process.env);
+  const env = options.settings ?? DEFAULT_SETTINGS;
   const r = options.registry ?? processRegistry;
   const staleAfterSeconds = env.M365SYNC_STALE_AFTER_HOURS * 3600;
   let cached: { at: number; value: Staleness } | undefined;
@@ -94,7 +92,7 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
     gauge.reset();
     if (options.isLeader()) set(await staleness());
   };
-  if (env.M365SYNC_METRICS_TENANT_LABEL === 'true')
+  if (env.M365SYNC_METRICS_TENANT_LABEL)
     new Gauge({
       name: 'm365sync_tenant_last_success_age_seconds',
       help: "Seconds since each tenant's last succeeded sync run (since it was added, if it never had one)",

@@ -5,13 +5,13 @@
  * recorded in `sync_runs`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import {
   createGraphConnector,
+  graphCaFromSettings,
+  withNodeExtraCa,
   type GraphConnector,
   type GraphConnectorOptions,
   type GraphKind,
@@ -28,8 +28,9 @@ import {
   type TeamsKind,
 } from '../connectors/powershell/index.js';
 import {
+  proxyMetrics,
   proxyPoolForTenant,
-  winRmSettingsFromEnv,
+  winRmSettings,
   type ProxyPool,
   type ProxyStatus,
   type WinRmSettings,
@@ -38,6 +39,7 @@ import { DEFAULT_PORT } from '../connectors/winrm/options.js';
 import { guardedLookup } from '../connectors/guarded-lookup.js';
 import type { AllowEntry } from '../domain/destinations.js';
 import { SyncError } from '../domain/errors.js';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { planKinds, syncPlan } from '../domain/sync-plan.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
 import { logger as defaultLogger } from '../observability/logger.js';
@@ -52,50 +54,16 @@ import { exchangeOrganization } from '../connectors/graph/exchange-organization.
 import { deleteLeftoverShells, type LeftoverShellsReport } from './leftover-shells.js';
 import { RedisShellLedger } from './shell-ledger.js';
 
-const FullPullEnv = z.object({
-  /** Extra CA (PEM file) trusted for Graph and its sign-in: a TLS-inspecting proxy, or the simulator. */
-  M365SYNC_GRAPH_CA_FILE: z.string().optional(),
-  /** Largest Graph response body read; beyond it the request fails (a page is a few MB). */
-  GRAPH_MAX_RESPONSE_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(64 * 1024 * 1024),
-  /** Overall time one Graph or sign-in request may take, headers and whole body. */
-  GRAPH_REQUEST_DEADLINE_MS: z.coerce
-    .number()
-    .int()
-    .min(1000)
-    .default(5 * 60 * 1000),
-  /** Objects of one kind written to MongoDB in one bulk write, from PowerShell output. */
-  SYNC_POWERSHELL_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
-  /** How long the Teams users wait for this run's Graph users before matching against stored ones. */
-  SYNC_TEAMS_MATCH_WAIT_MS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(15 * 60 * 1000),
-  /** How long one PowerShell script may run before it is terminated. */
-  SYNC_POWERSHELL_DEADLINE_MS: z.coerce
-    .number()
-    .int()
-    .min(1000)
-    .default(2 * 60 * 60 * 1000),
-  /**
-   * How long a worker that stops refreshing counts as alive in the WinRM shell ledger; after that the
-   * next worker to start deletes the shells it left open on the proxies.
-   */
-  SYNC_SHELL_LEDGER_ALIVE_MS: z.coerce.number().int().min(500).default(300_000),
-});
-
 export interface FullPullOptions {
   /** The tenant (decrypted, checked against the allow-list), its certificate, its kept sync state. */
   stores: Pick<Stores, 'tenants' | 'certificates' | 'syncStates'>;
   /** Shares Graph request limits per tenant across worker processes (Bottleneck on Redis). */
   redis?: Redis;
   graph?: Pick<GraphConnectorOptions, 'limiter' | 'retry' | 'ca' | 'requestTimeoutMs'>;
+  /** Replaces winRmSettings(settings) (tests, the in-process engine). */
   winrm?: WinRmSettings;
-  env?: NodeJS.ProcessEnv;
+  /** The process settings: Graph limits and CA, PowerShell limits, WinRM, timings (default: the defaults). */
+  settings?: Settings;
   logger?: Logger;
   /**
    * Remember the WinRM shells this process opens in Redis (under this prefix), so a worker that starts
@@ -118,13 +86,13 @@ export interface FullPull {
 }
 
 export function createFullPull(options: FullPullOptions): FullPull {
-  const env = FullPullEnv.parse(options.env ?? process.env);
+  const env = options.settings ?? DEFAULT_SETTINGS;
   const log = (options.logger ?? defaultLogger).child({ component: 'full-pull' });
-  const winrm = options.winrm ?? winRmSettingsFromEnv(options.env ?? process.env);
+  const winrm = options.winrm ?? winRmSettings(env);
   const graphCa =
-    options.graph?.ca ??
-    (env.M365SYNC_GRAPH_CA_FILE ? readFileSync(env.M365SYNC_GRAPH_CA_FILE, 'utf8') : undefined);
-  const outputLimits = powershellOutputLimits(options.env ?? process.env);
+    options.graph?.ca !== undefined ? withNodeExtraCa(options.graph.ca, env) : graphCaFromSettings(env);
+  const outputLimits = powershellOutputLimits(env);
+  const metrics = proxyMetrics(undefined, { perProxy: env.M365SYNC_METRICS_PROXY_LABEL });
   const ledger = options.shellLedger
     ? new RedisShellLedger(options.shellLedger.redis, {
         prefix: options.shellLedger.prefix,
@@ -151,6 +119,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
       // The tenant id goes with each shell into the ledger: how a later worker finds the account.
       pool = proxyPoolForTenant(tenant, winrm, {
         logger: log,
+        metrics,
         ledger,
         owner: tenant.id,
         lookupFor: (port) => guardedLookup('powershell', currentAllowed, port),

@@ -9,29 +9,27 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import { DEFAULT_SETTINGS } from '../domain/settings.js';
 import type { RedisSettings } from '../queues/connection.js';
 import { LeaderLock } from '../queues/leader-lock.js';
 import {
   createTriggerQueue,
+  DEFAULT_SCHEDULE_SETTINGS,
   reconcileSchedules,
-  scheduleSettings,
   type ReconcileResult,
   type ScheduleSettings,
   type ScheduleStores,
 } from '../queues/schedules.js';
 import { logger as defaultLogger } from '../observability/logger.js';
 
-const SchedulerEnv = z.object({
-  SCHEDULER_RECONCILE_MS: z.coerce.number().int().min(100).default(60_000),
-  SCHEDULER_LEADER_TTL_MS: z.coerce.number().int().min(100).default(30_000),
-});
-
 export interface StartSchedulerOptions {
   redis: RedisSettings;
   stores: ScheduleStores;
+  /** The nightly window (scheduleSettings(settings)); default the documented one. */
   schedule?: ScheduleSettings;
+  /** SCHEDULER_RECONCILE_MS: how often the leader reconciles. */
   reconcileMs?: number;
+  /** SCHEDULER_LEADER_TTL_MS: how long the leader lock lasts without renewal. */
   leaderTtlMs?: number;
   id?: string;
   logger?: Logger;
@@ -46,10 +44,9 @@ export interface SchedulerProcess {
 }
 
 export async function startScheduler(options: StartSchedulerOptions): Promise<SchedulerProcess> {
-  const env = SchedulerEnv.parse(process.env);
-  const reconcileMs = options.reconcileMs ?? env.SCHEDULER_RECONCILE_MS;
-  const leaderTtlMs = options.leaderTtlMs ?? env.SCHEDULER_LEADER_TTL_MS;
-  const settings = options.schedule ?? scheduleSettings();
+  const reconcileMs = options.reconcileMs ?? DEFAULT_SETTINGS.SCHEDULER_RECONCILE_MS;
+  const leaderTtlMs = options.leaderTtlMs ?? DEFAULT_SETTINGS.SCHEDULER_LEADER_TTL_MS;
+  const settings = options.schedule ?? DEFAULT_SCHEDULE_SETTINGS;
   const log = options.logger ?? defaultLogger;
   const id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const redis = new Redis(options.redis.url, {

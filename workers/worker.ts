@@ -33,21 +33,22 @@ import { randomBytes } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { SyncError } from '../domain/errors.js';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import type { KindWriter } from '../connectors/mongo/kind-writer.js';
 import type { Lease, WriteFence } from '../connectors/mongo/leases.js';
 import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { buildStores } from '../connectors/mongo/stores.js';
 import type { KindResult, RunError } from '../domain/sync-run.js';
-import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
+import type { DeleteProtectionSettings, SourceThresholds } from '../domain/delete-protection.js';
+import { spread } from '../connectors/retry.js';
 import { guardedSweep } from './steps/guarded-sweep.js';
 import { workerConnection, type RedisSettings } from '../queues/connection.js';
 import {
   createSyncQueue,
+  DEFAULT_QUEUE_SETTINGS,
   SYNC_QUEUE,
   SyncJobData,
-  syncQueueSettings,
   type SyncQueueSettings,
 } from '../queues/sync-queue.js';
 import { RunReaper } from './run-reaper.js';
@@ -56,19 +57,6 @@ import type { JobResult, RunContext, SyncProcessor } from './processor.js';
 import { firstKindError, runStatusOf } from '../domain/sync-run.js';
 import { startTriggerWorker } from './trigger-worker.js';
 import { syncMetrics } from './metrics.js';
-
-const WorkerEnv = z.object({
-  SYNC_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
-  SYNC_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(300_000),
-  SYNC_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(60_000),
-  SYNC_MAX_STALLED_COUNT: z.coerce.number().int().min(0).default(2),
-  SYNC_LEASE_TTL_MS: z.coerce.number().int().min(500).default(60_000),
-  SYNC_LEASE_CLOCK_SKEW_MS: z.coerce.number().int().min(0).default(5_000),
-  SYNC_LEASE_RETRY_MS: z.coerce.number().int().min(100).default(30_000),
-  SYNC_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(25_000),
-  SYNC_REAPER_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
-  SYNC_ENQUEUE_GRACE_MS: z.coerce.number().int().min(100).default(60_000),
-});
 
 export interface WorkerSettings {
   concurrency: number;
@@ -89,13 +77,8 @@ export interface WorkerSettings {
   enqueueGraceMs: number;
 }
 
-export function workerSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
-  const parsed = WorkerEnv.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`Worker configuration is not valid (${problems}); fix the environment variables.`);
-  }
-  const e = parsed.data;
+/** The worker's part of the process settings (SYNC_WORKER_CONCURRENCY, SYNC_LOCK_*, SYNC_LEASE_*, …). */
+export function workerSettings(e: Settings): WorkerSettings {
   return {
     concurrency: e.SYNC_WORKER_CONCURRENCY,
     lockDurationMs: e.SYNC_LOCK_DURATION_MS,
@@ -110,22 +93,23 @@ export function workerSettings(env: NodeJS.ProcessEnv = process.env): WorkerSett
   };
 }
 
+const DEFAULT_WORKER_SETTINGS = workerSettings(DEFAULT_SETTINGS);
+
 export interface StartWorkerOptions {
   redis: RedisSettings;
   db: Db;
   processor: SyncProcessor;
+  /** Omitted ones are the documented defaults; the worker process passes workerSettings(settings). */
   settings?: Partial<WorkerSettings>;
+  /** Attempts and backoff of the scheduled syncs its trigger worker enqueues (default: the defaults). */
   queueSettings?: SyncQueueSettings;
+  /** The global delete thresholds (DELETE_THRESHOLD_*), under the stored ones; default none. */
+  deleteThresholds?: SourceThresholds;
   /** Also run the small worker that turns scheduler triggers into sync jobs (default true). */
   triggers?: boolean;
   /** Identifies this process in leases and run records; default host:pid:random. */
   workerId?: string;
   logger?: Logger;
-  /**
-   * Where the global delete thresholds (DELETE_THRESHOLD_*) and, without `queueSettings`, the retry
-   * settings of scheduled syncs (SYNC_ATTEMPTS, SYNC_BACKOFF_MS) come from; default process.env.
-   */
-  env?: NodeJS.ProcessEnv;
 }
 
 export interface SyncWorker {
@@ -169,19 +153,15 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function jittered(ms: number): number {
-  return Math.round(ms * (0.5 + Math.random()));
-}
-
 export async function startWorker(options: StartWorkerOptions): Promise<SyncWorker> {
-  const settings = { ...workerSettings(), ...options.settings };
-  const queueSettings = options.queueSettings ?? syncQueueSettings(options.env ?? process.env);
+  const settings = { ...DEFAULT_WORKER_SETTINGS, ...options.settings };
+  const queueSettings = options.queueSettings ?? DEFAULT_QUEUE_SETTINGS;
   const log = options.logger ?? defaultLogger;
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const { db } = options;
   // The run bookkeeping needs no key: the processor loads and decrypts the tenant with its own stores.
   const stores = buildStores(db, undefined, {
-    env: options.env ?? process.env,
+    ...(options.deleteThresholds ? { deleteThresholds: options.deleteThresholds } : {}),
     leaseClockSkewMs: settings.leaseClockSkewMs,
   });
   const { leases, objects, sweepRecords, runs, deleteProtection: protection } = stores;
@@ -252,7 +232,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       // worker not yet expired): come back later. Moving to delayed does not use an attempt.
       log.info({ jobId: job.id, tenantId: tenant.id }, 'tenant lease held by another run; job delayed');
       metrics.leaseConflict();
-      await job.moveToDelayed(Date.now() + jittered(settings.leaseRetryMs), token);
+      await job.moveToDelayed(Date.now() + spread(settings.leaseRetryMs), token);
       throw new DelayedError();
     }
     return runUnderLease(job, token, bullSignal, data, tenant, lease);

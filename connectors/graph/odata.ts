@@ -39,9 +39,3 @@ export function parseRetryAfter(
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - nowMs);
 }
-
-/** Exponential backoff with jitter: half the step fixed, half random, so waits spread but never vanish. */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
-  const step = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return step / 2 + random() * (step / 2);
-}

@@ -19,6 +19,7 @@ import {
 } from '@azure/core-rest-pipeline';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import type { AllowEntry } from '../../domain/destinations.js';
+import type { Settings } from '../../domain/settings.js';
 import { SyncError } from '../../domain/errors.js';
 import { guardedLookup } from '../guarded-lookup.js';
 import { graphRequestDuration, graphRequests } from './metrics.js';
@@ -110,20 +111,32 @@ export function withDeadline(
   };
 }
 
-/** The CAs to trust: public roots, NODE_EXTRA_CA_CERTS (lost once `ca` is set explicitly), and `ca`. */
+/**
+ * The extra CA (PEM) a process trusts for Graph and sign-in: M365SYNC_GRAPH_CA_FILE, plus
+ * NODE_EXTRA_CA_CERTS, which Node drops once a CA is given explicitly (undefined: Node's defaults,
+ * NODE_EXTRA_CA_CERTS included).
+ */
+export function graphCaFromSettings(
+  settings: Pick<Settings, 'M365SYNC_GRAPH_CA_FILE' | 'NODE_EXTRA_CA_CERTS'>,
+): string | undefined {
+  if (!settings.M365SYNC_GRAPH_CA_FILE) return undefined;
+  return withNodeExtraCa(readFileSync(settings.M365SYNC_GRAPH_CA_FILE, 'utf8'), settings);
+}
+
+/** `ca` plus the NODE_EXTRA_CA_CERTS file, which Node no longer adds once a CA is given. */
+export function withNodeExtraCa(ca: string, settings: Pick<Settings, 'NODE_EXTRA_CA_CERTS'>): string {
+  if (!settings.NODE_EXTRA_CA_CERTS) return ca;
+  try {
+    return `${readFileSync(settings.NODE_EXTRA_CA_CERTS, 'utf8').trimEnd()}\n${ca}`;
+  } catch {
+    return ca; // Node itself warns about an unreadable NODE_EXTRA_CA_CERTS at start-up
+  }
+}
+
+/** The CAs to trust: Node's defaults, or the public roots and `ca`. */
 function trustedCas(ca: string | undefined): string[] | undefined {
   if (!ca) return undefined; // Node's defaults, NODE_EXTRA_CA_CERTS included
-  const list = [...rootCertificates];
-  const extraFile = process.env.NODE_EXTRA_CA_CERTS;
-  if (extraFile) {
-    try {
-      list.push(readFileSync(extraFile, 'utf8'));
-    } catch {
-      // Node itself warns about an unreadable NODE_EXTRA_CA_CERTS at start-up
-    }
-  }
-  list.push(ca);
-  return list;
+  return [...rootCertificates, ca];
 }
 
 /** Splits `http://user:pass@host:port/` into a credential-free URI and a Proxy-Authorization value. */

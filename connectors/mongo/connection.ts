@@ -1,18 +1,12 @@
 import { MongoClient, type Db, type MongoClientOptions } from 'mongodb';
-import { z } from 'zod';
 import { SyncError } from '../../domain/errors.js';
+import type { Settings } from '../../domain/settings.js';
 
-const MongoEnv = z.object({
-  MONGODB_URI: z.string().default('mongodb://127.0.0.1:27017'),
-  M365SYNC_DB: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,60}$/, 'a database name of letters, digits, "-" and "_"')
-    .default('m365sync'),
-  /** How long any one MongoDB operation may wait for the server's answer before it fails. */
-  MONGODB_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
-  /** How long an operation may wait for a reachable server (and a connection) before it fails. */
-  MONGODB_SERVER_SELECTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
-});
+/** MONGODB_URI, M365SYNC_DB and the timeouts (MONGODB_SOCKET_TIMEOUT_MS, MONGODB_SERVER_SELECTION_TIMEOUT_MS). */
+export type MongoSettings = Pick<
+  Settings,
+  'MONGODB_URI' | 'M365SYNC_DB' | 'MONGODB_SOCKET_TIMEOUT_MS' | 'MONGODB_SERVER_SELECTION_TIMEOUT_MS'
+>;
 
 export interface MongoConnection {
   client: MongoClient;
@@ -29,8 +23,7 @@ export interface MongoConnection {
  * server gives up on its side too. Keep the socket timeout below half the lease time
  * (SYNC_LEASE_TTL_MS), so a hung operation ends before the run's lease lapses.
  */
-export function mongoClientOptions(env: NodeJS.ProcessEnv = process.env): MongoClientOptions {
-  const e = MongoEnv.parse(env);
+export function mongoClientOptions(e: MongoSettings): MongoClientOptions {
   return {
     appName: 'm365sync',
     serverSelectionTimeoutMS: e.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
@@ -41,9 +34,9 @@ export function mongoClientOptions(env: NodeJS.ProcessEnv = process.env): MongoC
 }
 
 /** Connects to MONGODB_URI (database M365SYNC_DB); the driver reconnects by itself after an outage. */
-export async function connectMongo(env: NodeJS.ProcessEnv = process.env): Promise<MongoConnection> {
-  const { MONGODB_URI, M365SYNC_DB } = MongoEnv.parse(env);
-  const client = new MongoClient(MONGODB_URI, mongoClientOptions(env));
+export async function connectMongo(settings: MongoSettings): Promise<MongoConnection> {
+  const { MONGODB_URI, M365SYNC_DB } = settings;
+  const client = new MongoClient(MONGODB_URI, mongoClientOptions(settings));
   try {
     await client.connect();
   } catch (cause) {

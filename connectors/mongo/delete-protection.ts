@@ -1,13 +1,13 @@
 /**
  * Mass-delete protection settings (collection `delete_protection`): one document per level, `_id`
  * `global`, `hierarchy:<place>` or `tenant:<id>`, holding the thresholds per source
- * (`{ graph: { count, percent }, teams: …, exchange: … }`). The environment's global values
- * (deleteThresholdsFromEnv) sit under the stored global document: a source set in the database wins.
+ * (`{ graph: { count, percent }, teams: …, exchange: … }`). The process's global values
+ * (globalDeleteThresholds of its settings) sit under the stored global document: a source set in the
+ * database wins.
  */
 import type { Collection, Db } from 'mongodb';
 import {
   DELETE_PROTECTION_SOURCES,
-  deleteThresholdsFromEnv,
   parseDeleteProtectionSettings,
   type DeleteProtectionSettings,
   type DeleteThreshold,
@@ -34,17 +34,18 @@ export class DeleteProtectionStore {
 
   constructor(
     db: Db,
-    private readonly env: Record<string, string | undefined> = process.env,
+    /** The global thresholds of the process settings (globalDeleteThresholds); default none. */
+    private readonly globalThresholds: SourceThresholds = {},
   ) {
     this.collection = db.collection<ProtectionDocument>('delete_protection');
   }
 
   /**
-   * Every level, environment included, as the domain's settings (validated on the way in). `env`:
-   * another environment's global thresholds than the one this store was built with (the API's own).
+   * Every level, environment included, as the domain's settings (validated on the way in). `global`:
+   * other global thresholds than the ones this store was built with (the API's own settings).
    */
-  async settings(env: Record<string, string | undefined> = this.env): Promise<DeleteProtectionSettings> {
-    const settings: DeleteProtectionSettings = { global: deleteThresholdsFromEnv(env) };
+  async settings(global: SourceThresholds = this.globalThresholds): Promise<DeleteProtectionSettings> {
+    const settings: DeleteProtectionSettings = { global: structuredClone(global) };
     for (const doc of await this.collection.find({}).toArray()) {
       const sources = thresholdsOf(doc);
       if (doc._id === 'global') settings.global = { ...settings.global, ...sources };

@@ -6,6 +6,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { SyncError } from '../../domain/errors.js';
+import type { Settings } from '../../domain/settings.js';
 
 export const ENCRYPTION_KEYS_VARIABLE = 'M365SYNC_ENCRYPTION_KEYS';
 
@@ -48,9 +49,12 @@ const HOW_TO =
   `(make one with: node -e "console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))"). ` +
   'The first key encrypts new writes; keep older keys listed after it until everything is re-encrypted.';
 
-/** Reads the key ring from the environment; a missing or malformed key stops the process with a clear message. */
-export function keyRingFromEnv(env: NodeJS.ProcessEnv = process.env): KeyRing {
-  const raw = env[ENCRYPTION_KEYS_VARIABLE];
+/**
+ * The key ring of M365SYNC_ENCRYPTION_KEYS (the process settings' value); a missing or malformed key
+ * stops the process with a clear ENCRYPTION_KEY message that never shows key material.
+ */
+export function keyRingOf(settings: Pick<Settings, typeof ENCRYPTION_KEYS_VARIABLE>): KeyRing {
+  const raw = settings[ENCRYPTION_KEYS_VARIABLE];
   if (!raw || raw.trim() === '') {
     throw new SyncError('ENCRYPTION_KEY', `${ENCRYPTION_KEYS_VARIABLE} is not set. ${HOW_TO}`);
   }

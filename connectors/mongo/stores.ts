@@ -4,6 +4,7 @@
  * collections raw. Tests may still build the one store they test.
  */
 import type { Db } from 'mongodb';
+import type { SourceThresholds } from '../../domain/delete-protection.js';
 import { ApiTokenStore } from './api-tokens.js';
 import { CertificateRepository } from './certificates.js';
 import { DeleteProtectionStore } from './delete-protection.js';
@@ -39,8 +40,8 @@ export interface Stores {
 }
 
 export interface StoreOptions {
-  /** Where the global delete thresholds (DELETE_THRESHOLD_*) come from; default process.env. */
-  env?: Record<string, string | undefined>;
+  /** The global delete thresholds of the process settings (globalDeleteThresholds); default none. */
+  deleteThresholds?: SourceThresholds;
   /** Allowed difference between worker clocks when a lease is taken over (LeaseStore's default: 5 s). */
   leaseClockSkewMs?: number;
 }
@@ -70,7 +71,7 @@ export function buildStores(db: Db, keyRing: KeyRing = LOCKED_KEY_RING, options:
     ),
     objects: new ImportedObjects(db, sweepRecords),
     sweepRecords,
-    deleteProtection: new DeleteProtectionStore(db, options.env ?? process.env),
+    deleteProtection: new DeleteProtectionStore(db, options.deleteThresholds),
     kindLists: new KindLists(db),
     schedules: new ScheduleOverrides(db),
     syncStates: new TenantSyncStates(db),

@@ -43,4 +43,4 @@ export {
   type ScriptOutput,
   type ScriptOutputOptions,
 } from './script-output.js';
-export { DEFAULT_MAX_OUTPUT_BYTES, powershellOutputLimits } from './config.js';
+export { powershellOutputLimits } from './config.js';

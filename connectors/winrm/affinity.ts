@@ -23,11 +23,10 @@ export function rendezvousOrder(affinityKey: string, proxies: readonly string[])
  * The default affinity key: this machine's own address (the first non-internal IPv4, else IPv6,
  * else the host name), which is also what the proxies and a load balancer see as the client IP.
  * Every worker process on one machine therefore shares one proxy. `M365SYNC_WINRM_AFFINITY_KEY`
- * overrides it (for example with the pod name, when many pods share a node's address).
+ * (the pool's `affinityKey`) overrides it (for example with the pod name, when many pods share a
+ * node's address).
  */
-export function defaultAffinityKey(env: NodeJS.ProcessEnv = process.env): string {
-  const override = env.M365SYNC_WINRM_AFFINITY_KEY?.trim();
-  if (override) return override;
+export function defaultAffinityKey(): string {
   const addresses = Object.values(os.networkInterfaces())
     .flat()
     .filter((a): a is os.NetworkInterfaceInfo => a !== undefined && !a.internal);

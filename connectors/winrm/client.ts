@@ -1,5 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { withRetries } from '../retry.js';
 import type { Logger } from 'pino';
 import { SyncError } from '../../domain/errors.js';
 import { logger as defaultLogger } from '../../observability/logger.js';
@@ -371,29 +372,36 @@ export class WinRmClient implements ShellTransport {
     this.transport.close();
   }
 
+  /** `operation`, tried again on quota faults (shells still closing) with the one retry layer. */
   private async withQuotaRetry<T>(
     action: string,
     signal: AbortSignal | undefined,
     operation: () => Promise<T>,
   ): Promise<T> {
-    for (let retry = 0; ; retry++) {
-      try {
-        return await operation();
-      } catch (error) {
-        if (
-          !(error instanceof WinRmError && error.code === 'WINRM_QUOTA') ||
-          retry >= this.options.quotaRetries
-        )
-          throw error;
-        const wait = this.options.quotaBackoffMs * 2 ** retry * (0.75 + Math.random() * 0.5);
-        this.log.info(
-          { action, retry: retry + 1, waitMs: Math.round(wait) },
-          'WinRM quota exhausted on the proxy; waiting for shells to close',
-        );
-        await sleep(wait, undefined, { signal }).catch(() => {
-          throw signal?.reason instanceof SyncError ? signal.reason : error;
-        });
-      }
+    let lastQuota: unknown;
+    try {
+      return await withRetries(operation, {
+        attempts: this.options.quotaRetries + 1,
+        // Waits of about 0.75–1.5 × quotaBackoffMs, doubling; unbounded like the quota retries.
+        baseDelayMs: this.options.quotaBackoffMs * 1.5,
+        maxDelayMs: Number.POSITIVE_INFINITY,
+        ...(signal ? { signal } : {}),
+        classify: (error) => {
+          if (!(error instanceof WinRmError && error.code === 'WINRM_QUOTA')) return 'stop';
+          lastQuota = error;
+          return 'backoff';
+        },
+        onRetry: ({ attempt }) =>
+          this.log.info(
+            { action, retry: attempt },
+            'WinRM quota exhausted on the proxy; waiting for shells to close',
+          ),
+      });
+    } catch (error) {
+      // Cancelled (or past the deadline) while waiting out a quota fault: say why, else the fault.
+      if (signal?.aborted && lastQuota !== undefined)
+        throw signal.reason instanceof SyncError ? signal.reason : lastQuota;
+      throw error;
     }
   }
 

@@ -15,4 +15,4 @@ export { winRmClientOptionsSchema, type WinRmClientInput, type WinRmClientOption
 export { WinRmError, type SoapFault } from './errors.js';
 export { defaultAffinityKey, rendezvousOrder } from './affinity.js';
 export { proxyMetrics, type ProxyMetrics } from './metrics.js';
-export { winRmSettingsFromEnv, type WinRmSettings } from './settings.js';
+export { winRmSettings, type WinRmSettings } from './settings.js';

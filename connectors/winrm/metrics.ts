@@ -3,7 +3,7 @@ import { registry } from '../../observability/metrics.js';
 
 /**
  * Metrics of the PowerShell proxy pools. The `proxy` label is `all` by default: proxies are tenant
- * configuration, so a label per `host:port` grows with the fleet. M365SYNC_METRICS_PROXY_LABEL=true
+ * configuration, so a label per `host:port` grows with the fleet. `perProxy` (M365SYNC_METRICS_PROXY_LABEL=true)
  * labels each proxy instead (for a fleet with a few shared proxies). Gauges move by deltas and a pool
  * takes its share back when it closes, so a closed pool leaves no stale series behind.
  */
@@ -29,14 +29,7 @@ function single<T>(r: Registry, name: string, make: () => T): T {
   return (r.getSingleMetric(name) as T | undefined) ?? make();
 }
 
-export function proxyLabelFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.M365SYNC_METRICS_PROXY_LABEL === 'true';
-}
-
-export function proxyMetrics(
-  r: Registry = registry,
-  options: { perProxy?: boolean } = { perProxy: proxyLabelFromEnv() },
-): ProxyMetrics {
+export function proxyMetrics(r: Registry = registry, options: { perProxy?: boolean } = {}): ProxyMetrics {
   const gauge = (name: string, help: string) =>
     single(r, name, () => new Gauge({ name, help, labelNames: ['proxy'], registers: [r] }));
   const held = holders.get(r) ?? new Map<string, number>();

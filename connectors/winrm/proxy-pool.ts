@@ -290,7 +290,7 @@ export class ProxyPool {
 export function proxyPoolForTenant(
   tenant: Pick<TenantConfig, 'Microsoft Teams Powershell'>,
   options: Omit<ProxyPoolInput, 'hosts' | 'username' | 'password'> = {},
-  deps: WinRmClientDeps & { lookupFor?: (port: number) => LookupFunction } = {},
+  deps: WinRmClientDeps & { metrics?: ProxyMetrics; lookupFor?: (port: number) => LookupFunction } = {},
 ): ProxyPool {
   const group = tenant['Microsoft Teams Powershell'];
   const hosts: PowerShellHost[] = parsePowerShellHosts(group.hostName);

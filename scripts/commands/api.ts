@@ -1,13 +1,12 @@
 import { Command } from 'commander';
 import { apiHostNames } from '../../api/access.js';
-import { DEFAULT_SERVICE_TIMEOUT_MS } from '../../api/redis-calls.js';
 import { buildApi } from '../../api/server.js';
 import { SyncError } from '../../domain/errors.js';
 import { logger } from '../../observability/logger.js';
 import { setProcessLabel } from '../../observability/metrics.js';
 import { redisSettings } from '../../queues/connection.js';
 import { createTriggerQueue } from '../../queues/schedules.js';
-import { createSyncQueue, syncQueueSettings } from '../../queues/sync-queue.js';
+import { createSyncQueue } from '../../queues/sync-queue.js';
 import type { CliContext } from './context.js';
 
 /** A bootstrap token shorter than this is refused: it must be as hard to guess as a generated one. */
@@ -17,20 +16,26 @@ const LOOPBACK_BINDS = ['127.0.0.1', 'localhost', '::1', '[::1]'];
 export function apiCommand(ctx: CliContext): Command {
   return new Command('api')
     .description('serve the operator HTTP API, /health and /metrics')
-    .option('--port <port>', 'port', (v) => Number(v), Number(process.env.M365SYNC_API_PORT ?? 8080))
+    .option('--port <port>', 'port (default M365SYNC_API_PORT, else 8080)', (v) => Number(v))
     .option(
       '--host <host>',
-      'address to bind (0.0.0.0 in a container)',
-      process.env.M365SYNC_API_HOST ?? '127.0.0.1',
+      'address to bind, 0.0.0.0 in a container (default M365SYNC_API_HOST, else 127.0.0.1)',
     )
     .option(
       '--insecure-dev-no-auth',
       'development only: no tokens, every request acts as an admin of every tenant (loopback only)',
     )
-    .action(async (options: { port: number; host: string; insecureDevNoAuth?: boolean }) => {
+    .action(async (flags: { port?: number; host?: string; insecureDevNoAuth?: boolean }) => {
       setProcessLabel('api');
-      syncQueueSettings(ctx.env); // SYNC_ATTEMPTS / SYNC_BACKOFF_MS go into the jobs the API enqueues: check them now
-      const rateLimit = rateLimitFromEnv(ctx.env);
+      const { settings } = ctx; // parsed (and checked) before anything starts
+      const options = {
+        ...flags,
+        port: flags.port ?? settings.M365SYNC_API_PORT,
+        host: flags.host ?? settings.M365SYNC_API_HOST,
+      };
+      const rateLimit = settings.M365SYNC_API_RATE_LIMIT
+        ? { max: settings.M365SYNC_API_RATE_LIMIT, timeWindowMs: 60_000 }
+        : undefined;
       const stores = await ctx.stores();
       let authentication: Parameters<typeof buildApi>[0]['authentication'];
       if (options.insecureDevNoAuth) {
@@ -45,7 +50,7 @@ export function apiCommand(ctx: CliContext): Command {
         logger.warn(warning);
         ctx.io.err(warning);
       } else {
-        const bootstrapToken = ctx.env.M365SYNC_API_TOKEN || undefined;
+        const bootstrapToken = settings.M365SYNC_API_TOKEN;
         if (bootstrapToken !== undefined && bootstrapToken.length < BOOTSTRAP_MIN_LENGTH)
           throw new SyncError(
             'CONFIGURATION',
@@ -59,8 +64,8 @@ export function apiCommand(ctx: CliContext): Command {
           );
         authentication = { tokens: stores.tokens, ...(bootstrapToken ? { bootstrapToken } : {}) };
       }
-      const serviceTimeoutMs = serviceTimeoutFromEnv(ctx.env);
-      const redis = redisSettings(ctx.env);
+      const serviceTimeoutMs = settings.M365SYNC_API_SERVICE_TIMEOUT_MS;
+      const redis = redisSettings(settings);
       const syncQueue = createSyncQueue(redis, { commandTimeoutMs: serviceTimeoutMs });
       const triggerQueue = createTriggerQueue(redis, { commandTimeoutMs: serviceTimeoutMs });
       ctx.onClose(() => syncQueue.close());
@@ -69,12 +74,12 @@ export function apiCommand(ctx: CliContext): Command {
         stores,
         logger,
         authentication,
-        allowedHosts: apiHostNames(ctx.env, options.host),
+        allowedHosts: apiHostNames(settings, options.host),
         ...(rateLimit ? { rateLimit } : {}),
         syncQueue,
         triggerQueue,
         serviceTimeoutMs,
-        env: ctx.env,
+        settings,
       });
       const url = await app.listen({ port: options.port, host: options.host });
       ctx.io.out(`m365sync API listening on ${url}`);
@@ -84,30 +89,4 @@ export function apiCommand(ctx: CliContext): Command {
         process.once('SIGINT', stop);
       });
     });
-}
-
-/** M365SYNC_API_SERVICE_TIMEOUT_MS: how long a request waits for Redis, and /readyz for each service. */
-function serviceTimeoutFromEnv(env: NodeJS.ProcessEnv): number {
-  const raw = env.M365SYNC_API_SERVICE_TIMEOUT_MS;
-  if (raw === undefined || raw.trim() === '') return DEFAULT_SERVICE_TIMEOUT_MS;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms < 50 || ms > 60_000)
-    throw new SyncError(
-      'CONFIGURATION',
-      `M365SYNC_API_SERVICE_TIMEOUT_MS must be a whole number of milliseconds from 50 to 60000, not "${raw}".`,
-    );
-  return ms;
-}
-
-/** M365SYNC_API_RATE_LIMIT: requests per minute per token (default 600). */
-function rateLimitFromEnv(env: NodeJS.ProcessEnv): { max: number; timeWindowMs: number } | undefined {
-  const raw = env.M365SYNC_API_RATE_LIMIT;
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const max = Number(raw);
-  if (!Number.isInteger(max) || max < 1)
-    throw new SyncError(
-      'CONFIGURATION',
-      `M365SYNC_API_RATE_LIMIT must be a whole number of requests per minute per token, not "${raw}".`,
-    );
-  return { max, timeWindowMs: 60_000 };
 }

@@ -1,15 +1,14 @@
 /**
- * What CLI commands share: the output streams (swappable, so tests run the real program in-process)
- * and the stores, opened on first use so `m365sync --help` needs no database.
+ * What CLI commands share: the output streams (swappable, so tests run the real program in-process),
+ * the process settings (the environment parsed once, on first use, so `m365sync --help` works with a
+ * wrong variable) and the stores, opened on first use so `m365sync --help` needs no database.
  */
 import { userInfo } from 'node:os';
 import { checkedActor } from '../../domain/actor.js';
+import { globalDeleteThresholds } from '../../domain/delete-protection.js';
+import { parseSettings, type Settings } from '../../domain/settings.js';
 import { connectMongo, type MongoConnection } from '../../connectors/mongo/connection.js';
-import {
-  ENCRYPTION_KEYS_VARIABLE,
-  LOCKED_KEY_RING,
-  keyRingFromEnv,
-} from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, LOCKED_KEY_RING, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 
 export interface CliIo {
@@ -19,7 +18,8 @@ export interface CliIo {
 
 export interface CliContext {
   io: CliIo;
-  env: NodeJS.ProcessEnv;
+  /** The environment parsed once (domain/settings.ts): a wrong variable fails the command naming it. */
+  readonly settings: Settings;
   stores(): Promise<Stores>;
   /**
    * The stores for commands that only read what is stored in the clear (tenants list and show, runs,
@@ -33,31 +33,39 @@ export interface CliContext {
 }
 
 /** Who runs this command, as recorded on runs and approvals: M365SYNC_OPERATOR, else `<user>@cli`. */
-export function operatorName(ctx: Pick<CliContext, 'env'>): string {
-  return checkedActor(ctx.env.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`, 'M365SYNC_OPERATOR');
+export function operatorName(ctx: Pick<CliContext, 'settings'>): string {
+  return checkedActor(ctx.settings.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`, 'M365SYNC_OPERATOR');
 }
 
-export function createCliContext(io: CliIo, env: NodeJS.ProcessEnv = process.env): CliContext {
+/** The CLI's context over an environment: `process.env` from scripts/cli.ts, a test's own otherwise. */
+export function createCliContext(io: CliIo, env: Readonly<Record<string, string | undefined>>): CliContext {
+  let settings: Settings | undefined;
   let connection: MongoConnection | undefined;
   let stores: Promise<Stores> | undefined;
   let readStores: Promise<Stores> | undefined;
   const cleanups: (() => Promise<void> | void)[] = [];
   return {
     io,
-    env,
+    get settings() {
+      return (settings ??= parseSettings(env));
+    },
     stores() {
       stores ??= (async () => {
-        const keyRing = keyRingFromEnv(env); // before connecting: a bad key stops at once
-        connection = await connectMongo(env);
-        return openStores(connection.db, keyRing, { env });
+        const keyRing = keyRingOf(this.settings); // before connecting: a bad key stops at once
+        connection = await connectMongo(this.settings);
+        return openStores(connection.db, keyRing, {
+          deleteThresholds: globalDeleteThresholds(this.settings),
+        });
       })();
       return stores;
     },
     readStores() {
-      if (env[ENCRYPTION_KEYS_VARIABLE]) return this.stores();
+      if (this.settings[ENCRYPTION_KEYS_VARIABLE]) return this.stores();
       readStores ??= (async () => {
-        connection = await connectMongo(env);
-        return openStores(connection.db, LOCKED_KEY_RING, { env });
+        connection = await connectMongo(this.settings);
+        return openStores(connection.db, LOCKED_KEY_RING, {
+          deleteThresholds: globalDeleteThresholds(this.settings),
+        });
       })();
       return readStores;
     },

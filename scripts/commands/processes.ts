@@ -5,13 +5,15 @@
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { redisSettings } from '../../queues/connection.js';
-import { createSyncQueue } from '../../queues/sync-queue.js';
+import { globalDeleteThresholds } from '../../domain/delete-protection.js';
+import { scheduleSettings } from '../../queues/schedules.js';
+import { createSyncQueue, syncQueueSettings } from '../../queues/sync-queue.js';
 import { logger } from '../../observability/logger.js';
 import { setProcessLabel } from '../../observability/metrics.js';
 import { metricsSettings, serveMetrics } from '../../observability/metrics-server.js';
 import { createFullPull } from '../../workers/full-pull.js';
 import { clusterMetrics } from '../../workers/cluster-metrics.js';
-import { closeOnSignals, startWorker } from '../../workers/worker.js';
+import { closeOnSignals, startWorker, workerSettings } from '../../workers/worker.js';
 import { startScheduler } from '../../workers/scheduler.js';
 import type { CliContext } from './context.js';
 
@@ -28,10 +30,10 @@ export function workerCommand(ctx: CliContext): Command {
       const stores = await ctx.stores();
       // Before taking jobs: a metrics port in use stops the process with a clear error.
       let running = () => false;
-      const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.worker);
+      const settings = metricsSettings(ctx.settings, DEFAULT_METRICS_PORT.worker);
       const metrics =
         settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => running() }) : undefined;
-      const redisConfig = redisSettings(ctx.env);
+      const redisConfig = redisSettings(ctx.settings);
       // Graph request limits per tenant, shared by every worker process through Redis.
       const limiterRedis = new Redis(redisConfig.url, { maxRetriesPerRequest: null });
       limiterRedis.on('error', (error) =>
@@ -40,7 +42,7 @@ export function workerCommand(ctx: CliContext): Command {
       const fullPull = createFullPull({
         stores,
         redis: limiterRedis,
-        env: ctx.env,
+        settings: ctx.settings,
         logger,
         shellLedger: { redis: limiterRedis, prefix: redisConfig.prefix },
       });
@@ -50,6 +52,9 @@ export function workerCommand(ctx: CliContext): Command {
         redis: redisConfig,
         db: stores.db,
         processor: fullPull.processor,
+        settings: workerSettings(ctx.settings),
+        queueSettings: syncQueueSettings(ctx.settings),
+        deleteThresholds: globalDeleteThresholds(ctx.settings),
         logger,
       });
       running = () => worker.isRunning();
@@ -82,12 +87,18 @@ export function schedulerCommand(ctx: CliContext): Command {
       const stores = await ctx.readStores(); // schedules need no tenant secrets
       let leader = () => false;
       let stopping = false;
-      const syncQueue = createSyncQueue(redisSettings(ctx.env));
-      clusterMetrics({ stores, syncQueue, isLeader: () => leader(), env: ctx.env });
-      const settings = metricsSettings(ctx.env, DEFAULT_METRICS_PORT.scheduler);
+      const syncQueue = createSyncQueue(redisSettings(ctx.settings));
+      clusterMetrics({ stores, syncQueue, isLeader: () => leader(), settings: ctx.settings });
+      const settings = metricsSettings(ctx.settings, DEFAULT_METRICS_PORT.scheduler);
       const metrics =
         settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => !stopping }) : undefined;
-      const scheduler = await startScheduler({ redis: redisSettings(ctx.env), stores });
+      const scheduler = await startScheduler({
+        redis: redisSettings(ctx.settings),
+        stores,
+        schedule: scheduleSettings(ctx.settings),
+        reconcileMs: ctx.settings.SCHEDULER_RECONCILE_MS,
+        leaderTtlMs: ctx.settings.SCHEDULER_LEADER_TTL_MS,
+      });
       leader = () => scheduler.isLeader();
       logger.info(
         { id: scheduler.id, leader: scheduler.isLeader(), metricsPort: settings.port || undefined },

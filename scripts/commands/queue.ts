@@ -28,7 +28,7 @@ export function queueCommand(ctx: CliContext): Command {
       .description(description)
       .option('--json', 'print JSON')
       .action(async (options: { json?: boolean }) => {
-        const queue = createSyncQueue(redisSettings(ctx.env), { oneShot: true });
+        const queue = createSyncQueue(redisSettings(ctx.settings), { oneShot: true });
         ctx.onClose(() => queue.close());
         await change?.(queue);
         const state = await queueState(queue, { jobs: true });

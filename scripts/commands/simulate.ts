@@ -14,7 +14,12 @@ import type { CliContext } from './context.js';
 export function simulateCommand(ctx: CliContext): Command {
   const simulate = new Command('simulate').description('run a simulated Microsoft 365 endpoint on loopback');
   simulate.addCommand(graphSimulatorCommand());
-  simulate.addCommand(winrmSimulatorCommand());
+  simulate.addCommand(
+    winrmSimulatorCommand(() => ({
+      proxy: ctx.settings.M365SYNC_SIM_PROXY_PASSWORD,
+      teams: ctx.settings.M365SYNC_SIM_TEAMS_PASSWORD,
+    })),
+  );
   simulate.addCommand(
     new Command('tenant')
       .description(

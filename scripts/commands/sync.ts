@@ -3,20 +3,26 @@
  * and the per-tenant schedule.
  */
 import { printable } from '../../domain/actor.js';
-import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Queue } from 'bullmq';
 import type { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { RUN_STATUSES, type RunStatus, type SyncRun } from '../../domain/sync-run.js';
 import { exitForStatus, worstExit } from './exit-codes.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
-import { winRmSettingsFromEnv } from '../../connectors/winrm/index.js';
+import { graphCaFromSettings } from '../../connectors/graph/index.js';
+import { winRmSettings } from '../../connectors/winrm/index.js';
 import { ValidationError } from '../../domain/errors.js';
 import { planKinds, syncPlan } from '../../domain/sync-plan.js';
 import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
 import { watchWorkers } from '../../queues/worker-presence.js';
 import { cancelRun } from '../../operations/cancel-run.js';
-import { clearSchedule, createTriggerQueue, setSchedule, showSchedule } from '../../queues/schedules.js';
+import {
+  clearSchedule,
+  createTriggerQueue,
+  scheduleSettings,
+  setSchedule,
+  showSchedule,
+} from '../../queues/schedules.js';
 import {
   createSyncQueue,
   syncQueueSettings,
@@ -33,7 +39,7 @@ import { operatorName, type CliContext } from './context.js';
 import { table } from './tenants.js';
 
 function syncQueue(ctx: CliContext): Queue<SyncJobData, unknown, string> {
-  const queue = createSyncQueue(redisSettings(ctx.env), { oneShot: true });
+  const queue = createSyncQueue(redisSettings(ctx.settings), { oneShot: true });
   ctx.onClose(() => queue.close());
   return queue;
 }
@@ -46,7 +52,7 @@ function sayWhenNoWorker(
   ctx: CliContext,
   queue: Queue<SyncJobData, unknown, string>,
 ): { stop(): void; jobActive(): void } {
-  const redis = redisSettings(ctx.env);
+  const redis = redisSettings(ctx.settings);
   let missing = false;
   const back = () => {
     if (!missing) return;
@@ -145,7 +151,7 @@ export function syncCommand(ctx: CliContext): Command {
       if (!options.all && !ref)
         throw new ValidationError('sync', [{ field: 'tenant', message: 'name a tenant, or give --all' }]);
       // Attempts and backoff are fixed in the job by whoever enqueues it: here, this command.
-      const settings = syncQueueSettings(ctx.env);
+      const settings = syncQueueSettings(ctx.settings);
       const stores = await ctx.stores();
       const { tenants, runs } = stores;
       const kinds = await syncKinds(stores, options.kinds || undefined);
@@ -218,7 +224,7 @@ export function syncCommand(ctx: CliContext): Command {
       // Listen before enqueueing: the first kinds' events may come at once.
       const display =
         options.wait && !options.json
-          ? await progressDisplay(redisSettings(ctx.env), ctx.io, total)
+          ? await progressDisplay(redisSettings(ctx.settings), ctx.io, total)
           : undefined;
       if (display) ctx.onClose(() => display.close());
       const { kinds: _kinds, ...enqueued } = await requestSync(requester, tenant, {
@@ -373,17 +379,16 @@ export function testConnectionCommand(ctx: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
       const { tenants, certificates } = await ctx.stores();
-      const winrm = winRmSettingsFromEnv(ctx.env);
+      const winrm = winRmSettings(ctx.settings);
       // Checked against the allow-list before anything is contacted.
       const tenant = await tenants.getForConnection(ref, winRmDefaultPort(winrm));
-      const caFile = ctx.env.M365SYNC_GRAPH_CA_FILE;
       const results = await testConnection({
         tenant,
         certificates,
-        graph: { ca: caFile ? readFileSync(caFile, 'utf8') : undefined },
+        graph: { ca: graphCaFromSettings(ctx.settings) },
         winrm,
         allowed: await tenants.destinations.entries(),
-        logger: createLogger({ level: ctx.env.LOG_LEVEL ?? 'warn' }),
+        logger: createLogger({ level: ctx.settings.LOG_LEVEL ?? 'warn' }),
       });
       if (results.some((r) => !r.ok)) process.exitCode = 1;
       if (options.json) return ctx.io.out(JSON.stringify(results, null, 2));
@@ -399,7 +404,7 @@ export function scheduleCommand(ctx: CliContext): Command {
   const open = async (ref: string) => {
     const stores = await ctx.readStores();
     const tenant = await stores.tenants.show(ref);
-    const queue = createTriggerQueue(redisSettings(ctx.env));
+    const queue = createTriggerQueue(redisSettings(ctx.settings));
     ctx.onClose(() => queue.close());
     return { tenant, stores, queue };
   };
@@ -420,7 +425,10 @@ export function scheduleCommand(ctx: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
       const { tenant, stores, queue } = await open(ref);
-      print(await showSchedule(queue, stores, tenant.id), Boolean(options.json));
+      print(
+        await showSchedule(queue, stores, tenant.id, scheduleSettings(ctx.settings)),
+        Boolean(options.json),
+      );
     });
   schedule
     .command('set')
@@ -439,7 +447,10 @@ export function scheduleCommand(ctx: CliContext): Command {
         ...(options.kinds ? { kinds: await syncKinds(stores, options.kinds) } : {}),
       };
       print(
-        await setSchedule(queue, stores, tenant.id, input, { updatedBy: operatorName(ctx) }),
+        await setSchedule(queue, stores, tenant.id, input, {
+          updatedBy: operatorName(ctx),
+          settings: scheduleSettings(ctx.settings),
+        }),
         Boolean(options.json),
       );
     });
@@ -450,7 +461,10 @@ export function scheduleCommand(ctx: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
       const { tenant, stores, queue } = await open(ref);
-      print(await clearSchedule(queue, stores, tenant.id), Boolean(options.json));
+      print(
+        await clearSchedule(queue, stores, tenant.id, { settings: scheduleSettings(ctx.settings) }),
+        Boolean(options.json),
+      );
     });
   return schedule;
 }

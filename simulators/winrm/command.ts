@@ -7,8 +7,11 @@ import { startWinRmSimulator } from './server.js';
 /**
  * `m365sync simulate winrm`: a simulated PowerShell proxy on its own, with the simulated tenant
  * (the same data set as the Graph simulator for the same seed) behind it. Runs until Ctrl-C.
+ * `passwords` gives M365SYNC_SIM_PROXY_PASSWORD and M365SYNC_SIM_TEAMS_PASSWORD from the process settings.
  */
-export function winrmSimulatorCommand(): Command {
+export function winrmSimulatorCommand(
+  passwords: () => { proxy?: string | undefined; teams?: string | undefined } = () => ({}),
+): Command {
   return new Command('winrm')
     .description(
       'Run a simulated PowerShell proxy (WinRM / WS-Management, Basic authentication) backed by the simulated tenant',
@@ -43,8 +46,8 @@ export function winrmSimulatorCommand(): Command {
     .option('--max-shells-per-user <n>', 'MaxShellsPerUser quota', integer, 30)
     .option('--operation-delay <ms>', 'delay before every response (a slow proxy)', integer, 0)
     .action(async (opts: SimulateWinRmOptions, command: Command) => {
-      const password = opts.password ?? process.env.M365SYNC_SIM_PROXY_PASSWORD;
-      const teamsPassword = opts.teamsPassword ?? process.env.M365SYNC_SIM_TEAMS_PASSWORD;
+      const password = opts.password ?? passwords().proxy;
+      const teamsPassword = opts.teamsPassword ?? passwords().teams;
       if (!password)
         command.error('give the proxy account password with --password or M365SYNC_SIM_PROXY_PASSWORD');
       if (!teamsPassword && opts.certificateThumbprint.length === 0) {

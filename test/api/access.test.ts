@@ -84,7 +84,7 @@ beforeAll(async () => {
   aRun = await heldRun(aTenant, 'provider.resellerA.cust1', 'job-a');
   B.run = await heldRun(B.tenant, 'provider.resellerB.cust2', 'job-b');
 
-  const protection = new DeleteProtectionStore(mongo.db, {});
+  const protection = new DeleteProtectionStore(mongo.db);
   await protection.set({ tenantId: B.tenant }, 'graph', { count: 7 });
   await protection.set({ hierarchy: 'provider.resellerB' }, 'graph', { count: 9 });
   await protection.set({ hierarchy: 'provider' }, 'graph', { count: 11 });

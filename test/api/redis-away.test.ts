@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../api/server.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { createTriggerQueue } from '../../queues/schedules.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
@@ -77,7 +77,6 @@ async function apiOn(url: string): Promise<AwayApi> {
     syncQueue: queue,
     triggerQueue,
     serviceTimeoutMs: TIMEOUT_MS,
-    env: {},
     authentication: { tokens: stores.tokens },
   });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -146,7 +145,7 @@ async function expectRedisAway(api: AwayApi): Promise<void> {
 beforeAll(async () => {
   mongo = await testMongo('api-redis-away');
   redis = await testRedis('api-redis-away');
-  stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
+  stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
   await allowFixtureDestinations(stores.destinations);
   token = (await stores.tokens.create({ name: 'away', role: 'admin', scope: '*' }, 'test')).token;
   tenantId = (await stores.tenants.add(validTenantInput())).id;

@@ -9,7 +9,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { apiHostNames, hostOfHeader } from '../../api/access.js';
 import { buildApi } from '../../api/server.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../connectors/mongo/stores.js';
@@ -30,7 +30,7 @@ let tenantId: string;
 beforeAll(async () => {
   mongo = await testMongo('api-checks');
   redis = await testRedis('api-checks');
-  stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
+  stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
   await allowFixtureDestinations(stores.destinations);
   queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
   operator = (await stores.tokens.create({ name: 'ops-portal', role: 'operator', scope: '*' }, 'test')).token;
@@ -39,7 +39,6 @@ beforeAll(async () => {
   app = buildApi({
     stores,
     syncQueue: queue,
-    env: {},
     authentication: { tokens: stores.tokens },
     allowedHosts: apiHostNames({ M365SYNC_API_HOSTNAMES: 'm365sync.example.net, API' }, '127.0.0.1'),
   });

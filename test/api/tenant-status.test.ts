@@ -7,7 +7,7 @@ import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import type { RunStatus } from '../../domain/sync-run.js';
-import { defaultPattern, scheduleSettings, schedulerId } from '../../queues/schedules.js';
+import { DEFAULT_SCHEDULE_SETTINGS, defaultPattern, schedulerId } from '../../queues/schedules.js';
 import { callApi, startTestApi, type TestApi } from '../support/api.js';
 import { validTenantInput } from '../support/fixtures.js';
 
@@ -112,7 +112,7 @@ describe('schedules', () => {
       source: 'default',
       enabled: true,
       active: true,
-      pattern: defaultPattern(tenantId, scheduleSettings({})),
+      pattern: defaultPattern(tenantId, DEFAULT_SCHEDULE_SETTINGS),
     });
     expect(
       await api.mongo.db.collection<{ _id: string }>('schedules').countDocuments({ _id: tenantId }),

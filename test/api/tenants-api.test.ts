@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../api/server.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { openStores } from '../../connectors/mongo/stores.js';
 import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
@@ -14,7 +14,7 @@ let token: string;
 
 beforeAll(async () => {
   mongo = await testMongo('api');
-  const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
+  const stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
   token = (await stores.tokens.create({ name: 'tenants-test', role: 'admin', scope: '*' }, 'test')).token;
   await allowFixtureDestinations(stores.destinations);
   app = buildApi({ stores, authentication: { tokens: stores.tokens } });

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/server.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { printable } from '../../domain/actor.js';
 import { createSyncQueue, SyncJobData } from '../../queues/sync-queue.js';
@@ -36,7 +36,7 @@ const KEYS = keyEntry('k1');
 beforeAll(async () => {
   mongo = await testMongo('actors');
   redis = await testRedis('actors');
-  stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: KEYS }));
+  stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: KEYS }));
   await allowFixtureDestinations(stores.destinations);
   queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
   const token = (await stores.tokens.create({ name: 'actors-test', role: 'admin', scope: '*' }, 'test'))

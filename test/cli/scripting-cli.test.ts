@@ -16,8 +16,8 @@ import type { Command } from 'commander';
 import { createCliContext } from '../../scripts/commands/context.js';
 import { buildProgram } from '../../scripts/program.js';
 import { cli } from '../support/cli.js';
-import { startEngine, type Engine } from '../e2e/support.js';
-import { root } from '../ops/support.js';
+import { startEngine, type Engine } from '../e2e/support/engine.js';
+import { root } from '../ops/support/processes.js';
 
 const run = promisify(execFile);
 let engine: Engine;

@@ -2,9 +2,14 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { metricsSettings, serveMetrics } from '../../observability/metrics-server.js';
 import { DEFAULT_METRICS_PORT } from '../../scripts/commands/processes.js';
+import { parseSettings } from '../../domain/settings.js';
 
-async function listen(env: NodeJS.ProcessEnv) {
-  return serveMetrics({ ...metricsSettings(env, DEFAULT_METRICS_PORT.worker), port: 0, healthy: () => true });
+async function listen(env: Record<string, string | undefined>) {
+  return serveMetrics({
+    ...metricsSettings(parseSettings(env), DEFAULT_METRICS_PORT.worker),
+    port: 0,
+    healthy: () => true,
+  });
 }
 
 describe("a worker's /metrics listener", () => {
@@ -31,8 +36,12 @@ describe("a worker's /metrics listener", () => {
   });
 
   it('keeps the port from M365SYNC_METRICS_PORT (9464 for a worker, 9465 for the scheduler by default)', () => {
-    expect(metricsSettings({}, DEFAULT_METRICS_PORT.worker)).toEqual({ host: '127.0.0.1', port: 9464 });
-    expect(metricsSettings({}, DEFAULT_METRICS_PORT.scheduler).port).toBe(9465);
-    expect(metricsSettings({ M365SYNC_METRICS_PORT: '9500' }, 9464).port).toBe(9500);
+    expect(metricsSettings(parseSettings({}), DEFAULT_METRICS_PORT.worker)).toEqual({
+      host: '127.0.0.1',
+      port: 9464,
+    });
+    expect(metricsSettings(parseSettings({}), DEFAULT_METRICS_PORT.scheduler).port).toBe(9465);
+    expect(metricsSettings(parseSettings({ M365SYNC_METRICS_PORT: '9500' }), 9464).port).toBe(9500);
+    expect(() => parseSettings({ M365SYNC_METRICS_PORT: 'ninety' })).toThrow(/M365SYNC_METRICS_PORT/);
   });
 });

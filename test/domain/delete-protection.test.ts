@@ -6,11 +6,12 @@ import {
   checkSweep,
   deleteThresholdExceeded,
   describeDeleteThreshold,
-  deleteThresholdsFromEnv,
+  globalDeleteThresholds,
   parseDeleteProtectionSettings,
   resolveDeleteThreshold,
   type DeleteProtectionSettings,
 } from '../../domain/delete-protection.js';
+import { parseSettings } from '../../domain/settings.js';
 
 function problemsOf(input: unknown): { field: string; message: string }[] {
   try {
@@ -195,10 +196,12 @@ describe('parseDeleteProtectionSettings', () => {
   });
 });
 
-describe('deleteThresholdsFromEnv', () => {
+describe('globalDeleteThresholds', () => {
+  const thresholds = (env: Record<string, string>) => globalDeleteThresholds(parseSettings(env));
+
   it('maps the names of the system we replace to graph and teams counts', () => {
     expect(
-      deleteThresholdsFromEnv({
+      thresholds({
         PULL_SYNC_DELETE_THRESHOLD_MSGraph: '25',
         PULL_SYNC_DELETE_THRESHOLD_MSTeamsOnline: '40',
       }),
@@ -207,24 +210,24 @@ describe('deleteThresholdsFromEnv', () => {
 
   it("prefers m365sync's own names and reads percentages", () => {
     expect(
-      deleteThresholdsFromEnv({
+      thresholds({
         PULL_SYNC_DELETE_THRESHOLD_MSGraph: '25',
         DELETE_THRESHOLD_GRAPH: '5',
         DELETE_THRESHOLD_EXCHANGE_PERCENT: '7.5',
         DELETE_THRESHOLD_TEAMS: '',
       }),
     ).toEqual({ graph: { count: 5 }, exchange: { percent: 7.5 } });
-    expect(deleteThresholdsFromEnv({})).toEqual({});
+    expect(thresholds({})).toEqual({});
   });
 
   it('names every bad variable', () => {
     try {
-      deleteThresholdsFromEnv({ DELETE_THRESHOLD_GRAPH: '-3', DELETE_THRESHOLD_TEAMS_PERCENT: '150' });
+      thresholds({ DELETE_THRESHOLD_GRAPH: '-3', DELETE_THRESHOLD_TEAMS_PERCENT: '150' });
       expect.unreachable();
     } catch (error) {
       expect((error as ValidationError).problems).toEqual([
-        { field: 'DELETE_THRESHOLD_GRAPH', message: 'must be a whole number of 0 or more, not "-3"' },
-        { field: 'DELETE_THRESHOLD_TEAMS_PERCENT', message: 'must be a number from 0 to 100, not "150"' },
+        { field: 'DELETE_THRESHOLD_GRAPH', message: 'must be a whole number of 0 or more (not "-3")' },
+        { field: 'DELETE_THRESHOLD_TEAMS_PERCENT', message: 'must be a number from 0 to 100 (not "150")' },
       ]);
     }
   });

@@ -14,7 +14,7 @@ import type { SimulatedTenant } from '../../simulators/m365.js';
 import { callApi } from '../support/api.js';
 import { cli } from '../support/cli.js';
 import { eventually } from '../workers/support/harness.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 
 describe('cancel a run, pause the queue', { timeout: 180_000 }, () => {
   let engine: Engine;
@@ -49,7 +49,6 @@ describe('cancel a run, pause the queue', { timeout: 180_000 }, () => {
     app = buildApi({
       stores: engine.stores,
       syncQueue: engine.queue,
-      env: {},
       authentication: { tokens: engine.stores.tokens },
       checkResponses: true,
     });

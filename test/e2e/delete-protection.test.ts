@@ -14,7 +14,7 @@ import { buildApi } from '../../api/server.js';
 import { registry } from '../../observability/metrics.js';
 import { cli } from '../support/cli.js';
 import type { TestMongo } from '../support/services.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 
 describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
   let engine: Engine;
@@ -59,7 +59,7 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
     engine = await startEngine('e2e-protection', { dataset: { seed: 21, users: 120 } });
     ({ sim, mongo, queue, stores } = engine);
     tenantId = (await stores.tenants.add(sim.tenantInput)).id;
-    protection = new DeleteProtectionStore(mongo.db, {});
+    protection = new DeleteProtectionStore(mongo.db);
     cliEnv = engine.cliEnv('carol@cli');
     const first = await sync('first');
     expect(first.status).toBe('succeeded');
@@ -197,7 +197,7 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
   });
 
   it('approves over the API, once, and the run shows who approved', async () => {
-    const api = buildApi({ stores, syncQueue: queue, env: {}, authentication: { tokens: stores.tokens } });
+    const api = buildApi({ stores, syncQueue: queue, authentication: { tokens: stores.tokens } });
     const base = await api.listen({ port: 0, host: '127.0.0.1' });
     // The approver is the token's name: the API records who called, not what a body claims.
     const { token } = await stores.tokens.create({ name: 'dave@api', role: 'operator', scope: '*' }, 'test');

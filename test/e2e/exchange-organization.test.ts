@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantSyncStates } from '../../connectors/mongo/sync-state.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 
 const EXCHANGE = ['mailboxes', 'distribution_groups'];
 

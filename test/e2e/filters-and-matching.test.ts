@@ -14,7 +14,7 @@ import { mailboxes, teamsUsers, type Dataset } from '../../simulators/dataset.js
 import type { SimulatedTenant } from '../../simulators/m365.js';
 import { approveDeletes } from '../../operations/approve-deletes.js';
 import type { TestMongo } from '../support/services.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 
 const TEAMS_FILTER = "UsageLocation -ne 'JP' -and DisplayName -notlike '*O''Brien $(whoami)*'";
 
@@ -140,7 +140,7 @@ describe('instance filters and Teams-to-Entra matching end to end', { timeout: 1
   });
 
   it('narrowing a filter sweeps the rest, through delete protection', async () => {
-    const protection = new DeleteProtectionStore(mongo.db, {});
+    const protection = new DeleteProtectionStore(mongo.db);
     await protection.set({ tenantId }, 'graph', { percent: 30 });
     await tenants.update(tenantId, {
       'Sync Filters': { graph_users_filter: "department ne 'Legal' and department ne 'Sales'" },

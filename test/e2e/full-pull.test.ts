@@ -7,7 +7,7 @@ import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
 import { changeDataset, type Dataset } from '../../simulators/dataset.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';
 import type { TestMongo } from '../support/services.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 import { expectedIds as expectedIdsOf } from '../support/expected-ids.js';
 import { createLogger } from '../../observability/logger.js';
 import { registry } from '../../observability/metrics.js';

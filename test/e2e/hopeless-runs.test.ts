@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { enqueueSync, waitForRun } from '../../queues/sync-queue.js';
 import { fastQueue } from '../workers/support/harness.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 
 describe('a run whose every kind failed with a non-retryable error', { timeout: 120_000 }, () => {
   let engine: Engine;

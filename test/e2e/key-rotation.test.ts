@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CERTIFICATES_COLLECTION } from '../../connectors/mongo/certificates.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { TENANTS_COLLECTION } from '../../connectors/mongo/tenants.js';
 import { generateAppCertificate, type AppCertificate } from '../../simulators/graph/certificates.js';
 import { openStores } from '../../connectors/mongo/stores.js';
@@ -20,7 +20,7 @@ import { allowSimulatedTenant } from '../../scripts/in-process.js';
 import { cli } from '../support/cli.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 import { ObjectId } from 'mongodb';
 
 const oldKey = keyEntry('k1');
@@ -50,7 +50,7 @@ beforeAll(async () => {
     keys: newKey, // the engine starts after the rotation, holding only the new key
     prepare: async (db, sim) => {
       // Before: everything written under the old key.
-      const old = await openStores(db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: oldKey }));
+      const old = await openStores(db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: oldKey }));
       await allowSimulatedTenant(old, sim);
       await old.destinations.allow('http_proxy', 'proxy.example');
       await old.certificates.add({ name: 'rotation-cert', hierarchy: 'demo.provider', ...appCert });

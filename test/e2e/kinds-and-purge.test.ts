@@ -13,7 +13,7 @@ import { BUILT_IN_KIND_LISTS } from '../../domain/kind-lists.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';
 import { cli } from '../support/cli.js';
 import type { TestMongo } from '../support/services.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 
 describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
   let engine: Engine;
@@ -60,7 +60,7 @@ describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
     b = (await stores.tenants.add({ ...sim.tenantInput, Tenant: { name: 'Second Copy' } })).id;
     env = engine.cliEnv('tester@cli');
     token = (await stores.tokens.create({ name: 'kinds-test', role: 'admin', scope: '*' }, 'test')).token;
-    app = buildApi({ stores, syncQueue: queue, env: {}, authentication: { tokens: stores.tokens } });
+    app = buildApi({ stores, syncQueue: queue, authentication: { tokens: stores.tokens } });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
   }, 120_000);
 

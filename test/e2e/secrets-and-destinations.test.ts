@@ -17,7 +17,7 @@ import { generateAppCertificate, type AppCertificate } from '../../simulators/gr
 import { SIMULATED_CREDENTIALS as SIM } from '../../simulators/m365.js';
 import { cli } from '../support/cli.js';
 import { startHttpCapture, startHttpsCapture, type CaptureServer } from '../support/capture.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 import { ObjectId } from 'mongodb';
 
 let engine: Engine;

@@ -7,7 +7,7 @@ import { createCliContext } from '../../scripts/commands/context.js';
 import { runCli } from '../../scripts/program.js';
 import { cli } from '../support/cli.js';
 import { eventually } from '../workers/support/harness.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 
 describe('sync --wait with no worker', { timeout: 120_000 }, () => {
   let engine: Engine;

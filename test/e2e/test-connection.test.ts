@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../support/cli.js';
-import { startEngine, type Engine } from './support.js';
+import { startEngine, type Engine } from './support/engine.js';
 
 describe('test-connection names what failed', { timeout: 120_000 }, () => {
   let engine: Engine;

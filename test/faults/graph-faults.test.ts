@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { changeDataset, type Dataset } from '../../simulators/dataset.js';
 import type { FaultInput } from '../../simulators/graph/server.js';
-import { startEngine, type Engine } from '../e2e/support.js';
+import { startEngine, type Engine } from '../e2e/support/engine.js';
 import { expectDataAfter, expectedIds as allExpectedIds, expectRunsTruthful } from './expected-data.js';
 
 /** The runs here pull the Graph kinds only: the PowerShell side is covered by its own fault cases. */

@@ -14,6 +14,7 @@ import { cli } from '../support/cli.js';
 import { eventually } from '../workers/support/harness.js';
 import { expectedIds, FaultEngine } from './support/engine.js';
 import { recordFault } from './support/outcomes.js';
+import { parseSettings } from '../../domain/settings.js';
 
 const TENANTS = Number(process.env.LOAD_TENANTS ?? 60);
 const KEEP_COMPLETED = 50;
@@ -65,7 +66,7 @@ describe(`load: ${TENANTS} tenants at once, with bursts of repeated requests`, {
     app = buildApi({
       stores: engine.stores,
       syncQueue: engine.queue,
-      env: { SYNC_KEEP_COMPLETED_JOBS: String(KEEP_COMPLETED) },
+      settings: parseSettings({ SYNC_KEEP_COMPLETED_JOBS: String(KEEP_COMPLETED) }),
       authentication: { tokens: engine.stores.tokens },
       rateLimit: { max: 1_000_000, timeWindowMs: 60_000 },
     });

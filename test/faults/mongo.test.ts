@@ -6,6 +6,7 @@
  * page); the third hangs MongoDB while the run waits on Graph, so only the lease keeper can stop it.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseSettings } from '../../domain/settings.js';
 import { enqueueSync, syncQueueSettings } from '../../queues/sync-queue.js';
 import { testEnv } from '../support/env.js';
 import { startTcpProxy, type ProxyMode, type TcpProxy } from '../support/tcp-proxy.js';
@@ -85,7 +86,11 @@ describe('MongoDB refusing connections or hanging mid-run', () => {
     const waiting = await enqueueSync(
       engine.queue,
       { tenantId: engine.tenantId, trigger: 'cli', requestedBy: 'op', kinds: ['users'] },
-      { runs: engine.runs, hierarchy: 'demo.provider.contoso', settings: syncQueueSettings(engine.env()) },
+      {
+        runs: engine.runs,
+        hierarchy: 'demo.provider.contoso',
+        settings: syncQueueSettings(parseSettings(engine.env())),
+      },
     );
     await eventually(async () => engine.sim.graph.maxGraphInFlight() >= 1, 30_000);
     await proxy.setMode('hang');

@@ -10,7 +10,7 @@ import type { SyncRun } from '../../domain/sync-run.js';
 import { enqueueSync } from '../../queues/sync-queue.js';
 import { changeDataset, type Dataset } from '../../simulators/dataset.js';
 import type { WinRmSimulator } from '../../simulators/winrm/server.js';
-import { startEngine, type Engine } from '../e2e/support.js';
+import { startEngine, type Engine } from '../e2e/support/engine.js';
 import { eventually } from '../workers/support/harness.js';
 import { expectDataAfter, expectedIds, expectRunsTruthful } from './expected-data.js';
 

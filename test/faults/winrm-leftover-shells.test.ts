@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { openStores } from '../../connectors/mongo/stores.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
@@ -44,7 +44,7 @@ describe('WinRM shells of stopped and killed workers', { timeout: 120_000 }, () 
     mongo = await testMongo('leftovers');
     redis = await testRedis('leftovers');
     queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-    const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+    const stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
     // The simulated proxy listens on loopback: an administrator's allow-list entry lets it in.
     await stores.destinations.allow('powershell', '127.0.0.1');
     tenantId = (

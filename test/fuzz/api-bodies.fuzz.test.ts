@@ -9,13 +9,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/server.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { openStores } from '../../connectors/mongo/stores.js';
 import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { fuzz } from './support.js';
+import { fuzz } from './support/fuzzing.js';
 
 let TOKEN: string;
 
@@ -31,14 +31,13 @@ describe('API bodies under fuzzing', { timeout: 120_000 }, () => {
     mongo = await testMongo('fuzzapi');
     redis = await testRedis('fuzzapi');
     queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-    const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('fz') }));
+    const stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('fz') }));
     await allowFixtureDestinations(stores.destinations);
     TOKEN = (await stores.tokens.create({ name: 'fuzz', role: 'admin', scope: '*' }, 'test')).token;
     // The fuzzer sends hundreds of requests a second from one token: no rate limit here.
     app = buildApi({
       stores,
       syncQueue: queue,
-      env: {},
       authentication: { tokens: stores.tokens },
       rateLimit: { max: 1_000_000, timeWindowMs: 60_000 },
     });

@@ -9,7 +9,7 @@ import { decodeClixml, decodeClixmlMessages } from '../../connectors/powershell/
 import { JsonLinesDecoder, MAX_JSON_DEPTH } from '../../connectors/powershell/json-lines.js';
 import type { ScriptRecord } from '../../connectors/powershell/records.js';
 import { SyncError } from '../../domain/errors.js';
-import { cpuMs, fuzz } from './support.js';
+import { cpuMs, fuzz } from './support/fuzzing.js';
 
 function decode(
   chunks: readonly Uint8Array[],

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { validateGraphUsersFilter } from '../../domain/odata-filter.js';
 import { validatePowerShellFilter } from '../../domain/powershell-filter.js';
-import { cpuMs, fuzz, tokenSoup } from './support.js';
+import { cpuMs, fuzz, tokenSoup } from './support/fuzzing.js';
 
 /** Per input, in CPU milliseconds. */
 const CPU_BUDGET_MS = 50;

@@ -15,7 +15,7 @@ import { Shell } from '../../connectors/winrm/shell.js';
 import { parseXml } from '../../connectors/winrm/xml.js';
 import { COMMAND_STATE_DONE, COMMAND_STATE_RUNNING, NS } from '../../connectors/winrm/wsman.js';
 import { quietLogger } from '../workers/support/harness.js';
-import { fuzz } from './support.js';
+import { fuzz } from './support/fuzzing.js';
 
 const PASSWORD = 'Fuzz-Proxy-P4ssw0rd!';
 const MID = '{{MID}}';

@@ -9,7 +9,7 @@ import { ValidationError } from '../../domain/errors.js';
 import { TENANT_FIELDS, TENANT_GROUPS } from '../../domain/tenant-fields.js';
 import { validateTenant, type TenantInput } from '../../domain/tenant.js';
 import { validTenantInput } from '../support/fixtures.js';
-import { fuzz } from './support.js';
+import { fuzz } from './support/fuzzing.js';
 
 const SECRET_FIELDS = new Set(TENANT_FIELDS.filter((f) => f.password).map((f) => `${f.group}.${f.name}`));
 

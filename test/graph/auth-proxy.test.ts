@@ -13,7 +13,7 @@ import {
   startConnectProxy,
   startTenant,
   tenantFor,
-} from './support.js';
+} from './support/simulated-graph.js';
 
 function memoryLogger() {
   const lines: string[] = [];

@@ -3,7 +3,7 @@ import { createGraphConnector, type GraphConnector } from '../../connectors/grap
 import { graphPageTokenRestarts, graphRetryWait, graphThrottled } from '../../connectors/graph/metrics.js';
 import { SyncError } from '../../domain/errors.js';
 import type { GraphSimulator, RequestRecord } from '../../simulators/graph/server.js';
-import { FAST, pullAll, startTenant, tenantFor } from './support.js';
+import { FAST, pullAll, startTenant, tenantFor } from './support/simulated-graph.js';
 
 const USERS = 250;
 const PAGE = 50;

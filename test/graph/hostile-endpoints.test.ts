@@ -14,7 +14,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createGraphConnector, type GraphConnectorOptions } from '../../connectors/graph/connector.js';
 import { SyncError } from '../../domain/errors.js';
 import type { GraphSimulator } from '../../simulators/graph/server.js';
-import { FAST, pullAll, startTenant, tenantFor } from './support.js';
+import { FAST, pullAll, startTenant, tenantFor } from './support/simulated-graph.js';
 
 /** Text a hostile endpoint writes: it must never come back in an error message. */
 const MARKER = 'Internal-Admin-Panel-7f3a';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGraphConnector } from '../../connectors/graph/index.js';
 import type { GraphSimulator } from '../../simulators/graph/server.js';
 import { testRedis, type TestRedis } from '../support/services.js';
-import { deleteBottleneckKeys, pullAll, startTenant, tenantFor } from './support.js';
+import { deleteBottleneckKeys, pullAll, startTenant, tenantFor } from './support/simulated-graph.js';
 
 describe('per-tenant limiter shared through Redis', () => {
   let sim: GraphSimulator;

@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGraphConnector } from '../../connectors/graph/index.js';
 import type { GraphSimulator } from '../../simulators/graph/server.js';
-import { FAST, startTenant, tenantFor } from './support.js';
+import { FAST, startTenant, tenantFor } from './support/simulated-graph.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, parseRetryAfter, stripODataAnnotations } from '../../connectors/graph/odata.js';
+import { parseRetryAfter, stripODataAnnotations } from '../../connectors/graph/odata.js';
 import { collectionRequest } from '../../connectors/graph/kinds.js';
 import { validateTenant } from '../../domain/tenant.js';
 import { validTenantInput } from '../support/fixtures.js';
@@ -30,13 +30,6 @@ describe('OData helpers', () => {
     expect(parseRetryAfter('', now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
     expect(parseRetryAfter('soon', now)).toBeUndefined();
-  });
-
-  it('backs off exponentially with jitter, capped', () => {
-    expect(backoffDelay(1, 1000, 60_000, () => 0)).toBe(500);
-    expect(backoffDelay(1, 1000, 60_000, () => 1)).toBe(1000);
-    expect(backoffDelay(4, 1000, 60_000, () => 0)).toBe(4000);
-    expect(backoffDelay(20, 1000, 60_000, () => 1)).toBe(60_000);
   });
 
   it('sends $top from the tenant page sizes (blank = 999) and no $top to subscribedSkus', () => {

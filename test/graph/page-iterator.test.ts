@@ -13,7 +13,7 @@ import {
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphSimulator } from '../../simulators/graph/server.js';
-import { CLIENT_ID, CLIENT_SECRET, startTenant } from './support.js';
+import { CLIENT_ID, CLIENT_SECRET, startTenant } from './support/simulated-graph.js';
 
 describe('simulated Graph with the Graph SDK PageIterator', () => {
   let sim: GraphSimulator;

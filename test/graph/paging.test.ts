@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGraphConnector } from '../../connectors/graph/index.js';
 import type { GraphSimulator } from '../../simulators/graph/server.js';
-import { FAST, pullAll, startTenant, tenantFor } from './support.js';
+import { FAST, pullAll, startTenant, tenantFor } from './support/simulated-graph.js';
 
 describe('Graph paging against the simulated tenant (real HTTPS)', () => {
   let sim: GraphSimulator;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGraphConnector, type GraphConnector } from '../../connectors/graph/index.js';
 import { graphTokenRenewals } from '../../connectors/graph/metrics.js';
 import type { GraphSimulator } from '../../simulators/graph/server.js';
-import { FAST, pullAll, startTenant, tenantFor } from './support.js';
+import { FAST, pullAll, startTenant, tenantFor } from './support/simulated-graph.js';
 
 const MARGIN_S = 5 * 60; // TokenSource's default refreshMarginMs
 const LIFETIME_S = MARGIN_S + 3;

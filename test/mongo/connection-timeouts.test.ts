@@ -7,6 +7,7 @@ import { connectMongo, type MongoConnection } from '../../connectors/mongo/conne
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { testEnv } from '../support/env.js';
 import { uniqueName } from '../support/services.js';
+import { parseSettings } from '../../domain/settings.js';
 
 describe('MongoDB driver timeouts', () => {
   let proxy: TcpProxy;
@@ -14,12 +15,14 @@ describe('MongoDB driver timeouts', () => {
   beforeAll(async () => {
     const target = new URL(testEnv().mongoUri);
     proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 27017) });
-    mongo = await connectMongo({
-      MONGODB_URI: proxy.url('mongodb'),
-      M365SYNC_DB: uniqueName('timeouts'),
-      MONGODB_SOCKET_TIMEOUT_MS: '1000',
-      MONGODB_SERVER_SELECTION_TIMEOUT_MS: '1000',
-    });
+    mongo = await connectMongo(
+      parseSettings({
+        MONGODB_URI: proxy.url('mongodb'),
+        M365SYNC_DB: uniqueName('timeouts'),
+        MONGODB_SOCKET_TIMEOUT_MS: '1000',
+        MONGODB_SERVER_SELECTION_TIMEOUT_MS: '1000',
+      }),
+    );
   });
   afterAll(async () => {
     await proxy.setMode('forward');

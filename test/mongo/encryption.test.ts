@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { SyncError } from '../../domain/errors.js';
-import { keyRingFromEnv, ENCRYPTION_KEYS_VARIABLE } from '../../connectors/mongo/encryption.js';
+import { keyRingOf, ENCRYPTION_KEYS_VARIABLE } from '../../connectors/mongo/encryption.js';
 import { keyEntry } from '../support/keys.js';
 
-const ring = (value: string | undefined) => keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: value });
+const ring = (value: string | undefined) => keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: value });
 
 describe('field encryption', () => {
   it('round-trips text, including non-ASCII, with a fresh IV each time', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { TENANTS_COLLECTION } from '../../connectors/mongo/tenants.js';
 import { CERTIFICATES_COLLECTION, certificateThumbprint } from '../../connectors/mongo/certificates.js';
 import { ValidationError } from '../../domain/errors.js';
@@ -16,7 +16,7 @@ const oldKey = keyEntry('old');
 
 beforeAll(async () => {
   mongo = await testMongo('tenants');
-  stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: oldKey }));
+  stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: oldKey }));
   await allowFixtureDestinations(stores.destinations);
 });
 afterAll(async () => mongo.close());
@@ -99,7 +99,7 @@ describe('tenant repository (real MongoDB-wire server)', () => {
     const newKey = keyEntry('new');
     const rotated = await openStores(
       mongo.db,
-      keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: `${newKey},${oldKey}` }),
+      keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: `${newKey},${oldKey}` }),
     );
     // An old key id still decrypts.
     const before = await rotated.tenants.getDecrypted('provider.reseller.customer/Secretive');
@@ -122,7 +122,7 @@ describe('tenant repository (real MongoDB-wire server)', () => {
     // The others move to the new key with reencryptAll; then the old key can go.
     expect((await rotated.tenants.reencryptAll()).reencrypted.length).toBeGreaterThan(0);
     expect((await rotated.tenants.reencryptAll()).reencrypted).toEqual([]);
-    const newOnly = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: newKey }));
+    const newOnly = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: newKey }));
     const all = await newOnly.tenants.list();
     expect(all.length).toBeGreaterThan(3);
     for (const t of all)

@@ -15,7 +15,7 @@ import { proxyMetrics } from '../../connectors/winrm/metrics.js';
 import { registry } from '../../observability/metrics.js';
 import { clusterMetrics } from '../../workers/cluster-metrics.js';
 import { syncMetrics } from '../../workers/metrics.js';
-import { root } from './support.js';
+import { root } from './support/processes.js';
 
 const run = promisify(execFile);
 
@@ -24,7 +24,7 @@ function exported(): Set<string> {
   syncMetrics();
   proxyMetrics();
   // Registration only: nothing is collected, so no database or queue is touched.
-  clusterMetrics({ stores: {} as Stores, syncQueue: {} as Queue, isLeader: () => false, env: {} });
+  clusterMetrics({ stores: {} as Stores, syncQueue: {} as Queue, isLeader: () => false });
   const names = new Set<string>(['up']); // Prometheus's own, per target
   for (const metric of registry.getMetricsAsArray()) {
     const { name, type } = metric as unknown as { name: string; type: string };

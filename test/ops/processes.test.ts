@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, type TestMongo } from '../support/services.js';
-import { freePort, start, until, type RunningProcess } from './support.js';
+import { freePort, start, until, type RunningProcess } from './support/processes.js';
 
 let mongo: TestMongo | undefined;
 let worker: RunningProcess | undefined;

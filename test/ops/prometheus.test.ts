@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, waitForRun } from '../../queues/sync-queue.js';
 import { openStores } from '../../connectors/mongo/stores.js';
@@ -19,7 +19,7 @@ import { allowSimulatedTenant } from '../../scripts/in-process.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { freePort, start, until, type RunningProcess } from './support.js';
+import { freePort, start, until, type RunningProcess } from './support/processes.js';
 
 /** prom-client's default metrics that promtool flags; nothing else may warn. */
 const ALLOWED_WARNINGS = [
@@ -64,7 +64,7 @@ beforeAll(async () => {
   redis = await testRedis('prometheus');
   dir = await mkdtemp(join(tmpdir(), 'm365sync-prometheus-'));
   const keys = keyEntry('prom');
-  const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+  const stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
   await allowSimulatedTenant(stores, sim);
   tenantId = (await stores.tenants.add(sim.tenantInput)).id;
   // A second tenant, added three days ago and never synced: stale.

@@ -7,7 +7,7 @@ import {
 import { TEAMS_KINDS } from '../../connectors/powershell/records.js';
 import { buildTeamsPullScript, buildTeamsTestScript } from '../../connectors/powershell/teams-script.js';
 import { parseScript } from '../../simulators/powershell/ps-parser.js';
-import { EXCHANGE_THUMBPRINT, TEAMS_THUMBPRINT, tenantFor } from './helpers.js';
+import { EXCHANGE_THUMBPRINT, TEAMS_THUMBPRINT, tenantFor } from './support/tenant-host.js';
 
 const TENANT_ID = '66666666-7777-4888-9999-000000000000';
 const CLIENT_ID = '11111111-2222-4333-8444-555555555555';

@@ -9,6 +9,7 @@ import {
   splitScriptOutput,
   type OutputChunk,
 } from '../../connectors/powershell/script-output.js';
+import { parseSettings } from '../../domain/settings.js';
 
 async function* from<T>(items: T[]): AsyncIterable<T> {
   yield* items;
@@ -291,13 +292,15 @@ describe('scriptFailure', () => {
 describe('powershellOutputLimits', () => {
   it('has defaults and reads the environment', async () => {
     const { powershellOutputLimits } = await import('../../connectors/powershell/config.js');
-    expect(powershellOutputLimits({})).toEqual({
+    expect(powershellOutputLimits(parseSettings({}))).toEqual({
       maxBytes: 512 * 1024 * 1024,
       maxStderrBytes: 1024 * 1024,
       maxLineLength: 64 * 1024 * 1024,
     });
-    expect(powershellOutputLimits({ POWERSHELL_MAX_OUTPUT_BYTES: '1000' }).maxBytes).toBe(1000);
-    expect(() => powershellOutputLimits({ POWERSHELL_MAX_OUTPUT_BYTES: 'lots' })).toThrow(
+    expect(powershellOutputLimits(parseSettings({ POWERSHELL_MAX_OUTPUT_BYTES: '1000' })).maxBytes).toBe(
+      1000,
+    );
+    expect(() => parseSettings({ POWERSHELL_MAX_OUTPUT_BYTES: 'lots' })).toThrow(
       /POWERSHELL_MAX_OUTPUT_BYTES/,
     );
   });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { collectionRequest } from '../../connectors/graph/kinds.js';
 import { buildExchangePullScript, buildTeamsPullScript } from '../../connectors/powershell/index.js';
 import { parseScript } from '../../simulators/powershell/ps-parser.js';
-import { tenantFor } from './helpers.js';
+import { tenantFor } from './support/tenant-host.js';
 
 const TENANT = '11111111-2222-4333-8444-555555555555';
 

@@ -4,7 +4,7 @@ import { buildExchangePullScript } from '../../connectors/powershell/exchange-sc
 import { buildTeamsPullScript, buildTeamsTestScript } from '../../connectors/powershell/teams-script.js';
 import { readSingleQuoted, tokenize } from '../../simulators/powershell/ps-parser.js';
 import { prng } from '../../simulators/dataset.js';
-import { NASTY, tenantFor } from './helpers.js';
+import { NASTY, tenantFor } from './support/tenant-host.js';
 
 const ALPHABET = [
   "'",

@@ -19,7 +19,7 @@ import {
   runScript,
   tenantFor,
   type RunResult,
-} from './helpers.js';
+} from './support/tenant-host.js';
 
 const ds = generateDataset({ seed: 7, callQueues: 230, autoAttendants: 105 });
 

@@ -51,7 +51,6 @@ describe('schedules with kind lists', () => {
       settings: { ...fastWorker, concurrency: 2 },
       queueSettings: fastQueue,
       logger: quietLogger,
-      env: {},
     });
   });
   afterAll(async () => {

@@ -20,6 +20,7 @@ import { startTriggerWorker } from '../../workers/trigger-worker.js';
 import { buildStores } from '../../connectors/mongo/stores.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { eventually, quietLogger } from '../workers/support/harness.js';
+import { parseSettings } from '../../domain/settings.js';
 
 const settings: ScheduleSettings = { tz: 'UTC', windowStartMinute: 60, windowMinutes: 240 };
 
@@ -69,7 +70,11 @@ describe('nightly schedules', () => {
     const o = spreadOffsetSeconds('64b7f0c2a1b2c3d4e5f60718', 240);
     expect(Number(p[0])).toBe(o % 60);
     expect(Number(p[2]) * 60 + Number(p[1])).toBe(60 + Math.floor(o / 60));
-    expect(scheduleSettings({})).toEqual({ tz: 'UTC', windowStartMinute: 60, windowMinutes: 240 });
+    expect(scheduleSettings(parseSettings({}))).toEqual({
+      tz: 'UTC',
+      windowStartMinute: 60,
+      windowMinutes: 240,
+    });
   });
 
   it('creates, changes and removes schedulers with the tenants, and reconciling twice changes nothing', async () => {

@@ -16,6 +16,7 @@ import {
   jobCounts,
   quietLogger,
 } from '../workers/support/harness.js';
+import { parseSettings } from '../../domain/settings.js';
 
 describe('the tenant-sync queue', () => {
   let redis: TestRedis;
@@ -35,11 +36,11 @@ describe('the tenant-sync queue', () => {
   });
 
   it('reads its Redis settings from the environment, checked', () => {
-    expect(redisSettings({ REDIS_URL: 'redis://h:1', M365SYNC_QUEUE_PREFIX: '{m}' })).toEqual({
+    expect(redisSettings(parseSettings({ REDIS_URL: 'redis://h:1', M365SYNC_QUEUE_PREFIX: '{m}' }))).toEqual({
       url: 'redis://h:1',
       prefix: '{m}',
     });
-    expect(() => redisSettings({ REDIS_URL: 'http://x' })).toThrow(/REDIS_URL/);
+    expect(() => parseSettings({ REDIS_URL: 'http://x' })).toThrow(/REDIS_URL/);
     expect(redactRedisUrl('redis://user:s3cret@host:6379')).toBe('redis://user:***@host:6379');
   });
 

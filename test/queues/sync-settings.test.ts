@@ -1,10 +1,14 @@
 /**
  * SYNC_ATTEMPTS and SYNC_BACKOFF_MS are job options, fixed by the process that enqueues: checked with a
- * clear error, and the worker process applies its own to the scheduled syncs its trigger worker enqueues.
+ * clear error when the process parses its settings, and the worker process applies its own to the
+ * scheduled syncs its trigger worker enqueues.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import { ValidationError } from '../../domain/errors.js';
+import { parseSettings } from '../../domain/settings.js';
+import { EXIT } from '../../scripts/program.js';
+import { cli } from '../support/cli.js';
 import { createTriggerQueue } from '../../queues/schedules.js';
 import { createSyncQueue, syncQueueSettings, type SyncJobData } from '../../queues/sync-queue.js';
 import { startWorker } from '../../workers/worker.js';
@@ -28,14 +32,14 @@ describe('sync retry settings', () => {
   });
 
   it('are read from the environment and refused with the variable named when wrong', () => {
-    expect(syncQueueSettings({})).toMatchObject({ attempts: 3, backoffDelayMs: 60_000 });
-    expect(syncQueueSettings({ SYNC_ATTEMPTS: '5', SYNC_BACKOFF_MS: '2000' })).toMatchObject({
+    expect(syncQueueSettings(parseSettings({}))).toMatchObject({ attempts: 3, backoffDelayMs: 60_000 });
+    expect(syncQueueSettings(parseSettings({ SYNC_ATTEMPTS: '5', SYNC_BACKOFF_MS: '2000' }))).toMatchObject({
       attempts: 5,
       backoffDelayMs: 2000,
     });
     const error = (() => {
       try {
-        syncQueueSettings({ SYNC_ATTEMPTS: 'three', SYNC_BACKOFF_MS: '10' });
+        parseSettings({ SYNC_ATTEMPTS: 'three', SYNC_BACKOFF_MS: '10' });
       } catch (e) {
         return e;
       }
@@ -44,21 +48,17 @@ describe('sync retry settings', () => {
     expect(error.problems.map((p) => p.field)).toEqual(['SYNC_ATTEMPTS', 'SYNC_BACKOFF_MS']);
     expect(error.message).toContain('(not "three")');
     expect(error.message).toContain('(not "10")');
-    expect(() => syncQueueSettings({ SYNC_ATTEMPTS: '0' })).toThrow(/SYNC_ATTEMPTS/);
+    expect(() => parseSettings({ SYNC_ATTEMPTS: '0' })).toThrow(/SYNC_ATTEMPTS/);
   });
 
-  it('a worker process refuses wrong ones at start', async () => {
-    await expect(
-      startWorker({
-        redis: { url: redis.url, prefix: redis.prefix },
-        db: mongo.db,
-        processor: testProcessor(mongo.db, { pages: 1, pageSize: 1, delayMs: 0, version: 'v1' }),
-        settings: fastWorker,
-        triggers: false,
-        logger: quietLogger,
-        env: { SYNC_ATTEMPTS: '99' },
-      }),
-    ).rejects.toThrow(/SYNC_ATTEMPTS: .*\(not "99"\)/);
+  it('a worker process refuses wrong ones at start, before it connects to anything', async () => {
+    // Closed ports: the command must fail on the setting, not on a connection.
+    const result = await cli(
+      { SYNC_ATTEMPTS: '99', MONGODB_URI: 'mongodb://127.0.0.1:1', REDIS_URL: 'redis://127.0.0.1:1' },
+      'worker',
+    );
+    expect(result.code).toBe(EXIT.invalid);
+    expect(result.err).toMatch(/SYNC_ATTEMPTS: .*\(not "99"\)/);
   });
 
   it('a worker process fixes its own in the scheduled syncs its trigger worker enqueues', async () => {
@@ -70,7 +70,7 @@ describe('sync retry settings', () => {
       processor: testProcessor(mongo.db, { pages: 1, pageSize: 1, delayMs: 0, version: 'v1' }),
       settings: { ...fastWorker, concurrency: 1 },
       logger: quietLogger,
-      env: { SYNC_ATTEMPTS: '7', SYNC_BACKOFF_MS: '4321' },
+      queueSettings: syncQueueSettings(parseSettings({ SYNC_ATTEMPTS: '7', SYNC_BACKOFF_MS: '4321' })),
     });
     try {
       await worker.worker.pause(true); // only the trigger worker runs

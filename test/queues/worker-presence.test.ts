@@ -44,7 +44,6 @@ describe('sync workers connected to the queue', () => {
         queueSettings: fastQueue,
         triggers: false,
         logger: quietLogger,
-        env: {},
       });
       expect(await connectedWorkers(queue)).toBeGreaterThan(0);
       await eventually(async () => seen.length === 2);

@@ -6,7 +6,7 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../api/server.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { createTriggerQueue } from '../../queues/schedules.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../connectors/mongo/stores.js';
@@ -32,7 +32,7 @@ export async function startTestApi(
 ): Promise<TestApi> {
   const mongo = await testMongo(label);
   const redis = await testRedis(label);
-  const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
+  const stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
   await allowFixtureDestinations(stores.destinations);
   const queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
   const triggerQueue = createTriggerQueue({ url: redis.url, prefix: redis.prefix });
@@ -41,7 +41,6 @@ export async function startTestApi(
     stores,
     syncQueue: queue,
     triggerQueue,
-    env: {},
     authentication: { tokens: stores.tokens },
     checkResponses: true,
   });

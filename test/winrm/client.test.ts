@@ -11,8 +11,8 @@ import {
   PROXY_PASSWORD,
   PROXY_USER,
   simulator,
-} from './support.js';
-import { expectedBytesHash, NON_ASCII_LINE } from './test-script-host.js';
+} from './support/simulated-proxy.js';
+import { expectedBytesHash, NON_ASCII_LINE } from './support/test-script-host.js';
 
 /** The WinRM client against the simulated PowerShell proxy, over real sockets on loopback. */
 describe('WinRmClient', () => {

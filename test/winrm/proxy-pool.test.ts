@@ -5,7 +5,13 @@ import { proxyMetrics } from '../../connectors/winrm/metrics.js';
 import { ProxyPool, proxyPoolForTenant, type ProxyPoolInput } from '../../connectors/winrm/proxy-pool.js';
 import type { SyncError } from '../../domain/errors.js';
 import type { WinRmSimulator } from '../../simulators/winrm/server.js';
-import { capturingLogger, expectNoShellLeft, PROXY_PASSWORD, PROXY_USER, simulator } from './support.js';
+import {
+  capturingLogger,
+  expectNoShellLeft,
+  PROXY_PASSWORD,
+  PROXY_USER,
+  simulator,
+} from './support/simulated-proxy.js';
 
 /** The PowerShell proxy pool against three simulated proxies. */
 describe('ProxyPool', () => {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWinRmSimulator, type WinRmSimulator } from '../../simulators/winrm/server.js';
-import { testScriptHost } from './test-script-host.js';
+import { testScriptHost } from './support/test-script-host.js';
 
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { winRmSettingsFromEnv } from '../../connectors/winrm/settings.js';
+import { winRmSettings } from '../../connectors/winrm/settings.js';
+import { parseSettings } from '../../domain/settings.js';
 import { ValidationError } from '../../domain/errors.js';
 
-describe('WinRM settings from the environment', () => {
+describe('WinRM settings from the process settings', () => {
   it('defaults to HTTPS with certificate verification and a shell cap below MaxShellsPerUser', () => {
-    expect(winRmSettingsFromEnv({})).toEqual({
+    expect(winRmSettings(parseSettings({}))).toEqual({
       scheme: 'https',
       rejectUnauthorized: true,
       maxShellsPerProxy: 20,
@@ -18,19 +19,19 @@ describe('WinRM settings from the environment', () => {
 
   it('reads overrides and names the variable that is wrong', () => {
     expect(
-      winRmSettingsFromEnv({
-        M365SYNC_WINRM_SCHEME: 'http',
-        M365SYNC_WINRM_AFFINITY_KEY: 'pod-7',
-        M365SYNC_WINRM_REJECT_UNAUTHORIZED: 'false',
-      }),
+      winRmSettings(
+        parseSettings({
+          M365SYNC_WINRM_SCHEME: 'http',
+          M365SYNC_WINRM_AFFINITY_KEY: 'pod-7',
+          M365SYNC_WINRM_REJECT_UNAUTHORIZED: 'false',
+        }),
+      ),
     ).toMatchObject({ scheme: 'http', affinityKey: 'pod-7', rejectUnauthorized: false });
-    expect(() => winRmSettingsFromEnv({ M365SYNC_WINRM_MAX_SHELLS_PER_PROXY: '30' })).toThrow(
-      ValidationError,
-    );
-    expect(() => winRmSettingsFromEnv({ M365SYNC_WINRM_OPERATION_TIMEOUT_MS: '90000' })).toThrow(
+    expect(() => parseSettings({ M365SYNC_WINRM_MAX_SHELLS_PER_PROXY: '30' })).toThrow(ValidationError);
+    expect(() => parseSettings({ M365SYNC_WINRM_OPERATION_TIMEOUT_MS: '90000' })).toThrow(
       /M365SYNC_WINRM_OPERATION_TIMEOUT_MS/,
     );
-    expect(() => winRmSettingsFromEnv({ M365SYNC_WINRM_CA_FILE: '/nonexistent/ca.pem' })).toThrow(
+    expect(() => winRmSettings(parseSettings({ M365SYNC_WINRM_CA_FILE: '/nonexistent/ca.pem' }))).toThrow(
       /cannot read/,
     );
   });

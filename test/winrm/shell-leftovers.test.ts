@@ -15,7 +15,7 @@ import {
   PROXY_PASSWORD,
   PROXY_USER,
   simulator,
-} from './support.js';
+} from './support/simulated-proxy.js';
 
 class MemoryLedger implements ShellLedger {
   readonly entries = new Map<string, OpenShellEntry>();

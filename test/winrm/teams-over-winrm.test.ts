@@ -7,7 +7,7 @@ import { generateDataset, teamsUsers } from '../../simulators/dataset.js';
 import { createTenantScriptHost } from '../../simulators/powershell/tenant-host.js';
 import type { WinRmSimulator } from '../../simulators/winrm/server.js';
 import { validTenantInput } from '../support/fixtures.js';
-import { capturingLogger, expectNoShellLeft, simulator } from './support.js';
+import { capturingLogger, expectNoShellLeft, simulator } from './support/simulated-proxy.js';
 
 /**
  * The whole PowerShell path: a generated Teams full-pull script, sent by the pool over WinRM to the

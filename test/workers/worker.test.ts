@@ -15,6 +15,7 @@ import {
   quietLogger,
   runIntervals,
 } from './support/harness.js';
+import { parseSettings } from '../../domain/settings.js';
 
 describe('the sync worker', () => {
   let redis: TestRedis;
@@ -60,9 +61,13 @@ describe('the sync worker', () => {
   });
 
   it('has defaults fit for long runs, from the environment', () => {
-    expect(workerSettings({})).toMatchObject({ concurrency: 2, lockDurationMs: 300_000, maxStalledCount: 2 });
-    expect(workerSettings({ SYNC_WORKER_CONCURRENCY: '5' }).concurrency).toBe(5);
-    expect(() => workerSettings({ SYNC_WORKER_CONCURRENCY: 'many' })).toThrow(/SYNC_WORKER_CONCURRENCY/);
+    expect(workerSettings(parseSettings({}))).toMatchObject({
+      concurrency: 2,
+      lockDurationMs: 300_000,
+      maxStalledCount: 2,
+    });
+    expect(workerSettings(parseSettings({ SYNC_WORKER_CONCURRENCY: '5' })).concurrency).toBe(5);
+    expect(() => parseSettings({ SYNC_WORKER_CONCURRENCY: 'many' })).toThrow(/SYNC_WORKER_CONCURRENCY/);
   });
 
   it('never runs one tenant in two workers at once, even for jobs that bypass de-duplication', async () => {

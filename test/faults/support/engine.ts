@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../../connectors/mongo/encryption.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../../connectors/mongo/sync-runs.js';
 import { RUN_STATUSES, type SyncRun } from '../../../domain/sync-run.js';
 import { ENTITY_KINDS } from '../../../domain/entity-kinds.js';
@@ -85,7 +85,7 @@ export class FaultEngine {
     const redisUrl = options.redisUrl ?? testEnv().redisUrl;
     const prefix = uniqueName(label);
     const keys = keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
-    const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+    const stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
     const runs = new SyncRuns(mongo.db);
     await runs.ensureIndexes();
     await allowSimulatedTenant(stores, sim);

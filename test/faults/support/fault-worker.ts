@@ -6,36 +6,36 @@
  */
 import { readFileSync } from 'node:fs';
 import { connectMongo } from '../../../connectors/mongo/connection.js';
-import { keyRingFromEnv } from '../../../connectors/mongo/encryption.js';
+import { keyRingOf } from '../../../connectors/mongo/encryption.js';
 import { createLogger } from '../../../observability/logger.js';
 import { redisSettings } from '../../../queues/connection.js';
 import { syncQueueSettings } from '../../../queues/sync-queue.js';
 import { openStores } from '../../../connectors/mongo/stores.js';
 import { createFullPull } from '../../../workers/full-pull.js';
 import { startWorker, workerSettings } from '../../../workers/worker.js';
+import { parseSettings } from '../../../domain/settings.js';
 
 const env = process.env;
+const settings = parseSettings(env);
 const logger = createLogger({ level: env.FAULT_LOG_LEVEL ?? 'silent' });
-const mongo = await connectMongo(env);
-const stores = await openStores(mongo.db, keyRingFromEnv(env));
-const redis = redisSettings(env);
+const mongo = await connectMongo(settings);
+const stores = await openStores(mongo.db, keyRingOf(settings));
+const redis = redisSettings(settings);
 const fullPull = createFullPull({
   stores,
   graph: { ca: readFileSync(env.FAULT_GRAPH_CA_FILE!, 'utf8'), limiter: { keyPrefix: redis.prefix } },
   winrm: { scheme: 'http', affinityKey: redis.prefix },
-  env: {},
   logger,
 });
 const worker = await startWorker({
   redis,
   db: mongo.db,
   processor: fullPull.processor,
-  settings: workerSettings(env),
-  queueSettings: syncQueueSettings(env),
+  settings: workerSettings(settings),
+  queueSettings: syncQueueSettings(settings),
   triggers: false,
   workerId: env.FAULT_WORKER_ID ?? `fault-${process.pid}`,
   logger,
-  env: {},
 });
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {

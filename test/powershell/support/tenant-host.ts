@@ -1,8 +1,8 @@
 /** Runs a script through the simulated tenant host and hands back its output as the WinRM client would. */
-import { validateTenant, type TenantConfig, type TenantInput } from '../../domain/tenant.js';
-import { validTenantInput } from '../support/fixtures.js';
-import type { OutputChunk } from '../../connectors/powershell/script-output.js';
-import type { ScriptHost } from '../../simulators/powershell/script-host.js';
+import { validateTenant, type TenantConfig, type TenantInput } from '../../../domain/tenant.js';
+import { validTenantInput } from '../../support/fixtures.js';
+import type { OutputChunk } from '../../../connectors/powershell/script-output.js';
+import type { ScriptHost } from '../../../simulators/powershell/script-host.js';
 
 export const TEAMS_USER = 'teams-admin@contoso.example';
 export const TEAMS_PASSWORD = 'Teams-P4ss!';

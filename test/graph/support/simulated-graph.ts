@@ -5,14 +5,14 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { Redis } from 'ioredis';
-import { validateTenant, type TenantConfig, type TenantInput } from '../../domain/tenant.js';
-import { generateDataset, type DatasetOptions } from '../../simulators/dataset.js';
+import { validateTenant, type TenantConfig, type TenantInput } from '../../../domain/tenant.js';
+import { generateDataset, type DatasetOptions } from '../../../simulators/dataset.js';
 import {
   startGraphSimulator,
   type GraphSimulator,
   type GraphSimulatorOptions,
-} from '../../simulators/graph/server.js';
-import { validTenantInput } from '../support/fixtures.js';
+} from '../../../simulators/graph/server.js';
+import { validTenantInput } from '../../support/fixtures.js';
 
 export const CLIENT_ID = '11111111-2222-4333-8444-555555555555';
 export const CLIENT_SECRET = 'graph-secret-value-Zq8~xY';

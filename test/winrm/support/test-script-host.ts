@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ScriptHost } from '../../simulators/powershell/script-host.js';
+import type { ScriptHost } from '../../../simulators/powershell/script-host.js';
 
 /**
  * A ScriptHost for the WinRM tests: it understands a handful of lines, enough to make a script

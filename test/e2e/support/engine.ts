@@ -5,27 +5,27 @@
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingFromEnv } from '../../connectors/mongo/encryption.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
-import type { SyncRun } from '../../domain/sync-run.js';
-import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
-import type { GraphRetryOptions } from '../../connectors/graph/connector.js';
-import type { WinRmSettings } from '../../connectors/winrm/settings.js';
-import type { DatasetOptions } from '../../simulators/dataset.js';
+import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../../connectors/mongo/encryption.js';
+import { SyncRuns } from '../../../connectors/mongo/sync-runs.js';
+import type { SyncRun } from '../../../domain/sync-run.js';
+import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../../queues/sync-queue.js';
+import type { GraphRetryOptions } from '../../../connectors/graph/connector.js';
+import type { WinRmSettings } from '../../../connectors/winrm/settings.js';
+import type { DatasetOptions } from '../../../simulators/dataset.js';
 import {
   startSimulatedTenant,
   type SimulatedTenant,
   type SimulatedTenantOptions,
-} from '../../simulators/m365.js';
-import { openStores, type Stores } from '../../connectors/mongo/stores.js';
-import { createFullPull } from '../../workers/full-pull.js';
-import { allowSimulatedTenant } from '../../scripts/in-process.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
-import type { ProxyStatus } from '../../connectors/winrm/index.js';
-import { testEnv } from '../support/env.js';
-import { keyEntry } from '../support/keys.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { fastQueue, quietLogger } from '../workers/support/harness.js';
+} from '../../../simulators/m365.js';
+import { openStores, type Stores } from '../../../connectors/mongo/stores.js';
+import { createFullPull } from '../../../workers/full-pull.js';
+import { allowSimulatedTenant } from '../../../scripts/in-process.js';
+import { startWorker, type SyncWorker } from '../../../workers/worker.js';
+import type { ProxyStatus } from '../../../connectors/winrm/index.js';
+import { testEnv } from '../../support/env.js';
+import { keyEntry } from '../../support/keys.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../../support/services.js';
+import { fastQueue, quietLogger } from '../../workers/support/harness.js';
 
 export interface Engine {
   sim: SimulatedTenant;
@@ -77,14 +77,13 @@ export async function startEngine(
   const redis = await testRedis(label);
   const keys = options.keys ?? keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
   await options.prepare?.(mongo.db, sim);
-  const stores = await openStores(mongo.db, keyRingFromEnv({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
+  const stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
   await allowSimulatedTenant(stores, sim);
   const logger = options.logger ?? quietLogger;
   const fullPull = createFullPull({
     stores,
     graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix }, retry: options.graphRetry },
     winrm: { scheme: 'http', affinityKey: label, ...options.winrm },
-    env: {},
     logger,
   });
   let worker: SyncWorker | undefined;
@@ -97,7 +96,6 @@ export async function startEngine(
       queueSettings: { ...fastQueue, attempts: 1 },
       triggers: false,
       logger,
-      env: {},
     });
   };
   if (options.worker !== false) await startTheWorker();

@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { expect } from 'vitest';
-import { WinRmClient } from '../../connectors/winrm/client.js';
-import type { WinRmClientInput } from '../../connectors/winrm/options.js';
-import { startWinRmSimulator, type WinRmSimulator } from '../../simulators/winrm/server.js';
-import type { WinRmSimulatorInput } from '../../simulators/winrm/options.js';
+import { WinRmClient } from '../../../connectors/winrm/client.js';
+import type { WinRmClientInput } from '../../../connectors/winrm/options.js';
+import { startWinRmSimulator, type WinRmSimulator } from '../../../simulators/winrm/server.js';
+import type { WinRmSimulatorInput } from '../../../simulators/winrm/options.js';
 import { testScriptHost } from './test-script-host.js';
 
 export const PROXY_USER = 'svc-proxy';

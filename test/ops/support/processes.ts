@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
-export const root = new URL('../..', import.meta.url).pathname;
+export const root = new URL('../../..', import.meta.url).pathname;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
