@@ -59,10 +59,10 @@ export interface AccessOptions {
   /** Requests per token per window (default 600 per minute). */
   rateLimit?: { max: number; timeWindowMs: number };
   /**
-   * Routes a library declares under a prefix (the queue board's pages, files and calls): each takes
-   * the access of its mount, since the library cannot declare it.
+   * The access of routes a plugin declares without one, by URL: the documentation's, the queue
+   * board's pages, files and calls.
    */
-  mounts?: readonly { prefix: string; access: RouteAccess }[];
+  accessByUrl?: (url: string) => RouteAccess | undefined;
 }
 
 export interface RouteEntry {
@@ -119,17 +119,15 @@ const BODY_METHODS = ['POST', 'PUT', 'PATCH'];
 export function registerAccessControl(app: FastifyInstance, options: AccessOptions): RouteEntry[] {
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', (route) => {
-    let access = route.config?.access;
-    const mount = options.mounts?.find((m) => route.url === m.prefix || route.url.startsWith(`${m.prefix}/`));
-    if (access === undefined && mount) {
-      access = mount.access;
-      route.config = { ...route.config, access };
-      // The library's own error handler would answer our refusals in its shape, without the challenge.
+    const declared = route.config?.access;
+    const access = declared ?? options.accessByUrl?.(route.url);
+    if (access !== undefined) route.config = { ...route.config, access };
+    // A plugin's own error handler would answer our refusals in its shape (without the challenge).
+    if (declared === undefined && access !== undefined)
       route.errorHandler = (error, request, reply) => {
         if (error instanceof ApiRefusal) return sendRefusal(request, reply, error);
         throw error;
       };
-    }
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (access === undefined)
       throw new Error(

@@ -1,7 +1,7 @@
 /**
  * The queue dashboard (Bull Board) at /admin/queues: the sync, trigger and webhook queues, where an
  * operator sees jobs and retries, promotes or cleans them. Its pages, files and calls are routes the
- * library declares; they all take QUEUE_BOARD_ACCESS through the access control's mount
+ * library declares; they all take QUEUE_BOARD_ACCESS through the access control's `accessByUrl`
  * (api/access.ts): an admin token whose scope is `*` (the board shows every tenant's jobs), given as
  * Bearer or, from a browser, as the password of HTTP Basic, with changes only from the board's own
  * pages. The pages refuse to be framed, so no other site can trick a signed-in admin into a click.
@@ -15,6 +15,11 @@ import type { RouteAccess } from './access.js';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
 export const QUEUE_BOARD_ACCESS: RouteAccess = { needs: 'admin', allScopes: true, browser: true };
+
+/** Whether a route is one of the board's (they take QUEUE_BOARD_ACCESS; the OpenAPI document leaves them out). */
+export function isQueueBoardRoute(url: string): boolean {
+  return url === QUEUE_BOARD_PATH || url.startsWith(`${QUEUE_BOARD_PATH}/`);
+}
 
 /** Serves the board over `queues`; call inside the plugin that holds the API's routes. */
 export async function registerQueueBoard(app: FastifyInstance, queues: readonly Queue[]): Promise<void> {

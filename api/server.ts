@@ -1,24 +1,30 @@
 /**
- * The operator HTTP API: tenants (masked), health and Prometheus metrics. Sync and run routes are
- * added by api/sync-routes.ts when the engine is given, token routes by api/token-routes.ts, webhook
+ * The operator HTTP API: tenants (masked), health, readiness and Prometheus metrics. Sync, run and
+ * queue routes are added by api/sync-routes.ts and api/queue-routes.ts when the sync queue is given,
+ * status and schedule routes by api/schedule-routes.ts, token routes by api/token-routes.ts, webhook
  * subscriptions by api/webhook-routes.ts, the queue board by api/queue-board.ts when given queues. Access
  * control (api/access.ts): every route declares the role it needs; tenant routes pass the caller's
- * scope to the store, so a tenant outside it answers 404 as if it did not exist. Errors answer with
- * the same stable codes and field-named problems as the CLI; no response ever holds a password.
+ * scope to the store, so a tenant outside it answers 404 as if it did not exist. Every route has
+ * schemas (api/schemas.ts), checked by Fastify and published as OpenAPI at /docs (api/docs.ts). Every
+ * error is `{ code, message, problems? }` with the CLI's stable codes, schema failures and unknown
+ * routes included; no response ever holds a password.
  */
 import type { Settings } from '../domain/settings.js';
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import { validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import { SyncError, ValidationError, type ErrorCode } from '../domain/errors.js';
-import { HIERARCHY, type TenantInput } from '../domain/tenant.js';
+import { z } from 'zod';
+import { SyncError, ValidationError, type ErrorCode, type FieldProblem } from '../domain/errors.js';
 import { registry } from '../observability/metrics.js';
 import type { Stores } from '../connectors/mongo/stores.js';
 import type { Queue } from 'bullmq';
+import { scheduleSettings } from '../queues/schedules.js';
 import type { SyncJobData } from '../queues/sync-queue.js';
 import {
   ApiRefusal,
@@ -28,10 +34,23 @@ import {
   type Authentication,
   type RouteEntry,
 } from './access.js';
-import { queryValue } from './query.js';
+import { isDocsRoute, registerDocs } from './docs.js';
+import { registerQueueRoutes } from './queue-routes.js';
+import { DEFAULT_SERVICE_TIMEOUT_MS, queueCall, within } from './redis-calls.js';
+import { registerScheduleRoutes } from './schedule-routes.js';
+import {
+  type ApiTypeProvider,
+  ErrorBody,
+  ERRORS,
+  Health,
+  HierarchyQuery,
+  RefParams,
+  Tenant,
+  TenantBody,
+} from './schemas.js';
 import { registerSyncRoutes } from './sync-routes.js';
 import { registerTokenRoutes } from './token-routes.js';
-import { QUEUE_BOARD_ACCESS, QUEUE_BOARD_PATH, registerQueueBoard } from './queue-board.js';
+import { QUEUE_BOARD_ACCESS, isQueueBoardRoute, registerQueueBoard } from './queue-board.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
 import { purgeTenant } from '../operations/purge-tenant.js';
 
@@ -48,8 +67,23 @@ export interface ApiOptions {
   healthChecks?: Record<string, () => Promise<unknown>>;
   /** Extra text appended to /metrics (e.g. BullMQ's queue metrics). */
   extraMetrics?: () => Promise<string>;
-  /** The sync queue: when given, the sync and run routes (api/sync-routes.ts) are served too. */
+  /**
+   * The sync queue: when given, the sync, run and queue routes are served too. Make it with
+   * `commandTimeoutMs` (createSyncQueue) so no Redis command waits longer than `serviceTimeoutMs`.
+   */
   syncQueue?: Queue<SyncJobData, unknown, string>;
+  /** The scheduler's trigger queue: when given (with syncQueue), the status and schedule routes are served. */
+  triggerQueue?: Queue;
+  /**
+   * How long a request waits for Redis (and /readyz for Redis and MongoDB) before answering 503
+   * (M365SYNC_API_SERVICE_TIMEOUT_MS; default 1000).
+   */
+  serviceTimeoutMs?: number;
+  /**
+   * Check every answer against its documented schema and fail (500) on a mismatch: for tests, so the
+   * OpenAPI document cannot drift from what the routes answer. Off in production.
+   */
+  checkResponses?: boolean;
   /** The process settings: sync job attempts and backoff, global delete thresholds (default: the defaults). */
   settings?: Settings;
   /** Queues shown on the queue board at /admin/queues (api/queue-board.ts); no board without them. */
@@ -61,7 +95,31 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   ENCRYPTION_KEY: 500,
+  SERVICE_UNAVAILABLE: 503,
 };
+
+/** Where a schema failure is, as the caller named it: `kinds.0`, `status` (query), `ref` (path). */
+const SUBJECT_OF: Record<string, string> = {
+  body: 'Request body',
+  querystring: 'Query',
+  params: 'Path',
+  headers: 'Headers',
+};
+
+interface SchemaFailure {
+  validation: { instancePath?: string; message?: string }[];
+  validationContext?: string;
+}
+
+function schemaProblems(error: SchemaFailure): FieldProblem[] {
+  const context = error.validationContext ?? 'body';
+  return error.validation.map((v) => ({
+    field:
+      (v.instancePath ?? '').split('/').filter(Boolean).join('.') ||
+      (context === 'querystring' ? 'query' : context),
+    message: v.message ?? 'is not valid',
+  }));
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -70,14 +128,35 @@ declare module 'fastify' {
   }
 }
 
-const HIERARCHY_QUERY = { test: HIERARCHY, says: 'must be a hierarchy place such as provider.reseller' };
+/** Routes that monitoring calls all the time: their requests are not logged. */
+const PROBES = new Set(['/metrics', '/health', '/readyz']);
 
 export function buildApi(options: ApiOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger | undefined,
-    disableRequestLogging: !options.logger,
+    // Probes and scrapes come every few seconds: logging each would drown the requests that matter.
+    logController: new LogController({
+      disableRequestLogging: (request) => !options.logger || PROBES.has(request.url.split('?')[0]!),
+    }),
   }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler);
+  // Answers are sent as they are (the schemas document them); with checkResponses they must match.
+  app.setSerializerCompiler(({ schema, method, url }) => (data) => {
+    const json = JSON.stringify(data);
+    if (options.checkResponses) {
+      const checked = (schema as z.ZodType).safeParse(JSON.parse(json));
+      if (!checked.success)
+        throw new Error(
+          `The answer of ${method} ${url} does not match its documented schema: ${z.prettifyError(checked.error)}`,
+        );
+    }
+    return json;
+  });
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (Array.isArray((error as Partial<SchemaFailure>).validation)) {
+      const context = (error as SchemaFailure).validationContext ?? 'body';
+      error = new ValidationError(SUBJECT_OF[context] ?? 'Request', schemaProblems(error as SchemaFailure));
+    }
     if (error instanceof ApiRefusal) return sendRefusal(request, reply, error);
     if (error instanceof ValidationError) {
       return reply
@@ -92,7 +171,14 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         message: 'A stored secret does not decrypt with the configured keys; the API log says which.',
       });
     }
+    if (error instanceof ReadinessError)
+      return reply.status(503).send({ code: error.code, message: error.message, problems: error.problems });
     if (error instanceof SyncError) {
+      if (error.code === 'SERVICE_UNAVAILABLE')
+        options.logger?.warn(
+          { err: error.cause ?? error, url: request.url },
+          'API request: Redis unavailable',
+        );
       return reply.status(STATUS_OF[error.code] ?? 500).send({ code: error.code, message: error.message });
     }
     const status = (error as { statusCode?: number }).statusCode;
@@ -115,21 +201,32 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       authentication: options.authentication,
       allowedHosts: options.allowedHosts ?? ['localhost', '127.0.0.1', '[::1]'],
       ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
-      ...(options.boardQueues?.length
-        ? { mounts: [{ prefix: QUEUE_BOARD_PATH, access: QUEUE_BOARD_ACCESS }] }
-        : {}),
+      accessByUrl: (url) =>
+        isDocsRoute(url)
+          ? 'public'
+          : options.boardQueues?.length && isQueueBoardRoute(url)
+            ? QUEUE_BOARD_ACCESS
+            : undefined,
     }),
   );
+  registerDocs(app);
 
   // The routes live in a plugin registered after the rate limiter, so its per-route hook reaches them.
+  const timeoutMs = options.serviceTimeoutMs ?? DEFAULT_SERVICE_TIMEOUT_MS;
   void app.register(async (api) => {
-    registerTenantRoutes(api, options);
-    if (options.syncQueue)
-      registerSyncRoutes(api, {
-        stores: options.stores,
-        syncQueue: options.syncQueue,
-        ...(options.settings ? { settings: options.settings } : {}),
-      });
+    registerTenantRoutes(api, options, timeoutMs);
+    const { syncQueue, triggerQueue, stores, settings } = options;
+    if (syncQueue) {
+      registerSyncRoutes(api, { stores, syncQueue, timeoutMs, ...(settings ? { settings } : {}) });
+      registerQueueRoutes(api, { syncQueue, timeoutMs });
+      if (triggerQueue)
+        registerScheduleRoutes(api, {
+          stores,
+          triggerQueue,
+          timeoutMs,
+          ...(settings ? { schedule: scheduleSettings(settings) } : {}),
+        });
+    }
     if ('tokens' in options.authentication) registerTokenRoutes(api, options.authentication.tokens);
     await registerWebhookRoutes(api, options.stores);
     if (options.boardQueues?.length) await registerQueueBoard(api, options.boardQueues);
@@ -138,71 +235,184 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   return app;
 }
 
-function registerTenantRoutes(app: FastifyInstance, options: ApiOptions): void {
+function registerTenantRoutes(app: FastifyInstance, options: ApiOptions, timeoutMs: number): void {
+  const api = app.withTypeProvider<ApiTypeProvider>();
   const { tenants } = options.stores;
+  const open = { access: 'public' as const };
+  const viewer = { access: { needs: 'viewer' as const } };
+  const admin = { access: { needs: 'admin' as const } };
 
-  app.get('/health', { config: { access: 'public' } }, async (_request, reply) => {
-    const checks: Record<string, string> = {};
-    const all = { mongodb: () => options.stores.db.command({ ping: 1 }), ...options.healthChecks };
-    await Promise.all(
-      Object.entries(all).map(async ([name, check]) => {
-        try {
-          await check();
-          checks[name] = 'ok';
-        } catch (error) {
-          checks[name] = `failing: ${(error as Error).message}`;
-        }
-      }),
-    );
-    const ok = Object.values(checks).every((c) => c === 'ok');
-    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
-  });
-
-  app.get('/metrics', { config: { access: 'public' } }, async (_request, reply) => {
-    const text = (await registry.metrics()) + (options.extraMetrics ? await options.extraMetrics() : '');
-    return reply.type(registry.contentType).send(text);
-  });
-
-  const viewer = { config: { access: { needs: 'viewer' as const } } };
-  const admin = { config: { access: { needs: 'admin' as const } } };
-
-  app.get('/tenants', viewer, async (request) => {
-    const hierarchy = queryValue(request.query, 'hierarchy', HIERARCHY_QUERY);
-    return tenants.list({ scope: callerOf(request).scope, ...(hierarchy ? { hierarchy } : {}) });
-  });
-  app.get<{ Params: { ref: string } }>('/tenants/:ref', viewer, async (request) =>
-    tenants.show(request.params.ref, { scope: callerOf(request).scope }),
+  // Liveness: the process answers (and says how MongoDB and the extra checks are doing).
+  api.get(
+    '/health',
+    {
+      config: open,
+      schema: { tags: ['health'], security: [], response: { 200: Health, 503: Health, '4xx': ErrorBody } },
+    },
+    async (_request, reply) => {
+      const checks: Record<string, string> = {};
+      const all = { mongodb: () => options.stores.db.command({ ping: 1 }), ...options.healthChecks };
+      await Promise.all(
+        Object.entries(all).map(async ([name, check]) => {
+          try {
+            await check();
+            checks[name] = 'ok';
+          } catch (error) {
+            checks[name] = `failing: ${(error as Error).message}`;
+          }
+        }),
+      );
+      const ok = Object.values(checks).every((c) => c === 'ok');
+      return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
+    },
   );
-  app.post<{ Body: TenantInput }>('/tenants', admin, async (request, reply) => {
-    const scope = callerOf(request).scope;
-    const added = await tenants.add(bodyObject(request.body), { scope });
-    return reply.status(201).send(await tenants.show(added.id, { scope }));
-  });
-  app.patch<{ Params: { ref: string }; Body: TenantInput }>('/tenants/:ref', admin, async (request) => {
-    const scope = callerOf(request).scope;
-    const updated = await tenants.update(request.params.ref, bodyObject(request.body), { scope });
-    return tenants.show(updated.id, { scope });
-  });
+
+  // Readiness: MongoDB and Redis each answer within the service timeout; 503 names the failing ones.
+  api.get(
+    '/readyz',
+    {
+      config: open,
+      schema: {
+        tags: ['health'],
+        security: [],
+        description: 'MongoDB and Redis each answer within M365SYNC_API_SERVICE_TIMEOUT_MS (default 1 s).',
+        response: { 200: Health, ...ERRORS },
+      },
+    },
+    async () => {
+      const { syncQueue } = options;
+      const checks: Record<string, () => Promise<unknown>> = {
+        mongodb: () => options.stores.db.command({ ping: 1 }),
+        ...(syncQueue ? { redis: () => queueCall(syncQueue, timeoutMs, () => syncQueue.isPaused()) } : {}),
+      };
+      const results: Record<string, string> = {};
+      await Promise.all(
+        Object.entries(checks).map(async ([name, check]) => {
+          results[name] = await within(check(), timeoutMs, () => new Error('timeout')).then(
+            () => 'ok',
+            (error: unknown) => readinessFailure(error, timeoutMs),
+          );
+        }),
+      );
+      const failing = Object.entries(results).filter(([, result]) => result !== 'ok');
+      if (failing.length > 0)
+        throw new ReadinessError(failing.map(([field, message]) => ({ field, message })));
+      return { status: 'ready' as const, checks: results };
+    },
+  );
+
+  api.get(
+    '/metrics',
+    {
+      config: open,
+      schema: {
+        tags: ['health'],
+        security: [],
+        description: 'Prometheus metrics of this process (text exposition format).',
+        response: { ...ERRORS },
+      },
+    },
+    async (_request, reply) => {
+      const text = (await registry.metrics()) + (options.extraMetrics ? await options.extraMetrics() : '');
+      return reply.type(registry.contentType).send(text);
+    },
+  );
+
+  api.get(
+    '/tenants',
+    {
+      config: viewer,
+      schema: {
+        tags: ['tenants'],
+        description:
+          'Tenants within the caller’s scope (at `hierarchy` and below, when given), secrets masked.',
+        querystring: z.object({ hierarchy: HierarchyQuery.optional() }),
+        response: { 200: z.array(Tenant), ...ERRORS },
+      },
+    },
+    async (request) => {
+      const { hierarchy } = request.query;
+      return tenants.list({ scope: callerOf(request).scope, ...(hierarchy ? { hierarchy } : {}) });
+    },
+  );
+  api.get(
+    '/tenants/:ref',
+    {
+      config: viewer,
+      schema: { tags: ['tenants'], params: RefParams, response: { 200: Tenant, ...ERRORS } },
+    },
+    async (request) => tenants.show(request.params.ref, { scope: callerOf(request).scope }),
+  );
+  api.post(
+    '/tenants',
+    {
+      config: admin,
+      schema: { tags: ['tenants'], body: TenantBody, response: { 201: Tenant, ...ERRORS } },
+    },
+    async (request, reply) => {
+      const scope = callerOf(request).scope;
+      const added = await tenants.add(request.body, { scope });
+      return reply.status(201).send(await tenants.show(added.id, { scope }));
+    },
+  );
+  api.patch(
+    '/tenants/:ref',
+    {
+      config: admin,
+      schema: {
+        tags: ['tenants'],
+        description: 'Changes the fields given; `********` for a secret keeps the stored one.',
+        params: RefParams,
+        body: TenantBody,
+        response: { 200: Tenant, ...ERRORS },
+      },
+    },
+    async (request) => {
+      const scope = callerOf(request).scope;
+      const updated = await tenants.update(request.params.ref, request.body, { scope });
+      return tenants.show(updated.id, { scope });
+    },
+  );
   // `?data=purge` deletes the tenant's imported objects first (recorded as a purge run); the default
   // (`keep`) leaves them, as before.
-  app.delete<{ Params: { ref: string } }>('/tenants/:ref', admin, async (request) => {
-    const caller = callerOf(request);
-    const data = queryValue(request.query, 'data') ?? 'keep';
-    if (data !== 'keep' && data !== 'purge')
-      throw new ValidationError('Remove tenant', [
-        { field: 'data', message: 'must be purge (delete its imported objects) or keep' },
-      ]);
-    const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
-    if (data === 'purge') await purgeTenant(options.stores, tenant, { requestedBy: caller.name });
-    return tenants.remove(tenant.id, { scope: caller.scope });
-  });
+  api.delete(
+    '/tenants/:ref',
+    {
+      config: admin,
+      schema: {
+        tags: ['tenants'],
+        params: RefParams,
+        querystring: z.object({
+          data: z
+            .enum(['keep', 'purge'], { error: 'must be purge (delete its imported objects) or keep' })
+            .optional(),
+        }),
+        response: { 200: Tenant, ...ERRORS },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
+      if (request.query.data === 'purge')
+        await purgeTenant(options.stores, tenant, { requestedBy: caller.name });
+      return tenants.remove(tenant.id, { scope: caller.scope });
+    },
+  );
 }
 
-function bodyObject(body: unknown): TenantInput {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ValidationError('Request body', [
-      { field: 'body', message: 'must be a JSON object of groups and fields' },
-    ]);
+/** /readyz's 503: each failing check named as a problem. */
+class ReadinessError extends SyncError {
+  constructor(readonly problems: FieldProblem[]) {
+    super('SERVICE_UNAVAILABLE', `Not ready: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}.`);
   }
-  return body as TenantInput;
+}
+
+/** What /readyz (public) says of a failing check: no address, no server message. */
+function readinessFailure(error: unknown, timeoutMs: number): string {
+  const e = error as { code?: unknown; message?: unknown; cause?: { code?: unknown } };
+  if (e?.message === 'timeout' || (e instanceof SyncError && !e.cause))
+    return `did not answer within ${timeoutMs} ms`;
+  const code =
+    typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
+  return code && code !== 'SERVICE_UNAVAILABLE' ? `is unavailable (${code})` : 'is unavailable';
 }

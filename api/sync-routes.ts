@@ -1,6 +1,6 @@
 /**
  * Sync routes of the operator API, registered when the API is given the sync queue: enqueue a sync
- * (optionally limited to kinds or kind lists), list and show runs, approve held deletions, purge a
+ * (optionally limited to kinds or kind lists), list, show and cancel runs, approve held deletions, purge a
  * tenant's data, and the operator's kind lists and delete-protection settings. A run belongs to its
  * tenant: a caller sees it only while the tenant is within its scope. The actor recorded is always
  * the caller's token name; a body that names one is refused.
@@ -8,50 +8,61 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { RUN_STATUSES, type RunStatus } from '../domain/sync-run.js';
+import type { Stores } from '../connectors/mongo/stores.js';
 import { ALL_SCOPES, scopeCovers, type Caller } from '../domain/access.js';
 import { globalDeleteThresholds, type DeleteProtectionSettings } from '../domain/delete-protection.js';
+import { SyncError } from '../domain/errors.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
-import { SyncError, ValidationError } from '../domain/errors.js';
-import { syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
-import type { Stores } from '../connectors/mongo/stores.js';
+import { RUN_STATUSES } from '../domain/sync-run.js';
 import { approveDeletes } from '../operations/approve-deletes.js';
 import { purgeTenant } from '../operations/purge-tenant.js';
 import { requestSync, syncKinds } from '../operations/request-sync.js';
+import { cancelRun } from '../operations/cancel-run.js';
+import { syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
 import { callerOf } from './access.js';
-import { queryValue } from './query.js';
+import { queueCall } from './redis-calls.js';
+import {
+  type ApiTypeProvider,
+  DeleteProtection,
+  ERRORS,
+  IdParams,
+  KindList,
+  KindsSpec,
+  NameParams,
+  queryString,
+  RefParams,
+  Run,
+} from './schemas.js';
 
 export interface SyncRouteOptions {
   stores: Stores;
   syncQueue: Queue<SyncJobData, unknown, string>;
+  /** How long a request waits for Redis before answering 503. */
+  timeoutMs: number;
   /** The process settings: SYNC_ATTEMPTS and SYNC_BACKOFF_MS, DELETE_THRESHOLD_* (default: the defaults). */
   settings?: Settings;
 }
 
-const KindsBody = z
-  .object({
-    kinds: z.union([z.string(), z.array(z.string())]).optional(),
-  })
-  .strict();
-
-function parse<T>(schema: z.ZodType<T>, body: unknown, subject: string): T {
-  const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success)
-    throw new ValidationError(
-      subject,
-      parsed.error.issues.map((i) => ({ field: i.path.join('.') || 'body', message: i.message })),
-    );
-  return parsed.data;
-}
-
-const viewer = { config: { access: { needs: 'viewer' as const } } };
-const operator = { config: { access: { needs: 'operator' as const } } };
-const admin = { config: { access: { needs: 'admin' as const } } };
+const viewer = { access: { needs: 'viewer' as const } };
+const operator = { access: { needs: 'operator' as const } };
+const admin = { access: { needs: 'admin' as const } };
 /** Settings that apply to every tenant: an admin whose scope is `*`. */
-const globalAdmin = { config: { access: { needs: 'admin' as const, allScopes: true } } };
+const globalAdmin = { access: { needs: 'admin' as const, allScopes: true } };
+
+const Enqueued = z.object({
+  jobId: z.string(),
+  outcome: z
+    .enum(['created', 'joined-waiting', 'follow-up'])
+    .describe(
+      'created: a new job; joined-waiting: a job of the tenant was waiting; follow-up: one run after the active one',
+    ),
+  runId: z.string().optional().describe("this request's run record"),
+  kinds: z.array(z.string()).optional(),
+});
 
 export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptions): void {
-  const { stores } = options;
+  const api = app.withTypeProvider<ApiTypeProvider>();
+  const { stores, syncQueue, timeoutMs } = options;
   const { tenants, runs, kindLists } = stores;
   const settings = options.settings ?? DEFAULT_SETTINGS;
   const queueSettings = syncQueueSettings(settings);
@@ -75,91 +86,197 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
     return run;
   };
 
-  app.post<{ Params: { ref: string } }>('/tenants/:ref/sync', operator, async (request, reply) => {
-    const caller = callerOf(request);
-    const body = parse(KindsBody, request.body, 'Sync request');
-    const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
-    const result = await requestSync({ queue: options.syncQueue, stores, settings: queueSettings }, tenant, {
-      trigger: 'api',
-      requestedBy: caller.name,
-      ...(body.kinds === undefined ? {} : { kinds: body.kinds }),
-    });
-    return reply.status(202).send(result);
-  });
-
-  app.get('/runs', viewer, async (request) => {
-    const caller = callerOf(request);
-    const tenant = queryValue(request.query, 'tenant');
-    const status = queryValue(request.query, 'status');
-    const limit = queryValue(request.query, 'limit');
-    if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status))
-      throw new ValidationError('Runs query', [
-        { field: 'status', message: `must be one of ${RUN_STATUSES.join(', ')}` },
-      ]);
-    const tenantId = tenant ? (await tenants.show(tenant, { scope: caller.scope })).id : undefined;
-    const tenantIds =
-      tenantId || caller.scope === ALL_SCOPES ? undefined : await tenants.idsInScope(caller.scope);
-    return runs.list({
-      ...(tenantId ? { tenantId } : {}),
-      ...(tenantIds ? { tenantIds } : {}),
-      ...(status ? { status: status as RunStatus } : {}),
-      limit: Math.min(500, Math.max(1, Number(limit ?? 50) || 50)),
-    });
-  });
-
-  app.get<{ Params: { id: string } }>('/runs/:id', viewer, async (request) =>
-    runInScope(callerOf(request), request.params.id),
+  api.post(
+    '/tenants/:ref/sync',
+    {
+      config: operator,
+      schema: {
+        tags: ['syncs'],
+        description:
+          'Enqueues a sync of the tenant (de-duplicated per tenant); the actor is the token’s name.',
+        params: RefParams,
+        body: z.object({ kinds: KindsSpec.optional() }).strict(),
+        response: { 202: Enqueued, ...ERRORS },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
+      const { kinds } = request.body;
+      const result = await queueCall(syncQueue, timeoutMs, () =>
+        requestSync({ queue: syncQueue, stores, settings: queueSettings }, tenant, {
+          trigger: 'api',
+          requestedBy: caller.name,
+          ...(kinds === undefined ? {} : { kinds }),
+        }),
+      );
+      return reply.status(202).send(result);
+    },
   );
 
-  app.post<{ Params: { id: string } }>('/runs/:id/approve-deletes', operator, async (request) => {
-    const caller = callerOf(request);
-    parse(z.object({}).strict(), request.body, 'Approval');
-    await runInScope(caller, request.params.id);
-    return approveDeletes(stores, request.params.id, caller.name);
-  });
+  api.get(
+    '/runs',
+    {
+      config: viewer,
+      schema: {
+        tags: ['runs'],
+        description: 'Runs of the tenants within the caller’s scope, newest first.',
+        querystring: z.object({
+          tenant: queryString().optional(),
+          status: z.enum(RUN_STATUSES, { error: `must be one of ${RUN_STATUSES.join(', ')}` }).optional(),
+          limit: z.coerce
+            .number({ error: 'must be a whole number from 1 to 500' })
+            .int('must be a whole number from 1 to 500')
+            .min(1, 'must be a whole number from 1 to 500')
+            .max(500, 'must be a whole number from 1 to 500')
+            .default(50),
+        }),
+        response: { 200: z.array(Run), ...ERRORS },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const { tenant, status, limit } = request.query;
+      const tenantId = tenant ? (await tenants.show(tenant, { scope: caller.scope })).id : undefined;
+      const tenantIds =
+        tenantId || caller.scope === ALL_SCOPES ? undefined : await tenants.idsInScope(caller.scope);
+      return runs.list({
+        ...(tenantId ? { tenantId } : {}),
+        ...(tenantIds ? { tenantIds } : {}),
+        ...(status ? { status } : {}),
+        limit,
+      });
+    },
+  );
 
-  app.post<{ Params: { ref: string } }>('/tenants/:ref/purge', admin, async (request) => {
-    const caller = callerOf(request);
-    const body = parse(
-      z
-        .object({
-          kinds: z.union([z.string(), z.array(z.string())]).optional(),
-          confirm: z.literal(true, { error: "must be true: purging deletes the tenant's imported objects" }),
-        })
-        .strict(),
-      request.body,
-      'Purge',
-    );
-    const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
-    const kinds = await syncKinds(stores, body.kinds);
-    return purgeTenant(stores, tenant, { requestedBy: caller.name, ...(kinds ? { kinds } : {}) });
-  });
+  api.get(
+    '/runs/:id',
+    { config: viewer, schema: { tags: ['runs'], params: IdParams, response: { 200: Run, ...ERRORS } } },
+    async (request) => runInScope(callerOf(request), request.params.id),
+  );
 
-  app.get('/kind-lists', viewer, async () => kindLists.list());
-  app.put<{ Params: { name: string } }>('/kind-lists/:name', globalAdmin, async (request) => {
-    const body = parse(
-      z
-        .object({
-          kinds: z.union([z.string(), z.array(z.string())]),
-          description: z.string().optional(),
-        })
-        .strict(),
-      request.body,
-      'Kind list',
-    );
-    return kindLists.set({ name: request.params.name, ...body }, callerOf(request).name);
-  });
-  app.delete<{ Params: { name: string } }>('/kind-lists/:name', globalAdmin, async (request, reply) => {
-    await kindLists.remove(request.params.name);
-    return reply.status(204).send();
-  });
+  api.delete(
+    '/runs/:id',
+    {
+      config: operator,
+      schema: {
+        tags: ['runs'],
+        description:
+          'Cancels a run. Queued: its job leaves the queue and the run is `cancelled` (200). Running: its ' +
+          'worker stops at its next page, sweeps nothing more and records `cancelled` (202; GET the run ' +
+          'to see it end). Ended: 409.',
+        params: IdParams,
+        response: {
+          200: z.object({ outcome: z.literal('cancelled'), run: Run }),
+          202: z.object({ outcome: z.literal('cancel-requested'), run: Run }),
+          ...ERRORS,
+        },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      await runInScope(caller, request.params.id);
+      const result = await queueCall(syncQueue, timeoutMs, () =>
+        cancelRun(syncQueue, runs, request.params.id, caller.name),
+      );
+      return reply.status(result.outcome === 'cancelled' ? 200 : 202).send(result);
+    },
+  );
 
-  app.get('/delete-protection', viewer, async (request) => {
-    const caller = callerOf(request);
-    const settings = await stores.deleteProtection.settings(deleteThresholds);
-    if (caller.scope === ALL_SCOPES) return settings;
-    return withinScope(settings, caller.scope, new Set(await tenants.idsInScope(caller.scope)));
-  });
+  api.post(
+    '/runs/:id/approve-deletes',
+    {
+      config: operator,
+      schema: {
+        tags: ['runs'],
+        description: 'Deletes what delete protection held back in a needs_review run (and is still unseen).',
+        params: IdParams,
+        body: z.object({}).strict(),
+        response: {
+          200: z.object({ run: Run, deleted: z.record(z.string(), z.number()) }),
+          ...ERRORS,
+        },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      await runInScope(caller, request.params.id);
+      return approveDeletes(stores, request.params.id, caller.name);
+    },
+  );
+
+  api.post(
+    '/tenants/:ref/purge',
+    {
+      config: admin,
+      schema: {
+        tags: ['tenants'],
+        description: "Deletes the tenant's imported objects (of some kinds), recorded as a purge run.",
+        params: RefParams,
+        body: z
+          .object({
+            kinds: KindsSpec.optional(),
+            confirm: z.literal(true, {
+              error: "must be true: purging deletes the tenant's imported objects",
+            }),
+          })
+          .strict(),
+        response: { 200: Run, ...ERRORS },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
+      const { kinds: spec } = request.body;
+      const kinds = await syncKinds(stores, spec);
+      return purgeTenant(stores, tenant, { requestedBy: caller.name, ...(kinds ? { kinds } : {}) });
+    },
+  );
+
+  api.get(
+    '/kind-lists',
+    { config: viewer, schema: { tags: ['settings'], response: { 200: z.array(KindList), ...ERRORS } } },
+    async () => kindLists.list(),
+  );
+  api.put(
+    '/kind-lists/:name',
+    {
+      config: globalAdmin,
+      schema: {
+        tags: ['settings'],
+        params: NameParams,
+        body: z.object({ kinds: KindsSpec, description: z.string().optional() }).strict(),
+        response: { 200: KindList, ...ERRORS },
+      },
+    },
+    async (request) => kindLists.set({ name: request.params.name, ...request.body }, callerOf(request).name),
+  );
+  api.delete(
+    '/kind-lists/:name',
+    { config: globalAdmin, schema: { tags: ['settings'], params: NameParams, response: { ...ERRORS } } },
+    async (request, reply) => {
+      await kindLists.remove(request.params.name);
+      return reply.status(204).send();
+    },
+  );
+
+  api.get(
+    '/delete-protection',
+    {
+      config: viewer,
+      schema: {
+        tags: ['settings'],
+        description: 'Mass-delete thresholds (environment included) that apply within the caller’s scope.',
+        response: { 200: DeleteProtection, ...ERRORS },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const settings = await stores.deleteProtection.settings(deleteThresholds);
+      if (caller.scope === ALL_SCOPES) return settings;
+      return withinScope(settings, caller.scope, new Set(await tenants.idsInScope(caller.scope)));
+    },
+  );
 }
 
 /**

@@ -4,33 +4,67 @@
  * and cannot make a token reaching further than itself.
  */
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { ApiTokenStore } from '../connectors/mongo/api-tokens.js';
-import { scopeCovers } from '../domain/access.js';
+import { ROLES, scopeCovers } from '../domain/access.js';
 import { ValidationError } from '../domain/errors.js';
 import { callerOf } from './access.js';
+import { type ApiTypeProvider, ERRORS, Token } from './schemas.js';
 
-const admin = { config: { access: { needs: 'admin' as const } } };
+const admin = { access: { needs: 'admin' as const } };
 
 export function registerTokenRoutes(app: FastifyInstance, tokens: ApiTokenStore): void {
-  app.get('/tokens', admin, async (request) => tokens.list({ within: callerOf(request).scope }));
+  const api = app.withTypeProvider<ApiTypeProvider>();
+  api.get(
+    '/tokens',
+    { config: admin, schema: { tags: ['tokens'], response: { 200: z.array(Token), ...ERRORS } } },
+    async (request) => tokens.list({ within: callerOf(request).scope }),
+  );
 
-  app.post('/tokens', admin, async (request, reply) => {
-    const caller = callerOf(request);
-    const body = (request.body ?? {}) as { name?: unknown; role?: unknown; scope?: unknown };
-    if (typeof body !== 'object' || Array.isArray(body))
-      throw new ValidationError('Token', [
-        { field: 'body', message: 'must be a JSON object { name, role, scope }' },
-      ]);
-    const scope = body.scope ?? caller.scope;
-    if (typeof scope === 'string' && !scopeCovers(caller.scope, scope))
-      throw new ValidationError('Token', [
-        { field: 'scope', message: `must be ${caller.scope} or a place under it (the scope of this token)` },
-      ]);
-    return reply.status(201).send(await tokens.create({ ...body, scope }, caller.name));
-  });
+  api.post(
+    '/tokens',
+    {
+      config: admin,
+      schema: {
+        tags: ['tokens'],
+        description: 'Creates a token; the answer holds it (`token`), the only time it is shown.',
+        body: z
+          .object({
+            name: z.string(),
+            role: z.enum(ROLES),
+            scope: z.string().optional().describe("a hierarchy place or *; default the caller's scope"),
+          })
+          .strict(),
+        response: { 201: Token.extend({ token: z.string() }), ...ERRORS },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const scope = request.body.scope ?? caller.scope;
+      if (!scopeCovers(caller.scope, scope))
+        throw new ValidationError('Token', [
+          {
+            field: 'scope',
+            message: `must be ${caller.scope} or a place under it (the scope of this token)`,
+          },
+        ]);
+      return reply.status(201).send(await tokens.create({ ...request.body, scope }, caller.name));
+    },
+  );
 
-  app.delete<{ Params: { ref: string } }>('/tokens/:ref', admin, async (request) => {
-    const caller = callerOf(request);
-    return tokens.revoke(request.params.ref, caller.name, { within: caller.scope });
-  });
+  api.delete(
+    '/tokens/:ref',
+    {
+      config: admin,
+      schema: {
+        tags: ['tokens'],
+        params: z.object({ ref: z.string().describe('token name or id') }),
+        response: { 200: Token, ...ERRORS },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      return tokens.revoke(request.params.ref, caller.name, { within: caller.scope });
+    },
+  );
 }

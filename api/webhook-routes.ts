@@ -4,13 +4,21 @@
  * manages only subscriptions whose scope lies within its own, and cannot make one reaching further.
  */
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { Stores } from '../connectors/mongo/stores.js';
 import { callerOf } from './access.js';
-import { queryValue } from './query.js';
+import {
+  type ApiTypeProvider,
+  DeliveryAttempt,
+  ERRORS,
+  Webhook,
+  WebhookBody,
+  queryString,
+} from './schemas.js';
 
-const admin = { config: { access: { needs: 'admin' as const } } };
-const RUN_ID = { test: /^[0-9a-f]{24}$/, says: 'must be a run id (24 hex digits)' };
-const LIMIT = { test: /^(?:[1-9]\d{0,2}|500)$/, says: 'must be a whole number from 1 to 500' };
+const admin = { access: { needs: 'admin' as const } };
+const WebhookParams = z.object({ ref: z.string().describe('webhook name or id') });
+const LIMIT = 'must be a whole number from 1 to 500';
 
 export async function registerWebhookRoutes(
   app: FastifyInstance,
@@ -18,31 +26,77 @@ export async function registerWebhookRoutes(
 ): Promise<void> {
   const { webhooks: subscriptions, webhookDeliveries: deliveries } = stores;
   await deliveries.ensureIndexes();
+  const api = app.withTypeProvider<ApiTypeProvider>();
 
-  app.get('/webhooks', admin, async (request) => subscriptions.list({ within: callerOf(request).scope }));
-
-  app.post('/webhooks', admin, async (request, reply) => {
-    const caller = callerOf(request);
-    const created = await subscriptions.create(request.body ?? {}, caller.name, { within: caller.scope });
-    return reply.status(201).send(created);
-  });
-
-  app.get<{ Params: { ref: string } }>('/webhooks/:ref', admin, async (request) =>
-    subscriptions.get(request.params.ref, { within: callerOf(request).scope }),
+  api.get(
+    '/webhooks',
+    { config: admin, schema: { tags: ['webhooks'], response: { 200: z.array(Webhook), ...ERRORS } } },
+    async (request) => subscriptions.list({ within: callerOf(request).scope }),
   );
 
-  app.delete<{ Params: { ref: string } }>('/webhooks/:ref', admin, async (request) =>
-    subscriptions.remove(request.params.ref, { within: callerOf(request).scope }),
+  api.post(
+    '/webhooks',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        description:
+          'Subscribes a receiver to run ends. A generated signing secret is in the answer (`secret`), the only time it is shown; a given one is not echoed.',
+        body: WebhookBody,
+        response: { 201: Webhook.extend({ secret: z.string().optional() }), ...ERRORS },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const created = await subscriptions.create(request.body, caller.name, { within: caller.scope });
+      return reply.status(201).send(created);
+    },
   );
 
-  app.get<{ Params: { ref: string } }>('/webhooks/:ref/deliveries', admin, async (request) => {
-    const webhook = await subscriptions.get(request.params.ref, { within: callerOf(request).scope });
-    const run = queryValue(request.query, 'run', RUN_ID);
-    const limit = queryValue(request.query, 'limit', LIMIT);
-    return deliveries.list({
-      subscriptionId: webhook.id,
-      ...(run ? { runId: run } : {}),
-      limit: Number(limit ?? 50),
-    });
-  });
+  api.get(
+    '/webhooks/:ref',
+    {
+      config: admin,
+      schema: { tags: ['webhooks'], params: WebhookParams, response: { 200: Webhook, ...ERRORS } },
+    },
+    async (request) => subscriptions.get(request.params.ref, { within: callerOf(request).scope }),
+  );
+
+  api.delete(
+    '/webhooks/:ref',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        description: 'Removes a subscription; deliveries still queued for it are dropped.',
+        params: WebhookParams,
+        response: { 200: Webhook, ...ERRORS },
+      },
+    },
+    async (request) => subscriptions.remove(request.params.ref, { within: callerOf(request).scope }),
+  );
+
+  api.get(
+    '/webhooks/:ref/deliveries',
+    {
+      config: admin,
+      schema: {
+        tags: ['webhooks'],
+        description: "The subscription's delivery attempts, newest first.",
+        params: WebhookParams,
+        querystring: z.object({
+          run: queryString()
+            .regex(/^[0-9a-f]{24}$/, 'must be a run id (24 hex digits)')
+            .optional(),
+          limit: z.coerce.number({ error: LIMIT }).int(LIMIT).min(1, LIMIT).max(500, LIMIT).default(50),
+        }),
+        response: { 200: z.array(DeliveryAttempt), ...ERRORS },
+      },
+    },
+    async (request) => {
+      const webhook = await subscriptions.get(request.params.ref, { within: callerOf(request).scope });
+      const { run, limit } = request.query;
+      return deliveries.list({ subscriptionId: webhook.id, ...(run ? { runId: run } : {}), limit });
+    },
+  );
 }

@@ -83,6 +83,16 @@ export const SettingsSchema = z.object({
       .min(1, 'must be a whole number of requests per minute per token')
       .optional(),
   ),
+  /** How long an API request waits for Redis (then 503), and /readyz for Redis and MongoDB. */
+  M365SYNC_API_SERVICE_TIMEOUT_MS: z.preprocess(
+    blankAsUnset,
+    z.coerce
+      .number()
+      .int('must be a whole number of milliseconds from 50 to 60000')
+      .min(50, 'must be a whole number of milliseconds from 50 to 60000')
+      .max(60_000, 'must be a whole number of milliseconds from 50 to 60000')
+      .default(1000),
+  ),
   M365SYNC_API_HOST: z.string().default('127.0.0.1'),
   M365SYNC_API_PORT: int(0, 65535).default(8080),
 

@@ -86,6 +86,8 @@ export interface SyncRun {
   enqueueOutcome?: 'created' | 'joined-waiting' | 'follow-up';
   /** Status `merged`: the run (= job id) that does this request's work, when known. */
   mergedInto?: string;
+  /** An operator asked to cancel the run (operations/cancel-run.ts); its worker stops at its next check. */
+  cancelRequested?: { by: string; at: Date };
 }
 
 /** What the worker knows of a run when it starts it. */

@@ -23,7 +23,7 @@ import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import type { ScheduleOverride } from '../connectors/mongo/schedules.js';
 import type { Stores } from '../connectors/mongo/stores.js';
-import { producerConnection, type RedisSettings } from './connection.js';
+import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
 
 export const TRIGGER_QUEUE = 'tenant-sync-triggers';
 export const TRIGGER_JOB = 'scheduled-sync';
@@ -136,8 +136,11 @@ export function parseScheduleOverride(input: unknown): ScheduleOverride {
   return out;
 }
 
-export function createTriggerQueue(redis: RedisSettings): Queue {
-  const queue = new Queue(TRIGGER_QUEUE, { connection: producerConnection(redis), prefix: redis.prefix });
+export function createTriggerQueue(redis: RedisSettings, options: ProducerOptions = {}): Queue {
+  const queue = new Queue(TRIGGER_QUEUE, {
+    connection: producerConnection(redis, options),
+    prefix: redis.prefix,
+  });
   queue.on('error', () => {});
   return queue;
 }

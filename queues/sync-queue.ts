@@ -20,7 +20,7 @@ import { ObjectId } from 'mongodb';
 import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
 import { ActorName } from '../domain/actor.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
-import { producerConnection, type RedisSettings } from './connection.js';
+import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
 
 export const SYNC_QUEUE = 'tenant-sync';
 export const SYNC_JOB = 'full-pull';
@@ -116,7 +116,7 @@ export function jobOptions(data: SyncJobData, settings: SyncQueueSettings): Jobs
 
 export function createSyncQueue(
   redis: RedisSettings,
-  options: { oneShot?: boolean } = {},
+  options: ProducerOptions = {},
 ): Queue<SyncJobData, unknown, string> {
   const queue = new Queue<SyncJobData, unknown, string>(SYNC_QUEUE, {
     connection: producerConnection(redis, options),

@@ -8,7 +8,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
-import { producerConnection, type RedisSettings } from './connection.js';
+import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
 
 export const WEBHOOK_QUEUE = 'webhook-deliveries';
 export const WEBHOOK_JOB = 'run.completed';
@@ -66,9 +66,12 @@ export function webhookJobOptions(data: WebhookJobData, settings: WebhookSetting
   };
 }
 
-export function createWebhookQueue(redis: RedisSettings): Queue<WebhookJobData, unknown, string> {
+export function createWebhookQueue(
+  redis: RedisSettings,
+  options: ProducerOptions = {},
+): Queue<WebhookJobData, unknown, string> {
   const queue = new Queue<WebhookJobData, unknown, string>(WEBHOOK_QUEUE, {
-    connection: producerConnection(redis),
+    connection: producerConnection(redis, options),
     prefix: redis.prefix,
   });
   // Without a listener an 'error' event would crash the process; failures reach callers as rejections.

@@ -10,13 +10,14 @@ import type { CliContext } from './commands/context.js';
 import { EXIT } from './commands/exit-codes.js';
 import { logger } from '../observability/logger.js';
 import { M365SYNC_VERSION } from '../observability/metrics.js';
-import { redactRedisUrl, redisSettings } from '../queues/connection.js';
+import { isRedisUnavailable, redactRedisUrl, redisSettings } from '../queues/connection.js';
 import { destinationsCommand } from './commands/destinations.js';
 import { tenantsCommand } from './commands/tenants.js';
 import { tokensCommand } from './commands/tokens.js';
 import { webhooksCommand } from './commands/webhooks.js';
 import { kindsCommand, protectionCommand } from './commands/controls.js';
 import { schedulerCommand, workerCommand } from './commands/processes.js';
+import { queueCommand } from './commands/queue.js';
 import { simulateCommand } from './commands/simulate.js';
 import { runsCommand, scheduleCommand, syncCommand, testConnectionCommand } from './commands/sync.js';
 
@@ -44,6 +45,7 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(runsCommand(ctx));
   program.addCommand(testConnectionCommand(ctx));
   program.addCommand(scheduleCommand(ctx));
+  program.addCommand(queueCommand(ctx));
   program.addCommand(workerCommand(ctx));
   program.addCommand(schedulerCommand(ctx));
   program.addCommand(apiCommand(ctx));
@@ -132,12 +134,8 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
  * "Connection is closed", "Stream isn't writeable…"): say it the way MongoDB's is said.
  */
 function redisError(error: unknown, ctx: Pick<CliContext, 'settings'>): SyncError | undefined {
-  const e = error as { name?: string; code?: string; message?: string };
-  if (typeof e?.message !== 'string' || /^Mongo/.test(e.name ?? '')) return undefined;
-  const socket = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'EAI_AGAIN'];
-  const redisSays =
-    /Connection is closed|enableOfflineQueue|MaxRetriesPerRequest|max retries per request|NOAUTH|WRONGPASS/i;
-  if (!socket.includes(e.code ?? '') && !redisSays.test(e.message)) return undefined;
+  if (!isRedisUnavailable(error)) return undefined;
+  const e = error as { code?: string; message: string };
   let where = 'REDIS_URL';
   try {
     where = redactRedisUrl(redisSettings(ctx.settings).url);

@@ -13,7 +13,9 @@
  * - the run reaper (workers/run-reaper.ts), every SYNC_REAPER_INTERVAL_MS and when a run starts: ends
  *   the records whose job failed, vanished or was never picked up;
  * - cancellation: one AbortSignal that fires when the BullMQ lock cannot be renewed
- *   (`lockRenewalFailed`), when the lease is lost, or at the end of the shutdown grace time;
+ *   (`lockRenewalFailed`), when the lease is lost, at the end of the shutdown grace time, or when an
+ *   operator cancels the run (a request on its record that the lease keeper reads at each tick;
+ *   operations/cancel-run.ts): that run ends `cancelled` and is not retried;
  * - error classification: SyncError with `retryable: false` → UnrecoverableError (fails at once with the
  *   operator-facing message); anything else → rethrown, so BullMQ retries with exponential backoff;
  * - stall recovery: a long lock (default 5 min, renewed every half of it) and a stalled-job check, so
@@ -124,6 +126,7 @@ export interface SyncWorker {
 const SHUTDOWN = 'shutdown';
 const LOCK_LOST = 'lock-lost';
 const LEASE_LAPSING = 'lease-lapsing';
+const CANCEL_REQUESTED = 'cancel requested';
 
 function errorOf(error: unknown): RunError {
   if (error instanceof SyncError) return { code: error.code, message: error.message };
@@ -282,6 +285,27 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     let lease: Lease | null = initialLease;
     let leaseLost = false;
     let renewing = false;
+    // The run's record, once claimed: the keeper reads an operator's cancel request on it at each tick.
+    let runId: string | undefined = undefined;
+    let cancelledBy: string | undefined;
+    let readingCancel = false;
+    const readCancelRequest = (id: string) => {
+      if (readingCancel) return;
+      readingCancel = true;
+      runs
+        .cancelRequest(id)
+        .then(
+          (request) => {
+            if (!request || controller.signal.aborted) return;
+            cancelledBy = request.by;
+            log.info({ jobId: job.id, runId: id, by: request.by }, 'cancel requested; run stopping');
+            abort(`${CANCEL_REQUESTED} by ${request.by}`);
+          },
+          (error: unknown) =>
+            log.warn({ err: errorOf(error), jobId: job.id }, 'could not read cancel request; retrying'),
+        )
+        .finally(() => (readingCancel = false));
+    };
     // The lease is ours until `lease.expiresAt` (our clock, taken before the renewal was sent). With
     // no successful renewal by the time less than a sixth of it is left, the run cancels itself: the
     // processor stops (or is abandoned), and every MongoDB operation is bounded by the driver's timeouts.
@@ -296,6 +320,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
           abort(LEASE_LAPSING);
           return;
         }
+        if (runId) readCancelRequest(runId);
         if (renewing) return;
         renewing = true;
         leases
@@ -338,6 +363,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       if (lease) await leases.release(lease).catch(() => undefined);
       throw error;
     }
+    runId = run.id;
     // Requests of this tenant that this run makes moot (a follow-up replaced by a later one) end now.
     void reap({ tenantId: tenant.id });
     const leaseFence = leases.fence(initialLease, settings.leaseTtlMs);
@@ -396,8 +422,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     };
     runLog.info({ attempt, trigger: data.trigger }, 'sync run started');
 
-    // The kinds of a run whose every kind failed: recorded with its end, as a finished run's are
-    // (FerretDB applies concurrent recordKind updates of one document non-atomically, so one may be lost).
+    // The kinds of a run whose every kind failed, or that an operator cancelled: recorded with its end,
+    // as a finished run's are (FerretDB applies concurrent recordKind updates of one document
+    // non-atomically, so one may be lost).
     let failedKinds: Record<string, KindResult> | undefined;
     try {
       const processing = options.processor(job, controller.signal, ctx);
@@ -405,6 +432,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       const summary = await Promise.race([processing, abandonedAfterAbort()]);
       const status = runStatusOf(summary);
       const durationMs = Date.now() - started;
+      if (cancelledBy !== undefined) {
+        // Kinds that finished before the cancel keep their results; the run as a whole is cancelled.
+        failedKinds = summary.kinds;
+        throw new SyncError('CANCELLED', `The sync run was cancelled by ${cancelledBy}.`);
+      }
       if (status === 'failed' && Object.keys(summary.kinds).length > 0) {
         failedKinds = summary.kinds;
         const error = firstKindError(summary) ?? { code: 'TRANSIENT', message: 'every kind failed' };
@@ -429,13 +461,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       const durationMs = Date.now() - started;
       const runError: RunError = leaseLost
         ? { code: 'LEASE_LOST', message: 'The run lost its tenant lease to a newer run and stopped writing.' }
-        : abortReason === LEASE_LAPSING
+        : cancelledBy !== undefined
           ? {
-              code: 'LEASE_LAPSING',
-              message:
-                'The run could not renew its tenant lease (MongoDB did not answer) and stopped before the lease lapsed; the job is tried again.',
+              code: 'CANCELLED',
+              message: `Cancelled by ${cancelledBy} while running; it stopped writing and swept nothing more.`,
             }
-          : errorOf(error);
+          : abortReason === LEASE_LAPSING
+            ? {
+                code: 'LEASE_LAPSING',
+                message:
+                  'The run could not renew its tenant lease (MongoDB did not answer) and stopped before the lease lapsed; the job is tried again.',
+              }
+            : errorOf(error);
       // The record's end is written when MongoDB lets us; if it does not, the reaper ends the record
       // once the job is no longer active and this run's lease has lapsed.
       const finish = (outcome: Parameters<SyncRuns['finish']>[1]) =>
@@ -449,7 +486,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       if (controller.signal.aborted) {
         // A run cancelled by the shutdown is handed back and runs again: its record says so.
         const handedBack = abortReason === SHUTDOWN ? { willRetry: true } : {};
-        await within(finish({ status: 'cancelled', error: runError, ...handedBack }), stopMarginMs);
+        await within(
+          finish({
+            status: 'cancelled',
+            error: runError,
+            ...handedBack,
+            ...(failedKinds ? { kinds: failedKinds } : {}),
+          }),
+          stopMarginMs,
+        );
         metrics.observe('cancelled', durationMs, undefined, runError.code);
         runLog.warn({ reason: abortReason, error: runError }, 'sync run cancelled');
         if (abortReason === SHUTDOWN) {
@@ -457,6 +502,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
           await job.moveToDelayed(Date.now(), token);
           throw new DelayedError();
         }
+        // An operator's cancel is final: no retry (a kept follow-up request still runs after it).
+        if (cancelledBy !== undefined) throw new UnrecoverableError(`${runError.code}: ${runError.message}`);
         throw error instanceof Error ? error : new Error(String(error));
       }
       const retryable = error instanceof SyncError ? error.retryable : true;

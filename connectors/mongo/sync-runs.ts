@@ -135,6 +135,38 @@ export class SyncRuns {
     return result.modifiedCount === 1;
   }
 
+  /**
+   * Asks the worker running (or about to run) this record to stop: the lease keeper reads it at each
+   * tick. False when the run is neither queued nor running any more.
+   */
+  async requestCancel(runId: string, by: string): Promise<boolean> {
+    if (!ObjectId.isValid(runId)) return false;
+    const result = await this.collection.updateOne(
+      { _id: new ObjectId(runId), status: { $in: ['queued', 'running'] } },
+      { $set: { cancelRequested: { by, at: new Date() } } },
+    );
+    return result.matchedCount === 1;
+  }
+
+  /** Who asked to cancel the run, if anyone (read by the worker's lease keeper). */
+  async cancelRequest(runId: string): Promise<SyncRun['cancelRequested']> {
+    const doc = await this.collection.findOne(
+      { _id: new ObjectId(runId) },
+      { projection: { cancelRequested: 1 } },
+    );
+    return doc?.cancelRequested;
+  }
+
+  /** The tenant's newest run with one of these statuses (tenant status: running, last, last success). */
+  async latest(tenantId: string, statuses: readonly RunStatus[]): Promise<SyncRun | null> {
+    const doc = await this.collection
+      .find({ tenantId, status: { $in: [...statuses] } })
+      .sort({ _id: -1 })
+      .limit(1)
+      .next();
+    return doc ? toRun(doc) : null;
+  }
+
   async recordKind(runId: string, kind: string, result: KindResult): Promise<void> {
     await this.collection.updateOne(
       { _id: new ObjectId(runId) },

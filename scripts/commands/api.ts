@@ -65,13 +65,14 @@ export function apiCommand(ctx: CliContext): Command {
           );
         authentication = { tokens: stores.tokens, ...(bootstrapToken ? { bootstrapToken } : {}) };
       }
+      const serviceTimeoutMs = settings.M365SYNC_API_SERVICE_TIMEOUT_MS;
       const redis = redisSettings(settings);
-      const syncQueue = createSyncQueue(redis);
+      const syncQueue = createSyncQueue(redis, { commandTimeoutMs: serviceTimeoutMs });
+      const triggerQueue = createTriggerQueue(redis, { commandTimeoutMs: serviceTimeoutMs });
       ctx.onClose(() => syncQueue.close());
-      // The queue board (/admin/queues) shows every queue of the engine.
-      const triggerQueue = createTriggerQueue(redis);
-      const webhookQueue = createWebhookQueue(redis);
       ctx.onClose(() => triggerQueue.close());
+      // The queue board (/admin/queues) shows every queue of the engine.
+      const webhookQueue = createWebhookQueue(redis, { commandTimeoutMs: serviceTimeoutMs });
       ctx.onClose(() => webhookQueue.close());
       const app = buildApi({
         stores,
@@ -80,6 +81,8 @@ export function apiCommand(ctx: CliContext): Command {
         allowedHosts: apiHostNames(settings, options.host),
         ...(rateLimit ? { rateLimit } : {}),
         syncQueue,
+        triggerQueue,
+        serviceTimeoutMs,
         boardQueues: [syncQueue, triggerQueue, webhookQueue],
         settings,
       });

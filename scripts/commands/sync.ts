@@ -15,6 +15,7 @@ import { ValidationError } from '../../domain/errors.js';
 import { planKinds, syncPlan } from '../../domain/sync-plan.js';
 import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
 import { watchWorkers } from '../../queues/worker-presence.js';
+import { cancelRun } from '../../operations/cancel-run.js';
 import {
   clearSchedule,
   createTriggerQueue,
@@ -339,6 +340,23 @@ export function runsCommand(ctx: CliContext): Command {
         return ctx.io.out(JSON.stringify({ run: run.id, status: run.status, deleted }, null, 2));
       for (const [kind, count] of Object.entries(deleted)) ctx.io.out(`deleted ${count} ${kind}`);
       ctx.io.out(`run ${run.id} is now ${run.status}`);
+    });
+  runs
+    .command('cancel')
+    .argument('<run>', 'run id of a queued or running run')
+    .description(
+      'cancel a run: a queued one leaves the queue; a running one stops at its next page, sweeps nothing more',
+    )
+    .option('--json', 'print JSON')
+    .action(async (id: string, options) => {
+      const { runs } = await ctx.readStores();
+      const result = await cancelRun(syncQueue(ctx), runs, id, operatorName(ctx));
+      if (options.json) return ctx.io.out(JSON.stringify(result, null, 2));
+      ctx.io.out(
+        result.outcome === 'cancelled'
+          ? `run ${id} cancelled before it started`
+          : `run ${id}: cancel requested; its worker stops at its next page and records it cancelled (runs show ${id})`,
+      );
     });
   runs
     .command('show')

@@ -4,25 +4,24 @@
  */
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { RouteAccess } from '../../api/access.js';
 import { buildApi } from '../../api/server.js';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
-import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
 import type { Role } from '../../domain/access.js';
-import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
-import { openStores, type Stores } from '../../connectors/mongo/stores.js';
-import { validTenantInput, allowFixtureDestinations } from '../support/fixtures.js';
-import { keyEntry } from '../support/keys.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { schedulerId } from '../../queues/schedules.js';
+import type { SyncJobData } from '../../queues/sync-queue.js';
+import type { Stores } from '../../connectors/mongo/stores.js';
+import { startTestApi, type TestApi } from '../support/api.js';
+import { validTenantInput } from '../support/fixtures.js';
+import type { TestMongo } from '../support/services.js';
 
+let api: TestApi;
 let mongo: TestMongo;
-let redis: TestRedis;
 let queue: Queue<SyncJobData, unknown, string>;
-/** The queue the board shows here: its probes (pause, resume…) touch nothing else. */
-let boardQueue: Queue;
+let triggerQueue: Queue;
 let stores: Stores;
 let app: FastifyInstance;
 let base: string;
@@ -39,11 +38,8 @@ let bMarkers: string[] = [];
 const GHOST_ID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
 
 beforeAll(async () => {
-  mongo = await testMongo('api-access');
-  redis = await testRedis('api-access');
-  stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keyEntry('k1') }));
-  await allowFixtureDestinations(stores.destinations);
-  queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+  api = await startTestApi('api-access', undefined, { board: true });
+  ({ mongo, stores, queue, triggerQueue, app, base } = api);
 
   const add = (hierarchy: string, name: string) =>
     stores.tenants.add(validTenantInput({ hierarchy, Tenant: { name } }));
@@ -106,14 +102,13 @@ beforeAll(async () => {
     token[name] = (await stores.tokens.create({ name, role, scope }, 'test')).token;
 
   await stores.destinations.allow('webhook', 'portal.example');
-  const { webhooks } = stores;
   B.webhook = (
-    await webhooks.create(
+    await stores.webhooks.create(
       { name: 'b-portal', url: 'https://portal.example/b', scope: 'provider.resellerB' },
       'seed',
     )
   ).id;
-  await webhooks.create({ name: 'a-portal-hook', url: 'https://portal.example/a' }, 'seed', {
+  await stores.webhooks.create({ name: 'a-portal-hook', url: 'https://portal.example/a' }, 'seed', {
     within: 'provider.resellerA',
   });
 
@@ -127,22 +122,10 @@ beforeAll(async () => {
     'b-portal',
     B.webhook,
   ];
-  boardQueue = new Queue('access-board', { connection: { url: redis.url }, prefix: redis.prefix });
-  app = buildApi({
-    stores,
-    syncQueue: queue,
-    authentication: { tokens: stores.tokens },
-    boardQueues: [boardQueue],
-  });
-  base = await app.listen({ port: 0, host: '127.0.0.1' });
 }, 60_000);
 
 afterAll(async () => {
-  await app?.close();
-  await queue?.close();
-  await boardQueue?.close();
-  await redis?.close();
-  await mongo?.close();
+  await api?.close();
 });
 
 interface Answer {
@@ -214,6 +197,12 @@ async function bUntouched(): Promise<void> {
   expect(
     await mongo.db.collection('sync_runs').countDocuments({ tenantId: { $in: [B.tenant, B.other] } }),
   ).toBe(1);
+  expect(
+    await mongo.db
+      .collection<{ _id: string }>('schedules')
+      .countDocuments({ _id: { $in: [B.tenant, B.other] } }),
+  ).toBe(0);
+  expect(await triggerQueue.getJobScheduler(schedulerId(B.tenant))).toBeUndefined();
   expect(await mongo.db.collection('webhooks').countDocuments({ scope: 'provider.resellerB' })).toBe(1);
 }
 
@@ -289,6 +278,16 @@ function boardScopeTable(): Record<string, () => Promise<void>> {
   );
 }
 
+/** The documentation's routes: public, and nothing in them of any tenant. */
+const DOCS: Record<string, string> = {
+  'GET /docs': '/docs',
+  'GET /docs/json': '/docs/json',
+  'GET /docs/yaml': '/docs/yaml',
+  'GET /docs/static/*': '/docs/static/swagger-ui.css',
+  'GET /docs/static/index.html': '/docs/static/index.html',
+  'GET /docs/static/swagger-initializer.js': '/docs/static/swagger-initializer.js',
+};
+
 /**
  * Per route: what a provider.resellerA admin (the strongest scoped caller, so no role hides a scope
  * hole) gets when it aims at resellerB. Keyed `METHOD url` as Fastify declares it.
@@ -296,6 +295,46 @@ function boardScopeTable(): Record<string, () => Promise<void>> {
 const scopeTable: Record<string, () => Promise<void>> = {
   'GET /health': async () => expectNothingOfB(await call(null, 'GET', '/health')),
   'GET /metrics': async () => expectNothingOfB(await call(null, 'GET', '/metrics')),
+  'GET /readyz': async () => expectNothingOfB(await call(null, 'GET', '/readyz')),
+  ...Object.fromEntries(
+    Object.entries(DOCS).map(([route, path]) => [
+      route,
+      async () => expectNothingOfB(await call(null, 'GET', path)),
+    ]),
+  ),
+  'GET /tenants/:ref/status': async () => {
+    await expectLikeNothing('GET', (ref) => `/tenants/${ref}/status`, bRefs());
+  },
+  'GET /tenants/:ref/schedule': async () => {
+    await expectLikeNothing('GET', (ref) => `/tenants/${ref}/schedule`, bRefs());
+  },
+  'PUT /tenants/:ref/schedule': async () => {
+    await expectLikeNothing('PUT', (ref) => `/tenants/${ref}/schedule`, bRefs(), { pattern: '0 3 * * *' });
+  },
+  'DELETE /tenants/:ref/schedule': async () => {
+    await expectLikeNothing('DELETE', (ref) => `/tenants/${ref}/schedule`, bRefs());
+  },
+  'DELETE /runs/:id': async () => {
+    // B's run has ended: were it in scope, the answer would be 409.
+    await expectLikeNothing('DELETE', (ref) => `/runs/${ref}`, [B.run]);
+  },
+  'GET /queue': async () => {
+    // The job counts are of every tenant: a scoped caller learns only whether syncs are paused.
+    const answer = await call('a-admin', 'GET', '/queue');
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({ paused: false });
+  },
+  'POST /queue/pause': async () => {
+    // Pausing stops every tenant's syncs: only a token whose scope is * may.
+    expect((await call('a-admin', 'POST', '/queue/pause', {})).status).toBe(403);
+    expect(await queue.isPaused()).toBe(false);
+  },
+  'POST /queue/resume': async () => {
+    await queue.pause();
+    expect((await call('a-admin', 'POST', '/queue/resume', {})).status).toBe(403);
+    expect(await queue.isPaused()).toBe(true);
+    await queue.resume();
+  },
   'GET /tenants': async () => {
     const all = await call('a-admin', 'GET', '/tenants');
     expect(all.status).toBe(200);
@@ -440,6 +479,28 @@ const scopeTable: Record<string, () => Promise<void>> = {
 const roleTable: Record<string, { access: RouteAccess; probe: { path: string; body?: unknown } }> = {
   'GET /health': { access: 'public', probe: { path: '/health' } },
   'GET /metrics': { access: 'public', probe: { path: '/metrics' } },
+  'GET /readyz': { access: 'public', probe: { path: '/readyz' } },
+  ...Object.fromEntries(
+    Object.entries(DOCS).map(([route, path]) => [route, { access: 'public' as const, probe: { path } }]),
+  ),
+  'GET /tenants/:ref/status': { access: { needs: 'viewer' }, probe: { path: '/tenants/ghost/status' } },
+  'GET /tenants/:ref/schedule': { access: { needs: 'viewer' }, probe: { path: '/tenants/ghost/schedule' } },
+  'PUT /tenants/:ref/schedule': {
+    access: { needs: 'admin' },
+    probe: { path: '/tenants/ghost/schedule', body: {} },
+  },
+  'DELETE /tenants/:ref/schedule': { access: { needs: 'admin' }, probe: { path: '/tenants/ghost/schedule' } },
+  'DELETE /runs/:id': { access: { needs: 'operator' }, probe: { path: `/runs/${GHOST_ID}` } },
+  'GET /queue': { access: { needs: 'viewer' }, probe: { path: '/queue' } },
+  // Pause, then resume: the queue ends as it began.
+  'POST /queue/pause': {
+    access: { needs: 'admin', allScopes: true },
+    probe: { path: '/queue/pause', body: {} },
+  },
+  'POST /queue/resume': {
+    access: { needs: 'admin', allScopes: true },
+    probe: { path: '/queue/resume', body: {} },
+  },
   'GET /tenants': { access: { needs: 'viewer' }, probe: { path: '/tenants' } },
   'GET /tenants/:ref': { access: { needs: 'viewer' }, probe: { path: '/tenants/ghost' } },
   'POST /tenants': { access: { needs: 'admin' }, probe: { path: '/tenants', body: {} } },

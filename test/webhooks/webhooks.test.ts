@@ -455,18 +455,33 @@ describe('webhook subscriptions: what is refused', () => {
       expect(answer.json).toMatchObject({ code: 'INVALID_INPUT', problems: [{ field: 'url' }] });
       expect(answer.text).toContain('m365sync destinations allow webhook');
     }
+    // What the schema (the OpenAPI document) refuses: a field it does not know, a status not announced.
+    const unknown = await api('POST', '/webhooks', {
+      name: 'refused',
+      url: `http://127.0.0.1:${receiver.port}/ok`,
+      statuses: ['merged'],
+      colour: 'blue',
+    });
+    expect(unknown.status).toBe(400);
+    expect((unknown.json.problems as { field: string }[]).map((p) => p.field).sort()).toEqual([
+      'body',
+      'statuses.0',
+    ]);
+    // What the rules refuse, every problem named, the given secret never echoed.
     const bad = await api('POST', '/webhooks', {
       name: 'x y',
       url: 'ftp://user:pw@127.0.0.1/',
-      statuses: ['merged'],
-      secret: 'short',
-      colour: 'blue',
+      scope: 'a..b',
+      secret: 'short secret',
     });
     expect(bad.status).toBe(400);
-    expect((bad.json.problems as { field: string }[]).map((p) => p.field).sort()).toEqual(
-      ['colour', 'name', 'secret', 'statuses', 'url'].sort(),
-    );
-    expect(bad.text).not.toContain('short"');
+    expect((bad.json.problems as { field: string }[]).map((p) => p.field).sort()).toEqual([
+      'name',
+      'scope',
+      'secret',
+      'url',
+    ]);
+    expect(bad.text).not.toContain('short secret');
     expect(await mongo.db.collection(WEBHOOKS_COLLECTION).countDocuments()).toBe(before);
   });
 
