@@ -124,6 +124,12 @@ describe('the queue board', () => {
     }
   });
 
+  it('is left out of the OpenAPI document (a UI, not the API)', async () => {
+    const doc = (await (await fetch(`${base}/docs/json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toContain('/webhooks');
+    expect(Object.keys(doc.paths).filter((path) => path.startsWith('/admin'))).toEqual([]);
+  });
+
   it('takes Basic credentials on the board only: the rest of the API still wants Bearer', async () => {
     const tenants = await get('/tenants', basic(token.admin!));
     expect(tenants.response.status).toBe(401);
