@@ -4,7 +4,7 @@
  * A revoked token keeps its document (marked `revokedAt`) so its name, recorded on runs and
  * approvals, is never given to another token.
  */
-import { MongoServerError, ObjectId, type Collection, type Db } from 'mongodb';
+import { ObjectId, type Collection, type Db } from 'mongodb';
 import {
   generateToken,
   hashToken,
@@ -14,6 +14,7 @@ import {
   type Role,
 } from '../../domain/access.js';
 import { SyncError, ValidationError } from '../../domain/errors.js';
+import { isDuplicateKey } from './duplicate-key.js';
 
 export const API_TOKENS_COLLECTION = 'api_tokens';
 
@@ -72,7 +73,7 @@ export class ApiTokenStore {
     try {
       await this.collection.insertOne(doc);
     } catch (error) {
-      if (error instanceof MongoServerError && error.code === 11000)
+      if (isDuplicateKey(error))
         throw new ValidationError('Token', [
           { field: 'name', message: `"${name}" is already used by a token (names of revoked tokens too)` },
         ]);

@@ -4,10 +4,11 @@
  * `Microsoft 365.certificate_bkey`; its SHA-1 thumbprint must equal their `graph_api_certificate_thumbprint`.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { MongoServerError, type Collection, type Db, type ObjectId } from 'mongodb';
+import { type Collection, type Db, type ObjectId } from 'mongodb';
 import { SyncError, ValidationError, type FieldProblem } from '../../domain/errors.js';
 import { DEFAULT_HIERARCHY, HIERARCHY } from '../../domain/tenant.js';
 import type { EncryptedValue, KeyRing } from './encryption.js';
+import { isDuplicateKey } from './duplicate-key.js';
 
 export interface CertificateInput {
   name: string;
@@ -122,7 +123,7 @@ export class CertificateRepository {
       const { insertedId } = await this.collection.insertOne(doc);
       return toInfo({ ...doc, _id: insertedId });
     } catch (error) {
-      if (error instanceof MongoServerError && error.code === 11000) {
+      if (isDuplicateKey(error)) {
         throw new SyncError(
           'CONFLICT',
           `A certificate named "${name}" is already stored; remove it first or choose another name.`,

@@ -4,9 +4,10 @@
  * rules are in domain/destinations.ts; tenants are checked against this list when saved and again
  * right before any connection.
  */
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { type Collection, type Db } from 'mongodb';
 import { SyncError } from '../../domain/errors.js';
 import { parseAllowEntry, type AllowEntry, type DestinationKind } from '../../domain/destinations.js';
+import { isDuplicateKey } from './duplicate-key.js';
 
 export const DESTINATIONS_COLLECTION = 'allowed_destinations';
 
@@ -47,7 +48,7 @@ export class AllowedDestinations {
     try {
       await this.collection.insertOne({ ...doc });
     } catch (error) {
-      if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
+      if (!isDuplicateKey(error)) throw error;
     }
     return doc;
   }

@@ -4,7 +4,7 @@
  * M365SYNC_ENCRYPTION_KEYS is a clear error at once instead of a failure at the first secret read
  * (or a healthy-looking API that cannot decrypt anything).
  */
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { type Collection, type Db } from 'mongodb';
 import { SyncError } from '../../domain/errors.js';
 import {
   ENCRYPTION_KEYS_VARIABLE,
@@ -12,6 +12,7 @@ import {
   type EncryptedValue,
   type KeyRing,
 } from './encryption.js';
+import { isDuplicateKey } from './duplicate-key.js';
 
 export const KEY_CANARY_COLLECTION = 'key_canary';
 const CANARY_ID = 'encryption-keys';
@@ -33,7 +34,7 @@ export async function checkKeyCanary(db: Db, keyRing: KeyRing): Promise<void> {
   try {
     await collection.insertOne({ _id: CANARY_ID, keys: {} });
   } catch (error) {
-    if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
+    if (!isDuplicateKey(error)) throw error;
   }
   const doc = await collection.findOne({ _id: CANARY_ID });
   const stored = Object.entries(doc?.keys ?? {}).filter(([, v]) => isEncryptedValue(v));

@@ -20,6 +20,7 @@ import type { WriteFence } from './leases.js';
 import type { SweepRecords } from './sweep-records.js';
 import { CREATED, StoredKeys, UNCHANGED, UNSEEN, UPDATED, hashPrefix } from './stored-keys.js';
 import { gated, type WriteLimits } from './write-limits.js';
+import { isDuplicateKey } from './duplicate-key.js';
 
 function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
@@ -203,7 +204,7 @@ export class KindWriter {
       const written = await gated(limits, () => run(maxTimeMS));
       if (written < expected) throw leaseLost(this.kind, this.tenant.id);
     } catch (error) {
-      if ((error as { code?: unknown }).code === 11000) throw leaseLost(this.kind, this.tenant.id);
+      if (isDuplicateKey(error)) throw leaseLost(this.kind, this.tenant.id);
       throw error;
     }
   }

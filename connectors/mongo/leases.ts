@@ -41,6 +41,7 @@
  */
 import type { Collection, Db } from 'mongodb';
 import { SyncError } from '../../domain/errors.js';
+import { isDuplicateKey } from './duplicate-key.js';
 
 export interface LeaseDocument {
   /** `tenantId:token` */
@@ -80,11 +81,6 @@ export interface WriteFence {
 
 function leaseId(lease: Lease): string {
   return `${lease.tenantId}:${lease.token}`;
-}
-
-/** MongoDB's duplicate key error (E11000). */
-export function isDuplicateKey(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 11000;
 }
 
 export class LeaseStore {

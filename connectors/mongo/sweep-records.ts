@@ -17,7 +17,7 @@
  */
 import type { Collection, Db } from 'mongodb';
 import { leaseLost } from './kind-writer.js';
-import { isDuplicateKey } from './leases.js';
+import { isDuplicateKey } from './duplicate-key.js';
 
 export interface SweepMark {
   _id: string;

@@ -11,6 +11,7 @@
  */
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { KindResult, NewRun, RunError, RunStatus, SyncRun } from '../../domain/sync-run.js';
+import { isDuplicateKey } from './duplicate-key.js';
 
 interface SyncRunDocument extends Omit<SyncRun, 'id'> {
   _id: ObjectId;
@@ -93,7 +94,7 @@ export class SyncRuns {
         await this.collection.insertOne(doc);
         return toRun(doc);
       } catch (error) {
-        if ((error as { code?: unknown }).code !== 11000) throw error;
+        if (!isDuplicateKey(error)) throw error;
       }
     }
     const doc: SyncRunDocument = { _id: new ObjectId(), ...fields, kinds: {} };

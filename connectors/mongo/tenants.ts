@@ -4,7 +4,7 @@
  * Reads for people (`show`, `list`) come masked; only `getDecrypted` — for the worker, in memory —
  * returns secrets.
  */
-import { MongoServerError, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
+import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import { SyncError, ValidationError } from '../../domain/errors.js';
 import { destinationProblems } from '../../domain/destinations.js';
 import { secretsToGiveAgain } from '../../domain/secret-bindings.js';
@@ -23,6 +23,7 @@ import { ALL_SCOPES, scopeCovers } from '../../domain/access.js';
 import { AllowedDestinations } from './destinations.js';
 import { isEncryptedValue, type KeyRing } from './encryption.js';
 import type { TenantRef } from './imported-objects.js';
+import { isDuplicateKey } from './duplicate-key.js';
 
 export const TENANTS_COLLECTION = 'tenants';
 
@@ -292,7 +293,7 @@ export class TenantRepository {
     try {
       await operation();
     } catch (error) {
-      if (error instanceof MongoServerError && error.code === 11000) {
+      if (isDuplicateKey(error)) {
         throw new ValidationError(`Tenant "${config.Tenant.name}"`, [
           { field: 'Tenant.name', message: `is already used by another tenant at ${config.hierarchy}` },
         ]);

@@ -5,7 +5,7 @@
  * to whoever made the subscription, once, and to the delivery worker, which signs with it. Listing
  * and showing never decrypt it.
  */
-import { MongoServerError, ObjectId, type Collection, type Db } from 'mongodb';
+import { ObjectId, type Collection, type Db } from 'mongodb';
 import { ALL_SCOPES, scopeCovers } from '../../domain/access.js';
 import { SyncError, ValidationError } from '../../domain/errors.js';
 import {
@@ -17,6 +17,7 @@ import {
 } from '../../domain/webhooks.js';
 import type { AllowedDestinations } from './destinations.js';
 import type { EncryptedValue, KeyRing } from './encryption.js';
+import { isDuplicateKey } from './duplicate-key.js';
 
 export const WEBHOOKS_COLLECTION = 'webhooks';
 
@@ -95,7 +96,7 @@ export class WebhookSubscriptions {
     try {
       await this.collection.insertOne(doc);
     } catch (error) {
-      if (error instanceof MongoServerError && error.code === 11000)
+      if (isDuplicateKey(error))
         throw new ValidationError('Webhook', [
           { field: 'name', message: `"${request.name}" is already used by a webhook` },
         ]);
