@@ -14,7 +14,9 @@
  *   child processes).
  *
  *   npx tsx bench/nightly.ts [--quick] [--sizes 2000,10000,50000] [--runs 3] [--graph-latency-ms 200]
- *                            [--ps-rate 4000] [--out bench]
+ *                            [--ps-rate 4000] [--out bench] [--verbose] [--trace]
+ *
+ * `--trace` prints, per sync and kind, when its pages were written, the write time and the longest wait.
  *
  * Writes <out>/results.json (with a `targets` object of { target, measured, met }) and the "Nightly
  * re-sync" section of <out>/RESULTS.md. `--quick` (two small sizes, one run, out .data/bench-quick)
@@ -65,12 +67,36 @@ let writing = 0;
 let writingSince = 0;
 let storeMs = 0;
 const originalWrite = KindWriter.prototype.write;
+// --trace: per kind, when its pages arrived and how long their writes took (where a run waits).
+const trace = new Map<string, { pages: number; first: number; last: number; writeMs: number; maxGap: number }>();
+let traceFrom = 0;
 KindWriter.prototype.write = function (this: KindWriter, objects) {
-  if (writing++ === 0) writingSince = performance.now();
+  const t0 = performance.now();
+  if (writing++ === 0) writingSince = t0;
   return originalWrite.call(this, objects).finally(() => {
-    if (--writing === 0) storeMs += performance.now() - writingSince;
+    const t1 = performance.now();
+    if (--writing === 0) storeMs += t1 - writingSince;
+    const k = trace.get(this.kind) ?? { pages: 0, first: t0, last: t0, writeMs: 0, maxGap: 0 };
+    k.maxGap = Math.max(k.maxGap, t0 - k.last);
+    k.pages++;
+    k.last = t1;
+    k.writeMs += t1 - t0;
+    trace.set(this.kind, k);
   });
 };
+function printTrace(label: string): void {
+  if (!flag('trace')) return;
+  const s = (ms: number) => (ms / 1000).toFixed(1);
+  console.log(
+    `${label}: ` +
+      [...trace]
+        .map(
+          ([kind, k]) =>
+            `${kind} ${k.pages}p ${s(k.first - traceFrom)}→${s(k.last - traceFrom)}s write ${s(k.writeMs)}s gap≤${s(k.maxGap)}s`,
+        )
+        .join('; '),
+  );
+}
 
 // Peak RSS while a sync runs (the bench's own work between syncs, e.g. the ceiling, is left out).
 let syncing = false;
@@ -193,6 +219,8 @@ async function oneRun(
     const tenant = await stores.tenants.add(sim.tenantInput as never);
     const sync = async (): Promise<Phase & { run: SyncRun | null }> => {
       const started = performance.now();
+      trace.clear();
+      traceFrom = started;
       const cpu = process.cpuUsage();
       syncing = true;
       const { jobId } = await enqueueSync(queue, {
@@ -203,6 +231,7 @@ async function oneRun(
       const end = await waitForRun(queue, jobId, { pollMs: 50, timeoutMs: 30 * 60_000 });
       const seconds = (performance.now() - started) / 1000;
       syncing = false;
+      printTrace(`sync ${seconds.toFixed(1)} s`);
       const used = process.cpuUsage(cpu);
       const cpuSeconds = (used.user + used.system) / 1e6;
       const run =

@@ -19,6 +19,10 @@ export function syncPlan(tenant: TenantConfig, kinds?: readonly string[]): SyncP
     if (k.source === 'exchange' && !tenant['Microsoft Exchange'].enable_exchange) continue;
     plan[k.source].push(k.kind);
   }
+  // Teams users last in the Teams script: each of their pages waits until the run's Graph users are
+  // in (Teams matching), and the script's output blocks meanwhile; streamed last, the other Teams kinds
+  // arrive while the Graph users page in, instead of after them.
+  plan.teams.sort((a, b) => Number(a === 'teams_users') - Number(b === 'teams_users'));
   return plan;
 }
 

@@ -33,6 +33,17 @@ export function leaseLost(kind: string, tenantId: string): SyncError {
   );
 }
 
+/**
+ * The order in which a process reads the kinds' stored pictures (0 first): Graph users first, since a
+ * run's Teams users wait for them (Teams matching); then the other Graph kinds; then the script kinds;
+ * Teams users last, as they come last in their script (domain/sync-plan.ts).
+ */
+function readPriority(kind: string): number {
+  if (kind === 'users') return 0;
+  if (kind === 'teams_users') return 3;
+  return entityKind(kind).source === 'graph' ? 1 : 2;
+}
+
 export class KindWriter {
   private keys: Promise<StoredKeys> | undefined;
   /** Writes of this kind one after the other, so the picture and the store agree. */
@@ -52,9 +63,12 @@ export class KindWriter {
 
   /** The stored picture, read on first use (after raising the kind's read mark: sweep-records.ts). */
   stored(): Promise<StoredKeys> {
-    return (this.keys ??= this.records
-      .raiseRead(this.tenant.id, this.kind, this.fence.token)
-      .then(() => StoredKeys.load(this.col as never, this.tenant.id, this.tenant.hierarchy)));
+    return (this.keys ??= this.records.raiseRead(this.tenant.id, this.kind, this.fence.token).then(async () => {
+      const { reads } = await this.limits();
+      return reads.schedule({ priority: readPriority(this.kind) }, () =>
+        StoredKeys.load(this.col as never, this.tenant.id, this.tenant.hierarchy),
+      );
+    }));
   }
 
   /** Before each write or delete batch: our lease is current and no newer run has read the kind. */

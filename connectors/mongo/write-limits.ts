@@ -20,19 +20,35 @@ export interface WriteLimits {
   docsPerInsert: number;
   /** A process-wide gate around write commands (null: none). */
   gate: Bottleneck | null;
+  /**
+   * A process-wide gate around stored-picture reads (stored-keys.ts), taken in order of `priority`
+   * (0 first). FerretDB serves a streamed read at a fixed rate of documents per second however many
+   * run at once, so sixteen kinds read at once all finish late; one at a time, the kinds a run waits
+   * for first (Graph users gate the Teams matching) have their picture early.
+   */
+  reads: Bottleneck;
 }
 
-const MONGODB: WriteLimits = { server: 'mongodb', opsPerWrite: 500, docsPerInsert: 1000, gate: null };
+let mongodb: WriteLimits | undefined;
 let ferretdb: WriteLimits | undefined;
 
 export async function writeLimitsFor(db: Db): Promise<WriteLimits> {
   const info = await db.admin().command({ buildInfo: 1 });
-  if (typeof info.ferretdbVersion !== 'string') return MONGODB;
+  if (typeof info.ferretdbVersion !== 'string') {
+    return (mongodb ??= {
+      server: 'mongodb',
+      opsPerWrite: 500,
+      docsPerInsert: 1000,
+      gate: null,
+      reads: new Bottleneck({ maxConcurrent: 4 }),
+    });
+  }
   ferretdb ??= {
     server: 'ferretdb',
     opsPerWrite: 8,
     docsPerInsert: 200,
     gate: new Bottleneck({ maxConcurrent: 1 }),
+    reads: new Bottleneck({ maxConcurrent: 1 }),
   };
   return ferretdb;
 }
