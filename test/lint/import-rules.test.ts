@@ -33,7 +33,7 @@ describe('the folder rules fail the lint', () => {
     ],
     [
       'connectors/graph/example.ts',
-      "import { SyncRuns } from '../mongo/sync-runs.js';",
+      "import { SyncRunStore } from '../mongo/sync-runs.js';",
       /graph\/ uses no other connector/,
     ],
     [
@@ -63,7 +63,7 @@ describe('the folder rules fail the lint', () => {
     ],
     [
       'observability/example.ts',
-      "import { SyncRuns } from '../connectors/mongo/sync-runs.js';",
+      "import { SyncRunStore } from '../connectors/mongo/sync-runs.js';",
       /observability\/ imports only domain/,
     ],
   ])('%s: %s', async (file, source, message) => {

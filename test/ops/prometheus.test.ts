@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, waitForRun } from '../../queues/sync-queue.js';
 import { openStores } from '../../connectors/mongo/stores.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
@@ -216,7 +216,7 @@ describe('metrics scraped by Prometheus', () => {
     expect(count!.value[1]).toBe('1');
     expect((await series('m365sync_tenants'))[0]!.value[1]).toBe('2');
 
-    const recorded = await new SyncRuns(mongo.db).list({ tenantId, limit: 5 });
+    const recorded = await new SyncRunStore(mongo.db).list({ tenantId, limit: 5 });
     expect(recorded.some((r) => r.status === 'succeeded')).toBe(true);
   });
 

@@ -6,7 +6,7 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../../connectors/mongo/encryption.js';
-import { SyncRuns } from '../../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../../connectors/mongo/sync-runs.js';
 import type { SyncRun } from '../../../domain/sync-run.js';
 import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../../queues/sync-queue.js';
 import type { GraphRetryOptions } from '../../../connectors/graph/connector.js';
@@ -104,7 +104,7 @@ export async function startEngine(
   const runOf = async (jobId: string, tenantId: string) => {
     const end = await waitForRun(queue, jobId, { tenantId, pollMs: 100, timeoutMs: 120_000 });
     if (end.state !== 'completed') throw new Error(`run failed: ${end.reason}`);
-    const run = await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId);
+    const run = await new SyncRunStore(mongo.db).get((end.result as { runId: string }).runId);
     if (!run) throw new Error(`no run record for job ${jobId}`);
     return { run, jobResult: end.result };
   };
