@@ -21,7 +21,7 @@ import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { eventually } from '../workers/support/harness.js';
 
-const CLI = fileURLToPath(new URL('../../scripts/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/cli.ts', import.meta.url));
 const PROXY = { username: 'svc-leftover', password: 'Leftover-Proxy-P4ss!' };
 const TEAMS = { username: 'teams-admin@contoso.example', password: 'Teams-P4ss!' };
 

@@ -15,7 +15,7 @@ import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, waitForRun } from '../../queues/sync-queue.js';
 import { openStores } from '../../connectors/mongo/stores.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
-import { allowSimulatedTenant } from '../../scripts/in-process.js';
+import { allowSimulatedTenant } from '../../cli/in-process.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';

@@ -19,7 +19,7 @@ import {
 } from '../../../simulators/m365.js';
 import { openStores, type Stores } from '../../../connectors/mongo/stores.js';
 import { createFullPull } from '../../../workers/full-pull.js';
-import { allowSimulatedTenant } from '../../../scripts/in-process.js';
+import { allowSimulatedTenant } from '../../../cli/in-process.js';
 import { startWorker, type SyncWorker } from '../../../workers/worker.js';
 import type { ProxyStatus } from '../../../connectors/winrm/index.js';
 import { testEnv } from '../../support/env.js';

@@ -20,7 +20,7 @@ import { createSyncQueue, type SyncJobData } from '../../../queues/sync-queue.js
 import { openStores, type Stores } from '../../../connectors/mongo/stores.js';
 import type { Dataset, DatasetOptions } from '../../../simulators/dataset.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../../simulators/m365.js';
-import { allowSimulatedTenant } from '../../../scripts/in-process.js';
+import { allowSimulatedTenant } from '../../../cli/in-process.js';
 import { testEnv } from '../../support/env.js';
 import { expectedIds as expectedIdsOf } from '../expected-data.js';
 import { keyEntry } from '../../support/keys.js';
