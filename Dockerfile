@@ -14,5 +14,5 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
-ENTRYPOINT ["node", "dist/scripts/cli.js"]
+ENTRYPOINT ["node", "dist/cli/cli.js"]
 CMD ["--help"]

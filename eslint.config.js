@@ -14,8 +14,8 @@ const never = (folders, why) => ({
   message: `${why} (docs/ARCHITECTURE.md, "Import rules").`,
 });
 const ENTRY_POINTS = never(
-  ['scripts', 'bench', 'test', 'simulators'],
-  'Nothing of the product imports the CLI, the benchmarks, the tests or the simulators',
+  ['cli', 'scripts', 'bench', 'test', 'simulators'],
+  'Nothing of the product imports the CLI, the tooling scripts, the benchmarks, the tests or the simulators',
 );
 /** What every connector may not import (ESLint applies one block's patterns per rule, so each repeats it). */
 const CONNECTORS = [
@@ -38,7 +38,18 @@ export const folderRules = [
   importRules(
     ['observability/**/*.ts'],
     never(
-      ['connectors', 'queues', 'operations', 'workers', 'api', 'scripts', 'bench', 'test', 'simulators'],
+      [
+        'connectors',
+        'queues',
+        'operations',
+        'workers',
+        'api',
+        'cli',
+        'scripts',
+        'bench',
+        'test',
+        'simulators',
+      ],
       'observability/ imports only domain/',
     ),
   ),
@@ -97,7 +108,7 @@ export const folderRules = [
   importRules(
     ['simulators/**/*.ts'],
     never(
-      ['queues', 'operations', 'workers', 'api', 'observability', 'scripts', 'bench', 'test'],
+      ['queues', 'operations', 'workers', 'api', 'observability', 'cli', 'scripts', 'bench', 'test'],
       'simulators/ import only domain/',
     ),
     {

@@ -13,7 +13,7 @@ import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
 import { enqueueSync, waitForRun } from '../queues/sync-queue.js';
 import { startSimulatedTenant } from '../simulators/m365.js';
-import { startInProcessEngine } from '../scripts/in-process.js';
+import { startInProcessEngine } from '../cli/in-process.js';
 import { openStores } from '../connectors/mongo/stores.js';
 
 const users = Number(process.argv[2] ?? 2000);

@@ -40,7 +40,7 @@ import { redisSettings } from '../queues/connection.js';
 import { createSyncQueue, enqueueSync, syncQueueSettings, waitForRun } from '../queues/sync-queue.js';
 import { openStores } from '../connectors/mongo/stores.js';
 import { createFullPull } from '../workers/full-pull.js';
-import { allowSimulatedTenant } from '../scripts/in-process.js';
+import { allowSimulatedTenant } from '../cli/in-process.js';
 import { startWorker, workerSettings } from '../workers/worker.js';
 
 const args = process.argv.slice(2);

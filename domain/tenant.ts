@@ -324,7 +324,7 @@ export function mergeTenantInput(current: TenantConfig, change: TenantInput): Te
 /**
  * Tenants stored before the proxy user and password had fields of their own carry them inside
  * `https_proxy` / `http_proxy` (`https://user:password@host:port/`). Moves them out, in memory (the
- * repository does this on every read; `tenants reencrypt` and any update store the result). Returns
+ * store does this on every read; `tenants reencrypt` and any update store the result). Returns
  * whether anything moved. Fields already set keep their values.
  */
 export function migrateProxyCredentials(c: TenantConfig): boolean {

@@ -2,7 +2,7 @@
  * "Approve deletes": an operator lets a sweep that delete protection held back go ahead. Runs under
  * the tenant's lease and is recorded on the run (who, when, how many).
  */
-import type { SweepRecords } from '../connectors/mongo/sweep-records.js';
+import type { SweepRecordStore } from '../connectors/mongo/sweep-records.js';
 import type { Stores } from '../connectors/mongo/stores.js';
 import { checkedActor } from '../domain/actor.js';
 import { SyncError } from '../domain/errors.js';
@@ -20,7 +20,7 @@ export interface ApprovalResult {
  * kind's latest; if a later run decided since, only those that run held back too (a later run that
  * swept saw, or deleted, everything still stored).
  */
-async function stillUnseen(records: SweepRecords, tenantId: string, kind: string, runId: string) {
+async function stillUnseen(records: SweepRecordStore, tenantId: string, kind: string, runId: string) {
   const ids = await records.heldIds(runId, kind);
   const latest = await records.latest(tenantId, kind);
   if (!latest || latest.runId === runId) return ids;

@@ -11,7 +11,7 @@
  * - A run that already ended: CONFLICT.
  */
 import type { Queue } from 'bullmq';
-import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
 import type { SyncRun } from '../domain/sync-run.js';
 import { SyncError } from '../domain/errors.js';
 import { followUpKey, type SyncJobData } from '../queues/sync-queue.js';
@@ -33,7 +33,7 @@ const DROP_FOLLOW_UP = `if redis.call('HGET', KEYS[1], 'jid') == ARGV[1] then re
 
 export async function cancelRun(
   queue: Queue<SyncJobData, unknown, string>,
-  runs: SyncRuns,
+  runs: SyncRunStore,
   runId: string,
   by: string,
 ): Promise<CancelResult> {

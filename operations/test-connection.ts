@@ -9,7 +9,7 @@ import {
   type GraphConnector,
   type GraphConnectorOptions,
 } from '../connectors/graph/index.js';
-import type { CertificateRepository } from '../connectors/mongo/certificates.js';
+import type { CertificateStore } from '../connectors/mongo/certificates.js';
 import {
   buildExchangeTestScript,
   buildTeamsTestScript,
@@ -33,7 +33,7 @@ export interface ConnectionCheckResult {
 
 export interface TestConnectionOptions {
   tenant: Tenant;
-  certificates: CertificateRepository;
+  certificates: CertificateStore;
   graph?: Pick<GraphConnectorOptions, 'ca'>;
   winrm: WinRmSettings;
   signal?: AbortSignal;

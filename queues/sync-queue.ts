@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { ObjectId } from 'mongodb';
-import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
 import { ActorName } from '../domain/actor.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
@@ -177,7 +177,7 @@ export interface EnqueueResult {
 export async function enqueueSync(
   queue: Queue<SyncJobData, unknown, string>,
   input: SyncRequest,
-  options: { settings?: SyncQueueSettings; runs?: SyncRuns; hierarchy?: string } = {},
+  options: { settings?: SyncQueueSettings; runs?: SyncRunStore; hierarchy?: string } = {},
 ): Promise<EnqueueResult> {
   const request = parseWith(SyncRequest.strict(), input);
   const settings = options.settings ?? DEFAULT_QUEUE_SETTINGS;

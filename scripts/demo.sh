@@ -14,4 +14,4 @@ if [[ -z "${M365SYNC_ENCRYPTION_KEYS:-}" ]]; then
   echo "demo: using the development encryption key in .data/dev-encryption-keys"
 fi
 export M365SYNC_DB="${M365SYNC_DB:-m365sync_demo}"
-exec npx tsx scripts/demo.ts "$@"
+exec npx tsx cli/demo.ts "$@"

@@ -16,10 +16,10 @@ import {
   type GraphConnectorOptions,
   type GraphKind,
 } from '../connectors/graph/index.js';
-import type { CertificateRepository } from '../connectors/mongo/certificates.js';
+import type { CertificateStore } from '../connectors/mongo/certificates.js';
 import type { Stores } from '../connectors/mongo/stores.js';
 import type { KindResult } from '../domain/sync-run.js';
-import type { TenantRepository } from '../connectors/mongo/tenants.js';
+import type { TenantStore } from '../connectors/mongo/tenants.js';
 import {
   buildExchangePullScript,
   buildTeamsPullScript,
@@ -299,7 +299,7 @@ export function winRmDefaultPort(winrm: WinRmSettings): number {
 }
 
 /** The tenant, decrypted, once its destinations are checked against the allow-list (before any connection). */
-async function loadTenant(tenants: TenantRepository, id: string, powershellPort: number): Promise<Tenant> {
+async function loadTenant(tenants: TenantStore, id: string, powershellPort: number): Promise<Tenant> {
   try {
     return await tenants.getForConnection(id, powershellPort);
   } catch (error) {
@@ -310,7 +310,7 @@ async function loadTenant(tenants: TenantRepository, id: string, powershellPort:
   }
 }
 
-async function graphCertificate(certificates: CertificateRepository, tenant: Tenant) {
+async function graphCertificate(certificates: CertificateStore, tenant: Tenant) {
   const m365 = tenant['Microsoft 365'];
   if (m365.client_secret || !m365.certificate_bkey) return undefined;
   const { certificatePem, privateKeyPem } = await certificates.getWithKey(

@@ -7,7 +7,7 @@
  * surely passed.
  */
 import type { Logger } from 'pino';
-import type { TenantRepository } from '../connectors/mongo/tenants.js';
+import type { TenantStore } from '../connectors/mongo/tenants.js';
 import { WinRmClient, type OpenShellEntry, type WinRmSettings } from '../connectors/winrm/index.js';
 import { parsePowerShellHosts } from '../domain/powershell-hosts.js';
 import { SyncError } from '../domain/errors.js';
@@ -25,7 +25,7 @@ export interface LeftoverShellsReport {
 
 export async function deleteLeftoverShells(o: {
   ledger: RedisShellLedger;
-  tenants: Pick<TenantRepository, 'getDecrypted'>;
+  tenants: Pick<TenantStore, 'getDecrypted'>;
   winrm: WinRmSettings;
   logger: Logger;
 }): Promise<LeftoverShellsReport> {
@@ -52,7 +52,7 @@ export async function deleteLeftoverShells(o: {
 
 async function deleteOne(
   entry: OpenShellEntry,
-  o: { tenants: Pick<TenantRepository, 'getDecrypted'>; winrm: WinRmSettings; logger: Logger },
+  o: { tenants: Pick<TenantStore, 'getDecrypted'>; winrm: WinRmSettings; logger: Logger },
 ): Promise<keyof LeftoverShellsReport> {
   if (!entry.owner) return 'dropped';
   let group;

@@ -6,10 +6,10 @@
 import type { Job } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
-import type { ImportedObjects, PageCounts, TenantRef } from '../connectors/mongo/imported-objects.js';
+import type { ImportedObjectStore, PageCounts, TenantRef } from '../connectors/mongo/imported-objects.js';
 import type { KindWriter } from '../connectors/mongo/kind-writer.js';
 import type { WriteFence } from '../connectors/mongo/leases.js';
-import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
 import type { KindResult, RunStatus, RunSummary } from '../domain/sync-run.js';
 import type { SyncJobData, SyncProgress } from '../queues/sync-queue.js';
 import type { SweepOutcome } from './steps/guarded-sweep.js';
@@ -25,8 +25,8 @@ export interface RunContext {
   kinds?: string[];
   /** The tenant lease's fence: pass it to every write and sweep. */
   fence: WriteFence;
-  objects: ImportedObjects;
-  runs: SyncRuns;
+  objects: ImportedObjectStore;
+  runs: SyncRunStore;
   db: Db;
   logger: Logger;
   /** The run's writer of a kind (one per kind and run): what it stored, what the run saw. */

@@ -19,12 +19,12 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { LeaseStore } from '../connectors/mongo/leases.js';
-import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
 import type { RunError, SyncRun } from '../domain/sync-run.js';
 import { followUpKey, type SyncJobData } from '../queues/sync-queue.js';
 
 export interface RunReaperOptions {
-  runs: SyncRuns;
+  runs: SyncRunStore;
   leases: LeaseStore;
   queue: Queue<SyncJobData, unknown, string>;
   /** How long a request without an enqueue outcome may be between its record and its add. */

@@ -9,6 +9,9 @@
  * record first, then the job, de-duplicated per tenant like any other request. Triggers are cheap and run beside
  * the sync worker without taking one of its concurrency slots. A trigger for a tenant deleted since
  * (its scheduler not yet reconciled away) enqueues nothing.
+ *
+ * Its queue is declared in queues/schedules.ts, but it lives here: it calls operations/, which
+ * queues/ may not import (operations/ imports queues/), and it runs in the worker process.
  */
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';

@@ -15,9 +15,9 @@ import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { Counter } from 'prom-client';
 import { guardedLookup } from '../connectors/guarded-lookup.js';
-import type { AllowedDestinations } from '../connectors/mongo/destinations.js';
-import type { DeliveryOutcome, WebhookDeliveries } from '../connectors/mongo/webhook-deliveries.js';
-import type { WebhookSubscriptions } from '../connectors/mongo/webhooks.js';
+import type { AllowedDestinationStore } from '../connectors/mongo/destinations.js';
+import type { DeliveryOutcome, WebhookDeliveryStore } from '../connectors/mongo/webhook-deliveries.js';
+import type { WebhookSubscriptionStore } from '../connectors/mongo/webhooks.js';
 import { redactSecrets } from '../domain/redaction.js';
 import {
   DELIVERY_HEADER,
@@ -40,9 +40,9 @@ const REFUSED = 'EDESTINATIONREFUSED';
 
 export interface WebhookDeliveryOptions {
   redis: RedisSettings;
-  subscriptions: WebhookSubscriptions;
-  deliveries: WebhookDeliveries;
-  destinations: AllowedDestinations;
+  subscriptions: WebhookSubscriptionStore;
+  deliveries: WebhookDeliveryStore;
+  destinations: AllowedDestinationStore;
   settings: WebhookSettings;
   logger: Logger;
   /** Deliveries at once per process (default 4). */

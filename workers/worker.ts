@@ -37,7 +37,7 @@ import { SyncError } from '../domain/errors.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import type { KindWriter } from '../connectors/mongo/kind-writer.js';
 import type { Lease, WriteFence } from '../connectors/mongo/leases.js';
-import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
 import { buildStores } from '../connectors/mongo/stores.js';
 import type { KindResult, RunError } from '../domain/sync-run.js';
 import type { DeleteProtectionSettings, SourceThresholds } from '../domain/delete-protection.js';
@@ -182,7 +182,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   });
   // Run ends this process could not record (MongoDB away): written before each reaper pass, so the
   // record tells what the run did (cancelled, LEASE_LAPSING) rather than the reaper's WORKER_LOST.
-  const unrecordedEnds = new Map<string, Parameters<SyncRuns['finish']>[1]>();
+  const unrecordedEnds = new Map<string, Parameters<SyncRunStore['finish']>[1]>();
   const recordLateEnds = async () => {
     for (const [runId, outcome] of unrecordedEnds) {
       await runs.finish(runId, outcome);
@@ -343,7 +343,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     );
 
     const attempt = job.attemptsStarted || job.attemptsMade + 1;
-    let run: Awaited<ReturnType<SyncRuns['start']>>;
+    let run: Awaited<ReturnType<SyncRunStore['start']>>;
     try {
       await runs.abandonStale(String(job.id), tenant.id);
       run = await runs.start({
@@ -475,7 +475,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
             : errorOf(error);
       // The record's end is written when MongoDB lets us; if it does not, the reaper ends the record
       // once the job is no longer active and this run's lease has lapsed.
-      const finish = (outcome: Parameters<SyncRuns['finish']>[1]) =>
+      const finish = (outcome: Parameters<SyncRunStore['finish']>[1]) =>
         runs.finish(run.id, outcome).catch((finishError: unknown) => {
           unrecordedEnds.set(run.id, { ...outcome, endedAt: new Date(started + durationMs) });
           runLog.warn(

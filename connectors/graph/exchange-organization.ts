@@ -11,7 +11,7 @@ import { SyncError } from '../../domain/errors.js';
 import type { TenantConfig } from '../../domain/tenant.js';
 import type { GraphConnector } from './connector.js';
 
-/** Where a sync keeps the domain between runs (connectors/mongo/sync-state.ts TenantSyncStates). */
+/** Where a sync keeps the domain between runs (connectors/mongo/sync-state.ts TenantSyncStateStore). */
 export interface KeptOrganizations {
   get(tenantId: string): Promise<{ exchangeOrganization?: string } | null>;
   setExchangeOrganization(tenantId: string, domain: string): Promise<void>;

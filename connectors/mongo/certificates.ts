@@ -88,7 +88,7 @@ function parseCertificate(input: CertificateInput): { x509: X509Certificate; key
   return { x509, key };
 }
 
-export class CertificateRepository {
+export class CertificateStore {
   private readonly collection: Collection<CertificateDocument>;
 
   constructor(

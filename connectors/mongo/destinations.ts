@@ -25,7 +25,7 @@ export interface AllowedDestination {
   createdAt: Date;
 }
 
-export class AllowedDestinations {
+export class AllowedDestinationStore {
   private readonly collection: Collection<DestinationDocument>;
 
   constructor(db: Db) {

@@ -15,7 +15,7 @@ import { decodeDocument } from './document-keys.js';
 import { deleteByPosition, KindWriter } from './kind-writer.js';
 import type { WriteFence } from './leases.js';
 import { StoredKeys } from './stored-keys.js';
-import { SweepRecords } from './sweep-records.js';
+import { SweepRecordStore } from './sweep-records.js';
 import { writeLimitsFor, type WriteLimits } from './write-limits.js';
 
 export { canonicalJson, contentHash } from './content-hash.js';
@@ -45,17 +45,17 @@ export interface PageCounts {
   unchanged: number;
 }
 
-export class ImportedObjects {
+export class ImportedObjectStore {
   private limits: Promise<WriteLimits> | undefined;
 
-  private readonly records: SweepRecords;
+  private readonly records: SweepRecordStore;
 
   /** `records`: the process's sweep records (connectors/mongo/stores.ts); a test may leave it out. */
   constructor(
     private readonly db: Db,
-    records?: SweepRecords,
+    records?: SweepRecordStore,
   ) {
-    this.records = records ?? new SweepRecords(db);
+    this.records = records ?? new SweepRecordStore(db);
   }
 
   collection(kind: string): Collection<ImportedObjectDocument> {

@@ -15,7 +15,7 @@ interface KindListDocument {
   updatedBy?: string;
 }
 
-export class KindLists {
+export class KindListStore {
   readonly collection: Collection<KindListDocument>;
 
   constructor(db: Db) {

@@ -17,7 +17,7 @@ import { encodeDocument } from './document-keys.js';
 import type { ImportedObjectDocument, PageCounts, TenantRef } from './imported-objects.js';
 import { contentHash } from './content-hash.js';
 import type { WriteFence } from './leases.js';
-import type { SweepRecords } from './sweep-records.js';
+import type { SweepRecordStore } from './sweep-records.js';
 import { CREATED, StoredKeys, UNCHANGED, UNSEEN, UPDATED, hashPrefix } from './stored-keys.js';
 import { gated, type WriteLimits } from './write-limits.js';
 import { isDuplicateKey } from './duplicate-key.js';
@@ -58,7 +58,7 @@ export class KindWriter {
     private readonly runId: string,
     private readonly fence: WriteFence,
     private readonly limits: () => Promise<WriteLimits>,
-    private readonly records: SweepRecords,
+    private readonly records: SweepRecordStore,
   ) {}
 
   /** The stored picture, read on first use (after raising the kind's read mark: sweep-records.ts). */

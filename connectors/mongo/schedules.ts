@@ -21,7 +21,7 @@ interface ScheduleDocument extends ScheduleOverride {
   updatedBy?: string;
 }
 
-export class ScheduleOverrides {
+export class ScheduleOverrideStore {
   readonly collection: Collection<ScheduleDocument>;
 
   constructor(db: Db) {

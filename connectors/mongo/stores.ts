@@ -6,42 +6,42 @@
 import type { Db } from 'mongodb';
 import type { SourceThresholds } from '../../domain/delete-protection.js';
 import { ApiTokenStore } from './api-tokens.js';
-import { CertificateRepository } from './certificates.js';
+import { CertificateStore } from './certificates.js';
 import { DeleteProtectionStore } from './delete-protection.js';
-import type { AllowedDestinations } from './destinations.js';
+import type { AllowedDestinationStore } from './destinations.js';
 import { LOCKED_KEY_RING, type KeyRing } from './encryption.js';
-import { ImportedObjects } from './imported-objects.js';
+import { ImportedObjectStore } from './imported-objects.js';
 import { checkKeyCanary } from './key-canary.js';
-import { KindLists } from './kind-lists.js';
+import { KindListStore } from './kind-lists.js';
 import { LeaseStore } from './leases.js';
-import { ScheduleOverrides } from './schedules.js';
-import { SweepRecords } from './sweep-records.js';
-import { SyncRuns } from './sync-runs.js';
-import { TenantSyncStates } from './sync-state.js';
-import { TenantRepository } from './tenants.js';
-import { WebhookDeliveries } from './webhook-deliveries.js';
-import { WebhookSubscriptions } from './webhooks.js';
+import { ScheduleOverrideStore } from './schedules.js';
+import { SweepRecordStore } from './sweep-records.js';
+import { SyncRunStore } from './sync-runs.js';
+import { TenantSyncStateStore } from './sync-state.js';
+import { TenantStore } from './tenants.js';
+import { WebhookDeliveryStore } from './webhook-deliveries.js';
+import { WebhookSubscriptionStore } from './webhooks.js';
 
 export interface Stores {
   db: Db;
   keyRing: KeyRing;
-  tenants: TenantRepository;
-  certificates: CertificateRepository;
+  tenants: TenantStore;
+  certificates: CertificateStore;
   /** The operator API's tokens. */
   tokens: ApiTokenStore;
   /** The allow-list of destinations (the same one the tenant store checks). */
-  destinations: AllowedDestinations;
-  runs: SyncRuns;
+  destinations: AllowedDestinationStore;
+  runs: SyncRunStore;
   leases: LeaseStore;
-  objects: ImportedObjects;
-  sweepRecords: SweepRecords;
+  objects: ImportedObjectStore;
+  sweepRecords: SweepRecordStore;
   deleteProtection: DeleteProtectionStore;
-  kindLists: KindLists;
-  schedules: ScheduleOverrides;
-  syncStates: TenantSyncStates;
+  kindLists: KindListStore;
+  schedules: ScheduleOverrideStore;
+  syncStates: TenantSyncStateStore;
   /** Webhook subscriptions (their secrets encrypted with `keyRing`) and the log of their deliveries. */
-  webhooks: WebhookSubscriptions;
-  webhookDeliveries: WebhookDeliveries;
+  webhooks: WebhookSubscriptionStore;
+  webhookDeliveries: WebhookDeliveryStore;
 }
 
 export interface StoreOptions {
@@ -57,11 +57,11 @@ export interface StoreOptions {
  * the worker's run bookkeeping and the scheduler need.
  */
 export function buildStores(db: Db, keyRing: KeyRing = LOCKED_KEY_RING, options: StoreOptions = {}): Stores {
-  const certificates = new CertificateRepository(db, keyRing);
-  const tenants = new TenantRepository(db, keyRing, (name, hierarchy) =>
+  const certificates = new CertificateStore(db, keyRing);
+  const tenants = new TenantStore(db, keyRing, (name, hierarchy) =>
     certificates.findForTenant(name, hierarchy),
   );
-  const sweepRecords = new SweepRecords(db);
+  const sweepRecords = new SweepRecordStore(db);
   return {
     db,
     keyRing,
@@ -69,19 +69,19 @@ export function buildStores(db: Db, keyRing: KeyRing = LOCKED_KEY_RING, options:
     certificates,
     tokens: new ApiTokenStore(db),
     destinations: tenants.destinations,
-    runs: new SyncRuns(db),
+    runs: new SyncRunStore(db),
     leases: new LeaseStore(
       db,
       options.leaseClockSkewMs === undefined ? {} : { clockSkewMs: options.leaseClockSkewMs },
     ),
-    objects: new ImportedObjects(db, sweepRecords),
+    objects: new ImportedObjectStore(db, sweepRecords),
     sweepRecords,
     deleteProtection: new DeleteProtectionStore(db, options.deleteThresholds),
-    kindLists: new KindLists(db),
-    schedules: new ScheduleOverrides(db),
-    syncStates: new TenantSyncStates(db),
-    webhooks: new WebhookSubscriptions(db, keyRing, tenants.destinations),
-    webhookDeliveries: new WebhookDeliveries(db),
+    kindLists: new KindListStore(db),
+    schedules: new ScheduleOverrideStore(db),
+    syncStates: new TenantSyncStateStore(db),
+    webhooks: new WebhookSubscriptionStore(db, keyRing, tenants.destinations),
+    webhookDeliveries: new WebhookDeliveryStore(db),
   };
 }
 

@@ -41,7 +41,7 @@ interface HeldChunk {
 
 const CHUNK = 5000;
 
-export class SweepRecords {
+export class SweepRecordStore {
   private readonly marks: Collection<SweepMark>;
   private readonly held: Collection<HeldChunk>;
 

@@ -21,7 +21,7 @@ function toRun({ _id, ...rest }: SyncRunDocument): SyncRun {
   return { id: _id.toHexString(), ...rest };
 }
 
-export class SyncRuns {
+export class SyncRunStore {
   readonly collection: Collection<SyncRunDocument>;
 
   constructor(db: Db) {

@@ -17,7 +17,7 @@ interface TenantSyncStateDocument extends TenantSyncState {
   _id: string;
 }
 
-export class TenantSyncStates {
+export class TenantSyncStateStore {
   readonly collection: Collection<TenantSyncStateDocument>;
 
   constructor(db: Db) {

@@ -20,7 +20,7 @@ import {
 } from '../../domain/tenant.js';
 import { ENCRYPTED_FIELDS, TENANT_GROUPS, fieldPath } from '../../domain/tenant-fields.js';
 import { ALL_SCOPES, scopeCovers } from '../../domain/access.js';
-import { AllowedDestinations } from './destinations.js';
+import { AllowedDestinationStore } from './destinations.js';
 import { isEncryptedValue, type KeyRing } from './encryption.js';
 import type { TenantRef } from './imported-objects.js';
 import { isDuplicateKey } from './duplicate-key.js';
@@ -45,10 +45,10 @@ export interface ScopeOption {
 /** Finds the stored certificate a tenant at `hierarchy` may use (at its place or above), or null. */
 export type CertificateCheck = (name: string, hierarchy: string) => Promise<{ thumbprint: string } | null>;
 
-export class TenantRepository {
+export class TenantStore {
   private readonly collection: Collection<TenantDocument>;
   /** The allow-list every tenant's destinations are checked against (when saved and before connecting). */
-  readonly destinations: AllowedDestinations;
+  readonly destinations: AllowedDestinationStore;
 
   constructor(
     db: Db,
@@ -56,7 +56,7 @@ export class TenantRepository {
     private readonly findCertificate: CertificateCheck,
   ) {
     this.collection = db.collection<TenantDocument>(TENANTS_COLLECTION);
-    this.destinations = new AllowedDestinations(db);
+    this.destinations = new AllowedDestinationStore(db);
   }
 
   async ensureIndexes(): Promise<void> {

@@ -30,7 +30,7 @@ export interface DeliveryAttempt {
   response?: string;
 }
 
-export class WebhookDeliveries {
+export class WebhookDeliveryStore {
   readonly collection: Collection<DeliveryAttempt>;
 
   constructor(db: Db) {

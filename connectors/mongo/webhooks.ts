@@ -15,7 +15,7 @@ import {
   type WebhookFilter,
   type WebhookStatus,
 } from '../../domain/webhooks.js';
-import type { AllowedDestinations } from './destinations.js';
+import type { AllowedDestinationStore } from './destinations.js';
 import type { EncryptedValue, KeyRing } from './encryption.js';
 import { isDuplicateKey } from './duplicate-key.js';
 
@@ -47,13 +47,13 @@ export interface Webhook {
 
 const secretContext = (id: ObjectId | string) => `webhook:${String(id)}:secret`;
 
-export class WebhookSubscriptions {
+export class WebhookSubscriptionStore {
   readonly collection: Collection<WebhookDocument>;
 
   constructor(
     db: Db,
     private readonly keyRing: KeyRing,
-    private readonly destinations: AllowedDestinations,
+    private readonly destinations: AllowedDestinationStore,
   ) {
     this.collection = db.collection<WebhookDocument>(WEBHOOKS_COLLECTION);
   }

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteAccess } from '../../api/access.js';
 import { buildApi } from '../../api/server.js';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import type { Role } from '../../domain/access.js';
 import { schedulerId } from '../../queues/schedules.js';
 import type { SyncJobData } from '../../queues/sync-queue.js';
@@ -47,7 +47,7 @@ beforeAll(async () => {
   B.tenant = (await add('provider.resellerB.cust2', 'Shared Name')).id;
   B.other = (await add('provider.resellerB.cust3', 'Beta Secret Customer')).id;
 
-  const runs = new SyncRuns(mongo.db);
+  const runs = new SyncRunStore(mongo.db);
   const heldRun = async (tenantId: string, hierarchy: string, jobId: string) => {
     const run = await runs.recordQueued({
       id: new ObjectId().toHexString(),
@@ -190,7 +190,7 @@ async function bUntouched(): Promise<void> {
   expect(tenant.Tenant.name).toBe('Shared Name');
   expect(tenant.hierarchy).toBe('provider.resellerB.cust2');
   expect(await stores.tenants.show(B.other)).toBeDefined();
-  const run = await new SyncRuns(mongo.db).get(B.run);
+  const run = await new SyncRunStore(mongo.db).get(B.run);
   expect(run?.status).toBe('needs_review');
   const jobs = await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed']);
   expect(jobs.filter((j) => j.data.tenantId === B.tenant || j.data.tenantId === B.other)).toEqual([]);

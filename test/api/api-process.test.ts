@@ -47,7 +47,7 @@ interface ApiProcess {
 
 /** Starts `m365sync api …` and resolves when it listens or exits, whichever comes first. */
 function startApi(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<ApiProcess> {
-  const child = spawn(`${root}node_modules/.bin/tsx`, ['scripts/cli.ts', 'api', '--port', '0', ...args], {
+  const child = spawn(`${root}node_modules/.bin/tsx`, ['cli/cli.ts', 'api', '--port', '0', ...args], {
     cwd: root,
     env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,7 +12,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../api/server.js';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { createTriggerQueue } from '../../queues/schedules.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../connectors/mongo/stores.js';
@@ -150,7 +150,7 @@ beforeAll(async () => {
   token = (await stores.tokens.create({ name: 'away', role: 'admin', scope: '*' }, 'test')).token;
   tenantId = (await stores.tenants.add(validTenantInput())).id;
   queuedRun = (
-    await new SyncRuns(mongo.db).recordQueued({
+    await new SyncRunStore(mongo.db).recordQueued({
       id: new ObjectId().toHexString(),
       tenantId,
       hierarchy: 'provider.customer',

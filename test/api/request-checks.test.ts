@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { apiHostNames, hostOfHeader } from '../../api/access.js';
 import { buildApi } from '../../api/server.js';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 import { validTenantInput, allowFixtureDestinations } from '../support/fixtures.js';
@@ -209,14 +209,14 @@ describe('the actor', () => {
 
     const accepted = await post(`/tenants/${tenantId}/sync`, {});
     expect(accepted.status).toBe(202);
-    const run = await new SyncRuns(mongo.db).get(accepted.body.runId as string);
+    const run = await new SyncRunStore(mongo.db).get(accepted.body.runId as string);
     expect(run?.requestedBy).toBe('ops-portal');
     expect((await jobsOfTenant()).map((j) => j.data.requestedBy)).toEqual(['ops-portal']);
     await queue.obliterate({ force: true });
   });
 
   it('refuses a client-chosen approvedBy and purge requestedBy', async () => {
-    const runId = (await new SyncRuns(mongo.db).list({ tenantId, limit: 1 }))[0]!.id;
+    const runId = (await new SyncRunStore(mongo.db).list({ tenantId, limit: 1 }))[0]!.id;
     const approval = await post(`/runs/${runId}/approve-deletes`, { approvedBy: 'someone-else' });
     expect(approval.status).toBe(400);
     const purge = await post(`/tenants/${tenantId}/purge`, { confirm: true, requestedBy: 'x' }, admin);

@@ -5,7 +5,7 @@
  */
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import type { RunStatus } from '../../domain/sync-run.js';
 import { DEFAULT_SCHEDULE_SETTINGS, defaultPattern, schedulerId } from '../../queues/schedules.js';
 import { callApi, startTestApi, type TestApi } from '../support/api.js';
@@ -23,7 +23,7 @@ beforeAll(async () => {
     viewer = (await stores.tokens.create({ name: 'watcher', role: 'viewer', scope: '*' }, 'test')).token;
     tenantId = (await stores.tenants.add(validTenantInput())).id;
     // Oldest first: a success, a failure (the last run), one running, one waiting.
-    const runs = new SyncRuns(mongo.db);
+    const runs = new SyncRunStore(mongo.db);
     for (const status of ['succeeded', 'failed', 'running', 'queued'] as const) {
       const run = await runs.recordQueued({
         id: new ObjectId().toHexString(),

@@ -8,7 +8,7 @@ import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/server.js';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { printable } from '../../domain/actor.js';
 import { createSyncQueue, SyncJobData } from '../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../connectors/mongo/stores.js';
@@ -112,7 +112,7 @@ describe('control characters in who asked', () => {
   });
 
   it('stored already (an older version, a direct write), are printed escaped by runs list and runs show', async () => {
-    const run = await new SyncRuns(mongo.db).start({
+    const run = await new SyncRunStore(mongo.db).start({
       tenantId,
       hierarchy: 'sys',
       trigger: 'cli',

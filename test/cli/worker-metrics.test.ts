@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { metricsSettings, serveMetrics } from '../../observability/metrics-server.js';
-import { DEFAULT_METRICS_PORT } from '../../scripts/commands/processes.js';
+import { DEFAULT_METRICS_PORT } from '../../cli/commands/processes.js';
 import { parseSettings } from '../../domain/settings.js';
 
 async function listen(env: Record<string, string | undefined>) {

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../api/server.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import type { RunStatus, SyncRun } from '../../domain/sync-run.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';
 import { callApi } from '../support/api.js';
@@ -19,7 +19,7 @@ import { startEngine, type Engine } from './support/engine.js';
 describe('cancel a run, pause the queue', { timeout: 180_000 }, () => {
   let engine: Engine;
   let sim: SimulatedTenant;
-  let runs: SyncRuns;
+  let runs: SyncRunStore;
   let app: FastifyInstance;
   let base: string;
   let token: string;
@@ -36,7 +36,7 @@ describe('cancel a run, pause the queue', { timeout: 180_000 }, () => {
   beforeAll(async () => {
     engine = await startEngine('e2e-cancel', { dataset: { seed: 47, users: 300 } });
     sim = engine.sim;
-    runs = new SyncRuns(engine.mongo.db);
+    runs = new SyncRunStore(engine.mongo.db);
     // Ten users a page: a slowed Graph takes a while over them.
     tenantId = (
       await engine.stores.tenants.add({

@@ -4,21 +4,21 @@
  * as Microsoft documents the parameter. Without it, the Exchange kinds fail saying what is missing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TenantSyncStates } from '../../connectors/mongo/sync-state.js';
+import { TenantSyncStateStore } from '../../connectors/mongo/sync-state.js';
 import { startEngine, type Engine } from './support/engine.js';
 
 const EXCHANGE = ['mailboxes', 'distribution_groups'];
 
 describe('the Exchange organization', { timeout: 180_000 }, () => {
   let engine: Engine;
-  let states: TenantSyncStates;
+  let states: TenantSyncStateStore;
 
   beforeAll(async () => {
     engine = await startEngine('e2e-exchange-org', {
       dataset: { seed: 51, users: 30 },
       enableExchange: true,
     });
-    states = new TenantSyncStates(engine.mongo.db);
+    states = new TenantSyncStateStore(engine.mongo.db);
   }, 120_000);
 
   afterAll(async () => engine?.close());

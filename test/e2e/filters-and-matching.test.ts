@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import type { SyncRun } from '../../domain/sync-run.js';
-import type { TenantRepository } from '../../connectors/mongo/tenants.js';
+import type { TenantStore } from '../../connectors/mongo/tenants.js';
 import { ValidationError } from '../../domain/errors.js';
 import { mailboxes, teamsUsers, type Dataset } from '../../simulators/dataset.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';
@@ -22,7 +22,7 @@ describe('instance filters and Teams-to-Entra matching end to end', { timeout: 1
   let engine: Engine;
   let sim: SimulatedTenant;
   let mongo: TestMongo;
-  let tenants: TenantRepository;
+  let tenants: TenantStore;
   let tenantId: string;
   let ds: Dataset;
 
@@ -100,7 +100,7 @@ describe('instance filters and Teams-to-Entra matching end to end', { timeout: 1
     }
     expect(matched).toBeGreaterThan(0);
     expect(docs.length - matched).toBeGreaterThan(0);
-    const [run] = await new SyncRuns(mongo.db).list({ tenantId, limit: 1 });
+    const [run] = await new SyncRunStore(mongo.db).list({ tenantId, limit: 1 });
     expect(run!.kinds.teams_users?.entraMatch).toEqual({
       matched,
       unmatched: docs.length - matched,

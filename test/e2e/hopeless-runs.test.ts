@@ -4,7 +4,7 @@
  * queue with three attempts allowed and is not retried.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { enqueueSync, waitForRun } from '../../queues/sync-queue.js';
 import { fastQueue } from '../workers/support/harness.js';
 import { startEngine, type Engine } from './support/engine.js';
@@ -24,7 +24,7 @@ describe('a run whose every kind failed with a non-retryable error', { timeout: 
     input['Microsoft 365']!.client_secret = 'not-the-client-secret';
     input['Microsoft Teams']!.tenantPassword = 'not-the-teams-password';
     const tenantId = (await engine.stores.tenants.add(input)).id;
-    const runs = new SyncRuns(engine.mongo.db);
+    const runs = new SyncRunStore(engine.mongo.db);
 
     // Three attempts and a short backoff: a retry, if there were one, would come within the wait.
     const { jobId } = await enqueueSync(

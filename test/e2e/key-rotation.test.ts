@@ -18,7 +18,7 @@ import { TENANTS_COLLECTION } from '../../connectors/mongo/tenants.js';
 import { WEBHOOKS_COLLECTION } from '../../connectors/mongo/webhooks.js';
 import { generateAppCertificate, type AppCertificate } from '../../simulators/graph/certificates.js';
 import { openStores } from '../../connectors/mongo/stores.js';
-import { allowSimulatedTenant } from '../../scripts/in-process.js';
+import { allowSimulatedTenant } from '../../cli/in-process.js';
 import { cli } from '../support/cli.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../api/server.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import type { SyncRun } from '../../domain/sync-run.js';
 import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
 import { BUILT_IN_KIND_LISTS } from '../../domain/kind-lists.js';
@@ -74,7 +74,7 @@ describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
     const first = await cli(env, 'sync', a, '--kinds', 'users,licences', '--wait');
     expect(first.err).not.toMatch(/error/i);
     expect(first.code).toBe(0);
-    const [run] = await new SyncRuns(mongo.db).list({ tenantId: a, limit: 1 });
+    const [run] = await new SyncRunStore(mongo.db).list({ tenantId: a, limit: 1 });
     expect(run!.status).toBe('succeeded');
     expect(run!.kindsRequested).toEqual(['users', 'licences']);
     expect(Object.keys(run!.kinds).sort()).toEqual(['licences', 'users']);
@@ -159,7 +159,7 @@ describe('kind lists and purge end to end', { timeout: 180_000 }, () => {
     for (const k of ENTITY_KINDS)
       expect(aAfter[k.kind], k.kind).toBe(voice.has(k.kind) ? 0 : aBefore[k.kind]);
     expect(await counts(b)).toEqual(bBefore);
-    const [record] = await new SyncRuns(mongo.db).list({ tenantId: a, limit: 1 });
+    const [record] = await new SyncRunStore(mongo.db).list({ tenantId: a, limit: 1 });
     expect(record).toMatchObject({ trigger: 'purge', status: 'succeeded', requestedBy: 'tester@cli' });
     expect(record!.kinds.teams_users?.deleted).toBe(aBefore.teams_users);
 

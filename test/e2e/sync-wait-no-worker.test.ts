@@ -3,8 +3,8 @@
  * and how to start one, keeps waiting, and says when a worker connects; the run then ends as usual.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCliContext } from '../../scripts/commands/context.js';
-import { runCli } from '../../scripts/program.js';
+import { createCliContext } from '../../cli/commands/context.js';
+import { runCli } from '../../cli/program.js';
 import { cli } from '../support/cli.js';
 import { eventually } from '../workers/support/harness.js';
 import { startEngine, type Engine } from './support/engine.js';

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { openStores } from '../../connectors/mongo/stores.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
 import { generateDataset, teamsUsers } from '../../simulators/dataset.js';
@@ -21,7 +21,7 @@ import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { eventually } from '../workers/support/harness.js';
 
-const CLI = fileURLToPath(new URL('../../scripts/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/cli.ts', import.meta.url));
 const PROXY = { username: 'svc-leftover', password: 'Leftover-Proxy-P4ss!' };
 const TEAMS = { username: 'teams-admin@contoso.example', password: 'Teams-P4ss!' };
 
@@ -155,7 +155,7 @@ describe('WinRM shells of stopped and killed workers', { timeout: 120_000 }, () 
     expect(sim.counters.shellsIdleTimedOut).toBe(0);
 
     // The job goes on to completion on the new worker, and MongoDB holds exactly the data set.
-    const runs = new SyncRuns(mongo.db);
+    const runs = new SyncRunStore(mongo.db);
     const finalRun = await eventually(async () => {
       const list = await runs.list({ jobId });
       return list.find((r) => r.status === 'succeeded');

@@ -22,7 +22,7 @@ describe('the folder rules fail the lint', () => {
     ],
     [
       'api/example.ts',
-      "import { table } from '../scripts/commands/tenants.js';",
+      "import { table } from '../cli/commands/tenants.js';",
       /Nothing of the product imports the CLI/,
     ],
     ['domain/example.ts', "import { logger } from '../observability/logger.js';", /domain\/ imports nothing/],
@@ -33,7 +33,7 @@ describe('the folder rules fail the lint', () => {
     ],
     [
       'connectors/graph/example.ts',
-      "import { SyncRuns } from '../mongo/sync-runs.js';",
+      "import { SyncRunStore } from '../mongo/sync-runs.js';",
       /graph\/ uses no other connector/,
     ],
     [
@@ -63,7 +63,7 @@ describe('the folder rules fail the lint', () => {
     ],
     [
       'observability/example.ts',
-      "import { SyncRuns } from '../connectors/mongo/sync-runs.js';",
+      "import { SyncRunStore } from '../connectors/mongo/sync-runs.js';",
       /observability\/ imports only domain/,
     ],
   ])('%s: %s', async (file, source, message) => {
@@ -78,6 +78,7 @@ describe('the folder rules fail the lint', () => {
     ['operations/example.ts', "import { enqueueSync } from '../queues/sync-queue.js';"],
     ['workers/steps/example.ts', "import { SyncError } from '../../domain/errors.js';"],
     ['simulators/winrm/example.ts', "import { NS } from '../../connectors/winrm/wsman.js';"],
+    ['cli/example.ts', "import { startWorker } from '../workers/worker.js';"],
     ['scripts/example.ts', "import { startWorker } from '../workers/worker.js';"],
   ])('%s may: %s', async (file, source) => {
     expect(await importProblems(file, source)).toEqual([]);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
-import { ImportedObjects } from '../../connectors/mongo/imported-objects.js';
+import { ImportedObjectStore } from '../../connectors/mongo/imported-objects.js';
 import { LeaseStore, type WriteFence } from '../../connectors/mongo/leases.js';
 import { SyncError } from '../../domain/errors.js';
 import { storeBackends, testMongo, type TestMongo } from '../support/services.js';
@@ -12,7 +12,7 @@ const users = (ids: number[], name = 'User') =>
 describe.each(storeBackends())('imported objects on $name', ({ uri }) => {
   let mongo: TestMongo;
   let monitored: MongoClient;
-  let objects: ImportedObjects;
+  let objects: ImportedObjectStore;
   let leases: LeaseStore;
   let fence: WriteFence;
   /** Write commands (insert / update / delete) sent to the `users` collection. */
@@ -25,7 +25,7 @@ describe.each(storeBackends())('imported objects on $name', ({ uri }) => {
       if (['insert', 'update', 'delete'].includes(e.commandName) && e.command[e.commandName] === 'users')
         writes.push(e);
     });
-    objects = new ImportedObjects(monitored.db(mongo.db.databaseName));
+    objects = new ImportedObjectStore(monitored.db(mongo.db.databaseName));
     await objects.ensureIndexes();
     leases = new LeaseStore(mongo.db, { clockSkewMs: 0 });
     fence = leases.fence((await leases.acquire(tenant.id, 'test', 60_000))!, 60_000);

@@ -6,7 +6,7 @@
  */
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SweepRecords } from '../../connectors/mongo/sweep-records.js';
+import { SweepRecordStore } from '../../connectors/mongo/sweep-records.js';
 import { SyncError } from '../../domain/errors.js';
 import { storeBackends, testMongo, type TestMongo } from '../support/services.js';
 
@@ -15,14 +15,14 @@ const RACES = 25;
 describe.each(storeBackends())('sweep marks on $name', ({ uri }) => {
   let mongo: TestMongo;
   let other: MongoClient;
-  let a: SweepRecords;
-  let b: SweepRecords;
+  let a: SweepRecordStore;
+  let b: SweepRecordStore;
   beforeAll(async () => {
     mongo = await testMongo('sweep-marks', uri);
     other = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
     await other.connect();
-    a = new SweepRecords(mongo.db);
-    b = new SweepRecords(other.db(mongo.db.databaseName));
+    a = new SweepRecordStore(mongo.db);
+    b = new SweepRecordStore(other.db(mongo.db.databaseName));
   });
   afterAll(async () => {
     await other.close();

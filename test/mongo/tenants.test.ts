@@ -41,7 +41,7 @@ const secretInput = () =>
     },
   });
 
-describe('tenant repository (real MongoDB-wire server)', () => {
+describe('tenant store (real MongoDB-wire server)', () => {
   it('stores no secret in plain text and shows none', async () => {
     const added = await stores.tenants.add(secretInput());
     const secrets = tenantSecrets(await stores.tenants.getDecrypted(added.id));

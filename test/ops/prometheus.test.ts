@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, waitForRun } from '../../queues/sync-queue.js';
 import { openStores } from '../../connectors/mongo/stores.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
-import { allowSimulatedTenant } from '../../scripts/in-process.js';
+import { allowSimulatedTenant } from '../../cli/in-process.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
@@ -216,7 +216,7 @@ describe('metrics scraped by Prometheus', () => {
     expect(count!.value[1]).toBe('1');
     expect((await series('m365sync_tenants'))[0]!.value[1]).toBe('2');
 
-    const recorded = await new SyncRuns(mongo.db).list({ tenantId, limit: 5 });
+    const recorded = await new SyncRunStore(mongo.db).list({ tenantId, limit: 5 });
     expect(recorded.some((r) => r.status === 'succeeded')).toBe(true);
   });
 

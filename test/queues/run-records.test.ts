@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
 import { startWorker, type SyncWorker, type WorkerSettings } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
@@ -22,7 +22,7 @@ describe('sync run records', () => {
   let redis: TestRedis;
   let mongo: TestMongo;
   let queue: Queue<SyncJobData, unknown, string>;
-  let runs: SyncRuns;
+  let runs: SyncRunStore;
   const workers: SyncWorker[] = [];
 
   async function worker(settings: Partial<WorkerSettings> = {}): Promise<SyncWorker> {
@@ -43,7 +43,7 @@ describe('sync run records', () => {
     redis = await testRedis('runrecords');
     mongo = await testMongo('runrecords');
     queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-    runs = new SyncRuns(mongo.db);
+    runs = new SyncRunStore(mongo.db);
     await runs.ensureIndexes();
   });
   afterEach(async () => {
@@ -86,7 +86,7 @@ describe('sync run records', () => {
     await worker();
     const tenantId = await addTenant(mongo.db);
     // A slow insert of the queued record (a loaded MongoDB): the job must not start without it.
-    const slowRuns = new SyncRuns(mongo.db);
+    const slowRuns = new SyncRunStore(mongo.db);
     const insertOne = slowRuns.collection.insertOne.bind(slowRuns.collection);
     slowRuns.collection.insertOne = (async (...args: Parameters<typeof insertOne>) => {
       await new Promise((resolve) => setTimeout(resolve, 500));

@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
-import { KindLists } from '../../connectors/mongo/kind-lists.js';
+import { KindListStore } from '../../connectors/mongo/kind-lists.js';
 import { buildStores } from '../../connectors/mongo/stores.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import type { KindResult } from '../../domain/sync-run.js';
 import { resolveKinds } from '../../domain/kind-lists.js';
 import {
@@ -63,7 +63,7 @@ describe('schedules with kind lists', () => {
   it('runs each tenant’s scheduled kinds', { timeout: 150_000 }, async () => {
     const hourly = await addTenant(mongo.db);
     const nightly = await addTenant(mongo.db);
-    const lists = new KindLists(mongo.db);
+    const lists = new KindListStore(mongo.db);
     await lists.set({ name: 'hourly-licensing', kinds: 'licensing' });
     const a = await setSchedule(
       triggers,
@@ -88,7 +88,7 @@ describe('schedules with kind lists', () => {
       expect(scheduler?.template?.data).toBeDefined();
       await triggers.add(TRIGGER_JOB, scheduler!.template!.data);
     }
-    const runs = new SyncRuns(mongo.db);
+    const runs = new SyncRunStore(mongo.db);
     const finished = async (tenantId: string) => {
       const [run] = await runs.list({ tenantId, limit: 1 });
       return run && run.status === 'succeeded' ? run : undefined;

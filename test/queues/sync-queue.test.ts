@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job, Queue } from 'bullmq';
 import { SyncError } from '../../domain/errors.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { ValidationError } from '../../domain/errors.js';
 import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
 import { redisSettings, redactRedisUrl } from '../../queues/connection.js';
@@ -66,7 +66,7 @@ describe('the tenant-sync queue', () => {
 
   it('gives twenty enqueues during a run exactly one follow-up run', async () => {
     const db = mongo.db;
-    const runs = new SyncRuns(db);
+    const runs = new SyncRunStore(db);
     const tenantId = await addTenant(db);
     const first = await enqueueSync(
       queue,
@@ -178,7 +178,7 @@ describe('the tenant-sync queue', () => {
       return state;
     };
     const db = mongo.db;
-    const runs = new SyncRuns(db);
+    const runs = new SyncRunStore(db);
     const okTenant = await addTenant(db);
     const badTenant = await addTenant(db, 'provider.other');
     const racer = await startWorker({

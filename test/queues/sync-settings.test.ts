@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import { ValidationError } from '../../domain/errors.js';
 import { parseSettings } from '../../domain/settings.js';
-import { EXIT } from '../../scripts/program.js';
+import { EXIT } from '../../cli/program.js';
 import { cli } from '../support/cli.js';
 import { createTriggerQueue } from '../../queues/schedules.js';
 import { createSyncQueue, syncQueueSettings, type SyncJobData } from '../../queues/sync-queue.js';

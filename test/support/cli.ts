@@ -1,5 +1,5 @@
-import { createCliContext } from '../../scripts/commands/context.js';
-import { runCli } from '../../scripts/program.js';
+import { createCliContext } from '../../cli/commands/context.js';
+import { runCli } from '../../cli/program.js';
 
 /** Runs the real `m365sync` program in-process and captures what it prints. */
 export async function cli(

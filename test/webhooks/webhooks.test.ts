@@ -19,7 +19,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/server.js';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import {
   WEBHOOK_DELIVERIES_COLLECTION,
   type DeliveryAttempt,
@@ -149,7 +149,7 @@ const processor: SyncProcessor = (job, signal, ctx) =>
     : fine(job, signal, ctx);
 
 async function syncAndWait(tenantId: string, hierarchy: string): Promise<string> {
-  const runs = new SyncRuns(mongo.db);
+  const runs = new SyncRunStore(mongo.db);
   const { runId } = await enqueueSync(
     syncQueue,
     { tenantId, trigger: 'api', requestedBy: 'webhook-test' },
@@ -353,7 +353,7 @@ describe('webhooks on run completion', () => {
   });
 
   it('a run ended elsewhere (the reaper, a cancel) is delivered by the next pass; one the queue retries is not', async () => {
-    const runs = new SyncRuns(mongo.db);
+    const runs = new SyncRunStore(mongo.db);
     const queued = async () => {
       const id = new ObjectId().toHexString();
       await runs.recordQueued({

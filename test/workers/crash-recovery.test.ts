@@ -9,8 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
-import { ImportedObjects } from '../../connectors/mongo/imported-objects.js';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { ImportedObjectStore } from '../../connectors/mongo/imported-objects.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
@@ -32,7 +32,7 @@ describe('recovery from crashed and zombie workers', () => {
   let redis: TestRedis;
   let mongo: TestMongo;
   let queue: Queue<SyncJobData, unknown, string>;
-  let runs: SyncRuns;
+  let runs: SyncRunStore;
   let child: ChildProcess | undefined;
   let rescuer: SyncWorker | undefined;
 
@@ -66,7 +66,7 @@ describe('recovery from crashed and zombie workers', () => {
     redis = await testRedis('crash');
     mongo = await testMongo('crash');
     queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-    runs = new SyncRuns(mongo.db);
+    runs = new SyncRunStore(mongo.db);
   });
   afterEach(async () => {
     if (child && child.exitCode === null && child.signalCode === null) {
@@ -102,7 +102,7 @@ describe('recovery from crashed and zombie workers', () => {
   it('recovers the job of a worker killed with SIGKILL mid-run, complete and correct', async () => {
     const tenantId = await addTenant(mongo.db);
     // Yesterday's data: 150 users, 50 of which the tenant no longer has.
-    const objects = new ImportedObjects(mongo.db);
+    const objects = new ImportedObjectStore(mongo.db);
     await objects.ensureIndexes();
     await objects.collection('users').insertMany(
       Array.from({ length: 150 }, (_, n) => ({
@@ -195,7 +195,7 @@ describe('recovery from crashed and zombie workers', () => {
     );
     expect(zombiePagesAfter).toEqual([]);
     expect(log.find((e) => e.pid === zombie.pid && e.event === 'error')?.message).toMatch(/lease|cancelled/i);
-    const stored = await new ImportedObjects(mongo.db).collection('users').find({ tenantId }).toArray();
+    const stored = await new ImportedObjectStore(mongo.db).collection('users').find({ tenantId }).toArray();
     expect(stored).toHaveLength(100);
     expect(stored.every((d) => d.data.version === 'fresh')).toBe(true);
   });

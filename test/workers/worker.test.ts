@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
-import { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { SyncError } from '../../domain/errors.js';
 import { createSyncQueue, enqueueSync, SYNC_JOB, type SyncJobData } from '../../queues/sync-queue.js';
 import { startWorker, workerSettings, type SyncWorker, type WorkerSettings } from '../../workers/worker.js';
@@ -21,7 +21,7 @@ describe('the sync worker', () => {
   let redis: TestRedis;
   let mongo: TestMongo;
   let queue: Queue<SyncJobData, unknown, string>;
-  let runs: SyncRuns;
+  let runs: SyncRunStore;
   const workers: SyncWorker[] = [];
 
   async function worker(
@@ -47,7 +47,7 @@ describe('the sync worker', () => {
     redis = await testRedis('worker');
     mongo = await testMongo('worker');
     queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-    runs = new SyncRuns(mongo.db);
+    runs = new SyncRunStore(mongo.db);
   });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.close(500)));

@@ -6,7 +6,7 @@
 import type { KindWriter } from '../../connectors/mongo/kind-writer.js';
 import type { TenantRef } from '../../connectors/mongo/imported-objects.js';
 import type { WriteFence } from '../../connectors/mongo/leases.js';
-import type { SweepRecords } from '../../connectors/mongo/sweep-records.js';
+import type { SweepRecordStore } from '../../connectors/mongo/sweep-records.js';
 import type { HeldDeletes } from '../../domain/sync-run.js';
 import {
   checkSweep,
@@ -32,7 +32,7 @@ export async function guardedSweep(o: {
   runId: string;
   fence: WriteFence;
   writer: KindWriter;
-  records: SweepRecords;
+  records: SweepRecordStore;
   settings: () => Promise<DeleteProtectionSettings>;
 }): Promise<SweepOutcome> {
   const { kind, tenant, runId, fence, writer, records } = o;

@@ -1,14 +1,15 @@
 /**
  * The end-to-end set-up every e2e file shares: a simulated tenant (Graph and two PowerShell proxies),
- * its own MongoDB database and Redis prefix, the stores, the full pull in a worker, the sync queue,
- * and the environment the real CLI needs to reach them. Torn down by `close()`.
+ * its own MongoDB database and Redis prefix, the stores, the in-process engine of the demo
+ * (cli/in-process.ts: the full pull in a worker, the sync queue) with the tests' short timings, and
+ * the environment the real CLI needs to reach them. Torn down by `close()`.
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../../connectors/mongo/encryption.js';
-import { SyncRuns } from '../../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../../connectors/mongo/sync-runs.js';
 import type { SyncRun } from '../../../domain/sync-run.js';
-import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../../queues/sync-queue.js';
+import { enqueueSync, waitForRun, type SyncJobData } from '../../../queues/sync-queue.js';
 import type { GraphRetryOptions } from '../../../connectors/graph/connector.js';
 import type { WinRmSettings } from '../../../connectors/winrm/settings.js';
 import type { DatasetOptions } from '../../../simulators/dataset.js';
@@ -18,9 +19,7 @@ import {
   type SimulatedTenantOptions,
 } from '../../../simulators/m365.js';
 import { openStores, type Stores } from '../../../connectors/mongo/stores.js';
-import { createFullPull } from '../../../workers/full-pull.js';
-import { allowSimulatedTenant } from '../../../scripts/in-process.js';
-import { startWorker, type SyncWorker } from '../../../workers/worker.js';
+import { startInProcessEngine } from '../../../cli/in-process.js';
 import type { ProxyStatus } from '../../../connectors/winrm/index.js';
 import { testEnv } from '../../support/env.js';
 import { keyEntry } from '../../support/keys.js';
@@ -78,33 +77,25 @@ export async function startEngine(
   const keys = options.keys ?? keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
   await options.prepare?.(mongo.db, sim);
   const stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
-  await allowSimulatedTenant(stores, sim);
-  const logger = options.logger ?? quietLogger;
-  const fullPull = createFullPull({
+  const engine = await startInProcessEngine({
+    sim,
     stores,
-    graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix }, retry: options.graphRetry },
-    winrm: { scheme: 'http', affinityKey: label, ...options.winrm },
-    logger,
+    db: mongo.db,
+    redis: { url: redis.url, prefix: redis.prefix },
+    logger: options.logger ?? quietLogger,
+    worker: options.worker,
+    workerSettings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
+    queueSettings: { ...fastQueue, attempts: 1 },
+    graph: { limiter: { keyPrefix: redis.prefix }, retry: options.graphRetry },
+    winrm: options.winrm,
+    affinityKey: label,
   });
-  let worker: SyncWorker | undefined;
-  const startTheWorker = async () => {
-    worker ??= await startWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
-      db: mongo.db,
-      processor: fullPull.processor,
-      settings: { concurrency: 1, lockDurationMs: 30_000, leaseTtlMs: 30_000, leaseClockSkewMs: 0 },
-      queueSettings: { ...fastQueue, attempts: 1 },
-      triggers: false,
-      logger,
-    });
-  };
-  if (options.worker !== false) await startTheWorker();
-  const queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+  const queue = engine.queue;
 
   const runOf = async (jobId: string, tenantId: string) => {
     const end = await waitForRun(queue, jobId, { tenantId, pollMs: 100, timeoutMs: 120_000 });
     if (end.state !== 'completed') throw new Error(`run failed: ${end.reason}`);
-    const run = await new SyncRuns(mongo.db).get((end.result as { runId: string }).runId);
+    const run = await new SyncRunStore(mongo.db).get((end.result as { runId: string }).runId);
     if (!run) throw new Error(`no run record for job ${jobId}`);
     return { run, jobResult: end.result };
   };
@@ -132,12 +123,10 @@ export async function startEngine(
       });
       return (await runOf(jobId, tenantId)).run;
     },
-    startWorker: startTheWorker,
-    proxyStatus: () => fullPull.proxyStatus(),
+    startWorker: engine.startWorker,
+    proxyStatus: engine.proxyStatus,
     async close() {
-      await worker?.close(1000);
-      await fullPull.close();
-      await queue.close();
+      await engine.close(1000);
       await sim.close();
       await redis.close();
       await mongo.close();

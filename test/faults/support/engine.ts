@@ -13,14 +13,14 @@ import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../../connectors/mongo/encryption.js';
-import { SyncRuns } from '../../../connectors/mongo/sync-runs.js';
+import { SyncRunStore } from '../../../connectors/mongo/sync-runs.js';
 import { RUN_STATUSES, type SyncRun } from '../../../domain/sync-run.js';
 import { ENTITY_KINDS } from '../../../domain/entity-kinds.js';
 import { createSyncQueue, type SyncJobData } from '../../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../../connectors/mongo/stores.js';
 import type { Dataset, DatasetOptions } from '../../../simulators/dataset.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../../simulators/m365.js';
-import { allowSimulatedTenant } from '../../../scripts/in-process.js';
+import { allowSimulatedTenant } from '../../../cli/in-process.js';
 import { testEnv } from '../../support/env.js';
 import { expectedIds as expectedIdsOf } from '../expected-data.js';
 import { keyEntry } from '../../support/keys.js';
@@ -70,7 +70,7 @@ export class FaultEngine {
     readonly prefix: string,
     readonly queue: Queue<SyncJobData, unknown, string>,
     readonly stores: Stores,
-    readonly runs: SyncRuns,
+    readonly runs: SyncRunStore,
     readonly tenantId: string,
     private readonly keys: string,
     private readonly dir: string,
@@ -86,7 +86,7 @@ export class FaultEngine {
     const prefix = uniqueName(label);
     const keys = keyEntry(label.replace(/[^A-Za-z0-9_-]/g, ''));
     const stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: keys }));
-    const runs = new SyncRuns(mongo.db);
+    const runs = new SyncRunStore(mongo.db);
     await runs.ensureIndexes();
     await allowSimulatedTenant(stores, sim);
     const tenantId = (await stores.tenants.add(sim.tenantInput)).id;

@@ -50,15 +50,11 @@ export interface RunningProcess {
 
 /** Starts a program (default: the m365sync CLI through tsx) with exactly the given environment. */
 export function start(args: string[], env: NodeJS.ProcessEnv, command?: string): RunningProcess {
-  const child = spawn(
-    command ?? `${root}node_modules/.bin/tsx`,
-    command ? args : ['scripts/cli.ts', ...args],
-    {
-      cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(command ?? `${root}node_modules/.bin/tsx`, command ? args : ['cli/cli.ts', ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));

@@ -37,7 +37,7 @@ export function operatorName(ctx: Pick<CliContext, 'settings'>): string {
   return checkedActor(ctx.settings.M365SYNC_OPERATOR ?? `${userInfo().username}@cli`, 'M365SYNC_OPERATOR');
 }
 
-/** The CLI's context over an environment: `process.env` from scripts/cli.ts, a test's own otherwise. */
+/** The CLI's context over an environment: `process.env` from cli/cli.ts, a test's own otherwise. */
 export function createCliContext(io: CliIo, env: Readonly<Record<string, string | undefined>>): CliContext {
   let settings: Settings | undefined;
   let connection: MongoConnection | undefined;

@@ -1,6 +1,6 @@
 /**
  * The `m365sync` command line, built as a function of its context so tests run the real program
- * in-process; scripts/cli.ts is the process entry point.
+ * in-process; cli/cli.ts is the process entry point.
  */
 import { Command, CommanderError } from 'commander';
 import { SyncError, ValidationError, type FieldProblem } from '../domain/errors.js';

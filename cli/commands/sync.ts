@@ -5,7 +5,7 @@
 import { printable } from '../../domain/actor.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Queue } from 'bullmq';
-import type { SyncRuns } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { RUN_STATUSES, type RunStatus, type SyncRun } from '../../domain/sync-run.js';
 import { exitForStatus, worstExit } from './exit-codes.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
@@ -93,7 +93,7 @@ interface Waited {
 /** Waits for one enqueued sync and returns its outcome (the run record's status when there is one). */
 async function outcomeOf(
   queue: Queue<SyncJobData, unknown, string>,
-  runs: SyncRuns,
+  runs: SyncRunStore,
   tenantId: string,
   enqueued: EnqueueResult,
   timeoutMs: number,
