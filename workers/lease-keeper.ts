@@ -14,8 +14,8 @@
  *   the run (`lease-lost`). A failed renewal (MongoDB away) is tried again at the next tick.
  */
 import type { Logger } from 'pino';
-import type { Lease, LeaseStore } from '../connectors/mongo/leases.js';
-import type { SyncRuns } from '../connectors/mongo/sync-runs.js';
+import type { Lease } from '../connectors/mongo/leases.js';
+import type { Stores } from '../connectors/mongo/stores.js';
 import { runErrorOf } from '../domain/sync-run.js';
 
 export const LEASE_LOST = 'lease-lost';
@@ -23,8 +23,8 @@ export const LEASE_LAPSING = 'lease-lapsing';
 export const CANCEL_REQUESTED = 'cancel requested';
 
 export interface LeaseKeeperOptions {
-  leases: Pick<LeaseStore, 'renew'>;
-  runs: Pick<SyncRuns, 'cancelRequest'>;
+  leases: Pick<Stores['leases'], 'renew'>;
+  runs: Pick<Stores['runs'], 'cancelRequest'>;
   /** The lease the run acquired. */
   lease: Lease;
   ttlMs: number;
