@@ -3,6 +3,8 @@
  * outcome of each kind, and how a run's status follows from its kinds' outcomes. Pure types and
  * rules; the store is connectors/mongo/sync-runs.ts.
  */
+import { SyncError } from './errors.js';
+
 export const RUN_STATUSES = [
   'queued',
   'running',
@@ -118,4 +120,10 @@ export function runStatusOf(summary: RunSummary): 'succeeded' | 'partial' | 'nee
 
 export function firstKindError(summary: RunSummary): RunError | undefined {
   return Object.values(summary.kinds).find((r) => r.error)?.error;
+}
+
+/** An error as a run record (and the worker's log) keeps it: a SyncError's code, else TRANSIENT. */
+export function runErrorOf(error: unknown): RunError {
+  if (error instanceof SyncError) return { code: error.code, message: error.message };
+  return { code: 'TRANSIENT', message: error instanceof Error ? error.message : String(error) };
 }

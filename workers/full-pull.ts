@@ -162,8 +162,8 @@ export function createFullPull(options: FullPullOptions): FullPull {
       });
       if (kind === 'teams_users') {
         attachTeamsMatching(run, {
-          users: ctx.writer('users'),
-          storedUsers: () => ctx.objects.storedKeys('users', ctx.tenant.id),
+          seenUser: (id) => ctx.seen('users', id),
+          storedUsers: () => ctx.stored('users'),
           graphUsers,
           waitMs: env.SYNC_TEAMS_MATCH_WAIT_MS,
           option: tenant['Sync Filters']?.unmatched_teams_users ?? DEFAULT_UNMATCHED_TEAMS_USERS,

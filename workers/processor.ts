@@ -1,15 +1,18 @@
 /**
  * The contract between the worker process (workers/worker.ts) and the full pull (workers/full-pull.ts):
  * the worker takes a job, acquires the tenant's lease, records the run, and calls a SyncProcessor with
- * everything it needs to write safely; the processor returns the per-kind outcome.
+ * a RunContext; the processor returns the per-kind outcome.
+ *
+ * The context is narrow on purpose: every write and delete it offers goes through the run's fence
+ * (workers/run-context.ts builds it), and it hands out no database, no store and no unguarded sweep,
+ * so the fencing guarantee does not depend on a processor choosing not to bypass it. What a processor
+ * needs besides (the tenant's secrets, its certificate, its kept state) it is given when it is made
+ * (createFullPull's `stores`).
  */
 import type { Job } from 'bullmq';
-import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
-import type { ImportedObjectStore, PageCounts, TenantRef } from '../connectors/mongo/imported-objects.js';
-import type { KindWriter } from '../connectors/mongo/kind-writer.js';
-import type { WriteFence } from '../connectors/mongo/leases.js';
-import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
+import type { PageCounts, TenantRef } from '../connectors/mongo/imported-objects.js';
+import type { StoredKeys } from '../connectors/mongo/stored-keys.js';
 import type { KindResult, RunStatus, RunSummary } from '../domain/sync-run.js';
 import type { SyncJobData, SyncProgress } from '../queues/sync-queue.js';
 import type { SweepOutcome } from './steps/guarded-sweep.js';
@@ -17,27 +20,16 @@ import type { SweepOutcome } from './steps/guarded-sweep.js';
 export interface RunContext {
   /** The `sync_runs` id of this attempt; stamped on every document the run writes (`syncRunId`). */
   runId: string;
-  jobId: string;
-  attempt: number;
   /** The tenant's id and its place in the hierarchy, read when the run started. */
   tenant: TenantRef;
   /** Kinds asked for (undefined: the tenant's whole sync plan). */
   kinds?: string[];
-  /** The tenant lease's fence: pass it to every write and sweep. */
-  fence: WriteFence;
-  objects: ImportedObjectStore;
-  runs: SyncRunStore;
-  db: Db;
   logger: Logger;
-  /** The run's writer of a kind (one per kind and run): what it stored, what the run saw. */
-  writer(kind: string): KindWriter;
   /**
-   * Writes one page of a kind through the kind's writer; returns what the page changed in the kind's
-   * counts (an object delivered again in the same run is not counted again).
+   * Writes one page of a kind through the run's writer of the kind (fenced); returns what the page
+   * changed in the kind's counts (an object delivered again in the same run is not counted again).
    */
   writePage(kind: string, objects: readonly Record<string, unknown>[]): Promise<PageCounts>;
-  /** Sweeps a completed kind through its writer (unguarded). */
-  sweep(kind: string): Promise<number>;
   /**
    * Sweeps a completed kind behind mass-delete protection: either deletes what the run did not see,
    * or holds the sweep back and says why (the kind then ends `needs_review`).
@@ -47,6 +39,15 @@ export interface RunContext {
   progress(progress: SyncProgress): Promise<void>;
   /** Records a kind's outcome in `sync_runs` as soon as it is known. */
   recordKind(kind: string, result: KindResult): Promise<void>;
+  /**
+   * Reads the kind's stored picture for the run's writer now (after raising the kind's read mark),
+   * so the read overlaps the source's connect and first pages; a failure surfaces at the first write.
+   */
+  prepare(kind: string): Promise<void>;
+  /** Whether this run has seen (written or confirmed) the object of the kind. */
+  seen(kind: string, externalId: string): Promise<boolean>;
+  /** The tenant's objects of a kind as stored now (a read of its own, not the run's picture). */
+  stored(kind: string): Promise<StoredKeys>;
 }
 
 /** What a finished job returns (BullMQ `returnvalue`), and what `sync --wait` prints. */

@@ -3,13 +3,16 @@
  *
  * Around the SyncProcessor it provides:
  * - the tenant's MongoDB lease, acquired at the start (a live lease held by another run puts the job
- *   back as delayed, without using an attempt), kept by the lease keeper (below), released at the end;
+ *   back as delayed, without using an attempt), kept by the lease keeper, released at the end;
  * - the run record in `sync_runs`: the request's `queued` record (job data `runId`) becomes the running
  *   run (→ succeeded / partial / needs_review / failed / cancelled); a job whose tenant was deleted
  *   ends its record `failed` NOT_FOUND;
- * - the lease keeper: renews the lease every sixth of its time and cancels the run itself when the
- *   lease is about to lapse without a successful renewal (MongoDB hangs or refuses connections), so a
- *   run never goes on writing on a lease it may have lost, and its job ends for the follow-up to run;
+ * - the lease keeper (workers/lease-keeper.ts), one per run: renews the lease every sixth of its time
+ *   and cancels the run itself when the lease is about to lapse without a successful renewal (MongoDB
+ *   hangs or refuses connections), so a run never goes on writing on a lease it may have lost, and its
+ *   job ends for the follow-up to run;
+ * - the run's narrow context (workers/run-context.ts): every write and sweep behind the lease's fence,
+ *   which refuses once the run is cancelled;
  * - the run reaper (workers/run-reaper.ts), every SYNC_REAPER_INTERVAL_MS and when a run starts: ends
  *   the records whose job failed, vanished or was never picked up;
  * - cancellation: one AbortSignal that fires when the BullMQ lock cannot be renewed
@@ -35,14 +38,12 @@ import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { SyncError } from '../domain/errors.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
-import type { KindWriter } from '../connectors/mongo/kind-writer.js';
-import type { Lease, WriteFence } from '../connectors/mongo/leases.js';
+import type { Lease } from '../connectors/mongo/leases.js';
 import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
 import { buildStores } from '../connectors/mongo/stores.js';
 import type { KindResult, RunError } from '../domain/sync-run.js';
-import type { DeleteProtectionSettings, SourceThresholds } from '../domain/delete-protection.js';
+import type { SourceThresholds } from '../domain/delete-protection.js';
 import { spread } from '../connectors/retry.js';
-import { guardedSweep } from './steps/guarded-sweep.js';
 import { workerConnection, type RedisSettings } from '../queues/connection.js';
 import {
   createSyncQueue,
@@ -53,8 +54,10 @@ import {
 } from '../queues/sync-queue.js';
 import { RunReaper } from './run-reaper.js';
 import { logger as defaultLogger } from '../observability/logger.js';
-import type { JobResult, RunContext, SyncProcessor } from './processor.js';
-import { firstKindError, runStatusOf } from '../domain/sync-run.js';
+import type { JobResult, SyncProcessor } from './processor.js';
+import { createRunContext } from './run-context.js';
+import { keepLease, LEASE_LAPSING } from './lease-keeper.js';
+import { firstKindError, runErrorOf as errorOf, runStatusOf } from '../domain/sync-run.js';
 import { startTriggerWorker } from './trigger-worker.js';
 import { syncMetrics } from './metrics.js';
 
@@ -125,13 +128,6 @@ export interface SyncWorker {
 
 const SHUTDOWN = 'shutdown';
 const LOCK_LOST = 'lock-lost';
-const LEASE_LAPSING = 'lease-lapsing';
-const CANCEL_REQUESTED = 'cancel requested';
-
-function errorOf(error: unknown): RunError {
-  if (error instanceof SyncError) return { code: error.code, message: error.message };
-  return { code: 'TRANSIENT', message: error instanceof Error ? error.message : String(error) };
-}
 
 function withoutHeldIds(kinds: Record<string, KindResult>): Record<string, KindResult> {
   const out: Record<string, KindResult> = {};
@@ -166,7 +162,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     ...(options.deleteThresholds ? { deleteThresholds: options.deleteThresholds } : {}),
     leaseClockSkewMs: settings.leaseClockSkewMs,
   });
-  const { leases, objects, sweepRecords, runs, deleteProtection: protection } = stores;
+  const { leases, objects, runs } = stores;
   await objects.ensureIndexes();
   await leases.ensureIndexes();
   await runs.ensureIndexes();
@@ -282,65 +278,19 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     if (bullSignal?.aborted) abort(String(bullSignal.reason ?? SHUTDOWN));
     bullSignal?.addEventListener('abort', () => abort(String(bullSignal.reason ?? SHUTDOWN)), { once: true });
 
-    let lease: Lease | null = initialLease;
-    let leaseLost = false;
-    let renewing = false;
-    // The run's record, once claimed: the keeper reads an operator's cancel request on it at each tick.
-    let runId: string | undefined = undefined;
-    let cancelledBy: string | undefined;
-    let readingCancel = false;
-    const readCancelRequest = (id: string) => {
-      if (readingCancel) return;
-      readingCancel = true;
-      runs
-        .cancelRequest(id)
-        .then(
-          (request) => {
-            if (!request || controller.signal.aborted) return;
-            cancelledBy = request.by;
-            log.info({ jobId: job.id, runId: id, by: request.by }, 'cancel requested; run stopping');
-            abort(`${CANCEL_REQUESTED} by ${request.by}`);
-          },
-          (error: unknown) =>
-            log.warn({ err: errorOf(error), jobId: job.id }, 'could not read cancel request; retrying'),
-        )
-        .finally(() => (readingCancel = false));
-    };
-    // The lease is ours until `lease.expiresAt` (our clock, taken before the renewal was sent). With
-    // no successful renewal by the time less than a sixth of it is left, the run cancels itself: the
-    // processor stops (or is abandoned), and every MongoDB operation is bounded by the driver's timeouts.
-    const keeper = setInterval(
-      () => {
-        if (!lease) return;
-        if (Date.now() >= lease.expiresAt.getTime() - stopMarginMs) {
-          log.warn(
-            { jobId: job.id, tenantId: tenant.id },
-            'lease about to lapse without renewal; run cancelled',
-          );
-          abort(LEASE_LAPSING);
-          return;
-        }
-        if (runId) readCancelRequest(runId);
-        if (renewing) return;
-        renewing = true;
-        leases
-          .renew(lease, settings.leaseTtlMs)
-          .then(
-            (renewed) => {
-              if (renewed) lease = renewed;
-              else if (lease) {
-                leaseLost = true;
-                lease = null;
-                abort('lease-lost');
-              }
-            },
-            (error: unknown) =>
-              log.warn({ err: errorOf(error), jobId: job.id }, 'lease renewal failed; retrying'),
-          )
-          .finally(() => (renewing = false));
-      },
-      Math.max(50, Math.floor(settings.leaseTtlMs / 6)),
-    );
+    // Renews the lease and reads cancel requests until the run ends (workers/lease-keeper.ts).
+    const keeper = keepLease({
+      leases,
+      runs,
+      lease: initialLease,
+      ttlMs: settings.leaseTtlMs,
+      tickMs: stopMarginMs,
+      signal: controller.signal,
+      stop: abort,
+      jobId: String(job.id),
+      tenantId: tenant.id,
+      logger: log,
+    });
 
     const attempt = job.attemptsStarted || job.attemptsMade + 1;
     let run: Awaited<ReturnType<SyncRunStore['start']>>;
@@ -359,67 +309,24 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       });
     } catch (error) {
       // MongoDB refused the run's record: nothing ran; stop keeping the lease and let the job retry.
-      clearInterval(keeper);
+      const lease = keeper.stop();
       if (lease) await leases.release(lease).catch(() => undefined);
       throw error;
     }
-    runId = run.id;
+    keeper.watchCancel(run.id);
     // Requests of this tenant that this run makes moot (a follow-up replaced by a later one) end now.
     void reap({ tenantId: tenant.id });
-    const leaseFence = leases.fence(initialLease, settings.leaseTtlMs);
-    // Once the run is cancelled it writes nothing more, whatever its processor still has in flight.
-    const fence: WriteFence = {
-      tenantId: leaseFence.tenantId,
-      token: leaseFence.token,
-      assertCurrent: () => {
-        if (controller.signal.aborted)
-          return Promise.reject(
-            new SyncError(
-              'CANCELLED',
-              `The sync run was cancelled (${abortReason}); it writes nothing more.`,
-            ),
-          );
-        return leaseFence.assertCurrent();
-      },
-    };
     const runLog = log.child({ runId: run.id, jobId: job.id, tenantId: tenant.id });
-    // Read once per run, when the first sweep needs them: one run applies one set of thresholds.
-    let protectionSettings: Promise<DeleteProtectionSettings> | undefined;
-    const settingsOnce = () => (protectionSettings ??= protection.settings());
-    // One writer per kind for the whole run: it holds the kind's stored picture and what the run saw.
-    const writers = new Map<string, KindWriter>();
-    const writerOf = (kind: string): KindWriter => {
-      let writer = writers.get(kind);
-      if (!writer) writers.set(kind, (writer = objects.writer(kind, tenant, run.id, fence)));
-      return writer;
-    };
-    const ctx: RunContext = {
+    const ctx = createRunContext({
       runId: run.id,
-      jobId: String(job.id),
-      attempt,
       tenant,
       ...(data.kinds ? { kinds: data.kinds } : {}),
-      fence,
-      objects,
-      runs,
-      db,
+      fence: leases.fence(initialLease, settings.leaseTtlMs),
+      cancelled: () => (controller.signal.aborted ? String(abortReason) : undefined),
+      stores,
+      progress: (p) => job.updateProgress(p),
       logger: runLog,
-      writer: writerOf,
-      writePage: (kind, page) => writerOf(kind).write(page),
-      sweep: (kind) => writerOf(kind).sweep(),
-      guardedSweep: (kind) =>
-        guardedSweep({
-          kind,
-          tenant,
-          runId: run.id,
-          fence,
-          writer: writerOf(kind),
-          records: sweepRecords,
-          settings: settingsOnce,
-        }),
-      progress: (p) => job.updateProgress({ ...p, runId: run.id }),
-      recordKind: (kind, result) => runs.recordKind(run.id, kind, result),
-    };
+    });
     runLog.info({ attempt, trigger: data.trigger }, 'sync run started');
 
     // The kinds of a run whose every kind failed, or that an operator cancelled: recorded with its end,
@@ -432,10 +339,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       const summary = await Promise.race([processing, abandonedAfterAbort()]);
       const status = runStatusOf(summary);
       const durationMs = Date.now() - started;
-      if (cancelledBy !== undefined) {
+      if (keeper.cancelledBy !== undefined) {
         // Kinds that finished before the cancel keep their results; the run as a whole is cancelled.
         failedKinds = summary.kinds;
-        throw new SyncError('CANCELLED', `The sync run was cancelled by ${cancelledBy}.`);
+        throw new SyncError('CANCELLED', `The sync run was cancelled by ${keeper.cancelledBy}.`);
       }
       if (status === 'failed' && Object.keys(summary.kinds).length > 0) {
         failedKinds = summary.kinds;
@@ -459,12 +366,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       };
     } catch (error) {
       const durationMs = Date.now() - started;
-      const runError: RunError = leaseLost
+      const runError: RunError = keeper.leaseLost
         ? { code: 'LEASE_LOST', message: 'The run lost its tenant lease to a newer run and stopped writing.' }
-        : cancelledBy !== undefined
+        : keeper.cancelledBy !== undefined
           ? {
               code: 'CANCELLED',
-              message: `Cancelled by ${cancelledBy} while running; it stopped writing and swept nothing more.`,
+              message: `Cancelled by ${keeper.cancelledBy} while running; it stopped writing and swept nothing more.`,
             }
           : abortReason === LEASE_LAPSING
             ? {
@@ -503,7 +410,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
           throw new DelayedError();
         }
         // An operator's cancel is final: no retry (a kept follow-up request still runs after it).
-        if (cancelledBy !== undefined) throw new UnrecoverableError(`${runError.code}: ${runError.message}`);
+        if (keeper.cancelledBy !== undefined)
+          throw new UnrecoverableError(`${runError.code}: ${runError.message}`);
         throw error instanceof Error ? error : new Error(String(error));
       }
       const retryable = error instanceof SyncError ? error.retryable : true;
@@ -523,7 +431,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       if (!retryable) throw new UnrecoverableError(`${runError.code}: ${runError.message}`);
       throw error instanceof Error ? error : new Error(String(error));
     } finally {
-      clearInterval(keeper);
+      const lease = keeper.stop();
       // Releasing after the processor returned (or was abandoned: its fence refuses) is safe: this run
       // writes nothing more. Bounded, like the record's end: a MongoDB that hangs must not keep the job.
       if (lease) await within(leases.release(lease), stopMarginMs);

@@ -16,6 +16,7 @@ import {
   fastWorker,
   jobCounts,
   quietLogger,
+  sweepFreely,
 } from '../workers/support/harness.js';
 
 describe('sync run records', () => {
@@ -31,6 +32,7 @@ describe('sync run records', () => {
       db: mongo.db,
       processor: testProcessor(mongo.db, { pages: 2, pageSize: 5, delayMs: 20, version: 'v' }),
       settings: { ...fastWorker, ...settings },
+      deleteThresholds: sweepFreely,
       queueSettings: fastQueue,
       triggers: false,
       logger: quietLogger,
@@ -131,6 +133,7 @@ describe('sync run records', () => {
       db: mongo.db,
       processor: testProcessor(mongo.db, { pages: 8, pageSize: 5, delayMs: 250, version: 'v' }),
       settings: { ...fastWorker, reaperIntervalMs: 100, enqueueGraceMs: 100 },
+      deleteThresholds: sweepFreely,
       queueSettings: fastQueue,
       triggers: false,
       logger: quietLogger,

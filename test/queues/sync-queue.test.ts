@@ -15,6 +15,7 @@ import {
   fastWorker,
   jobCounts,
   quietLogger,
+  sweepFreely,
 } from '../workers/support/harness.js';
 import { parseSettings } from '../../domain/settings.js';
 
@@ -90,6 +91,7 @@ describe('the tenant-sync queue', () => {
       processor: testProcessor(db, { pages: 6, pageSize: 5, delayMs: 150, version: 'v1' }),
       settings: fastWorker,
       queueSettings: fastQueue,
+      deleteThresholds: sweepFreely,
       triggers: false,
       logger: quietLogger,
     });
@@ -192,6 +194,7 @@ describe('the tenant-sync queue', () => {
       },
       settings: fastWorker,
       queueSettings: fastQueue,
+      deleteThresholds: sweepFreely,
       triggers: false,
       logger: quietLogger,
     });

@@ -14,7 +14,7 @@ import { createSyncQueue, syncQueueSettings, type SyncJobData } from '../../queu
 import { startWorker } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { testProcessor } from '../workers/support/test-processor.js';
-import { addTenant, eventually, fastWorker, quietLogger } from '../workers/support/harness.js';
+import { addTenant, eventually, fastWorker, quietLogger, sweepFreely } from '../workers/support/harness.js';
 
 describe('sync retry settings', () => {
   let redis: TestRedis;
@@ -69,6 +69,7 @@ describe('sync retry settings', () => {
       db: mongo.db,
       processor: testProcessor(mongo.db, { pages: 1, pageSize: 1, delayMs: 0, version: 'v1' }),
       settings: { ...fastWorker, concurrency: 1 },
+      deleteThresholds: sweepFreely,
       logger: quietLogger,
       queueSettings: syncQueueSettings(parseSettings({ SYNC_ATTEMPTS: '7', SYNC_BACKOFF_MS: '4321' })),
     });

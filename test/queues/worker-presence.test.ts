@@ -9,7 +9,7 @@ import { connectedWorkers, watchWorkers } from '../../queues/worker-presence.js'
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { testProcessor } from '../workers/support/test-processor.js';
-import { eventually, fastQueue, fastWorker, quietLogger } from '../workers/support/harness.js';
+import { eventually, fastQueue, fastWorker, quietLogger, sweepFreely } from '../workers/support/harness.js';
 
 describe('sync workers connected to the queue', () => {
   let redis: TestRedis;
@@ -41,6 +41,7 @@ describe('sync workers connected to the queue', () => {
         db: mongo.db,
         processor: testProcessor(mongo.db, { pages: 1, pageSize: 1, delayMs: 0, version: 'v1' }),
         settings: fastWorker,
+        deleteThresholds: sweepFreely,
         queueSettings: fastQueue,
         triggers: false,
         logger: quietLogger,

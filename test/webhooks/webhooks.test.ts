@@ -49,7 +49,7 @@ import { cli } from '../support/cli.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { addTenant, eventually, fastQueue, fastWorker } from '../workers/support/harness.js';
+import { addTenant, eventually, fastQueue, fastWorker, sweepFreely } from '../workers/support/harness.js';
 import { testProcessor } from '../workers/support/test-processor.js';
 
 interface Received {
@@ -205,6 +205,7 @@ beforeAll(async () => {
     processor,
     settings: fastWorker,
     queueSettings: fastQueue,
+    deleteThresholds: sweepFreely,
     triggers: false,
     logger,
     onRunsEnded: () => void webhooks.nudge(),

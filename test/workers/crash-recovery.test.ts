@@ -24,6 +24,7 @@ import {
   jobCounts,
   logOf,
   quietLogger,
+  sweepFreely,
 } from './support/harness.js';
 
 const CHILD = fileURLToPath(new URL('./support/child-worker.ts', import.meta.url));
@@ -92,6 +93,7 @@ describe('recovery from crashed and zombie workers', () => {
       processor: testProcessor(mongo.db, { pages: 5, pageSize: 20, delayMs: 50, version }),
       settings: fastWorker,
       queueSettings: fastQueue,
+      deleteThresholds: sweepFreely,
       triggers: false,
       workerId: 'rescuer',
       logger: quietLogger,

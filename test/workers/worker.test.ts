@@ -14,6 +14,7 @@ import {
   jobCounts,
   quietLogger,
   runIntervals,
+  sweepFreely,
 } from './support/harness.js';
 import { parseSettings } from '../../domain/settings.js';
 
@@ -34,6 +35,7 @@ describe('the sync worker', () => {
       db: mongo.db,
       processor: testProcessor(mongo.db, options),
       settings: { ...fastWorker, ...settings },
+      deleteThresholds: sweepFreely,
       queueSettings: fastQueue,
       triggers: false,
       workerId: id,

@@ -31,10 +31,7 @@ export class KindRun {
   ) {
     // Read the kind's stored picture now, while the source is still connecting and paging: on an
     // unchanged night that read is most of the store's work (an error surfaces at the first write).
-    ctx
-      .writer(kind)
-      .stored()
-      .catch(() => undefined);
+    ctx.prepare(kind).catch(() => undefined);
   }
 
   get settled(): boolean {

@@ -14,7 +14,6 @@
  * With the tenant option `skip`, unmatched Teams users are left out (their stored copies then leave
  * through the sweep, under delete protection); the counts go into the kind's run record.
  */
-import type { KindWriter } from '../../connectors/mongo/kind-writer.js';
 import type { StoredKeys } from '../../connectors/mongo/stored-keys.js';
 import {
   addMatchCounts,
@@ -29,8 +28,8 @@ export type GraphUsersOutcome = 'completed' | 'failed' | 'absent';
 export function attachTeamsMatching(
   run: KindRun,
   o: {
-    /** This run's writer of Graph users (what it saw). */
-    users: KindWriter;
+    /** Whether this run saw the Graph user (written or confirmed). */
+    seenUser: (externalId: string) => Promise<boolean>;
     /** The tenant's stored users, read once if needed. */
     storedUsers: () => Promise<StoredKeys>;
     graphUsers: Promise<GraphUsersOutcome>;
@@ -58,7 +57,7 @@ export function attachTeamsMatching(
     // In memory: this run's users if they completed, else the stored ones (read once).
     const found = new Set<string>();
     if (graph === 'completed') {
-      for (const id of ids) if (await o.users.seen(id)) found.add(id.toLowerCase());
+      for (const id of ids) if (await o.seenUser(id)) found.add(id.toLowerCase());
     } else if (ids.length > 0) {
       const stored = (storedUsers ??= o.storedUsers());
       for (const id of ids) if ((await stored).find(id) !== undefined) found.add(id.toLowerCase());

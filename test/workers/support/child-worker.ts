@@ -6,6 +6,7 @@ import { MongoClient } from 'mongodb';
 import { startWorker } from '../../../workers/worker.js';
 import { createLogger } from '../../../observability/logger.js';
 import { testProcessor } from './test-processor.js';
+import { sweepFreely } from './harness.js';
 
 const env = process.env;
 const client = new MongoClient(env.CHILD_MONGODB_URI ?? 'mongodb://127.0.0.1:27017');
@@ -28,6 +29,7 @@ const worker = await startWorker({
     leaseClockSkewMs: 0,
     leaseRetryMs: 300,
   },
+  deleteThresholds: sweepFreely,
   triggers: false,
   workerId: 'child',
   logger: createLogger({ level: 'warn' }),

@@ -2,6 +2,7 @@
 import { ObjectId, type Db } from 'mongodb';
 import type { Queue } from 'bullmq';
 import { createLogger } from '../../../observability/logger.js';
+import type { SourceThresholds } from '../../../domain/delete-protection.js';
 import type { SyncQueueSettings } from '../../../queues/sync-queue.js';
 import type { WorkerSettings } from '../../../workers/worker.js';
 import type { LogEntry } from './test-processor.js';
@@ -17,6 +18,12 @@ export const fastWorker: Partial<WorkerSettings> = {
   leaseRetryMs: 200,
   shutdownGraceMs: 1000,
 };
+
+/**
+ * Delete thresholds for workers that run the test processor: its guarded sweep deletes whatever its
+ * run did not see (what the engine's tests check), as mass-delete protection switched off would.
+ */
+export const sweepFreely: SourceThresholds = { graph: { percent: 100 } };
 
 export const fastQueue: SyncQueueSettings = {
   attempts: 2,

@@ -1,6 +1,7 @@
 /**
  * A stand-in for the full pull, for the engine's tests: writes `pages` pages of `users` through the
- * run context (so through the lease's fence), sleeping `delayMs` between pages, then sweeps. Every
+ * run context (so through the lease's fence), sleeping `delayMs` between pages, then sweeps (guarded,
+ * as the full pull does: a held sweep ends the kind `needs_review`). Every
  * run records when it started and ended, and every page it actually wrote, in `test_log` — the
  * tests check overlap and zombie writes from there.
  */
@@ -68,7 +69,13 @@ export function testProcessor(db: Db, options: TestProcessorOptions): SyncProces
         result.unchanged += counts.unchanged;
         await ctx.progress({ kind: 'users', objects: (page + 1) * options.pageSize, phase: 'page' });
       }
-      result.deleted = await ctx.sweep('users');
+      // The guarded sweep, like the full pull's: the engine's tests start their workers with
+      // `sweepFreely` (harness.ts), so mass-delete protection lets their sweeps through.
+      const swept = await ctx.guardedSweep('users');
+      if ('held' in swept) {
+        result.status = 'needs_review';
+        result.held = swept.held;
+      } else result.deleted = swept.deleted;
       result.durationMs = Date.now() - started;
       await ctx.recordKind('users', result);
       return { kinds: { users: result } };

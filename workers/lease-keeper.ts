@@ -1,0 +1,118 @@
+/**
+ * The lease keeper of one run: keeps the tenant's lease alive while the run goes on, and stops the
+ * run (through the worker's `stop`) when it must not go on writing. Pulled out of the worker the way
+ * BullMQ pulls its LockManager out of Worker: the worker starts one per run, tells it the run's id
+ * once the record is claimed, and stops it at the end.
+ *
+ * At each tick (every `tickMs`, a sixth of the lease time in the worker):
+ * - when less than one tick is left before the lease expires (our clock, taken before the renewal
+ *   was sent) with no successful renewal, the run is stopped (`lease-lapsing`): MongoDB hangs or
+ *   refuses connections, and a run must never go on writing on a lease it may have lost;
+ * - an operator's cancel request on the run's record is read (operations/cancel-run.ts); the record is
+ *   the channel because it reaches whichever worker holds the run, and the keeper already ticks;
+ * - the lease is renewed (one renewal at a time); a renewal refused because a newer lease exists stops
+ *   the run (`lease-lost`). A failed renewal (MongoDB away) is tried again at the next tick.
+ */
+import type { Logger } from 'pino';
+import type { Lease } from '../connectors/mongo/leases.js';
+import type { Stores } from '../connectors/mongo/stores.js';
+import { runErrorOf } from '../domain/sync-run.js';
+
+export const LEASE_LOST = 'lease-lost';
+export const LEASE_LAPSING = 'lease-lapsing';
+export const CANCEL_REQUESTED = 'cancel requested';
+
+export interface LeaseKeeperOptions {
+  leases: Pick<Stores['leases'], 'renew'>;
+  runs: Pick<Stores['runs'], 'cancelRequest'>;
+  /** The lease the run acquired. */
+  lease: Lease;
+  ttlMs: number;
+  tickMs: number;
+  /** The run's signal: a cancel request read after it aborted changes nothing. */
+  signal: AbortSignal;
+  /** Stops the run with a reason (`lease-lost`, `lease-lapsing`, `cancel requested by …`). */
+  stop(reason: string): void;
+  jobId: string;
+  tenantId: string;
+  logger: Logger;
+}
+
+export interface LeaseKeeper {
+  /** From now on, read an operator's cancel request on this run's record at each tick. */
+  watchCancel(runId: string): void;
+  /** Who asked to cancel the run, once the keeper has read the request (it stopped the run). */
+  readonly cancelledBy: string | undefined;
+  /** A newer run took the lease (the keeper stopped the run). */
+  readonly leaseLost: boolean;
+  /** Stops ticking; returns the lease as last renewed, to release (null once lost). */
+  stop(): Lease | null;
+}
+
+export function keepLease(o: LeaseKeeperOptions): LeaseKeeper {
+  const { jobId, tenantId, logger: log } = o;
+  let lease: Lease | null = o.lease;
+  let leaseLost = false;
+  let renewing = false;
+  let runId: string | undefined;
+  let cancelledBy: string | undefined;
+  let readingCancel = false;
+
+  const readCancelRequest = (id: string) => {
+    if (readingCancel) return;
+    readingCancel = true;
+    o.runs
+      .cancelRequest(id)
+      .then(
+        (request) => {
+          if (!request || o.signal.aborted) return;
+          cancelledBy = request.by;
+          log.info({ jobId, runId: id, by: request.by }, 'cancel requested; run stopping');
+          o.stop(`${CANCEL_REQUESTED} by ${request.by}`);
+        },
+        (error: unknown) =>
+          log.warn({ err: runErrorOf(error), jobId }, 'could not read cancel request; retrying'),
+      )
+      .finally(() => (readingCancel = false));
+  };
+
+  const timer = setInterval(() => {
+    if (!lease) return;
+    if (Date.now() >= lease.expiresAt.getTime() - o.tickMs) {
+      log.warn({ jobId, tenantId }, 'lease about to lapse without renewal; run cancelled');
+      o.stop(LEASE_LAPSING);
+      return;
+    }
+    if (runId) readCancelRequest(runId);
+    if (renewing) return;
+    renewing = true;
+    o.leases
+      .renew(lease, o.ttlMs)
+      .then(
+        (renewed) => {
+          if (renewed) lease = renewed;
+          else if (lease) {
+            leaseLost = true;
+            lease = null;
+            o.stop(LEASE_LOST);
+          }
+        },
+        (error: unknown) => log.warn({ err: runErrorOf(error), jobId }, 'lease renewal failed; retrying'),
+      )
+      .finally(() => (renewing = false));
+  }, o.tickMs);
+
+  return {
+    watchCancel: (id) => (runId = id),
+    get cancelledBy() {
+      return cancelledBy;
+    },
+    get leaseLost() {
+      return leaseLost;
+    },
+    stop() {
+      clearInterval(timer);
+      return lease;
+    },
+  };
+}

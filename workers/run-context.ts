@@ -1,0 +1,83 @@
+/**
+ * Builds a run's RunContext (workers/processor.ts) from the worker's stores and the run's lease: one
+ * KindWriter per kind for the whole run, every write and sweep behind the run's fence, the sweep
+ * behind mass-delete protection. The stores and the fence stay here; the processor sees only the
+ * context's functions.
+ */
+import type { Logger } from 'pino';
+import type { TenantRef } from '../connectors/mongo/imported-objects.js';
+import type { KindWriter } from '../connectors/mongo/kind-writer.js';
+import type { WriteFence } from '../connectors/mongo/leases.js';
+import type { Stores } from '../connectors/mongo/stores.js';
+import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
+import { SyncError } from '../domain/errors.js';
+import type { SyncProgress } from '../queues/sync-queue.js';
+import type { RunContext } from './processor.js';
+import { guardedSweep } from './steps/guarded-sweep.js';
+
+export interface RunContextOptions {
+  runId: string;
+  tenant: TenantRef;
+  kinds?: string[];
+  /** The lease's fence, refused by `cancelled()` once the run is cancelled. */
+  fence: WriteFence;
+  /** Why the run was cancelled, once it was (its signal aborted); undefined while it goes on. */
+  cancelled(): string | undefined;
+  stores: Pick<Stores, 'objects' | 'sweepRecords' | 'runs' | 'deleteProtection'>;
+  /** Reports progress to the queue (the job's `updateProgress`). */
+  progress(progress: SyncProgress & { runId: string }): Promise<unknown>;
+  logger: Logger;
+}
+
+export function createRunContext(o: RunContextOptions): RunContext {
+  const { runId, tenant, stores } = o;
+  // Once the run is cancelled it writes nothing more, whatever its processor still has in flight.
+  const fence: WriteFence = {
+    tenantId: o.fence.tenantId,
+    token: o.fence.token,
+    assertCurrent: () => {
+      const reason = o.cancelled();
+      if (reason !== undefined)
+        return Promise.reject(
+          new SyncError('CANCELLED', `The sync run was cancelled (${reason}); it writes nothing more.`),
+        );
+      return o.fence.assertCurrent();
+    },
+  };
+  // Read once per run, when the first sweep needs them: one run applies one set of thresholds.
+  let protectionSettings: Promise<DeleteProtectionSettings> | undefined;
+  const settingsOnce = () => (protectionSettings ??= stores.deleteProtection.settings());
+  // One writer per kind for the whole run: it holds the kind's stored picture and what the run saw.
+  const writers = new Map<string, KindWriter>();
+  const writerOf = (kind: string): KindWriter => {
+    let writer = writers.get(kind);
+    if (!writer) writers.set(kind, (writer = stores.objects.writer(kind, tenant, runId, fence)));
+    return writer;
+  };
+  return {
+    runId,
+    tenant,
+    ...(o.kinds ? { kinds: o.kinds } : {}),
+    logger: o.logger,
+    writePage: (kind, page) => writerOf(kind).write(page),
+    guardedSweep: (kind) =>
+      guardedSweep({
+        kind,
+        tenant,
+        runId,
+        fence,
+        writer: writerOf(kind),
+        records: stores.sweepRecords,
+        settings: settingsOnce,
+      }),
+    progress: async (p) => {
+      await o.progress({ ...p, runId });
+    },
+    recordKind: (kind, result) => stores.runs.recordKind(runId, kind, result),
+    prepare: async (kind) => {
+      await writerOf(kind).stored();
+    },
+    seen: (kind, externalId) => writerOf(kind).seen(externalId),
+    stored: (kind) => stores.objects.storedKeys(kind, tenant.id),
+  };
+}
