@@ -68,7 +68,10 @@ let writingSince = 0;
 let storeMs = 0;
 const originalWrite = KindWriter.prototype.write;
 // --trace: per kind, when its pages arrived and how long their writes took (where a run waits).
-const trace = new Map<string, { pages: number; first: number; last: number; writeMs: number; maxGap: number }>();
+const trace = new Map<
+  string,
+  { pages: number; first: number; last: number; writeMs: number; maxGap: number }
+>();
 let traceFrom = 0;
 KindWriter.prototype.write = function (this: KindWriter, objects) {
   const t0 = performance.now();

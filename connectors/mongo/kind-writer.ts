@@ -63,12 +63,14 @@ export class KindWriter {
 
   /** The stored picture, read on first use (after raising the kind's read mark: sweep-records.ts). */
   stored(): Promise<StoredKeys> {
-    return (this.keys ??= this.records.raiseRead(this.tenant.id, this.kind, this.fence.token).then(async () => {
-      const { reads } = await this.limits();
-      return reads.schedule({ priority: readPriority(this.kind) }, () =>
-        StoredKeys.load(this.col as never, this.tenant.id, this.tenant.hierarchy),
-      );
-    }));
+    return (this.keys ??= this.records
+      .raiseRead(this.tenant.id, this.kind, this.fence.token)
+      .then(async () => {
+        const { reads } = await this.limits();
+        return reads.schedule({ priority: readPriority(this.kind) }, () =>
+          StoredKeys.load(this.col as never, this.tenant.id, this.tenant.hierarchy),
+        );
+      }));
   }
 
   /** Before each write or delete batch: our lease is current and no newer run has read the kind. */
