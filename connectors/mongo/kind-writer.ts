@@ -228,8 +228,8 @@ export class KindWriter {
 
 /**
  * Deletes the documents at `positions` of a stored picture, by `_id`, only where their fence is at
- * most `maxFence`; each batch after a lease check. On FerretDB one `deleteOne` by `_id` per document
- * (a `$in` of ids scans the collection), on MongoDB one `deleteMany` per thousand.
+ * most `maxFence`; each batch after a lease check. Many at once: one `deleteMany` with `$in` per
+ * thousand; a few on FerretDB: one `deleteOne` by `_id` each (write-limits.ts, `inFrom`).
  */
 export async function deleteByPosition(
   col: Collection<ImportedObjectDocument>,
@@ -240,19 +240,17 @@ export async function deleteByPosition(
   limits: WriteLimits,
 ): Promise<number> {
   let deleted = 0;
-  const size = limits.server === 'ferretdb' ? limits.opsPerWrite : limits.docsPerInsert;
-  for (const chunk of chunks(positions, size)) {
+  const many = positions.length >= limits.inFrom;
+  for (const chunk of chunks(positions, many ? limits.docsPerInsert : limits.opsPerWrite)) {
     const { maxTimeMS } = await check();
     const ids = chunk.map((at) => keys.id(at));
     deleted += await gated(limits, async () => {
-      if (limits.server === 'ferretdb') {
-        const ops = ids.map((_id) => ({
-          deleteOne: { filter: { _id, fence: { $lte: maxFence } } as never },
-        }));
-        return (await col.bulkWrite(ops, { ordered: true, maxTimeMS })).deletedCount;
+      if (many) {
+        const filter = { _id: { $in: ids }, fence: { $lte: maxFence } } as never;
+        return (await col.deleteMany(filter, { maxTimeMS })).deletedCount;
       }
-      const filter = { _id: { $in: ids }, fence: { $lte: maxFence } } as never;
-      return (await col.deleteMany(filter, { maxTimeMS })).deletedCount;
+      const ops = ids.map((_id) => ({ deleteOne: { filter: { _id, fence: { $lte: maxFence } } as never } }));
+      return (await col.bulkWrite(ops, { ordered: true, maxTimeMS })).deletedCount;
     });
   }
   return deleted;

@@ -72,6 +72,30 @@ describe.each(storeBackends())('imported objects on $name', ({ uri }) => {
     expect(decoded).toEqual([...users([1]), ...users([2], 'Renamed'), ...users([5])]);
   });
 
+  it('sweeps many unseen objects with one $in delete, still sparing what a newer run wrote', async () => {
+    const t = { id: 'tenant-many', hierarchy: 'many' };
+    const ids = Array.from({ length: 60 }, (_, i) => i + 1);
+    const seed = objects.writer('users', t, 'seed', fence);
+    await seed.write(users(ids));
+    expect(await seed.sweep()).toBe(0);
+    // u60 was written meanwhile by a run with a newer token: no older sweep may delete it.
+    await objects
+      .collection('users')
+      .updateOne({ tenantId: t.id, externalId: 'u60' }, { $set: { fence: fence.token + 1 } });
+
+    writes.length = 0;
+    const run = objects.writer('users', t, 'sees-five', fence);
+    expect(await run.write(users([1, 2, 3, 4, 5]))).toEqual({ created: 0, updated: 0, unchanged: 5 });
+    expect(await run.sweep()).toBe(54);
+    // One delete command with one statement: a `$in` of the 55 unseen ids (not 55 statements).
+    const deletes = writes.filter((e) => e.commandName === 'delete');
+    expect(deletes).toHaveLength(1);
+    expect(deletes[0]!.command.deletes).toHaveLength(1);
+    expect(deletes[0]!.command.deletes[0].q._id.$in).toHaveLength(55);
+    const left = await objects.collection('users').find({ tenantId: t.id }).sort({ externalId: 1 }).toArray();
+    expect(left.map((d) => d.externalId)).toEqual(['u1', 'u2', 'u3', 'u4', 'u5', 'u60']);
+  });
+
   it('counts an object delivered twice in one run once (a restarted collection)', async () => {
     const t = { id: 'tenant-r', hierarchy: 'r' };
     const f = leases.fence((await leases.acquire(t.id, 'test', 60_000))!, 60_000);
