@@ -104,8 +104,11 @@ function printTrace(label: string): void {
 // Peak RSS while a sync runs (the bench's own work between syncs, e.g. the ceiling, is left out).
 let syncing = false;
 let peakRss = 0;
+let atPeak: NodeJS.MemoryUsage | undefined;
 const sampler = setInterval(() => {
-  if (syncing) peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  if (!syncing) return;
+  const usage = process.memoryUsage();
+  if (usage.rss > peakRss) [peakRss, atPeak] = [usage.rss, usage];
 }, 50);
 sampler.unref();
 
@@ -235,6 +238,12 @@ async function oneRun(
       const seconds = (performance.now() - started) / 1000;
       syncing = false;
       printTrace(`sync ${seconds.toFixed(1)} s`);
+      if (flag('trace') && atPeak) {
+        const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
+        console.log(
+          `at peak RSS ${mb(atPeak.rss)}: heap ${mb(atPeak.heapUsed)} used of ${mb(atPeak.heapTotal)}, external ${mb(atPeak.external)} (array buffers ${mb(atPeak.arrayBuffers)})`,
+        );
+      }
       const used = process.cpuUsage(cpu);
       const cpuSeconds = (used.user + used.system) / 1e6;
       const run =

@@ -95,9 +95,11 @@ describe('a full pull end to end', { timeout: 180_000 }, () => {
 
   it('a Teams script that fails mid-way ends partial, keeps yesterday’s Teams data and still refreshes Graph', async () => {
     const before = await stored();
-    const next = changeDataset(sim.dataset(), { removeUsers: 5, removePolicies: 1 });
+    const next = changeDataset(sim.dataset(), { removeUsers: 5 });
     sim.setDataset(next);
-    sim.setPowerShellFaults({ crashAfterObjects: 40 });
+    // Teams users come last in the Teams script (domain/sync-plan.ts), after the small Teams kinds.
+    const small = before.dial_plans!.length + before.policies!.length;
+    sim.setPowerShellFaults({ crashAfterObjects: small + 1 });
     try {
       const run = await sync('third');
       expect(run?.status).toBe('partial');
@@ -105,11 +107,14 @@ describe('a full pull end to end', { timeout: 180_000 }, () => {
       // Graph kinds follow the new data set…
       expect(now.users).toEqual(expectedIds(next).users);
       expect(run?.kinds.users).toMatchObject({ status: 'succeeded', deleted: 5 });
-      // …while the Teams kinds that did not complete swept nothing: yesterday's policies are all there.
-      expect(run?.kinds.policies?.status).toBe('failed');
-      expect(run?.kinds.policies?.error?.message).toMatch(/Microsoft Teams PowerShell script stopped/);
-      expect(now.policies).toEqual(before.policies);
+      // …while the Teams kinds that did not complete swept nothing: yesterday's Teams users are all
+      // there, the removed users' ones included.
+      expect(run?.kinds.dial_plans?.status).toBe('succeeded');
+      expect(run?.kinds.teams_users?.status).toBe('failed');
+      expect(run?.kinds.teams_users?.error?.message).toMatch(/Microsoft Teams PowerShell script stopped/);
       expect(now.teams_users).toEqual(before.teams_users);
+      expect(now.teams_users).not.toEqual(expectedIds(next).teams_users);
+      expect(now.phone_numbers).toEqual(before.phone_numbers);
     } finally {
       sim.setPowerShellFaults({});
     }
