@@ -13,7 +13,10 @@ export const fastWorker: Partial<WorkerSettings> = {
   concurrency: 2,
   lockDurationMs: 1000,
   stalledIntervalMs: 1000,
-  leaseTtlMs: 1000,
+  // Long enough that a loaded machine (CI: two cores, FerretDB busy with other files' writes) cannot
+  // make a renewal late and the run cancel itself ("lease about to lapse"): a 1 s lease did, now and
+  // then. Tests of lapsed leases and zombies set their own, shorter one.
+  leaseTtlMs: 5000,
   leaseClockSkewMs: 0,
   leaseRetryMs: 200,
   shutdownGraceMs: 1000,
