@@ -240,8 +240,11 @@ async function oneRun(
       printTrace(`sync ${seconds.toFixed(1)} s`);
       if (flag('trace') && atPeak) {
         const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
+        // With `node --expose-gc`: what stays live once the run is over (a leak would grow here).
+        (globalThis as { gc?: () => void }).gc?.();
+        const after = process.memoryUsage();
         console.log(
-          `at peak RSS ${mb(atPeak.rss)}: heap ${mb(atPeak.heapUsed)} used of ${mb(atPeak.heapTotal)}, external ${mb(atPeak.external)} (array buffers ${mb(atPeak.arrayBuffers)})`,
+          `at peak RSS ${mb(atPeak.rss)}: heap ${mb(atPeak.heapUsed)} used of ${mb(atPeak.heapTotal)}, external ${mb(atPeak.external)} (array buffers ${mb(atPeak.arrayBuffers)}); after the run: heap ${mb(after.heapUsed)} used, RSS ${mb(after.rss)}`,
         );
       }
       const used = process.cpuUsage(cpu);
@@ -412,8 +415,8 @@ const command = `npx tsx bench/nightly.ts ${args.join(' ')}`.trim();
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
 const results = {
   generatedAt: new Date().toISOString(),
-  // How it was started: through `npm run bench` (npm sets npm_lifecycle_event), or directly.
-  command: process.env.npm_lifecycle_event === 'bench' ? `npm run bench ${args.join(' ')}`.trim() : command,
+  // How it was started: through `npm run bench` (scripts/bench.sh says so), or directly.
+  command: process.env.BENCH_COMMAND ?? command,
   script: command,
   machine,
   node: process.version,
@@ -439,7 +442,7 @@ const lines = [
   '',
   `\`${results.command}\` (\`${command}\`), ${results.generatedAt.slice(0, 10)}: ${machine}, Node ${process.version}, ${server}, Redis on loopback;`,
   `the simulated tenant in a child process, Graph ${graphLatencyMs} ms per page ($top ${PAGE}), each PowerShell cmdlet ${psRate} objects/s.`,
-  `Median of ${runs} run(s) per size, each on a fresh database; ${results.durationSeconds} s in all. Other work shared the machine (load ${loadNote()}).`,
+  `Median of ${runs} run(s) per size, each on a fresh database; ${results.durationSeconds} s in all. Load average at the end ${loadNote()} (the benchmark's own processes included).`,
   '',
   '| users | objects | first pull | unchanged re-sync | 1 % changed, 0.5 % gone | lower bound | unchanged ÷ bound | store phase | store ceiling | peak RSS |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -20,4 +20,4 @@ if [[ " $* " != *" --quick "* ]]; then
   npx tsx bench/powershell.ts 50
 fi
 echo "== Nightly re-sync against the lower bound (bench/nightly.ts $*)"
-npx tsx bench/nightly.ts "$@"
+BENCH_COMMAND=$(echo "npm run bench $*" | sed 's/ *$//') npx tsx bench/nightly.ts "$@"
