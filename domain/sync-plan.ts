@@ -26,6 +26,18 @@ export function syncPlan(tenant: TenantConfig, kinds?: readonly string[]): SyncP
   return plan;
 }
 
+/**
+ * The order in which a run needs its kinds' stored pictures (0 first; read one at a time on
+ * FerretDB, connectors/mongo/write-limits.ts): Graph users first, since the run's Teams users wait for
+ * them (Teams matching); then the other Graph kinds; then the script kinds; Teams users last, as they
+ * come last in their script (above).
+ */
+export function storedPictureOrder(kind: string): number {
+  if (kind === 'users') return 0;
+  if (kind === 'teams_users') return 3;
+  return ENTITY_KINDS.find((k) => k.kind === kind)?.source === 'graph' ? 1 : 2;
+}
+
 export function planKinds(plan: SyncPlan): EntityKindName[] {
   return [...plan.graph, ...plan.teams, ...plan.exchange];
 }

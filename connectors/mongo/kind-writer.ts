@@ -13,6 +13,7 @@
 import { ObjectId, type AnyBulkWriteOperation, type Collection } from 'mongodb';
 import { SyncError } from '../../domain/errors.js';
 import { entityKind } from '../../domain/entity-kinds.js';
+import { storedPictureOrder } from '../../domain/sync-plan.js';
 import { encodeDocument } from './document-keys.js';
 import type { ImportedObjectDocument, PageCounts, TenantRef } from './imported-objects.js';
 import { contentHash } from './content-hash.js';
@@ -31,17 +32,6 @@ export function leaseLost(kind: string, tenantId: string): SyncError {
     'LEASE_LOST',
     `A newer sync run has written ${kind} of tenant ${tenantId}; this run stops writing. Nothing to do: the newer run completes the sync.`,
   );
-}
-
-/**
- * The order in which a process reads the kinds' stored pictures (0 first): Graph users first, since a
- * run's Teams users wait for them (Teams matching); then the other Graph kinds; then the script kinds;
- * Teams users last, as they come last in their script (domain/sync-plan.ts).
- */
-function readPriority(kind: string): number {
-  if (kind === 'users') return 0;
-  if (kind === 'teams_users') return 3;
-  return entityKind(kind).source === 'graph' ? 1 : 2;
 }
 
 export class KindWriter {
@@ -67,7 +57,7 @@ export class KindWriter {
       .raiseRead(this.tenant.id, this.kind, this.fence.token)
       .then(async () => {
         const { reads } = await this.limits();
-        return reads.schedule({ priority: readPriority(this.kind) }, () =>
+        return reads.schedule({ priority: storedPictureOrder(this.kind) }, () =>
           StoredKeys.load(this.col as never, this.tenant.id, this.tenant.hierarchy),
         );
       }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { syncPlan } from '../../domain/sync-plan.js';
+import { storedPictureOrder, syncPlan } from '../../domain/sync-plan.js';
 import { validateTenant } from '../../domain/tenant.js';
 import { validTenantInput } from '../support/fixtures.js';
 
@@ -16,5 +16,12 @@ describe('syncPlan', () => {
   it('keeps only the kinds asked for, Teams users still last', () => {
     const plan = syncPlan(tenant, ['teams_users', 'dial_plans', 'users']);
     expect(plan).toEqual({ graph: ['users'], teams: ['dial_plans', 'teams_users'], exchange: [] });
+  });
+
+  it('orders stored-picture reads: Graph users first, other Graph kinds, script kinds, Teams users last', () => {
+    const order = ['teams_users', 'mailboxes', 'groups', 'users', 'dial_plans'].sort(
+      (a, b) => storedPictureOrder(a) - storedPictureOrder(b),
+    );
+    expect(order).toEqual(['users', 'groups', 'mailboxes', 'dial_plans', 'teams_users']);
   });
 });
