@@ -10,13 +10,21 @@
  * - the store ceiling: the tenant's documents (read after the three syncs, in a child process) written
  *   again by a minimal `insertMany` loop at the best batch size, against the rate of the first pull's
  *   store phase (wall time during which a KindWriter.write was in progress);
- * - the peak RSS of this process while a sync runs (the worker; the simulators and the ceiling run in
- *   child processes).
+ * - the peak RSS of the worker while a sync runs: the worker runs in its own process as in production
+ *   (bench/worker-child.ts, a fresh one per run), apart from the bench's queue and stores, the
+ *   simulated tenant and the ceiling.
+ *
+ * On FerretDB with PostgreSQL, each run's database first gets the `_id` index MongoDB has
+ * (bench/ferretdb-id-index.ts): without it every update by `_id` scans the collection, and the changed
+ * re-sync measures FerretDB's scans rather than the engine. `--no-id-index` measures FerretDB as it comes.
  *
  *   npx tsx bench/nightly.ts [--quick] [--sizes 2000,10000,50000] [--runs 3] [--graph-latency-ms 200]
- *                            [--ps-rate 4000] [--out bench] [--verbose] [--trace]
+ *                            [--ps-rate 4000] [--out bench] [--verbose] [--trace] [--no-id-index]
+ *                            [--heap-snapshot-mb N]
  *
- * `--trace` prints, per sync and kind, when its pages were written, the write time and the longest wait.
+ * `--trace` prints, per sync and kind, when its pages were written, the write time and the longest wait,
+ * and the worker's memory at its peak. `--heap-snapshot-mb N` has the worker write one heap snapshot the
+ * first time its heap in use passes N MB.
  *
  * Writes <out>/results.json (with a `targets` object of { target, measured, met }) and the "Nightly
  * re-sync" section of <out>/RESULTS.md. `--quick` (two small sizes, one run, out .data/bench-quick)
@@ -28,20 +36,20 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { build as bundle } from 'esbuild';
 import type { Db } from 'mongodb';
 import { connectMongo } from '../connectors/mongo/connection.js';
 import { createKeyRing } from '../connectors/mongo/encryption.js';
-import { KindWriter } from '../connectors/mongo/kind-writer.js';
 import type { SyncRun } from '../domain/sync-run.js';
 import { ENTITY_KINDS } from '../domain/entity-kinds.js';
-import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
-import { createSyncQueue, enqueueSync, syncQueueSettings, waitForRun } from '../queues/sync-queue.js';
+import { createSyncQueue, enqueueSync, waitForRun } from '../queues/sync-queue.js';
 import { openStores } from '../connectors/mongo/stores.js';
-import { createFullPull } from '../workers/full-pull.js';
 import { allowSimulatedTenant } from '../cli/in-process.js';
-import { startWorker, workerSettings } from '../workers/worker.js';
+import { addIdIndexes, ferretdbPostgresUrl, idIndexScans } from './ferretdb-id-index.js';
+import type { KindTrace, WorkerStats } from './worker-child.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -50,6 +58,8 @@ const option = (name: string, fallback: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 };
 const quick = flag('quick');
+// On FerretDB/PostgreSQL: the `_id` index MongoDB has (bench/ferretdb-id-index.ts), unless --no-id-index.
+const idIndex = process.env.MONGODB_BACKEND === 'ferretdb-postgresql' && !flag('no-id-index');
 const sizes = option('sizes', quick ? '200,1000' : '2000,10000,50000')
   .split(',')
   .map(Number);
@@ -60,57 +70,20 @@ const graphLatencyMs = Number(option('graph-latency-ms', quick ? '50' : '500'));
 const psRate = Number(option('ps-rate', quick ? '2000' : '1000'));
 const out = option('out', quick ? '.data/bench-quick' : 'bench');
 const PAGE = 999; // $top of users and groups (the tenant's blank page sizes)
-const logger = createLogger({ level: 'error' });
 
-// The store phase: wall time during which some KindWriter.write was in progress (overlaps merged).
-let writing = 0;
-let writingSince = 0;
-let storeMs = 0;
-const originalWrite = KindWriter.prototype.write;
-// --trace: per kind, when its pages arrived and how long their writes took (where a run waits).
-const trace = new Map<
-  string,
-  { pages: number; first: number; last: number; writeMs: number; maxGap: number }
->();
-let traceFrom = 0;
-KindWriter.prototype.write = function (this: KindWriter, objects) {
-  const t0 = performance.now();
-  if (writing++ === 0) writingSince = t0;
-  return originalWrite.call(this, objects).finally(() => {
-    const t1 = performance.now();
-    if (--writing === 0) storeMs += t1 - writingSince;
-    const k = trace.get(this.kind) ?? { pages: 0, first: t0, last: t0, writeMs: 0, maxGap: 0 };
-    k.maxGap = Math.max(k.maxGap, t0 - k.last);
-    k.pages++;
-    k.last = t1;
-    k.writeMs += t1 - t0;
-    trace.set(this.kind, k);
-  });
-};
-function printTrace(label: string): void {
+function printTrace(label: string, trace: Record<string, KindTrace>): void {
   if (!flag('trace')) return;
   const s = (ms: number) => (ms / 1000).toFixed(1);
   console.log(
     `${label}: ` +
-      [...trace]
+      Object.entries(trace)
         .map(
           ([kind, k]) =>
-            `${kind} ${k.pages}p ${s(k.first - traceFrom)}→${s(k.last - traceFrom)}s write ${s(k.writeMs)}s gap≤${s(k.maxGap)}s`,
+            `${kind} ${k.pages}p ${s(k.first)}→${s(k.last)}s write ${s(k.writeMs)}s gap≤${s(k.maxGap)}s`,
         )
         .join('; '),
   );
 }
-
-// Peak RSS while a sync runs (the bench's own work between syncs, e.g. the ceiling, is left out).
-let syncing = false;
-let peakRss = 0;
-let atPeak: NodeJS.MemoryUsage | undefined;
-const sampler = setInterval(() => {
-  if (!syncing) return;
-  const usage = process.memoryUsage();
-  if (usage.rss > peakRss) [peakRss, atPeak] = [usage.rss, usage];
-}, 50);
-sampler.unref();
 
 interface Phase {
   seconds: number;
@@ -129,6 +102,8 @@ interface SizeRun {
   ceilingRate?: number;
   ceilingBatch?: number;
   peakRssMb: number;
+  /** On FerretDB/PostgreSQL with the `_id` index: how often PostgreSQL used it (0: it did not). */
+  idIndexScans?: number;
 }
 
 function child(users: number): Promise<{ proc: ChildProcess; tenantInput: unknown; ca: string }> {
@@ -187,6 +162,55 @@ async function storeCeiling(db: Db, tenantId: string): Promise<{ rate: number; b
   return JSON.parse(stdout.trim().split('\n').pop()!) as { rate: number; batch: number };
 }
 
+/**
+ * The worker child compiled once to plain JavaScript (esbuild, as `npm run build` compiles the product
+ * with tsc), so its RSS is the engine's and not also tsx's loader and compile cache (about 35 MB).
+ */
+const workerBundle = (async () => {
+  const outfile = join(fileURLToPath(new URL('..', import.meta.url)), '.data/bench/worker-child.mjs');
+  await bundle({
+    entryPoints: [fileURLToPath(new URL('./worker-child.ts', import.meta.url))],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile,
+    logLevel: 'warning',
+  });
+  return outfile;
+})();
+
+/** The worker in its own process (bench/worker-child.ts), configured for one run's database. */
+async function startWorkerChild(start: {
+  database: string;
+  queuePrefix: string;
+  keyHex: string;
+  ca: string;
+}): Promise<{ proc: ChildProcess; request: <T>(message: object, reply: string) => Promise<T> }> {
+  const proc = fork(await workerBundle, [], {
+    // --expose-gc: the memory after a sync is measured after a forced collection (a leak shows there).
+    execArgv: ['--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, BENCH_HEAP_SNAPSHOT_MB: option('heap-snapshot-mb', '') },
+  });
+  const request = <T>(message: object, reply: string) =>
+    new Promise<T>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`the worker exited (${code})`));
+      const onMessage = (m: Record<string, unknown>) => {
+        if (!(reply in m)) return;
+        proc.off('message', onMessage);
+        proc.off('exit', onExit);
+        resolve(m[reply] as T);
+      };
+      proc.on('message', onMessage);
+      proc.once('exit', onExit);
+      proc.send(message);
+    });
+  await request({ start }, 'ready');
+  return { proc, request };
+}
+
 async function oneRun(
   users: number,
   sim: { proc: ChildProcess; tenantInput: unknown; ca: string },
@@ -196,24 +220,16 @@ async function oneRun(
   const settings = parseSettings({ ...process.env, M365SYNC_DB: name, M365SYNC_QUEUE_PREFIX: name });
   const mongo = await connectMongo(settings);
   const redis = redisSettings(settings);
-  const stores = await openStores(mongo.db, createKeyRing(new Map([['bench', randomBytes(32)]])));
-  const fullPull = createFullPull({
-    stores,
-    graph: { ca: sim.ca },
-    winrm: { scheme: 'http', affinityKey: 'bench-worker' },
-    logger,
-    settings,
-  });
-  const worker = await startWorker({
-    redis,
-    db: mongo.db,
-    processor: fullPull.processor,
-    settings: workerSettings(settings),
-    queueSettings: syncQueueSettings(settings),
-    triggers: false,
-    logger,
+  const key = randomBytes(32);
+  const stores = await openStores(mongo.db, createKeyRing(new Map([['bench', key]])));
+  const worker = await startWorkerChild({
+    database: name,
+    queuePrefix: name,
+    keyHex: key.toString('hex'),
+    ca: sim.ca,
   });
   const queue = createSyncQueue(redis);
+  let peakRss = 0;
   try {
     // The simulated tenant (a child process) listens on loopback: allow-list it as an administrator would.
     await allowSimulatedTenant(stores, {
@@ -223,12 +239,9 @@ async function oneRun(
       ],
     });
     const tenant = await stores.tenants.add(sim.tenantInput as never);
-    const sync = async (): Promise<Phase & { run: SyncRun | null }> => {
+    const sync = async (): Promise<Phase & { run: SyncRun | null; storeMs: number }> => {
+      await worker.request({ cmd: 'begin' }, 'done');
       const started = performance.now();
-      trace.clear();
-      traceFrom = started;
-      const cpu = process.cpuUsage();
-      syncing = true;
       const { jobId } = await enqueueSync(queue, {
         tenantId: tenant.id,
         trigger: 'cli',
@@ -236,19 +249,16 @@ async function oneRun(
       });
       const end = await waitForRun(queue, jobId, { pollMs: 50, timeoutMs: 30 * 60_000 });
       const seconds = (performance.now() - started) / 1000;
-      syncing = false;
-      printTrace(`sync ${seconds.toFixed(1)} s`);
-      if (flag('trace') && atPeak) {
+      const stats = await worker.request<WorkerStats>({ cmd: 'end' }, 'stats');
+      peakRss = Math.max(peakRss, stats.peak.rss);
+      printTrace(`sync ${seconds.toFixed(1)} s`, stats.trace);
+      if (flag('trace')) {
         const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
-        // With `node --expose-gc`: what stays live once the run is over (a leak would grow here).
-        (globalThis as { gc?: () => void }).gc?.();
-        const after = process.memoryUsage();
+        const { peak, after } = stats;
         console.log(
-          `at peak RSS ${mb(atPeak.rss)}: heap ${mb(atPeak.heapUsed)} used of ${mb(atPeak.heapTotal)}, external ${mb(atPeak.external)} (array buffers ${mb(atPeak.arrayBuffers)}); after the run: heap ${mb(after.heapUsed)} used, RSS ${mb(after.rss)}`,
+          `worker at peak RSS ${mb(peak.rss)}: heap ${mb(peak.heapUsed)} used of ${mb(peak.heapTotal)}, external ${mb(peak.external)} (array buffers ${mb(peak.arrayBuffers)}); after the run and a collection: heap ${mb(after.heapUsed)} used, RSS ${mb(after.rss)}`,
         );
       }
-      const used = process.cpuUsage(cpu);
-      const cpuSeconds = (used.user + used.system) / 1e6;
       const run =
         end.state === 'completed' ? await stores.runs.get((end.result as { runId: string }).runId) : null;
       const kinds = Object.values(run?.kinds ?? {});
@@ -261,20 +271,22 @@ async function oneRun(
       };
       return {
         seconds,
-        cpuSeconds,
+        cpuSeconds: stats.cpuSeconds,
         objects: counts.created + counts.updated + counts.unchanged,
         status: run?.status ?? end.state,
         counts,
         run,
+        storeMs: stats.storeMs,
       };
     };
-    storeMs = 0;
-    const { run: firstRun, ...first } = await sync();
+    const { run: firstRun, storeMs, ...first } = await sync();
     const storePhaseRate = first.counts.created / (storeMs / 1000);
     const sizesByKind = Object.fromEntries(
       Object.entries(firstRun?.kinds ?? {}).map(([k, r]) => [k, r.created]),
     );
-    const { run: unchangedRun, ...unchanged } = await sync();
+    // The kinds' collections exist once the first pull has written them.
+    if (idIndex) await addIdIndexes(ferretdbPostgresUrl(process.env), name);
+    const { run: unchangedRun, storeMs: _u, ...unchanged } = await sync();
     if (flag('verbose'))
       console.log(
         'unchanged kinds:',
@@ -287,9 +299,13 @@ async function oneRun(
       changed: Math.round(users * 0.01),
       removed: Math.round(users * 0.005),
     });
-    const { run: _c, ...changed } = await sync();
+    const { run: _c, storeMs: _s, ...changed } = await sync();
     await tell(sim.proc, { cmd: 'reset' });
-    // After the syncs, so its memory is not counted as the worker's.
+    const indexScans = idIndex ? await idIndexScans(ferretdbPostgresUrl(process.env), name) : undefined;
+    if (indexScans === 0)
+      console.error(
+        'bench: WARNING: FerretDB did not use the _id index (it keeps generic plans); restart it with scripts/services.sh',
+      );
     const ceiling = measureCeiling ? await storeCeiling(mongo.db, tenant.id) : undefined;
     const result: SizeRun = {
       first,
@@ -298,13 +314,14 @@ async function oneRun(
       lowerBound: lowerBound(sizesByKind),
       storePhaseRate,
       peakRssMb: peakRss / 1024 / 1024,
+      ...(indexScans !== undefined ? { idIndexScans: indexScans } : {}),
       ...(ceiling ? { ceilingRate: ceiling.rate, ceilingBatch: ceiling.batch } : {}),
     };
     return result;
   } finally {
     await queue.obliterate({ force: true }).catch(() => {});
-    await worker.close(5000);
-    fullPull.close();
+    worker.proc.kill('SIGTERM');
+    await new Promise((resolve) => worker.proc.once('exit', resolve));
     await queue.close();
     await mongo.db.dropDatabase().catch(() => {});
     await mongo.close();
@@ -317,17 +334,15 @@ const median = (xs: number[]) => {
 };
 
 const started = Date.now();
-const baselineRssMb = process.memoryUsage().rss / 1024 / 1024;
 const mongoProbe = await connectMongo(parseSettings({ ...process.env, M365SYNC_DB: 'admin' }));
 const build = await mongoProbe.db.admin().command({ buildInfo: 1 });
 await mongoProbe.close();
 const server = build.ferretdbVersion
-  ? `FerretDB ${build.ferretdbVersion} (${process.env.MONGODB_BACKEND ?? 'backend not recorded'})`
+  ? `FerretDB ${build.ferretdbVersion} (${process.env.MONGODB_BACKEND ?? 'backend not recorded'}${idIndex ? ', with a GIN index on _id per collection' : ''})`
   : `MongoDB ${build.version}`;
 
 const perSize: Record<number, { runs: SizeRun[]; median: Record<string, number> }> = {};
 for (const users of sizes) {
-  peakRss = 0;
   const sim = await child(users);
   const runsOfSize: SizeRun[] = [];
   try {
@@ -427,7 +442,7 @@ const results = {
     graphPageSize: PAGE,
   },
   runsPerSize: runs,
-  baselineRssMb: round(baselineRssMb, 0),
+  idIndex,
   durationSeconds: round((Date.now() - started) / 1000, 0),
   sizes: Object.fromEntries(sizes.map((u) => [u, perSize[u]])),
   targets,
@@ -474,7 +489,6 @@ md =
     : `${md.trimEnd()}\n\n${section}\n`;
 writeFileSync(mdPath, md);
 console.log(`wrote ${join(out, 'results.json')} and ${mdPath}`);
-clearInterval(sampler);
 process.exit(0);
 
 function loadNote(): string {

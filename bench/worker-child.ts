@@ -1,0 +1,151 @@
+/**
+ * The worker for bench/nightly.ts, in its own process as in production (`m365sync worker`), so its
+ * peak RSS and CPU are the engine's alone: neither the bench's queue and stores nor the simulated
+ * tenant share its heap. Started with fork() per run (a fresh process, so one size's memory does not
+ * carry into the next); the first IPC message configures it:
+ *   { start: { database, queuePrefix, keyHex, ca } } → { ready: true } once it takes jobs
+ * then, around each sync:
+ *   { cmd: 'begin' } → counters reset, memory sampled from now on        → { done: 'begin' }
+ *   { cmd: 'end' }   → { stats: { storeMs, cpuSeconds, peak, after, trace } }
+ * and SIGTERM closes it.
+ */
+import { writeHeapSnapshot } from 'node:v8';
+import { parseSettings } from '../domain/settings.js';
+import { connectMongo } from '../connectors/mongo/connection.js';
+import { createKeyRing } from '../connectors/mongo/encryption.js';
+import { KindWriter } from '../connectors/mongo/kind-writer.js';
+import { openStores } from '../connectors/mongo/stores.js';
+import { createLogger } from '../observability/logger.js';
+import { redisSettings } from '../queues/connection.js';
+import { syncQueueSettings } from '../queues/sync-queue.js';
+import { createFullPull } from '../workers/full-pull.js';
+import { startWorker, workerSettings } from '../workers/worker.js';
+
+export interface KindTrace {
+  pages: number;
+  first: number;
+  last: number;
+  writeMs: number;
+  maxGap: number;
+}
+export interface WorkerStats {
+  /** Wall time during which some KindWriter.write was in progress (overlaps merged). */
+  storeMs: number;
+  cpuSeconds: number;
+  /** process.memoryUsage() at the highest RSS sampled during the sync. */
+  peak: NodeJS.MemoryUsage;
+  /** After the sync, with a forced collection when started with --expose-gc (a leak would grow here). */
+  after: NodeJS.MemoryUsage;
+  /** Per kind: when its pages were written (ms from `begin`), the write time and the longest wait. */
+  trace: Record<string, KindTrace>;
+}
+interface Start {
+  database: string;
+  queuePrefix: string;
+  keyHex: string;
+  ca: string;
+}
+
+let writing = 0;
+let writingSince = 0;
+let storeMs = 0;
+let from = 0;
+let trace: Record<string, KindTrace> = {};
+const originalWrite = KindWriter.prototype.write;
+KindWriter.prototype.write = function (this: KindWriter, objects) {
+  const t0 = performance.now();
+  if (writing++ === 0) writingSince = t0;
+  return originalWrite.call(this, objects).finally(() => {
+    const t1 = performance.now();
+    if (--writing === 0) storeMs += t1 - writingSince;
+    const k = (trace[this.kind] ??= { pages: 0, first: t0 - from, last: t0 - from, writeMs: 0, maxGap: 0 });
+    k.maxGap = Math.max(k.maxGap, t0 - from - k.last);
+    k.pages++;
+    k.last = t1 - from;
+    k.writeMs += t1 - t0;
+  });
+};
+
+let sampling = false;
+let peak = process.memoryUsage();
+// BENCH_HEAP_SNAPSHOT_MB=N (bench/nightly.ts --heap-snapshot-mb N): one heap snapshot, in the working
+// directory, the first time the heap in use passes N MB during a sync (what holds the peak).
+let snapshotAt = Number(process.env.BENCH_HEAP_SNAPSHOT_MB ?? 0) * 2 ** 20;
+const sampler = setInterval(() => {
+  if (!sampling) return;
+  const usage = process.memoryUsage();
+  if (usage.rss > peak.rss) peak = usage;
+  if (snapshotAt && usage.heapUsed > snapshotAt) {
+    snapshotAt = 0;
+    console.error(`worker: heap snapshot written to ${writeHeapSnapshot()}`);
+  }
+}, 50);
+sampler.unref();
+let cpu = process.cpuUsage();
+
+const send = (m: object) => process.send?.(m);
+let close: (() => Promise<void>) | undefined;
+
+process.on('message', async (m: { start?: Start; cmd?: 'begin' | 'end' }) => {
+  if (m.start) {
+    close = await start(m.start);
+    send({ ready: true });
+  } else if (m.cmd === 'begin') {
+    (globalThis as { gc?: () => void }).gc?.();
+    [storeMs, trace, from, cpu] = [0, {}, performance.now(), process.cpuUsage()];
+    peak = process.memoryUsage();
+    sampling = true;
+    send({ done: 'begin' });
+  } else if (m.cmd === 'end') {
+    sampling = false;
+    const used = process.cpuUsage(cpu);
+    (globalThis as { gc?: () => void }).gc?.();
+    const stats: WorkerStats = {
+      storeMs,
+      cpuSeconds: (used.user + used.system) / 1e6,
+      peak,
+      after: process.memoryUsage(),
+      trace,
+    };
+    send({ stats });
+  }
+});
+process.on('SIGTERM', () => {
+  void (close?.() ?? Promise.resolve()).finally(() => process.exit(0));
+});
+process.on('disconnect', () => process.exit(0));
+
+async function start(s: Start): Promise<() => Promise<void>> {
+  const settings = parseSettings({
+    ...process.env,
+    M365SYNC_DB: s.database,
+    M365SYNC_QUEUE_PREFIX: s.queuePrefix,
+  });
+  const logger = createLogger({ level: 'error' });
+  const mongo = await connectMongo(settings);
+  const stores = await openStores(
+    mongo.db,
+    createKeyRing(new Map([['bench', Buffer.from(s.keyHex, 'hex')]])),
+  );
+  const fullPull = createFullPull({
+    stores,
+    graph: { ca: s.ca },
+    winrm: { scheme: 'http', affinityKey: 'bench-worker' },
+    logger,
+    settings,
+  });
+  const worker = await startWorker({
+    redis: redisSettings(settings),
+    db: mongo.db,
+    processor: fullPull.processor,
+    settings: workerSettings(settings),
+    queueSettings: syncQueueSettings(settings),
+    triggers: false,
+    logger,
+  });
+  return async () => {
+    await worker.close(5000);
+    await fullPull.close();
+    await mongo.close();
+  };
+}
