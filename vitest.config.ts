@@ -20,6 +20,7 @@ export const UNIT_TESTS = [
   'test/powershell/quoting.test.ts',
   'test/powershell/redaction.test.ts',
   'test/winrm/settings.test.ts',
+  'test/workers/heap-growth.test.ts',
   'test/workers/run-status.test.ts',
 ];
 

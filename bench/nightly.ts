@@ -58,6 +58,8 @@ const option = (name: string, fallback: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 };
 const quick = flag('quick');
+// V8 flags for the worker process (e.g. --worker-node-flags "--max-semi-space-size=32").
+const workerNodeFlags = option('worker-node-flags', '').split(' ').filter(Boolean);
 // On FerretDB/PostgreSQL: the `_id` index MongoDB has (bench/ferretdb-id-index.ts), unless --no-id-index.
 const idIndex = process.env.MONGODB_BACKEND === 'ferretdb-postgresql' && !flag('no-id-index');
 const sizes = option('sizes', quick ? '200,1000' : '2000,10000,50000')
@@ -183,6 +185,7 @@ const workerBundle = (async () => {
 
 /** The worker in its own process (bench/worker-child.ts), configured for one run's database. */
 async function startWorkerChild(start: {
+  idIndex: boolean;
   database: string;
   queuePrefix: string;
   keyHex: string;
@@ -190,7 +193,7 @@ async function startWorkerChild(start: {
 }): Promise<{ proc: ChildProcess; request: <T>(message: object, reply: string) => Promise<T> }> {
   const proc = fork(await workerBundle, [], {
     // --expose-gc: the memory after a sync is measured after a forced collection (a leak shows there).
-    execArgv: ['--expose-gc'],
+    execArgv: ['--expose-gc', ...workerNodeFlags],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, BENCH_HEAP_SNAPSHOT_MB: option('heap-snapshot-mb', '') },
   });
@@ -223,6 +226,7 @@ async function oneRun(
   const key = randomBytes(32);
   const stores = await openStores(mongo.db, createKeyRing(new Map([['bench', key]])));
   const worker = await startWorkerChild({
+    idIndex,
     database: name,
     queuePrefix: name,
     keyHex: key.toString('hex'),
@@ -256,7 +260,7 @@ async function oneRun(
         const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
         const { peak, after } = stats;
         console.log(
-          `worker at peak RSS ${mb(peak.rss)}: heap ${mb(peak.heapUsed)} used of ${mb(peak.heapTotal)}, external ${mb(peak.external)} (array buffers ${mb(peak.arrayBuffers)}); after the run and a collection: heap ${mb(after.heapUsed)} used, RSS ${mb(after.rss)}`,
+          `worker CPU ${stats.cpuSeconds.toFixed(1)} s, at peak RSS ${mb(peak.rss)}: heap ${mb(peak.heapUsed)} used of ${mb(peak.heapTotal)}, external ${mb(peak.external)} (array buffers ${mb(peak.arrayBuffers)}); after the run and a collection: heap ${mb(after.heapUsed)} used, RSS ${mb(after.rss)}`,
         );
       }
       const run =

@@ -3,7 +3,7 @@
  * peak RSS and CPU are the engine's alone: neither the bench's queue and stores nor the simulated
  * tenant share its heap. Started with fork() per run (a fresh process, so one size's memory does not
  * carry into the next); the first IPC message configures it:
- *   { start: { database, queuePrefix, keyHex, ca } } → { ready: true } once it takes jobs
+ *   { start: { idIndex, database, queuePrefix, keyHex, ca } } → { ready: true } once it takes jobs
  * then, around each sync:
  *   { cmd: 'begin' } → counters reset, memory sampled from now on        → { done: 'begin' }
  *   { cmd: 'end' }   → { stats: { storeMs, cpuSeconds, peak, after, trace } }
@@ -15,10 +15,12 @@ import { connectMongo } from '../connectors/mongo/connection.js';
 import { createKeyRing } from '../connectors/mongo/encryption.js';
 import { KindWriter } from '../connectors/mongo/kind-writer.js';
 import { openStores } from '../connectors/mongo/stores.js';
+import { writeLimitsFor } from '../connectors/mongo/write-limits.js';
 import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
 import { syncQueueSettings } from '../queues/sync-queue.js';
 import { createFullPull } from '../workers/full-pull.js';
+import { limitHeapGrowth } from '../workers/heap-growth.js';
 import { startWorker, workerSettings } from '../workers/worker.js';
 
 export interface KindTrace {
@@ -40,6 +42,8 @@ export interface WorkerStats {
   trace: Record<string, KindTrace>;
 }
 interface Start {
+  /** The collections get an `_id` index after the first pull (bench/ferretdb-id-index.ts). */
+  idIndex: boolean;
   database: string;
   queuePrefix: string;
   keyHex: string;
@@ -116,6 +120,7 @@ process.on('SIGTERM', () => {
 process.on('disconnect', () => process.exit(0));
 
 async function start(s: Start): Promise<() => Promise<void>> {
+  if (process.env.BENCH_HEAP_GROWTH) limitHeapGrowth(Number(process.env.BENCH_HEAP_GROWTH));
   const settings = parseSettings({
     ...process.env,
     M365SYNC_DB: s.database,
@@ -123,6 +128,12 @@ async function start(s: Start): Promise<() => Promise<void>> {
   });
   const logger = createLogger({ level: 'error' });
   const mongo = await connectMongo(settings);
+  if (s.idIndex) {
+    // With that index a `deleteOne` by `_id` costs a few milliseconds, while a `$in` still has FerretDB
+    // read the whole collection (it does not push `$in` down to PostgreSQL): delete one by one, as the
+    // store deletes with `$in` on MongoDB, where that is the indexed statement (write-limits.ts).
+    (await writeLimitsFor(mongo.db)).inFrom = Infinity;
+  }
   const stores = await openStores(
     mongo.db,
     createKeyRing(new Map([['bench', Buffer.from(s.keyHex, 'hex')]])),

@@ -158,6 +158,11 @@ export const SettingsSchema = z.object({
   SYNC_POWERSHELL_DEADLINE_MS: int(1000).default(2 * 60 * 60 * 1000),
   /** How long a worker that stops refreshing counts as alive in the WinRM shell ledger. */
   SYNC_SHELL_LEDGER_ALIVE_MS: int(500).default(300_000),
+  /**
+   * How far a worker's heap may grow past what its last full collection left live, in percent
+   * (workers/heap-growth.ts); 0 leaves V8's own growth (up to 4 times).
+   */
+  SYNC_WORKER_HEAP_GROWTH_PERCENT: int(0, 400).default(20),
   POWERSHELL_MAX_OUTPUT_BYTES: z.coerce
     .number()
     .int()

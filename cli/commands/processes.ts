@@ -14,6 +14,7 @@ import { metricsSettings, serveMetrics } from '../../observability/metrics-serve
 import { createFullPull } from '../../workers/full-pull.js';
 import { clusterMetrics } from '../../workers/cluster-metrics.js';
 import { closeOnSignals, startWorker, workerSettings } from '../../workers/worker.js';
+import { limitHeapGrowth } from '../../workers/heap-growth.js';
 import { startScheduler } from '../../workers/scheduler.js';
 import { startWebhooks } from '../../workers/webhooks.js';
 import { webhookSettings } from '../../queues/webhook-queue.js';
@@ -29,6 +30,7 @@ export function workerCommand(ctx: CliContext): Command {
     )
     .action(async () => {
       setProcessLabel('worker');
+      limitHeapGrowth(ctx.settings.SYNC_WORKER_HEAP_GROWTH_PERCENT);
       const stores = await ctx.stores();
       // Before taking jobs: a metrics port in use stops the process with a clear error.
       let running = () => false;
