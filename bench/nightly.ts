@@ -60,6 +60,8 @@ const option = (name: string, fallback: string) => {
 const quick = flag('quick');
 // V8 flags for the worker process (e.g. --worker-node-flags "--max-semi-space-size=32").
 const workerNodeFlags = option('worker-node-flags', '').split(' ').filter(Boolean);
+/** The heap growth the worker applied (SYNC_WORKER_HEAP_GROWTH_PERCENT; 0: V8's own), as it reports it. */
+let heapGrowthPercent = 0;
 // On FerretDB/PostgreSQL: the `_id` index MongoDB has (bench/ferretdb-id-index.ts), unless --no-id-index.
 const idIndex = process.env.MONGODB_BACKEND === 'ferretdb-postgresql' && !flag('no-id-index');
 const sizes = option('sizes', quick ? '200,1000' : '2000,10000,50000')
@@ -210,7 +212,7 @@ async function startWorkerChild(start: {
       proc.once('exit', onExit);
       proc.send(message);
     });
-  await request({ start }, 'ready');
+  ({ heapGrowthPercent } = await request<{ heapGrowthPercent: number }>({ start }, 'ready'));
   return { proc, request };
 }
 
@@ -447,6 +449,7 @@ const results = {
   },
   runsPerSize: runs,
   idIndex,
+  worker: { heapGrowthPercent, nodeFlags: workerNodeFlags },
   durationSeconds: round((Date.now() - started) / 1000, 0),
   sizes: Object.fromEntries(sizes.map((u) => [u, perSize[u]])),
   targets,
@@ -460,7 +463,8 @@ const lines = [
   '## Nightly re-sync against the lower bound (issue 14)',
   '',
   `\`${results.command}\` (\`${command}\`), ${results.generatedAt.slice(0, 10)}: ${machine}, Node ${process.version}, ${server}, Redis on loopback;`,
-  `the simulated tenant in a child process, Graph ${graphLatencyMs} ms per page ($top ${PAGE}), each PowerShell cmdlet ${psRate} objects/s.`,
+  `the simulated tenant in a child process, Graph ${graphLatencyMs} ms per page ($top ${PAGE}), each PowerShell cmdlet ${psRate} objects/s;`,
+  `the worker in its own process (compiled), heap growth ${heapGrowthPercent ? `${heapGrowthPercent} %` : "V8's own"}${workerNodeFlags.length ? `, node ${workerNodeFlags.join(' ')}` : ''}.`,
   `Median of ${runs} run(s) per size, each on a fresh database; ${results.durationSeconds} s in all. Load average at the end ${loadNote()} (the benchmark's own processes included).`,
   '',
   '| users | objects | first pull | unchanged re-sync | 1 % changed, 0.5 % gone | lower bound | unchanged ÷ bound | store phase | store ceiling | peak RSS |',

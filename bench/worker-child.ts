@@ -3,7 +3,8 @@
  * peak RSS and CPU are the engine's alone: neither the bench's queue and stores nor the simulated
  * tenant share its heap. Started with fork() per run (a fresh process, so one size's memory does not
  * carry into the next); the first IPC message configures it:
- *   { start: { idIndex, database, queuePrefix, keyHex, ca } } → { ready: true } once it takes jobs
+ *   { start: { idIndex, database, queuePrefix, keyHex, ca } } → { ready: { heapGrowthPercent } } once it
+ *   takes jobs (the heap growth it applied, SYNC_WORKER_HEAP_GROWTH_PERCENT)
  * then, around each sync:
  *   { cmd: 'begin' } → counters reset, memory sampled from now on        → { done: 'begin' }
  *   { cmd: 'end' }   → { stats: { storeMs, cpuSeconds, peak, after, trace } }
@@ -89,11 +90,12 @@ let cpu = process.cpuUsage();
 
 const send = (m: object) => process.send?.(m);
 let close: (() => Promise<void>) | undefined;
+let heapGrowthPercent = 0;
 
 process.on('message', async (m: { start?: Start; cmd?: 'begin' | 'end' }) => {
   if (m.start) {
     close = await start(m.start);
-    send({ ready: true });
+    send({ ready: { heapGrowthPercent } });
   } else if (m.cmd === 'begin') {
     (globalThis as { gc?: () => void }).gc?.();
     [storeMs, trace, from, cpu] = [0, {}, performance.now(), process.cpuUsage()];
@@ -120,12 +122,13 @@ process.on('SIGTERM', () => {
 process.on('disconnect', () => process.exit(0));
 
 async function start(s: Start): Promise<() => Promise<void>> {
-  if (process.env.BENCH_HEAP_GROWTH) limitHeapGrowth(Number(process.env.BENCH_HEAP_GROWTH));
   const settings = parseSettings({
     ...process.env,
     M365SYNC_DB: s.database,
     M365SYNC_QUEUE_PREFIX: s.queuePrefix,
   });
+  heapGrowthPercent = settings.SYNC_WORKER_HEAP_GROWTH_PERCENT;
+  limitHeapGrowth(heapGrowthPercent); // as `m365sync worker` does
   const logger = createLogger({ level: 'error' });
   const mongo = await connectMongo(settings);
   if (s.idIndex) {
