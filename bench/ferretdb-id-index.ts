@@ -11,8 +11,9 @@
  *
  * Run it once the collections exist (the store creates a kind's collection when it first writes it).
  * It only helps a FerretDB whose PostgreSQL sessions plan every statement anew
- * (`plan_cache_mode=force_custom_plan`, as scripts/services.sh starts it): FerretDB sends the field's
- * name as a parameter, and the generic plan PostgreSQL otherwise settles on cannot match it to an index.
+ * (`plan_cache_mode=force_custom_plan`, as `scripts/services.sh --bench` starts the benchmark's own):
+ * FerretDB sends the field's name as a parameter, and the generic plan PostgreSQL otherwise settles on
+ * cannot match it to an index.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -42,7 +43,7 @@ export async function addIdIndexes(postgresUrl: string, database: string): Promi
 
 /**
  * How many times PostgreSQL has used those indexes (0 means FerretDB kept scanning: it was started
- * without `plan_cache_mode=force_custom_plan`, see scripts/services.sh). PostgreSQL reports a
+ * without `plan_cache_mode=force_custom_plan`, see scripts/services.sh --bench). PostgreSQL reports a
  * connection's index use up to about ten seconds late, so this waits up to `waitMs` for a non-zero count.
  */
 export async function idIndexScans(postgresUrl: string, database: string, waitMs = 15_000): Promise<number> {

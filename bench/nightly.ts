@@ -14,7 +14,8 @@
  *   (bench/worker-child.ts, a fresh one per run), apart from the bench's queue and stores, the
  *   simulated tenant and the ceiling.
  *
- * On FerretDB with PostgreSQL, each run's database first gets the `_id` index MongoDB has
+ * Through `npm run bench` (scripts/bench.sh), on the benchmark's own FerretDB/PostgreSQL
+ * (`services.sh --bench`), each run's collections get the `_id` index MongoDB has
  * (bench/ferretdb-id-index.ts): without it every update by `_id` scans the collection, and the changed
  * re-sync measures FerretDB's scans rather than the engine. `--no-id-index` measures FerretDB as it comes.
  *
@@ -62,8 +63,9 @@ const quick = flag('quick');
 const workerNodeFlags = option('worker-node-flags', '').split(' ').filter(Boolean);
 /** The heap growth the worker applied (SYNC_WORKER_HEAP_GROWTH_PERCENT; 0: V8's own), as it reports it. */
 let heapGrowthPercent = 0;
-// On FerretDB/PostgreSQL: the `_id` index MongoDB has (bench/ferretdb-id-index.ts), unless --no-id-index.
-const idIndex = process.env.MONGODB_BACKEND === 'ferretdb-postgresql' && !flag('no-id-index');
+// On the benchmark's FerretDB (scripts/bench.sh sets M365SYNC_BENCH_ID_INDEX): the `_id` index MongoDB
+// has (bench/ferretdb-id-index.ts), unless --no-id-index.
+const idIndex = process.env.M365SYNC_BENCH_ID_INDEX === '1' && !flag('no-id-index');
 const sizes = option('sizes', quick ? '200,1000' : '2000,10000,50000')
   .split(',')
   .map(Number);
@@ -310,7 +312,7 @@ async function oneRun(
     const indexScans = idIndex ? await idIndexScans(ferretdbPostgresUrl(process.env), name) : undefined;
     if (indexScans === 0)
       console.error(
-        'bench: WARNING: FerretDB did not use the _id index (it keeps generic plans); restart it with scripts/services.sh',
+        'bench: WARNING: FerretDB did not use the _id index (it keeps generic plans): run through npm run bench, whose FerretDB plans each statement (services.sh --bench)',
       );
     const ceiling = measureCeiling ? await storeCeiling(mongo.db, tenant.id) : undefined;
     const result: SizeRun = {

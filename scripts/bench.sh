@@ -9,8 +9,14 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 [[ -d node_modules/tsx ]] || npm ci --no-audit --no-fund
-bash scripts/services.sh >&2
+bash scripts/services.sh --bench >&2
 set -a; source .data/services.env; set +a
+# The nightly benchmark runs on its own FerretDB where there is one (services.sh --bench): there its
+# collections get the `_id` index MongoDB has (bench/ferretdb-id-index.ts).
+if [[ -n "${MONGODB_URI_BENCH:-}" ]]; then
+  export MONGODB_URI="$MONGODB_URI_BENCH" MONGODB_BACKEND=ferretdb-postgresql \
+    M365SYNC_POSTGRESQL_URL="$M365SYNC_POSTGRESQL_URL_BENCH" M365SYNC_BENCH_ID_INDEX=1
+fi
 if [[ " $* " != *" --quick "* ]]; then
   echo "== Graph connector: 100,000 users, page size 999, 1 run (bench/graph.ts)"
   npx tsx bench/graph.ts 100000 999 1
