@@ -127,15 +127,18 @@ function child(users: number): Promise<{ proc: ChildProcess; tenantInput: unknow
   });
 }
 
-function tell(proc: ChildProcess, message: object): Promise<void> {
-  return new Promise((resolve) => {
-    const onMessage = (m: { done?: string }) => {
-      if (m.done) {
-        proc.off('message', onMessage);
-        resolve();
-      }
+/** Sends a child process a message and waits for its answer (the message field `reply`). */
+function ask<T>(proc: ChildProcess, message: object, reply: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`a benchmark child exited (${code})`));
+    const onMessage = (m: Record<string, unknown>) => {
+      if (!(reply in m)) return;
+      proc.off('message', onMessage);
+      proc.off('exit', onExit);
+      resolve(m[reply] as T);
     };
     proc.on('message', onMessage);
+    proc.once('exit', onExit);
     proc.send(message);
   });
 }
@@ -201,19 +204,7 @@ async function startWorkerChild(start: {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, BENCH_HEAP_SNAPSHOT_MB: option('heap-snapshot-mb', '') },
   });
-  const request = <T>(message: object, reply: string) =>
-    new Promise<T>((resolve, reject) => {
-      const onExit = (code: number | null) => reject(new Error(`the worker exited (${code})`));
-      const onMessage = (m: Record<string, unknown>) => {
-        if (!(reply in m)) return;
-        proc.off('message', onMessage);
-        proc.off('exit', onExit);
-        resolve(m[reply] as T);
-      };
-      proc.on('message', onMessage);
-      proc.once('exit', onExit);
-      proc.send(message);
-    });
+  const request = <T>(message: object, reply: string) => ask<T>(proc, message, reply);
   ({ heapGrowthPercent } = await request<{ heapGrowthPercent: number }>({ start }, 'ready'));
   return { proc, request };
 }
@@ -302,13 +293,17 @@ async function oneRun(
           .map(([k, r]) => `${k} ${(r.durationMs / 1000).toFixed(1)}s`)
           .join(', '),
       );
-    await tell(sim.proc, {
-      cmd: 'change',
-      changed: Math.round(users * 0.01),
-      removed: Math.round(users * 0.005),
-    });
+    await ask(
+      sim.proc,
+      {
+        cmd: 'change',
+        changed: Math.round(users * 0.01),
+        removed: Math.round(users * 0.005),
+      },
+      'done',
+    );
     const { run: _c, storeMs: _s, ...changed } = await sync();
-    await tell(sim.proc, { cmd: 'reset' });
+    await ask(sim.proc, { cmd: 'reset' }, 'done');
     const indexScans = idIndex ? await idIndexScans(ferretdbPostgresUrl(process.env), name) : undefined;
     if (indexScans === 0)
       console.error(
