@@ -84,7 +84,11 @@ export interface SyncRun {
   willRetry?: boolean;
   /** When the webhook dispatcher queued this ended run's deliveries (workers/webhook-dispatcher.ts). */
   webhooksQueuedAt?: Date;
-  /** What the queue did with the request (set by the producer once the job was added). */
+  /**
+   * `joined-waiting` on a request BullMQ merged into a waiting job (set with `merged` by the producer).
+   * A created or follow-up request's record is not written after the add (a worker may be claiming
+   * it: queues/sync-queue.ts), so it carries none; records of earlier versions may.
+   */
   enqueueOutcome?: 'created' | 'joined-waiting' | 'follow-up';
   /** Status `merged`: the run (= job id) that does this request's work, when known. */
   mergedInto?: string;

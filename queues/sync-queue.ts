@@ -214,9 +214,12 @@ export async function enqueueSync(
   if (jobId === runId) outcome = 'created';
   else if (await isFollowUp(queue, data.tenantId, runId)) outcome = 'follow-up';
   else outcome = 'joined-waiting';
-  if (runs) {
-    if (outcome === 'joined-waiting') await runs.endQueued(runId, { status: 'merged', mergedInto: jobId });
-    else await runs.recordEnqueued(runId, outcome);
+  // Only a merged record is written after the add: it is ours alone. A created or follow-up record
+  // may be claimed by a worker at this very moment, and FerretDB v1 applies an update as a
+  // read-modify-write of the whole document, so any update here could write `queued` back over the
+  // claim (a second attempt would then claim the record again).
+  if (runs && outcome === 'joined-waiting') {
+    await runs.endQueued(runId, { status: 'merged', mergedInto: jobId, enqueueOutcome: outcome });
   }
   return { jobId, outcome, ...(runs ? { runId } : {}) };
 }

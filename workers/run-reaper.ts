@@ -8,8 +8,8 @@
  *   that does the request's work instead is the later request BullMQ kept as the follow-up (it keeps
  *   the last), a job of the tenant waiting to run, or a run of the tenant that started after the
  *   request → `merged` into it; with none of those → `failed` JOB_LOST (Redis lost its data, or the
- *   job was removed). A request whose add may still be in flight (no
- *   `enqueueOutcome` yet, younger than the grace time) is left alone.
+ *   job was removed). A request younger than the grace time is left alone: its add may still be in
+ *   flight (the producer writes nothing to a record after adding its job: queues/sync-queue.ts).
  * - `queued`, whose job failed before any run started (its tenant was deleted, its data was invalid)
  *   → `failed` with the job's reason.
  * - `running`, whose job is not active and whose lease is not held by that run any more: its worker
@@ -27,7 +27,7 @@ export interface RunReaperOptions {
   runs: SyncRunStore;
   leases: LeaseStore;
   queue: Queue<SyncJobData, unknown, string>;
-  /** How long a request without an enqueue outcome may be between its record and its add. */
+  /** How long a request may be between its record and its add. */
   enqueueGraceMs: number;
   logger: Logger;
 }
@@ -73,7 +73,7 @@ export class RunReaper {
   private async reapQueued(run: SyncRun): Promise<keyof ReapResult | undefined> {
     const { queue, runs } = this.options;
     const age = Date.now() - (run.queuedAt?.getTime() ?? 0);
-    if (!run.enqueueOutcome && age < this.options.enqueueGraceMs) return undefined;
+    if (age < this.options.enqueueGraceMs) return undefined;
     const client = await queue.backend.client;
     // The kept follow-up first, then the job: a follow-up becomes a job atomically, so one read sees it.
     const keptFollowUp = await client.hget(followUpKey(queue, run.tenantId), 'jid');

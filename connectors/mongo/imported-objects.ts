@@ -62,8 +62,17 @@ export class ImportedObjectStore {
     return this.db.collection<ImportedObjectDocument>(entityKind(kind).collection);
   }
 
+  /**
+   * The server's write limits, looked up once per process. Only a success is kept: a look-up that
+   * met MongoDB away (refusing, hanging, failing over) is made again by the next write, so a
+   * long-lived worker syncs again as soon as MongoDB answers instead of failing every later run with
+   * the old error.
+   */
   private writeLimits(): Promise<WriteLimits> {
-    return (this.limits ??= writeLimitsFor(this.db));
+    return (this.limits ??= writeLimitsFor(this.db).catch((error: unknown) => {
+      this.limits = undefined;
+      throw error;
+    }));
   }
 
   /** The unique key. Idempotent; call at start-up. */

@@ -53,18 +53,18 @@ export class SyncRunStore {
     return toRun(doc);
   }
 
-  /** The producer records what the queue did with the request, once the add returned. */
-  async recordEnqueued(runId: string, outcome: NonNullable<SyncRun['enqueueOutcome']>): Promise<void> {
-    await this.collection.updateOne({ _id: new ObjectId(runId) }, { $set: { enqueueOutcome: outcome } });
-  }
-
   /**
    * Ends a record still `queued` (nobody started it): merged into another run, or failed/cancelled
    * with its reason. False if it was not queued any more (a worker claimed it first).
    */
   async endQueued(
     runId: string,
-    outcome: { status: 'merged' | 'failed' | 'cancelled'; error?: RunError; mergedInto?: string },
+    outcome: {
+      status: 'merged' | 'failed' | 'cancelled';
+      error?: RunError;
+      mergedInto?: string;
+      enqueueOutcome?: SyncRun['enqueueOutcome'];
+    },
   ): Promise<boolean> {
     const result = await this.collection.updateOne(
       { _id: new ObjectId(runId), status: 'queued' },

@@ -6,8 +6,6 @@
  * page); the third hangs MongoDB while the run waits on Graph, so only the lease keeper can stop it.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseSettings } from '../../domain/settings.js';
-import { enqueueSync, syncQueueSettings } from '../../queues/sync-queue.js';
 import { testEnv } from '../support/env.js';
 import { startTcpProxy, type ProxyMode, type TcpProxy } from '../support/tcp-proxy.js';
 import { eventually } from '../workers/support/harness.js';
@@ -31,24 +29,14 @@ describe('MongoDB refusing connections or hanging mid-run', () => {
   });
 
   async function outage(mode: Exclude<ProxyMode, 'forward'>, seconds: number) {
-    // Retries spread over more than the outage (3, 6, 12, 24 s, each less up to half).
-    const worker = await engine.spawnWorker('w1', {
-      MONGODB_URI: proxy.url('mongodb'),
-      SYNC_ATTEMPTS: '5',
-      SYNC_BACKOFF_MS: '3000',
-    });
+    const worker = await engine.spawnWorker('w1', { MONGODB_URI: proxy.url('mongodb') });
     engine.sim.graph.setLatency(700);
-    const first = await enqueueSync(
-      engine.queue,
-      { tenantId: engine.tenantId, trigger: 'cli', requestedBy: 'op' },
-      { runs: engine.runs, hierarchy: 'demo.provider.contoso' },
-    );
+    // Job options, fixed by the enqueue: retries spread over more than the outage (3, 6, 12, 24 s,
+    // each less up to half).
+    const retryOverOutage = { SYNC_ATTEMPTS: '5', SYNC_BACKOFF_MS: '3000' };
+    const first = await engine.enqueue({ requestedBy: 'op' }, retryOverOutage);
     await eventually(async () => (await engine.runs.get(first.runId!))?.status === 'running', 30_000);
-    const followUp = await enqueueSync(
-      engine.queue,
-      { tenantId: engine.tenantId, trigger: 'api', requestedBy: 'op-2' },
-      { runs: engine.runs, hierarchy: 'demo.provider.contoso' },
-    );
+    const followUp = await engine.enqueue({ trigger: 'api', requestedBy: 'op-2' }, retryOverOutage);
     expect(followUp.outcome).toBe('follow-up');
 
     await proxy.setMode(mode);
@@ -83,15 +71,7 @@ describe('MongoDB refusing connections or hanging mid-run', () => {
     const pageMs = 40_000;
     await engine.spawnWorker('w1', { MONGODB_URI: proxy.url('mongodb') });
     engine.sim.graph.setLatency(pageMs);
-    const waiting = await enqueueSync(
-      engine.queue,
-      { tenantId: engine.tenantId, trigger: 'cli', requestedBy: 'op', kinds: ['users'] },
-      {
-        runs: engine.runs,
-        hierarchy: 'demo.provider.contoso',
-        settings: syncQueueSettings(parseSettings(engine.env())),
-      },
-    );
+    const waiting = await engine.enqueue({ requestedBy: 'op', kinds: ['users'] });
     await eventually(async () => engine.sim.graph.maxGraphInFlight() >= 1, 30_000);
     await proxy.setMode('hang');
     const hungAt = Date.now();
@@ -102,11 +82,7 @@ describe('MongoDB refusing connections or hanging mid-run', () => {
     await proxy.setMode('forward');
     // The job is tried again (FAST_ENV's backoff) once MongoDB answers; then a full sync.
     await eventually(async () => (await engine.queue.getJobState(waiting.jobId)) === 'completed', 60_000);
-    const full = await enqueueSync(
-      engine.queue,
-      { tenantId: engine.tenantId, trigger: 'cli', requestedBy: 'op-2' },
-      { runs: engine.runs, hierarchy: 'demo.provider.contoso' },
-    );
+    const full = await engine.enqueue({ requestedBy: 'op-2' });
     await eventually(async () => (await engine.runs.get(full.runId!))?.status === 'succeeded', 120_000);
     await engine.expectMatchesDataset();
     const runs = await engine.settledRuns();

@@ -4,7 +4,6 @@
  * end truthfully, nothing is lost in MongoDB, and job ids never repeat.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { enqueueSync } from '../../queues/sync-queue.js';
 import { eventually } from '../workers/support/harness.js';
 import { FaultEngine } from './support/engine.js';
 import { recordFault } from './support/outcomes.js';
@@ -29,12 +28,7 @@ describe('Redis restarted mid-run', () => {
     }));
     await e.spawnWorker('w1');
     e.sim.graph.setLatency(700);
-    const request = (requestedBy: string) =>
-      enqueueSync(
-        e.queue,
-        { tenantId: e.tenantId, trigger: 'cli', requestedBy },
-        { runs: e.runs, hierarchy: 'demo.provider.contoso' },
-      );
+    const request = (requestedBy: string) => e.enqueue({ requestedBy });
     const first = await request('op');
     await eventually(async () => (await e.runs.get(first.runId!))?.status === 'running', 30_000);
     const followUp = await request('op-2');

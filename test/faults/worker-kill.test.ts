@@ -4,7 +4,6 @@
  * SIGSTOP past the lease while a new run starts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { enqueueSync } from '../../queues/sync-queue.js';
 import { eventually } from '../workers/support/harness.js';
 import { FaultEngine, type ChildWorker } from './support/engine.js';
 import { recordFault } from './support/outcomes.js';
@@ -20,12 +19,7 @@ describe('workers killed and frozen mid-run', () => {
     await engine.close();
   });
 
-  const enqueue = (requestedBy: string) =>
-    enqueueSync(
-      engine.queue,
-      { tenantId: engine.tenantId, trigger: 'cli', requestedBy },
-      { runs: engine.runs, hierarchy: 'demo.provider.contoso' },
-    );
+  const enqueue = (requestedBy: string) => engine.enqueue({ requestedBy });
   const runOf = (worker: ChildWorker) =>
     eventually(async () => {
       const [run] = await engine.runs.list({ tenantId: engine.tenantId, status: 'running' });

@@ -16,7 +16,15 @@ import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../../connectors/mongo/e
 import { SyncRunStore } from '../../../connectors/mongo/sync-runs.js';
 import { RUN_STATUSES, type SyncRun } from '../../../domain/sync-run.js';
 import { ENTITY_KINDS } from '../../../domain/entity-kinds.js';
-import { createSyncQueue, type SyncJobData } from '../../../queues/sync-queue.js';
+import {
+  createSyncQueue,
+  enqueueSync,
+  syncQueueSettings,
+  type EnqueueResult,
+  type SyncJobData,
+  type SyncRequest,
+} from '../../../queues/sync-queue.js';
+import { parseSettings } from '../../../domain/settings.js';
 import { openStores, type Stores } from '../../../connectors/mongo/stores.js';
 import type { Dataset, DatasetOptions } from '../../../simulators/dataset.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../../simulators/m365.js';
@@ -111,6 +119,27 @@ export class FaultEngine {
       ...FAST_ENV,
       ...extra,
     };
+  }
+
+  /**
+   * Requests a sync of the engine's tenant as the CLI or the API does, with a run record. Attempts and
+   * backoff are job options fixed by whoever enqueues, so they come from this engine's settings
+   * (FAST_ENV, with `env` on top), not from the worker's: with the defaults (3 attempts, 60 s
+   * backoff) a retry after a fault would come later than a case waits.
+   */
+  enqueue(
+    request: Omit<SyncRequest, 'tenantId' | 'trigger'> & Partial<Pick<SyncRequest, 'trigger'>>,
+    env: Record<string, string> = {},
+  ): Promise<EnqueueResult> {
+    return enqueueSync(
+      this.queue,
+      { tenantId: this.tenantId, trigger: 'cli', ...request },
+      {
+        runs: this.runs,
+        hierarchy: 'demo.provider.contoso',
+        settings: syncQueueSettings(parseSettings(this.env(env))),
+      },
+    );
   }
 
   /**
