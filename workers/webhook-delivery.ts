@@ -57,6 +57,8 @@ function deliveriesMetric(): Counter<'outcome'> {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  // Each outcome at zero from the start, so the first failed delivery is an increase alerts see.
+  for (const outcome of ['delivered', 'retrying', 'failed'] as const) outcomes.inc({ outcome }, 0);
   return outcomes;
 }
 
