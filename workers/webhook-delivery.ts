@@ -50,7 +50,8 @@ export interface WebhookDeliveryOptions {
 }
 
 let outcomes: Counter<'outcome'> | undefined;
-function deliveriesMetric(): Counter<'outcome'> {
+/** The attempts counter, registered on first use (by each delivery worker; exported for the tests). */
+export function webhookAttemptsMetric(): Counter<'outcome'> {
   outcomes ??= new Counter({
     name: 'm365sync_webhook_attempts_total',
     help: 'Webhook delivery attempts, by outcome: delivered, retrying (tried again later) or failed (given up)',
@@ -73,7 +74,7 @@ interface AttemptResult {
 
 /** Starts the worker that delivers; close it with `close()`. */
 export function startWebhookDeliveryWorker(options: WebhookDeliveryOptions): Worker<WebhookJobData> {
-  const metric = deliveriesMetric();
+  const metric = webhookAttemptsMetric();
   const worker = new Worker<WebhookJobData>(
     WEBHOOK_QUEUE,
     async (job) => {

@@ -13,6 +13,8 @@ import type { KindResult } from '../../domain/sync-run.js';
 import { registry } from '../../observability/metrics.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import { webhookAttemptsMetric } from '../../workers/webhook-delivery.js';
+import { proxyMetrics } from '../../connectors/winrm/metrics.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { addTenant, eventually, fastQueue, fastWorker, quietLogger, sweepFreely } from './support/harness.js';
 
@@ -95,6 +97,14 @@ describe('run metrics', () => {
       ).toBe(0);
     }
     expect(await sample('m365sync_sync_run_duration_seconds_count', { status: 'cancelled' })).toBe(0);
+    // The delivery worker's outcomes, and the proxy failures of the one `all` label, likewise.
+    webhookAttemptsMetric();
+    for (const outcome of ['delivered', 'retrying', 'failed'])
+      expect(await sample('m365sync_webhook_attempts_total', { outcome }), outcome).toBe(0);
+    proxyMetrics();
+    expect(
+      await sample('m365sync_powershell_proxy_failures_total', { proxy: 'all', code: 'WINRM_TIMEOUT' }),
+    ).toBe(0);
     // A label value outside the set is not made up.
     expect(await sample('m365sync_sync_runs_total', { status: 'merged' })).toBeUndefined();
   });
