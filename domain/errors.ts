@@ -32,6 +32,40 @@ export type ErrorCode =
   /** A sweep would delete more than the delete threshold allows: nothing deleted, run needs review. */
   | 'DELETE_THRESHOLD_EXCEEDED';
 
+/**
+ * Every code, at run time: metrics create their series for each one at start (workers/metrics.ts).
+ * Keyed by the type, so a code added above without being listed here does not compile.
+ */
+const EVERY_CODE: Record<ErrorCode, true> = {
+  INVALID_INPUT: true,
+  NOT_FOUND: true,
+  CONFLICT: true,
+  CONFIGURATION: true,
+  ENCRYPTION_KEY: true,
+  DECRYPTION_FAILED: true,
+  AUTHENTICATION: true,
+  PERMISSION: true,
+  THROTTLED: true,
+  TRANSIENT: true,
+  PAGE_TOKEN_EXPIRED: true,
+  GRAPH_REQUEST: true,
+  ENDPOINT_NOT_FOUND: true,
+  WINRM_FAULT: true,
+  WINRM_AUTH: true,
+  WINRM_QUOTA: true,
+  WINRM_SHELL_NOT_FOUND: true,
+  WINRM_ENVELOPE_TOO_LARGE: true,
+  WINRM_TIMEOUT: true,
+  POWERSHELL_ERROR: true,
+  OUTPUT_TOO_LARGE: true,
+  PROXY_UNAVAILABLE: true,
+  LEASE_LOST: true,
+  CANCELLED: true,
+  SERVICE_UNAVAILABLE: true,
+  DELETE_THRESHOLD_EXCEEDED: true,
+};
+export const ERROR_CODES = Object.keys(EVERY_CODE) as ErrorCode[];
+
 export interface SyncErrorOptions {
   /** A transient error may succeed when tried again; everything else fails at once. */
   retryable?: boolean;

@@ -8,6 +8,12 @@
  *   per tenant the seconds since its last succeeded run (since it was added, when it never had one),
  *   labelled `tenant="<hierarchy>/<name>"`. One series per tenant: set M365SYNC_METRICS_TENANT_LABEL=false
  *   beyond about 2,000 tenants and alert on the count instead.
+ * - the queue's health for the alerts of deploy/alerts.yml: workers connected to it (BullMQ names their
+ *   Redis connections; no series when Redis refuses CLIENT LIST), whether it is paused, and the seconds
+ *   since the oldest waiting sync was requested;
+ * - per kind, the longest run of consecutive failed runs of that kind for any one tenant (read from the
+ *   newest KIND_STREAK_RUNS runs of each tenant, domain/failure-streaks.ts), and per tenant and kind
+ *   with the tenant label on (only streaks of one or more).
  * Also `m365sync_scheduler_leader` (1 on the leader) from every scheduler.
  * The MongoDB reads run at most every M365SYNC_STALENESS_REFRESH_MS (default 60 s), not per scrape.
  */
@@ -16,6 +22,12 @@ import type { Stores } from '../connectors/mongo/stores.js';
 import { Gauge, type Registry } from 'prom-client';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { registry as processRegistry } from '../observability/metrics.js';
+import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
+import { kindFailureStreaks } from '../domain/failure-streaks.js';
+import { connectedWorkers } from '../queues/worker-presence.js';
+
+/** How many of each tenant's newest runs the failure streaks are read from (so a streak is at most this). */
+export const KIND_STREAK_RUNS = 10;
 
 export interface ClusterMetricsOptions {
   stores: Pick<Stores, 'tenants' | 'runs'>;
@@ -33,6 +45,8 @@ interface Staleness {
   tenants: number;
   stale: number;
   ages: { tenant: string; seconds: number }[];
+  /** Streaks of one or more: the tenant (as labelled), the kind, its consecutive failed runs. */
+  streaks: { tenant: string; kind: string; runs: number }[];
 }
 
 export function clusterMetrics(options: ClusterMetricsOptions): void {
@@ -48,19 +62,25 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
     // The newest succeeded run of each tenant, through the (tenantId, _id) index; a few at a time.
     // (One query per tenant: FerretDB v1 has no $max accumulator in $group.)
     const lastOf = new Map<string, Date>();
+    const streaksOf = new Map<string, Map<string, number>>();
     const ids = tenants.map((t) => t.id);
     for (let i = 0; i < ids.length; i += 10) {
       await Promise.all(
         ids.slice(i, i + 10).map(async (tenantId) => {
-          const endedAt = await options.stores.runs.lastSucceededAt(tenantId);
+          const [endedAt, newest] = await Promise.all([
+            options.stores.runs.lastSucceededAt(tenantId),
+            options.stores.runs.list({ tenantId, limit: KIND_STREAK_RUNS }),
+          ]);
           if (endedAt) lastOf.set(tenantId, endedAt);
+          streaksOf.set(tenantId, kindFailureStreaks(newest));
         }),
       );
     }
+    const label = (t: (typeof tenants)[number]) => `${t.hierarchy}/${t.name ?? t.id}`;
     const ages = tenants.map((t) => {
       const since = lastOf.get(t.id) ?? t.createdAt ?? new Date(now);
       return {
-        tenant: `${t.hierarchy}/${t.name ?? t.id}`,
+        tenant: label(t),
         seconds: Math.max(0, (now - new Date(since).getTime()) / 1000),
       };
     });
@@ -68,6 +88,9 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
       tenants: ages.length,
       stale: ages.filter((a) => a.seconds > staleAfterSeconds).length,
       ages,
+      streaks: tenants.flatMap((t) =>
+        [...(streaksOf.get(t.id) ?? [])].map(([kind, runs]) => ({ tenant: label(t), kind, runs })),
+      ),
     };
     cached = { at: now, value };
     return value;
@@ -125,6 +148,73 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
     help: 'The staleness threshold of m365sync_tenants_stale (M365SYNC_STALE_AFTER_HOURS)',
     registers: [r],
   }).set(staleAfterSeconds);
+
+  new Gauge({
+    name: 'm365sync_kind_failure_streak_max',
+    help: 'Per kind, the most consecutive failed runs of that kind for any one tenant (0: none failing)',
+    labelNames: ['kind'] as const,
+    registers: [r],
+    async collect() {
+      await rebuild(this, (s) => {
+        // Every kind, at 0 when no tenant fails it: a kind that starts failing changes a known series.
+        const longest = new Map<string, number>(ENTITY_KIND_NAMES.map((kind) => [kind, 0]));
+        for (const { kind, runs } of s.streaks) longest.set(kind, Math.max(runs, longest.get(kind) ?? 0));
+        for (const [kind, runs] of longest) this.set({ kind }, runs);
+      });
+    },
+  });
+  if (env.M365SYNC_METRICS_TENANT_LABEL)
+    new Gauge({
+      name: 'm365sync_tenant_kind_failure_streak',
+      help: 'Consecutive failed runs of a kind for a tenant (only kinds failing in its newest run)',
+      labelNames: ['tenant', 'kind'] as const,
+      registers: [r],
+      async collect() {
+        await rebuild(this, (s) => {
+          for (const { tenant, kind, runs } of s.streaks) this.set({ tenant, kind }, runs);
+        });
+      },
+    });
+
+  // Read from Redis at each scrape (cheap: two counts and one job), by the leader only.
+  new Gauge({
+    name: 'm365sync_queue_workers',
+    help: 'Workers connected to the sync queue (absent when Redis refuses CLIENT LIST)',
+    labelNames: ['queue'] as const,
+    registers: [r],
+    async collect() {
+      this.reset();
+      if (!options.isLeader()) return;
+      const workers = await connectedWorkers(options.syncQueue);
+      if (workers !== undefined) this.set({ queue: options.syncQueue.name }, workers);
+    },
+  });
+  new Gauge({
+    name: 'm365sync_queue_paused',
+    help: 'Whether the sync queue is paused (1) or not (0): `m365sync queue pause` / `resume`',
+    labelNames: ['queue'] as const,
+    registers: [r],
+    async collect() {
+      this.reset();
+      if (!options.isLeader()) return;
+      this.set({ queue: options.syncQueue.name }, (await options.syncQueue.isPaused()) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'm365sync_queue_oldest_waiting_seconds',
+    help: 'Seconds since the oldest sync job still waiting for a worker was requested (0 when none waits)',
+    labelNames: ['queue'] as const,
+    registers: [r],
+    async collect() {
+      this.reset();
+      if (!options.isLeader()) return;
+      // The oldest of the waiting list (asc: oldest first); prioritized jobs (none today) by priority.
+      const oldest = await options.syncQueue.getJobs(['wait', 'prioritized'], 0, 0, true);
+      const since = Math.min(...oldest.map((job) => job.timestamp));
+      const seconds = oldest.length > 0 ? Math.max(0, (Date.now() - since) / 1000) : 0;
+      this.set({ queue: options.syncQueue.name }, Math.round(seconds));
+    },
+  });
 
   new Gauge({
     name: 'm365sync_queue_jobs',

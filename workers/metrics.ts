@@ -1,10 +1,26 @@
 /**
  * Sync run metrics, registered in the process registry. Labels are bounded (status, error code, kind,
  * change); never a tenant: per-tenant detail is in `sync_runs`.
+ *
+ * Every series of those bounded label sets exists at zero from the start: a series that appears with
+ * its first event at 1 has no earlier sample, so `increase()` and `rate()` see nothing, and an alert on
+ * the first failed run of a process would stay silent (Prometheus's instrumentation guidance: "avoid
+ * missing metrics").
  */
 import { Counter, Histogram, exponentialBuckets } from 'prom-client';
 import { registry } from '../observability/metrics.js';
-import type { RunSummary } from '../domain/sync-run.js';
+import { ERROR_CODES } from '../domain/errors.js';
+import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
+import type { KindStatus, RunSummary } from '../domain/sync-run.js';
+
+/** How a run can end in a worker (`merged`, `queued` and `running` are never observed here). */
+export const ENDED_RUN_STATUSES = ['succeeded', 'partial', 'needs_review', 'failed', 'cancelled'] as const;
+/** A run's `code` label: `none`, an error code, or the worker's own LEASE_LAPSING (workers/worker.ts). */
+export const RUN_CODES = ['none', ...ERROR_CODES, 'LEASE_LAPSING'] as const;
+/** A failed kind's `code` label: its error's code (UNKNOWN when it carries none). */
+export const KIND_FAILURE_CODES = [...ERROR_CODES, 'UNKNOWN'] as const;
+const KIND_STATUSES: readonly KindStatus[] = ['succeeded', 'needs_review', 'failed', 'cancelled', 'skipped'];
+const CHANGES = ['created', 'updated', 'unchanged', 'deleted'] as const;
 
 export interface SyncMetrics {
   /** A run ended; `code` is its error code (`none` when it has none). */
@@ -84,6 +100,17 @@ export function syncMetrics(): SyncMetrics {
   });
   // Zero series from the start, so rate() and alerts see them before the first event.
   for (const c of [leaseConflicts, retries, stalls]) c.inc(0);
+  for (const status of ENDED_RUN_STATUSES) {
+    for (const code of RUN_CODES) runs.inc({ status, code }, 0);
+    duration.zero({ status });
+  }
+  for (const kind of ENTITY_KIND_NAMES) {
+    for (const status of KIND_STATUSES) kindDuration.zero({ kind, status });
+    for (const code of KIND_FAILURE_CODES) kindFailures.inc({ kind, code }, 0);
+    for (const change of CHANGES) objects.inc({ kind, change }, 0);
+    held.inc({ kind }, 0);
+    heldObjects.inc({ kind }, 0);
+  }
   instance = {
     observe(status, durationMs, summary, code = 'none') {
       runs.inc({ status, code });
@@ -91,7 +118,7 @@ export function syncMetrics(): SyncMetrics {
       for (const [kind, r] of Object.entries(summary?.kinds ?? {})) {
         kindDuration.observe({ kind, status: r.status }, r.durationMs / 1000);
         if (r.status === 'failed') kindFailures.inc({ kind, code: r.error?.code ?? 'UNKNOWN' });
-        for (const change of ['created', 'updated', 'unchanged', 'deleted'] as const) {
+        for (const change of CHANGES) {
           if (r[change] > 0) objects.inc({ kind, change }, r[change]);
         }
         if (r.status === 'needs_review' && r.held) {

@@ -50,13 +50,16 @@ export interface WebhookDeliveryOptions {
 }
 
 let outcomes: Counter<'outcome'> | undefined;
-function deliveriesMetric(): Counter<'outcome'> {
+/** The attempts counter, registered on first use (by each delivery worker; exported for the tests). */
+export function webhookAttemptsMetric(): Counter<'outcome'> {
   outcomes ??= new Counter({
     name: 'm365sync_webhook_attempts_total',
     help: 'Webhook delivery attempts, by outcome: delivered, retrying (tried again later) or failed (given up)',
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  // Each outcome at zero from the start, so the first failed delivery is an increase alerts see.
+  for (const outcome of ['delivered', 'retrying', 'failed'] as const) outcomes.inc({ outcome }, 0);
   return outcomes;
 }
 
@@ -71,7 +74,7 @@ interface AttemptResult {
 
 /** Starts the worker that delivers; close it with `close()`. */
 export function startWebhookDeliveryWorker(options: WebhookDeliveryOptions): Worker<WebhookJobData> {
-  const metric = deliveriesMetric();
+  const metric = webhookAttemptsMetric();
   const worker = new Worker<WebhookJobData>(
     WEBHOOK_QUEUE,
     async (job) => {

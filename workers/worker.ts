@@ -402,7 +402,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
           }),
           stopMarginMs,
         );
-        metrics.observe('cancelled', durationMs, undefined, runError.code);
+        metrics.observe('cancelled', durationMs, failedKinds && { kinds: failedKinds }, runError.code);
         runLog.warn({ reason: abortReason, error: runError }, 'sync run cancelled');
         if (abortReason === SHUTDOWN) {
           // Hand the job back untouched: it waits for the next worker, without using an attempt.
@@ -425,7 +425,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
         }),
         stopMarginMs,
       );
-      metrics.observe('failed', durationMs, undefined, runError.code);
+      // The kinds' own outcomes count too (a run whose every kind failed is still three kind failures).
+      metrics.observe('failed', durationMs, failedKinds && { kinds: failedKinds }, runError.code);
       if (willRetry) metrics.retry();
       runLog.warn({ error: runError, willRetry }, 'sync run failed');
       if (!retryable) throw new UnrecoverableError(`${runError.code}: ${runError.message}`);

@@ -48,3 +48,5 @@ export const graphTokenRenewals = new Counter({
   labelNames: ['reason'] as const,
   registers: [registry],
 });
+// Each reason at zero from the start (a first `rejected` is then an increase alerts and rate() see).
+for (const reason of ['initial', 'expiring', 'rejected']) graphTokenRenewals.inc({ reason }, 0);

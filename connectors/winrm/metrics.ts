@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { registry } from '../../observability/metrics.js';
+import { ERROR_CODES } from '../../domain/errors.js';
 
 /**
  * Metrics of the PowerShell proxy pools. The `proxy` label is `all` by default: proxies are tenant
@@ -91,5 +92,12 @@ export function proxyMetrics(r: Registry = registry, options: { perProxy?: boole
       'Shells this process holds open on PowerShell proxies',
     ),
   };
+  if (!options.perProxy) {
+    // The one `all` label is known at start: its series exist at zero, so the first failure of a
+    // process is an increase that rate() and the proxy alerts see. (Per-proxy labels are tenant
+    // configuration, learnt only when a pool opens.)
+    metrics.commands.inc({ proxy: 'all' }, 0);
+    for (const code of [...ERROR_CODES, 'UNKNOWN']) metrics.failures.inc({ proxy: 'all', code }, 0);
+  }
   return metrics;
 }

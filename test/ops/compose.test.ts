@@ -94,7 +94,7 @@ describe('docker-compose.yml', () => {
   it('publishes ports on 127.0.0.1 unless M365SYNC_PUBLISH_HOST says otherwise', async () => {
     const services = await render(SECRETS);
     const published = Object.entries(services).filter(([, s]) => (s.ports ?? []).length > 0);
-    expect(published.map(([name]) => name).sort()).toEqual(['api', 'grafana', 'prometheus']);
+    expect(published.map(([name]) => name).sort()).toEqual(['alertmanager', 'api', 'grafana', 'prometheus']);
     for (const [, s] of published) expect(new Set(hostIps(s))).toEqual(new Set(['127.0.0.1']));
     const opened = await render({ ...SECRETS, M365SYNC_PUBLISH_HOST: '10.1.2.3' });
     expect(hostIps(opened.api!)).toEqual(['10.1.2.3']);
@@ -171,9 +171,22 @@ describe('docker-compose.yml', () => {
     expect(prometheus).toContain('/etc/prometheus/alerts.yml');
     const config = parseYaml(await readFile(join(root, 'deploy/prometheus.yml'), 'utf8')) as {
       rule_files: string[];
+      alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
       scrape_configs: { job_name: string }[];
     };
     expect(config.rule_files).toContain('/etc/prometheus/alerts.yml');
+    // Alerts go to the stack's Alertmanager, which reads deploy/alertmanager.yml (or the operator's file).
+    expect(config.alerting.alertmanagers.flatMap((a) => a.static_configs.flatMap((c) => c.targets))).toEqual([
+      'alertmanager:9093',
+    ]);
+    const alertmanager = services.alertmanager!;
+    expect(targets(alertmanager)).toContain('/etc/alertmanager/alertmanager.yml');
+    const mounted = (s: Service) =>
+      (s.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':')[0]! : (v.source ?? '')));
+    expect(mounted(alertmanager)).toContain(join(root, 'deploy/alertmanager.yml'));
+    expect(services.prometheus!.depends_on?.alertmanager?.condition).toBe('service_healthy');
+    const own = await render({ ...SECRETS, M365SYNC_ALERTMANAGER_CONFIG: '/etc/ops/alertmanager.yml' });
+    expect(mounted(own.alertmanager!)).toContain('/etc/ops/alertmanager.yml');
     expect(config.scrape_configs.map((c) => c.job_name).sort()).toEqual([
       'm365sync-api',
       'm365sync-scheduler',

@@ -15,6 +15,7 @@ import { proxyMetrics } from '../../connectors/winrm/metrics.js';
 import { registry } from '../../observability/metrics.js';
 import { clusterMetrics } from '../../workers/cluster-metrics.js';
 import { syncMetrics } from '../../workers/metrics.js';
+import { webhookAttemptsMetric } from '../../workers/webhook-delivery.js';
 import { root } from './support/processes.js';
 
 const run = promisify(execFile);
@@ -23,6 +24,7 @@ const run = promisify(execFile);
 function exported(): Set<string> {
   syncMetrics();
   proxyMetrics();
+  webhookAttemptsMetric();
   // Registration only: nothing is collected, so no database or queue is touched.
   clusterMetrics({ stores: {} as Stores, syncQueue: {} as Queue, isLeader: () => false });
   const names = new Set<string>(['up']); // Prometheus's own, per target
@@ -70,6 +72,33 @@ describe('deploy/: dashboard and alert rules', () => {
           expect(names.has(name), `${panel.title}: ${name} is not exported`).toBe(true);
       }
     }
+  });
+
+  it('has hierarchy-place and tenant variables, used by the per-tenant panels, and a row for the alerts', async () => {
+    const dashboard = JSON.parse(
+      await readFile(join(root, 'deploy/grafana/dashboards/m365sync.json'), 'utf8'),
+    ) as { panels: Panel[]; templating: { list: { name: string; definition: string }[] } };
+    const variables = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v.definition]));
+    expect(Object.keys(variables).sort()).toEqual(['hierarchy', 'tenant']);
+    for (const definition of Object.values(variables))
+      for (const name of metricsIn(definition)) expect(names.has(name), name).toBe(true);
+    expect(variables.tenant).toContain('$hierarchy');
+    const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    for (const expr of exprs.filter((e) => e.includes('{tenant') || e.includes(' tenant=')))
+      expect(expr).toContain('tenant=~"$tenant"');
+    expect(exprs.filter((e) => e.includes('tenant=~"$tenant"')).length).toBeGreaterThanOrEqual(2);
+    expect(dashboard.panels.some((p) => p.type === 'row' && /alerts/i.test(p.title))).toBe(true);
+    for (const name of [
+      'm365sync_queue_workers',
+      'm365sync_queue_oldest_waiting_seconds',
+      'm365sync_queue_paused',
+      'm365sync_kind_failure_streak_max',
+      'm365sync_webhook_attempts_total',
+    ])
+      expect(
+        exprs.some((e) => e.includes(name)),
+        name,
+      ).toBe(true);
   });
 
   it('every alert rule names exported metrics, the four the issue asks for exist, and promtool accepts them', async () => {
