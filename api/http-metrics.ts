@@ -22,7 +22,8 @@ export function statusClass(status: number): string {
 export function registerHttpMetrics(app: FastifyInstance, registry: Registry = processRegistry): void {
   // One set per registry: the API may be built more than once in a process (tests).
   const requests =
-    (registry.getSingleMetric('m365sync_api_requests_total') as Counter<(typeof LABELS)[number]> | undefined) ??
+    (registry.getSingleMetric('m365sync_api_requests_total') as
+      Counter<(typeof LABELS)[number]> | undefined) ??
     new Counter({
       name: 'm365sync_api_requests_total',
       help: 'HTTP requests answered by the API, by method, route template and status class',
@@ -31,8 +32,7 @@ export function registerHttpMetrics(app: FastifyInstance, registry: Registry = p
     });
   const duration =
     (registry.getSingleMetric('m365sync_api_request_duration_seconds') as
-      | Histogram<'method' | 'route'>
-      | undefined) ??
+      Histogram<'method' | 'route'> | undefined) ??
     new Histogram({
       name: 'm365sync_api_request_duration_seconds',
       help: 'Time from request to answer, by method and route template',

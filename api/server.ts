@@ -181,7 +181,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     if (error instanceof ReadinessError)
       return reply.status(503).send({ code: error.code, message: error.message, problems: error.problems });
     // MongoDB went away during the request (after the gate): 503 naming it, its address kept for the log.
-    if (!(error instanceof SyncError) && isMongoUnavailable(error)) error = mongoUnavailable(timeoutMs, error);
+    if (!(error instanceof SyncError) && isMongoUnavailable(error))
+      error = mongoUnavailable(timeoutMs, error);
     if (error instanceof SyncError) {
       if (error.code === 'SERVICE_UNAVAILABLE')
         options.logger?.warn(
