@@ -14,6 +14,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiTokenStore } from '../connectors/mongo/api-tokens.js';
 import { ALL_SCOPES, roleAllows, type Caller, type Role } from '../domain/access.js';
+import { SyncError } from '../domain/errors.js';
 
 /**
  * `public`: anyone who reaches the API (health, metrics); otherwise the role a token needs, whether
@@ -63,6 +64,11 @@ export interface AccessOptions {
    * board's pages, files and calls.
    */
   accessByUrl?: (url: string) => RouteAccess | undefined;
+  /**
+   * Runs before a token is looked up on a route that is not public, and refuses the request by
+   * throwing (the MongoDB gate: 503 within the service timeout instead of a look-up that hangs).
+   */
+  ready?: () => Promise<void>;
 }
 
 export interface RouteEntry {
@@ -122,10 +128,13 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
     const declared = route.config?.access;
     const access = declared ?? options.accessByUrl?.(route.url);
     if (access !== undefined) route.config = { ...route.config, access };
-    // A plugin's own error handler would answer our refusals in its shape (without the challenge).
+    // A plugin's own error handler would answer our refusals in its shape (without the challenge), and
+    // the `ready` gate's 503 as a 500.
     if (declared === undefined && access !== undefined)
       route.errorHandler = (error, request, reply) => {
         if (error instanceof ApiRefusal) return sendRefusal(request, reply, error);
+        if (error instanceof SyncError && error.code === 'SERVICE_UNAVAILABLE')
+          return reply.status(503).send({ code: error.code, message: error.message });
         throw error;
       };
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -152,6 +161,7 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
     const access = request.routeOptions.config?.access;
     if (access === 'public') return;
     const browser = access?.browser === true;
+    await options.ready?.();
     // Unknown routes (404) need a valid token too, so they tell nothing to strangers.
     const caller = await authenticate(request, browser);
     request.caller = caller;

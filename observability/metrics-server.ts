@@ -1,6 +1,8 @@
 /**
  * /metrics and /health for a process without the API (a worker, the scheduler): Prometheus scrapes
  * each one. A port already in use is a clear configuration error, not a crash with EADDRINUSE.
+ * /health says whether the process runs and whether each dependency (MongoDB, Redis) answers, each
+ * asked anew at every probe within a bound (a probe never hangs, and no failure is remembered).
  */
 import { createServer, type Server } from 'node:http';
 import { SyncError } from '../domain/errors.js';
@@ -30,6 +32,44 @@ export interface MetricsServerOptions extends MetricsSettings {
   healthy: () => boolean;
   /** Text appended to the registry's (e.g. BullMQ's queue metrics); '' for none. */
   extra?: () => Promise<string>;
+  /** Dependencies /health asks at each probe: name (`mongodb`, `redis`) → rejects when unreachable. */
+  checks?: Record<string, () => Promise<unknown>>;
+  /** How long /health waits for each check (default HEALTH_CHECK_TIMEOUT_MS). */
+  checkTimeoutMs?: number;
+}
+
+/** Below the compose healthcheck's own 5 s timeout, so the probe gets an answer naming what failed. */
+export const HEALTH_CHECK_TIMEOUT_MS = 2000;
+
+/** Each check's result: `ok`, or why not (no address, no server message: /health is unauthenticated). */
+async function runChecks(
+  checks: Record<string, () => Promise<unknown>>,
+  timeoutMs: number,
+): Promise<Record<string, string>> {
+  const results: Record<string, string> = {};
+  await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(`unreachable (no answer within ${timeoutMs} ms)`), timeoutMs);
+      });
+      results[name] = await Promise.race([
+        Promise.resolve()
+          .then(check)
+          .then(
+            () => 'ok',
+            (error: unknown) => {
+              const code = (error as { code?: unknown } | undefined)?.code;
+              return typeof code === 'string' && /^E[A-Z]+$/.test(code)
+                ? `unreachable (${code})`
+                : 'unreachable';
+            },
+          ),
+        timedOut,
+      ]).finally(() => clearTimeout(timer));
+    }),
+  );
+  return results;
 }
 
 /** Listens, or rejects with a CONFIGURATION error naming the port and what to do. */
@@ -45,10 +85,14 @@ export async function serveMetrics(options: MetricsServerOptions): Promise<Serve
           response.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(error)}`);
         });
     } else if (request.url === '/health') {
-      const ok = options.healthy();
-      response
-        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
+      void runChecks(options.checks ?? {}, options.checkTimeoutMs ?? HEALTH_CHECK_TIMEOUT_MS).then(
+        (checks) => {
+          const ok = options.healthy() && Object.values(checks).every((c) => c === 'ok');
+          response
+            .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ status: ok ? 'ok' : 'unavailable', checks }));
+        },
+      );
     } else {
       response.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"NOT_FOUND"}');
     }

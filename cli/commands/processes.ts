@@ -35,11 +35,17 @@ export function workerCommand(ctx: CliContext): Command {
       // Before taking jobs: a metrics port in use stops the process with a clear error.
       let running = () => false;
       const settings = metricsSettings(ctx.settings, DEFAULT_METRICS_PORT.worker);
-      const metrics =
-        settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => running() }) : undefined;
       const redisConfig = redisSettings(ctx.settings);
       // Graph request limits per tenant, shared by every worker process through Redis.
       const limiterRedis = new Redis(redisConfig.url, { maxRetriesPerRequest: null });
+      const metrics =
+        settings.port > 0
+          ? await serveMetrics({
+              ...settings,
+              healthy: () => running(),
+              checks: { mongodb: () => stores.db.command({ ping: 1 }), redis: () => limiterRedis.ping() },
+            })
+          : undefined;
       limiterRedis.on('error', (error) =>
         logger.warn({ err: { message: error.message } }, 'rate-limiter Redis connection error; reconnecting'),
       );
@@ -104,7 +110,16 @@ export function schedulerCommand(ctx: CliContext): Command {
       clusterMetrics({ stores, syncQueue, isLeader: () => leader(), settings: ctx.settings });
       const settings = metricsSettings(ctx.settings, DEFAULT_METRICS_PORT.scheduler);
       const metrics =
-        settings.port > 0 ? await serveMetrics({ ...settings, healthy: () => !stopping }) : undefined;
+        settings.port > 0
+          ? await serveMetrics({
+              ...settings,
+              healthy: () => !stopping,
+              checks: {
+                mongodb: () => stores.db.command({ ping: 1 }),
+                redis: () => syncQueue.isPaused(), // one Redis round trip
+              },
+            })
+          : undefined;
       const scheduler = await startScheduler({
         redis: redisSettings(ctx.settings),
         stores,

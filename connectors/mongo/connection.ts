@@ -1,4 +1,11 @@
-import { MongoClient, type Db, type MongoClientOptions } from 'mongodb';
+import {
+  MongoClient,
+  MongoNetworkError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+  type Db,
+  type MongoClientOptions,
+} from 'mongodb';
 import { SyncError } from '../../domain/errors.js';
 import type { Settings } from '../../domain/settings.js';
 
@@ -49,4 +56,22 @@ export async function connectMongo(settings: MongoSettings): Promise<MongoConnec
     );
   }
   return { client, db: client.db(M365SYNC_DB), close: () => client.close() };
+}
+
+/**
+ * Whether `error` says MongoDB cannot be reached (refused, timed out, pool cleared, no server
+ * selected, client closed), as opposed to MongoDB refusing an operation (a duplicate key, a bad
+ * query). Looks one `cause` deep, as stores wrap driver errors.
+ */
+export function isMongoUnavailable(error: unknown): boolean {
+  for (const e of [error, (error as { cause?: unknown } | undefined)?.cause]) {
+    if (
+      e instanceof MongoNetworkError ||
+      e instanceof MongoServerSelectionError ||
+      e instanceof MongoTopologyClosedError ||
+      (e as { name?: unknown } | undefined)?.name === 'MongoWaitQueueTimeoutError'
+    )
+      return true;
+  }
+  return false;
 }
