@@ -267,8 +267,8 @@ export class DeltaService {
 
   /** A token that is unknown, expired, or met by the resync switch gets its error; else undefined. */
   private refuse(req: DeltaRequest, state: TokenState | undefined, now: number): DeltaAnswer | undefined {
-    if (!state || state.dead || now - state.issuedAt > this.options.tokenLifetimeMs)
-      return syncStateNotFound();
+    const stale = !state || state.dead || now - state.issuedAt > this.options.tokenLifetimeMs;
+    if (stale || state.spec.kind !== req.kind) return syncStateNotFound();
     if (this.resync[req.kind] > 0) {
       this.resync[req.kind]--;
       for (const s of this.tokens.values()) if (s.spec.kind === req.kind) s.dead = true;
@@ -380,8 +380,10 @@ export class DeltaService {
   ): Item | undefined {
     const before: State = this.history.stateAt(spec.kind, id, from);
     const after: State = this.history.stateAt(spec.kind, id, spec.to);
-    if (after.status === 'soft')
-      return before.status === 'soft' ? undefined : { id, from, removed: 'changed', members: [] };
+    // An object made and removed between two rounds was never seen: nothing to report.
+    if (after.status === 'soft') {
+      return before.status === 'active' ? { id, from, removed: 'changed', members: [] } : undefined;
+    }
     if (after.status !== 'active') {
       return before.status === 'active' || before.status === 'soft'
         ? { id, from, removed: 'deleted', members: [] }

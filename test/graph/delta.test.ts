@@ -250,6 +250,20 @@ describe('the simulated Graph delta query', () => {
     });
     expect(after.get(binned[1]!.id)).toEqual({ id: binned[1]!.id, '@removed': { reason: 'deleted' } });
     expect(after.size).toBe(2);
+
+    // made and removed (binned, or gone) between two rounds: never seen, so not reported
+    const token = (await client.round(USERS)).deltaLink;
+    const withNew = changeDataset(sim.dataset(), { addUsers: 2 }, 501);
+    sim.setDataset(withNew);
+    const [made, other] = withNew.users.slice(-2);
+    const without = structuredClone(withNew);
+    without.users = without.users.filter((u) => u.id !== made!.id && u.id !== other!.id);
+    without.deletedItems!.users.push(made!);
+    sim.setDataset(without);
+    expect((await client.round(token)).objects).toEqual([]);
+    // a users token is no token for groups
+    const crossed = await client.get(token.replace('/users/delta', '/groups/delta'));
+    expect(crossed.body.error).toMatchObject({ code: 'syncStateNotFound' });
   });
 
   it('answers $deltatoken=latest with a deltaLink and no data; the next round has only later changes', async () => {
