@@ -72,6 +72,12 @@ export interface SimGroup {
   resourceProvisioningOptions: string[];
   visibility: string;
   createdDateTime: string;
+  /**
+   * Member user ids. Not a property Graph lists with /groups: only delta (`members@delta`) shows
+   * them. A member that is not an active user (deleted, in the recycle bin) is not a member Graph
+   * shows, so the simulated Graph shows only active ones.
+   */
+  members?: string[];
 }
 
 export interface SimSku {
@@ -115,6 +121,12 @@ export interface Dataset {
     resourceAccounts: PsObject[];
   };
   exchange: { distributionGroups: PsObject[]; sharedMailboxes: PsObject[]; roomMailboxes: PsObject[] };
+  /**
+   * The recycle bin (Entra's deleted items): users and groups deleted softly, restorable for 30 days.
+   * Not listed by /users or /groups; delta reports them removed with reason `changed`. An object in
+   * neither this nor the live lists is gone for good (reason `deleted`).
+   */
+  deletedItems?: { users: SimUser[]; groups: SimGroup[] };
 }
 
 /** mulberry32: small, fast, and the same on every machine. */
@@ -252,10 +264,14 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
       securityEnabled: !isTeam,
       groupTypes: isTeam || i % 3 === 0 ? ['Unified'] : [],
       resourceProvisioningOptions: isTeam ? ['Team'] : [],
+      members: [],
       visibility: isTeam ? 'Private' : 'Public',
       createdDateTime: isoDate(random),
     });
   }
+  // Each user is a member of one group, by position: no draw from `random`, so the rest of the data
+  // set is the same as before groups had members.
+  if (groups.length > 0) users.forEach((u, k) => groups[k % groups.length]!.members!.push(u.id));
 
   return {
     seed,
@@ -511,15 +527,41 @@ export function mailboxes(ds: Dataset): PsObject[] {
 
 export interface DatasetChange {
   addUsers?: number;
+  /** Users deleted for good (hard), from the end of the list. */
   removeUsers?: number;
+  /** Display names changed, from the start of the list. */
   renameUsers?: number;
   /** Removes custom policies (never a Global one), by count. */
   removePolicies?: number;
+  /** Users moved to the recycle bin (soft-deleted, restorable), from the end, after `removeUsers`. */
+  softDeleteUsers?: number;
+  /** Users taken back out of the recycle bin (restored), the longest deleted first. */
+  restoreUsers?: number;
+  /** Users removed from the recycle bin (deleted for good after a soft delete), the longest deleted first. */
+  purgeDeletedUsers?: number;
+  /** Users given Teams Phone (the MCOEV SKU), from the first user without it after the renamed ones. */
+  licenseUsers?: number;
+  /** Users that lose their first licence, from the first licensed user after the newly licensed ones. */
+  unlicenseUsers?: number;
+  /** New groups, each with a few existing users as members. */
+  addGroups?: number;
+  /** Groups deleted for good, from the end of the list. */
+  removeGroups?: number;
+  /** Groups moved to the recycle bin, from the end, after `removeGroups`. */
+  softDeleteGroups?: number;
+  /** Group display names changed, from the start of the list. */
+  renameGroups?: number;
+  /** Memberships added: a user joins a group it is not in. */
+  addMembers?: number;
+  /** Memberships removed. */
+  removeMembers?: number;
 }
 
 /**
  * Changes a data set the way a tenant changes between two nights, deterministically: users added
- * (unlicensed for voice), removed (from the end), renamed (display name), policies removed.
+ * (unlicensed for voice), removed (from the end), renamed (display name), policies removed; users and
+ * groups soft-deleted, restored, purged, licensed and unlicensed; groups added, renamed, removed and
+ * their memberships changed. Changes to distinct objects: no user is both renamed and licensed.
  */
 export function changeDataset(ds: Dataset, change: DatasetChange, seed = ds.seed + 1): Dataset {
   const random = prng(seed * 7919);
@@ -535,7 +577,85 @@ export function changeDataset(ds: Dataset, change: DatasetChange, seed = ds.seed
     let left = change.removePolicies;
     next.teams.policies = next.teams.policies.filter((p) => !(p.Identity !== 'Global' && left-- > 0));
   }
+  changeDirectory(next, change, random, seed);
   return next;
+}
+
+/** The recycle bin, licences, groups and memberships part of changeDataset. */
+function changeDirectory(next: Dataset, change: DatasetChange, random: () => number, seed: number): void {
+  const bin = next.deletedItems ?? { users: [], groups: [] };
+  if (change.softDeleteUsers) {
+    const from = Math.max(0, next.users.length - (change.addUsers ?? 0) - change.softDeleteUsers);
+    bin.users.push(...next.users.splice(from, change.softDeleteUsers));
+  }
+  if (change.restoreUsers) next.users.push(...bin.users.splice(0, change.restoreUsers));
+  if (change.purgeDeletedUsers) bin.users.splice(0, change.purgeDeletedUsers);
+  if (change.removeGroups) next.groups.splice(Math.max(0, next.groups.length - change.removeGroups));
+  if (change.softDeleteGroups) {
+    bin.groups.push(...next.groups.splice(Math.max(0, next.groups.length - change.softDeleteGroups)));
+  }
+  if (next.deletedItems || bin.users.length > 0 || bin.groups.length > 0) next.deletedItems = bin;
+
+  const phone = next.skus.find((s) => s.skuPartNumber === 'MCOEV');
+  let at = change.renameUsers ?? 0;
+  for (let left = change.licenseUsers ?? 0; left > 0 && phone && at < next.users.length; at++) {
+    const u = next.users[at]!;
+    if (u.assignedLicenses.some((l) => l.skuId === phone.skuId)) continue;
+    u.assignedLicenses.push({ skuId: phone.skuId, disabledPlans: [] });
+    left--;
+  }
+  for (let left = change.unlicenseUsers ?? 0; left > 0 && at < next.users.length; at++) {
+    const u = next.users[at]!;
+    if (u.assignedLicenses.length === 0) continue;
+    u.assignedLicenses.shift();
+    left--;
+  }
+  for (const sku of change.licenseUsers || change.unlicenseUsers ? next.skus : []) {
+    sku.consumedUnits = next.users.filter((u) =>
+      u.assignedLicenses.some((l) => l.skuId === sku.skuId),
+    ).length;
+  }
+
+  for (let i = 0; i < (change.renameGroups ?? 0) && i < next.groups.length; i++) {
+    next.groups[i]!.displayName = `${next.groups[i]!.displayName} (renamed)`;
+  }
+  for (let i = 0; i < (change.addGroups ?? 0); i++) {
+    const name = `Project ${seed}-${i + 1}`;
+    const nick = name.toLowerCase().replace(/[^a-z0-9]/g, '');
+    const members = new Set<string>();
+    for (let k = 0; k < 3 && next.users.length > 0; k++) {
+      members.add(next.users[Math.floor(random() * next.users.length)]!.id);
+    }
+    next.groups.push({
+      id: guidFrom(random),
+      displayName: name,
+      description: `${name} (simulated)`,
+      mail: `${nick}@${next.domain}`,
+      mailNickname: nick,
+      mailEnabled: true,
+      securityEnabled: false,
+      groupTypes: ['Unified'],
+      resourceProvisioningOptions: [],
+      members: [...members],
+      visibility: 'Private',
+      createdDateTime: new Date(Date.UTC(2025, 0, 1) + seed * 60_000).toISOString().replace('.000Z', 'Z'),
+    });
+  }
+  if (next.groups.length === 0 || next.users.length === 0) return;
+  for (let left = change.addMembers ?? 0, tries = 0; left > 0 && tries < left * 100; tries++) {
+    const g = next.groups[Math.floor(random() * next.groups.length)]!;
+    const u = next.users[Math.floor(random() * next.users.length)]!;
+    const members = (g.members ??= []);
+    if (members.includes(u.id)) continue;
+    members.push(u.id);
+    left--;
+  }
+  for (let left = change.removeMembers ?? 0, tries = 0; left > 0 && tries < left * 100; tries++) {
+    const g = next.groups[Math.floor(random() * next.groups.length)]!;
+    if (!g.members?.length) continue;
+    g.members.splice(Math.floor(random() * g.members.length), 1);
+    left--;
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

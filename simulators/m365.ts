@@ -6,7 +6,7 @@
  */
 import type { TenantInput } from '../domain/tenant.js';
 import { generateDataset, type Dataset, type DatasetOptions } from './dataset.js';
-import { startGraphSimulator, type GraphSimulator } from './graph/server.js';
+import { startGraphSimulator, type DeltaOptions, type GraphSimulator } from './graph/server.js';
 import { createTenantScriptHost, type TenantFaults } from './powershell/tenant-host.js';
 import { startWinRmSimulator, type WinRmSimulator } from './winrm/server.js';
 
@@ -26,6 +26,8 @@ export interface SimulatedTenantOptions {
   graphLatencyMs?: number;
   /** Pacing, for benchmarks: objects per second each PowerShell cmdlet (kind) produces. */
   objectsPerSecond?: number;
+  /** Graph delta query: page size, token lifetime, duplicates, late and replayed changes. */
+  graphDelta?: DeltaOptions;
 }
 
 export interface SimulatedTenant {
@@ -77,6 +79,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
     ],
     port: options.graphPort ?? 0,
     ...(options.graphLatencyMs ? { latencyMs: options.graphLatencyMs } : {}),
+    ...(options.graphDelta ? { delta: options.graphDelta } : {}),
   });
   const proxies: WinRmSimulator[] = [];
   try {

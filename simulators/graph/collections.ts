@@ -51,7 +51,9 @@ export function graphUser(u: SimUser): GraphObject {
 }
 
 export function graphGroup(g: SimGroup): GraphObject {
-  return { ...g };
+  // Members are a relationship, not a property: /groups never lists them (delta shows members@delta).
+  const { members: _members, ...group } = g;
+  return group;
 }
 
 export function graphSku(ds: Dataset, s: SimSku): GraphObject {
@@ -86,7 +88,7 @@ function usersFor(ds: Dataset, filter: string): GraphObject[] {
   return users;
 }
 
-const SAMPLE_USER = graphUser({
+export const SAMPLE_USER = graphUser({
   id: '',
   userPrincipalName: '',
   displayName: '',
@@ -101,7 +103,7 @@ const SAMPLE_USER = graphUser({
   assignedLicenses: [],
 });
 
-const GROUP_PROPERTIES = [
+export const GROUP_PROPERTIES = [
   'id',
   'displayName',
   'description',

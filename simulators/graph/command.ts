@@ -25,6 +25,8 @@ export interface SimulateGraphOptions {
   host: string;
   latency: number;
   pageTokenTtl?: number;
+  deltaPageSize?: number;
+  deltaTokenLifetime?: number;
   clientId: string;
   clientSecret: string;
   certificate: boolean;
@@ -47,6 +49,10 @@ export async function runGraphSimulator(
     host: o.host,
     latencyMs: o.latency,
     ...(o.pageTokenTtl !== undefined ? { pageTokenTtlMs: o.pageTokenTtl * 1000 } : {}),
+    delta: {
+      ...(o.deltaPageSize !== undefined ? { pageSize: o.deltaPageSize } : {}),
+      ...(o.deltaTokenLifetime !== undefined ? { tokenLifetimeMs: o.deltaTokenLifetime * 1000 } : {}),
+    },
   });
   const caFile = join(dir, 'graph-simulator-ca.pem');
   await writeFile(caFile, sim.ca, { mode: 0o644 });
@@ -88,6 +94,8 @@ export function graphSimulatorCommand(): Command {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--latency <ms>', 'extra time before each Graph response', count, 0)
     .option('--page-token-ttl <seconds>', 'next links older than this get Directory_ExpiredPageToken', count)
+    .option('--delta-page-size <n>', 'delta page size in units (an object, or a member reference)', count)
+    .option('--delta-token-lifetime <seconds>', 'delta tokens older than this get syncStateNotFound', count)
     .option('--client-id <guid>', 'app registration client id', randomUUID())
     .option(
       '--client-secret <secret>',

@@ -4,7 +4,8 @@
  * connector reads (/users, /groups, /subscribedSkus, /organization), paged as Graph pages them:
  * `$top` default 100 and at most 999, opaque `$skiptoken` next links, `$select`, bearer tokens checked,
  * application permissions enforced, and faults on demand. Every request is logged with its arrival
- * time so tests check waits and concurrency from the server's side.
+ * time so tests check waits and concurrency from the server's side. `/users/delta` and `/groups/delta`
+ * track changes between data sets (simulators/graph/delta.ts).
  */
 import { compileUserFilter } from './user-filter.js';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
@@ -17,11 +18,14 @@ import { z } from 'zod';
 import type { Dataset } from '../dataset.js';
 import { generateServerTls, type ServerTls } from './certificates.js';
 import { COLLECTIONS, TEAM_FILTER, project, type Collection } from './collections.js';
+import { DeltaService, type DeltaOptions } from './delta.js';
+import type { DeltaKind } from './delta-history.js';
 import { FaultPlan, type Fault, type FaultInput } from './faults.js';
 import { TokenError, TokenService, type SimulatedApp } from './tokens.js';
 
 export type { SimulatedApp } from './tokens.js';
 export type { FaultInput } from './faults.js';
+export type { DeltaOptions } from './delta.js';
 
 export interface GraphSimulatorOptions {
   dataset: Dataset;
@@ -42,6 +46,8 @@ export interface GraphSimulatorOptions {
   tls?: ServerTls;
   /** How many request records to keep (default 100,000; the oldest are dropped). */
   logLimit?: number;
+  /** Delta query: page size, token lifetime, duplicates, late and replayed changes (delta.ts). */
+  delta?: DeltaOptions;
 }
 
 const optionsSchema = z.object({
@@ -108,6 +114,15 @@ export interface GraphSimulator {
   setLatency(ms: number): void;
   /** Every token issued so far expires now. */
   expireTokens(): void;
+  /** Changes the delta options (page size, token lifetime, quirks) for the rounds that follow. */
+  setDeltaOptions(options: DeltaOptions): void;
+  /** Every delta and page token issued so far is expired: its next use gets 400 syncStateNotFound. */
+  expireDeltaTokens(): void;
+  /**
+   * The next `times` delta requests (of `kind`, or either) that carry a token get 410 Gone with a
+   * Location to start a new first round; the kind's earlier tokens are refused from then on.
+   */
+  requireDeltaResync(kind?: DeltaKind, times?: number): void;
   /** Requests received, oldest first. */
   requests: RequestRecord[];
   maxGraphInFlight(): number;
@@ -160,6 +175,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
   faults.set(options.faults ?? []);
   let latencyMs = opts.latencyMs;
   const skiptokenKey = randomBytes(32);
+  const delta = new DeltaService(() => dataset, options.delta);
   const requests: RequestRecord[] = [];
   let seq = 0;
   let inFlight = 0;
@@ -279,7 +295,8 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
     }
 
     // --- Graph ---
-    const graph = /^\/v1\.0\/([A-Za-z]+)$/.exec(path);
+    // A function call on a collection: /users/delta, also spelt delta() or microsoft.graph.delta.
+    const graph = /^\/v1\.0\/([A-Za-z]+)(\/(?:microsoft\.graph\.)?delta(?:\(\))?)?$/.exec(path);
     if (!graph || req.method !== 'GET') {
       record({ ...common, kind: 'unknown', status: 404, inFlight: 0 });
       return sendJson(res, 404, graphError('Request_ResourceNotFound', `Resource '${path}' does not exist.`));
@@ -290,6 +307,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
     try {
       if (latencyMs > 0) await sleep(latencyMs);
       const name = graph[1]!;
+      const isDelta = graph[2] !== undefined;
       const rec = { ...common, kind: 'graph' as const, inFlight: running };
       const auth = tokens.check(req.headers.authorization);
       // A `resetMidBody` fault: the page is answered 200 with its full length, half sent, then the
@@ -326,7 +344,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
         });
       }
 
-      const fault = faults.take(`/${name}`, common.hasSkiptoken, req.url ?? '');
+      const fault = faults.take(isDelta ? `/${name}/delta` : `/${name}`, common.hasSkiptoken, req.url ?? '');
       if (fault) {
         const headers: Record<string, string> = {};
         if (typeof fault.retryAfter === 'object') {
@@ -401,13 +419,31 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
       }
 
       const collection: Collection | undefined = COLLECTIONS[name];
-      if (!collection) {
-        return reply(400, graphError('BadRequest', `Resource not found for the segment '${name}'.`));
+      if (!collection || (isDelta && name !== 'users' && name !== 'groups')) {
+        const segment = collection ? 'delta' : name;
+        return reply(400, graphError('BadRequest', `Resource not found for the segment '${segment}'.`));
       }
       if (!collection.permissions.some((p) => auth.roles.includes(p))) {
         return reply(
           403,
           graphError('Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'),
+        );
+      }
+
+      if (isDelta) {
+        const answer = delta.handle({
+          kind: name as DeltaKind,
+          params,
+          base,
+          emptyPage: fault?.kind === 'emptyPage',
+          ...(req.headers.prefer !== undefined ? { prefer: String(req.headers.prefer) } : {}),
+        });
+        const body = answer.error ? graphError(answer.error.code, answer.error.message) : answer.body;
+        return reply(
+          answer.status,
+          body,
+          answer.headers ?? {},
+          fault?.kind === 'emptyPage' ? fault : undefined,
         );
       }
 
@@ -567,6 +603,7 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
     },
     dataset: () => dataset,
     setDataset(ds) {
+      delta.datasetChanging(ds);
       dataset = ds;
     },
     setFaults: (list) => faults.set(list),
@@ -576,6 +613,9 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
       latencyMs = ms;
     },
     expireTokens: () => tokens.expireAll(),
+    setDeltaOptions: (o) => delta.setOptions(o),
+    expireDeltaTokens: () => delta.expireTokens(),
+    requireDeltaResync: (kind, times) => delta.requireResync(kind, times),
     requests,
     maxGraphInFlight: () => maxInFlight,
     clearLog() {
