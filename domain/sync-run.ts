@@ -87,7 +87,8 @@ export interface SyncRun {
   /**
    * `joined-waiting` on a request BullMQ merged into a waiting job (set with `merged` by the producer).
    * A created or follow-up request's record is not written after the add (a worker may be claiming
-   * it: queues/sync-queue.ts), so it carries none; records of earlier versions may.
+   * it: queues/sync-queue.ts; the outcome goes to Redis for the reaper), so it carries none; records
+   * of earlier versions may.
    */
   enqueueOutcome?: 'created' | 'joined-waiting' | 'follow-up';
   /** Status `merged`: the run (= job id) that does this request's work, when known. */

@@ -217,11 +217,36 @@ export async function enqueueSync(
   // Only a merged record is written after the add: it is ours alone. A created or follow-up record
   // may be claimed by a worker at this very moment, and FerretDB v1 applies an update as a
   // read-modify-write of the whole document, so any update here could write `queued` back over the
-  // claim (a second attempt would then claim the record again).
+  // claim (a second attempt would then claim the record again). That the add returned goes to Redis
+  // instead, for the run reaper.
   if (runs && outcome === 'joined-waiting') {
     await runs.endQueued(runId, { status: 'merged', mergedInto: jobId, enqueueOutcome: outcome });
+  } else if (runs) {
+    await markEnqueued(queue, runId, outcome);
   }
   return { jobId, outcome, ...(runs ? { runId } : {}) };
+}
+
+/**
+ * How long the mark that a request's add returned is kept: the run reaper reads it only while the
+ * record is younger than SYNC_ENQUEUE_GRACE_MS (a minute by default); past that it judges the record
+ * anyway.
+ */
+const ENQUEUED_MARK_MS = 3600_000;
+
+/** The Redis key that says the add of request `runId` returned, with its outcome. */
+export function enqueuedKey(queue: Queue, runId: string): string {
+  return queue.toKey(`enqueued:${runId}`);
+}
+
+/**
+ * Marks that the add of a created or follow-up request returned, so the reaper may judge its record
+ * before the grace time (a follow-up that a later request replaced ends merged at once). Best effort:
+ * without the mark the reaper waits the grace time, and the request stands as enqueued.
+ */
+async function markEnqueued(queue: Queue, runId: string, outcome: EnqueueOutcome): Promise<void> {
+  const client = await queue.backend.client;
+  await client.set(enqueuedKey(queue, runId), outcome, { PX: ENQUEUED_MARK_MS }).catch(() => undefined);
 }
 
 /** The Redis key of the follow-up BullMQ keeps for an active job (`keepLastIfActive`). */

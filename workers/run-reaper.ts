@@ -8,8 +8,9 @@
  *   that does the request's work instead is the later request BullMQ kept as the follow-up (it keeps
  *   the last), a job of the tenant waiting to run, or a run of the tenant that started after the
  *   request → `merged` into it; with none of those → `failed` JOB_LOST (Redis lost its data, or the
- *   job was removed). A request younger than the grace time is left alone: its add may still be in
- *   flight (the producer writes nothing to a record after adding its job: queues/sync-queue.ts).
+ *   job was removed). A request younger than the grace time is left alone while its add may still be
+ *   in flight: unless its producer marked the add done in Redis (`enqueuedKey`; the producer writes
+ *   nothing to a record a worker may be claiming: queues/sync-queue.ts).
  * - `queued`, whose job failed before any run started (its tenant was deleted, its data was invalid)
  *   → `failed` with the job's reason.
  * - `running`, whose job is not active and whose lease is not held by that run any more: its worker
@@ -21,7 +22,7 @@ import type { Logger } from 'pino';
 import type { LeaseStore } from '../connectors/mongo/leases.js';
 import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
 import type { RunError, SyncRun } from '../domain/sync-run.js';
-import { followUpKey, type SyncJobData } from '../queues/sync-queue.js';
+import { enqueuedKey, followUpKey, type SyncJobData } from '../queues/sync-queue.js';
 
 export interface RunReaperOptions {
   runs: SyncRunStore;
@@ -73,8 +74,14 @@ export class RunReaper {
   private async reapQueued(run: SyncRun): Promise<keyof ReapResult | undefined> {
     const { queue, runs } = this.options;
     const age = Date.now() - (run.queuedAt?.getTime() ?? 0);
-    if (age < this.options.enqueueGraceMs) return undefined;
     const client = await queue.backend.client;
+    // A young record whose add may still be in flight waits, unless its producer marked the add done.
+    if (
+      age < this.options.enqueueGraceMs &&
+      !run.enqueueOutcome &&
+      (await client.get(enqueuedKey(queue, run.id))) === null
+    )
+      return undefined;
     // The kept follow-up first, then the job: a follow-up becomes a job atomically, so one read sees it.
     const keptFollowUp = await client.hget(followUpKey(queue, run.tenantId), 'jid');
     if (keptFollowUp === run.id) return undefined;
