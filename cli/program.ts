@@ -77,9 +77,15 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
   // {code, message, problems}; commander's own messages are turned into that shape too.
   const json = argv.includes('--json');
   const program = buildProgram(ctx);
+  // With --json, what commander itself prints (the version, help) is kept and printed as one document.
+  let printed = '';
   if (json)
     applyToTree(program, (c) =>
-      c.showHelpAfterError(false).configureOutput({ ...program.configureOutput(), writeErr: () => {} }),
+      c.showHelpAfterError(false).configureOutput({
+        ...program.configureOutput(),
+        writeOut: (s) => void (printed += s),
+        writeErr: () => {},
+      }),
     );
   const previous = process.exitCode;
   process.exitCode = undefined;
@@ -104,7 +110,17 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
   } catch (error) {
     ctx.io.out = out;
     if (error instanceof CommanderError) {
-      if (error.exitCode === 0) return EXIT.ok;
+      if (error.exitCode === 0) {
+        if (json)
+          out(
+            JSON.stringify(
+              error.code === 'commander.version' ? { version: printed.trim() } : { help: printed.trimEnd() },
+              null,
+              2,
+            ),
+          );
+        return EXIT.ok;
+      }
       if (json) fail('INVALID_INPUT', error.message.replace(/^error: /, ''));
       return EXIT.invalid;
     }
@@ -114,7 +130,7 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     }
     if (error instanceof SyncError) {
       fail(error.code, error.message);
-      return EXIT.failed;
+      return error.code === 'NOT_FOUND' ? EXIT.notFound : EXIT.failed;
     }
     const redis = redisError(error, ctx);
     if (redis) {

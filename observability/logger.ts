@@ -27,6 +27,11 @@ const REDACT_PATHS = SECRET_KEYS.flatMap((k) =>
   [k, `*.${k}`, `*.*.${k}`].map((p) => p.replace(/\.([^.*]+)$/, '["$1"]')),
 );
 
+/**
+ * Log lines go to stderr unless a destination is given: stdout carries only what a command prints, so
+ * `m365sync … --json` is one JSON document at every LOG_LEVEL (and a service's stderr is its log, as
+ * container runtimes collect it).
+ */
 export function createLogger(
   options: { name?: string; level?: string; destination?: DestinationStream } = {},
 ): Logger {
@@ -36,7 +41,7 @@ export function createLogger(
       level: options.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
-    options.destination,
+    options.destination ?? pino.destination({ fd: 2, sync: true }),
   );
 }
 

@@ -52,12 +52,16 @@ async function timed(
   check: ConnectionCheckResult['check'],
   run: () => Promise<string>,
 ): Promise<ConnectionCheckResult> {
-  const started = Date.now();
+  // The check's time is read once it has ended: awaited first, then measured (performance.now(), so a
+  // fast loopback check is not rounded down to 0 ms).
+  const started = performance.now();
+  const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
   try {
-    return { check, ok: true, durationMs: Date.now() - started, detail: await run() };
+    const detail = await run();
+    return { check, ok: true, durationMs: elapsed(), detail };
   } catch (error) {
     const detail = error instanceof SyncError ? `${error.code}: ${error.message}` : (error as Error).message;
-    return { check, ok: false, durationMs: Date.now() - started, detail };
+    return { check, ok: false, durationMs: elapsed(), detail };
   }
 }
 

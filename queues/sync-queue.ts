@@ -265,6 +265,20 @@ export async function isFollowUp(queue: Queue, tenantId: string, runId: string):
   return (await queue.getJobState(runId)) !== 'unknown';
 }
 
+/**
+ * `waitForRun` reached its timeout before the job ended: the job goes on. `jobState` is its BullMQ
+ * state at the last poll (waiting, delayed, prioritized: not started; active: running).
+ */
+export class WaitTimeoutError extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly jobState: string,
+  ) {
+    super(`Job ${jobId} did not finish in time (${jobState || 'state unknown'}); it keeps running.`);
+    this.name = 'WaitTimeoutError';
+  }
+}
+
 export type JobEnd =
   { state: 'completed'; jobId: string; result: unknown } | { state: 'failed'; jobId: string; reason: string };
 
@@ -299,7 +313,6 @@ export async function waitForRun(
   let lastState = '';
   for (;;) {
     if (options.signal?.aborted) throw options.signal.reason ?? new Error('Waiting was cancelled');
-    if (Date.now() > deadline) throw new Error(`Job ${current} did not finish in time; it keeps running.`);
     const state = await queue.getJobState(current);
     const job = await queue.getJob(current);
     if (state === 'unknown' || !job) {
@@ -329,6 +342,8 @@ export async function waitForRun(
         ? { state, jobId: current, result: job.returnvalue }
         : { state, jobId: current, reason: job.failedReason };
     }
+    // After a poll, so the timeout says where the job is now.
+    if (Date.now() >= deadline) throw new WaitTimeoutError(current, state);
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }

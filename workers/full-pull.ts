@@ -87,7 +87,8 @@ export interface FullPull {
 
 export function createFullPull(options: FullPullOptions): FullPull {
   const env = options.settings ?? DEFAULT_SETTINGS;
-  const log = (options.logger ?? defaultLogger).child({ component: 'full-pull' });
+  // No `component` here: the connectors bind their own, and pino would repeat the key in each line.
+  const log = options.logger ?? defaultLogger;
   const winrm = options.winrm ?? winRmSettings(env);
   const graphCa =
     options.graph?.ca !== undefined ? withNodeExtraCa(options.graph.ca, env) : graphCaFromSettings(env);
@@ -130,6 +131,9 @@ export function createFullPull(options: FullPullOptions): FullPull {
   };
 
   const processor: SyncProcessor = async (_job, signal, ctx) => {
+    // The run's logger (its run id, job and tenant bound): every line of the run, Graph's and WinRM's
+    // included, says which run and tenant it belongs to.
+    const runLog = ctx.logger;
     const tenant = await loadTenant(options.stores.tenants, ctx.tenant.id, winRmDefaultPort(winrm));
     allowed = await options.stores.tenants.destinations.entries();
     const plan = syncPlan(tenant, ctx.kinds);
@@ -193,7 +197,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
           requestDeadlineMs: env.GRAPH_REQUEST_DEADLINE_MS,
           maxResponseBytes: env.GRAPH_MAX_RESPONSE_BYTES,
           allowedDestinations: currentAllowed,
-          logger: log,
+          logger: runLog,
         }),
       ));
 
@@ -222,7 +226,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
           batchSize: env.SYNC_POWERSHELL_BATCH,
           deadlineMs: env.SYNC_POWERSHELL_DEADLINE_MS,
           output: outputLimits,
-          logger: log,
+          logger: runLog,
         });
       })().catch((error) => failAll(kindsOfStep, error));
     if (plan.teams.length > 0) {
@@ -241,7 +245,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
             graph,
             states: options.stores.syncStates,
             signal,
-            logger: log,
+            logger: runLog,
           });
           return buildExchangePullScript(tenant, { kinds: plan.exchange as ExchangeKind[], organization });
         }),
@@ -253,7 +257,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
       const made = await graphConnector?.catch(() => undefined);
       await made?.close();
     }
-    log.info({ tenantId: ctx.tenant.id, runId: ctx.runId, kinds: done }, 'full pull finished');
+    runLog.info({ kinds: done }, 'full pull finished');
 
     const summary: RunSummary = { kinds: results };
     // Only when everything failed does the run as a whole retry, and only if some failure may pass.

@@ -33,8 +33,7 @@ export interface LeaseKeeperOptions {
   signal: AbortSignal;
   /** Stops the run with a reason (`lease-lost`, `lease-lapsing`, `cancel requested by …`). */
   stop(reason: string): void;
-  jobId: string;
-  tenantId: string;
+  /** Bound with the run's id, job and tenant (its lines name none of them again). */
   logger: Logger;
 }
 
@@ -50,7 +49,7 @@ export interface LeaseKeeper {
 }
 
 export function keepLease(o: LeaseKeeperOptions): LeaseKeeper {
-  const { jobId, tenantId, logger: log } = o;
+  const log = o.logger;
   let lease: Lease | null = o.lease;
   let leaseLost = false;
   let renewing = false;
@@ -67,11 +66,10 @@ export function keepLease(o: LeaseKeeperOptions): LeaseKeeper {
         (request) => {
           if (!request || o.signal.aborted) return;
           cancelledBy = request.by;
-          log.info({ jobId, runId: id, by: request.by }, 'cancel requested; run stopping');
+          log.info({ by: request.by }, 'cancel requested; run stopping');
           o.stop(`${CANCEL_REQUESTED} by ${request.by}`);
         },
-        (error: unknown) =>
-          log.warn({ err: runErrorOf(error), jobId }, 'could not read cancel request; retrying'),
+        (error: unknown) => log.warn({ err: runErrorOf(error) }, 'could not read cancel request; retrying'),
       )
       .finally(() => (readingCancel = false));
   };
@@ -79,7 +77,7 @@ export function keepLease(o: LeaseKeeperOptions): LeaseKeeper {
   const timer = setInterval(() => {
     if (!lease) return;
     if (Date.now() >= lease.expiresAt.getTime() - o.tickMs) {
-      log.warn({ jobId, tenantId }, 'lease about to lapse without renewal; run cancelled');
+      log.warn('lease about to lapse without renewal; run cancelled');
       o.stop(LEASE_LAPSING);
       return;
     }
@@ -97,7 +95,7 @@ export function keepLease(o: LeaseKeeperOptions): LeaseKeeper {
             o.stop(LEASE_LOST);
           }
         },
-        (error: unknown) => log.warn({ err: runErrorOf(error), jobId }, 'lease renewal failed; retrying'),
+        (error: unknown) => log.warn({ err: runErrorOf(error) }, 'lease renewal failed; retrying'),
       )
       .finally(() => (renewing = false));
   }, o.tickMs);

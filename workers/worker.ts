@@ -232,7 +232,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     if (!lease) {
       // Another run of this tenant holds the lease (a job that bypassed de-duplication, or a stalled
       // worker not yet expired): come back later. Moving to delayed does not use an attempt.
-      log.info({ jobId: job.id, tenantId: tenant.id }, 'tenant lease held by another run; job delayed');
+      jobLogger(log, job, data).info('tenant lease held by another run; job delayed');
       metrics.leaseConflict();
       await job.moveToDelayed(Date.now() + spread(settings.leaseRetryMs), token);
       throw new DelayedError();
@@ -287,9 +287,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       tickMs: stopMarginMs,
       signal: controller.signal,
       stop: abort,
-      jobId: String(job.id),
-      tenantId: tenant.id,
-      logger: log,
+      // The run's id, job and tenant on each line (the run record is claimed after the keeper starts).
+      logger: jobLogger(log, job, data),
     });
 
     const attempt = job.attemptsStarted || job.attemptsMade + 1;
@@ -515,4 +514,12 @@ export function closeOnSignals(target: { close(): Promise<void> }, log: Logger =
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/**
+ * The logger of one job's lines before its run is claimed: its run id (the job's request), job and
+ * tenant bound once, so no line of a run lacks them and none repeats them.
+ */
+function jobLogger(log: Logger, job: Job<SyncJobData, JobResult>, data: SyncJobData): Logger {
+  return log.child({ ...(data.runId ? { runId: data.runId } : {}), jobId: job.id, tenantId: data.tenantId });
 }

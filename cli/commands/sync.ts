@@ -8,10 +8,11 @@ import type { Queue } from 'bullmq';
 import type { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { RUN_STATUSES, type RunStatus, type SyncRun } from '../../domain/sync-run.js';
 import { exitForStatus, worstExit } from './exit-codes.js';
+import { durationOption, formatDuration } from './duration.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
 import { graphCaFromSettings } from '../../connectors/graph/index.js';
 import { winRmSettings } from '../../connectors/winrm/index.js';
-import { ValidationError } from '../../domain/errors.js';
+import { SyncError, ValidationError } from '../../domain/errors.js';
 import { planKinds, syncPlan } from '../../domain/sync-plan.js';
 import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
 import { watchWorkers } from '../../queues/worker-presence.js';
@@ -27,7 +28,9 @@ import {
   createSyncQueue,
   syncQueueSettings,
   waitForRun,
+  WaitTimeoutError,
   type EnqueueResult,
+  type JobEnd,
   type SyncJobData,
 } from '../../queues/sync-queue.js';
 import { createLogger } from '../../observability/logger.js';
@@ -88,6 +91,8 @@ interface Waited {
   runId?: string;
   status: string;
   reason?: string;
+  /** The wait ended at --timeout with the run still `queued` or `running` (status says which). */
+  timedOut?: true;
 }
 
 /** Waits for one enqueued sync and returns its outcome (the run record's status when there is one). */
@@ -101,17 +106,33 @@ async function outcomeOf(
   onActive?: () => void,
 ): Promise<Waited & { run: SyncRun | null }> {
   display?.follow(enqueued.jobId);
-  const end = await waitForRun(queue, enqueued.jobId, {
-    tenantId,
-    followUp: enqueued.outcome === 'follow-up',
-    timeoutMs,
-    onState: (state, jobId) => {
-      // Active, or already finished between two polls: a worker took the job.
-      if (state === 'active' || state === 'completed' || state === 'failed') onActive?.();
-      display?.follow(jobId);
-      display?.state(state);
-    },
-  });
+  let end: JobEnd;
+  try {
+    end = await waitForRun(queue, enqueued.jobId, {
+      tenantId,
+      followUp: enqueued.outcome === 'follow-up',
+      timeoutMs,
+      onState: (state, jobId) => {
+        // Active, or already finished between two polls: a worker took the job.
+        if (state === 'active' || state === 'completed' || state === 'failed') onActive?.();
+        display?.follow(jobId);
+        display?.state(state);
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof WaitTimeoutError)) throw error;
+    // The run goes on: say where it is, from its record (the job's state when there is none).
+    const run = enqueued.runId ? await runs.get(enqueued.runId) : null;
+    const status = run?.status ?? (error.jobState === 'active' ? 'running' : 'queued');
+    return {
+      tenantId,
+      jobId: error.jobId,
+      ...(run ? { runId: run.id } : {}),
+      status,
+      ...(status === 'queued' || status === 'running' ? { timedOut: true as const } : {}),
+      run,
+    };
+  }
   // The job's return value names its run; the run record of this request is the fallback (a job
   // whose result was trimmed from Redis still has its run in MongoDB).
   const runId =
@@ -138,11 +159,13 @@ export function syncCommand(ctx: CliContext): Command {
     .option('--hierarchy <place>', 'with --all: only this place and below')
     .option('--kinds <kinds>', 'limit to kinds or kind lists, e.g. users,licences or licensing')
     .option('--wait', 'wait for the run(s); exit code says how they ended (README: "Exit codes")')
-    .option(
-      '--timeout <minutes>',
-      'with --wait: stop waiting after this long (the run goes on)',
-      wholeNumber(1, 10_080),
-      240,
+    .addOption(
+      new Option(
+        '--timeout <duration>',
+        'with --wait: stop waiting after this long, e.g. 90s, 15m, 4h (a bare number is minutes); the run goes on, exit code 6',
+      )
+        .argParser(durationOption(1000, 7 * 86_400_000))
+        .default(4 * 3_600_000, '4h'),
     )
     .option('--json', 'print JSON (no progress display)')
     .action(async (ref: string | undefined, options) => {
@@ -157,7 +180,10 @@ export function syncCommand(ctx: CliContext): Command {
       const kinds = await syncKinds(stores, options.kinds || undefined);
       const queue = syncQueue(ctx);
       const requester = { queue, stores, settings };
-      const timeoutMs = options.timeout * 60_000;
+      const timeoutMs = options.timeout as number;
+      // One deadline for the whole wait (with --all, the tenants' runs share it).
+      const deadline = Date.now() + timeoutMs;
+      const remaining = () => Math.max(0, deadline - Date.now());
       if (options.all) {
         const results = await requestSyncOfAll(requester, {
           hierarchy: options.hierarchy,
@@ -184,12 +210,15 @@ export function syncCommand(ctx: CliContext): Command {
               runs,
               r.tenantId,
               r,
-              timeoutMs,
+              remaining(),
               undefined,
               () => workers.jobActive(),
             );
             waited.push(w);
-            if (!options.json) ctx.io.err(`${r.tenantId}: ${w.status}`);
+            if (!options.json)
+              ctx.io.err(
+                w.timedOut ? `${r.tenantId}: ${stillGoing(w, timeoutMs)}` : `${r.tenantId}: ${w.status}`,
+              );
           }
         } finally {
           workers.stop();
@@ -248,19 +277,41 @@ export function syncCommand(ctx: CliContext): Command {
       }
       if (!options.json) ctx.io.out(`${name}: ${what} (job ${enqueued.jobId})`);
       const workers = sayWhenNoWorker(ctx, queue);
-      const result = await outcomeOf(queue, runs, tenant.id, enqueued, timeoutMs, display, () =>
+      const result = await outcomeOf(queue, runs, tenant.id, enqueued, remaining(), display, () =>
         workers.jobActive(),
       ).finally(() => workers.stop());
-      display?.finish(Object.keys(result.run?.kinds ?? {}).length);
+      if (!result.timedOut) display?.finish(Object.keys(result.run?.kinds ?? {}).length);
       process.exitCode = exitForStatus(result.status);
       if (options.json) {
         const { run, ...rest } = result;
-        ctx.io.out(JSON.stringify({ tenant: name, ...rest, run }, null, 2));
+        ctx.io.out(
+          JSON.stringify(
+            {
+              tenant: name,
+              ...rest,
+              ...(rest.timedOut ? { message: stillGoing(rest, timeoutMs) } : {}),
+              run,
+            },
+            null,
+            2,
+          ),
+        );
+        return;
+      }
+      if (result.timedOut) {
+        ctx.io.err(stillGoing(result, timeoutMs));
         return;
       }
       if (result.reason) ctx.io.err(`the sync failed: ${result.reason}`);
       if (result.run) ctx.io.out(runSummary(result.run));
     });
+}
+
+/** What a wait that reached --timeout says: the run is still waiting to start, or running; it goes on. */
+function stillGoing(w: Waited, timeoutMs: number): string {
+  const where =
+    w.status === 'running' ? 'still running' : 'still waiting to start (queued: no worker has taken it yet)';
+  return `stopped waiting after ${formatDuration(timeoutMs)}: the run is ${where}; it goes on${w.runId ? ` (m365sync runs show ${w.runId})` : ` (job ${w.jobId})`}`;
 }
 
 export function runSummary(run: SyncRun): string {
@@ -364,7 +415,7 @@ export function runsCommand(ctx: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (id: string, options) => {
       const run = await (await ctx.readStores()).runs.get(id);
-      if (!run) throw new ValidationError('runs show', [{ field: 'run', message: `no run ${id}` }]);
+      if (!run) throw new SyncError('NOT_FOUND', `No sync run ${id}; list runs with m365sync runs list.`);
       ctx.io.out(options.json ? JSON.stringify(run, null, 2) : runSummary(run));
     });
   return runs;

@@ -54,6 +54,7 @@ export class WinRmClient implements ShellTransport {
   private readonly owner: string | undefined;
   /** Shells created and not yet deleted (or found gone): what a shutdown deletes. */
   private readonly open = new Map<string, Shell>();
+  private warned = false;
 
   constructor(input: WinRmClientInput, deps: WinRmClientDeps = {}) {
     this.options = winRmClientOptionsSchema.parse(input);
@@ -80,13 +81,28 @@ export class WinRmClient implements ShellTransport {
     this.log = (deps.logger ?? defaultLogger).child({ component: 'winrm', proxy: this.proxy });
     this.ledger = deps.ledger;
     this.owner = deps.owner;
+  }
+
+  /** A command's lines: on the caller's logger when it gives one (a sync run's), else the client's. */
+  private logFor(options: { logger?: Logger }): Logger {
+    return options.logger ? options.logger.child({ component: 'winrm', proxy: this.proxy }) : this.log;
+  }
+
+  /**
+   * The transport's risks, said once, with the first command (so on the logger of the run that made
+   * the client, not as a line of no run).
+   */
+  private warnOnce(log: Logger): void {
+    if (this.warned) return;
+    this.warned = true;
+    const o = this.options;
     if (o.scheme === 'http') {
-      this.log.warn(
+      log.warn(
         'WinRM over HTTP with Basic authentication: the proxy account password and all output cross the network unencrypted; prefer HTTPS (5986)',
       );
     }
     if (o.scheme === 'https' && !o.rejectUnauthorized) {
-      this.log.warn('WinRM over HTTPS without certificate verification: give the proxy CA bundle instead');
+      log.warn('WinRM over HTTPS without certificate verification: give the proxy CA bundle instead');
     }
   }
 
@@ -108,6 +124,8 @@ export class WinRmClient implements ShellTransport {
     options: RunOptions = {},
   ): AsyncGenerator<OutputChunk, ExecutionResult, undefined> {
     const started = performance.now();
+    const log = this.logFor(options);
+    this.warnOnce(log);
     const deadlineAt = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs;
     const signals: AbortSignal[] = [];
     if (options.signal) signals.push(options.signal);
@@ -137,6 +155,7 @@ export class WinRmClient implements ShellTransport {
             stdin,
             { signal, deadlineAt, deadlineMs: options.deadlineMs },
             state,
+            log,
           );
           return {
             exitCode,
@@ -152,7 +171,7 @@ export class WinRmClient implements ShellTransport {
             (error.code === 'WINRM_SHELL_NOT_FOUND' || error.code === 'PROXY_UNAVAILABLE') &&
             !signal?.aborted;
           if (lost && !state.yielded && attempt < this.options.attempts) {
-            this.log.info(
+            log.info(
               { code: error.code, attempt },
               'shell lost before any output; running the command again in a new shell',
             );
@@ -172,13 +191,16 @@ export class WinRmClient implements ShellTransport {
     stdin: Buffer | undefined,
     limits: { signal?: AbortSignal; deadlineAt: number; deadlineMs?: number },
     state: { yielded: boolean; stdoutBytes: number; stderrBytes: number; maxOutputBytes: number },
+    log: Logger,
   ): AsyncGenerator<OutputChunk, number, undefined> {
     const { signal } = limits;
-    const shell = await this.openShell(signal);
+    const shell = await this.openShell(signal, log);
     let commandId: string | undefined;
     let shellLost = false;
     try {
-      commandId = await this.withQuotaRetry('Command', signal, () => shell.command(command, args, signal));
+      commandId = await this.withQuotaRetry('Command', signal, log, () =>
+        shell.command(command, args, signal),
+      );
       if (stdin !== undefined) await shell.send(commandId, stdin, signal);
       let emptyInARow = 0;
       for (;;) {
@@ -221,36 +243,36 @@ export class WinRmClient implements ShellTransport {
       }
     } catch (error) {
       shellLost = error instanceof WinRmError && error.code === 'WINRM_SHELL_NOT_FOUND';
-      if (shellLost) this.shellGone(shell.id);
+      if (shellLost) this.shellGone(shell.id, log);
       throw error;
     } finally {
-      if (!shellLost) await this.cleanup(shell, commandId);
+      if (!shellLost) await this.cleanup(shell, commandId, log);
     }
   }
 
   /** Signal terminate, then Delete; failures are logged, never thrown over the real outcome. */
-  private async cleanup(shell: Shell, commandId: string | undefined): Promise<void> {
+  private async cleanup(shell: Shell, commandId: string | undefined, log: Logger): Promise<void> {
     const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
     if (commandId !== undefined) {
       await shell
         .signal(commandId, signal)
-        .catch((error: unknown) => this.logCleanup('Signal', shell, error));
+        .catch((error: unknown) => this.logCleanup('Signal', shell, error, log));
     }
-    await shell.delete(signal).catch((error: unknown) => this.logCleanup('Delete', shell, error));
+    await shell.delete(signal).catch((error: unknown) => this.logCleanup('Delete', shell, error, log));
   }
 
-  private logCleanup(action: string, shell: Shell, error: unknown): void {
+  private logCleanup(action: string, shell: Shell, error: unknown, log: Logger = this.log): void {
     const code = error instanceof SyncError ? error.code : undefined;
     if (code === 'WINRM_SHELL_NOT_FOUND') return; // already gone: nothing left to clean up
-    this.log.warn(
+    log.warn(
       { shellId: shell.id, code, err: error instanceof Error ? error.message : String(error) },
       `${action} failed while cleaning up a shell`,
     );
   }
 
   /** Creates a cmd shell (UTF-8 code page, no profile), waiting out quota faults. */
-  async openShell(signal?: AbortSignal): Promise<Shell> {
-    return this.withQuotaRetry('Create', signal, async () => {
+  async openShell(signal?: AbortSignal, log: Logger = this.log): Promise<Shell> {
+    return this.withQuotaRetry('Create', signal, log, async () => {
       const envelope = createShellEnvelope(this.headerBase, {
         codepage: this.options.codepage,
         noProfile: true,
@@ -274,7 +296,7 @@ export class WinRmClient implements ShellTransport {
       // successor can find. A ledger that cannot be written costs only that (the idle timeout remains).
       await this.ledger
         ?.opened({ proxy: this.proxy, shellId: id, owner: this.owner, openedAt: Date.now() })
-        .catch((error: unknown) => this.logLedger('record', id, error));
+        .catch((error: unknown) => this.logLedger('record', id, error, log));
       return shell;
     });
   }
@@ -284,11 +306,11 @@ export class WinRmClient implements ShellTransport {
     return [...this.open.keys()];
   }
 
-  shellGone(shellId: string): void {
+  shellGone(shellId: string, log: Logger = this.log): void {
     if (!this.open.delete(shellId)) return;
     this.ledger
       ?.closed(this.proxy, shellId)
-      .catch((error: unknown) => this.logLedger('forget', shellId, error));
+      .catch((error: unknown) => this.logLedger('forget', shellId, error, log));
   }
 
   /**
@@ -324,8 +346,8 @@ export class WinRmClient implements ShellTransport {
     }
   }
 
-  private logLedger(what: string, shellId: string, error: unknown): void {
-    this.log.warn(
+  private logLedger(what: string, shellId: string, error: unknown, log: Logger): void {
+    log.warn(
       { shellId, err: error instanceof Error ? error.message : String(error) },
       `could not ${what} the shell in the shell ledger`,
     );
@@ -376,6 +398,7 @@ export class WinRmClient implements ShellTransport {
   private async withQuotaRetry<T>(
     action: string,
     signal: AbortSignal | undefined,
+    log: Logger,
     operation: () => Promise<T>,
   ): Promise<T> {
     let lastQuota: unknown;
@@ -392,7 +415,7 @@ export class WinRmClient implements ShellTransport {
           return 'backoff';
         },
         onRetry: ({ attempt }) =>
-          this.log.info(
+          log.info(
             { action, retry: attempt },
             'WinRM quota exhausted on the proxy; waiting for shells to close',
           ),

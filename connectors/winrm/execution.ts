@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { SyncError } from '../../domain/errors.js';
 
 /** One piece of a command's output: raw bytes as the proxy sent them (base64-decoded, not yet text). */
@@ -24,6 +25,11 @@ export interface ExecuteOptions {
   deadlineMs?: number;
   /** stdout + stderr bytes allowed; more fails with OUTPUT_TOO_LARGE (the command is terminated). */
   maxOutputBytes?: number;
+  /**
+   * The caller's logger (a sync run's): the command's lines carry its bindings (run id, tenant). The
+   * pool and its clients outlive runs, so their own loggers cannot.
+   */
+  logger?: Logger;
 }
 
 /**

@@ -74,6 +74,7 @@ export class ProxyPool {
   private readonly log: Logger;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  private orderLogged = false;
 
   constructor(
     input: ProxyPoolInput,
@@ -122,7 +123,11 @@ export class ProxyPool {
     this.order = rendezvousOrder(this.affinityKey, [...this.proxies.keys()]);
     this.timer = setInterval(() => void this.probe(), probeIntervalMs);
     this.timer.unref();
-    this.log.info({ order: this.order }, 'PowerShell proxy order for this worker');
+  }
+
+  /** A command's lines: on the caller's logger when it gives one (a run's), else the pool's. */
+  private logFor(options: { logger?: Logger }): Logger {
+    return options.logger ? options.logger.child({ component: 'powershell-proxy-pool' }) : this.log;
   }
 
   /** Runs a generated PowerShell script (bootstrap + script on stdin) on this worker's proxy. */
@@ -142,6 +147,12 @@ export class ProxyPool {
     options: RunOptions,
   ): AsyncGenerator<OutputChunk, ExecutionResult, undefined> {
     const deadlineAt = options.deadlineMs === undefined ? undefined : Date.now() + options.deadlineMs;
+    const log = this.logFor(options);
+    // Said with the first command (in the run that made the pool), not at construction: on the run's logger.
+    if (!this.orderLogged) {
+      this.orderLogged = true;
+      log.info({ order: this.order }, 'PowerShell proxy order for this worker');
+    }
     const tried = new Set<string>();
     let lastError: unknown;
     for (;;) {
@@ -173,7 +184,7 @@ export class ProxyPool {
         const code = error instanceof SyncError ? error.code : 'UNKNOWN';
         this.metrics.failures.inc({ ...labels, code });
         if (!PROXY_FAULTS.has(code) && code !== 'WINRM_QUOTA') throw error;
-        if (PROXY_FAULTS.has(code)) this.takeOutOfService(proxy, error);
+        if (PROXY_FAULTS.has(code)) this.takeOutOfService(proxy, error, log);
         // A stream already read cannot be replayed: the caller reruns the step (the error is retryable).
         if (yielded) throw error;
         lastError = error;
@@ -254,14 +265,14 @@ export class ProxyPool {
     }
   }
 
-  private takeOutOfService(proxy: PoolProxy, error: unknown): void {
+  private takeOutOfService(proxy: PoolProxy, error: unknown, log: Logger): void {
     proxy.outUntil = Date.now() + this.options.coolDownMs;
     if (!proxy.inService) return;
     proxy.inService = false;
     this.metrics.inService.dec({ proxy: this.metrics.label(proxy.key) });
     this.metrics.outOfService.inc({ proxy: this.metrics.label(proxy.key) });
     const next = this.order.find((k) => k !== proxy.key && this.proxies.get(k)!.inService);
-    this.log.warn(
+    log.warn(
       {
         proxy: proxy.key,
         code: error instanceof SyncError ? error.code : undefined,

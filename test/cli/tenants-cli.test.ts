@@ -131,7 +131,7 @@ describe('m365sync tenants', () => {
       out: 'removed tenant acme.de/Json',
     });
     expect(await cli(env, 'tenants', 'show', 'acme.de/Json')).toMatchObject({
-      code: 1,
+      code: 5, // not found (README, "Exit codes")
       err: expect.stringMatching(/NOT_FOUND.*No tenant/),
     });
   });
@@ -198,7 +198,7 @@ describe('m365sync destinations', () => {
       code: 0,
     });
     const gone = await cli(env, 'destinations', 'remove', 'graph', 'graph.sovereign.example:8443');
-    expect(gone.code).toBe(1);
+    expect(gone.code).toBe(5); // not found
     expect(gone.err).toContain('No allowed graph destination');
   });
 

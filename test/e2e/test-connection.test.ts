@@ -52,6 +52,23 @@ describe('test-connection names what failed', { timeout: 120_000 }, () => {
     expect(result.out).toMatch(/^ok\s+exchange\s.*signed in through .*; read 1 mailbox$/m);
   });
 
+  it('measures each check: durationMs is the time it took (a slow Graph shows in Graph and Exchange)', async () => {
+    // Each Graph read waits 100 ms: the Graph check (a token, then reads) and the Exchange check (the
+    // initial domain from /organization) take at least that long; they were reported as 0 ms.
+    engine.sim.graph.setLatency(100);
+    try {
+      const result = await cli(env, 'test-connection', name, '--json');
+      expect(result.code, result.out).toBe(0);
+      const checks = JSON.parse(result.out) as { check: string; durationMs: number }[];
+      const of = (check: string) => checks.find((c) => c.check === check)!.durationMs;
+      expect(of('graph')).toBeGreaterThanOrEqual(100);
+      expect(of('exchange')).toBeGreaterThanOrEqual(100);
+      expect(of('teams')).toBeGreaterThan(0);
+    } finally {
+      engine.sim.graph.setLatency(0);
+    }
+  });
+
   it('without the initial domain from Graph, says what Exchange is missing and what to grant', async () => {
     // Both the Graph check and the Exchange check read /organization.
     engine.sim.graph.setFaults([{ kind: 'forbidden', path: '/organization', times: 2 }]);

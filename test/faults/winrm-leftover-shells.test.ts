@@ -92,13 +92,14 @@ describe('WinRM shells of stopped and killed workers', { timeout: 120_000 }, () 
         SYNC_SHUTDOWN_GRACE_MS: '300',
         SYNC_SHELL_LEDGER_ALIVE_MS: '1500',
       },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      // The worker logs to stderr (observability/logger.ts).
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     children.push(child);
     return new Promise((resolve, reject) => {
       let text = '';
       const timer = setTimeout(() => reject(new Error('the worker did not start in 30 s')), 30_000);
-      child.stdout!.on('data', (chunk: Buffer) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
         text += chunk.toString('utf8');
         if (text.includes('sync worker started')) {
           clearTimeout(timer);

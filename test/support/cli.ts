@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { createCliContext } from '../../cli/commands/context.js';
 import { runCli } from '../../cli/program.js';
+import { root } from '../ops/support/processes.js';
 
 /** Runs the real `m365sync` program in-process and captures what it prints. */
 export async function cli(
@@ -13,4 +15,27 @@ export async function cli(
     argv,
   );
   return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/**
+ * Runs the real `m365sync` as its own process (tsx cli/cli.ts) with exactly `env` (and PATH, HOME):
+ * what it writes to stdout and to stderr, apart, and its exit code.
+ */
+export function cliProcess(
+  env: NodeJS.ProcessEnv,
+  ...argv: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(`${root}node_modules/.bin/tsx`, ['cli/cli.ts', ...argv], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

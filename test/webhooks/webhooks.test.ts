@@ -596,6 +596,6 @@ describe('m365sync webhooks', () => {
 
     const removed = await cli(envOf(), 'webhooks', 'remove', 'cli-portal');
     expect(removed).toMatchObject({ code: 0 });
-    expect((await cli(envOf(), 'webhooks', 'remove', 'cli-portal')).code).toBe(1);
+    expect((await cli(envOf(), 'webhooks', 'remove', 'cli-portal')).code).toBe(5); // not found
   });
 });

@@ -48,6 +48,7 @@ export async function runPowerShellStep(o: PowerShellStepOptions): Promise<void>
     signal: o.signal,
     deadlineMs: o.deadlineMs,
     maxOutputBytes: o.output.maxBytes,
+    logger: o.logger,
   });
   const output = splitScriptOutput(execution, { ...o.output, secrets: o.secrets });
   try {

@@ -5,6 +5,7 @@
  * MONGODB_* variables, FAULT_GRAPH_CA_FILE (the simulator's CA) and FAULT_WORKER_ID. Prints "ready".
  */
 import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
 import { connectMongo } from '../../../connectors/mongo/connection.js';
 import { keyRingOf } from '../../../connectors/mongo/encryption.js';
 import { createLogger } from '../../../observability/logger.js';
@@ -17,7 +18,8 @@ import { parseSettings } from '../../../domain/settings.js';
 
 const env = process.env;
 const settings = parseSettings(env);
-const logger = createLogger({ level: env.FAULT_LOG_LEVEL ?? 'silent' });
+// On stdout, which the fault engine writes to FAULT_LOG_DIR (the CLI's logger writes to stderr).
+const logger = createLogger({ level: env.FAULT_LOG_LEVEL ?? 'silent', destination: pino.destination(1) });
 const mongo = await connectMongo(settings);
 const stores = await openStores(mongo.db, keyRingOf(settings));
 const redis = redisSettings(settings);
