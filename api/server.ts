@@ -63,6 +63,8 @@ export interface ApiOptions {
   allowedHosts?: readonly string[];
   /** Requests per token per window; default 600 a minute. */
   rateLimit?: { max: number; timeWindowMs: number };
+  /** Requests with a token that does not sign in, per client address per window; default 60 a minute. */
+  failedAuthLimit?: { max: number; timeWindowMs: number };
   /** Extra checks for /health (Redis, workers…): name → throws when unhealthy. */
   healthChecks?: Record<string, () => Promise<unknown>>;
   /** Extra text appended to /metrics (e.g. BullMQ's queue metrics). */
@@ -201,6 +203,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       authentication: options.authentication,
       allowedHosts: options.allowedHosts ?? ['localhost', '127.0.0.1', '[::1]'],
       ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+      ...(options.failedAuthLimit ? { failedAuthLimit: options.failedAuthLimit } : {}),
       accessByUrl: (url) =>
         isDocsRoute(url)
           ? 'public'

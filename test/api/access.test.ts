@@ -38,7 +38,12 @@ let bMarkers: string[] = [];
 const GHOST_ID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
 
 beforeAll(async () => {
-  api = await startTestApi('api-access', undefined, { board: true });
+  // Every route is probed with a forged token, more than the default failed sign-ins per address
+  // (test/api/request-checks.test.ts tests that limit).
+  api = await startTestApi('api-access', undefined, {
+    board: true,
+    failedAuthLimit: { max: 10_000, timeWindowMs: 60_000 },
+  });
   ({ mongo, stores, queue, triggerQueue, app, base } = api);
 
   const add = (hierarchy: string, name: string) =>
