@@ -35,6 +35,7 @@ import {
   type RouteEntry,
 } from './access.js';
 import { isDocsRoute, registerDocs } from './docs.js';
+import { acceptUtf8JsonOnly } from './json-body.js';
 import { registerQueueRoutes } from './queue-routes.js';
 import { DEFAULT_SERVICE_TIMEOUT_MS, queueCall, within } from './redis-calls.js';
 import { registerScheduleRoutes } from './schedule-routes.js';
@@ -142,6 +143,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     }),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
+  acceptUtf8JsonOnly(app);
   // Answers are sent as they are (the schemas document them); with checkResponses they must match.
   app.setSerializerCompiler(({ schema, method, url }) => (data) => {
     const json = JSON.stringify(data);

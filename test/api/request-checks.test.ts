@@ -204,6 +204,38 @@ describe('content type', () => {
     expect(answer.status).toBe(202);
     await queue.obliterate({ force: true });
   });
+
+  it('refuses a body that is not valid UTF-8 with 400 naming it, and changes nothing', async () => {
+    const before = await stores.tenants.show(tenantId);
+    const body = Buffer.concat([
+      Buffer.from('{"Tenant":{"description":"caf'),
+      Buffer.from([0xff]),
+      Buffer.from('"}}'),
+    ]);
+    const answer = await raw(
+      'PATCH',
+      `/tenants/${tenantId}`,
+      { host, ...bearer(admin), 'content-type': 'application/json' },
+      body,
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({
+      code: 'INVALID_INPUT',
+      problems: [{ field: 'body', message: expect.stringContaining('not valid UTF-8') as unknown }],
+    });
+    const after = await stores.tenants.show(tenantId);
+    expect(after.Tenant.description).toBe(before.Tenant.description);
+    expect(after.updatedAt).toEqual(before.updatedAt);
+    // Valid UTF-8, non-ASCII included, is stored as sent.
+    const ok = await raw(
+      'PATCH',
+      `/tenants/${tenantId}`,
+      { host, ...bearer(admin), 'content-type': 'application/json' },
+      Buffer.from('{"Tenant":{"description":"café"}}', 'utf8'),
+    );
+    expect(ok.status).toBe(200);
+    expect((await stores.tenants.show(tenantId)).Tenant.description).toBe('café');
+  });
 });
 
 describe('the actor', () => {
