@@ -2,7 +2,8 @@
  * Access control of the operator API, in the order a request meets it: the Host header must name
  * this API (a DNS-rebinding page cannot drive it), the bearer token must be a stored one (or the
  * bootstrap token), its role must allow the route, a body-carrying method must send JSON (a
- * cross-site form cannot), and each token has its own rate limit. Scopes are applied by the routes
+ * cross-site form cannot), and each token has its own rate limit. Failed sign-ins are limited per
+ * client address, checked before the token is looked up in MongoDB. Scopes are applied by the routes
  * themselves, by passing the caller's scope to the stores (a tenant outside it is "not found").
  *
  * Every route declares its access in `config.access`; building the API fails on a route that does
@@ -59,6 +60,11 @@ export interface AccessOptions {
   allowedHosts: readonly string[];
   /** Requests per token per window (default 600 per minute). */
   rateLimit?: { max: number; timeWindowMs: number };
+  /**
+   * Requests with a token that does not sign in, per client address per window (default 60 per
+   * minute); past it the address is refused before any token look-up until the window ends.
+   */
+  failedAuthLimit?: { max: number; timeWindowMs: number };
   /**
    * The access of routes a plugin declares without one, by URL: the documentation's, the queue
    * board's pages, files and calls.
@@ -147,9 +153,18 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
 
   const allowedHosts = new Set(options.allowedHosts.map(normalHost));
   const authenticate = authenticator(options.authentication);
+  const failedLimit = options.failedAuthLimit ?? { max: 60, timeWindowMs: 60_000 };
+  // Made on first use: the rate-limit plugin registered below decorates the app once it loads.
+  let failedSignIns: ReturnType<FastifyInstance['createRateLimit']> | undefined;
+  const failures = () =>
+    (failedSignIns ??= app.createRateLimit({
+      max: failedLimit.max,
+      timeWindow: failedLimit.timeWindowMs,
+      keyGenerator: (request: FastifyRequest) => `failed-sign-in:${request.ip}`,
+    }));
   app.decorateRequest('caller', null);
 
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const host = request.headers.host;
     if (!host || !allowedHosts.has(hostOfHeader(host)))
       throw new ApiRefusal(
@@ -161,9 +176,25 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
     const access = request.routeOptions.config?.access;
     if (access === 'public') return;
     const browser = access?.browser === true;
+    // An address that has failed to sign in too often is refused before its token is looked up:
+    // guessing tokens costs a MongoDB query each, and nothing is learnt from the answer anyway.
+    const past = await failures()(request, { increment: false });
+    if (!past.isAllowed && past.remaining === 0) {
+      void reply.header('retry-after', String(past.ttlInSeconds));
+      throw new ApiRefusal(
+        429,
+        'RATE_LIMITED',
+        `Too many requests with a token that does not sign in from this address (at most ${failedLimit.max} per ${failedLimit.timeWindowMs / 1000} s); retry in ${past.ttlInSeconds} s.`,
+      );
+    }
     await options.ready?.();
     // Unknown routes (404) need a valid token too, so they tell nothing to strangers.
-    const caller = await authenticate(request, browser);
+    const caller = await authenticate(request, browser).catch(async (error: unknown) => {
+      // Only a token that was sent and refused counts; a request without one looked nothing up.
+      if (error instanceof ApiRefusal && error.statusCode === 401 && request.headers.authorization)
+        await failures()(request);
+      throw error;
+    });
     request.caller = caller;
     if (access && !roleAllows(caller.role, access.needs))
       throw new ApiRefusal(

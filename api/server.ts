@@ -39,6 +39,7 @@ import {
   type RouteEntry,
 } from './access.js';
 import { isDocsRoute, registerDocs } from './docs.js';
+import { acceptUtf8JsonOnly } from './json-body.js';
 import { registerQueueRoutes } from './queue-routes.js';
 import { registerHttpMetrics } from './http-metrics.js';
 import { isMongoUnavailable, MongoGate, mongoUnavailable } from './mongo-calls.js';
@@ -69,6 +70,8 @@ export interface ApiOptions {
   allowedHosts?: readonly string[];
   /** Requests per token per window; default 600 a minute. */
   rateLimit?: { max: number; timeWindowMs: number };
+  /** Requests with a token that does not sign in, per client address per window; default 60 a minute. */
+  failedAuthLimit?: { max: number; timeWindowMs: number };
   /** Extra text appended to /metrics (e.g. BullMQ's queue metrics). */
   extraMetrics?: () => Promise<string>;
   /**
@@ -145,6 +148,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   registerHttpMetrics(app);
+  acceptUtf8JsonOnly(app);
   const timeoutMs = options.serviceTimeoutMs ?? DEFAULT_SERVICE_TIMEOUT_MS;
   const mongoGate = new MongoGate(options.stores.db, timeoutMs);
   // Answers are sent as they are (the schemas document them); with checkResponses they must match.
@@ -212,6 +216,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       allowedHosts: options.allowedHosts ?? ['localhost', '127.0.0.1', '[::1]'],
       ready: () => mongoGate.ready(),
       ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+      ...(options.failedAuthLimit ? { failedAuthLimit: options.failedAuthLimit } : {}),
       accessByUrl: (url) =>
         isDocsRoute(url)
           ? 'public'

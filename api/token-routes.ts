@@ -48,7 +48,9 @@ export function registerTokenRoutes(app: FastifyInstance, tokens: ApiTokenStore)
             message: `must be ${caller.scope} or a place under it (the scope of this token)`,
           },
         ]);
-      return reply.status(201).send(await tokens.create({ ...request.body, scope }, caller.name));
+      return reply
+        .status(201)
+        .send(await tokens.create({ ...request.body, scope }, caller.name, { within: caller.scope }));
     },
   );
 

@@ -12,6 +12,7 @@ import { logger } from '../observability/logger.js';
 import { M365SYNC_VERSION } from '../observability/metrics.js';
 import { isRedisUnavailable, redactRedisUrl, redisSettings } from '../queues/connection.js';
 import { destinationsCommand } from './commands/destinations.js';
+import { keysCommand } from './commands/keys.js';
 import { tenantsCommand } from './commands/tenants.js';
 import { tokensCommand } from './commands/tokens.js';
 import { webhooksCommand } from './commands/webhooks.js';
@@ -54,6 +55,7 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(simulateCommand(ctx));
   program.addCommand(protectionCommand(ctx));
   program.addCommand(kindsCommand(ctx));
+  program.addCommand(keysCommand(ctx));
   for (const command of program.commands)
     applyToTree(command, (c) => c.exitOverride().configureOutput(program.configureOutput()));
   // Every command that prints takes --json. Those without a JSON shape of their own print their

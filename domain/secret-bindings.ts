@@ -1,6 +1,6 @@
 /**
  * Secrets are bound to where they are sent. A change that sends a stored secret somewhere new (another
- * sign-in host, Graph base URL, PowerShell proxy or outbound proxy) is refused unless the same change
+ * sign-in host, Graph base URL, national cloud, PowerShell proxy or outbound proxy) is refused unless the same change
  * gives that secret again: otherwise anyone allowed to edit a tenant could point it at a server of their
  * own and collect secrets they were never shown. Leaving a secret out or sending the mask counts as not
  * given. Certificate sign-in is not affected: its signed assertion names its audience.
@@ -59,6 +59,17 @@ const BINDINGS: readonly Binding[] = [
       ),
     secrets: [
       ['Microsoft Teams Powershell', 'proxyPassword'],
+      ['Microsoft Teams', 'tenantPassword'],
+      ['Microsoft Teams HTTP Proxy', 'http_proxy_password'],
+    ],
+  },
+  {
+    // The Teams script signs in to the Teams environment of the tenant's cloud (TeamsEnvironmentName),
+    // whatever the Graph URLs say, and through the Teams HTTP proxy with its password: a cloud change
+    // sends the service account's password to another cloud's sign-in.
+    destination: 'Microsoft 365.cloud',
+    places: (c) => [c['Microsoft 365'].cloud ?? 'global'],
+    secrets: [
       ['Microsoft Teams', 'tenantPassword'],
       ['Microsoft Teams HTTP Proxy', 'http_proxy_password'],
     ],

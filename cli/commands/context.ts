@@ -20,11 +20,12 @@ export interface CliContext {
   io: CliIo;
   /** The environment parsed once (domain/settings.ts): a wrong variable fails the command naming it. */
   readonly settings: Settings;
+  /** The stores of a command that writes: on a database without a key canary, records the first key. */
   stores(): Promise<Stores>;
   /**
    * The stores for commands that only read what is stored in the clear (tenants list and show, runs,
    * schedules): without M365SYNC_ENCRYPTION_KEYS, anything that would decrypt or encrypt fails with
-   * ENCRYPTION_KEY instead.
+   * ENCRYPTION_KEY instead. With the keys given they are checked, and no key canary is recorded.
    */
   readStores(): Promise<Stores>;
   /** Runs at close (queues, pools…), newest first. */
@@ -40,10 +41,11 @@ export function operatorName(ctx: Pick<CliContext, 'settings'>): string {
 /** The CLI's context over an environment: `process.env` from cli/cli.ts, a test's own otherwise. */
 export function createCliContext(io: CliIo, env: Readonly<Record<string, string | undefined>>): CliContext {
   let settings: Settings | undefined;
-  let connection: MongoConnection | undefined;
+  let connection: Promise<MongoConnection> | undefined;
   let stores: Promise<Stores> | undefined;
   let readStores: Promise<Stores> | undefined;
   const cleanups: (() => Promise<void> | void)[] = [];
+  const connect = (s: Settings) => (connection ??= connectMongo(s));
   return {
     io,
     get settings() {
@@ -52,19 +54,20 @@ export function createCliContext(io: CliIo, env: Readonly<Record<string, string 
     stores() {
       stores ??= (async () => {
         const keyRing = keyRingOf(this.settings); // before connecting: a bad key stops at once
-        connection = await connectMongo(this.settings);
-        return openStores(connection.db, keyRing, {
+        return openStores((await connect(this.settings)).db, keyRing, {
           deleteThresholds: globalDeleteThresholds(this.settings),
         });
       })();
       return stores;
     },
     readStores() {
-      if (this.settings[ENCRYPTION_KEYS_VARIABLE]) return this.stores();
+      if (stores) return stores;
+      // With the keys given, they are checked, but a read-only command records no key canary.
       readStores ??= (async () => {
-        connection = await connectMongo(this.settings);
-        return openStores(connection.db, LOCKED_KEY_RING, {
+        const keyRing = this.settings[ENCRYPTION_KEYS_VARIABLE] ? keyRingOf(this.settings) : LOCKED_KEY_RING;
+        return openStores((await connect(this.settings)).db, keyRing, {
           deleteThresholds: globalDeleteThresholds(this.settings),
+          readOnly: true,
         });
       })();
       return readStores;
@@ -74,7 +77,8 @@ export function createCliContext(io: CliIo, env: Readonly<Record<string, string 
     },
     async close() {
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-      await connection?.close();
+      const open = await connection?.catch(() => undefined);
+      await open?.close();
     },
   };
 }

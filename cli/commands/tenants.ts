@@ -208,7 +208,12 @@ export function tenantsCommand(ctx: CliContext): Command {
       "re-encrypt every secret at rest still under an older key (tenants' secrets, certificates' private keys, webhook secrets) with the active key",
     )
     .action(async () => {
-      const { tenants: repo, certificates, webhooks: subscriptions, keyRing } = await ctx.stores();
+      const stores = await ctx.stores();
+      const { tenants: repo, certificates, webhooks: subscriptions, keyRing } = stores;
+      // Re-encrypting is the explicit step of a rotation: the new key enters the key canary here,
+      // once a key the database already has has been proved.
+      if (await stores.addActiveKey())
+        ctx.io.out(`added key "${keyRing.activeKeyId}" to this database's keys`);
       const tenants = await repo.reencryptAll();
       const certs = await certificates.reencryptAll();
       const webhooks = await subscriptions.reencryptAll();

@@ -51,15 +51,28 @@ export class ApiTokenStore {
 
   async ensureIndexes(): Promise<void> {
     await this.collection.createIndex({ hash: 1 }, { unique: true, name: 'hash_unique' });
-    await this.collection.createIndex({ name: 1 }, { unique: true, name: 'name_unique' });
+    // A name is unique within its scope, not across scopes: refusing a name used in a scope the
+    // creator cannot see would tell them it exists there. (Databases made before had it global.)
+    await this.collection.dropIndex('name_unique').catch(() => undefined);
+    await this.collection.createIndex({ scope: 1, name: 1 }, { unique: true, name: 'scope_name_unique' });
   }
 
-  /** Creates a token; the returned `token` is the only time it exists outside the caller's hands. */
+  /**
+   * Creates a token; the returned `token` is the only time it exists outside the caller's hands.
+   * `within`: the creator's scope; its name must be new among the tokens the creator can see.
+   */
   async create(
     input: { name?: unknown; role?: unknown; scope?: unknown },
     createdBy: string,
+    options: { within?: string } = {},
   ): Promise<ApiToken & { token: string }> {
     const { name, role, scope } = parseTokenRequest(input);
+    const used = () =>
+      new ValidationError('Token', [
+        { field: 'name', message: `"${name}" is already used by a token (names of revoked tokens too)` },
+      ]);
+    const sameName = await this.collection.find({ name }, { projection: { scope: 1 } }).toArray();
+    if (sameName.some((d) => visible(options.within, d.scope) || d.scope === scope)) throw used();
     const token = generateToken();
     const doc: TokenDocument = {
       _id: new ObjectId(),
@@ -73,10 +86,7 @@ export class ApiTokenStore {
     try {
       await this.collection.insertOne(doc);
     } catch (error) {
-      if (isDuplicateKey(error))
-        throw new ValidationError('Token', [
-          { field: 'name', message: `"${name}" is already used by a token (names of revoked tokens too)` },
-        ]);
+      if (isDuplicateKey(error)) throw used();
       throw error;
     }
     return { ...toToken(doc), token };
@@ -88,18 +98,23 @@ export class ApiTokenStore {
       .find(options.includeRevoked ? {} : { revokedAt: { $exists: false } })
       .sort({ createdAt: 1, _id: 1 })
       .toArray();
-    return docs
-      .filter((d) => options.within === undefined || scopeCovers(options.within, d.scope))
-      .map(toToken);
+    return docs.filter((d) => visible(options.within, d.scope)).map(toToken);
   }
 
   /** Revokes a token by name or id; with `within`, a token outside that scope is "not found". */
   async revoke(ref: string, revokedBy: string, options: { within?: string } = {}): Promise<ApiToken> {
     const filter =
       ObjectId.isValid(ref) && /^[0-9a-f]{24}$/i.test(ref) ? { _id: new ObjectId(ref) } : { name: ref };
-    const doc = await this.collection.findOne({ ...filter, revokedAt: { $exists: false } });
-    if (!doc || (options.within !== undefined && !scopeCovers(options.within, doc.scope)))
-      throw new SyncError('NOT_FOUND', `No active token "${ref}" (m365sync tokens list shows them).`);
+    const docs = (await this.collection.find({ ...filter, revokedAt: { $exists: false } }).toArray()).filter(
+      (d) => visible(options.within, d.scope),
+    );
+    const doc = docs[0];
+    if (!doc) throw new SyncError('NOT_FOUND', `No active token "${ref}" (m365sync tokens list shows them).`);
+    if (docs.length > 1)
+      throw new SyncError(
+        'CONFLICT',
+        `${docs.length} active tokens are named "${ref}" (in scopes ${docs.map((d) => d.scope).join(', ')}): give the id (m365sync tokens list shows it).`,
+      );
     const revokedAt = new Date();
     await this.collection.updateOne({ _id: doc._id }, { $set: { revokedAt, revokedBy } });
     return toToken({ ...doc, revokedAt, revokedBy });
@@ -115,6 +130,11 @@ export class ApiTokenStore {
   async countActive(): Promise<number> {
     return this.collection.countDocuments({ revokedAt: { $exists: false } });
   }
+}
+
+/** Whether a token of `scope` is one whoever has scope `within` may see (undefined: everyone). */
+function visible(within: string | undefined, scope: string): boolean {
+  return within === undefined || scopeCovers(within, scope);
 }
 
 function toToken(doc: TokenDocument): ApiToken {

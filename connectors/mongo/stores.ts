@@ -9,9 +9,10 @@ import { ApiTokenStore } from './api-tokens.js';
 import { CertificateStore } from './certificates.js';
 import { DeleteProtectionStore } from './delete-protection.js';
 import type { AllowedDestinationStore } from './destinations.js';
-import { LOCKED_KEY_RING, type KeyRing } from './encryption.js';
+import { SyncError } from '../../domain/errors.js';
+import { ENCRYPTION_KEYS_VARIABLE, LOCKED_KEY_RING, type KeyRing } from './encryption.js';
 import { ImportedObjectStore } from './imported-objects.js';
-import { checkKeyCanary } from './key-canary.js';
+import { KeyCanary } from './key-canary.js';
 import { KindListStore } from './kind-lists.js';
 import { LeaseStore } from './leases.js';
 import { ScheduleOverrideStore } from './schedules.js';
@@ -24,7 +25,13 @@ import { WebhookSubscriptionStore } from './webhooks.js';
 
 export interface Stores {
   db: Db;
+  /** From openStores: refuses to encrypt with a key the key canary does not hold. */
   keyRing: KeyRing;
+  /**
+   * Adds the active key to the key canary once another listed key proved to be the database's
+   * (`keys add`, `tenants reencrypt`); false when it was there already. Locked stores refuse.
+   */
+  addActiveKey(): Promise<boolean>;
   tenants: TenantStore;
   certificates: CertificateStore;
   /** The operator API's tokens. */
@@ -49,6 +56,12 @@ export interface StoreOptions {
   deleteThresholds?: SourceThresholds;
   /** Allowed difference between worker clocks when a lease is taken over (LeaseStore's default: 5 s). */
   leaseClockSkewMs?: number;
+  /**
+   * A command that encrypts nothing: openStores checks the keys against the key canary and records
+   * none, not even a new database's first key. Default false: a process that writes records the
+   * first key of a database that has no key canary yet.
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -56,7 +69,12 @@ export interface StoreOptions {
  * stored in the clear, and anything that would decrypt or encrypt fails with ENCRYPTION_KEY: what
  * the worker's run bookkeeping and the scheduler need.
  */
-export function buildStores(db: Db, keyRing: KeyRing = LOCKED_KEY_RING, options: StoreOptions = {}): Stores {
+export function buildStores(
+  db: Db,
+  keyRing: KeyRing = LOCKED_KEY_RING,
+  options: StoreOptions = {},
+  canary?: KeyCanary,
+): Stores {
   const certificates = new CertificateStore(db, keyRing);
   const tenants = new TenantStore(db, keyRing, (name, hierarchy) =>
     certificates.findForTenant(name, hierarchy),
@@ -65,6 +83,14 @@ export function buildStores(db: Db, keyRing: KeyRing = LOCKED_KEY_RING, options:
   return {
     db,
     keyRing,
+    async addActiveKey() {
+      if (!canary)
+        throw new SyncError(
+          'ENCRYPTION_KEY',
+          `${ENCRYPTION_KEYS_VARIABLE} is not set: this command needs it.`,
+        );
+      return canary.addActiveKey();
+    },
     tenants,
     certificates,
     tokens: new ApiTokenStore(db),
@@ -91,8 +117,11 @@ export function buildStores(db: Db, keyRing: KeyRing = LOCKED_KEY_RING, options:
  */
 export async function openStores(db: Db, keyRing: KeyRing, options: StoreOptions = {}): Promise<Stores> {
   // A read-only command without the key has no key to check (it decrypts nothing).
-  if (keyRing !== LOCKED_KEY_RING) await checkKeyCanary(db, keyRing);
-  const stores = buildStores(db, keyRing, options);
+  const canary =
+    keyRing === LOCKED_KEY_RING
+      ? undefined
+      : await KeyCanary.open(db, keyRing, { recordFirstKey: !options.readOnly });
+  const stores = buildStores(db, canary?.keyRing ?? keyRing, options, canary);
   await Promise.all([
     stores.certificates.ensureIndexes(),
     stores.tenants.ensureIndexes(),

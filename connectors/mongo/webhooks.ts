@@ -59,7 +59,10 @@ export class WebhookSubscriptionStore {
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.collection.createIndex({ name: 1 }, { unique: true, name: 'name_unique' });
+    // A name is unique within its scope, not across scopes: refusing a name used in a scope the
+    // creator cannot see would tell them it exists there. (Databases made before had it global.)
+    await this.collection.dropIndex('name_unique').catch(() => undefined);
+    await this.collection.createIndex({ scope: 1, name: 1 }, { unique: true, name: 'scope_name_unique' });
   }
 
   /**
@@ -78,6 +81,15 @@ export class WebhookSubscriptionStore {
       throw new ValidationError('Webhook', [
         { field: 'scope', message: `must be ${within} or a place under it (the scope of this token)` },
       ]);
+    const used = () =>
+      new ValidationError('Webhook', [
+        { field: 'name', message: `"${request.name}" is already used by a webhook` },
+      ]);
+    // New among the subscriptions the creator can see (and in its own scope).
+    const sameName = await this.collection
+      .find({ name: request.name }, { projection: { scope: 1 } })
+      .toArray();
+    if (sameName.some((d) => scopeCovers(within, d.scope) || d.scope === request.scope)) throw used();
     const refused = webhookDestinationProblem(request.url, await this.destinations.entries());
     if (refused) throw new ValidationError('Webhook', [{ field: 'url', message: refused }]);
     const secret = request.secret ?? generateWebhookSecret();
@@ -96,10 +108,7 @@ export class WebhookSubscriptionStore {
     try {
       await this.collection.insertOne(doc);
     } catch (error) {
-      if (isDuplicateKey(error))
-        throw new ValidationError('Webhook', [
-          { field: 'name', message: `"${request.name}" is already used by a webhook` },
-        ]);
+      if (isDuplicateKey(error)) throw used();
       throw error;
     }
     return { ...toWebhook(doc), ...(request.secret === undefined ? { secret } : {}) };
@@ -129,9 +138,16 @@ export class WebhookSubscriptionStore {
 
   /** One subscription by name or id; outside `within` it is "not found", like one that is not there. */
   async get(ref: string, options: { within?: string } = {}): Promise<Webhook> {
-    const doc = await this.collection.findOne(refFilter(ref), { projection: { secret: 0 } });
-    if (!doc || !scopeCovers(options.within ?? ALL_SCOPES, doc.scope))
-      throw new SyncError('NOT_FOUND', `No webhook "${ref}" (m365sync webhooks list shows them).`);
+    const docs = (await this.collection.find(refFilter(ref), { projection: { secret: 0 } }).toArray()).filter(
+      (d) => scopeCovers(options.within ?? ALL_SCOPES, d.scope),
+    );
+    const doc = docs[0];
+    if (!doc) throw new SyncError('NOT_FOUND', `No webhook "${ref}" (m365sync webhooks list shows them).`);
+    if (docs.length > 1)
+      throw new SyncError(
+        'CONFLICT',
+        `${docs.length} webhooks are named "${ref}" (in scopes ${docs.map((d) => d.scope).join(', ')}): give the id (m365sync webhooks list shows it).`,
+      );
     return toWebhook(doc);
   }
 

@@ -38,7 +38,12 @@ let bMarkers: string[] = [];
 const GHOST_ID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
 
 beforeAll(async () => {
-  api = await startTestApi('api-access', undefined, { board: true });
+  // Every route is probed with a forged token, more than the default failed sign-ins per address
+  // (test/api/request-checks.test.ts tests that limit).
+  api = await startTestApi('api-access', undefined, {
+    board: true,
+    failedAuthLimit: { max: 10_000, timeWindowMs: 60_000 },
+  });
   ({ mongo, stores, queue, triggerQueue, app, base } = api);
 
   const add = (hierarchy: string, name: string) =>
@@ -108,6 +113,12 @@ beforeAll(async () => {
       'seed',
     )
   ).id;
+  // Names B uses that A may use too (not markers: A's own namesakes carry them).
+  await stores.tokens.create({ name: 'hidden-name', role: 'viewer', scope: 'provider.resellerB' }, 'seed');
+  await stores.webhooks.create(
+    { name: 'hidden-hook', url: 'https://portal.example/b2', scope: 'provider.resellerB' },
+    'seed',
+  );
   await stores.webhooks.create({ name: 'a-portal-hook', url: 'https://portal.example/a' }, 'seed', {
     within: 'provider.resellerA',
   });
@@ -203,7 +214,7 @@ async function bUntouched(): Promise<void> {
       .countDocuments({ _id: { $in: [B.tenant, B.other] } }),
   ).toBe(0);
   expect(await triggerQueue.getJobScheduler(schedulerId(B.tenant))).toBeUndefined();
-  expect(await mongo.db.collection('webhooks').countDocuments({ scope: 'provider.resellerB' })).toBe(1);
+  expect(await mongo.db.collection('webhooks').countDocuments({ scope: 'provider.resellerB' })).toBe(2);
 }
 
 /**
@@ -434,6 +445,20 @@ const scopeTable: Record<string, () => Promise<void>> = {
       expect(answer.status).toBe(400);
       expect(answer.json.problems?.map((p) => p.field)).toEqual(['scope']);
     }
+    // A name used in another scope is not "already used": that would tell A it exists in B.
+    const namesake = await call('a-admin', 'POST', '/tokens', { name: 'hidden-name', role: 'viewer' });
+    expect(namesake.status).toBe(201);
+    expect(namesake.json.scope).toBe('provider.resellerA');
+    const seen = await call('a-admin', 'POST', '/tokens', { name: 'a-viewer', role: 'viewer' });
+    expect(seen.status).toBe(400);
+    expect(seen.text).toContain('is already used by a token');
+    // Whoever sees both is asked for the id; A, seeing one, revokes its own.
+    const ambiguous = await call('all-admin', 'DELETE', '/tokens/hidden-name');
+    expect(ambiguous.status).toBe(409);
+    expect(ambiguous.json.code).toBe('CONFLICT');
+    const revoked = await call('a-admin', 'DELETE', '/tokens/hidden-name');
+    expect(revoked.status).toBe(200);
+    expect(revoked.json.id).toBe(namesake.json.id);
   },
   'DELETE /tokens/:ref': async () => {
     await expectLikeNothing('DELETE', (ref) => `/tokens/${ref}`, ['b-viewer', 'all-admin']);
@@ -462,6 +487,22 @@ const scopeTable: Record<string, () => Promise<void>> = {
     });
     expect(own.status).toBe(201);
     expect(own.json.scope).toBe('provider.resellerA');
+    // A name used in another scope is not "already used": that would tell A it exists in B.
+    const namesake = await call('a-admin', 'POST', '/webhooks', {
+      name: 'hidden-hook',
+      url: 'https://portal.example/a2',
+    });
+    expect(namesake.status).toBe(201);
+    const seen = await call('a-admin', 'POST', '/webhooks', {
+      name: 'a-own',
+      url: 'https://portal.example/a',
+    });
+    expect(seen.status).toBe(400);
+    expect(seen.text).toContain('is already used by a webhook');
+    expect((await call('all-admin', 'GET', '/webhooks/hidden-hook')).status).toBe(409);
+    const mine = await call('a-admin', 'GET', '/webhooks/hidden-hook');
+    expect(mine.status).toBe(200);
+    expect(mine.json.id).toBe(namesake.json.id);
   },
   'GET /webhooks/:ref': async () => {
     await expectLikeNothing('GET', (ref) => `/webhooks/${ref}`, ['b-portal', B.webhook]);

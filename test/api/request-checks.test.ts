@@ -63,10 +63,20 @@ interface Raw {
   text: string;
 }
 
-/** A request with exactly these headers (fetch would not let a test set Host). */
-function raw(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Raw> {
+/**
+ * A request with exactly these headers and body bytes (fetch would not let a test set Host); `to`:
+ * another API's port, another source address.
+ */
+function raw(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string | Buffer,
+  to: { port?: number; localAddress?: string } = {},
+): Promise<Raw> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+    const target = { host: '127.0.0.1', port: to.port ?? port, localAddress: to.localAddress };
+    const req = httpRequest({ ...target, method, path, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
@@ -194,6 +204,38 @@ describe('content type', () => {
     expect(answer.status).toBe(202);
     await queue.obliterate({ force: true });
   });
+
+  it('refuses a body that is not valid UTF-8 with 400 naming it, and changes nothing', async () => {
+    const before = await stores.tenants.show(tenantId);
+    const body = Buffer.concat([
+      Buffer.from('{"Tenant":{"description":"caf'),
+      Buffer.from([0xff]),
+      Buffer.from('"}}'),
+    ]);
+    const answer = await raw(
+      'PATCH',
+      `/tenants/${tenantId}`,
+      { host, ...bearer(admin), 'content-type': 'application/json' },
+      body,
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({
+      code: 'INVALID_INPUT',
+      problems: [{ field: 'body', message: expect.stringContaining('not valid UTF-8') as unknown }],
+    });
+    const after = await stores.tenants.show(tenantId);
+    expect(after.Tenant.description).toBe(before.Tenant.description);
+    expect(after.updatedAt).toEqual(before.updatedAt);
+    // Valid UTF-8, non-ASCII included, is stored as sent.
+    const ok = await raw(
+      'PATCH',
+      `/tenants/${tenantId}`,
+      { host, ...bearer(admin), 'content-type': 'application/json' },
+      Buffer.from('{"Tenant":{"description":"café"}}', 'utf8'),
+    );
+    expect(ok.status).toBe(200);
+    expect((await stores.tenants.show(tenantId)).Tenant.description).toBe('café');
+  });
 });
 
 describe('the actor', () => {
@@ -307,6 +349,35 @@ describe('rate limit per token', () => {
       expect(((await refused.json()) as { code: string }).code).toBe('RATE_LIMITED');
       // Another token from the same address has its own budget.
       expect((await get(admin)).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('failed sign-ins per client address', () => {
+  it('answers 429 past the limit, before looking the token up, to that address only', async () => {
+    const limited = buildApi({ stores, authentication: { tokens: stores.tokens } }); // the default limit
+    await limited.listen({ port: 0, host: '127.0.0.1' });
+    const to = { port: (limited.server.address() as { port: number }).port };
+    // Another client: the same loopback interface, another source address.
+    const elsewhere = { ...to, localAddress: '127.0.0.2' };
+    try {
+      const get = (token: string, from = to) =>
+        raw('GET', '/tenants', { ...bearer(token), host: '127.0.0.1' }, undefined, from);
+      const statuses: number[] = [];
+      for (let i = 0; i < 110; i++) statuses.push((await get(`m365s_guess-${i}`)).status);
+      expect(statuses.slice(0, 60)).toEqual(Array(60).fill(401));
+      expect(statuses.slice(60)).toEqual(Array(50).fill(429));
+      // Even a good token is refused from there now: the address is refused before any look-up.
+      const refused = await get(operator);
+      expect(refused.status).toBe(429);
+      expect(refused.body.code).toBe('RATE_LIMITED');
+      expect(refused.body.message).toContain('a token that does not sign in from this address');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      // Another address is not held back.
+      expect((await get(operator, elsewhere)).status).toBe(200);
+      expect((await get('m365s_another-guess', elsewhere)).status).toBe(401);
     } finally {
       await limited.close();
     }

@@ -11,6 +11,7 @@ let mongo: TestMongo;
 let app: FastifyInstance;
 let base: string;
 let token: string;
+type TenantShown = Record<string, Record<string, unknown>>;
 
 beforeAll(async () => {
   mongo = await testMongo('api');
@@ -78,6 +79,53 @@ describe('tenants API over HTTP', () => {
     );
     expect((await call('GET', '/tenants')).status).toBe(200);
     expect(await (await call('GET', '/tenants')).json()).toEqual([]);
+  });
+
+  it('refuses a cloud change that keeps the Teams passwords, even with both Graph URLs kept as they were', async () => {
+    const created = await call(
+      'POST',
+      '/tenants',
+      validTenantInput({
+        Tenant: { name: 'Cloud Tenant' },
+        'Microsoft Teams HTTP Proxy': {
+          use_proxy: true,
+          use_http_proxy_auth: true,
+          http_proxy_username: 'teams-proxy',
+          http_proxy_password: 'Teams-Proxy-P4ss!',
+        },
+      }),
+    );
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    // The Graph URLs stay where they were: only the Teams script's environment follows the cloud.
+    const sameGraph = {
+      cloud: 'china',
+      graph_base_url: 'https://graph.microsoft.com',
+      authority_host: 'https://login.microsoftonline.com',
+    };
+    const refused = await call('PATCH', `/tenants/${id}`, {
+      'Microsoft 365': sameGraph,
+      'Microsoft Teams': { tenantPassword: '********' },
+    });
+    expect(refused.status).toBe(400);
+    const body = (await refused.json()) as { code: string; problems: { field: string; message: string }[] };
+    expect(body.code).toBe('INVALID_INPUT');
+    expect(body.problems.map((p) => p.field).sort()).toEqual([
+      'Microsoft Teams HTTP Proxy.http_proxy_password',
+      'Microsoft Teams.tenantPassword',
+    ]);
+    expect(body.problems[0]!.message).toContain('Microsoft 365.cloud changed');
+    expect(
+      ((await (await call('GET', `/tenants/${id}`)).json()) as TenantShown)['Microsoft 365']?.cloud,
+    ).toBe('global');
+
+    const given = await call('PATCH', `/tenants/${id}`, {
+      'Microsoft 365': sameGraph,
+      'Microsoft Teams': { tenantPassword: 'China-Teams-P4ss!' },
+      'Microsoft Teams HTTP Proxy': { http_proxy_password: 'China-Proxy-P4ss!' },
+    });
+    expect(given.status).toBe(200);
+    expect(((await given.json()) as TenantShown)['Microsoft 365']?.cloud).toBe('china');
   });
 
   it('serves Prometheus metrics', async () => {

@@ -109,7 +109,10 @@ describe('secrets bound to their destinations', () => {
     expect(
       again({ 'Microsoft 365': { graph_base_url: 'https://graph.example', client_secret: MASK } }),
     ).toEqual(['Microsoft 365.client_secret']);
-    expect(again({ 'Microsoft 365': { cloud: 'china' } })).toEqual(['Microsoft 365.client_secret']);
+    expect(again({ 'Microsoft 365': { cloud: 'china' } })).toEqual([
+      'Microsoft 365.client_secret',
+      'Microsoft Teams.tenantPassword',
+    ]);
     expect(
       again({ 'Microsoft 365': { authority_host: 'https://login.example', client_secret: 'new' } }),
     ).toEqual([]);

@@ -101,6 +101,9 @@ describe('tenant store (real MongoDB-wire server)', () => {
       mongo.db,
       keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: `${newKey},${oldKey}` }),
     );
+    // A new key encrypts nothing until it is added (what `keys add` and `tenants reencrypt` do).
+    expect(() => rotated.keyRing.encrypt('x', 'test')).toThrow(/key "new" is new to this database/);
+    expect(await rotated.addActiveKey()).toBe(true);
     // An old key id still decrypts.
     const before = await rotated.tenants.getDecrypted('provider.reseller.customer/Secretive');
     expect(before['Microsoft 365'].client_secret).toBe('graph-secret-value');

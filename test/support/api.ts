@@ -29,12 +29,12 @@ export interface TestApi {
 
 /**
  * Starts the API; `seed` runs on the stores before it is built (tokens, tenants, runs…). `board`:
- * also serve the queue board, over a queue of its own.
+ * also serve the queue board, over a queue of its own. `failedAuthLimit`: see buildApi.
  */
 export async function startTestApi(
   label: string,
   seed: (stores: Stores, mongo: TestMongo) => Promise<void> = async () => {},
-  options: { board?: boolean } = {},
+  options: { board?: boolean; failedAuthLimit?: { max: number; timeWindowMs: number } } = {},
 ): Promise<TestApi> {
   const mongo = await testMongo(label);
   const redis = await testRedis(label);
@@ -52,6 +52,7 @@ export async function startTestApi(
     triggerQueue,
     ...(boardQueue ? { boardQueues: [boardQueue] } : {}),
     authentication: { tokens: stores.tokens },
+    ...(options.failedAuthLimit ? { failedAuthLimit: options.failedAuthLimit } : {}),
     checkResponses: true,
   });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
