@@ -35,9 +35,8 @@ export function workerCommand(ctx: CliContext): Command {
       // Before taking jobs: a metrics port in use stops the process with a clear error.
       let running = () => false;
       const settings = metricsSettings(ctx.settings, DEFAULT_METRICS_PORT.worker);
-      const redisConfig = redisSettings(ctx.settings);
-      // Graph request limits per tenant, shared by every worker process through Redis.
-      const limiterRedis = new Redis(redisConfig.url, { maxRetriesPerRequest: null });
+      // (Listening before any Redis connection opens: a port in use must end the process, and an
+      // open connection would keep it alive. /health asks the connection only once it exists.)
       const metrics =
         settings.port > 0
           ? await serveMetrics({
@@ -46,6 +45,9 @@ export function workerCommand(ctx: CliContext): Command {
               checks: { mongodb: () => stores.db.command({ ping: 1 }), redis: () => limiterRedis.ping() },
             })
           : undefined;
+      const redisConfig = redisSettings(ctx.settings);
+      // Graph request limits per tenant, shared by every worker process through Redis.
+      const limiterRedis = new Redis(redisConfig.url, { maxRetriesPerRequest: null });
       limiterRedis.on('error', (error) =>
         logger.warn({ err: { message: error.message } }, 'rate-limiter Redis connection error; reconnecting'),
       );
