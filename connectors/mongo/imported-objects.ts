@@ -7,10 +7,12 @@
  * (SHA-256 of the object's canonical JSON) lets a run leave an unchanged object's document alone: it
  * writes nothing to it. `syncRunId` and `fence` are the run and lease token that last wrote the
  * document (see leases.ts): writes and sweeps never touch a document written by a newer run.
- * A run's writes of one kind go through a KindWriter (kind-writer.ts).
+ * A run's writes of one kind go through a KindWriter (kind-writer.ts), which records what changed in
+ * the change feed when given the run's ChangeRecorder (change-recorder.ts).
  */
 import type { Collection, Db, ObjectId } from 'mongodb';
 import { ENTITY_KINDS, entityKind } from '../../domain/entity-kinds.js';
+import type { ChangeRecorder } from './change-recorder.js';
 import { decodeDocument } from './document-keys.js';
 import { deleteByPosition, KindWriter } from './kind-writer.js';
 import type { WriteFence } from './leases.js';
@@ -84,7 +86,13 @@ export class ImportedObjectStore {
   }
 
   /** A run's writer for one kind: every page and the sweep of that kind in that run go through it. */
-  writer(kind: string, tenant: TenantRef, runId: string, fence: WriteFence): KindWriter {
+  writer(
+    kind: string,
+    tenant: TenantRef,
+    runId: string,
+    fence: WriteFence,
+    changes?: ChangeRecorder,
+  ): KindWriter {
     return new KindWriter(
       this.collection(kind),
       kind,
@@ -93,6 +101,7 @@ export class ImportedObjectStore {
       fence,
       () => this.writeLimits(),
       this.records,
+      changes,
     );
   }
 

@@ -11,6 +11,7 @@ import { DeleteProtectionStore } from './delete-protection.js';
 import type { AllowedDestinationStore } from './destinations.js';
 import { LOCKED_KEY_RING, type KeyRing } from './encryption.js';
 import { ImportedObjectStore } from './imported-objects.js';
+import { ChangeStore } from './changes.js';
 import { checkKeyCanary } from './key-canary.js';
 import { KindListStore } from './kind-lists.js';
 import { LeaseStore } from './leases.js';
@@ -42,6 +43,8 @@ export interface Stores {
   /** Webhook subscriptions (their secrets encrypted with `keyRing`) and the log of their deliveries. */
   webhooks: WebhookSubscriptionStore;
   webhookDeliveries: WebhookDeliveryStore;
+  /** The change feed (its records and each tenant's sequence). */
+  changes: ChangeStore;
 }
 
 export interface StoreOptions {
@@ -49,6 +52,8 @@ export interface StoreOptions {
   deleteThresholds?: SourceThresholds;
   /** Allowed difference between worker clocks when a lease is taken over (LeaseStore's default: 5 s). */
   leaseClockSkewMs?: number;
+  /** How long change records are kept (M365SYNC_CHANGES_RETENTION_DAYS; default 30). */
+  changesRetentionDays?: number;
 }
 
 /**
@@ -82,6 +87,7 @@ export function buildStores(db: Db, keyRing: KeyRing = LOCKED_KEY_RING, options:
     syncStates: new TenantSyncStateStore(db),
     webhooks: new WebhookSubscriptionStore(db, keyRing, tenants.destinations),
     webhookDeliveries: new WebhookDeliveryStore(db),
+    changes: new ChangeStore(db, options.changesRetentionDays),
   };
 }
 

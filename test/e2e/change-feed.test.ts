@@ -1,0 +1,158 @@
+/**
+ * The change feed end to end: a first pull records one baseline marker per kind; after the simulated
+ * tenant changes, a full pull records exactly the objects it created, updated (with the names of the
+ * top-level fields that changed) and deleted, per kind (Graph, Teams and voice kinds); an unchanged
+ * re-sync records nothing. The oracle is the store itself, read in full before and after the run.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
+import type { Change } from '../../domain/changes.js';
+import { changeDataset } from '../../simulators/dataset.js';
+import { startEngine, type Engine } from './support/engine.js';
+
+type Snapshot = Record<string, Map<string, Record<string, unknown>>>;
+
+describe('the change feed of full pulls', { timeout: 240_000 }, () => {
+  let engine: Engine;
+  let tenantId: string;
+
+  const snapshot = async (): Promise<Snapshot> => {
+    const out: Snapshot = {};
+    for (const { kind, idProperty } of ENTITY_KINDS) {
+      const objects = new Map<string, Record<string, unknown>>();
+      for await (const o of engine.stores.objects.objects(kind, tenantId))
+        objects.set(String(o[idProperty]), o);
+      out[kind] = objects;
+    }
+    return out;
+  };
+
+  /** What a run must have recorded, from the store before and after it: `kind op id [fields]`. */
+  const expectedChanges = (before: Snapshot, after: Snapshot): string[] => {
+    const out: string[] = [];
+    for (const { kind } of ENTITY_KINDS) {
+      const was = before[kind]!;
+      const is = after[kind]!;
+      for (const [id, object] of is) {
+        const old = was.get(id);
+        if (!old) out.push(`${kind} created ${id}`);
+        else if (!isDeepStrictEqual(old, object)) {
+          const names = [...new Set([...Object.keys(old), ...Object.keys(object)])]
+            .filter((name) => !isDeepStrictEqual(old[name], object[name]))
+            .sort();
+          out.push(`${kind} updated ${id} ${names.join(',')}`);
+        }
+      }
+      for (const id of was.keys()) if (!is.has(id)) out.push(`${kind} deleted ${id}`);
+    }
+    return out.sort();
+  };
+
+  const described = (changes: readonly Change[]) =>
+    changes
+      .map((c) =>
+        [c.kind, c.op, c.externalId, ...(c.op === 'updated' ? [(c.fields ?? ['?']).join(',')] : [])]
+          .filter((part) => part !== undefined)
+          .join(' '),
+      )
+      .sort();
+
+  /** Every committed change after `after`, paged. */
+  const feed = async (after = 0): Promise<Change[]> => {
+    const all: Change[] = [];
+    let cursor = after;
+    for (;;) {
+      const page = await engine.stores.changes.page(tenantId, { after: cursor, limit: 50 });
+      all.push(...page.changes);
+      const { decodeCursor } = await import('../../domain/changes.js');
+      cursor = decodeCursor(page.cursor);
+      if (!page.more) return all;
+    }
+  };
+
+  beforeAll(async () => {
+    engine = await startEngine('e2e-changes', { dataset: { seed: 21, users: 60 }, enableExchange: true });
+    tenantId = (await engine.stores.tenants.add(engine.sim.tenantInput)).id;
+  }, 120_000);
+
+  afterAll(async () => engine?.close());
+
+  let afterFirst = 0;
+  let secondRunId = '';
+
+  it('records one baseline marker per kind on the first pull, no row per object', async () => {
+    const run = await engine.sync(tenantId, 'first');
+    expect(run.status).toBe('succeeded');
+    const changes = await feed();
+    expect(changes.every((c) => c.op === 'baseline' && c.runId === run.id)).toBe(true);
+    expect(changes.map((c) => c.kind).sort()).toEqual(ENTITY_KINDS.map((k) => k.kind).sort());
+    afterFirst = await engine.stores.changes.committed(tenantId);
+    expect(afterFirst).toBe(ENTITY_KINDS.length);
+  });
+
+  it('records exactly what the next full pull created, updated (with field names) and deleted', async () => {
+    const before = await snapshot();
+    engine.sim.setDataset(
+      changeDataset(engine.sim.dataset(), {
+        addUsers: 3,
+        removeUsers: 2,
+        renameUsers: 2,
+        licenseUsers: 2,
+        unlicenseUsers: 1,
+        removePolicies: 1,
+        addGroups: 1,
+        renameGroups: 1,
+        removeGroups: 1,
+      }),
+    );
+    const run = await engine.sync(tenantId, 'second');
+    expect(
+      Object.entries(run.kinds)
+        .filter(([, r]) => r.error)
+        .map(([k, r]) => `${k}: ${r.error?.message}`),
+    ).toEqual([]);
+    expect(run.status).toBe('succeeded');
+    secondRunId = run.id;
+    const after = await snapshot();
+    const expected = expectedChanges(before, after);
+    const changes = await feed(afterFirst);
+    expect(changes.every((c) => c.runId === run.id)).toBe(true);
+    expect(described(changes)).toEqual(expected);
+    // The oracle is not vacuous: Graph, Teams and voice kinds changed, in every operation.
+    const kindsOps = new Set(changes.map((c) => `${c.kind} ${c.op}`));
+    for (const seen of [
+      'users created',
+      'users updated',
+      'users deleted',
+      'groups updated',
+      'policies deleted',
+    ])
+      expect(kindsOps, seen).toContain(seen);
+    expect(changes.some((c) => c.kind === 'teams_users')).toBe(true);
+    const renamed = changes.find((c) => c.kind === 'users' && c.fields?.includes('displayName'));
+    expect(renamed?.fields).toEqual(['displayName']);
+    // The run's counts agree with its records.
+    const recorded = (kind: string, op: string) =>
+      changes.filter((c) => c.kind === kind && c.op === op).length;
+    for (const [kind, result] of Object.entries(run.kinds)) {
+      expect(recorded(kind, 'created'), kind).toBe(result.created);
+      expect(recorded(kind, 'updated'), kind).toBe(result.updated);
+      expect(recorded(kind, 'deleted'), kind).toBe(result.deleted);
+    }
+    // Sequence numbers follow one another without gaps.
+    const { decodeCursor } = await import('../../domain/changes.js');
+    expect(changes.map((c) => decodeCursor(c.cursor))).toEqual(changes.map((_, i) => afterFirst + i + 1));
+  });
+
+  it('records nothing for an unchanged re-sync', async () => {
+    const committed = await engine.stores.changes.committed(tenantId);
+    const run = await engine.sync(tenantId, 'third');
+    expect(run.status).toBe('succeeded');
+    expect(await engine.stores.changes.committed(tenantId)).toBe(committed);
+    expect(await engine.stores.changes.records.countDocuments({ runId: run.id })).toBe(0);
+    const summary = await engine.stores.changes.ofRuns([secondRunId, run.id]);
+    expect(summary.get(run.id)).toBeUndefined();
+    expect(summary.get(secondRunId)?.updated).toBeGreaterThan(0);
+  });
+});
