@@ -96,52 +96,55 @@ export class ChangeRecorder {
     await this.commit();
   }
 
-  /** Hands out a block of numbers (fenced) and writes its records; returns the block's first. */
-  private append(entries: readonly ChangeEntry[]): Promise<number> {
-    const next = this.queue.then(async () => {
+  /**
+   * Hands out a block of numbers (one after the other, fenced), then writes its records: the records
+   * of several batches may land in any order, which is why readers stop at the committed mark.
+   * Returns the block's first number.
+   */
+  private async append(entries: readonly ChangeEntry[]): Promise<number> {
+    const handedOut = this.queue.then(async () => {
       const claimed = await this.claim();
       const { maxTimeMS } = await this.fence.assertCurrent();
       const first = claimed.next;
-      claimed.next += entries.length;
       const limits = await this.limits();
       const raised = await gated(limits, () =>
         this.store.sequences.updateOne(
           { _id: this.tenantId, fence: { $lte: this.fence.token } },
-          { $max: { next: claimed.next } },
+          { $max: { next: first + entries.length } },
           { maxTimeMS },
         ),
       );
       if (raised.matchedCount === 0) throw changesLost(this.tenantId);
+      claimed.next = first + entries.length;
       this.inFlight.add(first);
-      const at = new Date();
-      const docs: ChangeDocument[] = entries.map((e, i) => ({
-        _id: `${this.tenantId}:${first + i}`,
-        tenantId: this.tenantId,
-        seq: first + i,
-        runId: this.runId,
-        kind: e.kind,
-        ...(e.externalId !== undefined ? { externalId: e.externalId } : {}),
-        op: e.op,
-        ...(e.fields ? { fields: e.fields } : {}),
-        at,
-      }));
-      try {
-        for (let i = 0; i < docs.length; i += limits.docsPerInsert)
-          await gated(limits, () =>
-            this.store.records.insertMany(docs.slice(i, i + limits.docsPerInsert), {
-              ordered: true,
-              maxTimeMS,
-            }),
-          );
-      } catch (error) {
-        this.inFlight.delete(first);
-        if (isDuplicateKey(error)) throw changesLost(this.tenantId);
-        throw error;
-      }
-      return first;
+      return { first, maxTimeMS, limits };
     });
-    this.queue = next.catch(() => undefined);
-    return next;
+    this.queue = handedOut.catch(() => undefined);
+    const { first, maxTimeMS, limits } = await handedOut;
+    const at = new Date();
+    const docs: ChangeDocument[] = entries.map((e, i) => ({
+      _id: `${this.tenantId}:${first + i}`,
+      tenantId: this.tenantId,
+      seq: first + i,
+      runId: this.runId,
+      kind: e.kind,
+      ...(e.externalId !== undefined ? { externalId: e.externalId } : {}),
+      op: e.op,
+      ...(e.fields ? { fields: e.fields } : {}),
+      at,
+    }));
+    try {
+      for (let i = 0; i < docs.length; i += limits.docsPerInsert) {
+        const chunk = docs.slice(i, i + limits.docsPerInsert);
+        await gated(limits, () => this.store.records.insertMany(chunk, { ordered: true, maxTimeMS }));
+      }
+    } catch (error) {
+      // The block stays in flight: the mark never passes records that may be missing. The run fails;
+      // the next run of the tenant commits what it finds (claim).
+      if (isDuplicateKey(error)) throw changesLost(this.tenantId);
+      throw error;
+    }
+    return first;
   }
 
   /**
