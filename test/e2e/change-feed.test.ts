@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
 import type { Change } from '../../domain/changes.js';
 import { changeDataset } from '../../simulators/dataset.js';
+import { buildApi } from '../../api/server.js';
+import { cli } from '../support/cli.js';
 import { startEngine, type Engine } from './support/engine.js';
 
 type Snapshot = Record<string, Map<string, Record<string, unknown>>>;
@@ -154,5 +156,57 @@ describe('the change feed of full pulls', { timeout: 240_000 }, () => {
     const summary = await engine.stores.changes.ofRuns([secondRunId, run.id]);
     expect(summary.get(run.id)).toBeUndefined();
     expect(summary.get(secondRunId)?.updated).toBeGreaterThan(0);
+  });
+
+  it('serves the feed to a viewer within scope (404 outside it) and to `m365sync changes --json`', async () => {
+    const tenant = await engine.stores.tenants.show(tenantId);
+    const inScope = (
+      await engine.stores.tokens.create({ name: 'feed-reader', role: 'viewer', scope: tenant.hierarchy }, 't')
+    ).token;
+    const outOfScope = (
+      await engine.stores.tokens.create({ name: 'elsewhere', role: 'viewer', scope: 'nowhere.else' }, 't')
+    ).token;
+    const app = buildApi({
+      stores: engine.stores,
+      authentication: { tokens: engine.stores.tokens },
+      checkResponses: true,
+    });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const get = (token: string, query: string) =>
+        fetch(`${base}/tenants/${tenantId}/changes?${query}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+      const afterCursor = (await import('../../domain/changes.js')).encodeCursor(afterFirst);
+      const page = await get(inScope, `after=${afterCursor}&kinds=users&ops=updated&limit=2`);
+      expect(page.status).toBe(200);
+      const body = (await page.json()) as { changes: Change[]; cursor: string; more: boolean };
+      expect(body.changes).toHaveLength(2);
+      expect(
+        body.changes.every((c) => c.kind === 'users' && c.op === 'updated' && c.runId === secondRunId),
+      ).toBe(true);
+      expect(body.more).toBe(true);
+      const wanted = (await feed(afterFirst)).filter((c) => c.kind === 'users' && c.op === 'updated');
+      expect(body.changes).toEqual(wanted.slice(0, 2));
+      expect((await get(outOfScope, '')).status).toBe(404);
+      const bad = await get(inScope, 'after=bogus&ops=moved');
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toMatch(/after.*ops|ops.*after/s);
+    } finally {
+      await app.close();
+    }
+
+    const env = engine.cliEnv('cli-reader');
+    const byRun = await cli(env, 'changes', tenantId, '--run', secondRunId, '--json');
+    expect(byRun.code, byRun.err).toBe(0);
+    const doc = JSON.parse(byRun.out) as { tenantId: string; changes: Change[]; cursor: string };
+    expect(doc.tenantId).toBe(tenantId);
+    expect(described(doc.changes)).toEqual(described(await feed(afterFirst)));
+    const rest = await cli(env, 'changes', tenantId, '--after', doc.cursor, '--json');
+    expect(JSON.parse(rest.out)).toEqual({ tenantId, changes: [], cursor: doc.cursor });
+    const plain = await cli(env, 'changes', tenantId, '--kinds', 'policies');
+    expect(plain.code).toBe(0);
+    expect(plain.out).toMatch(/policies\s+deleted/);
+    expect(plain.err).toMatch(/--after c1\./);
   });
 });
