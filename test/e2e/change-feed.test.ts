@@ -155,7 +155,18 @@ describe('the change feed of full pulls', { timeout: 240_000 }, () => {
     expect(await engine.stores.changes.records.countDocuments({ runId: run.id })).toBe(0);
     const summary = await engine.stores.changes.ofRuns([secondRunId, run.id]);
     expect(summary.get(run.id)).toBeUndefined();
-    expect(summary.get(secondRunId)?.updated).toBeGreaterThan(0);
+    // The run-completion webhook's summary: counts per operation, and a cursor range that reads back
+    // exactly the run's changes.
+    const second = (await feed(afterFirst)).filter((c) => c.runId === secondRunId);
+    const ofSecond = summary.get(secondRunId)!;
+    for (const op of ['created', 'updated', 'deleted', 'baseline'] as const)
+      expect(ofSecond[op], op).toBe(second.filter((c) => c.op === op).length);
+    const { decodeCursor } = await import('../../domain/changes.js');
+    expect(ofSecond.after).not.toBeNull();
+    const fromAfter = (await feed(decodeCursor(ofSecond.after!))).filter(
+      (c) => decodeCursor(c.cursor) <= decodeCursor(ofSecond.last!),
+    );
+    expect(fromAfter).toEqual(second);
   });
 
   it('serves the feed to a viewer within scope (404 outside it) and to `m365sync changes --json`', async () => {
