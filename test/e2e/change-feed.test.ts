@@ -10,6 +10,7 @@ import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
 import type { Change } from '../../domain/changes.js';
 import { changeDataset } from '../../simulators/dataset.js';
 import { buildApi } from '../../api/server.js';
+import { approveDeletes } from '../../operations/approve-deletes.js';
 import { cli } from '../support/cli.js';
 import { startEngine, type Engine } from './support/engine.js';
 
@@ -219,5 +220,22 @@ describe('the change feed of full pulls', { timeout: 240_000 }, () => {
     expect(plain.code).toBe(0);
     expect(plain.out).toMatch(/policies\s+deleted/);
     expect(plain.err).toMatch(/--after c1\./);
+  });
+
+  it('records a held sweep’s deletions when they are approved, under the held run', async () => {
+    const committed = await engine.stores.changes.committed(tenantId);
+    const ds = engine.sim.dataset();
+    const removed = ds.users
+      .slice(0, 20)
+      .map((u) => u.id)
+      .sort();
+    engine.sim.setDataset({ ...ds, users: ds.users.slice(20) });
+    const run = await engine.sync(tenantId, 'held', ['licences', 'users']);
+    expect(run.status).toBe('needs_review');
+    expect(described(await feed(committed))).toEqual([]); // nothing deleted, nothing recorded
+    await approveDeletes(engine.stores, run.id, 'approver');
+    const changes = await feed(committed);
+    expect(changes.every((c) => c.runId === run.id && c.kind === 'users' && c.op === 'deleted')).toBe(true);
+    expect(changes.map((c) => c.externalId).sort()).toEqual(removed);
   });
 });
