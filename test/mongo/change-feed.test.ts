@@ -99,6 +99,20 @@ describe('the change feed under concurrent writers and a slow reader', { timeout
     expect(await changes.committed(tenantId)).toBe(written.length);
   });
 
+  it('prunes records older than the retention, and only those', async () => {
+    const short = new ChangeStore(mongo.db, 1);
+    const now = new Date('2026-06-01T00:00:00Z');
+    const base = { tenantId: 'tenant-prune', runId: 'r', kind: 'users', op: 'created' as const };
+    await short.records.insertMany([
+      { ...base, _id: 'tenant-prune:1', seq: 1, externalId: 'old', at: new Date('2026-05-30T23:00:00Z') },
+      { ...base, _id: 'tenant-prune:2', seq: 2, externalId: 'new', at: new Date('2026-05-31T01:00:00Z') },
+    ]);
+    expect(await short.prune(now)).toBe(1);
+    expect(await short.prune(now)).toBe(0); // at most hourly per process
+    const left = await short.records.find({ tenantId: 'tenant-prune' }).toArray();
+    expect(left.map((d) => d.externalId)).toEqual(['new']);
+  });
+
   it('refuses a cursor that is not one of its own, and bad lists and limits, naming each field', () => {
     expect(() =>
       parseChangeQuery({ after: 'nonsense', kinds: 'users,nokind', ops: 'moved', limit: '0' }),
