@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeStore } from '../../connectors/mongo/changes.js';
-import { LeaseStore } from '../../connectors/mongo/leases.js';
+import { LeaseStore, type WriteFence } from '../../connectors/mongo/leases.js';
 import { decodeCursor, encodeCursor, parseChangeQuery, type Change } from '../../domain/changes.js';
 import { testMongo, type TestMongo } from '../support/services.js';
 
@@ -97,6 +97,54 @@ describe('the change feed under concurrent writers and a slow reader', { timeout
     const seqs = seen.map((c) => decodeCursor(c.cursor));
     expect(seqs).toEqual(seqs.map((_, i) => i + 1)); // in sequence order, no gaps
     expect(await changes.committed(tenantId)).toBe(written.length);
+  });
+
+  it('commits what a dead run left in flight at the next run’s first record, and fences the dead run out', async () => {
+    const tenantId = 'tenant-takeover';
+    // Fences that always pass: this checks the sequence document's own fencing (the second line).
+    const fence = (token: number): WriteFence => ({
+      tenantId,
+      token,
+      assertCurrent: async () => ({ maxTimeMS: 10_000 }),
+    });
+    const old = changes.recorder(tenantId, 'run-old', fence(1));
+    let entered!: () => void;
+    const inWrite = new Promise<void>((resolve) => (entered = resolve));
+    let finish!: () => void;
+    const stuck = old.record(
+      [
+        { kind: 'users', externalId: 'a', op: 'created' },
+        { kind: 'users', externalId: 'b', op: 'created' },
+      ],
+      () => {
+        entered(); // the records are written; the objects' write hangs (the worker froze)
+        return new Promise<void>((resolve) => (finish = resolve));
+      },
+    );
+    await inWrite;
+    expect(await changes.committed(tenantId)).toBe(0);
+    expect((await changes.page(tenantId, { after: 0, limit: 10 })).changes).toEqual([]);
+
+    const next = changes.recorder(tenantId, 'run-new', fence(2));
+    await next.record(
+      [{ kind: 'users', externalId: 'c', op: 'updated', fields: ['displayName'] }],
+      async () => {},
+    );
+    const page = await changes.page(tenantId, { after: 0, limit: 10 });
+    expect(page.changes.map((c) => [c.externalId, c.runId])).toEqual([
+      ['a', 'run-old'],
+      ['b', 'run-old'],
+      ['c', 'run-new'],
+    ]);
+    expect(page.changes[2]!.fields).toEqual(['displayName']);
+
+    // The old run wakes up: it can neither record nor move the mark.
+    await expect(
+      old.record([{ kind: 'users', externalId: 'd', op: 'created' }], async () => {}),
+    ).rejects.toThrow(/newer sync run/);
+    finish();
+    await expect(stuck).rejects.toThrow(/newer sync run/);
+    expect(await changes.committed(tenantId)).toBe(3);
   });
 
   it('prunes records older than the retention, and only those', async () => {
