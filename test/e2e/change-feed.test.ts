@@ -4,6 +4,7 @@
  * top-level fields that changed) and deleted, per kind (Graph, Teams and voice kinds); an unchanged
  * re-sync records nothing. The oracle is the store itself, read in full before and after the run.
  */
+import { spawn } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
@@ -12,6 +13,7 @@ import { changeDataset } from '../../simulators/dataset.js';
 import { buildApi } from '../../api/server.js';
 import { approveDeletes } from '../../operations/approve-deletes.js';
 import { cli } from '../support/cli.js';
+import { root } from '../ops/support/processes.js';
 import { startEngine, type Engine } from './support/engine.js';
 
 type Snapshot = Record<string, Map<string, Record<string, unknown>>>;
@@ -237,5 +239,51 @@ describe('the change feed of full pulls', { timeout: 240_000 }, () => {
     const changes = await feed(committed);
     expect(changes.every((c) => c.runId === run.id && c.kind === 'users' && c.op === 'deleted')).toBe(true);
     expect(changes.map((c) => c.externalId).sort()).toEqual(removed);
+  });
+
+  it('`m365sync changes --follow --json` prints each new change as it is committed, one per line', async () => {
+    const { encodeCursor } = await import('../../domain/changes.js');
+    const from = encodeCursor(await engine.stores.changes.committed(tenantId));
+    const child = spawn(
+      `${root}node_modules/.bin/tsx`,
+      ['cli/cli.ts', 'changes', tenantId, '--after', from, '--follow', '--interval', '1s', '--json'],
+      {
+        cwd: root,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...engine.cliEnv('follower') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    const waiters: (() => void)[] = [];
+    const changed = () => waiters.splice(0).forEach((w) => w());
+    child.stdout.on('data', (d: Buffer) => ((stdout += d.toString()), changed()));
+    child.stderr.on('data', (d: Buffer) => ((stderr += d.toString()), changed()));
+    child.once('close', changed);
+    const until = async (done: () => boolean) => {
+      while (!done()) {
+        if (child.exitCode !== null) throw new Error(`changes --follow ended: ${stderr}`);
+        await new Promise<void>((resolve) => waiters.push(resolve));
+      }
+    };
+    try {
+      await until(() => stderr.includes('up to date'));
+      expect(stdout).toBe('');
+      const ds = engine.sim.dataset();
+      const renamed = ds.users[0]!.id;
+      ds.users[0]!.displayName = `${ds.users[0]!.displayName} (followed)`;
+      engine.sim.setDataset(ds);
+      const run = await engine.sync(tenantId, 'followed', ['licences', 'users']);
+      await until(() => stdout.includes(renamed));
+      const lines = stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Change);
+      expect(lines.map((c) => [c.runId, c.kind, c.op, c.externalId, c.fields])).toEqual([
+        [run.id, 'users', 'updated', renamed, ['displayName']],
+      ]);
+    } finally {
+      child.kill();
+    }
   });
 });
