@@ -71,12 +71,18 @@ export class ChangeRecorder {
   async record<T>(entries: readonly ChangeEntry[], write: () => Promise<T>): Promise<T> {
     if (entries.length === 0) return write();
     const first = await this.append(entries);
+    let result: T;
     try {
-      return await write();
-    } finally {
+      result = await write();
+    } catch (error) {
+      // Done either way; the write's error is the one to report, not a commit's after it.
       this.inFlight.delete(first);
-      await this.commit();
+      await this.commit().catch(() => undefined);
+      throw error;
     }
+    this.inFlight.delete(first);
+    await this.commit();
+    return result;
   }
 
   /** Records the kind's baseline marker (its first complete pull), once. */
