@@ -45,6 +45,7 @@ import { registerHttpMetrics } from './http-metrics.js';
 import { isMongoUnavailable, MongoGate, mongoUnavailable } from './mongo-calls.js';
 import { DEFAULT_SERVICE_TIMEOUT_MS, queueCall, within } from './redis-calls.js';
 import { registerScheduleRoutes } from './schedule-routes.js';
+import { registerChangeRoutes } from './change-routes.js';
 import {
   type ApiTypeProvider,
   ErrorBody,
@@ -230,6 +231,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   // The routes live in a plugin registered after the rate limiter, so its per-route hook reaches them.
   void app.register(async (api) => {
     registerTenantRoutes(api, options, timeoutMs, mongoGate);
+    registerChangeRoutes(api, options.stores);
     const { syncQueue, triggerQueue, stores, settings } = options;
     if (syncQueue) {
       registerSyncRoutes(api, { stores, syncQueue, timeoutMs, ...(settings ? { settings } : {}) });

@@ -19,6 +19,7 @@ import { webhooksCommand } from './commands/webhooks.js';
 import { kindsCommand, protectionCommand } from './commands/controls.js';
 import { schedulerCommand, workerCommand } from './commands/processes.js';
 import { queueCommand } from './commands/queue.js';
+import { changesCommand } from './commands/changes.js';
 import { simulateCommand } from './commands/simulate.js';
 import { runsCommand, scheduleCommand, syncCommand, testConnectionCommand } from './commands/sync.js';
 
@@ -44,6 +45,7 @@ export function buildProgram(ctx: CliContext): Command {
   program.addCommand(destinationsCommand(ctx));
   program.addCommand(syncCommand(ctx));
   program.addCommand(runsCommand(ctx));
+  program.addCommand(changesCommand(ctx));
   program.addCommand(testConnectionCommand(ctx));
   program.addCommand(scheduleCommand(ctx));
   program.addCommand(queueCommand(ctx));

@@ -123,6 +123,9 @@ export const SettingsSchema = z.object({
   SYNC_REAPER_INTERVAL_MS: int(100).default(60_000),
   SYNC_ENQUEUE_GRACE_MS: int(100).default(60_000),
 
+  // The change feed (kept by the workers)
+  M365SYNC_CHANGES_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(30),
+
   // Webhook deliveries (queued and delivered by the worker processes)
   M365SYNC_WEBHOOK_ATTEMPTS: int(1, 30).default(10),
   M365SYNC_WEBHOOK_BACKOFF_MS: int(10).default(10_000),

@@ -11,6 +11,7 @@ import { ALL_SCOPES, scopeCovers } from './access.js';
 import { isAllowed, type AllowEntry } from './destinations.js';
 import { ValidationError, type FieldProblem } from './errors.js';
 import { HIERARCHY } from './tenant.js';
+import { NO_RUN_CHANGES, type RunChanges } from './changes.js';
 
 /** The run statuses a webhook can announce: every end of a run but `merged` (another run does its work). */
 export const WEBHOOK_STATUSES = ['succeeded', 'partial', 'needs_review', 'failed', 'cancelled'] as const;
@@ -192,8 +193,17 @@ export function webhookWants(filter: WebhookFilter, run: RunOutcome): boolean {
 
 const COUNTS = ['created', 'updated', 'unchanged', 'deleted'] as const;
 
-/** The JSON body of a `run.completed` delivery: what a portal needs to show the outcome, nothing more. */
-export function runCompletedBody(run: RunOutcome, tenantName: string | undefined, deliveryId: string) {
+/**
+ * The JSON body of a `run.completed` delivery: what a portal needs to show the outcome, nothing more.
+ * `changes`: what the run recorded in the change feed (counts per operation, and the cursor to read its
+ * changes from and that of its last one: `GET /tenants/{id}/changes?after=…`).
+ */
+export function runCompletedBody(
+  run: RunOutcome,
+  tenantName: string | undefined,
+  deliveryId: string,
+  changes: RunChanges = NO_RUN_CHANGES,
+) {
   const totals = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
   const kinds: Record<string, Record<string, unknown>> = {};
   for (const [kind, result] of Object.entries(run.kinds ?? {})) {
@@ -227,6 +237,7 @@ export function runCompletedBody(run: RunOutcome, tenantName: string | undefined
       durationSeconds: seconds ?? null,
       counts: totals,
       kinds,
+      changes,
     },
     tenant: { id: run.tenantId, name: tenantName ?? null, hierarchy: run.hierarchy },
   };

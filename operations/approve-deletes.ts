@@ -35,7 +35,7 @@ async function stillUnseen(records: SweepRecordStore, tenantId: string, kind: st
  * recorded, and the run's status is worked out again (a run with nothing else wrong: `succeeded`).
  */
 export async function approveDeletes(
-  stores: Pick<Stores, 'runs' | 'leases' | 'objects' | 'sweepRecords'>,
+  stores: Pick<Stores, 'runs' | 'leases' | 'objects' | 'sweepRecords' | 'changes'>,
   runId: string,
   approvedBy: string,
 ): Promise<ApprovalResult> {
@@ -54,13 +54,15 @@ export async function approveDeletes(
   }
   return underLease(leases, run.tenantId, 'approve-deletes', async (lease) => {
     const fence = leases.fence(lease, ACTION_LEASE_TTL_MS);
+    // The approved deletions are the held run's changes: recorded in the feed under its id.
+    const changes = stores.changes.recorder(run.tenantId, runId, fence);
     const deleted: Record<string, number> = {};
     const kinds: Record<string, KindResult> = { ...run.kinds };
     const at = new Date();
     for (const [kind, result] of pending) {
       const held = result.held!;
       const ids = await stillUnseen(sweepRecords, run.tenantId, kind, runId);
-      const count = await objects.deleteListed(kind, run.tenantId, ids, held.fence, fence);
+      const count = await objects.deleteListed(kind, run.tenantId, ids, held.fence, fence, changes);
       deleted[kind] = count;
       const { error: _heldError, ...rest } = result;
       kinds[kind] = {

@@ -23,7 +23,7 @@ export interface RunContextOptions {
   fence: WriteFence;
   /** Why the run was cancelled, once it was (its signal aborted); undefined while it goes on. */
   cancelled(): string | undefined;
-  stores: Pick<Stores, 'objects' | 'sweepRecords' | 'runs' | 'deleteProtection'>;
+  stores: Pick<Stores, 'objects' | 'sweepRecords' | 'runs' | 'deleteProtection' | 'changes'>;
   /** Reports progress to the queue (the job's `updateProgress`). */
   progress(progress: SyncProgress & { runId: string }): Promise<unknown>;
   logger: Logger;
@@ -49,9 +49,11 @@ export function createRunContext(o: RunContextOptions): RunContext {
   const settingsOnce = () => (protectionSettings ??= stores.deleteProtection.settings());
   // One writer per kind for the whole run: it holds the kind's stored picture and what the run saw.
   const writers = new Map<string, KindWriter>();
+  // One recorder for the whole run: the kinds' change records share the tenant's sequence.
+  const changes = stores.changes.recorder(tenant.id, runId, fence);
   const writerOf = (kind: string): KindWriter => {
     let writer = writers.get(kind);
-    if (!writer) writers.set(kind, (writer = stores.objects.writer(kind, tenant, runId, fence)));
+    if (!writer) writers.set(kind, (writer = stores.objects.writer(kind, tenant, runId, fence, changes)));
     return writer;
   };
   return {

@@ -24,7 +24,7 @@ import {
 } from '../queues/webhook-queue.js';
 
 export interface WebhookDispatcherOptions {
-  stores: Pick<Stores, 'runs' | 'tenants' | 'webhooks' | 'webhookDeliveries'>;
+  stores: Pick<Stores, 'runs' | 'tenants' | 'webhooks' | 'webhookDeliveries' | 'changes'>;
   queue: Queue<WebhookJobData, unknown, string>;
   settings: WebhookSettings;
   logger: Logger;
@@ -87,6 +87,7 @@ export class WebhookDispatcher {
       const ended = await stores.runs.endedUnannounced(WEBHOOK_STATUSES, since, this.options.batch ?? 200);
       if (ended.length === 0) return queued;
       const names = await stores.tenants.names(ended.map((r) => r.tenantId));
+      const changes = await stores.changes.ofRuns(ended.map((r) => r.id));
       const jobs: { name: string; data: WebhookJobData; opts: ReturnType<typeof webhookJobOptions> }[] = [];
       for (const run of ended)
         for (const filter of filters) {
@@ -94,7 +95,7 @@ export class WebhookDispatcher {
           const ids = { subscriptionId: filter.id, runId: run.id };
           const data: WebhookJobData = {
             ...ids,
-            body: runCompletedBody(run, names.get(run.tenantId), deliveryId(ids)),
+            body: runCompletedBody(run, names.get(run.tenantId), deliveryId(ids), changes.get(run.id)),
           };
           jobs.push({ name: WEBHOOK_JOB, data, opts: webhookJobOptions(data, settings) });
         }

@@ -18,7 +18,7 @@ import { startWebhookDeliveryWorker } from './webhook-delivery.js';
 export interface StartWebhooksOptions {
   redis: RedisSettings;
   /** With the key ring that decrypts the subscriptions' secrets. */
-  stores: Pick<Stores, 'runs' | 'tenants' | 'webhooks' | 'webhookDeliveries' | 'destinations'>;
+  stores: Pick<Stores, 'runs' | 'tenants' | 'webhooks' | 'webhookDeliveries' | 'destinations' | 'changes'>;
   logger: Logger;
   /** M365SYNC_WEBHOOK_* from the process settings; default their defaults. */
   settings?: WebhookSettings;

@@ -78,6 +78,8 @@ export interface WorkerSettings {
   reaperIntervalMs: number;
   /** How long a queued record may wait for its producer's add before the reaper judges it. */
   enqueueGraceMs: number;
+  /** How long change records are kept (pruned with the reaper's passes, at most hourly). */
+  changesRetentionDays: number;
 }
 
 /** The worker's part of the process settings (SYNC_WORKER_CONCURRENCY, SYNC_LOCK_*, SYNC_LEASE_*, …). */
@@ -93,6 +95,7 @@ export function workerSettings(e: Settings): WorkerSettings {
     shutdownGraceMs: e.SYNC_SHUTDOWN_GRACE_MS,
     reaperIntervalMs: e.SYNC_REAPER_INTERVAL_MS,
     enqueueGraceMs: e.SYNC_ENQUEUE_GRACE_MS,
+    changesRetentionDays: e.M365SYNC_CHANGES_RETENTION_DAYS,
   };
 }
 
@@ -161,11 +164,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   const stores = buildStores(db, undefined, {
     ...(options.deleteThresholds ? { deleteThresholds: options.deleteThresholds } : {}),
     leaseClockSkewMs: settings.leaseClockSkewMs,
+    changesRetentionDays: settings.changesRetentionDays,
   });
   const { leases, objects, runs } = stores;
   await objects.ensureIndexes();
   await leases.ensureIndexes();
   await runs.ensureIndexes();
+  await stores.changes.ensureIndexes();
   const metrics = syncMetrics();
   let closing = false;
   const reaperQueue = createSyncQueue(options.redis);
@@ -190,6 +195,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     // One pass at a time per process; a failed pass (Redis or MongoDB away) is tried again later.
     reaping ??= recordLateEnds()
       .then(() => reaper.reap(filter))
+      .finally(() => stores.changes.prune())
       .then((ended) => {
         if (ended.merged + ended.failed > 0) options.onRunsEnded?.();
       })

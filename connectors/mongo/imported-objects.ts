@@ -7,10 +7,13 @@
  * (SHA-256 of the object's canonical JSON) lets a run leave an unchanged object's document alone: it
  * writes nothing to it. `syncRunId` and `fence` are the run and lease token that last wrote the
  * document (see leases.ts): writes and sweeps never touch a document written by a newer run.
- * A run's writes of one kind go through a KindWriter (kind-writer.ts).
+ * A run's writes of one kind go through a KindWriter (kind-writer.ts), which records what changed in
+ * the change feed when given the run's ChangeRecorder (change-recorder.ts).
  */
 import type { Collection, Db, ObjectId } from 'mongodb';
 import { ENTITY_KINDS, entityKind } from '../../domain/entity-kinds.js';
+import type { ChangeEntry } from '../../domain/changes.js';
+import type { ChangeRecorder } from './change-recorder.js';
 import { decodeDocument } from './document-keys.js';
 import { deleteByPosition, KindWriter } from './kind-writer.js';
 import type { WriteFence } from './leases.js';
@@ -84,7 +87,13 @@ export class ImportedObjectStore {
   }
 
   /** A run's writer for one kind: every page and the sweep of that kind in that run go through it. */
-  writer(kind: string, tenant: TenantRef, runId: string, fence: WriteFence): KindWriter {
+  writer(
+    kind: string,
+    tenant: TenantRef,
+    runId: string,
+    fence: WriteFence,
+    changes?: ChangeRecorder,
+  ): KindWriter {
     return new KindWriter(
       this.collection(kind),
       kind,
@@ -93,6 +102,7 @@ export class ImportedObjectStore {
       fence,
       () => this.writeLimits(),
       this.records,
+      changes,
     );
   }
 
@@ -108,7 +118,8 @@ export class ImportedObjectStore {
 
   /**
    * Deletes the tenant's objects of this kind with these externalIds whose fence is at most
-   * `maxFence` (no run newer than that has written them), by `_id`. For approved held sweeps.
+   * `maxFence` (no run newer than that has written them), by `_id`. For approved held sweeps; with
+   * `changes`, each is recorded `deleted` in the change feed first (unless the kind has no baseline).
    */
   async deleteListed(
     kind: string,
@@ -116,23 +127,23 @@ export class ImportedObjectStore {
     externalIds: readonly string[],
     maxFence: number,
     fence: WriteFence,
+    changes?: ChangeRecorder,
   ): Promise<number> {
     if (externalIds.length === 0) return 0;
     const keys = await this.storedKeys(kind, tenantId);
     const positions: number[] = [];
+    const listed: ChangeEntry[] = [];
     for (const id of externalIds) {
       const at = keys.find(id);
-      if (at !== undefined && keys.fence(at) <= maxFence) positions.push(at);
+      if (at === undefined || keys.fence(at) > maxFence) continue;
+      positions.push(at);
+      listed.push({ kind, externalId: id, op: 'deleted' });
     }
     const check = () => fence.assertCurrent();
-    return deleteByPosition(
-      this.collection(kind),
-      keys,
-      positions,
-      maxFence,
-      check,
-      await this.writeLimits(),
-    );
+    const limits = await this.writeLimits();
+    const remove = () => deleteByPosition(this.collection(kind), keys, positions, maxFence, check, limits);
+    if (!changes || positions.length === 0 || (await changes.needsBaseline(kind))) return remove();
+    return changes.record(listed, remove);
   }
 
   /** Deletes every object of a tenant of one kind (purge). */

@@ -9,6 +9,14 @@
  * (`WriteFence.assertCurrent`) and a check that no newer run has read the kind (sweep-records.ts),
  * and carries the lease's `maxTimeMS`; every update and delete filter carries `fence <= token`, so an
  * older run never overwrites or deletes a document a newer run wrote.
+ *
+ * Change feed (change-recorder.ts): with a recorder, each batch's created, updated and deleted objects
+ * are recorded before the batch is written. The names of an updated object's changed top-level fields
+ * come from its stored `data`, read only for the objects whose hash changed (one read per page that
+ * has any): the stored picture keeps a hash, not the fields, and keeping per-field hashes would grow
+ * every document and every insert of a first pull for what only changed objects need. An unchanged
+ * object is neither read nor written. A kind's first complete pull records one baseline marker instead
+ * of a row per object.
  */
 import { ObjectId, type AnyBulkWriteOperation, type Collection } from 'mongodb';
 import { SyncError } from '../../domain/errors.js';
@@ -22,6 +30,10 @@ import type { SweepRecordStore } from './sweep-records.js';
 import { CREATED, StoredKeys, UNCHANGED, UNSEEN, UPDATED, hashPrefix } from './stored-keys.js';
 import { gated, type WriteLimits } from './write-limits.js';
 import { isDuplicateKey } from './duplicate-key.js';
+import type { ChangeEntry } from '../../domain/changes.js';
+import type { ChangeRecorder } from './change-recorder.js';
+import { changedFields } from './changed-fields.js';
+import { decodeDocument } from './document-keys.js';
 
 function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
@@ -49,7 +61,19 @@ export class KindWriter {
     private readonly fence: WriteFence,
     private readonly limits: () => Promise<WriteLimits>,
     private readonly records: SweepRecordStore,
+    private readonly changes?: ChangeRecorder,
   ) {}
+
+  /** Whether this run records the kind's changes object by object (not during its first pull). */
+  private async recording(): Promise<boolean> {
+    return this.changes !== undefined && !(await this.changes.needsBaseline(this.kind));
+  }
+
+  /** The kind completed: on its first complete pull, records its baseline marker. */
+  async completed(): Promise<void> {
+    await this.queue;
+    if (this.changes) await this.changes.baseline(this.kind);
+  }
 
   /** The stored picture, read on first use (after raising the kind's read mark: sweep-records.ts). */
   stored(): Promise<StoredKeys> {
@@ -112,6 +136,9 @@ export class KindWriter {
     const stamp = { syncRunId: this.runId, fence: token, hierarchy: this.tenant.hierarchy };
     const created: ImportedObjectDocument[] = [];
     const updates: AnyBulkWriteOperation<ImportedObjectDocument>[] = [];
+    const entries: ChangeEntry[] = [];
+    /** Changed objects: their `_id`, externalId and new object, for naming the changed fields. */
+    const changed: { _id: unknown; externalId: string; object: Record<string, unknown> }[] = [];
     const update = (at: number, $set: Partial<ImportedObjectDocument>) =>
       updates.push({
         updateOne: { filter: { _id: keys.id(at), fence: { $lte: token } } as never, update: { $set } },
@@ -123,6 +150,7 @@ export class KindWriter {
         const _id = new ObjectId();
         keys.add(externalId, _id, prefix, token, CREATED);
         delta.created++;
+        entries.push({ kind: this.kind, externalId, op: 'created' });
         created.push({
           _id,
           tenantId: this.tenant.id,
@@ -152,6 +180,7 @@ export class KindWriter {
         delta.updated++;
       }
       keys.set(at, state === CREATED ? CREATED : UPDATED, prefix, token);
+      changed.push({ _id: keys.id(at), externalId, object });
       update(at, {
         ...stamp,
         kind: this.kind,
@@ -164,20 +193,59 @@ export class KindWriter {
     // New objects inserted (a duplicate key means another run inserted it meanwhile: fenced), changed
     // ones updated by _id in small batches (FerretDB: see write-limits.ts).
     const limits = await this.limits();
-    for (const chunk of chunks(created, limits.docsPerInsert)) {
-      await this.guarded(limits, chunk.length, async (maxTimeMS) => {
-        return (await this.col.insertMany(chunk, { ordered: true, maxTimeMS })).insertedCount;
-      });
-    }
-    for (const chunk of chunks(updates, limits.opsPerWrite)) {
-      await this.guarded(limits, chunk.length, async (maxTimeMS) => {
-        return (await this.col.bulkWrite(chunk, { ordered: true, maxTimeMS })).matchedCount;
-      });
-    }
+    const recording = await this.recording();
+    if (recording && changed.length > 0) entries.push(...(await this.updatedEntries(changed, limits)));
+    const write = async () => {
+      for (const chunk of chunks(created, limits.docsPerInsert)) {
+        await this.guarded(limits, chunk.length, async (maxTimeMS) => {
+          return (await this.col.insertMany(chunk, { ordered: true, maxTimeMS })).insertedCount;
+        });
+      }
+      for (const chunk of chunks(updates, limits.opsPerWrite)) {
+        await this.guarded(limits, chunk.length, async (maxTimeMS) => {
+          return (await this.col.bulkWrite(chunk, { ordered: true, maxTimeMS })).matchedCount;
+        });
+      }
+    };
+    if (this.changes) await this.changes.record(recording ? entries : [], write);
+    else await write();
     this.counts.created += delta.created;
     this.counts.updated += delta.updated;
     this.counts.unchanged += delta.unchanged;
     return delta;
+  }
+
+  /**
+   * `updated` entries naming each changed object's changed top-level fields, from its stored `data`:
+   * one `$in` read when many, one read by `_id` each when few on FerretDB (write-limits.ts, `inFrom`).
+   * An object the read does not find (deleted meanwhile) is recorded without field names.
+   */
+  private async updatedEntries(
+    changed: readonly { _id: unknown; externalId: string; object: Record<string, unknown> }[],
+    limits: WriteLimits,
+  ): Promise<ChangeEntry[]> {
+    const before = new Map<string, Record<string, unknown>>();
+    const remember = (doc: { externalId: string; data: Record<string, unknown> } | null) => {
+      if (doc) before.set(doc.externalId, decodeDocument(doc.data));
+    };
+    const projection = { _id: 0, externalId: 1, data: 1 };
+    if (changed.length >= limits.inFrom) {
+      const ids = changed.map((c) => c._id);
+      for (const doc of await this.col.find({ _id: { $in: ids } } as never, { projection }).toArray())
+        remember(doc as never);
+    } else {
+      for (const { _id } of changed)
+        remember((await this.col.findOne({ _id } as never, { projection })) as never);
+    }
+    return changed.map(({ externalId, object }) => {
+      const old = before.get(externalId);
+      return {
+        kind: this.kind,
+        externalId,
+        op: 'updated' as const,
+        ...(old ? { fields: changedFields(old, object) } : {}),
+      };
+    });
   }
 
   /** The stored objects the run has not seen (sorted externalIds): what the sweep would delete. */
@@ -200,8 +268,16 @@ export class KindWriter {
     await this.queue;
     this.swept = true;
     const keys = await this.stored();
-    const { positions } = keys.unseen();
-    return deleteByPosition(this.col, keys, positions, this.fence.token, this.check, await this.limits());
+    const { externalIds, positions } = keys.unseen();
+    const limits = await this.limits();
+    const sweep = () => deleteByPosition(this.col, keys, positions, this.fence.token, this.check, limits);
+    if (!this.changes || !(await this.recording())) return sweep();
+    const entries = externalIds.map((externalId) => ({
+      kind: this.kind,
+      externalId,
+      op: 'deleted' as const,
+    }));
+    return this.changes.record(entries, sweep);
   }
 
   private async guarded(limits: WriteLimits, expected: number, run: (maxTimeMS: number) => Promise<number>) {

@@ -12,6 +12,7 @@ import type { AllowedDestinationStore } from './destinations.js';
 import { SyncError } from '../../domain/errors.js';
 import { ENCRYPTION_KEYS_VARIABLE, LOCKED_KEY_RING, type KeyRing } from './encryption.js';
 import { ImportedObjectStore } from './imported-objects.js';
+import { ChangeStore } from './changes.js';
 import { KeyCanary } from './key-canary.js';
 import { KindListStore } from './kind-lists.js';
 import { LeaseStore } from './leases.js';
@@ -49,6 +50,8 @@ export interface Stores {
   /** Webhook subscriptions (their secrets encrypted with `keyRing`) and the log of their deliveries. */
   webhooks: WebhookSubscriptionStore;
   webhookDeliveries: WebhookDeliveryStore;
+  /** The change feed (its records and each tenant's sequence). */
+  changes: ChangeStore;
 }
 
 export interface StoreOptions {
@@ -62,6 +65,8 @@ export interface StoreOptions {
    * first key of a database that has no key canary yet.
    */
   readOnly?: boolean;
+  /** How long change records are kept (M365SYNC_CHANGES_RETENTION_DAYS; default 30). */
+  changesRetentionDays?: number;
 }
 
 /**
@@ -108,6 +113,7 @@ export function buildStores(
     syncStates: new TenantSyncStateStore(db),
     webhooks: new WebhookSubscriptionStore(db, keyRing, tenants.destinations),
     webhookDeliveries: new WebhookDeliveryStore(db),
+    changes: new ChangeStore(db, options.changesRetentionDays),
   };
 }
 

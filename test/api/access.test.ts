@@ -319,6 +319,9 @@ const scopeTable: Record<string, () => Promise<void>> = {
   'GET /tenants/:ref/schedule': async () => {
     await expectLikeNothing('GET', (ref) => `/tenants/${ref}/schedule`, bRefs());
   },
+  'GET /tenants/:ref/changes': async () => {
+    await expectLikeNothing('GET', (ref) => `/tenants/${ref}/changes`, bRefs());
+  },
   'PUT /tenants/:ref/schedule': async () => {
     await expectLikeNothing('PUT', (ref) => `/tenants/${ref}/schedule`, bRefs(), { pattern: '0 3 * * *' });
   },
@@ -526,6 +529,7 @@ const roleTable: Record<string, { access: RouteAccess; probe: { path: string; bo
   ),
   'GET /tenants/:ref/status': { access: { needs: 'viewer' }, probe: { path: '/tenants/ghost/status' } },
   'GET /tenants/:ref/schedule': { access: { needs: 'viewer' }, probe: { path: '/tenants/ghost/schedule' } },
+  'GET /tenants/:ref/changes': { access: { needs: 'viewer' }, probe: { path: '/tenants/ghost/changes' } },
   'PUT /tenants/:ref/schedule': {
     access: { needs: 'admin' },
     probe: { path: '/tenants/ghost/schedule', body: {} },

@@ -188,9 +188,15 @@ describe('which runs a subscription hears of, and what it is told', () => {
             heldDeletes: 40,
           },
         },
+        changes: { created: 0, updated: 0, deleted: 0, baseline: 0, after: null, last: null },
       },
       tenant: { id: 't1', name: 'Contoso', hierarchy: 'provider.a.cust' },
     });
     expect(JSON.stringify(body)).not.toContain('ps1.corp');
+  });
+
+  it('carries the run’s change counts and the cursor range of its changes', () => {
+    const changes = { created: 1, updated: 2, deleted: 4, baseline: 0, after: 'c1.MTA', last: 'c1.MTc' };
+    expect(runCompletedBody(RUN, 'Contoso', 'd2', changes).run.changes).toEqual(changes);
   });
 });

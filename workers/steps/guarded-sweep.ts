@@ -41,6 +41,7 @@ export async function guardedSweep(o: {
   const mark = (held: boolean) => records.mark(tenant.id, kind, { token: fence.token, runId, held });
   if (wouldDelete === 0) {
     await mark(false);
+    await writer.completed();
     return { deleted: 0 };
   }
   const stored = await writer.storedCount();
@@ -52,7 +53,9 @@ export async function guardedSweep(o: {
   const check = checkSweep(threshold, { storedCount: stored, wouldDelete });
   if (check.allowed) {
     await mark(false);
-    return { deleted: await writer.sweep() };
+    const deleted = await writer.sweep();
+    await writer.completed();
+    return { deleted };
   }
   const { from, ...pair } = threshold;
   const held: HeldDeletes = {
@@ -68,5 +71,6 @@ export async function guardedSweep(o: {
   await fence.assertCurrent();
   await records.recordHeld(tenant.id, kind, runId, unseen);
   await mark(true);
+  await writer.completed();
   return { held };
 }
