@@ -25,6 +25,8 @@ const SECRETS = {
 const PROCESSES = ['api', 'worker', 'scheduler'] as const;
 
 interface Service {
+  image?: string;
+  build?: unknown;
   command?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test: string[] | string; disable?: boolean };
@@ -200,6 +202,25 @@ describe('docker-compose.yml', () => {
     ) as { providers: { options: { path: string } }[] };
     expect(provider.providers[0]!.options.path).toBe('/var/lib/grafana/dashboards');
     JSON.parse(await readFile(join(root, 'deploy/grafana/dashboards/m365sync.json'), 'utf8'));
+  });
+
+  it('pins every image, and the Dockerfile base, to a patch release: nothing floats', async () => {
+    // A tag such as redis:7, mongo:7 or node:22 moves under a running fleet; x.y.z (or a digest) does not.
+    const pinned = (ref: string) => /^[^:@\s]+(:v?\d+\.\d+\.\d+[\w.-]*)?(@sha256:[0-9a-f]{64})?$/.test(ref);
+    const hasVersion = (ref: string) => /:v?\d+\.\d+\.\d+|@sha256:/.test(ref);
+    const services = await render(SECRETS);
+    const pulled = Object.entries(services).filter(([, s]) => s.build === undefined);
+    expect(pulled.map(([name]) => name).sort()).toEqual(
+      ['alertmanager', 'grafana', 'mongo', 'prometheus', 'redis'].sort(),
+    );
+    for (const [name, service] of pulled) {
+      expect(service.image, name).toBeDefined();
+      expect(pinned(service.image!) && hasVersion(service.image!), `${name}: ${service.image}`).toBe(true);
+    }
+    const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
+    const bases = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]!);
+    expect(bases.length).toBeGreaterThan(0);
+    for (const base of bases) expect(pinned(base) && hasVersion(base), base).toBe(true);
   });
 
   it('builds on a supported Node LTS, and keeps .env out of git and of the image', async () => {
