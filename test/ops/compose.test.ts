@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { parseSettings } from '../../domain/settings.js';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -74,11 +75,17 @@ function hostIps(service: Service): string[] {
 }
 
 describe('docker-compose.yml', () => {
-  it('refuses to render without each secret, naming it', async () => {
-    for (const name of Object.keys(SECRETS)) {
+  it('refuses to render without each secret, naming it (the bootstrap token is optional)', async () => {
+    for (const name of Object.keys(SECRETS).filter((k) => k !== 'M365SYNC_API_TOKEN')) {
       const without = Object.fromEntries(Object.entries(SECRETS).filter(([k]) => k !== name));
       await expect(render(without)).rejects.toThrow(name);
     }
+    // Once a token is stored the API needs no bootstrap token: unset in .env, it renders empty,
+    // which the settings read as none (the API then starts on its stored tokens).
+    const { M365SYNC_API_TOKEN: _token, ...withoutToken } = SECRETS;
+    const { api } = await render(withoutToken);
+    expect(api!.environment?.M365SYNC_API_TOKEN ?? '').toBe('');
+    expect(parseSettings({ M365SYNC_API_TOKEN: '' }).M365SYNC_API_TOKEN).toBeUndefined();
   });
 
   it('runs the API on all interfaces of its container, with the token from .env', async () => {
