@@ -212,6 +212,15 @@ export const SettingsSchema = z.object({
   M365SYNC_SIM_PROXY_PASSWORD: z.string().optional(),
   M365SYNC_SIM_TEAMS_PASSWORD: z.string().optional(),
   DEMO_USERS: int(1).default(500),
+
+  // Each secret's `_FILE` variant: a file to read it from, as container platforms mount secrets (read
+  // by connectors/secret-files.ts before the settings are parsed; SECRET_SETTINGS has the list).
+  REDIS_URL_FILE: z.string().optional(),
+  MONGODB_URI_FILE: z.string().optional(),
+  M365SYNC_ENCRYPTION_KEYS_FILE: z.string().optional(),
+  M365SYNC_API_TOKEN_FILE: z.string().optional(),
+  M365SYNC_SIM_PROXY_PASSWORD_FILE: z.string().optional(),
+  M365SYNC_SIM_TEAMS_PASSWORD_FILE: z.string().optional(),
 });
 
 export type Settings = z.output<typeof SettingsSchema>;
@@ -227,6 +236,11 @@ export const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set<SettingName>([
   'M365SYNC_SIM_PROXY_PASSWORD',
   'M365SYNC_SIM_TEAMS_PASSWORD',
 ]);
+
+/** The variable that names a file holding the secret `name` (`REDIS_URL` → `REDIS_URL_FILE`). */
+export function secretFileVariable(name: SettingName): SettingName {
+  return `${name}_FILE` as SettingName;
+}
 
 /**
  * The settings of this environment (an entry point passes `process.env`; tests pass their own).

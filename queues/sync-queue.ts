@@ -11,6 +11,11 @@
  * anyway); while it runs, the newest request is kept and enqueued by BullMQ when the run ends. So at
  * most one run is active and one waits per tenant: twenty clicks during a nightly run give one follow-up.
  * The MongoDB lease (connectors/mongo/leases.ts) backs this up if two jobs for a tenant ever meet.
+ *
+ * Order: requests of a person or a program (operator, api, cli) run before scheduled syncs that are
+ * still waiting, by BullMQ priority (SYNC_PRIORITY); each band is first come, first served. A request
+ * that joins a tenant's waiting scheduled job raises that job to its own band, so "sync this tenant
+ * now" never waits behind the nightly batch because the batch already held the tenant's slot.
  */
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
@@ -103,8 +108,29 @@ export function syncQueueSettings(
 /** The defaults (tests and tools); a process passes the settings it parsed. */
 export const DEFAULT_QUEUE_SETTINGS: SyncQueueSettings = syncQueueSettings(DEFAULT_SETTINGS);
 
+/**
+ * BullMQ priorities of the sync queue: the lower number starts first. None is 0, because BullMQ takes
+ * jobs without a priority (its plain wait list) before every prioritized one.
+ *
+ * Why strict priority cannot starve the schedule: a requested sync jumps only the syncs still waiting,
+ * never a running one, and the per-tenant de-duplication keeps at most one waiting job per tenant, so
+ * at any moment at most one requested sync per tenant is ahead of the schedule. Requests are a trickle
+ * (a person, a script, a webhook of the API), each a bounded pull; the schedule waits only while
+ * requests for distinct tenants keep arriving faster than the whole fleet of workers finishes them,
+ * and a fleet in that state is too small for its schedule anyway (the oldest-waiting gauge and its
+ * alert M365SyncSyncWaitingTooLong say so).
+ */
+export const SYNC_PRIORITY = { requested: 1, schedule: 10 } as const;
+
+/** The priority of a sync of this trigger: scheduled syncs after every requested one. */
+export function syncPriority(trigger: SyncJobData['trigger']): number {
+  return trigger === 'schedule' ? SYNC_PRIORITY.schedule : SYNC_PRIORITY.requested;
+}
+
 export function jobOptions(data: SyncJobData, settings: SyncQueueSettings): JobsOptions {
   return {
+    // Kept by a retry, a lease-busy delay and a follow-up (BullMQ stores the options with the job).
+    priority: syncPriority(data.trigger),
     deduplication: { id: data.tenantId, keepLastIfActive: true },
     attempts: settings.attempts,
     // 1, 2, 4 … × delay, each spread by up to half of itself so retries of many tenants do not align.
@@ -214,6 +240,7 @@ export async function enqueueSync(
   if (jobId === runId) outcome = 'created';
   else if (await isFollowUp(queue, data.tenantId, runId)) outcome = 'follow-up';
   else outcome = 'joined-waiting';
+  if (outcome === 'joined-waiting') await raisePriority(queue, jobId, syncPriority(data.trigger));
   // Only a merged record is written after the add: it is ours alone. A created or follow-up record
   // may be claimed by a worker at this very moment, and FerretDB v1 applies an update as a
   // read-modify-write of the whole document, so any update here could write `queued` back over the
@@ -225,6 +252,21 @@ export async function enqueueSync(
     await markEnqueued(queue, runId, outcome);
   }
   return { jobId, outcome, ...(runs ? { runId } : {}) };
+}
+
+/**
+ * Raises a waiting job to `priority` when that is higher (a lower number) than its own: a request
+ * that joined a waiting scheduled job must not wait in the schedule's band. Best effort: the job may
+ * have started or ended meanwhile (BullMQ then only notes the priority on it, or finds no job), and
+ * the request stands joined either way.
+ */
+async function raisePriority(queue: Queue<SyncJobData, unknown, string>, jobId: string, priority: number) {
+  const job = await queue.getJob(jobId).catch(() => undefined);
+  // `job.priority` is the job's current one (a raise before this one may have changed it); a job
+  // without one (0, added before priorities) already runs before every prioritized job.
+  const current = Number(job?.priority) || 0;
+  if (!job || current === 0 || current <= priority) return;
+  await job.changePriority({ priority }).catch(() => undefined);
 }
 
 /**
@@ -346,4 +388,28 @@ export async function waitForRun(
     if (Date.now() >= deadline) throw new WaitTimeoutError(current, state);
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
+}
+
+/**
+ * When the sync that has waited longest for a worker was requested (its job's timestamp), or
+ * undefined when none waits. BullMQ keeps prioritized jobs in one sorted set ordered by priority, then
+ * arrival, so its first job is the newest requested sync whenever requested syncs wait behind older
+ * scheduled ones: the head of each priority band is read instead, and the head of the plain wait list
+ * (jobs without a priority, enqueued before priorities existed).
+ */
+export async function oldestWaitingSince(queue: Queue): Promise<number | undefined> {
+  // The set is ordered by priority, so each band's head sits after the jobs of the higher bands.
+  // (Every sync job carries one of SYNC_PRIORITY; a job moving between the two reads only shifts
+  // which of a band's first jobs is read.)
+  const priorities = [...new Set(Object.values(SYNC_PRIORITY))].sort((a, b) => a - b);
+  const counts = await queue.getCountsPerPriority(priorities);
+  const heads: Promise<Job[]>[] = [queue.getJobs(['wait'], 0, 0, true)];
+  let offset = 0;
+  for (const priority of priorities) {
+    const count = counts[String(priority)] ?? 0;
+    if (count > 0) heads.push(queue.getJobs(['prioritized'], offset, offset, true));
+    offset += count;
+  }
+  const jobs = (await Promise.all(heads)).flat().filter((job): job is Job => job !== undefined);
+  return jobs.length > 0 ? Math.min(...jobs.map((job) => job.timestamp)) : undefined;
 }

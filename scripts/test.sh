@@ -11,6 +11,9 @@ bash scripts/services.sh --both-backends
 bash scripts/ensure-pywinrm.sh
 # The observability tests (test/ops) run Debian's prometheus, promtool and docker-compose.
 bash scripts/ensure-ops-tools.sh
+# The chart tests (test/ops/helm-chart.test.ts) run `helm lint` and `helm template` of the pinned Helm,
+# built once from the Go module proxy into ~/.cache/m365sync/bin.
+bash scripts/ensure-helm.sh >/dev/null
 set -a; source .data/services.env; set +a
 if [[ $# -eq 0 ]]; then
   # The whole suite also checks types, lint and format: what CI runs must keep main clean.

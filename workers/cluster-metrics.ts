@@ -25,6 +25,7 @@ import { registry as processRegistry } from '../observability/metrics.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { kindFailureStreaks } from '../domain/failure-streaks.js';
 import { connectedWorkers } from '../queues/worker-presence.js';
+import { oldestWaitingSince } from '../queues/sync-queue.js';
 
 /** How many of each tenant's newest runs the failure streaks are read from (so a streak is at most this). */
 export const KIND_STREAK_RUNS = 10;
@@ -208,10 +209,10 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
     async collect() {
       this.reset();
       if (!options.isLeader()) return;
-      // The oldest of the waiting list (asc: oldest first); prioritized jobs (none today) by priority.
-      const oldest = await options.syncQueue.getJobs(['wait', 'prioritized'], 0, 0, true);
-      const since = Math.min(...oldest.map((job) => job.timestamp));
-      const seconds = oldest.length > 0 ? Math.max(0, (Date.now() - since) / 1000) : 0;
+      // Every priority band's oldest, not the prioritized set's first job (a requested sync that jumped
+      // the scheduled ones).
+      const since = await oldestWaitingSince(options.syncQueue);
+      const seconds = since !== undefined ? Math.max(0, (Date.now() - since) / 1000) : 0;
       this.set({ queue: options.syncQueue.name }, Math.round(seconds));
     },
   });

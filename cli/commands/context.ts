@@ -3,6 +3,7 @@
  * the process settings (the environment parsed once, on first use, so `m365sync --help` works with a
  * wrong variable) and the stores, opened on first use so `m365sync --help` needs no database.
  */
+import { readSecretFiles } from '../../connectors/secret-files.js';
 import { userInfo } from 'node:os';
 import { checkedActor } from '../../domain/actor.js';
 import { globalDeleteThresholds } from '../../domain/delete-protection.js';
@@ -49,7 +50,8 @@ export function createCliContext(io: CliIo, env: Readonly<Record<string, string 
   return {
     io,
     get settings() {
-      return (settings ??= parseSettings(env));
+      // Secrets given as files (`REDIS_URL_FILE`, …) are read first: connectors/secret-files.ts.
+      return (settings ??= parseSettings(readSecretFiles(env)));
     },
     stores() {
       stores ??= (async () => {

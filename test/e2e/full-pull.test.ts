@@ -146,7 +146,7 @@ describe('a full pull end to end', { timeout: 180_000 }, () => {
     const secrets = tenantSecrets(validateTenant(sim.tenantInput));
     expect(secrets.length).toBeGreaterThanOrEqual(3);
     expect(logLines.length).toBeGreaterThan(10);
-    const jobs = await queue.getJobs(['completed', 'failed', 'waiting', 'active', 'delayed']);
+    const jobs = await queue.getJobs(['completed', 'failed', 'waiting', 'prioritized', 'active', 'delayed']);
     expect(jobs.length).toBeGreaterThan(0);
     const seen = [
       logLines.join(''),

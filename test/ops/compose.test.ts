@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { parseSettings } from '../../domain/settings.js';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -25,6 +26,8 @@ const SECRETS = {
 const PROCESSES = ['api', 'worker', 'scheduler'] as const;
 
 interface Service {
+  image?: string;
+  build?: unknown;
   command?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test: string[] | string; disable?: boolean };
@@ -72,11 +75,17 @@ function hostIps(service: Service): string[] {
 }
 
 describe('docker-compose.yml', () => {
-  it('refuses to render without each secret, naming it', async () => {
-    for (const name of Object.keys(SECRETS)) {
+  it('refuses to render without each secret, naming it (the bootstrap token is optional)', async () => {
+    for (const name of Object.keys(SECRETS).filter((k) => k !== 'M365SYNC_API_TOKEN')) {
       const without = Object.fromEntries(Object.entries(SECRETS).filter(([k]) => k !== name));
       await expect(render(without)).rejects.toThrow(name);
     }
+    // Once a token is stored the API needs no bootstrap token: unset in .env, it renders empty,
+    // which the settings read as none (the API then starts on its stored tokens).
+    const { M365SYNC_API_TOKEN: _token, ...withoutToken } = SECRETS;
+    const { api } = await render(withoutToken);
+    expect(api!.environment?.M365SYNC_API_TOKEN ?? '').toBe('');
+    expect(parseSettings({ M365SYNC_API_TOKEN: '' }).M365SYNC_API_TOKEN).toBeUndefined();
   });
 
   it('runs the API on all interfaces of its container, with the token from .env', async () => {
@@ -200,6 +209,25 @@ describe('docker-compose.yml', () => {
     ) as { providers: { options: { path: string } }[] };
     expect(provider.providers[0]!.options.path).toBe('/var/lib/grafana/dashboards');
     JSON.parse(await readFile(join(root, 'deploy/grafana/dashboards/m365sync.json'), 'utf8'));
+  });
+
+  it('pins every image, and the Dockerfile base, to a patch release: nothing floats', async () => {
+    // A tag such as redis:7, mongo:7 or node:22 moves under a running fleet; x.y.z (or a digest) does not.
+    const pinned = (ref: string) => /^[^:@\s]+(:v?\d+\.\d+\.\d+[\w.-]*)?(@sha256:[0-9a-f]{64})?$/.test(ref);
+    const hasVersion = (ref: string) => /:v?\d+\.\d+\.\d+|@sha256:/.test(ref);
+    const services = await render(SECRETS);
+    const pulled = Object.entries(services).filter(([, s]) => s.build === undefined);
+    expect(pulled.map(([name]) => name).sort()).toEqual(
+      ['alertmanager', 'grafana', 'mongo', 'prometheus', 'redis'].sort(),
+    );
+    for (const [name, service] of pulled) {
+      expect(service.image, name).toBeDefined();
+      expect(pinned(service.image!) && hasVersion(service.image!), `${name}: ${service.image}`).toBe(true);
+    }
+    const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
+    const bases = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]!);
+    expect(bases.length).toBeGreaterThan(0);
+    for (const base of bases) expect(pinned(base) && hasVersion(base), base).toBe(true);
   });
 
   it('builds on a supported Node LTS, and keeps .env out of git and of the image', async () => {

@@ -200,7 +200,7 @@ describe('nightly schedules', () => {
       await queue.add('scheduled-sync', { tenantId });
       await queue.add('scheduled-sync', { tenantId });
       await eventually(async () => ((await queue.getJobCounts('completed')).completed ?? 0) >= 2, 10_000);
-      const waiting = await syncQueue.getJobs(['waiting']);
+      const waiting = await syncQueue.getJobs(['waiting', 'prioritized']);
       expect(waiting.map((j) => j.data)).toEqual([
         { tenantId, trigger: 'schedule', requestedBy: 'scheduler', runId: waiting[0]!.id },
       ]);
@@ -215,7 +215,7 @@ describe('nightly schedules', () => {
       const gone = new ObjectId().toHexString();
       await queue.add('scheduled-sync', { tenantId: gone });
       await eventually(async () => ((await queue.getJobCounts('completed')).completed ?? 0) >= 3, 10_000);
-      expect(await syncQueue.getJobs(['waiting'])).toHaveLength(1);
+      expect(await syncQueue.getJobs(['waiting', 'prioritized'])).toHaveLength(1);
       expect(await runs.list({ tenantId: gone })).toEqual([]);
     } finally {
       await triggers.close();

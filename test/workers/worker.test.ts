@@ -167,7 +167,7 @@ describe('the sync worker', () => {
     expect(Date.now() - t0).toBeLessThan(6000);
     expect(slow.isRunning()).toBe(false);
     const state = await (await queue.getJob(job.jobId))!.getState();
-    expect(['delayed', 'waiting']).toContain(state);
+    expect(['delayed', 'waiting', 'prioritized']).toContain(state);
     expect((await runs.list({ tenantId }))[0]?.status).toBe('cancelled');
 
     await worker({ pages: 2, pageSize: 5, delayMs: 10, version: 'v' }, 'worker-next');
@@ -190,7 +190,9 @@ describe('the sync worker', () => {
     await eventually(async () => (await runs.list({ tenantId }))[0]?.status === 'running');
     // Without the abandonment, close() waits for the processor for ever.
     await stuck.close(300);
-    expect(['delayed', 'waiting']).toContain(await (await queue.getJob(job.jobId))!.getState());
+    expect(['delayed', 'waiting', 'prioritized']).toContain(
+      await (await queue.getJob(job.jobId))!.getState(),
+    );
     const [run] = await runs.list({ tenantId });
     expect(run).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
     expect(run!.error!.message).toMatch(/did not stop within \d+ ms; it was abandoned/);

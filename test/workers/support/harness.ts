@@ -79,6 +79,15 @@ export async function runIntervals(
   }));
 }
 
+/** Jobs by state; `waiting` counts every job waiting for a worker, prioritized (all sync jobs) or not. */
 export async function jobCounts(queue: Queue): Promise<Record<string, number>> {
-  return queue.getJobCounts('active', 'waiting', 'delayed', 'completed', 'failed');
+  const { prioritized = 0, ...counts } = await queue.getJobCounts(
+    'active',
+    'waiting',
+    'prioritized',
+    'delayed',
+    'completed',
+    'failed',
+  );
+  return { ...counts, waiting: (counts.waiting ?? 0) + prioritized };
 }

@@ -1,0 +1,200 @@
+/**
+ * Order and fairness of the sync queue (issue 22, item 4): a sync a person or a program requested
+ * starts before the scheduled syncs still waiting, also when it joined a tenant's waiting scheduled
+ * job; the schedule keeps its own first-come order; a tenant still never runs twice at once. Real
+ * Redis, the real worker (workers/worker.ts) with the test processor, concurrency 1.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Queue } from 'bullmq';
+import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
+import {
+  createSyncQueue,
+  enqueueSync,
+  oldestWaitingSince,
+  SYNC_PRIORITY,
+  type EnqueueResult,
+  type SyncJobData,
+} from '../../queues/sync-queue.js';
+import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { testProcessor } from '../workers/support/test-processor.js';
+import {
+  addTenant,
+  eventually,
+  fastQueue,
+  fastWorker,
+  logOf,
+  quietLogger,
+  runIntervals,
+  sweepFreely,
+} from '../workers/support/harness.js';
+
+describe('the order of the sync queue', () => {
+  let redis: TestRedis;
+  let mongo: TestMongo;
+  let queue: Queue<SyncJobData, unknown, string>;
+  let worker: SyncWorker | undefined;
+  beforeAll(async () => {
+    redis = await testRedis('syncorder');
+    mongo = await testMongo('syncorder');
+    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+  });
+  afterAll(async () => {
+    await worker?.close(1000);
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    await redis.close();
+    await mongo.close();
+  });
+
+  it('starts an operator sync before 50 waiting scheduled ones, and keeps the schedule in order', async () => {
+    const db = mongo.db;
+    const runs = new SyncRunStore(db);
+    const scheduled: { tenantId: string; result: EnqueueResult }[] = [];
+    for (let i = 0; i < 50; i++) {
+      const tenantId = await addTenant(db, `provider.night${i}`);
+      const result = await enqueueSync(
+        queue,
+        { tenantId, trigger: 'schedule', requestedBy: 'scheduler' },
+        { settings: fastQueue, runs },
+      );
+      expect(result.outcome).toBe('created');
+      scheduled.push({ tenantId, result });
+    }
+    // A tenant nothing waits for: a job of its own, in the requested band.
+    const urgentTenant = await addTenant(db, 'provider.urgent');
+    const operator = await enqueueSync(
+      queue,
+      { tenantId: urgentTenant, trigger: 'operator', requestedBy: 'alice' },
+      { settings: fastQueue, runs },
+    );
+    expect(operator.outcome).toBe('created');
+    // A tenant whose scheduled sync waits (41st in line): the API request joins that job and raises it.
+    const joinedTenant = scheduled[40]!;
+    const api = await enqueueSync(
+      queue,
+      { tenantId: joinedTenant.tenantId, trigger: 'api', requestedBy: 'portal' },
+      { settings: fastQueue, runs },
+    );
+    expect(api).toMatchObject({ outcome: 'joined-waiting', jobId: joinedTenant.result.jobId });
+    expect(await queue.getCountsPerPriority([SYNC_PRIORITY.requested, SYNC_PRIORITY.schedule])).toEqual({
+      [SYNC_PRIORITY.requested]: 2,
+      [SYNC_PRIORITY.schedule]: 49,
+    });
+
+    worker = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db,
+      processor: testProcessor(db, { pages: 1, pageSize: 2, delayMs: 0, version: 'order' }),
+      settings: { ...fastWorker, concurrency: 1 },
+      queueSettings: fastQueue,
+      deleteThresholds: sweepFreely,
+      triggers: false,
+      logger: quietLogger,
+    });
+    // The two requested syncs, then the schedule from its start, in the order it was enqueued.
+    const firstFive = await eventually(async () => {
+      const starts = (await logOf(db)).filter((e) => e.event === 'start');
+      return starts.length >= 5 && starts.slice(0, 5).map((e) => e.jobId);
+    }, 60_000);
+    await worker.close(5000);
+    worker = undefined;
+    expect(firstFive).toEqual([
+      operator.jobId,
+      joinedTenant.result.jobId,
+      scheduled[0]!.result.jobId,
+      scheduled[1]!.result.jobId,
+      scheduled[2]!.result.jobId,
+    ]);
+    // One at a time: no run started before the previous one ended.
+    const intervals = (await runIntervals(db)).sort((a, b) => a.start - b.start);
+    for (let i = 1; i < intervals.length; i++) {
+      expect(intervals[i]!.start).toBeGreaterThanOrEqual(intervals[i - 1]!.end);
+    }
+    expect((await runs.get(operator.runId!))?.status).toBe('succeeded');
+    expect((await runs.get(api.runId!))?.status).toBe('merged');
+    await queue.obliterate({ force: true });
+  });
+
+  it('keeps a requested follow-up in the requested band, one run per tenant at a time', async () => {
+    const db = mongo.db;
+    await db.collection('test_log').deleteMany({});
+    const runs = new SyncRunStore(db);
+    const tenantId = await addTenant(db, 'provider.follow');
+    const first = await enqueueSync(
+      queue,
+      { tenantId, trigger: 'schedule', requestedBy: 'scheduler' },
+      { settings: fastQueue, runs },
+    );
+    worker = await startWorker({
+      redis: { url: redis.url, prefix: redis.prefix },
+      db,
+      processor: testProcessor(db, { pages: 4, pageSize: 2, delayMs: 150, version: 'follow' }),
+      settings: { ...fastWorker, concurrency: 1 },
+      queueSettings: fastQueue,
+      deleteThresholds: sweepFreely,
+      triggers: false,
+      logger: quietLogger,
+    });
+    await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
+    // Scheduled syncs of other tenants queue up behind the running one, then the follow-up request.
+    const others = [];
+    for (let i = 0; i < 3; i++) {
+      const other = await addTenant(db, `provider.later${i}`);
+      others.push(
+        await enqueueSync(
+          queue,
+          { tenantId: other, trigger: 'schedule', requestedBy: 'scheduler' },
+          { settings: fastQueue, runs },
+        ),
+      );
+    }
+    const followUp = await enqueueSync(
+      queue,
+      { tenantId, trigger: 'operator', requestedBy: 'bob' },
+      { settings: fastQueue, runs },
+    );
+    expect(followUp.outcome).toBe('follow-up');
+    const order = await eventually(async () => {
+      const starts = (await logOf(db)).filter((e) => e.event === 'start');
+      return starts.length >= 3 && starts.slice(0, 3).map((e) => e.jobId);
+    }, 30_000);
+    await worker.close(5000);
+    worker = undefined;
+    // The follow-up jumps the scheduled syncs that waited: it is added, prioritized, when the run ends.
+    expect(order).toEqual([first.jobId, followUp.runId, others[0]!.jobId]);
+    const log = await logOf(db);
+    const at = (jobId: string | undefined, event: 'start' | 'end') =>
+      log.filter((e) => e.jobId === jobId && e.event === event).map((e) => e.at);
+    expect(at(first.jobId, 'end')).toHaveLength(1);
+    expect(at(followUp.runId, 'start')).toHaveLength(1);
+    expect(at(followUp.runId, 'start')[0]).toBeGreaterThanOrEqual(at(first.jobId, 'end')[0]!);
+    await queue.obliterate({ force: true });
+  });
+
+  it('ages the oldest waiting sync by every priority band, not by the first prioritized job', async () => {
+    const data = (tenantId: string, trigger: SyncJobData['trigger']): SyncJobData => ({
+      tenantId,
+      trigger,
+      requestedBy: 'test',
+    });
+    const twoHoursAgo = Date.now() - 2 * 3600_000;
+    await queue.add('full-pull', data('oldschedule', 'schedule'), {
+      priority: SYNC_PRIORITY.schedule,
+      timestamp: twoHoursAgo,
+    });
+    await queue.add('full-pull', data('newschedule', 'schedule'), { priority: SYNC_PRIORITY.schedule });
+    await queue.add('full-pull', data('fresh', 'operator'), { priority: SYNC_PRIORITY.requested });
+    expect(await oldestWaitingSince(queue)).toBe(twoHoursAgo);
+    // And the requested band's head, when it is the older one.
+    await queue.obliterate({ force: true });
+    await queue.add('full-pull', data('oldop', 'operator'), {
+      priority: SYNC_PRIORITY.requested,
+      timestamp: twoHoursAgo,
+    });
+    await queue.add('full-pull', data('newschedule', 'schedule'), { priority: SYNC_PRIORITY.schedule });
+    expect(await oldestWaitingSince(queue)).toBe(twoHoursAgo);
+    await queue.obliterate({ force: true });
+    expect(await oldestWaitingSince(queue)).toBeUndefined();
+  });
+});
