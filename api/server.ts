@@ -73,6 +73,12 @@ export interface ApiOptions {
   rateLimit?: { max: number; timeWindowMs: number };
   /** Requests with a token that does not sign in, per client address per window; default 60 a minute. */
   failedAuthLimit?: { max: number; timeWindowMs: number };
+  /**
+   * Reverse proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client: behind an
+   * ingress or a load balancer every client would otherwise share the proxy's address, and one
+   * script with a revoked token would lock them all out of signing in.
+   */
+  trustedProxies?: readonly string[];
   /** Extra text appended to /metrics (e.g. BullMQ's queue metrics). */
   extraMetrics?: () => Promise<string>;
   /**
@@ -142,6 +148,7 @@ const PROBES = new Set(['/metrics', '/health', '/readyz']);
 export function buildApi(options: ApiOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger | undefined,
+    ...(options.trustedProxies?.length ? { trustProxy: [...options.trustedProxies] } : {}),
     // Probes and scrapes come every few seconds: logging each would drown the requests that matter.
     logController: new LogController({
       disableRequestLogging: (request) => !options.logger || PROBES.has(request.url.split('?')[0]!),

@@ -75,6 +75,12 @@ export const SettingsSchema = z.object({
   // The API
   M365SYNC_API_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
   M365SYNC_API_HOSTNAMES: z.string().optional(),
+  /**
+   * Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For the API
+   * believes: the client address that failed sign-ins are counted by (and logged) is then the one the
+   * proxy saw. Unset: the connection's own address.
+   */
+  M365SYNC_API_TRUSTED_PROXIES: z.string().optional(),
   M365SYNC_API_RATE_LIMIT: z.preprocess(
     blankAsUnset,
     z.coerce

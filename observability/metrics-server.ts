@@ -2,7 +2,9 @@
  * /metrics and /health for a process without the API (a worker, the scheduler): Prometheus scrapes
  * each one. A port already in use is a clear configuration error, not a crash with EADDRINUSE.
  * /health says whether the process runs and whether each dependency (MongoDB, Redis) answers, each
- * asked anew at every probe within a bound (a probe never hangs, and no failure is remembered).
+ * asked anew at every probe within a bound (a probe never hangs, and no failure is remembered): for
+ * readiness and dashboards. /livez says only whether the process runs: for liveness, which must not
+ * restart a process because MongoDB or Redis is away.
  */
 import { createServer, type Server } from 'node:http';
 import { SyncError } from '../domain/errors.js';
@@ -84,6 +86,13 @@ export async function serveMetrics(options: MetricsServerOptions): Promise<Serve
         .catch((error: unknown) => {
           response.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(error)}`);
         });
+    } else if (request.url === '/livez') {
+      // Liveness: the process runs. A restart does not bring MongoDB or Redis back, so their outage
+      // must not restart it (the engine recovers by itself once they answer).
+      const ok = options.healthy();
+      response
+        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
     } else if (request.url === '/health') {
       void runChecks(options.checks ?? {}, options.checkTimeoutMs ?? HEALTH_CHECK_TIMEOUT_MS).then(
         (checks) => {

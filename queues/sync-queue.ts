@@ -221,7 +221,8 @@ export async function enqueueSync(
   });
   let job: Job<SyncJobData>;
   try {
-    job = await queue.add(SYNC_JOB, data, { ...jobOptions(data, settings), jobId: runId });
+    const priority = await bandOf(queue, data);
+    job = await queue.add(SYNC_JOB, data, { ...jobOptions(data, settings), priority, jobId: runId });
   } catch (error) {
     // Nothing was enqueued: the record must not wait for a job that does not exist.
     await runs
@@ -252,6 +253,20 @@ export async function enqueueSync(
     await markEnqueued(queue, runId, outcome);
   }
   return { jobId, outcome, ...(runs ? { runId } : {}) };
+}
+
+/**
+ * The priority of a request's add: its trigger's, except that a scheduled request replacing a kept
+ * requested follow-up (BullMQ keeps the last request) keeps the follow-up's band, so the work a person
+ * asked for is not demoted behind the nightly batch. Best effort: read just before the add.
+ */
+async function bandOf(queue: Queue<SyncJobData, unknown, string>, data: SyncJobData): Promise<number> {
+  const own = syncPriority(data.trigger);
+  if (own === SYNC_PRIORITY.requested) return own;
+  const client = await queue.backend.client;
+  const opts = await client.hget(followUpKey(queue, data.tenantId), 'opts').catch(() => null);
+  const kept = opts ? Number((JSON.parse(opts) as { priority?: unknown }).priority) : NaN;
+  return kept > 0 && kept < own ? kept : own;
 }
 
 /**

@@ -70,7 +70,7 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
         ids.slice(i, i + 10).map(async (tenantId) => {
           const [endedAt, newest] = await Promise.all([
             options.stores.runs.lastSucceededAt(tenantId),
-            options.stores.runs.list({ tenantId, limit: KIND_STREAK_RUNS }),
+            options.stores.runs.newestVerdicts(tenantId, KIND_STREAK_RUNS),
           ]);
           if (endedAt) lastOf.set(tenantId, endedAt);
           streaksOf.set(tenantId, kindFailureStreaks(newest));

@@ -195,11 +195,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     // One pass at a time per process; a failed pass (Redis or MongoDB away) is tried again later.
     reaping ??= recordLateEnds()
       .then(() => reaper.reap(filter))
-      .finally(() => stores.changes.prune())
       .then((ended) => {
         if (ended.merged + ended.failed > 0) options.onRunsEnded?.();
       })
       .catch((error: unknown) => log.warn({ err: errorOf(error) }, 'run reaper pass failed'))
+      // The change feed's retention, on the reaper's beat (hourly at most: changes.ts).
+      .then(() => stores.changes.prune())
+      .catch((error: unknown) => log.warn({ err: errorOf(error) }, 'change feed prune failed'))
       .finally(() => (reaping = undefined));
     return reaping;
   };

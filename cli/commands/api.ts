@@ -79,6 +79,10 @@ export function apiCommand(ctx: CliContext): Command {
         logger,
         authentication,
         allowedHosts: apiHostNames(settings, options.host),
+        trustedProxies: (settings.M365SYNC_API_TRUSTED_PROXIES ?? '')
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter((entry) => entry !== ''),
         ...(rateLimit ? { rateLimit } : {}),
         syncQueue,
         triggerQueue,

@@ -57,9 +57,16 @@ export class ChangeRecorder {
 
   /** Whether the kind still needs its baseline marker (its first complete pull records no rows). */
   async needsBaseline(kind: string): Promise<boolean> {
+    // Only a success is kept: a read that met MongoDB away is made again by the next batch.
     this.baselines ??= this.store.sequences
       .findOne({ _id: this.tenantId }, { projection: { baselines: 1 } })
-      .then((doc) => ({ ...(doc?.baselines ?? {}) }));
+      .then(
+        (doc) => ({ ...(doc?.baselines ?? {}) }),
+        (error: unknown) => {
+          this.baselines = undefined;
+          throw error;
+        },
+      );
     return (await this.baselines)[kind] === undefined;
   }
 
@@ -158,33 +165,39 @@ export class ChangeRecorder {
    * there means ours is lost) and commits what a run before us left uncommitted.
    */
   private claim(): Promise<Claimed> {
-    return (this.claimed ??= (async () => {
-      const token = this.fence.token;
-      const filter = { _id: this.tenantId, fence: { $lte: token } };
-      const update = {
-        $max: { fence: token },
-        $setOnInsert: { next: 1, committed: 0, baselines: {} },
-      };
-      try {
-        await this.store.sequences.updateOne(filter, update, { upsert: true });
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-        // Exists: a newer run's (the filter missed it) or one inserted at the same moment (FerretDB).
-        const again = await this.store.sequences.updateOne(filter, { $max: { fence: token } });
-        if (again.matchedCount === 0) throw changesLost(this.tenantId);
-      }
-      const doc = await this.store.sequences.findOne({ _id: this.tenantId });
-      if (!doc || doc.fence !== token) throw changesLost(this.tenantId);
-      const claimed = { next: doc.next, committed: doc.committed };
-      if (claimed.committed < claimed.next - 1) await this.advance(claimed, claimed.next - 1);
-      return claimed;
-    })());
+    // Only a success is kept (the claim is idempotent: a raise of our own fence, then a read).
+    return (this.claimed ??= this.claimOnce().catch((error: unknown) => {
+      this.claimed = undefined;
+      throw error;
+    }));
+  }
+
+  private async claimOnce(): Promise<Claimed> {
+    const token = this.fence.token;
+    const filter = { _id: this.tenantId, fence: { $lte: token } };
+    const update = {
+      $max: { fence: token },
+      $setOnInsert: { next: 1, committed: 0, baselines: {} },
+    };
+    try {
+      await this.store.sequences.updateOne(filter, update, { upsert: true });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      // Exists: a newer run's (the filter missed it) or one inserted at the same moment (FerretDB).
+      const again = await this.store.sequences.updateOne(filter, { $max: { fence: token } });
+      if (again.matchedCount === 0) throw changesLost(this.tenantId);
+    }
+    const doc = await this.store.sequences.findOne({ _id: this.tenantId });
+    if (!doc || doc.fence !== token) throw changesLost(this.tenantId);
+    const claimed = { next: doc.next, committed: doc.committed };
+    if (claimed.committed < claimed.next - 1) await this.advance(claimed, claimed.next - 1);
+    return claimed;
   }
 
   /** Moves the mark to just below the oldest batch in flight, or over everything handed out. */
   private commit(): Promise<void> {
     const next = this.commits.then(async () => {
-      const claimed = await this.claimed!;
+      const claimed = await this.claim();
       const oldest = this.inFlight.size > 0 ? Math.min(...this.inFlight) : claimed.next;
       await this.advance(claimed, oldest - 1);
     });

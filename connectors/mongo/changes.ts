@@ -28,7 +28,7 @@ import {
 } from '../../domain/changes.js';
 import { ChangeRecorder } from './change-recorder.js';
 import type { WriteFence } from './leases.js';
-import { writeLimitsFor } from './write-limits.js';
+import { gated, writeLimitsFor } from './write-limits.js';
 
 export interface ChangeDocument {
   _id: string;
@@ -192,7 +192,8 @@ export class ChangeStore {
     if (!force && now.getTime() - this.prunedAt < PRUNE_EVERY_MS) return 0;
     this.prunedAt = now.getTime();
     const cutoff = new Date(now.getTime() - this.retentionDays * DAY_MS);
-    return (await this.records.deleteMany({ at: { $lt: cutoff } })).deletedCount;
+    const limits = await writeLimitsFor(this.db);
+    return gated(limits, async () => (await this.records.deleteMany({ at: { $lt: cutoff } })).deletedCount);
   }
 
   /**

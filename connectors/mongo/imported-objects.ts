@@ -49,8 +49,6 @@ export interface PageCounts {
 }
 
 export class ImportedObjectStore {
-  private limits: Promise<WriteLimits> | undefined;
-
   private readonly records: SweepRecordStore;
 
   /** `records`: the process's sweep records (connectors/mongo/stores.ts); a test may leave it out. */
@@ -65,17 +63,9 @@ export class ImportedObjectStore {
     return this.db.collection<ImportedObjectDocument>(entityKind(kind).collection);
   }
 
-  /**
-   * The server's write limits, looked up once per process. Only a success is kept: a look-up that
-   * met MongoDB away (refusing, hanging, failing over) is made again by the next write, so a
-   * long-lived worker syncs again as soon as MongoDB answers instead of failing every later run with
-   * the old error.
-   */
+  /** The server's write limits (write-limits.ts: looked up once, only a success kept). */
   private writeLimits(): Promise<WriteLimits> {
-    return (this.limits ??= writeLimitsFor(this.db).catch((error: unknown) => {
-      this.limits = undefined;
-      throw error;
-    }));
+    return writeLimitsFor(this.db);
   }
 
   /** The unique key. Idempotent; call at start-up. */

@@ -241,6 +241,25 @@ export class SyncRunStore {
   }
 
   /** Runs newest first, optionally of one tenant (or of some: an API caller's scope), one job or one status. */
+  /**
+   * The tenant's newest runs that ended with a verdict on their kinds, newest first: not queued,
+   * running, merged or cancelled, and not a failed attempt the queue tries again (one night's retries
+   * count once). What failure streaks are read from (domain/failure-streaks.ts): `limit` such runs,
+   * however many retries and merged requests lie between them.
+   */
+  async newestVerdicts(tenantId: string, limit: number): Promise<SyncRun[]> {
+    const docs = await this.collection
+      .find({
+        tenantId,
+        status: { $in: ['succeeded', 'partial', 'needs_review', 'failed'] },
+        willRetry: { $ne: true },
+      })
+      .sort({ _id: -1 })
+      .limit(limit)
+      .toArray();
+    return docs.map(toRun);
+  }
+
   async list(
     filter: {
       tenantId?: string;

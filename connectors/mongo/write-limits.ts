@@ -42,8 +42,27 @@ export interface WriteLimits {
 
 let mongodb: WriteLimits | undefined;
 let ferretdb: WriteLimits | undefined;
+const lookedUp = new WeakMap<Db, Promise<WriteLimits>>();
 
-export async function writeLimitsFor(db: Db): Promise<WriteLimits> {
+/**
+ * The server's write limits, looked up (`buildInfo`) once per database handle. Only a success is
+ * kept: a look-up that met MongoDB away (refusing, hanging, failing over) is made again by the next
+ * caller, so a long-lived worker syncs again as soon as MongoDB answers instead of failing every later
+ * run with the old error.
+ */
+export function writeLimitsFor(db: Db): Promise<WriteLimits> {
+  let limits = lookedUp.get(db);
+  if (!limits) {
+    limits = lookUp(db).catch((error: unknown) => {
+      lookedUp.delete(db);
+      throw error;
+    });
+    lookedUp.set(db, limits);
+  }
+  return limits;
+}
+
+async function lookUp(db: Db): Promise<WriteLimits> {
   const info = await db.admin().command({ buildInfo: 1 });
   if (typeof info.ferretdbVersion !== 'string') {
     return (mongodb ??= {

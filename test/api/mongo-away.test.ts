@@ -25,8 +25,11 @@ import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 const TIMEOUT_MS = 300;
-/** What an answer may take beyond the timeout on a busy machine; far below the driver's timeouts. */
-const SLACK_MS = 2000;
+/**
+ * What an answer may take beyond the timeout on a busy machine (thirty requests at once on two
+ * cores): what is proved is that the API's bound answers, not the driver's, three times as long.
+ */
+const SLACK_MS = 10_000;
 /** The driver's own timeouts: without the API's bound, a request would wait this long, then 500. */
 const DRIVER_TIMEOUT_MS = '30000';
 

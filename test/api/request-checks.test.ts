@@ -382,4 +382,40 @@ describe('failed sign-ins per client address', () => {
       await limited.close();
     }
   });
+
+  it('counts by the forwarded client address behind a trusted proxy, and by the connection otherwise', async () => {
+    const limit = { max: 3, timeWindowMs: 60_000 };
+    const behind = buildApi({
+      stores,
+      authentication: { tokens: stores.tokens },
+      failedAuthLimit: limit,
+      trustedProxies: ['127.0.0.1'],
+    });
+    const direct = buildApi({ stores, authentication: { tokens: stores.tokens }, failedAuthLimit: limit });
+    try {
+      for (const [app, trusted] of [
+        [behind, true],
+        [direct, false],
+      ] as const) {
+        await app.listen({ port: 0, host: '127.0.0.1' });
+        const to = { port: (app.server.address() as { port: number }).port };
+        const get = (token: string, client: string) =>
+          raw(
+            'GET',
+            '/tenants',
+            { ...bearer(token), host: '127.0.0.1', 'x-forwarded-for': client },
+            undefined,
+            to,
+          );
+        // One client of the proxy keeps sending a revoked token…
+        for (let i = 0; i < 4; i++) await get(`m365s_revoked-${i}`, '192.0.2.10');
+        expect((await get(operator, '192.0.2.10')).status).toBe(429);
+        // …and another client of the same proxy signs in, unless the header is not believed.
+        expect((await get(operator, '192.0.2.11')).status, `trusted: ${trusted}`).toBe(trusted ? 200 : 429);
+      }
+    } finally {
+      await behind.close();
+      await direct.close();
+    }
+  });
 });

@@ -162,12 +162,12 @@ describe('the Helm chart', () => {
       expect(containerOf(tagged, c).image).toBe('registry.example/m365sync:1.2.3');
   });
 
-  it('probes each process: the api on /health and /readyz, the worker and scheduler on /health', async () => {
+  it('probes each process: the api on /health and /readyz, the worker and scheduler on /livez and /health', async () => {
     const manifests = await template();
     const expected = {
       api: ['/health', '/readyz'],
-      worker: ['/health', '/health'],
-      scheduler: ['/health', '/health'],
+      worker: ['/livez', '/health'],
+      scheduler: ['/livez', '/health'],
     };
     for (const [component, [live, ready]] of Object.entries(expected)) {
       const c = containerOf(manifests, component);

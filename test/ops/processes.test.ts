@@ -52,7 +52,7 @@ describe('m365sync worker without Redis', () => {
 });
 
 describe.each(['worker', 'scheduler'])('m365sync %s with MongoDB away', (command) => {
-  it('answers /health with 503 naming MongoDB, and 200 again once MongoDB answers', async () => {
+  it('answers /health with 503 naming MongoDB (while /livez stays 200), and 200 again once MongoDB answers', async () => {
     const db = await testMongo(`${command}-mongo-away`);
     const redis = await testRedis(`${command}-mongo-away`);
     const target = new URL(testEnv().mongoUri);
@@ -88,6 +88,12 @@ describe.each(['worker', 'scheduler'])('m365sync %s with MongoDB away', (command
         checks: { mongodb: expect.stringMatching(/^unreachable/), redis: 'ok' },
       });
       expect(JSON.stringify(away.body)).not.toContain(String(proxy.port));
+      // Liveness stays good: restarting the process would not bring MongoDB back.
+      const live = await fetch(`http://127.0.0.1:${port}/livez`);
+      expect({ status: live.status, body: await live.json() }).toEqual({
+        status: 200,
+        body: { status: 'ok' },
+      });
 
       await proxy.setMode('forward');
       await until('/health to be 200 again', async () =>

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker, type Queue } from 'bullmq';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
+import { workerConnection } from '../../queues/connection.js';
 import { createSyncQueue, enqueueSync, SYNC_QUEUE, type SyncJobData } from '../../queues/sync-queue.js';
 import { storeBackends, testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { eventually } from '../workers/support/harness.js';
@@ -46,7 +47,7 @@ describe.each(storeBackends())('enqueue and claim at the same moment on $name', 
         claims.set(run.id, (claims.get(run.id) ?? 0) + 1);
       },
       {
-        connection: { host: new URL(redis.url).hostname, port: Number(new URL(redis.url).port || 6379) },
+        connection: workerConnection({ url: redis.url, prefix: redis.prefix }),
         prefix: redis.prefix,
         concurrency: AT_ONCE,
       },
@@ -61,7 +62,7 @@ describe.each(storeBackends())('enqueue and claim at the same moment on $name', 
     await mongo?.close();
   });
 
-  it('leaves every claimed record running, claimed once', async () => {
+  it('leaves every claimed record running, claimed once', { timeout: 120_000 }, async () => {
     const runIds: string[] = [];
     for (let i = 0; i < TENANTS; i += AT_ONCE) {
       const batch = Array.from({ length: AT_ONCE }, (_, j) =>

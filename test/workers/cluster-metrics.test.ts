@@ -5,13 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker, type Queue } from 'bullmq';
+import { ObjectId } from 'mongodb';
 import { Registry } from 'prom-client';
 import { buildStores } from '../../connectors/mongo/stores.js';
 import { DEFAULT_SETTINGS } from '../../domain/settings.js';
 import type { KindResult } from '../../domain/sync-run.js';
 import { workerConnection } from '../../queues/connection.js';
 import { createSyncQueue, SYNC_JOB, SYNC_QUEUE, type SyncJobData } from '../../queues/sync-queue.js';
-import { clusterMetrics } from '../../workers/cluster-metrics.js';
+import { clusterMetrics, KIND_STREAK_RUNS } from '../../workers/cluster-metrics.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { addTenant } from './support/harness.js';
 
@@ -118,6 +119,34 @@ describe('cluster metrics for the alerts', () => {
         kinds: Object.fromEntries(Object.entries(kinds).map(([k, s]) => [k, outcome(s)])),
       });
     }
+    // Requests merged into those runs, and a failed attempt the queue tries again, are newer than
+    // every night: more of them than the streak's look-back, and still the streak is read from the nights.
+    for (let i = 0; i < KIND_STREAK_RUNS + 2; i++) {
+      const id = new ObjectId().toHexString();
+      await stores.runs.recordQueued({
+        id,
+        tenantId,
+        hierarchy: 'provider.streaks',
+        trigger: 'api',
+        requestedBy: `op${i}`,
+        jobId: id,
+      });
+      await stores.runs.endQueued(id, { status: 'merged', mergedInto: 'night-3' });
+    }
+    const retried = await stores.runs.start({
+      tenantId,
+      hierarchy: 'provider.streaks',
+      trigger: 'schedule',
+      requestedBy: 'scheduler',
+      jobId: 'night-4',
+      attempt: 1,
+      worker: 'test',
+    });
+    await stores.runs.finish(retried.id, {
+      status: 'failed',
+      willRetry: true,
+      kinds: { mailboxes: outcome('succeeded') },
+    });
     expect(await value('m365sync_kind_failure_streak_max', { kind: 'mailboxes' })).toBe(3);
     expect(await value('m365sync_kind_failure_streak_max', { kind: 'users' })).toBe(0);
     expect(await value('m365sync_kind_failure_streak_max', { kind: 'phone_numbers' })).toBe(0);
