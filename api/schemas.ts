@@ -72,6 +72,10 @@ export const Run = z
     attempt: z.number(),
     status: z.enum(RUN_STATUSES),
     kindsRequested: z.array(z.string()).optional(),
+    mode: z
+      .enum(['full', 'delta'])
+      .optional()
+      .describe('delta for a delta run (docs/delta.md); absent: a full pull'),
     queuedAt: isoDate.optional(),
     startedAt: isoDate.optional(),
     endedAt: isoDate.optional(),

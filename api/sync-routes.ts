@@ -14,6 +14,7 @@ import { globalDeleteThresholds, type DeleteProtectionSettings } from '../domain
 import { SyncError } from '../domain/errors.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { RUN_STATUSES } from '../domain/sync-run.js';
+import { SYNC_MODES } from '../domain/delta.js';
 import { approveDeletes } from '../operations/approve-deletes.js';
 import { purgeTenant } from '../operations/purge-tenant.js';
 import { requestSync, syncKinds } from '../operations/request-sync.js';
@@ -95,20 +96,35 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
         description:
           'Enqueues a sync of the tenant (de-duplicated per tenant); the actor is the token’s name.',
         params: RefParams,
-        body: z.object({ kinds: KindsSpec.optional() }).strict(),
+        body: z
+          .object({
+            kinds: KindsSpec.optional(),
+            mode: z
+              .enum(SYNC_MODES, { error: `must be one of ${SYNC_MODES.join(', ')}` })
+              .optional()
+              .describe(
+                'delta: a delta run of users, groups, teams and licences (docs/delta.md); refused (409) while a full pull of the tenant runs or waits. Default full',
+              ),
+          })
+          .strict(),
         response: { 202: Enqueued, ...ERRORS },
       },
     },
     async (request, reply) => {
       const caller = callerOf(request);
       const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
-      const { kinds } = request.body;
+      const { kinds, mode } = request.body;
       const result = await queueCall(syncQueue, timeoutMs, () =>
-        requestSync({ queue: syncQueue, stores, settings: queueSettings }, tenant, {
-          trigger: 'api',
-          requestedBy: caller.name,
-          ...(kinds === undefined ? {} : { kinds }),
-        }),
+        requestSync(
+          { queue: syncQueue, stores, settings: queueSettings, deltaEnabled: settings.M365SYNC_DELTA },
+          tenant,
+          {
+            trigger: 'api',
+            requestedBy: caller.name,
+            ...(kinds === undefined ? {} : { kinds }),
+            ...(mode ? { mode } : {}),
+          },
+        ),
       );
       return reply.status(202).send(result);
     },

@@ -14,6 +14,10 @@ export type ErrorCode =
   | 'THROTTLED'
   | 'TRANSIENT'
   | 'PAGE_TOKEN_EXPIRED'
+  /** A delta link Graph no longer knows (400 syncStateNotFound): the kind falls back to a full pull. */
+  | 'DELTA_TOKEN_EXPIRED'
+  /** Graph asks for a full resynchronisation of a delta kind (410 Gone): the kind falls back to a full pull. */
+  | 'DELTA_RESYNC_REQUIRED'
   | 'GRAPH_REQUEST'
   /** Graph answered 404 for a collection: the base URL or the cloud is not this tenant's Graph. */
   | 'ENDPOINT_NOT_FOUND'
@@ -48,6 +52,8 @@ const EVERY_CODE: Record<ErrorCode, true> = {
   THROTTLED: true,
   TRANSIENT: true,
   PAGE_TOKEN_EXPIRED: true,
+  DELTA_TOKEN_EXPIRED: true,
+  DELTA_RESYNC_REQUIRED: true,
   GRAPH_REQUEST: true,
   ENDPOINT_NOT_FOUND: true,
   WINRM_FAULT: true,

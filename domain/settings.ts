@@ -129,6 +129,14 @@ export const SettingsSchema = z.object({
   SYNC_REAPER_INTERVAL_MS: int(100).default(60_000),
   SYNC_ENQUEUE_GRACE_MS: int(100).default(60_000),
 
+  // Delta sync (docs/delta.md). Off: no delta schedules, no delta links taken by full pulls, and delta
+  // requests refused.
+  M365SYNC_DELTA: trueOrFalse.default(true),
+  /** Minutes between a tenant's scheduled delta runs (its own schedule can change it; 0: none). */
+  SCHEDULE_DELTA_MINUTES: int(0, 1440).default(15),
+  /** Days a delta run's record is kept when it changed nothing (a full pull's and a changing one's stay). */
+  SYNC_DELTA_RUN_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(2),
+
   // The change feed (kept by the workers)
   M365SYNC_CHANGES_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(30),
 

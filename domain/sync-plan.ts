@@ -4,6 +4,7 @@
  */
 import { ENTITY_KINDS, type EntityKindName, type EntitySource } from './entity-kinds.js';
 import type { TenantConfig } from './tenant.js';
+import { DELTA_RUN_KINDS } from './delta.js';
 
 export type SyncPlan = Record<EntitySource, EntityKindName[]>;
 
@@ -40,4 +41,13 @@ export function storedPictureOrder(kind: string): number {
 
 export function planKinds(plan: SyncPlan): EntityKindName[] {
   return [...plan.graph, ...plan.teams, ...plan.exchange];
+}
+
+/**
+ * A delta run's plan: the Graph kinds a delta run covers (domain/delta.ts DELTA_RUN_KINDS), nothing
+ * from the PowerShell scripts, which have no delta.
+ */
+export function deltaPlan(plan: SyncPlan): SyncPlan {
+  const covered = new Set<string>(DELTA_RUN_KINDS);
+  return { graph: plan.graph.filter((k) => covered.has(k)), teams: [], exchange: [] };
 }

@@ -60,6 +60,10 @@ export interface KindResult {
   held?: HeldDeletes;
   /** Teams users: how many matched an Entra user, how many did not, how many of those were skipped. */
   entraMatch?: { matched: number; unmatched: number; skipped: number };
+  /** In a delta run: how the kind was synced (a delta round, or a full pull of the kind). */
+  sync?: 'delta' | 'full';
+  /** In a delta run: why the kind was pulled in full (docs/delta.md). */
+  fallback?: { reason: string; message: string };
 }
 
 export interface SyncRun {
@@ -73,6 +77,8 @@ export interface SyncRun {
   attempt: number;
   status: RunStatus;
   kindsRequested?: string[];
+  /** `delta` for a delta run (docs/delta.md); absent for a full pull. */
+  mode?: 'full' | 'delta';
   queuedAt?: Date;
   startedAt?: Date;
   endedAt?: Date;
@@ -100,7 +106,7 @@ export interface SyncRun {
 /** What the worker knows of a run when it starts it. */
 export type NewRun = Pick<
   SyncRun,
-  'tenantId' | 'hierarchy' | 'trigger' | 'requestedBy' | 'jobId' | 'attempt' | 'kindsRequested'
+  'tenantId' | 'hierarchy' | 'trigger' | 'requestedBy' | 'jobId' | 'attempt' | 'kindsRequested' | 'mode'
 > & { worker: string };
 
 export interface RunSummary {

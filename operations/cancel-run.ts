@@ -14,7 +14,7 @@ import type { Queue } from 'bullmq';
 import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
 import type { SyncRun } from '../domain/sync-run.js';
 import { SyncError } from '../domain/errors.js';
-import { followUpKey, type SyncJobData } from '../queues/sync-queue.js';
+import { dedupId, followUpKey, type SyncJobData } from '../queues/sync-queue.js';
 
 export type CancelOutcome =
   /** The run had not started: nothing of it runs, its record is `cancelled`. */
@@ -63,7 +63,10 @@ export async function cancelRun(
 async function dropQueuedRequest(queue: Queue<SyncJobData, unknown, string>, run: SyncRun): Promise<boolean> {
   const client = await queue.backend.client;
   client.defineCommand(DROP_FOLLOW_UP_COMMAND, { numberOfKeys: 1, lua: DROP_FOLLOW_UP });
-  const dropped = await client.runCommand(DROP_FOLLOW_UP_COMMAND, [followUpKey(queue, run.tenantId), run.id]);
+  const dropped = await client.runCommand(DROP_FOLLOW_UP_COMMAND, [
+    followUpKey(queue, dedupId(run.tenantId, run.mode)),
+    run.id,
+  ]);
   if (Number(dropped) === 1) return true;
   if ((await queue.remove(run.jobId)) === 1) return true;
   // Neither a job nor a kept follow-up: nothing will ever run it.

@@ -11,7 +11,7 @@ import { underLease } from './under-lease.js';
 
 /** Removes a tenant's imported objects, of every kind or of `kinds`; the run's kinds hold the deleted counts. */
 export async function purgeTenant(
-  stores: Pick<Stores, 'runs' | 'leases' | 'objects' | 'sweepRecords' | 'changes'>,
+  stores: Pick<Stores, 'runs' | 'leases' | 'objects' | 'sweepRecords' | 'changes' | 'deltaStates'>,
   tenant: TenantRef,
   options: { kinds?: readonly string[]; requestedBy: string },
 ): Promise<SyncRun> {
@@ -32,6 +32,7 @@ export async function purgeTenant(
     const results: Record<string, KindResult> = {};
     await sweepRecords.purge(tenant.id, kinds);
     await stores.changes.forgetBaselines(tenant.id, kinds);
+    await stores.deltaStates.forget(tenant.id, kinds);
     for (const kind of kinds) {
       const started = Date.now();
       const deleted = await objects.purge(kind, tenant.id);

@@ -7,6 +7,8 @@ import type { Queue } from 'bullmq';
 import type { Stores } from '../connectors/mongo/stores.js';
 import type { TenantRef } from '../connectors/mongo/imported-objects.js';
 import type { EntityKindName } from '../domain/entity-kinds.js';
+import type { SyncMode } from '../domain/delta.js';
+import { SyncError } from '../domain/errors.js';
 import {
   enqueueSync,
   type EnqueueResult,
@@ -18,6 +20,8 @@ import {
 export interface SyncRequester {
   queue: Queue<SyncJobData, unknown, string>;
   stores: Pick<Stores, 'runs' | 'kindLists' | 'tenants'>;
+  /** Delta sync is on for the installation (M365SYNC_DELTA; default on): else delta requests are refused. */
+  deltaEnabled?: boolean;
   /** Attempts and backoff fixed in the job by whoever enqueues it (syncQueueSettings of its settings); default the defaults. */
   settings?: SyncQueueSettings;
 }
@@ -27,6 +31,8 @@ export interface SyncAsk {
   requestedBy: string;
   /** Kinds or kind lists, e.g. `users,licences` or `licensing`; left out: the tenant's whole plan. */
   kinds?: string | readonly string[];
+  /** `delta`: a delta run of the Entra kinds (docs/delta.md); left out: a full pull. */
+  mode?: SyncMode;
 }
 
 /** The kinds a spec names (kind lists resolved); undefined when none is given: the whole plan. */
@@ -43,6 +49,7 @@ export async function requestSync(
   tenant: TenantRef,
   ask: SyncAsk,
 ): Promise<EnqueueResult & { kinds?: EntityKindName[] }> {
+  refuseDisabledDelta(requester, ask);
   const kinds = await syncKinds(requester.stores, ask.kinds);
   const result = await enqueueFor(requester, tenant, ask, kinds);
   return { ...result, ...(kinds ? { kinds } : {}) };
@@ -56,6 +63,7 @@ export async function requestSyncOfAll(
   requester: SyncRequester,
   ask: SyncAsk & { hierarchy?: string },
 ): Promise<(EnqueueResult & { tenantId: string })[]> {
+  refuseDisabledDelta(requester, ask);
   const kinds = await syncKinds(requester.stores, ask.kinds);
   const results: (EnqueueResult & { tenantId: string })[] = [];
   for (const tenant of await requester.stores.tenants.refs(ask.hierarchy))
@@ -71,11 +79,25 @@ function enqueueFor(
 ): Promise<EnqueueResult> {
   return enqueueSync(
     requester.queue,
-    { tenantId: tenant.id, trigger: ask.trigger, requestedBy: ask.requestedBy, ...(kinds ? { kinds } : {}) },
+    {
+      tenantId: tenant.id,
+      trigger: ask.trigger,
+      requestedBy: ask.requestedBy,
+      ...(kinds ? { kinds } : {}),
+      ...(ask.mode === 'delta' ? { mode: 'delta' as const } : {}),
+    },
     {
       runs: requester.stores.runs,
       hierarchy: tenant.hierarchy,
       ...(requester.settings ? { settings: requester.settings } : {}),
     },
   );
+}
+
+function refuseDisabledDelta(requester: SyncRequester, ask: SyncAsk): void {
+  if (ask.mode === 'delta' && requester.deltaEnabled === false)
+    throw new SyncError(
+      'CONFIGURATION',
+      'Delta sync is off for this installation (M365SYNC_DELTA=false); request a full sync instead.',
+    );
 }

@@ -19,8 +19,9 @@
  */
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
-import { ValidationError } from '../domain/errors.js';
+import { SyncError, ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
+import { SYNC_MODES, type SyncMode } from '../domain/delta.js';
 import { ObjectId } from 'mongodb';
 import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
 import { ActorName } from '../domain/actor.js';
@@ -41,6 +42,8 @@ export const SyncJobData = z
       .array(z.enum(ENTITY_KIND_NAMES as [string, ...string[]]))
       .min(1)
       .optional(),
+    // A delta run (docs/delta.md) or a full pull (left out: full).
+    mode: z.enum(SYNC_MODES).optional(),
     // The request's run record (and job id). Optional only for jobs added before it existed.
     runId: z
       .string()
@@ -131,13 +134,22 @@ export function jobOptions(data: SyncJobData, settings: SyncQueueSettings): Jobs
   return {
     // Kept by a retry, a lease-busy delay and a follow-up (BullMQ stores the options with the job).
     priority: syncPriority(data.trigger),
-    deduplication: { id: data.tenantId, keepLastIfActive: true },
+    deduplication: { id: dedupId(data.tenantId, data.mode), keepLastIfActive: true },
     attempts: settings.attempts,
     // 1, 2, 4 … × delay, each spread by up to half of itself so retries of many tenants do not align.
     backoff: { type: 'exponential', delay: settings.backoffDelayMs, jitter: 0.5 },
     removeOnComplete: settings.keepCompleted,
     removeOnFail: settings.keepFailed,
   };
+}
+
+/**
+ * The de-duplication id of a tenant's requests: full pulls and delta runs de-duplicate apart, so a full
+ * pull asked for while a delta run waits is not swallowed by it (the tenant's lease still keeps the
+ * two from running at once). ('.' is never in a tenant id.)
+ */
+export function dedupId(tenantId: string, mode: SyncMode | undefined): string {
+  return mode === 'delta' ? `${tenantId}.delta` : tenantId;
 }
 
 export function createSyncQueue(
@@ -206,6 +218,7 @@ export async function enqueueSync(
   options: { settings?: SyncQueueSettings; runs?: SyncRunStore; hierarchy?: string } = {},
 ): Promise<EnqueueResult> {
   const request = parseWith(SyncRequest.strict(), input);
+  if (request.mode === 'delta') await refuseDeltaBesideFullPull(queue, request);
   const settings = options.settings ?? DEFAULT_QUEUE_SETTINGS;
   const runId = newRunId();
   const data: SyncJobData = { ...request, runId };
@@ -218,6 +231,7 @@ export async function enqueueSync(
     requestedBy: data.requestedBy,
     jobId: runId,
     ...(data.kinds ? { kindsRequested: data.kinds } : {}),
+    ...(data.mode ? { mode: data.mode } : {}),
   });
   let job: Job<SyncJobData>;
   try {
@@ -239,7 +253,7 @@ export async function enqueueSync(
   const jobId = String(job.id);
   let outcome: EnqueueOutcome;
   if (jobId === runId) outcome = 'created';
-  else if (await isFollowUp(queue, data.tenantId, runId)) outcome = 'follow-up';
+  else if (await isFollowUp(queue, dedupId(data.tenantId, data.mode), runId)) outcome = 'follow-up';
   else outcome = 'joined-waiting';
   if (outcome === 'joined-waiting') await raisePriority(queue, jobId, syncPriority(data.trigger));
   // Only a merged record is written after the add: it is ours alone. A created or follow-up record
@@ -264,7 +278,9 @@ async function bandOf(queue: Queue<SyncJobData, unknown, string>, data: SyncJobD
   const own = syncPriority(data.trigger);
   if (own === SYNC_PRIORITY.requested) return own;
   const client = await queue.backend.client;
-  const opts = await client.hget(followUpKey(queue, data.tenantId), 'opts').catch(() => null);
+  const opts = await client
+    .hget(followUpKey(queue, dedupId(data.tenantId, data.mode)), 'opts')
+    .catch(() => null);
   const kept = opts ? Number((JSON.parse(opts) as { priority?: unknown }).priority) : NaN;
   return kept > 0 && kept < own ? kept : own;
 }
@@ -306,9 +322,32 @@ async function markEnqueued(queue: Queue, runId: string, outcome: EnqueueOutcome
   await client.set(enqueuedKey(queue, runId), outcome, { PX: ENQUEUED_MARK_MS }).catch(() => undefined);
 }
 
-/** The Redis key of the follow-up BullMQ keeps for an active job (`keepLastIfActive`). */
-export function followUpKey(queue: Queue, tenantId: string): string {
-  return queue.toKey(`dn:${tenantId}`);
+/** The Redis key of the follow-up BullMQ keeps for an active job (`keepLastIfActive`), by de-duplication id. */
+export function followUpKey(queue: Queue, dedup: string): string {
+  return queue.toKey(`dn:${dedup}`);
+}
+
+/**
+ * A delta run is refused while a full pull of the tenant runs or waits: the full pull lands everything
+ * a delta round would, and more. (Best effort: the tenant's lease keeps the two apart regardless.)
+ */
+async function refuseDeltaBesideFullPull(queue: Queue<SyncJobData, unknown, string>, request: SyncRequest) {
+  if (request.kinds)
+    throw new ValidationError('Sync request', [
+      {
+        field: 'kinds',
+        message: 'a delta run covers users, groups, teams and licences; kinds cannot be chosen',
+      },
+    ]);
+  const full = await queue.getDeduplicationJobId(request.tenantId);
+  if (!full) return;
+  const state = await queue.getJobState(full);
+  if (state === 'completed' || state === 'failed' || state === 'unknown') return;
+  throw new SyncError(
+    'CONFLICT',
+    `A full pull of tenant ${request.tenantId} is ${state === 'active' ? 'running' : 'waiting to run'} (run ${full}); ` +
+      'it lands everything a delta run would, so no delta run was queued.',
+  );
 }
 
 /**
@@ -316,9 +355,9 @@ export function followUpKey(queue: Queue, tenantId: string): string {
  * ends, or already a job. Read in that order: the follow-up turns into a job atomically, so one of
  * the two reads sees it.
  */
-export async function isFollowUp(queue: Queue, tenantId: string, runId: string): Promise<boolean> {
+export async function isFollowUp(queue: Queue, dedup: string, runId: string): Promise<boolean> {
   const client = await queue.backend.client;
-  if ((await client.hget(followUpKey(queue, tenantId), 'jid')) === runId) return true;
+  if ((await client.hget(followUpKey(queue, dedup), 'jid')) === runId) return true;
   return (await queue.getJobState(runId)) !== 'unknown';
 }
 
@@ -354,6 +393,8 @@ export async function waitForRun(
   jobId: string,
   options: {
     tenantId?: string;
+    /** The mode of the request waited for: its follow-up is found by its de-duplication id. */
+    mode?: SyncMode;
     followUp?: boolean;
     onProgress?: (progress: unknown, jobId: string) => void;
     onState?: (state: string, jobId: string) => void;
@@ -387,7 +428,7 @@ export async function waitForRun(
     if (state === 'completed' || state === 'failed') {
       if (followUp && options.tenantId) {
         // The follow-up is added when the previous job ends; its id is the tenant's de-duplication id.
-        const next = await queue.getDeduplicationJobId(options.tenantId);
+        const next = await queue.getDeduplicationJobId(dedupId(options.tenantId, options.mode));
         if (next && next !== current) {
           current = next;
           followUp = false;

@@ -40,12 +40,13 @@ import { guardedLookup } from '../connectors/guarded-lookup.js';
 import type { AllowEntry } from '../domain/destinations.js';
 import { SyncError } from '../domain/errors.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
-import { planKinds, syncPlan } from '../domain/sync-plan.js';
+import { deltaPlan, planKinds, syncPlan } from '../domain/sync-plan.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
 import { logger as defaultLogger } from '../observability/logger.js';
 import type { SyncProcessor } from './processor.js';
 import type { RunSummary } from '../domain/sync-run.js';
-import { runGraphSteps } from './steps/graph-step.js';
+import { runGraphSteps, type DeltaStates } from './steps/graph-step.js';
+import { runDeltaSteps } from './steps/delta-step.js';
 import { KindRun } from './steps/kind-run.js';
 import { runPowerShellStep } from './steps/powershell-step.js';
 import { attachTeamsMatching, type GraphUsersOutcome } from './steps/teams-matching-step.js';
@@ -56,7 +57,7 @@ import { RedisShellLedger } from './shell-ledger.js';
 
 export interface FullPullOptions {
   /** The tenant (decrypted, checked against the allow-list), its certificate, its kept sync state. */
-  stores: Pick<Stores, 'tenants' | 'certificates' | 'syncStates'>;
+  stores: Pick<Stores, 'tenants' | 'certificates' | 'syncStates' | 'deltaStates'>;
   /** Shares Graph request limits per tenant across worker processes (Bottleneck on Redis). */
   redis?: Redis;
   graph?: Pick<GraphConnectorOptions, 'limiter' | 'retry' | 'ca' | 'requestTimeoutMs'>;
@@ -136,7 +137,8 @@ export function createFullPull(options: FullPullOptions): FullPull {
     const runLog = ctx.logger;
     const tenant = await loadTenant(options.stores.tenants, ctx.tenant.id, winRmDefaultPort(winrm));
     allowed = await options.stores.tenants.destinations.entries();
-    const plan = syncPlan(tenant, ctx.kinds);
+    const delta = ctx.mode === 'delta';
+    const plan = delta ? deltaPlan(syncPlan(tenant, ctx.kinds)) : syncPlan(tenant, ctx.kinds);
     const kinds = planKinds(plan);
     if (kinds.length === 0) {
       throw new SyncError(
@@ -153,17 +155,22 @@ export function createFullPull(options: FullPullOptions): FullPull {
       ? new Promise<GraphUsersOutcome>((resolve) => (graphUsersSettled = resolve))
       : Promise.resolve<GraphUsersOutcome>('absent');
     const start = (kind: string) => {
-      const run = new KindRun(kind, ctx, (k, result, mayRetry) => {
-        results[k] = result;
-        done++;
-        // The flag comes from the kind's own error (a SyncError knows); the recorded {code, message}
-        // no longer does, so it is never re-classified here.
-        if (result.status === 'failed' || result.status === 'cancelled') retryable.push(mayRetry ?? true);
-        if (k === 'users')
-          graphUsersSettled(
-            result.status === 'succeeded' || result.status === 'needs_review' ? 'completed' : 'failed',
-          );
-      });
+      const run = new KindRun(
+        kind,
+        ctx,
+        (k, result, mayRetry) => {
+          results[k] = result;
+          done++;
+          // The flag comes from the kind's own error (a SyncError knows); the recorded {code, message}
+          // no longer does, so it is never re-classified here.
+          if (result.status === 'failed' || result.status === 'cancelled') retryable.push(mayRetry ?? true);
+          if (k === 'users')
+            graphUsersSettled(
+              result.status === 'succeeded' || result.status === 'needs_review' ? 'completed' : 'failed',
+            );
+        },
+        { prepare: !delta },
+      );
       if (kind === 'teams_users') {
         attachTeamsMatching(run, {
           seenUser: (id) => ctx.seen('users', id),
@@ -205,7 +212,21 @@ export function createFullPull(options: FullPullOptions): FullPull {
     if (plan.graph.length > 0) {
       steps.push(
         (async () => {
-          await runGraphSteps(await graph(), plan.graph as GraphKind[], start, signal);
+          const kindsOfStep = plan.graph as GraphKind[];
+          const stored = options.stores.deltaStates;
+          const states: DeltaStates = {
+            read: (kind) => stored.get(ctx.tenant.id, kind),
+            save: (kind, state) => ctx.saveDeltaState(kind, stored.seal(ctx.tenant.id, kind, state)),
+          };
+          if (delta) {
+            const o = { graph: await graph(), kinds: kindsOfStep, start, states, ctx, tenant, signal };
+            await runDeltaSteps({ ...o, log: runLog });
+            return;
+          }
+          const seeding = env.M365SYNC_DELTA
+            ? { states, usersFiltered: Boolean(tenant['Sync Filters']?.graph_users_filter), log: runLog }
+            : undefined;
+          await runGraphSteps(await graph(), kindsOfStep, start, signal, seeding);
         })().catch((error) => failAll(plan.graph, error)),
       );
     }

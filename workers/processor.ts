@@ -13,6 +13,8 @@ import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { PageCounts, TenantRef } from '../connectors/mongo/imported-objects.js';
 import type { StoredKeys } from '../connectors/mongo/stored-keys.js';
+import type { SyncMode } from '../domain/delta.js';
+import type { SealedDeltaState } from '../connectors/mongo/delta-states.js';
 import type { KindResult, RunStatus, RunSummary } from '../domain/sync-run.js';
 import type { SyncJobData, SyncProgress } from '../queues/sync-queue.js';
 import type { SweepOutcome } from './steps/guarded-sweep.js';
@@ -24,6 +26,8 @@ export interface RunContext {
   tenant: TenantRef;
   /** Kinds asked for (undefined: the tenant's whole sync plan). */
   kinds?: string[];
+  /** A delta run (workers/steps/delta-step.ts) or a full pull (undefined: full). */
+  mode?: SyncMode;
   logger: Logger;
   /**
    * Writes one page of a kind through the run's writer of the kind (fenced); returns what the page
@@ -48,6 +52,15 @@ export interface RunContext {
   seen(kind: string, externalId: string): Promise<boolean>;
   /** The tenant's objects of a kind as stored now (a read of its own, not the run's picture). */
   stored(kind: string): Promise<StoredKeys>;
+  /** Delta rounds (workers/steps/delta-step.ts): the stored data of the objects named, by externalId. */
+  storedData(kind: string, externalIds: readonly string[]): Promise<Map<string, Record<string, unknown>>>;
+  /** A delta round was applied: every stored object stays but `removed` (swept at completion); how many of those are stored. */
+  keepAllBut(kind: string, removed: ReadonlySet<string>): Promise<number>;
+  /**
+   * Saves where the kind's next delta round starts (connectors/mongo/delta-states.ts), behind the
+   * run's fence; its link sealed by the processor, which holds the keys.
+   */
+  saveDeltaState(kind: string, state: SealedDeltaState): Promise<void>;
 }
 
 /** What a finished job returns (BullMQ `returnvalue`), and what `sync --wait` prints. */

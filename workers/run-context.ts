@@ -13,17 +13,19 @@ import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { SyncError } from '../domain/errors.js';
 import type { SyncProgress } from '../queues/sync-queue.js';
 import type { RunContext } from './processor.js';
+import type { SyncMode } from '../domain/delta.js';
 import { guardedSweep } from './steps/guarded-sweep.js';
 
 export interface RunContextOptions {
   runId: string;
   tenant: TenantRef;
   kinds?: string[];
+  mode?: SyncMode;
   /** The lease's fence, refused by `cancelled()` once the run is cancelled. */
   fence: WriteFence;
   /** Why the run was cancelled, once it was (its signal aborted); undefined while it goes on. */
   cancelled(): string | undefined;
-  stores: Pick<Stores, 'objects' | 'sweepRecords' | 'runs' | 'deleteProtection' | 'changes'>;
+  stores: Pick<Stores, 'objects' | 'sweepRecords' | 'runs' | 'deleteProtection' | 'changes' | 'deltaStates'>;
   /** Reports progress to the queue (the job's `updateProgress`). */
   progress(progress: SyncProgress & { runId: string }): Promise<unknown>;
   logger: Logger;
@@ -60,6 +62,7 @@ export function createRunContext(o: RunContextOptions): RunContext {
     runId,
     tenant,
     ...(o.kinds ? { kinds: o.kinds } : {}),
+    ...(o.mode ? { mode: o.mode } : {}),
     logger: o.logger,
     writePage: (kind, page) => writerOf(kind).write(page),
     guardedSweep: (kind) =>
@@ -81,5 +84,8 @@ export function createRunContext(o: RunContextOptions): RunContext {
     },
     seen: (kind, externalId) => writerOf(kind).seen(externalId),
     stored: (kind) => stores.objects.storedKeys(kind, tenant.id),
+    storedData: (kind, externalIds) => writerOf(kind).storedData(externalIds),
+    keepAllBut: (kind, removed) => writerOf(kind).keepAllBut(removed),
+    saveDeltaState: (kind, state) => stores.deltaStates.save(fence, kind, runId, state),
   };
 }

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import type { LeaseStore } from '../connectors/mongo/leases.js';
 import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
 import type { RunError, SyncRun } from '../domain/sync-run.js';
-import { enqueuedKey, followUpKey, type SyncJobData } from '../queues/sync-queue.js';
+import { dedupId, enqueuedKey, followUpKey, type SyncJobData } from '../queues/sync-queue.js';
 
 export interface RunReaperOptions {
   runs: SyncRunStore;
@@ -83,7 +83,8 @@ export class RunReaper {
     )
       return undefined;
     // The kept follow-up first, then the job: a follow-up becomes a job atomically, so one read sees it.
-    const keptFollowUp = await client.hget(followUpKey(queue, run.tenantId), 'jid');
+    const dedup = dedupId(run.tenantId, run.mode);
+    const keptFollowUp = await client.hget(followUpKey(queue, dedup), 'jid');
     if (keptFollowUp === run.id) return undefined;
     const state = await queue.getJobState(run.jobId);
     if (PENDING_STATES.has(state)) return undefined;
@@ -100,14 +101,19 @@ export class RunReaper {
       return ended ? 'merged' : undefined;
     }
     // A job of the tenant waiting to run will see the tenant as it is after this request: it does the work.
-    const waiting = await queue.getDeduplicationJobId(run.tenantId);
+    const waiting = await queue.getDeduplicationJobId(dedup);
     if (waiting && WAITING_STATES.has(await queue.getJobState(waiting))) {
       const ended = await runs.endQueued(run.id, { status: 'merged', mergedInto: waiting });
       return ended ? 'merged' : undefined;
     }
-    // Did a run of the tenant start after this request? It did the work.
+    // Did a run of the tenant start after this request? It did the work (a delta run does not do a
+    // full pull's).
     const later = await runs.collection
-      .find({ tenantId: run.tenantId, startedAt: { $gte: run.queuedAt ?? new Date(0) } })
+      .find({
+        tenantId: run.tenantId,
+        startedAt: { $gte: run.queuedAt ?? new Date(0) },
+        ...(run.mode === 'delta' ? {} : { mode: { $ne: 'delta' as const } }),
+      })
       .sort({ startedAt: 1 })
       .limit(1)
       .next();

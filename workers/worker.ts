@@ -60,6 +60,7 @@ import { keepLease, LEASE_LAPSING } from './lease-keeper.js';
 import { firstKindError, runErrorOf as errorOf, runStatusOf } from '../domain/sync-run.js';
 import { startTriggerWorker } from './trigger-worker.js';
 import { syncMetrics } from './metrics.js';
+import { deltaMetrics } from './delta-metrics.js';
 
 export interface WorkerSettings {
   concurrency: number;
@@ -312,6 +313,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
         attempt,
         worker: workerId,
         ...(data.kinds ? { kindsRequested: data.kinds } : {}),
+        ...(data.mode ? { mode: data.mode } : {}),
         ...(data.runId ? { runId: data.runId } : {}),
       });
     } catch (error) {
@@ -328,13 +330,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       runId: run.id,
       tenant,
       ...(data.kinds ? { kinds: data.kinds } : {}),
+      ...(data.mode ? { mode: data.mode } : {}),
       fence: leases.fence(initialLease, settings.leaseTtlMs),
       cancelled: () => (controller.signal.aborted ? String(abortReason) : undefined),
       stores,
       progress: (p) => job.updateProgress(p),
       logger: runLog,
     });
-    runLog.info({ attempt, trigger: data.trigger }, 'sync run started');
+    runLog.info({ attempt, trigger: data.trigger, mode: data.mode ?? 'full' }, 'sync run started');
+    const observeRun: typeof metrics.observe = (status, ...rest) => {
+      metrics.observe(status, ...rest);
+      if (data.mode === 'delta') deltaMetrics().run(status);
+    };
 
     // The kinds of a run whose every kind failed, or that an operator cancelled: recorded with its end,
     // as a finished run's are (FerretDB applies concurrent recordKind updates of one document
@@ -359,7 +366,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
         });
       }
       await runs.finish(run.id, { status, kinds: summary.kinds });
-      metrics.observe(status, durationMs, summary, firstKindError(summary)?.code);
+      observeRun(status, durationMs, summary, firstKindError(summary)?.code);
       runLog.info({ status, durationMs }, 'sync run finished');
       // The job's return value lives in Redis: the run record keeps a held sweep's full id list, the
       // job only its counts and sample.
@@ -409,7 +416,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
           }),
           stopMarginMs,
         );
-        metrics.observe('cancelled', durationMs, failedKinds && { kinds: failedKinds }, runError.code);
+        observeRun('cancelled', durationMs, failedKinds && { kinds: failedKinds }, runError.code);
         runLog.warn({ reason: abortReason, error: runError }, 'sync run cancelled');
         if (abortReason === SHUTDOWN) {
           // Hand the job back untouched: it waits for the next worker, without using an attempt.
@@ -433,7 +440,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
         stopMarginMs,
       );
       // The kinds' own outcomes count too (a run whose every kind failed is still three kind failures).
-      metrics.observe('failed', durationMs, failedKinds && { kinds: failedKinds }, runError.code);
+      observeRun('failed', durationMs, failedKinds && { kinds: failedKinds }, runError.code);
       if (willRetry) metrics.retry();
       runLog.warn({ error: runError, willRetry }, 'sync run failed');
       if (!retryable) throw new UnrecoverableError(`${runError.code}: ${runError.message}`);

@@ -13,7 +13,8 @@ import { progressDisplay, type ProgressDisplay } from './progress.js';
 import { graphCaFromSettings } from '../../connectors/graph/index.js';
 import { winRmSettings } from '../../connectors/winrm/index.js';
 import { SyncError, ValidationError } from '../../domain/errors.js';
-import { planKinds, syncPlan } from '../../domain/sync-plan.js';
+import { deltaPlan, planKinds, syncPlan } from '../../domain/sync-plan.js';
+import type { SyncMode } from '../../domain/delta.js';
 import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
 import { watchWorkers } from '../../queues/worker-presence.js';
 import { cancelRun } from '../../operations/cancel-run.js';
@@ -104,12 +105,14 @@ async function outcomeOf(
   timeoutMs: number,
   display?: ProgressDisplay,
   onActive?: () => void,
+  mode?: SyncMode,
 ): Promise<Waited & { run: SyncRun | null }> {
   display?.follow(enqueued.jobId);
   let end: JobEnd;
   try {
     end = await waitForRun(queue, enqueued.jobId, {
       tenantId,
+      ...(mode ? { mode } : {}),
       followUp: enqueued.outcome === 'follow-up',
       timeoutMs,
       onState: (state, jobId) => {
@@ -158,6 +161,10 @@ export function syncCommand(ctx: CliContext): Command {
     .option('--all', 'every tenant (at --hierarchy and below); the plain-cron alternative to schedules')
     .option('--hierarchy <place>', 'with --all: only this place and below')
     .option('--kinds <kinds>', 'limit to kinds or kind lists, e.g. users,licences or licensing')
+    .option(
+      '--delta',
+      'a delta run: only what changed in users and groups (and teams, licences) since the last run (docs/delta.md)',
+    )
     .option('--wait', 'wait for the run(s); exit code says how they ended (README: "Exit codes")')
     .addOption(
       new Option(
@@ -173,13 +180,21 @@ export function syncCommand(ctx: CliContext): Command {
         throw new ValidationError('sync', [{ field: 'tenant', message: 'give a tenant or --all, not both' }]);
       if (!options.all && !ref)
         throw new ValidationError('sync', [{ field: 'tenant', message: 'name a tenant, or give --all' }]);
+      if (options.delta && options.kinds)
+        throw new ValidationError('sync', [
+          {
+            field: 'kinds',
+            message: '--delta covers users, groups, teams and licences; --kinds cannot be added',
+          },
+        ]);
+      const mode: SyncMode | undefined = options.delta ? 'delta' : undefined;
       // Attempts and backoff are fixed in the job by whoever enqueues it: here, this command.
       const settings = syncQueueSettings(ctx.settings);
       const stores = await ctx.stores();
       const { tenants, runs } = stores;
       const kinds = await syncKinds(stores, options.kinds || undefined);
       const queue = syncQueue(ctx);
-      const requester = { queue, stores, settings };
+      const requester = { queue, stores, settings, deltaEnabled: ctx.settings.M365SYNC_DELTA };
       const timeoutMs = options.timeout as number;
       // One deadline for the whole wait (with --all, the tenants' runs share it).
       const deadline = Date.now() + timeoutMs;
@@ -190,6 +205,7 @@ export function syncCommand(ctx: CliContext): Command {
           trigger: 'cli',
           requestedBy: operatorName(ctx),
           ...(kinds ? { kinds } : {}),
+          ...(mode ? { mode } : {}),
         });
         if (!options.wait) {
           if (options.json) return ctx.io.out(JSON.stringify({ enqueued: results }, null, 2));
@@ -213,6 +229,7 @@ export function syncCommand(ctx: CliContext): Command {
               remaining(),
               undefined,
               () => workers.jobActive(),
+              mode,
             );
             waited.push(w);
             if (!options.json)
@@ -249,7 +266,8 @@ export function syncCommand(ctx: CliContext): Command {
       }
 
       const tenant = await tenants.show(ref!);
-      const total = planKinds(syncPlan(await tenants.getDecrypted(tenant.id), kinds)).length;
+      const plan = syncPlan(await tenants.getDecrypted(tenant.id), kinds);
+      const total = planKinds(mode ? deltaPlan(plan) : plan).length;
       // Listen before enqueueing: the first kinds' events may come at once.
       const display =
         options.wait && !options.json
@@ -260,6 +278,7 @@ export function syncCommand(ctx: CliContext): Command {
         trigger: 'cli',
         requestedBy: operatorName(ctx),
         ...(kinds ? { kinds } : {}),
+        ...(mode ? { mode } : {}),
       });
       const what = {
         created: 'enqueued',
@@ -277,8 +296,15 @@ export function syncCommand(ctx: CliContext): Command {
       }
       if (!options.json) ctx.io.out(`${name}: ${what} (job ${enqueued.jobId})`);
       const workers = sayWhenNoWorker(ctx, queue);
-      const result = await outcomeOf(queue, runs, tenant.id, enqueued, remaining(), display, () =>
-        workers.jobActive(),
+      const result = await outcomeOf(
+        queue,
+        runs,
+        tenant.id,
+        enqueued,
+        remaining(),
+        display,
+        () => workers.jobActive(),
+        mode,
       ).finally(() => workers.stop());
       if (!result.timedOut) display?.finish(Object.keys(result.run?.kinds ?? {}).length);
       process.exitCode = exitForStatus(result.status);

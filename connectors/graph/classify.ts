@@ -54,6 +54,20 @@ export function classifyStatus(
   const { m365, graphRoot } = where;
   // Only what Graph documents: the status and its error code. Whatever else the body says stays out.
   const said = code ? `HTTP ${status}, ${code}` : `HTTP ${status}`;
+  // Delta rounds (connectors/graph/delta.ts): an unknown or expired state token, or Graph asking for a
+  // resynchronisation, end the round; the caller falls back to a full pull of the kind.
+  if (endpoint.endsWith('/delta') && status === 400 && code === 'syncStateNotFound') {
+    return new SyncError(
+      'DELTA_TOKEN_EXPIRED',
+      `Graph ${endpoint}: the delta state is unknown or expired (${said}).`,
+    );
+  }
+  if (endpoint.endsWith('/delta') && status === 410) {
+    return new SyncError(
+      'DELTA_RESYNC_REQUIRED',
+      `Graph ${endpoint} asks for a full resynchronisation (${said}).`,
+    );
+  }
   if (status === 400 && code === 'Directory_ExpiredPageToken') {
     return new SyncError('PAGE_TOKEN_EXPIRED', `Graph ${endpoint}: the page token expired (${said}).`, {
       retryable: true,

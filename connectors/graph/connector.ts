@@ -23,6 +23,7 @@ import { createCredential, TokenSource, type GraphCertificate } from './credenti
 import { createGetJson } from './get-json.js';
 import { createGraphLimiter, type GraphLimiter, type GraphLimiterOptions } from './limiter.js';
 import { anySignal, createPager } from './pager.js';
+import { createDeltaReader, type DeltaReader } from './delta.js';
 import { readOrganization, testGraphConnection } from './probes.js';
 import { createSend } from './request.js';
 import {
@@ -93,6 +94,8 @@ export interface GraphOrganization {
 
 export interface GraphConnector {
   pages(kind: GraphKind, options?: PagesOptions): AsyncIterable<GraphItem[]>;
+  /** Delta rounds of users and groups (delta.ts). */
+  delta: DeltaReader;
   testConnection(options?: { signal?: AbortSignal }): Promise<ConnectionTest>;
   /** Reads /organization (Organization.Read.All): the tenant's id, name and initial domain. */
   organization(options?: { signal?: AbortSignal }): Promise<GraphOrganization>;
@@ -215,8 +218,15 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     log,
   });
 
+  const deltaReader = createDeltaReader({ getJson, graphRoot, graphOrigin, stats });
+
   return {
     pages,
+    delta: {
+      round: (kind, { link, signal }) =>
+        deltaReader.round(kind, { ...(link ? { link } : {}), signal: anySignal([signal, closing.signal]) }),
+      latest: (kind, { signal }) => deltaReader.latest(kind, { signal: anySignal([signal, closing.signal]) }),
+    },
     testConnection: ({ signal } = {}) =>
       testGraphConnection({
         getJson,

@@ -25,3 +25,11 @@ export {
 } from './kinds.js';
 export type { GraphLimiterOptions } from './limiter.js';
 export { stripODataAnnotations, parseRetryAfter } from './odata.js';
+export {
+  DELTA_KINDS,
+  DELTA_SELECT,
+  type DeltaKind,
+  type DeltaPage,
+  type DeltaReader,
+  type DeltaRound,
+} from './delta.js';

@@ -224,19 +224,10 @@ export class KindWriter {
     changed: readonly { _id: unknown; externalId: string; object: Record<string, unknown> }[],
     limits: WriteLimits,
   ): Promise<ChangeEntry[]> {
-    const before = new Map<string, Record<string, unknown>>();
-    const remember = (doc: { externalId: string; data: Record<string, unknown> } | null) => {
-      if (doc) before.set(doc.externalId, decodeDocument(doc.data));
-    };
-    const projection = { _id: 0, externalId: 1, data: 1 };
-    if (changed.length >= limits.inFrom) {
-      const ids = changed.map((c) => c._id);
-      for (const doc of await this.col.find({ _id: { $in: ids } } as never, { projection }).toArray())
-        remember(doc as never);
-    } else {
-      for (const { _id } of changed)
-        remember((await this.col.findOne({ _id } as never, { projection })) as never);
-    }
+    const before = await this.readData(
+      changed.map((c) => c._id),
+      limits,
+    );
     return changed.map(({ externalId, object }) => {
       const old = before.get(externalId);
       return {
@@ -246,6 +237,56 @@ export class KindWriter {
         ...(old ? { fields: changedFields(old, object) } : {}),
       };
     });
+  }
+
+  /**
+   * The stored objects' data by externalId (decoded), read by `_id`: one `$in` read when many, one
+   * read each when few on FerretDB (write-limits.ts, `inFrom`). An object not found is left out.
+   */
+  private async readData(
+    ids: readonly unknown[],
+    limits: WriteLimits,
+  ): Promise<Map<string, Record<string, unknown>>> {
+    const out = new Map<string, Record<string, unknown>>();
+    const remember = (doc: { externalId: string; data: Record<string, unknown> } | null) => {
+      if (doc) out.set(doc.externalId, decodeDocument(doc.data));
+    };
+    const projection = { _id: 0, externalId: 1, data: 1 };
+    if (ids.length >= limits.inFrom) {
+      for (const doc of await this.col.find({ _id: { $in: ids } } as never, { projection }).toArray())
+        remember(doc as never);
+    } else {
+      for (const _id of ids) remember((await this.col.findOne({ _id } as never, { projection })) as never);
+    }
+    return out;
+  }
+
+  /**
+   * The stored data of the objects named (those stored), after this run's earlier writes of the kind:
+   * what a delta round's partial objects are merged into.
+   */
+  async storedData(externalIds: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    await this.queue;
+    const keys = await this.stored();
+    const ids: unknown[] = [];
+    for (const externalId of new Set(externalIds)) {
+      const at = keys.find(externalId);
+      if (at !== undefined) ids.push(keys.id(at));
+    }
+    return ids.length === 0 ? new Map() : this.readData(ids, await this.limits());
+  }
+
+  /**
+   * A delta round of the kind was applied: every stored object stays but those it removed, which the
+   * sweep (behind delete protection) then deletes. Returns how many of the removed ones are stored.
+   */
+  async keepAllBut(removed: ReadonlySet<string>): Promise<number> {
+    await this.queue;
+    const keys = await this.stored();
+    keys.keepAllBut(removed);
+    let stored = 0;
+    for (const externalId of removed) if (keys.find(externalId) !== undefined) stored++;
+    return stored;
   }
 
   /** The stored objects the run has not seen (sorted externalIds): what the sweep would delete. */

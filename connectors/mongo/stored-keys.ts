@@ -130,6 +130,18 @@ export class StoredKeys {
     this.fences[at] = fence;
   }
 
+  /**
+   * After a delta round, which lists only what changed: every stored object counts as seen (as it
+   * was, unless the round wrote it), except those the round removed, which the sweep then deletes.
+   */
+  keepAllBut(removed: ReadonlySet<string>): void {
+    for (const [externalId, at] of this.index) {
+      const state = this.flags[at]! & STATE_MASK;
+      if (removed.has(externalId)) this.flags[at] = (this.flags[at]! & ~STATE_MASK) | UNSEEN;
+      else if (state === UNSEEN) this.flags[at] = (this.flags[at]! & ~STATE_MASK) | UNCHANGED;
+    }
+  }
+
   /** The stored objects the run has not seen: their externalIds (sorted) and positions. */
   unseen(): { externalIds: string[]; positions: number[] } {
     const entries: [string, number][] = [];

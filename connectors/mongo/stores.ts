@@ -20,6 +20,7 @@ import { ScheduleOverrideStore } from './schedules.js';
 import { SweepRecordStore } from './sweep-records.js';
 import { SyncRunStore } from './sync-runs.js';
 import { TenantSyncStateStore } from './sync-state.js';
+import { DeltaStateStore } from './delta-states.js';
 import { TenantStore } from './tenants.js';
 import { WebhookDeliveryStore } from './webhook-deliveries.js';
 import { WebhookSubscriptionStore } from './webhooks.js';
@@ -47,6 +48,8 @@ export interface Stores {
   kindLists: KindListStore;
   schedules: ScheduleOverrideStore;
   syncStates: TenantSyncStateStore;
+  /** Where each tenant's delta rounds resume (links encrypted with `keyRing`). */
+  deltaStates: DeltaStateStore;
   /** Webhook subscriptions (their secrets encrypted with `keyRing`) and the log of their deliveries. */
   webhooks: WebhookSubscriptionStore;
   webhookDeliveries: WebhookDeliveryStore;
@@ -111,6 +114,7 @@ export function buildStores(
     kindLists: new KindListStore(db),
     schedules: new ScheduleOverrideStore(db),
     syncStates: new TenantSyncStateStore(db),
+    deltaStates: new DeltaStateStore(db, keyRing),
     webhooks: new WebhookSubscriptionStore(db, keyRing, tenants.destinations),
     webhookDeliveries: new WebhookDeliveryStore(db),
     changes: new ChangeStore(db, options.changesRetentionDays),
@@ -133,6 +137,7 @@ export async function openStores(db: Db, keyRing: KeyRing, options: StoreOptions
     stores.tenants.ensureIndexes(),
     stores.tokens.ensureIndexes(),
     stores.webhooks.ensureIndexes(),
+    stores.deltaStates.ensureIndexes(),
   ]);
   return stores;
 }

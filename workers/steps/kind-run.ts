@@ -19,7 +19,7 @@ export class KindRun {
    */
   transform?: (objects: readonly Record<string, unknown>[]) => Promise<Record<string, unknown>[]>;
   /** Extra fields recorded with the kind's result (e.g. the Entra match counts). */
-  annotations: Partial<Pick<KindResult, 'entraMatch'>> = {};
+  annotations: Partial<Pick<KindResult, 'entraMatch' | 'sync' | 'fallback'>> = {};
   private readonly counts = { created: 0, updated: 0, unchanged: 0 };
   private result: KindResult | undefined;
 
@@ -28,14 +28,21 @@ export class KindRun {
     private readonly ctx: RunContext,
     /** Told each kind's outcome; `retryable` (for a failed kind) says whether trying again may help. */
     private readonly onSettled: (kind: string, result: KindResult, retryable?: boolean) => void,
+    options: { prepare?: boolean } = {},
   ) {
     // Read the kind's stored picture now, while the source is still connecting and paging: on an
     // unchanged night that read is most of the store's work (an error surfaces at the first write).
-    ctx.prepare(kind).catch(() => undefined);
+    // A delta run does not: a round that changed nothing must not read the whole kind.
+    if (options.prepare !== false) ctx.prepare(kind).catch(() => undefined);
   }
 
   get settled(): boolean {
     return this.result !== undefined;
+  }
+
+  /** The kind's recorded result, once settled. */
+  get outcome(): KindResult | undefined {
+    return this.result;
   }
 
   async write(received: readonly Record<string, unknown>[]): Promise<void> {
@@ -76,6 +83,20 @@ export class KindRun {
       status: 'succeeded',
       ...this.counts,
       deleted: outcome.deleted,
+      durationMs: Date.now() - this.started,
+    });
+  }
+
+  /**
+   * A delta round of the kind was applied whole: the objects it removed are swept (behind delete
+   * protection, as a full pull's sweep); without removals nothing is read or swept.
+   */
+  async completeDelta(removed: ReadonlySet<string>): Promise<KindResult> {
+    if (removed.size > 0 && (await this.ctx.keepAllBut(this.kind, removed)) > 0) return this.complete();
+    return this.settle({
+      status: 'succeeded',
+      ...this.counts,
+      deleted: 0,
       durationMs: Date.now() - this.started,
     });
   }

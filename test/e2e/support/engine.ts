@@ -36,8 +36,8 @@ export interface Engine {
   cliEnv(operator: string): NodeJS.ProcessEnv;
   /** Waits for a job's run and returns its record (and the job's return value). */
   runOf(jobId: string, tenantId: string): Promise<{ run: SyncRun; jobResult: unknown }>;
-  /** Enqueues a sync of a tenant and waits for its run. */
-  sync(tenantId: string, requestedBy: string, kinds?: string[]): Promise<SyncRun>;
+  /** Enqueues a sync of a tenant (a full pull, or a delta run) and waits for its run. */
+  sync(tenantId: string, requestedBy: string, kinds?: string[], mode?: 'delta'): Promise<SyncRun>;
   /** Starts the worker (when the engine was started with `worker: false`). */
   startWorker(): Promise<void>;
   /** The worker's PowerShell proxies, as its pools see them (in service or cooling down). */
@@ -114,12 +114,13 @@ export async function startEngine(
       M365SYNC_OPERATOR: operator,
     }),
     runOf,
-    async sync(tenantId, requestedBy, kinds) {
+    async sync(tenantId, requestedBy, kinds, mode) {
       const { jobId } = await enqueueSync(queue, {
         tenantId,
         trigger: 'cli',
         requestedBy,
         ...(kinds ? { kinds } : {}),
+        ...(mode ? { mode } : {}),
       });
       return (await runOf(jobId, tenantId)).run;
     },
