@@ -79,6 +79,8 @@ export interface SyncRun {
   kindsRequested?: string[];
   /** `delta` for a delta run (docs/delta.md); absent for a full pull. */
   mode?: 'full' | 'delta';
+  /** A delta run that changed nothing: its record is kept SYNC_DELTA_RUN_RETENTION_DAYS only. */
+  quiet?: boolean;
   queuedAt?: Date;
   startedAt?: Date;
   endedAt?: Date;
@@ -127,6 +129,11 @@ export function runStatusOf(summary: RunSummary): 'succeeded' | 'partial' | 'nee
   const held = results.filter((r) => r.status === 'needs_review').length;
   if (failed === 0) return held > 0 ? 'needs_review' : 'succeeded';
   return failed === results.length ? 'failed' : 'partial';
+}
+
+/** Whether a run changed nothing (no kind created, updated or deleted anything). */
+export function changedNothing(summary: RunSummary): boolean {
+  return Object.values(summary.kinds).every((r) => r.created + r.updated + r.deleted === 0);
 }
 
 export function firstKindError(summary: RunSummary): RunError | undefined {

@@ -57,7 +57,7 @@ import { logger as defaultLogger } from '../observability/logger.js';
 import type { JobResult, SyncProcessor } from './processor.js';
 import { createRunContext } from './run-context.js';
 import { keepLease, LEASE_LAPSING } from './lease-keeper.js';
-import { firstKindError, runErrorOf as errorOf, runStatusOf } from '../domain/sync-run.js';
+import { changedNothing, firstKindError, runErrorOf as errorOf, runStatusOf } from '../domain/sync-run.js';
 import { startTriggerWorker } from './trigger-worker.js';
 import { syncMetrics } from './metrics.js';
 import { deltaMetrics } from './delta-metrics.js';
@@ -81,6 +81,8 @@ export interface WorkerSettings {
   enqueueGraceMs: number;
   /** How long change records are kept (pruned with the reaper's passes, at most hourly). */
   changesRetentionDays: number;
+  /** How long the record of a delta run that changed nothing is kept (pruned likewise). */
+  deltaRunRetentionDays: number;
 }
 
 /** The worker's part of the process settings (SYNC_WORKER_CONCURRENCY, SYNC_LOCK_*, SYNC_LEASE_*, …). */
@@ -97,6 +99,7 @@ export function workerSettings(e: Settings): WorkerSettings {
     reaperIntervalMs: e.SYNC_REAPER_INTERVAL_MS,
     enqueueGraceMs: e.SYNC_ENQUEUE_GRACE_MS,
     changesRetentionDays: e.M365SYNC_CHANGES_RETENTION_DAYS,
+    deltaRunRetentionDays: e.SYNC_DELTA_RUN_RETENTION_DAYS,
   };
 }
 
@@ -191,6 +194,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       unrecordedEnds.delete(runId);
     }
   };
+  // Quiet delta runs' records (sync-runs.ts), on the reaper's beat too, at most hourly.
+  let prunedRunsAt = 0;
+  const pruneQuietDeltaRuns = async () => {
+    if (Date.now() - prunedRunsAt < 3600_000) return;
+    prunedRunsAt = Date.now();
+    const before = new Date(Date.now() - settings.deltaRunRetentionDays * 86_400_000);
+    const removed = await runs.pruneQuietDeltaRuns(before);
+    if (removed > 0) log.info({ removed }, 'removed the records of quiet delta runs');
+  };
   let reaping: Promise<unknown> | undefined;
   const reap = (filter: { tenantId?: string } = {}) => {
     // One pass at a time per process; a failed pass (Redis or MongoDB away) is tried again later.
@@ -203,6 +215,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       // The change feed's retention, on the reaper's beat (hourly at most: changes.ts).
       .then(() => stores.changes.prune())
       .catch((error: unknown) => log.warn({ err: errorOf(error) }, 'change feed prune failed'))
+      .then(() => pruneQuietDeltaRuns())
+      .catch((error: unknown) => log.warn({ err: errorOf(error) }, 'quiet delta runs prune failed'))
       .finally(() => (reaping = undefined));
     return reaping;
   };
@@ -365,7 +379,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
           retryable: summary.retryable ?? false,
         });
       }
-      await runs.finish(run.id, { status, kinds: summary.kinds });
+      const quiet = data.mode === 'delta' && status === 'succeeded' && changedNothing(summary);
+      await runs.finish(run.id, { status, kinds: summary.kinds, ...(quiet ? { quiet } : {}) });
       observeRun(status, durationMs, summary, firstKindError(summary)?.code);
       runLog.info({ status, durationMs }, 'sync run finished');
       // The job's return value lives in Redis: the run record keeps a held sweep's full id list, the

@@ -9,6 +9,7 @@
  * run that does its work (`mergedInto`). Records that no job will ever end are closed by the reaper
  * (workers/run-reaper.ts).
  */
+import { gated, writeLimitsFor } from './write-limits.js';
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { KindResult, NewRun, RunError, RunStatus, SyncRun } from '../../domain/sync-run.js';
 import { isDuplicateKey } from './duplicate-key.js';
@@ -71,6 +72,22 @@ export class SyncRunStore {
       { $set: withoutUndefined({ ...outcome, endedAt: new Date() }) },
     );
     return result.modifiedCount === 1;
+  }
+
+  /**
+   * Removes the records of delta runs that changed nothing and ended before `before`: at 5,000 tenants
+   * every 15 minutes they are 480,000 a day, and a quiet round says nothing an operator needs a week
+   * later (the latest stays in the list for `before` days; a delta run that changed something, failed
+   * or was held stays as long as a full pull's). Returns how many were removed.
+   */
+  async pruneQuietDeltaRuns(before: Date): Promise<number> {
+    const limits = await writeLimitsFor(this.collection.db);
+    return gated(
+      limits,
+      async () =>
+        (await this.collection.deleteMany({ mode: 'delta', quiet: true, endedAt: { $lt: before } }))
+          .deletedCount,
+    );
   }
 
   /**
@@ -184,9 +201,12 @@ export class SyncRunStore {
       willRetry?: boolean;
       /** When the run ended, if not now (an end recorded late, once MongoDB answers again). */
       endedAt?: Date;
+      /** A delta run that changed nothing: its record is kept a shorter time (pruneQuietDeltaRuns). */
+      quiet?: boolean;
     },
   ): Promise<SyncRun | null> {
     const set: Partial<SyncRunDocument> = { status: outcome.status, endedAt: outcome.endedAt ?? new Date() };
+    if (outcome.quiet) set.quiet = true;
     if (outcome.kinds) set.kinds = outcome.kinds;
     if (outcome.error) set.error = outcome.error;
     if (outcome.willRetry !== undefined) set.willRetry = outcome.willRetry;

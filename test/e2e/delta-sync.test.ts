@@ -165,6 +165,14 @@ describe('delta sync', { timeout: 240_000 }, () => {
     for (const kind of DELTA_KINDS)
       expect(run.kinds[kind], kind).toMatchObject({ created: 0, updated: 0, deleted: 0, sync: 'delta' });
     expect(await changesOf(run.id)).toEqual([]);
+    // Its record is marked quiet, and kept a shorter time than a run that changed something.
+    expect(run.quiet).toBe(true);
+    const changing = await engine.mongo.db
+      .collection('sync_runs')
+      .countDocuments({ tenantId, quiet: { $ne: true } });
+    expect(await engine.stores.runs.pruneQuietDeltaRuns(new Date(Date.now() + 60_000))).toBe(1);
+    expect(await engine.stores.runs.get(run.id)).toBeNull();
+    expect(await engine.mongo.db.collection('sync_runs').countDocuments({ tenantId })).toBe(changing);
   });
 
   it('falls back to a full pull of a kind whose state Graph forgot (400 syncStateNotFound), saying why', async () => {
@@ -205,6 +213,22 @@ describe('delta sync', { timeout: 240_000 }, () => {
     expect((await engine.stores.runs.get(run.id))?.kinds.users?.held?.approval?.deleted).toBe(15);
     expect((await snapshot()).users!.size).toBe(stored - 15);
     await expectEqualsFullPull();
+  });
+
+  it('pulls users in full for a tenant with a Graph users filter, which delta cannot apply, saying why', async () => {
+    await engine.stores.tenants.update(tenantId, {
+      'Sync Filters': { graph_users_filter: "department eq 'Sales'" },
+    } as never);
+    const run = await delta('delta-filtered');
+    expect(kindErrors(run)).toEqual([]);
+    expect(run.kinds.users).toMatchObject({ sync: 'full', fallback: { reason: 'users_filter' } });
+    expect(run.kinds.users?.fallback?.message).toContain('graph_users_filter');
+    expect(run.kinds.groups?.sync).toBe('delta');
+    // The filter leaves most users out: their removal is held, as any mass removal of a full pull.
+    const sales = engine.sim.dataset().users.filter((u) => u.department === 'Sales');
+    const stored = (await snapshot()).users!.size;
+    expect(run.kinds.users?.status).toBe('needs_review');
+    expect(run.kinds.users?.held?.wouldDelete).toBe(stored - sales.length);
   });
 
   it('keeps the delta link out of logs, run records, job data and metrics', async () => {
