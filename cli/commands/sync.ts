@@ -390,12 +390,13 @@ export function runsCommand(ctx: CliContext): Command {
       if (list.length === 0) return ctx.io.out('no runs');
       ctx.io.out(
         table(
-          ['RUN', 'TENANT', 'STATUS', 'TRIGGER', 'BY', 'STARTED', 'KINDS OK/ALL'],
+          ['RUN', 'TENANT', 'MODE', 'STATUS', 'TRIGGER', 'BY', 'STARTED', 'KINDS OK/ALL'],
           list.map((r) => {
             const kinds = Object.values(r.kinds ?? {});
             return [
               r.id,
               r.tenantId,
+              r.mode ?? 'full',
               r.status,
               r.trigger,
               r.requestedBy,
