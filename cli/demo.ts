@@ -3,7 +3,9 @@
  * PowerShell proxies over one generated tenant), registers the demo tenant, enqueues a full pull,
  * runs a worker, shows progress, and prints what landed in MongoDB per kind with the run's timings.
  * Each run is a new night: from the second run on, the simulated tenant has changed (users joined,
- * left and were renamed; a policy was deleted), so the run shows its change counts.
+ * left and were renamed; a policy was deleted), so the run shows its change counts. From the second
+ * night on, a delta run lands the night's Entra changes first (docs/delta.md), minutes after they
+ * happen in a real tenant, and the nightly full pull then reconciles everything.
  */
 import { SingleBar } from 'cli-progress';
 import { connectMongo } from '../connectors/mongo/connection.js';
@@ -44,17 +46,20 @@ const night = existing
   ? (await runs.list({ tenantId: existing.id, limit: 1000 })).filter((r) => r.status !== 'queued').length
   : 0;
 const base = generateDataset({ seed: 1, users: USERS });
-const dataset =
-  night === 0
+const nightOf = (n: number) =>
+  n === 0
     ? base
-    : changeDataset(
-        base,
-        { addUsers: 7 * night, removeUsers: 5 * night, renameUsers: 3 * night, removePolicies: 1 },
-        night,
-      );
+    : changeDataset(base, { addUsers: 7 * n, removeUsers: 5 * n, renameUsers: 3 * n, removePolicies: 1 }, n);
+const dataset = nightOf(night);
 
 console.log(`Starting the simulated tenant (${dataset.users.length} users; night ${night + 1})…`);
-const sim = await startSimulatedTenant({ dataset, proxies: 2, enableExchange: true });
+// From the second night on the simulator starts as the tenant was last night, and changes once the
+// delta state is caught up, so the delta run has a night's changes to land.
+const sim = await startSimulatedTenant({
+  dataset: night === 0 ? dataset : nightOf(night - 1),
+  proxies: 2,
+  enableExchange: true,
+});
 const engine = await startInProcessEngine({ sim, stores, db: mongo.db, redis, logger, settings });
 const queue = engine.queue;
 
@@ -67,10 +72,9 @@ try {
     `Demo tenant ${tenant.hierarchy}/${tenant.Tenant.name} (id ${tenant.id}); PowerShell proxies ${tenant['Microsoft Teams Powershell'].hostName}`,
   );
 
-  const enqueued = await requestSync({ queue, stores, settings: syncQueueSettings(settings) }, tenant, {
-    trigger: 'cli',
-    requestedBy: 'npm run demo',
-  });
+  const requester = { queue, stores, settings: syncQueueSettings(settings) };
+  if (night > 0) await deltaNight(tenant);
+  const enqueued = await requestSync(requester, tenant, { trigger: 'cli', requestedBy: 'npm run demo' });
   console.log(`Enqueued a full pull (job ${enqueued.jobId}); a worker is running it:\n`);
   const total = planKinds(syncPlan(tenant)).length;
   const bar = new SingleBar({
@@ -107,6 +111,29 @@ try {
     '\nRun `npm run demo` again: the simulated tenant changes each time, and the run shows what changed.',
   );
   if (run?.status !== 'succeeded') process.exitCode = 1;
+
+  /**
+   * The second night on: a delta run catches up with this simulator (its change log starts empty each
+   * demo run, so it pulls users and groups in full once), the tenant changes, and a delta run lands
+   * exactly the Entra changes, before the nightly full pull.
+   */
+  async function deltaNight(t: typeof tenant) {
+    const deltaRun = async (what: string) => {
+      const { jobId } = await requestSync(requester, t, {
+        trigger: 'cli',
+        requestedBy: 'npm run demo',
+        mode: 'delta',
+      });
+      const ended = await waitForRun(queue, jobId, { tenantId: t.id, mode: 'delta', pollMs: 200 });
+      if (ended.state === 'failed') throw new Error(`the delta run failed: ${ended.reason}`);
+      const deltaRecord = await runs.get((ended.result as { runId: string }).runId);
+      console.log(`${what}:\n${deltaRecord ? runSummary(deltaRecord) : 'no run record'}\n`);
+    };
+    await deltaRun('A delta run catches up with the new simulator (its change log starts empty)');
+    sim.setDataset(dataset);
+    console.log('The tenant changed overnight (users joined, left, were renamed).\n');
+    await deltaRun('A delta run lands the Entra changes, minutes after they happen');
+  }
 } catch (error) {
   console.error(error instanceof SyncError ? `demo failed (${error.code}): ${error.message}` : error);
   process.exitCode = 1;

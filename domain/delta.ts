@@ -21,6 +21,8 @@ export const DELTA_FALLBACK_REASONS = [
   'unreadable',
   /** The link was made with another `$select` than this version asks for. */
   'select_changed',
+  /** The link names another Graph host than the tenant's connection does now (graph_base_url changed). */
+  'other_host',
   /** The link is older than Graph keeps delta state (7 days for directory objects). */
   'too_old',
   /** Graph answered 400 syncStateNotFound. */
@@ -41,6 +43,7 @@ const FALLBACK_TEXT: Record<DeltaFallbackReason, string> = {
   no_state: 'no delta state is saved for it yet (the first full pull saves one)',
   unreadable: 'its saved delta state does not decrypt with the configured keys',
   select_changed: 'its saved delta state was made with other properties than this version reads',
+  other_host: "its saved delta state names another Graph host than the tenant's graph_base_url now does",
   too_old: 'its saved delta state is older than the 7 days Graph keeps one',
   expired: 'Graph no longer knows its delta state (400 syncStateNotFound)',
   resync: 'Graph asked for a full resynchronisation (410 Gone)',
@@ -56,14 +59,15 @@ export function fallbackMessage(kind: string, reason: DeltaFallbackReason): stri
 
 /** Why a saved state cannot start a round now, if it cannot (checks made before asking Graph). */
 export function unusableState(
-  read: { state?: { select: string; roundStartedAt: Date }; unreadable?: true },
-  select: string,
+  read: { state?: { link: string; select: string; roundStartedAt: Date }; unreadable?: true },
+  expected: { select: string; graphOrigin: string },
   now: number,
   lifetimeMs = DELTA_TOKEN_LIFETIME_MS,
 ): DeltaFallbackReason | undefined {
   if (read.unreadable) return 'unreadable';
   if (!read.state) return 'no_state';
-  if (read.state.select !== select) return 'select_changed';
+  if (read.state.select !== expected.select) return 'select_changed';
+  if (originOf(read.state.link) !== expected.graphOrigin) return 'other_host';
   if (now - read.state.roundStartedAt.getTime() >= lifetimeMs) return 'too_old';
   return undefined;
 }
@@ -81,4 +85,12 @@ export function mergeDelta(
   const merged: Record<string, unknown> = { ...stored, ...change };
   for (const property of selected) if (!(property in merged)) merged[property] = null;
   return merged;
+}
+
+function originOf(link: string): string | undefined {
+  try {
+    return new URL(link).origin;
+  } catch {
+    return undefined;
+  }
 }

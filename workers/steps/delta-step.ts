@@ -25,6 +25,7 @@ import {
 import { fallbackMessage, mergeDelta, unusableState, type DeltaFallbackReason } from '../../domain/delta.js';
 import { SyncError } from '../../domain/errors.js';
 import type { TenantConfig } from '../../domain/tenant.js';
+import { graphEndpoints } from '../../domain/cloud.js';
 import { deltaMetrics } from '../delta-metrics.js';
 import type { RunContext } from '../processor.js';
 import {
@@ -74,10 +75,11 @@ export async function runDeltaSteps(o: DeltaStepOptions): Promise<void> {
   const skus = kinds.includes('licences') ? await pullLicences(graph, start('licences'), signal) : undefined;
   const view = usersView(skus);
   const now = Date.now();
+  const graphOrigin = new URL(graphEndpoints(o.tenant).graphBaseUrl).origin;
   /** The link a kind's round starts from, or why the kind is pulled in full. */
   const stateOf = async (kind: GraphKind, source: DeltaKind) => {
     const read = await states.read(kind);
-    const reason = unusableState(read, DELTA_SELECT[source], now);
+    const reason = unusableState(read, { select: DELTA_SELECT[source], graphOrigin }, now);
     return reason ? { reason } : { link: read.state!.link };
   };
 
