@@ -9,7 +9,7 @@
  * run that does its work (`mergedInto`). Records that no job will ever end are closed by the reaper
  * (workers/run-reaper.ts).
  */
-import { gated, writeLimitsFor } from './write-limits.js';
+import { gated, updating, writeLimitsFor } from './write-limits.js';
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { KindResult, NewRun, RunError, RunStatus, SyncRun } from '../../domain/sync-run.js';
 import { isDuplicateKey } from './duplicate-key.js';
@@ -25,8 +25,16 @@ function toRun({ _id, ...rest }: SyncRunDocument): SyncRun {
 export class SyncRunStore {
   readonly collection: Collection<SyncRunDocument>;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.collection = db.collection<SyncRunDocument>('sync_runs');
+  }
+
+  /**
+   * An update of run records, within the process's update gate on FerretDB (write-limits.ts): a burst
+   * of API requests merging into waiting jobs must not put fifty updates in flight and wedge it.
+   */
+  private async updating<T>(update: () => Promise<T>): Promise<T> {
+    return updating(await writeLimitsFor(this.db), update);
   }
 
   async ensureIndexes(): Promise<void> {
@@ -67,9 +75,11 @@ export class SyncRunStore {
       enqueueOutcome?: SyncRun['enqueueOutcome'];
     },
   ): Promise<boolean> {
-    const result = await this.collection.updateOne(
-      { _id: new ObjectId(runId), status: 'queued' },
-      { $set: withoutUndefined({ ...outcome, endedAt: new Date() }) },
+    const result = await this.updating(() =>
+      this.collection.updateOne(
+        { _id: new ObjectId(runId), status: 'queued' },
+        { $set: withoutUndefined({ ...outcome, endedAt: new Date() }) },
+      ),
     );
     return result.modifiedCount === 1;
   }
@@ -81,7 +91,7 @@ export class SyncRunStore {
    * or was held stays as long as a full pull's). Returns how many were removed.
    */
   async pruneQuietDeltaRuns(before: Date): Promise<number> {
-    const limits = await writeLimitsFor(this.collection.db);
+    const limits = await writeLimitsFor(this.db);
     return gated(
       limits,
       async () =>
@@ -100,10 +110,12 @@ export class SyncRunStore {
     const now = new Date();
     const fields = { ...withoutUndefined(rest), status: 'running' as const, startedAt: now };
     if (runId && ObjectId.isValid(runId)) {
-      const claimed = await this.collection.findOneAndUpdate(
-        { _id: new ObjectId(runId), status: 'queued' },
-        { $set: fields },
-        { returnDocument: 'after' },
+      const claimed = await this.updating(() =>
+        this.collection.findOneAndUpdate(
+          { _id: new ObjectId(runId), status: 'queued' },
+          { $set: fields },
+          { returnDocument: 'after' },
+        ),
       );
       if (claimed) return toRun(claimed);
       const doc: SyncRunDocument = { _id: new ObjectId(runId), ...fields, kinds: {} };
@@ -124,19 +136,21 @@ export class SyncRunStore {
    * tenant's lease, so they are not running any more). They become failed.
    */
   async abandonStale(jobId: string, tenantId: string): Promise<number> {
-    const result = await this.collection.updateMany(
-      { jobId, tenantId, status: 'running' },
-      {
-        $set: {
-          status: 'failed',
-          endedAt: new Date(),
-          error: {
-            code: 'WORKER_LOST',
-            message:
-              'The worker running this sync stopped before recording its end (crashed, was killed, stalled, or could not reach MongoDB); another attempt took the job over.',
+    const result = await this.updating(() =>
+      this.collection.updateMany(
+        { jobId, tenantId, status: 'running' },
+        {
+          $set: {
+            status: 'failed',
+            endedAt: new Date(),
+            error: {
+              code: 'WORKER_LOST',
+              message:
+                'The worker running this sync stopped before recording its end (crashed, was killed, stalled, or could not reach MongoDB); another attempt took the job over.',
+            },
           },
         },
-      },
+      ),
     );
     return result.modifiedCount;
   }
@@ -146,9 +160,11 @@ export class SyncRunStore {
    * lapsed). False if it was not running any more.
    */
   async endRunning(runId: string, error: RunError): Promise<boolean> {
-    const result = await this.collection.updateOne(
-      { _id: new ObjectId(runId), status: 'running' },
-      { $set: { status: 'failed', endedAt: new Date(), error } },
+    const result = await this.updating(() =>
+      this.collection.updateOne(
+        { _id: new ObjectId(runId), status: 'running' },
+        { $set: { status: 'failed', endedAt: new Date(), error } },
+      ),
     );
     return result.modifiedCount === 1;
   }
@@ -159,9 +175,11 @@ export class SyncRunStore {
    */
   async requestCancel(runId: string, by: string): Promise<boolean> {
     if (!ObjectId.isValid(runId)) return false;
-    const result = await this.collection.updateOne(
-      { _id: new ObjectId(runId), status: { $in: ['queued', 'running'] } },
-      { $set: { cancelRequested: { by, at: new Date() } } },
+    const result = await this.updating(() =>
+      this.collection.updateOne(
+        { _id: new ObjectId(runId), status: { $in: ['queued', 'running'] } },
+        { $set: { cancelRequested: { by, at: new Date() } } },
+      ),
     );
     return result.matchedCount === 1;
   }
@@ -186,9 +204,11 @@ export class SyncRunStore {
   }
 
   async recordKind(runId: string, kind: string, result: KindResult): Promise<void> {
-    await this.collection.updateOne(
-      { _id: new ObjectId(runId) },
-      { $set: { [`kinds.${kind}`]: withoutUndefined(result) } },
+    await this.updating(() =>
+      this.collection.updateOne(
+        { _id: new ObjectId(runId) },
+        { $set: { [`kinds.${kind}`]: withoutUndefined(result) } },
+      ),
     );
   }
 
@@ -210,10 +230,12 @@ export class SyncRunStore {
     if (outcome.kinds) set.kinds = outcome.kinds;
     if (outcome.error) set.error = outcome.error;
     if (outcome.willRetry !== undefined) set.willRetry = outcome.willRetry;
-    const doc = await this.collection.findOneAndUpdate(
-      { _id: new ObjectId(runId) },
-      { $set: withoutUndefined(set) },
-      { returnDocument: 'after' },
+    const doc = await this.updating(() =>
+      this.collection.findOneAndUpdate(
+        { _id: new ObjectId(runId) },
+        { $set: withoutUndefined(set) },
+        { returnDocument: 'after' },
+      ),
     );
     return doc ? toRun(doc) : null;
   }
@@ -239,9 +261,11 @@ export class SyncRunStore {
 
   /** Marks runs whose webhook deliveries are queued. */
   async markAnnounced(runIds: readonly string[]): Promise<void> {
-    await this.collection.updateMany(
-      { _id: { $in: runIds.map((id) => new ObjectId(id)) } },
-      { $set: { webhooksQueuedAt: new Date() } },
+    await this.updating(() =>
+      this.collection.updateMany(
+        { _id: { $in: runIds.map((id) => new ObjectId(id)) } },
+        { $set: { webhooksQueuedAt: new Date() } },
+      ),
     );
   }
 

@@ -32,6 +32,12 @@ export interface WriteLimits {
   /** A process-wide gate around write commands (null: none). */
   gate: Bottleneck | null;
   /**
+   * A process-wide cap on single-record update statements in flight (run records): wider than `gate`,
+   * so a run's records do not wait behind its bulk writes, and small enough that a burst of API
+   * requests cannot reach the fifty that wedge FerretDB (null: none).
+   */
+  updates: Bottleneck | null;
+  /**
    * A process-wide gate around stored-picture reads (stored-keys.ts), taken in order of `priority`
    * (0 first). FerretDB serves a streamed read at a fixed rate of documents per second however many
    * run at once, so sixteen kinds read at once all finish late; one at a time, the kinds a run waits
@@ -71,6 +77,7 @@ async function lookUp(db: Db): Promise<WriteLimits> {
       docsPerInsert: 1000,
       inFrom: 1,
       gate: null,
+      updates: null,
       reads: new Bottleneck({ maxConcurrent: 4 }),
     });
   }
@@ -81,9 +88,15 @@ async function lookUp(db: Db): Promise<WriteLimits> {
     docsPerInsert: 1000,
     inFrom: 40,
     gate: new Bottleneck({ maxConcurrent: 1 }),
+    updates: new Bottleneck({ maxConcurrent: 8 }),
     reads: new Bottleneck({ maxConcurrent: 1 }),
   };
   return ferretdb;
+}
+
+/** Runs a single-record update within the update cap, if the server needs one. */
+export function updating<T>(limits: WriteLimits, update: () => Promise<T>): Promise<T> {
+  return limits.updates ? limits.updates.schedule(update) : update();
 }
 
 /** Runs a write within the gate, if the server needs one. */
