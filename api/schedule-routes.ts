@@ -1,8 +1,8 @@
 /**
  * A tenant's status and its schedule, for the operator API (registered with the scheduler's trigger
  * queue): `GET /tenants/:ref/status` (the running run, the newest waiting request, the last run, the
- * last successful run, and when the next scheduled sync fires), and the nightly schedule
- * (`GET`, `PUT` an override, `DELETE` it: back to the default), as `m365sync schedule` does.
+ * last successful run, and when the next scheduled sync fires), and the schedules, nightly and delta
+ * (`GET`, `PUT` an override, `DELETE` it: back to the defaults), as `m365sync schedule` does.
  */
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -24,7 +24,10 @@ export interface ScheduleRouteOptions {
   triggerQueue: Queue;
   /** How long a request waits for Redis before answering 503. */
   timeoutMs: number;
-  /** The default nightly schedule (SCHEDULE_TZ, SCHEDULE_WINDOW_*), as the scheduler has it; default: the defaults. */
+  /**
+   * The default schedules (SCHEDULE_TZ, SCHEDULE_WINDOW_*, M365SYNC_DELTA, SCHEDULE_DELTA_MINUTES), as
+   * the scheduler has them; default: the defaults.
+   */
   schedule?: ScheduleSettings;
 }
 
@@ -103,8 +106,10 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
       schema: {
         tags: ['schedules'],
         description:
-          'Sets the tenant’s schedule override (replacing any earlier one): a cron pattern used as given, a ' +
-          'time zone, the kinds or kind lists it syncs, or `enabled: false` for no scheduled syncs.',
+          'Sets the tenant’s schedule override (replacing any earlier one: what is left out goes back to its ' +
+          'default): a cron pattern used as given, a time zone, the kinds or kind lists the nightly full pull ' +
+          'syncs, `deltaMinutes` between delta runs (0: none; M365SYNC_DELTA=false turns them off whatever ' +
+          'it says), or `enabled: false` for no scheduled syncs at all.',
         params: RefParams,
         body: ScheduleBody,
         response: { 200: ScheduleView, ...ERRORS },
@@ -126,7 +131,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
       config: admin,
       schema: {
         tags: ['schedules'],
-        description: 'Back to the default nightly schedule.',
+        description: 'Back to the default nightly and delta schedules.',
         params: RefParams,
         response: { 200: ScheduleView, ...ERRORS },
       },

@@ -11,6 +11,7 @@ import { RUN_STATUSES } from '../domain/sync-run.js';
 import { ROLES } from '../domain/access.js';
 import { HIERARCHY } from '../domain/tenant.js';
 import { WEBHOOK_STATUSES } from '../domain/webhooks.js';
+import { DELTA_OFF_REASONS } from '../queues/delta-schedules.js';
 
 /**
  * Requests are typed from their schemas (as fastify-type-provider-zod's ZodTypeProvider does);
@@ -183,6 +184,27 @@ export const DeleteProtection = z.object({
   tenants: z.record(z.string(), Thresholds).optional(),
 });
 
+export const DeltaScheduleView = z
+  .object({
+    enabled: z.boolean().describe('the tenant gets scheduled delta runs'),
+    everyMinutes: z.number().int().describe('minutes between delta runs (0: none)'),
+    offsetSeconds: z
+      .number()
+      .int()
+      .optional()
+      .describe("the tenant's phase: seconds past each multiple of the interval (since the Unix epoch)"),
+    source: z.enum(['default', 'override']).describe('SCHEDULE_DELTA_MINUTES, or the tenant’s override'),
+    off: z
+      .enum(DELTA_OFF_REASONS)
+      .optional()
+      .describe(
+        'why there are no delta runs: M365SYNC_DELTA off, all schedules disabled, the override sets 0, SCHEDULE_DELTA_MINUTES=0, or no Graph client id with a secret or certificate',
+      ),
+    active: z.boolean().describe('a delta job scheduler exists in Redis for the tenant'),
+    next: isoDate.optional().describe('when the next delta run is triggered'),
+  })
+  .meta({ id: 'DeltaSchedule' });
+
 export const ScheduleView = z
   .object({
     tenantId: z.string(),
@@ -193,15 +215,27 @@ export const ScheduleView = z
     source: z.enum(['default', 'override']),
     active: z.boolean().describe('a job scheduler exists in Redis for the tenant'),
     next: isoDate.optional().describe('when the next scheduled sync fires'),
+    delta: DeltaScheduleView,
   })
   .meta({ id: 'Schedule' });
+
+const DELTA_MINUTES = 'must be a whole number of minutes from 0 (no delta runs) to 1440';
 
 export const ScheduleBody = z
   .object({
     pattern: z.string().optional(),
     tz: z.string().optional(),
-    enabled: z.boolean().optional(),
+    enabled: z.boolean().optional().describe('false: no scheduled syncs at all, nightly or delta'),
     kinds: KindsSpec.optional(),
+    deltaMinutes: z
+      .number({ error: DELTA_MINUTES })
+      .int(DELTA_MINUTES)
+      .min(0, DELTA_MINUTES)
+      .max(1440, DELTA_MINUTES)
+      .optional()
+      .describe(
+        'minutes between scheduled delta runs instead of SCHEDULE_DELTA_MINUTES; 0: no delta runs for this tenant',
+      ),
   })
   .strict();
 

@@ -11,38 +11,69 @@
  * the exact time. A per-tenant override (collection `schedules`) replaces pattern, zone, kinds, or
  * turns scheduling off; an overridden pattern is used exactly as given.
  *
- * reconcileSchedules() makes the schedulers match the tenants: creates the missing, updates the changed,
- * removes those of deleted or disabled tenants, and leaves the rest untouched (reconciling twice
- * changes nothing: an unchanged scheduler is not even upserted again).
+ * Beside it, a tenant with Graph credentials gets a delta scheduler `delta-<tenantId>` (every
+ * SCHEDULE_DELTA_MINUTES, spread by the same hash; queues/delta-schedules.ts), unless M365SYNC_DELTA is
+ * off or its override says otherwise (`deltaMinutes`: another interval, or 0 for none; `enabled: false`
+ * turns both off).
+ *
+ * reconcileSchedules() makes the schedulers of both kinds match the tenants: creates the missing,
+ * updates the changed, removes those of deleted or disabled tenants (and the delta ones no longer
+ * wanted), and leaves the rest untouched (reconciling twice changes nothing: an unchanged scheduler is
+ * not even upserted again).
  */
-import { createHash } from 'node:crypto';
 import { Queue, type JobSchedulerJson } from 'bullmq';
 import { z } from 'zod';
 import { ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
+import { spreadOffsetSeconds } from '../domain/schedule-spread.js';
 import type { ScheduleOverride } from '../connectors/mongo/schedules.js';
 import type { Stores } from '../connectors/mongo/stores.js';
 import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
+import {
+  DELTA_SCHEDULER_PREFIX,
+  deltaSchedulerId,
+  effectiveDeltaSchedule,
+  sameDeltaScheduler,
+  upsertDeltaScheduler,
+  type DeltaScheduleSettings,
+  type EffectiveDeltaSchedule,
+} from './delta-schedules.js';
 
 export const TRIGGER_QUEUE = 'tenant-sync-triggers';
 export const TRIGGER_JOB = 'scheduled-sync';
 const SCHEDULER_PREFIX = 'tenant-';
 
-export interface ScheduleSettings {
+export interface ScheduleSettings extends DeltaScheduleSettings {
   tz: string;
   /** Minutes after midnight at which the nightly window opens. */
   windowStartMinute: number;
   windowMinutes: number;
 }
 
-/** SCHEDULE_TZ, SCHEDULE_WINDOW_START, SCHEDULE_WINDOW_MINUTES (the zone checked here, by Intl). */
+/**
+ * SCHEDULE_TZ, SCHEDULE_WINDOW_START, SCHEDULE_WINDOW_MINUTES (the zone checked here, by Intl), and the
+ * delta schedules' M365SYNC_DELTA and SCHEDULE_DELTA_MINUTES.
+ */
 export function scheduleSettings(
-  e: Pick<Settings, 'SCHEDULE_TZ' | 'SCHEDULE_WINDOW_START' | 'SCHEDULE_WINDOW_MINUTES'>,
+  e: Pick<
+    Settings,
+    | 'SCHEDULE_TZ'
+    | 'SCHEDULE_WINDOW_START'
+    | 'SCHEDULE_WINDOW_MINUTES'
+    | 'M365SYNC_DELTA'
+    | 'SCHEDULE_DELTA_MINUTES'
+  >,
 ): ScheduleSettings {
   assertTimeZone(e.SCHEDULE_TZ, 'SCHEDULE_TZ');
   const [h, m] = e.SCHEDULE_WINDOW_START.split(':').map(Number) as [number, number];
-  return { tz: e.SCHEDULE_TZ, windowStartMinute: h * 60 + m, windowMinutes: e.SCHEDULE_WINDOW_MINUTES };
+  return {
+    tz: e.SCHEDULE_TZ,
+    windowStartMinute: h * 60 + m,
+    windowMinutes: e.SCHEDULE_WINDOW_MINUTES,
+    deltaEnabled: e.M365SYNC_DELTA,
+    deltaMinutes: e.SCHEDULE_DELTA_MINUTES,
+  };
 }
 
 /** The defaults (tests and tools); a process passes the settings it parsed. */
@@ -58,11 +89,7 @@ function assertTimeZone(tz: string, field: string): void {
   }
 }
 
-/** A tenant's stable offset into the window, in seconds: from the first 6 bytes of SHA-256 of its id. */
-export function spreadOffsetSeconds(tenantId: string, windowMinutes: number): number {
-  const n = createHash('sha256').update(tenantId).digest().readUIntBE(0, 6);
-  return n % (windowMinutes * 60);
-}
+export { spreadOffsetSeconds };
 
 /** The default nightly pattern of a tenant: window start plus its offset, with seconds. */
 export function defaultPattern(tenantId: string, settings: ScheduleSettings): string {
@@ -116,6 +143,12 @@ const OverrideInput = z
       .array(z.enum(ENTITY_KIND_NAMES as [string, ...string[]]))
       .min(1)
       .optional(),
+    deltaMinutes: z
+      .number({ error: 'must be a whole number of minutes from 0 (no delta runs) to 1440' })
+      .int('must be a whole number of minutes from 0 (no delta runs) to 1440')
+      .min(0, 'must be a whole number of minutes from 0 (no delta runs) to 1440')
+      .max(1440, 'must be a whole number of minutes from 0 (no delta runs) to 1440')
+      .optional(),
   })
   .strict();
 
@@ -133,6 +166,7 @@ export function parseScheduleOverride(input: unknown): ScheduleOverride {
   if (parsed.data.pattern) out.pattern = parsed.data.pattern;
   if (parsed.data.tz) out.tz = parsed.data.tz;
   if (parsed.data.kinds) out.kinds = parsed.data.kinds;
+  if (parsed.data.deltaMinutes !== undefined) out.deltaMinutes = parsed.data.deltaMinutes;
   return out;
 }
 
@@ -181,7 +215,7 @@ async function upsert(queue: Queue, schedule: EffectiveSchedule): Promise<void> 
   );
 }
 
-export interface ReconcileResult {
+export interface SchedulerChanges {
   created: string[];
   updated: string[];
   unchanged: number;
@@ -190,7 +224,12 @@ export interface ReconcileResult {
   failed: { tenantId: string; message: string }[];
 }
 
-/** The stores schedules read: the tenants and their schedule overrides. */
+/** What a reconcile changed: the nightly schedulers (tenant ids), and the delta ones apart. */
+export interface ReconcileResult extends SchedulerChanges {
+  delta: SchedulerChanges;
+}
+
+/** The stores schedules read: the tenants (ids, and which have Graph credentials) and the overrides. */
 export type ScheduleStores = Pick<Stores, 'tenants' | 'schedules'>;
 
 /** Every tenant's id. */
@@ -203,66 +242,165 @@ async function existingSchedulers(queue: Queue): Promise<Map<string, JobSchedule
   return new Map(list.map((s) => [s.key, s]));
 }
 
-/** Makes every tenant's scheduler match its effective schedule, and removes the rest. Idempotent. */
+const noChanges = (): SchedulerChanges => ({
+  created: [],
+  updated: [],
+  unchanged: 0,
+  removed: [],
+  failed: [],
+});
+
+/**
+ * Makes one scheduler match what is wanted (`write` when it differs), noting the change. A failed
+ * write is noted, not thrown: one tenant's bad override must not stop the others' schedules.
+ */
+async function apply(
+  changes: SchedulerChanges,
+  tenantId: string,
+  current: JobSchedulerJson<TriggerData> | undefined,
+  same: (existing: JobSchedulerJson<TriggerData>) => boolean,
+  write: () => Promise<void>,
+): Promise<void> {
+  if (current && same(current)) {
+    changes.unchanged++;
+    return;
+  }
+  try {
+    await write();
+    (current ? changes.updated : changes.created).push(tenantId);
+  } catch (error) {
+    changes.failed.push({ tenantId, message: (error as Error).message });
+  }
+}
+
+/** Makes every tenant's schedulers match its effective schedules, and removes the rest. Idempotent. */
 export async function reconcileSchedules(
   queue: Queue,
   stores: ScheduleStores,
   settings: ScheduleSettings = DEFAULT_SCHEDULE_SETTINGS,
 ): Promise<ReconcileResult> {
-  const [ids, overrides, existing] = await Promise.all([
+  const [ids, overrides, existing, credentialed] = await Promise.all([
     tenantIds(stores),
     stores.schedules.all(),
     existingSchedulers(queue),
+    // Not asked when delta is off for the installation: no delta scheduler is wanted then.
+    settings.deltaEnabled ? stores.tenants.withGraphCredentials() : new Set<string>(),
   ]);
-  const result: ReconcileResult = { created: [], updated: [], unchanged: 0, removed: [], failed: [] };
+  const result: ReconcileResult = { ...noChanges(), delta: noChanges() };
   const wanted = new Set<string>();
   for (const tenantId of ids) {
-    const schedule = effectiveSchedule(tenantId, overrides.get(tenantId), settings);
-    if (!schedule.enabled) continue;
-    const id = schedulerId(tenantId);
-    wanted.add(id);
-    const current = existing.get(id);
-    if (current && sameScheduler(current, schedule)) {
-      result.unchanged++;
-      continue;
+    const override = overrides.get(tenantId);
+    const schedule = effectiveSchedule(tenantId, override, settings);
+    if (schedule.enabled) {
+      const id = schedulerId(tenantId);
+      wanted.add(id);
+      await apply(
+        result,
+        tenantId,
+        existing.get(id),
+        (current) => sameScheduler(current, schedule),
+        () => upsert(queue, schedule),
+      );
     }
-    try {
-      await upsert(queue, schedule);
-      (current ? result.updated : result.created).push(tenantId);
-    } catch (error) {
-      // One tenant's bad override must not stop the others' schedules.
-      result.failed.push({ tenantId, message: (error as Error).message });
+    const delta = effectiveDeltaSchedule(tenantId, override, settings, credentialed.has(tenantId));
+    if (delta.enabled) {
+      const id = deltaSchedulerId(tenantId);
+      wanted.add(id);
+      await apply(
+        result.delta,
+        tenantId,
+        existing.get(id),
+        (current) => sameDeltaScheduler(current, tenantId, delta),
+        () => upsertDeltaScheduler(queue, tenantId, delta),
+      );
     }
   }
   for (const id of existing.keys()) {
-    if (id.startsWith(SCHEDULER_PREFIX) && !wanted.has(id)) {
+    if (wanted.has(id)) continue;
+    for (const [prefix, changes] of [
+      [SCHEDULER_PREFIX, result],
+      [DELTA_SCHEDULER_PREFIX, result.delta],
+    ] as const) {
+      if (!id.startsWith(prefix)) continue;
       await queue.removeJobScheduler(id);
-      result.removed.push(id.slice(SCHEDULER_PREFIX.length));
+      changes.removed.push(id.slice(prefix.length));
     }
   }
   return result;
 }
 
-/** Reconciles one tenant at once (after `schedule set|clear`, or a tenant added, changed, removed). */
+export type TenantReconcileOutcome = 'created' | 'updated' | 'unchanged' | 'removed' | 'none';
+
+/** Makes one scheduler be `wanted` (written by `write` when it differs), or be gone when not wanted. */
+async function reconcileOne(
+  queue: Queue,
+  id: string,
+  wanted: boolean,
+  same: (existing: JobSchedulerJson<TriggerData>) => boolean,
+  write: () => Promise<void>,
+): Promise<TenantReconcileOutcome> {
+  const current = (await queue.getJobScheduler(id)) as JobSchedulerJson<TriggerData> | undefined;
+  if (!wanted) {
+    if (!current) return 'none';
+    await queue.removeJobScheduler(id);
+    return 'removed';
+  }
+  if (current && same(current)) return 'unchanged';
+  await write();
+  return current ? 'updated' : 'created';
+}
+
+/**
+ * Reconciles one tenant's schedulers, nightly and delta, at once (after `schedule set|clear`, or a
+ * tenant added, changed, removed).
+ */
 export async function reconcileTenantSchedule(
   queue: Queue,
   stores: ScheduleStores,
   tenantId: string,
   settings: ScheduleSettings = DEFAULT_SCHEDULE_SETTINGS,
-): Promise<'created' | 'updated' | 'unchanged' | 'removed' | 'none'> {
-  const exists = (await tenantIds(stores)).includes(tenantId);
-  const override = await stores.schedules.get(tenantId);
-  const schedule = effectiveSchedule(tenantId, override, settings);
-  const current = (await queue.getJobScheduler(schedulerId(tenantId))) as
-    JobSchedulerJson<TriggerData> | undefined;
-  if (!exists || !schedule.enabled) {
-    if (!current) return 'none';
-    await queue.removeJobScheduler(schedulerId(tenantId));
-    return 'removed';
-  }
-  if (current && sameScheduler(current, schedule)) return 'unchanged';
-  await upsert(queue, schedule);
-  return current ? 'updated' : 'created';
+): Promise<{ nightly: TenantReconcileOutcome; delta: TenantReconcileOutcome }> {
+  const { exists, schedule, delta } = await schedulesOf(stores, tenantId, settings);
+  const nightly = await reconcileOne(
+    queue,
+    schedulerId(tenantId),
+    exists && schedule.enabled,
+    (current) => sameScheduler(current, schedule),
+    () => upsert(queue, schedule),
+  );
+  const deltaOutcome = await reconcileOne(
+    queue,
+    deltaSchedulerId(tenantId),
+    exists && delta.enabled,
+    (current) => sameDeltaScheduler(current, tenantId, delta),
+    () => upsertDeltaScheduler(queue, tenantId, delta),
+  );
+  return { nightly, delta: deltaOutcome };
+}
+
+/** A tenant's effective nightly and delta schedules, and whether it exists. */
+async function schedulesOf(
+  stores: ScheduleStores,
+  tenantId: string,
+  settings: ScheduleSettings,
+): Promise<{ exists: boolean; schedule: EffectiveSchedule; delta: EffectiveDeltaSchedule }> {
+  const [exists, override, credentialed] = await Promise.all([
+    stores.tenants.ref(tenantId).then(Boolean),
+    stores.schedules.get(tenantId),
+    stores.tenants.withGraphCredentials([tenantId]),
+  ]);
+  return {
+    exists,
+    schedule: effectiveSchedule(tenantId, override, settings),
+    delta: effectiveDeltaSchedule(tenantId, override, settings, credentialed.has(tenantId)),
+  };
+}
+
+export interface DeltaScheduleView extends EffectiveDeltaSchedule {
+  /** Whether a delta scheduler exists in Redis for the tenant. */
+  active: boolean;
+  /** When the next delta run is triggered, if a delta scheduler exists. */
+  next?: Date;
 }
 
 export interface ScheduleView extends EffectiveSchedule {
@@ -270,6 +408,8 @@ export interface ScheduleView extends EffectiveSchedule {
   next?: Date;
   /** Whether a scheduler exists in Redis for the tenant. */
   active: boolean;
+  /** The tenant's delta schedule, beside the nightly one above. */
+  delta: DeltaScheduleView;
 }
 
 /** `m365sync schedule show <tenant>`. */
@@ -279,9 +419,14 @@ export async function showSchedule(
   tenantId: string,
   settings: ScheduleSettings = DEFAULT_SCHEDULE_SETTINGS,
 ): Promise<ScheduleView> {
-  const override = await stores.schedules.get(tenantId);
-  const current = await queue.getJobScheduler(schedulerId(tenantId));
-  const view: ScheduleView = { ...effectiveSchedule(tenantId, override, settings), active: Boolean(current) };
+  const [{ schedule, delta }, current, currentDelta] = await Promise.all([
+    schedulesOf(stores, tenantId, settings),
+    queue.getJobScheduler(schedulerId(tenantId)),
+    queue.getJobScheduler(deltaSchedulerId(tenantId)),
+  ]);
+  const deltaView: DeltaScheduleView = { ...delta, active: Boolean(currentDelta) };
+  if (currentDelta?.next) deltaView.next = new Date(currentDelta.next);
+  const view: ScheduleView = { ...schedule, active: Boolean(current), delta: deltaView };
   if (current?.next) view.next = new Date(current.next);
   return view;
 }
@@ -309,7 +454,7 @@ export async function setSchedule(
   return showSchedule(queue, stores, tenantId, options.settings);
 }
 
-/** `m365sync schedule clear <tenant>`: back to the default nightly schedule. */
+/** `m365sync schedule clear <tenant>`: back to the default nightly and delta schedules. */
 export async function clearSchedule(
   queue: Queue,
   stores: ScheduleStores,

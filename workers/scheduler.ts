@@ -1,6 +1,7 @@
 /**
- * The scheduler process: keeps one BullMQ job scheduler per tenant (queues/schedules.ts). Several may
- * run for availability; a Redis leader lock (queues/leader-lock.ts) lets only one reconcile at a time.
+ * The scheduler process: keeps each tenant's BullMQ job schedulers, for the nightly full pull and the
+ * delta runs (queues/schedules.ts, queues/delta-schedules.ts). Several may run for availability; a
+ * Redis leader lock (queues/leader-lock.ts) lets only one reconcile at a time.
  * The leader reconciles at once when it becomes leader (start-up, redeploy, failover) and then every
  * SCHEDULER_RECONCILE_MS, which picks up tenants added, changed or removed; the API and CLI can also
  * reconcile one tenant at once (reconcileTenantSchedule).
@@ -17,6 +18,7 @@ import {
   DEFAULT_SCHEDULE_SETTINGS,
   reconcileSchedules,
   type ReconcileResult,
+  type SchedulerChanges,
   type ScheduleSettings,
   type ScheduleStores,
 } from '../queues/schedules.js';
@@ -25,7 +27,7 @@ import { logger as defaultLogger } from '../observability/logger.js';
 export interface StartSchedulerOptions {
   redis: RedisSettings;
   stores: ScheduleStores;
-  /** The nightly window (scheduleSettings(settings)); default the documented one. */
+  /** The nightly window and the delta schedules (scheduleSettings(settings)); default the documented ones. */
   schedule?: ScheduleSettings;
   /** SCHEDULER_RECONCILE_MS: how often the leader reconciles. */
   reconcileMs?: number;
@@ -67,16 +69,16 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Sc
       log.info({ id, leader }, leader ? 'became scheduler leader' : 'lost leadership');
     if (!leader) return null;
     const result = await reconcileSchedules(queue, options.stores, settings);
-    if (result.created.length + result.updated.length + result.removed.length + result.failed.length > 0) {
-      log.info(
-        {
-          created: result.created.length,
-          updated: result.updated.length,
-          removed: result.removed.length,
-          failed: result.failed,
-        },
-        'schedules reconciled',
-      );
+    const counts = (c: SchedulerChanges) => ({
+      created: c.created.length,
+      updated: c.updated.length,
+      removed: c.removed.length,
+      failed: c.failed,
+    });
+    const changed = (c: SchedulerChanges) =>
+      c.created.length + c.updated.length + c.removed.length + c.failed.length > 0;
+    if (changed(result) || changed(result.delta)) {
+      log.info({ ...counts(result), delta: counts(result.delta) }, 'schedules reconciled');
     }
     return result;
   }

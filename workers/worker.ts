@@ -117,6 +117,8 @@ export interface StartWorkerOptions {
   deleteThresholds?: SourceThresholds;
   /** Also run the small worker that turns scheduler triggers into sync jobs (default true). */
   triggers?: boolean;
+  /** M365SYNC_DELTA (default on): off, the trigger worker skips the delta schedules' triggers. */
+  deltaEnabled?: boolean;
   /** Identifies this process in leases and run records; default host:pid:random. */
   workerId?: string;
   logger?: Logger;
@@ -490,7 +492,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   });
 
   const triggerWorker =
-    options.triggers === false ? undefined : startTriggerWorker(options.redis, log, stores, queueSettings);
+    options.triggers === false
+      ? undefined
+      : startTriggerWorker(options.redis, log, stores, {
+          settings: queueSettings,
+          ...(options.deltaEnabled !== undefined ? { deltaEnabled: options.deltaEnabled } : {}),
+        });
   await worker.waitUntilReady();
 
   let closed: Promise<void> | undefined;

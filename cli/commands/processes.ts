@@ -1,6 +1,7 @@
 /**
- * The long-running processes: `m365sync worker` (runs full pulls) and `m365sync scheduler` (keeps
- * one nightly job scheduler per tenant). Both stop gracefully on SIGTERM / SIGINT.
+ * The long-running processes: `m365sync worker` (runs full pulls and delta runs) and `m365sync
+ * scheduler` (keeps each tenant's nightly and delta job schedulers). Both stop gracefully on SIGTERM /
+ * SIGINT.
  */
 import { Command } from 'commander';
 import { Redis } from 'ioredis';
@@ -74,6 +75,7 @@ export function workerCommand(ctx: CliContext): Command {
         settings: workerSettings(ctx.settings),
         queueSettings: syncQueueSettings(ctx.settings),
         deleteThresholds: globalDeleteThresholds(ctx.settings),
+        deltaEnabled: ctx.settings.M365SYNC_DELTA,
         logger,
         onRunsEnded: () => void webhooks.nudge(),
       });
@@ -101,7 +103,7 @@ export function workerCommand(ctx: CliContext): Command {
 export function schedulerCommand(ctx: CliContext): Command {
   return new Command('scheduler')
     .description(
-      'keep one nightly job scheduler per tenant (leader-elected; reconciles at start and every minute)',
+      "keep each tenant's nightly and delta job schedulers (leader-elected; reconciles at start and every minute)",
     )
     .action(async () => {
       setProcessLabel('scheduler');

@@ -8,7 +8,7 @@ import type { Queue } from 'bullmq';
 import type { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { RUN_STATUSES, type RunStatus, type SyncRun } from '../../domain/sync-run.js';
 import { exitForStatus, worstExit } from './exit-codes.js';
-import { durationOption, formatDuration } from './duration.js';
+import { durationOption, formatDuration, parseDuration } from './duration.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
 import { graphCaFromSettings } from '../../connectors/graph/index.js';
 import { winRmSettings } from '../../connectors/winrm/index.js';
@@ -24,7 +24,9 @@ import {
   scheduleSettings,
   setSchedule,
   showSchedule,
+  type DeltaScheduleView,
 } from '../../queues/schedules.js';
+import { DELTA_OFF_TEXT } from '../../queues/delta-schedules.js';
 import {
   createSyncQueue,
   syncQueueSettings,
@@ -477,8 +479,29 @@ export function testConnectionCommand(ctx: CliContext): Command {
     });
 }
 
+/** `--delta-every`: a duration in whole minutes, 0 (none) to 24 hours, as minutes. */
+function minutesOption(value: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  if (ms % 60_000 !== 0 || ms > 86_400_000)
+    throw new InvalidArgumentError('must be whole minutes from 0 (no delta runs) to 24h.');
+  return ms / 60_000;
+}
+
+/** The delta schedule of `schedule show`, in one line. */
+function deltaLine(delta: DeltaScheduleView): string {
+  if (!delta.enabled) return `off: ${delta.off ? DELTA_OFF_TEXT[delta.off] : 'none'}`;
+  return `every ${delta.everyMinutes} min (${delta.source}); next ${delta.next?.toISOString() ?? '-'}`;
+}
+
 export function scheduleCommand(ctx: CliContext): Command {
-  const schedule = new Command('schedule').description("a tenant's nightly refresh (BullMQ job scheduler)");
+  const schedule = new Command('schedule').description(
+    "a tenant's scheduled syncs: the nightly full pull and the delta runs (BullMQ job schedulers)",
+  );
   const open = async (ref: string) => {
     const stores = await ctx.readStores();
     const tenant = await stores.tenants.show(ref);
@@ -495,6 +518,7 @@ export function scheduleCommand(ctx: CliContext): Command {
             `  pattern ${view.pattern} (${view.tz})`,
             `  kinds   ${view.kinds?.join(',') ?? 'all'}`,
             `  next    ${view.next?.toISOString() ?? '-'}`,
+            `  delta   ${deltaLine(view.delta)}`,
           ].join('\n'),
     );
   schedule
@@ -514,8 +538,17 @@ export function scheduleCommand(ctx: CliContext): Command {
     .option('--cron <pattern>', 'cron pattern, e.g. "0 3 * * *" (used as given: no spread)')
     .option('--tz <zone>', 'IANA time zone, e.g. Europe/London')
     .option('--kinds <kinds>', 'kinds or kind lists the scheduled sync pulls')
-    .option('--disable', 'no scheduled syncs for this tenant')
+    .option(
+      '--delta-every <interval>',
+      'time between delta runs, in whole minutes: 15 (minutes), 15m, 2h, up to 24h; instead of SCHEDULE_DELTA_MINUTES',
+      minutesOption,
+    )
+    .addOption(new Option('--no-delta', 'no scheduled delta runs for this tenant').conflicts('deltaEvery'))
+    .option('--disable', 'no scheduled syncs for this tenant, nightly or delta')
     .option('--json', 'print JSON')
+    .description(
+      "replace the tenant's schedule override (give every setting to keep: what is left out goes back to its default)",
+    )
     .action(async (ref: string, options) => {
       const { tenant, stores, queue } = await open(ref);
       const input = {
@@ -523,6 +556,11 @@ export function scheduleCommand(ctx: CliContext): Command {
         ...(options.cron ? { pattern: options.cron } : {}),
         ...(options.tz ? { tz: options.tz } : {}),
         ...(options.kinds ? { kinds: await syncKinds(stores, options.kinds) } : {}),
+        ...(options.delta === false
+          ? { deltaMinutes: 0 }
+          : options.deltaEvery !== undefined
+            ? { deltaMinutes: options.deltaEvery as number }
+            : {}),
       };
       print(
         await setSchedule(queue, stores, tenant.id, input, {
@@ -535,7 +573,7 @@ export function scheduleCommand(ctx: CliContext): Command {
   schedule
     .command('clear')
     .argument('<tenant>')
-    .description('back to the default nightly schedule')
+    .description('back to the default nightly and delta schedules')
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
       const { tenant, stores, queue } = await open(ref);

@@ -1,6 +1,7 @@
 /**
  * Per-tenant schedule overrides (collection `schedules`, `_id` = tenant id). A tenant without an
- * override gets the default nightly schedule, spread over the night (queues/schedules.ts).
+ * override gets the default nightly schedule, spread over the night, and the default delta schedule
+ * (queues/schedules.ts, queues/delta-schedules.ts).
  */
 import type { Collection, Db } from 'mongodb';
 
@@ -9,10 +10,12 @@ export interface ScheduleOverride {
   pattern?: string;
   /** IANA time zone of the pattern; default the configured one (UTC). */
   tz?: string;
-  /** False: no scheduled syncs for this tenant (manual and `sync --all` still work). */
+  /** False: no scheduled syncs for this tenant, nightly or delta (manual and `sync --all` still work). */
   enabled: boolean;
-  /** Kinds the scheduled sync pulls; default all. */
+  /** Kinds the scheduled full pull pulls; default all (a delta run's kinds are fixed). */
   kinds?: string[];
+  /** Minutes between scheduled delta runs, instead of SCHEDULE_DELTA_MINUTES; 0: none for this tenant. */
+  deltaMinutes?: number;
 }
 
 interface ScheduleDocument extends ScheduleOverride {
@@ -38,6 +41,7 @@ export class ScheduleOverrideStore {
     if (override.pattern !== undefined) doc.pattern = override.pattern;
     if (override.tz !== undefined) doc.tz = override.tz;
     if (override.kinds !== undefined) doc.kinds = override.kinds;
+    if (override.deltaMinutes !== undefined) doc.deltaMinutes = override.deltaMinutes;
     if (updatedBy !== undefined) doc.updatedBy = updatedBy;
     await this.collection.replaceOne({ _id: tenantId }, doc, { upsert: true });
   }
@@ -59,5 +63,6 @@ function toOverride(doc: ScheduleDocument): ScheduleOverride {
   if (doc.pattern !== undefined) out.pattern = doc.pattern;
   if (doc.tz !== undefined) out.tz = doc.tz;
   if (doc.kinds !== undefined) out.kinds = doc.kinds;
+  if (doc.deltaMinutes !== undefined) out.deltaMinutes = doc.deltaMinutes;
   return out;
 }

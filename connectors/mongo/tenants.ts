@@ -146,6 +146,29 @@ export class TenantStore {
     return docs.map((d) => ({ id: d._id.toHexString(), hierarchy: d.hierarchy ?? '' }));
   }
 
+  /**
+   * Of these tenants (of all, without ids), those with Graph credentials: a Microsoft 365 client id and
+   * a client secret or a stored certificate (thumbprint and certificate name). The delta schedules
+   * (queues/delta-schedules.ts) are for them only. Asked of the server as a filter, so the scheduler,
+   * which holds no key, never reads a secret's ciphertext either: only ids come back.
+   */
+  async withGraphCredentials(ids?: readonly string[]): Promise<Set<string>> {
+    const set = (field: string) => ({ [`Microsoft 365.${field}`]: { $exists: true, $nin: [null, ''] } });
+    const filter: Record<string, unknown> = {
+      ...set('client_id'),
+      $or: [set('client_secret'), { ...set('graph_api_certificate_thumbprint'), ...set('certificate_bkey') }],
+    };
+    if (ids) {
+      const valid = ids.filter((id) => /^[0-9a-f]{24}$/i.test(id));
+      if (valid.length === 0) return new Set();
+      filter._id = { $in: valid.map((id) => new ObjectId(id)) };
+    }
+    const docs = await this.collection
+      .find(filter as Filter<TenantDocument>, { projection: { _id: 1 } })
+      .toArray();
+    return new Set(docs.map((d) => d._id.toHexString()));
+  }
+
   /** Every tenant's id, place, name and creation time (the staleness series), reading nothing else. */
   async summaries(): Promise<(TenantRef & { name?: string; createdAt?: Date })[]> {
     const docs = await this.collection

@@ -109,6 +109,14 @@ describe('a request that breaks a schema', () => {
       declared: 'body',
     },
     {
+      method: 'PUT',
+      url: '/tenants/{ref}/schedule',
+      path: '/tenants/T/schedule',
+      body: { deltaMinutes: 'often' },
+      field: 'deltaMinutes',
+      declared: 'body',
+    },
+    {
       method: 'POST',
       url: '/tenants',
       path: '/tenants',

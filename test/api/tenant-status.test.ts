@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import type { RunStatus } from '../../domain/sync-run.js';
 import { DEFAULT_SCHEDULE_SETTINGS, defaultPattern, schedulerId } from '../../queues/schedules.js';
+import { deltaSchedulerId } from '../../queues/delta-schedules.js';
 import { callApi, startTestApi, type TestApi } from '../support/api.js';
 import { validTenantInput } from '../support/fixtures.js';
 
@@ -130,6 +131,63 @@ describe('schedules', () => {
       expect(answer.status, JSON.stringify(body)).toBe(400);
       expect(answer.json.code).toBe('INVALID_INPUT');
       expect(answer.json.problems.map((p: { field: string }) => p.field)).toContain(field);
+    }
+    expect(
+      await api.mongo.db.collection<{ _id: string }>('schedules').countDocuments({ _id: tenantId }),
+    ).toBe(0);
+  });
+
+  it('sets, shows and clears the delta interval; 0 turns delta runs off, the nightly one stays', async () => {
+    const set = await call(admin, 'PUT', `/tenants/${tenantId}/schedule`, { deltaMinutes: 5 });
+    expect(set.status, JSON.stringify(set.json)).toBe(200);
+    expect(set.json).toMatchObject({ source: 'override', enabled: true, active: true });
+    expect(set.json.delta).toMatchObject({
+      enabled: true,
+      everyMinutes: 5,
+      source: 'override',
+      active: true,
+    });
+    const scheduler = await api.triggerQueue.getJobScheduler(deltaSchedulerId(tenantId));
+    expect(scheduler?.every).toBe(5 * 60_000);
+    expect(set.json.delta.next).toBe(new Date(scheduler!.next!).toISOString());
+    expect(
+      await api.mongo.db.collection<{ _id: string }>('schedules').findOne({ _id: tenantId }),
+    ).toMatchObject({ deltaMinutes: 5, enabled: true });
+    expect((await call(viewer, 'GET', `/tenants/${tenantId}/schedule`)).json).toEqual(set.json);
+    expect((await call(viewer, 'GET', `/tenants/${tenantId}/status`)).json.schedule).toEqual(set.json);
+
+    const off = await call(admin, 'PUT', `/tenants/${tenantId}/schedule`, { deltaMinutes: 0 });
+    expect(off.json).toMatchObject({ enabled: true, active: true });
+    expect(off.json.delta).toEqual({
+      enabled: false,
+      everyMinutes: 0,
+      source: 'override',
+      off: 'override',
+      active: false,
+    });
+    expect(await api.triggerQueue.getJobScheduler(deltaSchedulerId(tenantId))).toBeUndefined();
+
+    const cleared = await call(admin, 'DELETE', `/tenants/${tenantId}/schedule`);
+    expect(cleared.json.delta).toMatchObject({
+      enabled: true,
+      everyMinutes: 15,
+      source: 'default',
+      active: true,
+    });
+    expect(cleared.json.delta.offsetSeconds).toBeLessThan(15 * 60);
+    expect(await api.triggerQueue.getJobScheduler(deltaSchedulerId(tenantId))).toMatchObject({
+      every: 15 * 60_000,
+    });
+  });
+
+  it('refuses a delta interval that is not whole minutes from 0 to 1440, naming deltaMinutes', async () => {
+    for (const deltaMinutes of [-1, 1.5, 1441, 'often', null]) {
+      const answer = await call(admin, 'PUT', `/tenants/${tenantId}/schedule`, { deltaMinutes });
+      expect(answer.status, JSON.stringify(deltaMinutes)).toBe(400);
+      expect(answer.json.code).toBe('INVALID_INPUT');
+      expect(answer.json.problems).toEqual([
+        { field: 'deltaMinutes', message: expect.stringMatching(/whole number of minutes from 0/) },
+      ]);
     }
     expect(
       await api.mongo.db.collection<{ _id: string }>('schedules').countDocuments({ _id: tenantId }),

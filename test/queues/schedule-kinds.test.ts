@@ -23,7 +23,13 @@ import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { addTenant, eventually, fastQueue, fastWorker, quietLogger } from '../workers/support/harness.js';
 
-const settings: ScheduleSettings = { tz: 'UTC', windowStartMinute: 60, windowMinutes: 240 };
+const settings: ScheduleSettings = {
+  tz: 'UTC',
+  windowStartMinute: 60,
+  windowMinutes: 240,
+  deltaEnabled: true,
+  deltaMinutes: 15,
+};
 
 /** Records each kind it was asked for as succeeded, without pulling anything. */
 const kindsEcho: SyncProcessor = async (_job, _signal, ctx) => {

@@ -16,7 +16,13 @@ import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { quietLogger } from '../workers/support/harness.js';
 
-const settings: ScheduleSettings = { tz: 'UTC', windowStartMinute: 60, windowMinutes: 240 };
+const settings: ScheduleSettings = {
+  tz: 'UTC',
+  windowStartMinute: 60,
+  windowMinutes: 240,
+  deltaEnabled: true,
+  deltaMinutes: 15,
+};
 
 let mongo: TestMongo;
 let redis: TestRedis;

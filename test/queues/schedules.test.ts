@@ -22,7 +22,13 @@ import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support
 import { eventually, quietLogger } from '../workers/support/harness.js';
 import { parseSettings } from '../../domain/settings.js';
 
-const settings: ScheduleSettings = { tz: 'UTC', windowStartMinute: 60, windowMinutes: 240 };
+const settings: ScheduleSettings = {
+  tz: 'UTC',
+  windowStartMinute: 60,
+  windowMinutes: 240,
+  deltaEnabled: true,
+  deltaMinutes: 15,
+};
 
 describe('nightly schedules', () => {
   let redis: TestRedis;
@@ -74,6 +80,8 @@ describe('nightly schedules', () => {
       tz: 'UTC',
       windowStartMinute: 60,
       windowMinutes: 240,
+      deltaEnabled: true,
+      deltaMinutes: 15,
     });
   });
 
@@ -93,7 +101,15 @@ describe('nightly schedules', () => {
     expect(await queue.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 0, delayed: 2 });
 
     const again = await reconcileSchedules(queue, buildStores(mongo.db), settings);
-    expect(again).toEqual({ created: [], updated: [], unchanged: 2, removed: [], failed: [] });
+    expect(again).toEqual({
+      created: [],
+      updated: [],
+      unchanged: 2,
+      removed: [],
+      failed: [],
+      // These tenants have no Graph credentials: no delta schedulers.
+      delta: { created: [], updated: [], unchanged: 0, removed: [], failed: [] },
+    });
     expect(await snapshot()).toEqual(before);
     expect(await queue.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 0, delayed: 2 });
 
