@@ -165,6 +165,9 @@ export const SettingsSchema = z.object({
   NODE_EXTRA_CA_CERTS: z.string().optional(),
   /** Largest Graph response body read; beyond it the request fails (a page is a few MB). */
   GRAPH_MAX_RESPONSE_BYTES: int(1024).default(64 * 1024 * 1024),
+  // Graph requests per application (client id) across all tenants (connectors/graph/app-limiter.ts)
+  GRAPH_APP_REQUESTS_PER_WINDOW: int(1).default(75_000),
+  GRAPH_APP_WINDOW_MS: int(1000, 3_600_000).default(20_000),
   /** Overall time one Graph or sign-in request may take, headers and whole body. */
   GRAPH_REQUEST_DEADLINE_MS: int(1000).default(5 * 60 * 1000),
   /** Objects of one kind written to MongoDB in one bulk write, from PowerShell output. */

@@ -221,7 +221,11 @@ export function createFullPull(options: FullPullOptions): FullPull {
           certificate,
           ca: graphCa,
           redis: options.redis,
-          limiter: options.graph?.limiter,
+          limiter: {
+            appRequestsPerWindow: env.GRAPH_APP_REQUESTS_PER_WINDOW,
+            appWindowMs: env.GRAPH_APP_WINDOW_MS,
+            ...options.graph?.limiter,
+          },
           retry: options.graph?.retry,
           requestTimeoutMs: options.graph?.requestTimeoutMs,
           requestDeadlineMs: env.GRAPH_REQUEST_DEADLINE_MS,
