@@ -165,6 +165,9 @@ export const SettingsSchema = z.object({
   NODE_EXTRA_CA_CERTS: z.string().optional(),
   /** Largest Graph response body read; beyond it the request fails (a page is a few MB). */
   GRAPH_MAX_RESPONSE_BYTES: int(1024).default(64 * 1024 * 1024),
+  // Graph requests per application (client id) across all tenants (connectors/graph/app-limiter.ts)
+  GRAPH_APP_REQUESTS_PER_WINDOW: int(1).default(75_000),
+  GRAPH_APP_WINDOW_MS: int(1000, 3_600_000).default(20_000),
   /** Overall time one Graph or sign-in request may take, headers and whole body. */
   GRAPH_REQUEST_DEADLINE_MS: int(1000).default(5 * 60 * 1000),
   /** Objects of one kind written to MongoDB in one bulk write, from PowerShell output. */
@@ -205,6 +208,7 @@ export const SettingsSchema = z.object({
     z.string().optional(),
   ),
   M365SYNC_WINRM_MAX_SHELLS_PER_PROXY: int(1, 29).default(20),
+  M365SYNC_WINRM_SHELL_SLOT_LEASE_MS: int(1000, 3_600_000).default(60_000),
   M365SYNC_WINRM_OPERATION_TIMEOUT_MS: int(100, 60_000).default(20_000),
   M365SYNC_WINRM_IDLE_TIMEOUT_MS: int(1000, 12 * 3_600_000).default(900_000),
   M365SYNC_WINRM_MAX_ENVELOPE_SIZE: int(8192, 10 * 1024 * 1024).default(153_600),

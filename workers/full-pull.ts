@@ -54,6 +54,7 @@ import { DEFAULT_UNMATCHED_TEAMS_USERS } from '../domain/teams-matching.js';
 import { exchangeOrganization } from '../connectors/graph/exchange-organization.js';
 import { deleteLeftoverShells, type LeftoverShellsReport } from './leftover-shells.js';
 import { RedisShellLedger } from './shell-ledger.js';
+import { FleetShellSlots, fleetShellSlotsKey } from '../connectors/winrm/fleet-shell-slots.js';
 
 export interface FullPullOptions {
   /** The tenant (decrypted, checked against the allow-list), its certificate, its kept sync state. */
@@ -107,6 +108,27 @@ export function createFullPull(options: FullPullOptions): FullPull {
   // One pool per set of proxies and account, kept for the life of the worker: its proxy health and
   // shell slots are what IP affinity and the per-proxy cap rely on.
   const pools = new Map<string, ProxyPool>();
+  // Shells per proxy across the fleet, in Redis beside the Graph limiter (same key prefix); without
+  // Redis, the pool's own per-process slots.
+  const fleetRedis = options.redis;
+  const slotsFor = fleetRedis
+    ? (proxy: string, limit: number) =>
+        new FleetShellSlots(
+          fleetRedis,
+          fleetShellSlotsKey(options.graph?.limiter?.keyPrefix ?? 'm365sync', proxy),
+          {
+            limit,
+            leaseMs: env.M365SYNC_WINRM_SHELL_SLOT_LEASE_MS,
+            onLeaseProblem: ({ lapsed, error }) =>
+              log.warn(
+                { proxy, lapsed, err: error instanceof Error ? { message: error.message } : undefined },
+                lapsed
+                  ? 'a shell slot lease lapsed while its shell was open (Redis or this process was held up); taken again'
+                  : 'could not renew a shell slot lease in Redis; it frees itself if this goes on',
+              ),
+          },
+        )
+    : undefined;
   // The allow-list as last read (at the start of each job): every new socket's name resolution is
   // checked against it (connectors/guarded-lookup.ts).
   let allowed: readonly AllowEntry[] = [];
@@ -124,6 +146,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
         metrics,
         ledger,
         owner: tenant.id,
+        ...(slotsFor ? { slotsFor } : {}),
         lookupFor: (port) => guardedLookup('powershell', currentAllowed, port),
       });
       pools.set(key, pool);
@@ -198,7 +221,11 @@ export function createFullPull(options: FullPullOptions): FullPull {
           certificate,
           ca: graphCa,
           redis: options.redis,
-          limiter: options.graph?.limiter,
+          limiter: {
+            appRequestsPerWindow: env.GRAPH_APP_REQUESTS_PER_WINDOW,
+            appWindowMs: env.GRAPH_APP_WINDOW_MS,
+            ...options.graph?.limiter,
+          },
           retry: options.graph?.retry,
           requestTimeoutMs: options.graph?.requestTimeoutMs,
           requestDeadlineMs: env.GRAPH_REQUEST_DEADLINE_MS,

@@ -21,7 +21,7 @@ import { logger as defaultLogger } from '../../observability/logger.js';
 import { classifyStatus } from './classify.js';
 import { createCredential, TokenSource, type GraphCertificate } from './credential.js';
 import { createGetJson } from './get-json.js';
-import { createGraphLimiter, type GraphLimiter, type GraphLimiterOptions } from './limiter.js';
+import { createGraphLimiters, type GraphLimiter, type GraphLimitsOptions } from './limiter.js';
 import { anySignal, createPager } from './pager.js';
 import { createDeltaReader, type DeltaReader } from './delta.js';
 import { readOrganization, testGraphConnection } from './probes.js';
@@ -46,7 +46,7 @@ export interface GraphConnectorOptions {
   ca?: string;
   /** Shares the per-tenant limiter across processes; without it the limiter is per process. */
   redis?: Redis;
-  limiter?: GraphLimiterOptions;
+  limiter?: GraphLimitsOptions;
   retry?: GraphRetryOptions;
   /** Fetch the next page while the caller works on the current one (default true): at most 2 pages live per pull. */
   prefetch?: boolean;
@@ -180,8 +180,11 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
       );
     },
   });
-  const limiter: GraphLimiter = createGraphLimiter(m365.tenant_id, options.redis, options.limiter, (error) =>
-    log.warn({ err: scrub(String(error)) }, 'Graph limiter datastore error'),
+  const limiter: GraphLimiter = createGraphLimiters(
+    { tenantId: m365.tenant_id, clientId: m365.client_id },
+    options.redis,
+    options.limiter,
+    (error) => log.warn({ err: scrub(String(error)) }, 'Graph limiter datastore error'),
   );
 
   const stats: GraphConnectorStats = { livePages: 0, maxLivePages: 0, pagesFetched: 0, requests: 0 };

@@ -1,10 +1,13 @@
 /**
  * Requests to one tenant's Graph go through one Bottleneck limiter per tenant. With Redis, the limiter
  * lives in Redis (Bottleneck's ioredis datastore), so every worker process that syncs the tenant shares
- * the same concurrency and rate: ten workers do not hammer one tenant ten times harder.
+ * the same concurrency and rate: ten workers do not hammer one tenant ten times harder. Beside it, the
+ * per-application budget across tenants (app-limiter.ts): `createGraphLimiters` chains the two.
  */
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
+import { createAppLimiter, type AppLimiterOptions } from './app-limiter.js';
+import { graphLimiterWait } from './metrics.js';
 
 export interface GraphLimiterOptions {
   /** Requests in flight to one tenant, across all processes (default 4). */
@@ -17,6 +20,9 @@ export interface GraphLimiterOptions {
    */
   keyPrefix?: string;
 }
+
+/** Both limits' settings: the tenant's and the application's (same key prefix). */
+export type GraphLimitsOptions = GraphLimiterOptions & AppLimiterOptions;
 
 export interface GraphLimiter {
   schedule<T>(fn: () => Promise<T>): Promise<T>;
@@ -62,6 +68,38 @@ export function createGraphLimiter(
     schedule: (fn) => limiter.schedule(fn),
     async close() {
       await limiter.disconnect(true);
+    },
+  };
+}
+
+/**
+ * The limits a connector's requests go through: the tenant's (concurrency and rate), then, once the
+ * tenant lets a request go, the application's budget across tenants. The time spent waiting at each
+ * is observed in `m365sync_graph_limiter_wait_seconds{limit="tenant"|"app"}`.
+ */
+export function createGraphLimiters(
+  ids: { tenantId: string; clientId: string },
+  redis: Redis | undefined,
+  options: GraphLimitsOptions = {},
+  onError: (error: unknown) => void = () => {},
+): GraphLimiter {
+  const tenant = createGraphLimiter(ids.tenantId, redis, options, onError);
+  const app = createAppLimiter(ids.clientId, redis, options);
+  return {
+    id: tenant.id,
+    schedule<T>(fn: () => Promise<T>): Promise<T> {
+      const queued = performance.now();
+      return tenant.schedule(() => {
+        const admitted = performance.now();
+        graphLimiterWait.observe({ limit: 'tenant' }, (admitted - queued) / 1000);
+        return app.schedule(() => {
+          graphLimiterWait.observe({ limit: 'app' }, (performance.now() - admitted) / 1000);
+          return fn();
+        });
+      });
+    },
+    async close() {
+      await Promise.all([tenant.close(), app.close()]);
     },
   };
 }

@@ -20,6 +20,16 @@ export const graphRequestDuration = new Histogram({
   registers: [registry],
 });
 
+export const graphLimiterWait = new Histogram({
+  name: 'm365sync_graph_limiter_wait_seconds',
+  help: "Time a Graph request waited in our limiters before it was sent, by limit (tenant: the tenant's concurrency and rate; app: the application's budget across tenants)",
+  labelNames: ['limit'] as const,
+  buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 20, 60, 300],
+  registers: [registry],
+});
+// Both series from the start, so dashboards and rate() see the first wait.
+for (const limit of ['tenant', 'app']) graphLimiterWait.zero({ limit });
+
 export const graphThrottled = new Counter({
   name: 'm365sync_graph_throttled_total',
   help: 'Graph responses asking us to slow down (429, 503, 504), by endpoint and status',

@@ -14,6 +14,8 @@ export interface ProxyMetrics {
   commands: Counter<'proxy'>;
   failures: Counter<'proxy' | 'code'>;
   duration: Histogram<'proxy'>;
+  /** Seconds a command waited for a shell slot on its proxy (the fleet-wide limit, or this process's). */
+  slotWait: Histogram<'proxy'>;
   inService: Gauge<'proxy'>;
   outOfService: Gauge<'proxy'>;
   openShells: Gauge<'proxy'>;
@@ -76,6 +78,18 @@ export function proxyMetrics(r: Registry = registry, options: { perProxy?: boole
           help: 'Time from shell creation to the end of a command on PowerShell proxies',
           labelNames: ['proxy'],
           buckets: [0.1, 0.5, 1, 2.5, 5, 15, 30, 60, 180, 600, 1800, 3600],
+          registers: [r],
+        }),
+    ),
+    slotWait: single(
+      r,
+      'm365sync_powershell_proxy_slot_wait_seconds',
+      () =>
+        new Histogram({
+          name: 'm365sync_powershell_proxy_slot_wait_seconds',
+          help: 'Time a command waited for a free shell slot on its PowerShell proxy (M365SYNC_WINRM_MAX_SHELLS_PER_PROXY)',
+          labelNames: ['proxy'],
+          buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
           registers: [r],
         }),
     ),

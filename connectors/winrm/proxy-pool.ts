@@ -12,7 +12,7 @@ import { WinRmError } from './errors.js';
 import { Execution, type ExecuteOptions, type ExecutionResult, type OutputChunk } from './execution.js';
 import { proxyMetrics, type ProxyMetrics } from './metrics.js';
 import { DEFAULT_PORT, winRmClientOptionsSchema } from './options.js';
-import { ShellSlots } from './shell-slots.js';
+import { ShellSlots, type SlotSemaphore } from './shell-slots.js';
 
 /** Client options shared by every proxy of the pool (host and port come from `hosts`). */
 const sharedClientOptions = winRmClientOptionsSchema.omit({ host: true, port: true });
@@ -24,7 +24,10 @@ export const proxyPoolOptionsSchema = sharedClientOptions.extend({
     .min(1),
   /** What this worker hashes to choose its proxy; default: its own address (see affinity.ts). */
   affinityKey: z.string().min(1).optional(),
-  /** Shells this process opens at once on one proxy; below the server's MaxShellsPerUser (30). */
+  /**
+   * Shells open at once on one proxy, below the server's MaxShellsPerUser (30): across the fleet when
+   * the pool is given `slotsFor` (FleetShellSlots in Redis, what workers do), else in this process.
+   */
   maxShellsPerProxy: z.number().int().min(1).max(29).default(20),
   /** How long a failed proxy stays out of service before health probes may bring it back. */
   coolDownMs: z.number().int().min(0).default(30_000),
@@ -49,11 +52,18 @@ export interface ProxyStatus {
 interface PoolProxy {
   key: string;
   client: WinRmClient;
-  slots: ShellSlots;
+  slots: SlotSemaphore;
   inService: boolean;
   outUntil: number;
   probing: boolean;
 }
+
+export type ProxyPoolDeps = WinRmClientDeps & {
+  metrics?: ProxyMetrics;
+  lookupFor?: (port: number) => LookupFunction;
+  /** The shell slots of one proxy (`host:port`): FleetShellSlots for a limit across processes. */
+  slotsFor?: (proxy: string, limit: number) => SlotSemaphore;
+};
 
 /** Errors that say "this proxy is unwell" (take it out, try the next) rather than "this command is wrong". */
 const PROXY_FAULTS = new Set(['PROXY_UNAVAILABLE', 'WINRM_SHELL_NOT_FOUND']);
@@ -76,10 +86,7 @@ export class ProxyPool {
   private closed = false;
   private orderLogged = false;
 
-  constructor(
-    input: ProxyPoolInput,
-    deps: WinRmClientDeps & { metrics?: ProxyMetrics; lookupFor?: (port: number) => LookupFunction } = {},
-  ) {
+  constructor(input: ProxyPoolInput, deps: ProxyPoolDeps = {}) {
     this.options = proxyPoolOptionsSchema.parse(input);
     this.log = (deps.logger ?? defaultLogger).child({ component: 'powershell-proxy-pool' });
     this.metrics = deps.metrics ?? proxyMetrics();
@@ -110,7 +117,7 @@ export class ProxyPool {
       this.proxies.set(client.proxy, {
         key: client.proxy,
         client,
-        slots: new ShellSlots(maxShellsPerProxy),
+        slots: deps.slotsFor?.(client.proxy, maxShellsPerProxy) ?? new ShellSlots(maxShellsPerProxy),
         inService: true,
         outUntil: 0,
         probing: false,
@@ -159,8 +166,9 @@ export class ProxyPool {
       const proxy = this.order.map((k) => this.proxies.get(k)!).find((p) => p.inService && !tried.has(p.key));
       if (!proxy) throw this.unavailable(lastError);
       tried.add(proxy.key);
-      const release = await proxy.slots.acquire(options.signal);
       const labels = { proxy: this.metrics.label(proxy.key) };
+      const stopWait = this.metrics.slotWait.startTimer(labels);
+      const release = await proxy.slots.acquire(options.signal).finally(() => stopWait());
       this.metrics.openShells.inc(labels);
       const stopTimer = this.metrics.duration.startTimer(labels);
       this.metrics.commands.inc(labels);
@@ -301,7 +309,7 @@ export class ProxyPool {
 export function proxyPoolForTenant(
   tenant: Pick<TenantConfig, 'Microsoft Teams Powershell'>,
   options: Omit<ProxyPoolInput, 'hosts' | 'username' | 'password'> = {},
-  deps: WinRmClientDeps & { metrics?: ProxyMetrics; lookupFor?: (port: number) => LookupFunction } = {},
+  deps: ProxyPoolDeps = {},
 ): ProxyPool {
   const group = tenant['Microsoft Teams Powershell'];
   const hosts: PowerShellHost[] = parsePowerShellHosts(group.hostName);

@@ -1,10 +1,24 @@
 import { SyncError } from '../../domain/errors.js';
 
 /**
- * At most `limit` shells at once on one proxy: a counting semaphore whose waiters are served in
- * order and can give up through an AbortSignal.
+ * What the proxy pool asks of a proxy's shell slots: a slot before each shell, given back after.
+ * `inUse`, `peak` and `waiting` are this process's share (status pages, tests).
  */
-export class ShellSlots {
+export interface SlotSemaphore {
+  readonly limit: number;
+  readonly inUse: number;
+  readonly peak: number;
+  readonly waiting: number;
+  /** Resolves with a release function, once a slot is free; rejects when `signal` aborts first. */
+  acquire(signal?: AbortSignal): Promise<() => void>;
+}
+
+/**
+ * At most `limit` shells at once on one proxy, in this process: a counting semaphore whose waiters
+ * are served in order and can give up through an AbortSignal. Without Redis (tests, the in-process
+ * engine); a fleet uses FleetShellSlots (fleet-shell-slots.ts), which holds for every process.
+ */
+export class ShellSlots implements SlotSemaphore {
   private used = 0;
   private peakUsed = 0;
   private readonly waiters: { grant: () => void }[] = [];
@@ -62,7 +76,7 @@ export class ShellSlots {
   }
 }
 
-function abortError(signal: AbortSignal): unknown {
+export function abortError(signal: AbortSignal): unknown {
   return signal.reason instanceof SyncError
     ? signal.reason
     : new SyncError('CANCELLED', 'waiting for a free shell on the PowerShell proxy was cancelled');
