@@ -67,7 +67,7 @@ const option = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 };
-const KNOWN = ['quick', 'users', 'cycles', 'graph-latency-ms', 'out', 'no-id-index', 'verbose', 'freshness'];
+const KNOWN = ['quick', 'users', 'cycles', 'graph-latency-ms', 'out', 'no-id-index', 'verbose'];
 for (const a of args.filter((x) => x.startsWith('--')))
   if (!KNOWN.includes(a.slice(2)))
     throw new Error(

@@ -21,13 +21,16 @@ if [[ -n "${MONGODB_URI_BENCH:-}" ]]; then
   export MONGODB_URI="$MONGODB_URI_BENCH" MONGODB_BACKEND=ferretdb-postgresql \
     M365SYNC_POSTGRESQL_URL="$M365SYNC_POSTGRESQL_URL_BENCH" M365SYNC_BENCH_ID_INDEX=1
 fi
-command=$(echo "npm run bench $*" | sed 's/ *$//')
+# How it was started, as the results record it (npm passes arguments after `--`).
+command="npm run bench${*:+ -- $*}"
 freshness() {
   echo "== Freshness: a delta run against a full pull (bench/freshness.ts $*)"
   BENCH_COMMAND=$command npx tsx bench/freshness.ts "$@"
 }
 if [[ " $* " == *" --freshness "* ]]; then
-  freshness "$@"
+  rest=()
+  for arg in "$@"; do [[ $arg == --freshness ]] || rest+=("$arg"); done
+  freshness ${rest[@]+"${rest[@]}"}
   exit 0
 fi
 if [[ " $* " != *" --quick "* ]]; then
