@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
  * Redis or MongoDB); a file here that reached for a service would fail, not skip.
  */
 export const UNIT_TESTS = [
+  'test/bench/dataset-diff.test.ts',
   'test/cli/durations-and-exit-codes.test.ts',
   'test/connectors/**/*.test.ts',
   'test/docs/**/*.test.ts',

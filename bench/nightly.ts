@@ -32,14 +32,11 @@
  * takes about a minute and only checks that the whole thing works.
  */
 import { parseSettings } from '../domain/settings.js';
-import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { build as bundle } from 'esbuild';
 import type { Db } from 'mongodb';
 import { connectMongo } from '../connectors/mongo/connection.js';
 import { createKeyRing } from '../connectors/mongo/encryption.js';
@@ -51,6 +48,15 @@ import { openStores } from '../connectors/mongo/stores.js';
 import { allowSimulatedTenant } from '../cli/in-process.js';
 import { addIdIndexes, ferretdbPostgresUrl, idIndexScans } from './ferretdb-id-index.js';
 import type { KindTrace, WorkerStats } from './worker-child.js';
+import { FRESHNESS_TARGET_PREFIX, writeResults, writeSection, type Target } from './results-file.js';
+import {
+  ask,
+  startTenantChild,
+  startWorkerChild,
+  stopTenantChild,
+  stopWorkerChild,
+  type TenantChild,
+} from './children.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -112,37 +118,6 @@ interface SizeRun {
   idIndexScans?: number;
 }
 
-function child(users: number): Promise<{ proc: ChildProcess; tenantInput: unknown; ca: string }> {
-  const proc = fork(
-    new URL('./tenant-child.ts', import.meta.url).pathname,
-    [String(users), String(graphLatencyMs), String(psRate)],
-    { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
-  );
-  return new Promise((resolve, reject) => {
-    proc.once('error', reject);
-    proc.once('exit', (code) => reject(new Error(`the simulated tenant exited (${code})`)));
-    proc.on('message', (m: { ready?: { tenantInput: unknown; ca: string } }) => {
-      if (m.ready) resolve({ proc, ...m.ready });
-    });
-  });
-}
-
-/** Sends a child process a message and waits for its answer (the message field `reply`). */
-function ask<T>(proc: ChildProcess, message: object, reply: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`a benchmark child exited (${code})`));
-    const onMessage = (m: Record<string, unknown>) => {
-      if (!(reply in m)) return;
-      proc.off('message', onMessage);
-      proc.off('exit', onExit);
-      resolve(m[reply] as T);
-    };
-    proc.on('message', onMessage);
-    proc.once('exit', onExit);
-    proc.send(message);
-  });
-}
-
 /** The slowest independent chain of a run, in seconds, from the pacing and the kinds' sizes. */
 function lowerBound(sizesByKind: Record<string, number>): number {
   const pages = (n: number) => Math.max(1, Math.ceil(n / PAGE));
@@ -171,62 +146,18 @@ async function storeCeiling(db: Db, tenantId: string): Promise<{ rate: number; b
   return JSON.parse(stdout.trim().split('\n').pop()!) as { rate: number; batch: number };
 }
 
-/**
- * The worker child compiled once to plain JavaScript (esbuild, as `npm run build` compiles the product
- * with tsc), so its RSS is the engine's and not also tsx's loader and compile cache (about 35 MB).
- */
-const workerBundle = (async () => {
-  const outfile = join(fileURLToPath(new URL('..', import.meta.url)), '.data/bench/worker-child.mjs');
-  await bundle({
-    entryPoints: [fileURLToPath(new URL('./worker-child.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    outfile,
-    logLevel: 'warning',
-  });
-  return outfile;
-})();
-
-/** The worker in its own process (bench/worker-child.ts), configured for one run's database. */
-async function startWorkerChild(start: {
-  idIndex: boolean;
-  database: string;
-  queuePrefix: string;
-  keyHex: string;
-  ca: string;
-}): Promise<{ proc: ChildProcess; request: <T>(message: object, reply: string) => Promise<T> }> {
-  const proc = fork(await workerBundle, [], {
-    // --expose-gc: the memory after a sync is measured after a forced collection (a leak shows there).
-    execArgv: ['--expose-gc', ...workerNodeFlags],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, BENCH_HEAP_SNAPSHOT_MB: option('heap-snapshot-mb', '') },
-  });
-  const request = <T>(message: object, reply: string) => ask<T>(proc, message, reply);
-  ({ heapGrowthPercent } = await request<{ heapGrowthPercent: number }>({ start }, 'ready'));
-  return { proc, request };
-}
-
-async function oneRun(
-  users: number,
-  sim: { proc: ChildProcess; tenantInput: unknown; ca: string },
-  measureCeiling: boolean,
-) {
+async function oneRun(users: number, sim: TenantChild, measureCeiling: boolean) {
   const name = `bench_${randomBytes(3).toString('hex')}`;
   const settings = parseSettings({ ...process.env, M365SYNC_DB: name, M365SYNC_QUEUE_PREFIX: name });
   const mongo = await connectMongo(settings);
   const redis = redisSettings(settings);
   const key = randomBytes(32);
   const stores = await openStores(mongo.db, createKeyRing(new Map([['bench', key]])));
-  const worker = await startWorkerChild({
-    idIndex,
-    database: name,
-    queuePrefix: name,
-    keyHex: key.toString('hex'),
-    ca: sim.ca,
-  });
+  const worker = await startWorkerChild(
+    { idIndex, database: name, queuePrefix: name, keyHex: key.toString('hex'), ca: sim.ca },
+    { nodeFlags: workerNodeFlags, heapSnapshotMb: option('heap-snapshot-mb', '') },
+  );
+  heapGrowthPercent = worker.heapGrowthPercent;
   const queue = createSyncQueue(redis);
   let peakRss = 0;
   try {
@@ -323,8 +254,7 @@ async function oneRun(
     return result;
   } finally {
     await queue.obliterate({ force: true }).catch(() => {});
-    worker.proc.kill('SIGTERM');
-    await new Promise((resolve) => worker.proc.once('exit', resolve));
+    await stopWorkerChild(worker);
     await queue.close();
     await mongo.db.dropDatabase().catch(() => {});
     await mongo.close();
@@ -346,7 +276,7 @@ const server = build.ferretdbVersion
 
 const perSize: Record<number, { runs: SizeRun[]; median: Record<string, number> }> = {};
 for (const users of sizes) {
-  const sim = await child(users);
+  const sim = await startTenantChild(users, graphLatencyMs, psRate);
   const runsOfSize: SizeRun[] = [];
   try {
     for (let r = 0; r < runs; r++) {
@@ -359,8 +289,7 @@ for (const users of sizes) {
       );
     }
   } finally {
-    sim.proc.removeAllListeners('exit');
-    sim.proc.kill('SIGTERM');
+    stopTenantChild(sim);
   }
   const m = (f: (r: SizeRun) => number) => median(runsOfSize.map(f));
   perSize[users] = {
@@ -387,7 +316,7 @@ for (const users of sizes) {
 const small = perSize[sizes[0]!]!.median;
 const large = perSize[sizes[sizes.length - 1]!]!.median;
 const round = (x: number, d = 2) => Number(x.toFixed(d));
-const targets: Record<string, { target: string; measured: number; met: boolean }> = {};
+const targets: Record<string, Target> = {};
 for (const users of sizes) {
   const m = perSize[users]!.median;
   const vsBound = m.unchangedSeconds! / m.lowerBoundSeconds!;
@@ -450,10 +379,14 @@ const results = {
   worker: { heapGrowthPercent, nodeFlags: workerNodeFlags },
   durationSeconds: round((Date.now() - started) / 1000, 0),
   sizes: Object.fromEntries(sizes.map((u) => [u, perSize[u]])),
-  targets,
 };
-mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+// The freshness benchmark's part of the file (bench/freshness.ts) stays as it was.
+const jsonPath = writeResults(out, {
+  fields: results,
+  targets,
+  owns: (name) => !name.startsWith(FRESHNESS_TARGET_PREFIX),
+  first: true,
+});
 
 const s1 = (x: number) => x.toFixed(1);
 const lines = [
@@ -479,22 +412,8 @@ const lines = [
   ),
   '<!-- nightly:end -->',
 ];
-const mdPath = join(out, 'RESULTS.md');
-let md = '';
-try {
-  md = readFileSync(mdPath, 'utf8');
-} catch {
-  md = '# Benchmark results\n';
-}
-const section = lines.join('\n');
-const at = md.indexOf('<!-- nightly:start');
-const endAt = md.indexOf('<!-- nightly:end -->');
-md =
-  at >= 0 && endAt > at
-    ? md.slice(0, at) + section + md.slice(endAt + '<!-- nightly:end -->'.length)
-    : `${md.trimEnd()}\n\n${section}\n`;
-writeFileSync(mdPath, md);
-console.log(`wrote ${join(out, 'results.json')} and ${mdPath}`);
+const mdPath = writeSection(out, 'nightly', lines);
+console.log(`wrote ${jsonPath} and ${mdPath}`);
 process.exit(0);
 
 function loadNote(): string {

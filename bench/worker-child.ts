@@ -7,7 +7,7 @@
  *   takes jobs (the heap growth it applied, SYNC_WORKER_HEAP_GROWTH_PERCENT)
  * then, around each sync:
  *   { cmd: 'begin' } → counters reset, memory sampled from now on        → { done: 'begin' }
- *   { cmd: 'end' }   → { stats: { storeMs, cpuSeconds, peak, after, trace } }
+ *   { cmd: 'end' }   → { stats: { storeMs, cpuSeconds, peak, after, trace, pictures } }
  * and SIGTERM closes it.
  */
 import { writeHeapSnapshot } from 'node:v8';
@@ -15,6 +15,7 @@ import { parseSettings } from '../domain/settings.js';
 import { connectMongo } from '../connectors/mongo/connection.js';
 import { createKeyRing } from '../connectors/mongo/encryption.js';
 import { KindWriter } from '../connectors/mongo/kind-writer.js';
+import { StoredKeys } from '../connectors/mongo/stored-keys.js';
 import { openStores } from '../connectors/mongo/stores.js';
 import { writeLimitsFor } from '../connectors/mongo/write-limits.js';
 import { createLogger } from '../observability/logger.js';
@@ -23,6 +24,7 @@ import { syncQueueSettings } from '../queues/sync-queue.js';
 import { createFullPull } from '../workers/full-pull.js';
 import { limitHeapGrowth } from '../workers/heap-growth.js';
 import { startWorker, workerSettings } from '../workers/worker.js';
+import type { WorkerStart } from './children.js';
 
 export interface KindTrace {
   pages: number;
@@ -41,15 +43,10 @@ export interface WorkerStats {
   after: NodeJS.MemoryUsage;
   /** Per kind: when its pages were written (ms from `begin`), the write time and the longest wait. */
   trace: Record<string, KindTrace>;
+  /** Per collection: reading its stored picture (stored-keys.ts), how many keys and how long (ms). */
+  pictures: Record<string, { keys: number; ms: number }>;
 }
-interface Start {
-  /** The collections get an `_id` index after the first pull (bench/ferretdb-id-index.ts). */
-  idIndex: boolean;
-  database: string;
-  queuePrefix: string;
-  keyHex: string;
-  ca: string;
-}
+type Start = WorkerStart;
 
 let writing = 0;
 let writingSince = 0;
@@ -69,6 +66,16 @@ KindWriter.prototype.write = function (this: KindWriter, objects) {
     k.last = t1 - from;
     k.writeMs += t1 - t0;
   });
+};
+
+let pictures: WorkerStats['pictures'] = {};
+const originalLoad = StoredKeys.load.bind(StoredKeys);
+StoredKeys.load = async (col, tenantId, hierarchy) => {
+  const t0 = performance.now();
+  const keys = await originalLoad(col, tenantId, hierarchy);
+  const name = (col as { collectionName?: string }).collectionName ?? '?';
+  pictures[name] = { keys: keys.size, ms: performance.now() - t0 };
+  return keys;
 };
 
 let sampling = false;
@@ -98,7 +105,7 @@ process.on('message', async (m: { start?: Start; cmd?: 'begin' | 'end' }) => {
     send({ ready: { heapGrowthPercent } });
   } else if (m.cmd === 'begin') {
     (globalThis as { gc?: () => void }).gc?.();
-    [storeMs, trace, from, cpu] = [0, {}, performance.now(), process.cpuUsage()];
+    [storeMs, trace, pictures, from, cpu] = [0, {}, {}, performance.now(), process.cpuUsage()];
     peak = process.memoryUsage();
     sampling = true;
     send({ done: 'begin' });
@@ -112,6 +119,7 @@ process.on('message', async (m: { start?: Start; cmd?: 'begin' | 'end' }) => {
       peak,
       after: process.memoryUsage(),
       trace,
+      pictures,
     };
     send({ stats });
   }

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # `npm run bench`: the benchmarks, with their own set-up (dependencies, local services).
-#   npm run bench              the component benchmarks (printed), then the nightly re-sync benchmark,
-#                              which writes bench/RESULTS.md (its section) and bench/results.json
-#   npm run bench -- --quick   only the nightly benchmark, two small sizes, one run (about a minute),
-#                              written to .data/bench-quick/ (checks it works; no figure is meaningful)
-# Any other arguments go to bench/nightly.ts (e.g. --sizes 2000,10000 --runs 1).
+#   npm run bench              the component benchmarks (printed), then the nightly re-sync benchmark
+#                              and the freshness benchmark, each writing its section of bench/RESULTS.md
+#                              and its part of bench/results.json
+#   npm run bench -- --quick   the nightly and freshness benchmarks, small sizes, one run each (about two
+#                              minutes), written to .data/bench-quick/ (checks they work; no figure is
+#                              meaningful)
+#   npm run bench -- --freshness [options]   only the freshness benchmark (bench/freshness.ts: a delta
+#                              run against a full pull of a 50,000-user tenant; about 4 minutes)
+# Any other arguments go to bench/nightly.ts alone (e.g. --sizes 2000,10000 --runs 1).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -17,6 +21,18 @@ if [[ -n "${MONGODB_URI_BENCH:-}" ]]; then
   export MONGODB_URI="$MONGODB_URI_BENCH" MONGODB_BACKEND=ferretdb-postgresql \
     M365SYNC_POSTGRESQL_URL="$M365SYNC_POSTGRESQL_URL_BENCH" M365SYNC_BENCH_ID_INDEX=1
 fi
+# How it was started, as the results record it (npm passes arguments after `--`).
+command="npm run bench${*:+ -- $*}"
+freshness() {
+  echo "== Freshness: a delta run against a full pull (bench/freshness.ts $*)"
+  BENCH_COMMAND=$command npx tsx bench/freshness.ts "$@"
+}
+if [[ " $* " == *" --freshness "* ]]; then
+  rest=()
+  for arg in "$@"; do [[ $arg == --freshness ]] || rest+=("$arg"); done
+  freshness ${rest[@]+"${rest[@]}"}
+  exit 0
+fi
 if [[ " $* " != *" --quick "* ]]; then
   echo "== Graph connector: 100,000 users, page size 999, 1 run (bench/graph.ts)"
   npx tsx bench/graph.ts 100000 999 1
@@ -26,4 +42,6 @@ if [[ " $* " != *" --quick "* ]]; then
   npx tsx bench/powershell.ts 50
 fi
 echo "== Nightly re-sync against the lower bound (bench/nightly.ts $*)"
-BENCH_COMMAND=$(echo "npm run bench $*" | sed 's/ *$//') npx tsx bench/nightly.ts "$@"
+BENCH_COMMAND=$command npx tsx bench/nightly.ts "$@"
+# The freshness benchmark with its defaults: in the whole run (no arguments) and in the quick one.
+if [[ $# -eq 0 ]]; then freshness; elif [[ "$*" == "--quick" ]]; then freshness --quick; fi

@@ -95,6 +95,10 @@ export interface RequestRecord {
   inFlight: number;
   /** The client's port: tests match it against a proxy's upstream sockets. */
   remotePort: number;
+  /** Graph requests answered: the response body's bytes (half of it for `resetMidBody`). */
+  bytes?: number;
+  /** Graph requests answered: when the response was handed to the socket (as `at`), after the latency. */
+  sentAt?: number;
 }
 
 export interface GraphSimulator {
@@ -135,15 +139,27 @@ function now(): number {
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  writeJson(res, status, body, headers);
+}
+
+/** Answers JSON; returns the body's length in bytes. */
+function writeJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string>,
+): number {
   const text = JSON.stringify(body);
+  const bytes = Buffer.byteLength(text);
   res.writeHead(status, {
     'content-type':
       'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8',
-    'content-length': Buffer.byteLength(text),
+    'content-length': bytes,
     'request-id': randomUUID(),
     ...headers,
   });
   res.end(text);
+  return bytes;
 }
 
 function graphError(code: string, message: string) {
@@ -315,28 +331,33 @@ export async function startGraphSimulator(options: GraphSimulatorOptions): Promi
       let cutMidBody: Fault | undefined;
       const reply = (status: number, body: unknown, headers: Record<string, string> = {}, fault?: Fault) => {
         if (cutMidBody && status === 200) {
-          record({
-            ...rec,
-            status: 0,
-            ...('appid' in auth ? { clientId: auth.appid } : {}),
-            fault: cutMidBody.kind,
-          });
           const text = Buffer.from(JSON.stringify(body), 'utf8');
           res.writeHead(200, {
             'content-type': 'application/json;charset=utf-8',
             'content-length': text.length,
           });
-          res.write(text.subarray(0, Math.floor(text.length / 2)), () => res.socket?.destroy());
+          const half = Math.floor(text.length / 2);
+          res.write(text.subarray(0, half), () => res.socket?.destroy());
+          record({
+            ...rec,
+            status: 0,
+            ...('appid' in auth ? { clientId: auth.appid } : {}),
+            fault: cutMidBody.kind,
+            bytes: half,
+            sentAt: now(),
+          });
           return;
         }
+        const bytes = writeJson(res, status, body, headers);
         record({
           ...rec,
           status,
           ...('appid' in auth ? { clientId: auth.appid } : {}),
           ...(headers['retry-after'] !== undefined ? { retryAfter: headers['retry-after'] } : {}),
           ...(fault ? { fault: fault.kind } : {}),
+          bytes,
+          sentAt: now(),
         });
-        sendJson(res, status, body, headers);
       };
       if ('invalid' in auth) {
         return reply(401, graphError('InvalidAuthenticationToken', auth.invalid), {
