@@ -25,8 +25,17 @@ export function ferretdbPostgresUrl(env: NodeJS.ProcessEnv): string {
   return env.M365SYNC_POSTGRESQL_URL ?? 'postgres://postgres@127.0.0.1:5432/m365sync';
 }
 
-/** Adds the index to every table of `database`; returns how many tables got it. */
-export async function addIdIndexes(postgresUrl: string, database: string): Promise<number> {
+/**
+ * Adds the index to every table of `database`; returns how many tables got it. With `externalId`, a
+ * second one on `externalId`, standing for the store's `tenant_external_id` index (imported-objects.ts)
+ * that MongoDB serves a delta round's look-ups from (FerretDB turns `{ tenantId, externalId }` into
+ * one `@>` per field, and the tenant's alone would scan all of its objects).
+ */
+export async function addIdIndexes(
+  postgresUrl: string,
+  database: string,
+  options: { externalId?: boolean } = {},
+): Promise<number> {
   // FerretDB's schema is the database's name; its tables are listed in _ferretdb_database_metadata.
   if (!/^[A-Za-z0-9_]+$/.test(database)) throw new Error(`not a plain database name: ${database}`);
   const psql = (sql: string) =>
@@ -34,10 +43,15 @@ export async function addIdIndexes(postgresUrl: string, database: string): Promi
   const tables = (await psql(`SELECT _jsonb->>'table' FROM "${database}"._ferretdb_database_metadata`))
     .split('\n')
     .filter((t) => /^[A-Za-z0-9_]+$/.test(t));
-  for (const table of tables)
+  for (const table of tables) {
     await psql(
       `CREATE INDEX IF NOT EXISTS "${table}_id_gin" ON "${database}"."${table}" USING gin ((_jsonb->'_id') jsonb_path_ops)`,
     );
+    if (options.externalId)
+      await psql(
+        `CREATE INDEX IF NOT EXISTS "${table}_externalid_gin" ON "${database}"."${table}" USING gin ((_jsonb->'externalId') jsonb_path_ops)`,
+      );
+  }
   return tables.length;
 }
 

@@ -269,7 +269,7 @@ async function main() {
   const build = await probe.db.admin().command({ buildInfo: 1 });
   await probe.close();
   const server = build.ferretdbVersion
-    ? `FerretDB ${build.ferretdbVersion} (${process.env.MONGODB_BACKEND ?? 'backend not recorded'}${idIndex ? ', with a GIN index on _id per collection' : ''})`
+    ? `FerretDB ${build.ferretdbVersion} (${process.env.MONGODB_BACKEND ?? 'backend not recorded'}${idIndex ? ', with GIN indexes on _id and externalId per collection' : ''})`
     : `MongoDB ${build.version}`;
 
   const sim: TenantChild = await startTenantChild(users, graphLatencyMs, 1000);
@@ -372,7 +372,7 @@ async function main() {
       `${users} users: first full pull ${seed.seconds.toFixed(1)} s, ${seed.graph.requests} Graph requests, Graph ${seed.graph.graphSeconds.toFixed(1)} s (span ${seed.graph.spanSeconds.toFixed(1)} s)`,
     );
     // The kinds' collections exist once the first pull has written them.
-    if (idIndex) await addIdIndexes(ferretdbPostgresUrl(process.env), name);
+    if (idIndex) await addIdIndexes(ferretdbPostgresUrl(process.env), name, { externalId: true });
     step('the _id indexes added');
 
     const results: Cycle[] = [];

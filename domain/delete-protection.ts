@@ -189,6 +189,21 @@ export function allowedDeletions(threshold: DeleteThreshold, storedCount: number
   return allowedDeletions(DEFAULT_DELETE_THRESHOLD, storedCount);
 }
 
+/**
+ * How many stored objects are enough for a sweep of `wouldDelete` to be allowed: counting beyond it
+ * cannot change the decision (0: the count part allows it whatever is stored; undefined: no number is
+ * enough, as with a threshold of 0 %). Lets a writer that must ask the store count only that far.
+ */
+export function storedEnoughFor(threshold: DeleteThreshold, wouldDelete: number): number | undefined {
+  assertCount(wouldDelete, 'wouldDelete');
+  if (allowedDeletions(threshold, 0) >= wouldDelete) return 0;
+  const percent = threshold.percent ?? (threshold.count === undefined ? DEFAULT_DELETE_THRESHOLD.percent : 0);
+  if (percent <= 0) return undefined;
+  let enough = Math.ceil((wouldDelete * 100) / percent);
+  while (allowedDeletions(threshold, enough) < wouldDelete) enough++;
+  return enough;
+}
+
 export interface SweepCheck {
   /** True when the sweep may delete all `wouldDelete` objects. */
   allowed: boolean;

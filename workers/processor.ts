@@ -52,7 +52,13 @@ export interface RunContext {
   seen(kind: string, externalId: string): Promise<boolean>;
   /** The tenant's objects of a kind as stored now (a read of its own, not the run's picture). */
   stored(kind: string): Promise<StoredKeys>;
-  /** Delta rounds (workers/steps/delta-step.ts): the stored data of the objects named, by externalId. */
+  /**
+   * Delta rounds (workers/steps/delta-step.ts): the kind's writes in this run come from a round, so its
+   * writer looks up only the stored objects the round names instead of reading every stored key (until
+   * `prepare` asks for the whole picture: a round Graph refused, pulled in full instead).
+   */
+  namedOnly(kind: string): void;
+  /** Delta rounds: the stored data of the objects named, by externalId. */
   storedData(kind: string, externalIds: readonly string[]): Promise<Map<string, Record<string, unknown>>>;
   /** A delta round was applied: every stored object stays but `removed` (swept at completion); how many of those are stored. */
   keepAllBut(kind: string, removed: ReadonlySet<string>): Promise<number>;

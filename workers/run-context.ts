@@ -84,6 +84,7 @@ export function createRunContext(o: RunContextOptions): RunContext {
     },
     seen: (kind, externalId) => writerOf(kind).seen(externalId),
     stored: (kind) => stores.objects.storedKeys(kind, tenant.id),
+    namedOnly: (kind) => writerOf(kind).namedOnly(),
     storedData: (kind, externalIds) => writerOf(kind).storedData(externalIds),
     keepAllBut: (kind, removed) => writerOf(kind).keepAllBut(removed),
     saveDeltaState: (kind, state) => stores.deltaStates.save(fence, kind, runId, state),

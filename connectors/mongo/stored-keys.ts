@@ -1,5 +1,6 @@
 /**
- * A compact in-memory picture of one tenant's stored objects of one kind: for each externalId, the
+ * A compact in-memory picture of one tenant's stored objects of one kind (or of some of them: a delta
+ * round's partial picture, kind-writer.ts): for each externalId, the
  * document's `_id`, a 48-bit prefix of its content hash, its fence token, and what the current run
  * has made of it. Read once per run and kind with one streamed query (sorted by `_id`, projection of
  * `_id`/`externalId`/`contentHash`/`fence`/`hierarchy`), so a run compares every incoming object in
@@ -76,11 +77,29 @@ export class StoredKeys {
         { projection: { _id: 1, externalId: 1, contentHash: 1, fence: 1, hierarchy: 1 }, batchSize: 5000 },
       )
       .sort({ _id: 1 });
-    for await (const doc of cursor) {
-      const at = keys.add(doc.externalId, doc._id, hashPrefix(doc.contentHash), doc.fence ?? 0, UNSEEN);
-      if (hierarchy !== undefined && doc.hierarchy !== hierarchy) keys.flags[at]! |= RESTAMP;
-    }
+    for await (const doc of cursor) keys.addStored(doc, hierarchy);
     return keys;
+  }
+
+  /** Adds a stored document as the run has not seen it yet (see `load` for `hierarchy`). */
+  addStored(doc: StoredKeyDocument, hierarchy?: string): number {
+    const at = this.add(doc.externalId, doc._id, hashPrefix(doc.contentHash), doc.fence ?? 0, UNSEEN);
+    if (hierarchy !== undefined && doc.hierarchy !== hierarchy) this.flags[at]! |= RESTAMP;
+    return at;
+  }
+
+  /**
+   * Takes over what the run made of the objects of `partial` (a picture of some of the same objects,
+   * written by this run before the whole picture was read): the whole picture then says what a
+   * picture read at the start would say.
+   */
+  carry(partial: StoredKeys): void {
+    for (const [externalId, from] of partial.index) {
+      const state = partial.state(from);
+      if (state === UNSEEN) continue;
+      const at = this.find(externalId) ?? this.add(externalId, partial.id(from), 0, 0, UNSEEN);
+      this.set(at, state, partial.hash(from), partial.fence(from));
+    }
   }
 
   get size(): number {

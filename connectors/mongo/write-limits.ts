@@ -29,6 +29,12 @@ export interface WriteLimits {
    * the collection's size.
    */
   inFrom: number;
+  /**
+   * ExternalIds in one look-up of a partial picture (a delta round's named objects): MongoDB serves a
+   * `$in` on `tenant_external_id` from the index, in batches; FerretDB v1 serves no `$in` from an index,
+   * so one id a query, which an index can serve (`bench/ferretdb-id-index.ts`).
+   */
+  keysPerLookup: number;
   /** A process-wide gate around write commands (null: none). */
   gate: Bottleneck | null;
   /**
@@ -76,6 +82,7 @@ async function lookUp(db: Db): Promise<WriteLimits> {
       opsPerWrite: 500,
       docsPerInsert: 1000,
       inFrom: 1,
+      keysPerLookup: 1000,
       gate: null,
       updates: null,
       reads: new Bottleneck({ maxConcurrent: 4 }),
@@ -87,6 +94,7 @@ async function lookUp(db: Db): Promise<WriteLimits> {
     // Inserts are FerretDB's cheap write; each write batch is preceded by two lease reads, so big ones.
     docsPerInsert: 1000,
     inFrom: 40,
+    keysPerLookup: 1,
     gate: new Bottleneck({ maxConcurrent: 1 }),
     updates: new Bottleneck({ maxConcurrent: 8 }),
     reads: new Bottleneck({ maxConcurrent: 1 }),

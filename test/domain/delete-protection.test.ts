@@ -4,6 +4,7 @@ import {
   DEFAULT_DELETE_THRESHOLD,
   allowedDeletions,
   checkSweep,
+  storedEnoughFor,
   deleteThresholdExceeded,
   describeDeleteThreshold,
   globalDeleteThresholds,
@@ -75,6 +76,32 @@ describe('checkSweep', () => {
 
   it('refuses a negative number of deletions', () => {
     expect(() => checkSweep({ count: 1 }, { storedCount: 1, wouldDelete: -1 })).toThrow(/wouldDelete/);
+  });
+});
+
+describe('storedEnoughFor', () => {
+  it('is the smallest stored count that allows the sweep, so counting further cannot change the decision', () => {
+    for (const threshold of [
+      DEFAULT_DELETE_THRESHOLD,
+      { percent: 5 },
+      { percent: 29 },
+      { count: 3, percent: 7 },
+      { percent: 100 },
+    ])
+      for (const wouldDelete of [1, 11, 50, 99, 1234]) {
+        const enough = storedEnoughFor(threshold, wouldDelete);
+        expect(enough, `${JSON.stringify(threshold)} ${wouldDelete}`).toBeDefined();
+        expect(checkSweep(threshold, { storedCount: enough!, wouldDelete }).allowed).toBe(true);
+        if (enough! > 0)
+          expect(checkSweep(threshold, { storedCount: enough! - 1, wouldDelete }).allowed).toBe(false);
+      }
+  });
+
+  it('needs no count when the count part allows the sweep, and a whole count when no number is enough', () => {
+    expect(storedEnoughFor(DEFAULT_DELETE_THRESHOLD, 10)).toBe(0);
+    expect(storedEnoughFor(DEFAULT_DELETE_THRESHOLD, 50)).toBe(1000);
+    expect(storedEnoughFor({ count: 5 }, 6)).toBeUndefined();
+    expect(storedEnoughFor({ percent: 0 }, 1)).toBeUndefined();
   });
 });
 

@@ -44,7 +44,7 @@ export interface DeltaStepOptions {
   start: (kind: string) => KindRun;
   states: DeltaStates;
   /** The run's writes of the kinds, for merging: the stored data of the objects a page names. */
-  ctx: Pick<RunContext, 'storedData'>;
+  ctx: Pick<RunContext, 'storedData' | 'namedOnly' | 'prepare'>;
   tenant: TenantConfig;
   signal: AbortSignal;
   log: Logger;
@@ -89,6 +89,9 @@ export async function runDeltaSteps(o: DeltaStepOptions): Promise<void> {
     run.annotations.fallback = { reason, message: fallbackMessage(kind, reason) };
     deltaMetrics().fallback(kind, reason);
     o.log.info({ kind, reason }, 'delta run: kind pulled in full');
+    // A full pull sweeps what it did not see, so it needs the whole stored picture (after a refused
+    // round's partial one); the read overlaps the first pages, as a full pull's does.
+    o.ctx.prepare(kind).catch(() => undefined);
     await pullKindSeeded(graph, kind, run, signal, kind === 'users' ? view : (page) => page, seeding);
   };
 
@@ -96,9 +99,7 @@ export async function runDeltaSteps(o: DeltaStepOptions): Promise<void> {
     const run = start('users');
     const state = usersFiltered ? { reason: 'users_filter' as const } : await stateOf('users', 'users');
     if (state.reason) return fullInstead('users', run, state.reason);
-    const refused = await applyRound(o, 'users', state.link!, { main: run }, view).catch((error) =>
-      fail(run, error),
-    );
+    const refused = await applyRound(o, 'users', state.link!, { main: run }, view).catch(failing(run));
     if (refused) await fullInstead('users', run, refused);
   };
 
@@ -125,11 +126,7 @@ export async function runDeltaSteps(o: DeltaStepOptions): Promise<void> {
       state.link!,
       { main: run, teams: follow },
       (page) => page,
-    ).catch(async (error) => {
-      await fail(run, error);
-      if (follow) await fail(follow, error);
-      return undefined;
-    });
+    ).catch(failing(run, follow));
     if (refused) {
       await Promise.all([
         fullInstead('groups', run, refused),
@@ -139,10 +136,13 @@ export async function runDeltaSteps(o: DeltaStepOptions): Promise<void> {
     await separate;
   };
 
-  const fail = async (run: KindRun, error: unknown) => {
-    await run.fail(error, signal);
-    return undefined;
-  };
+  /** A round that failed (not refused): its kinds fail with its error, and nothing is pulled instead. */
+  const failing =
+    (...runs: (KindRun | undefined)[]) =>
+    async (error: unknown): Promise<undefined> => {
+      for (const run of runs) await run?.fail(error, signal);
+      return undefined;
+    };
 
   await Promise.all([kinds.includes('users') && users(), kinds.includes('groups') && groups()]);
 }
@@ -162,7 +162,11 @@ async function applyRound(
   const roundStartedAt = new Date();
   const round = o.graph.delta.round(kind, { link, signal: o.signal });
   runs.main.annotations.sync = 'delta';
-  if (runs.teams) runs.teams.annotations.sync = 'delta';
+  ctx.namedOnly(kind);
+  if (runs.teams) {
+    runs.teams.annotations.sync = 'delta';
+    ctx.namedOnly('teams');
+  }
   // The last word on each object in the round: removed, or present (and, for teams, a team or not).
   const removed = new Set<string>();
   const teamsRemoved = new Set<string>();

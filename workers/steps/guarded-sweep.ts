@@ -12,6 +12,7 @@ import {
   checkSweep,
   describeDeleteThreshold,
   resolveDeleteThreshold,
+  storedEnoughFor,
   type DeleteProtectionSettings,
 } from '../../domain/delete-protection.js';
 import { entityKind } from '../../domain/entity-kinds.js';
@@ -44,12 +45,13 @@ export async function guardedSweep(o: {
     await writer.completed();
     return { deleted: 0 };
   }
-  const stored = await writer.storedCount();
   const threshold = resolveDeleteThreshold(await o.settings(), {
     source: entityKind(kind).source,
     hierarchy: tenant.hierarchy,
     tenantId: tenant.id,
   });
+  // Counted only as far as the decision needs (a delta round's writer asks the store).
+  const stored = await writer.storedCount(storedEnoughFor(threshold, wouldDelete));
   const check = checkSweep(threshold, { storedCount: stored, wouldDelete });
   if (check.allowed) {
     await mark(false);
