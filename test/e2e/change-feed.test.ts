@@ -4,7 +4,6 @@
  * top-level fields that changed) and deleted, per kind (Graph, Teams and voice kinds); an unchanged
  * re-sync records nothing. The oracle is the store itself, read in full before and after the run.
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
 import type { Change } from '../../domain/changes.js';
@@ -12,7 +11,7 @@ import { changeDataset } from '../../simulators/dataset.js';
 import { buildApi } from '../../api/server.js';
 import { approveDeletes } from '../../operations/approve-deletes.js';
 import { cli } from '../support/cli.js';
-import { root } from '../ops/support/processes.js';
+import { spawnCli } from '../support/child-process.js';
 import { startEngine, type Engine } from './support/engine.js';
 import { committedChanges, expectedChanges, storeSnapshot } from './support/snapshots.js';
 
@@ -202,14 +201,9 @@ describe('the change feed of full pulls', { timeout: 240_000 }, () => {
   it('`m365sync changes --follow --json` prints each new change as it is committed, one per line', async () => {
     const { encodeCursor } = await import('../../domain/changes.js');
     const from = encodeCursor(await engine.stores.changes.committed(tenantId));
-    const child = spawn(
-      `${root}node_modules/.bin/tsx`,
-      ['cli/cli.ts', 'changes', tenantId, '--after', from, '--follow', '--interval', '1s', '--json'],
-      {
-        cwd: root,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...engine.cliEnv('follower') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const child = spawnCli(
+      ['changes', tenantId, '--after', from, '--follow', '--interval', '1s', '--json'],
+      engine.cliEnv('follower'),
     );
     let stdout = '';
     let stderr = '';
