@@ -3,16 +3,14 @@
  * sign in to it, the development flag is loopback only and says so loudly, and a token made by the
  * CLI is shown once, stored hashed and lets its holder in.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../domain/access.js';
+import { spawnCli } from '../support/child-process.js';
 import { cli } from '../support/cli.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let mongo: TestMongo;
 let redis: TestRedis;
 let env: NodeJS.ProcessEnv;
@@ -47,11 +45,7 @@ interface ApiProcess {
 
 /** Starts `m365sync api …` and resolves when it listens or exits, whichever comes first. */
 function startApi(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<ApiProcess> {
-  const child = spawn(`${root}node_modules/.bin/tsx`, ['cli/cli.ts', 'api', '--port', '0', ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnCli(['api', '--port', '0', ...args], { LOG_LEVEL: 'warn', ...env, ...extraEnv });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const state: ApiProcess = {
     out: '',

@@ -18,6 +18,7 @@ import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
+import { freePort } from '../support/ports.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { callApi } from '../support/api.js';
@@ -54,11 +55,7 @@ async function silentServer(): Promise<{ url: string; close(): Promise<void> }> 
 
 /** A loopback port nothing listens on. */
 async function refusingUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return `redis://127.0.0.1:${port}`;
+  return `redis://127.0.0.1:${await freePort()}`;
 }
 
 interface AwayApi {

@@ -4,8 +4,6 @@
  * top-level fields that changed) and deleted, per kind (Graph, Teams and voice kinds); an unchanged
  * re-sync records nothing. The oracle is the store itself, read in full before and after the run.
  */
-import { spawn } from 'node:child_process';
-import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITY_KINDS } from '../../domain/entity-kinds.js';
 import type { Change } from '../../domain/changes.js';
@@ -13,46 +11,15 @@ import { changeDataset } from '../../simulators/dataset.js';
 import { buildApi } from '../../api/server.js';
 import { approveDeletes } from '../../operations/approve-deletes.js';
 import { cli } from '../support/cli.js';
-import { root } from '../ops/support/processes.js';
+import { spawnCli } from '../support/child-process.js';
 import { startEngine, type Engine } from './support/engine.js';
-
-type Snapshot = Record<string, Map<string, Record<string, unknown>>>;
+import { committedChanges, expectedChanges, storeSnapshot } from './support/snapshots.js';
 
 describe('the change feed of full pulls', { timeout: 240_000 }, () => {
   let engine: Engine;
   let tenantId: string;
 
-  const snapshot = async (): Promise<Snapshot> => {
-    const out: Snapshot = {};
-    for (const { kind, idProperty } of ENTITY_KINDS) {
-      const objects = new Map<string, Record<string, unknown>>();
-      for await (const o of engine.stores.objects.objects(kind, tenantId))
-        objects.set(String(o[idProperty]), o);
-      out[kind] = objects;
-    }
-    return out;
-  };
-
-  /** What a run must have recorded, from the store before and after it: `kind op id [fields]`. */
-  const expectedChanges = (before: Snapshot, after: Snapshot): string[] => {
-    const out: string[] = [];
-    for (const { kind } of ENTITY_KINDS) {
-      const was = before[kind]!;
-      const is = after[kind]!;
-      for (const [id, object] of is) {
-        const old = was.get(id);
-        if (!old) out.push(`${kind} created ${id}`);
-        else if (!isDeepStrictEqual(old, object)) {
-          const names = [...new Set([...Object.keys(old), ...Object.keys(object)])]
-            .filter((name) => !isDeepStrictEqual(old[name], object[name]))
-            .sort();
-          out.push(`${kind} updated ${id} ${names.join(',')}`);
-        }
-      }
-      for (const id of was.keys()) if (!is.has(id)) out.push(`${kind} deleted ${id}`);
-    }
-    return out.sort();
-  };
+  const snapshot = () => storeSnapshot(engine, tenantId);
 
   const described = (changes: readonly Change[]) =>
     changes
@@ -64,17 +31,7 @@ describe('the change feed of full pulls', { timeout: 240_000 }, () => {
       .sort();
 
   /** Every committed change after `after`, paged. */
-  const feed = async (after = 0): Promise<Change[]> => {
-    const all: Change[] = [];
-    let cursor = after;
-    for (;;) {
-      const page = await engine.stores.changes.page(tenantId, { after: cursor, limit: 50 });
-      all.push(...page.changes);
-      const { decodeCursor } = await import('../../domain/changes.js');
-      cursor = decodeCursor(page.cursor);
-      if (!page.more) return all;
-    }
-  };
+  const feed = (after = 0): Promise<Change[]> => committedChanges(engine, tenantId, after, 50);
 
   beforeAll(async () => {
     engine = await startEngine('e2e-changes', { dataset: { seed: 21, users: 60 }, enableExchange: true });
@@ -120,7 +77,7 @@ describe('the change feed of full pulls', { timeout: 240_000 }, () => {
     expect(run.status).toBe('succeeded');
     secondRunId = run.id;
     const after = await snapshot();
-    const expected = expectedChanges(before, after);
+    const expected = expectedChanges(before, after, { fields: true });
     const changes = await feed(afterFirst);
     expect(changes.every((c) => c.runId === run.id)).toBe(true);
     expect(described(changes)).toEqual(expected);
@@ -244,14 +201,9 @@ describe('the change feed of full pulls', { timeout: 240_000 }, () => {
   it('`m365sync changes --follow --json` prints each new change as it is committed, one per line', async () => {
     const { encodeCursor } = await import('../../domain/changes.js');
     const from = encodeCursor(await engine.stores.changes.committed(tenantId));
-    const child = spawn(
-      `${root}node_modules/.bin/tsx`,
-      ['cli/cli.ts', 'changes', tenantId, '--after', from, '--follow', '--interval', '1s', '--json'],
-      {
-        cwd: root,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...engine.cliEnv('follower') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const child = spawnCli(
+      ['changes', tenantId, '--after', from, '--follow', '--interval', '1s', '--json'],
+      engine.cliEnv('follower'),
     );
     let stdout = '';
     let stderr = '';

@@ -9,67 +9,31 @@
  * job's data or the metrics.
  */
 import { Writable } from 'node:stream';
-import { isDeepStrictEqual } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Change } from '../../domain/changes.js';
-import { decodeCursor } from '../../domain/changes.js';
 import type { SyncRun } from '../../domain/sync-run.js';
-import { entityKind } from '../../domain/entity-kinds.js';
 import { approveDeletes } from '../../operations/approve-deletes.js';
 import { registry } from '../../observability/metrics.js';
 import { changeDataset } from '../../simulators/dataset.js';
 import { startEngine, type Engine } from './support/engine.js';
+import { committedChanges, expectedChanges, storeSnapshot } from './support/snapshots.js';
 
 const DELTA_KINDS = ['users', 'groups', 'teams'] as const;
 /** What a delta run writes: the delta kinds, and the licences it polls in full. */
 const RUN_KINDS = [...DELTA_KINDS, 'licences'] as const;
-type Snapshot = Record<string, Map<string, Record<string, unknown>>>;
 
 describe('delta sync', { timeout: 240_000 }, () => {
   let engine: Engine;
   let tenantId: string;
   const logLines: string[] = [];
 
-  const snapshot = async (): Promise<Snapshot> => {
-    const out: Snapshot = {};
-    for (const kind of RUN_KINDS) {
-      const { idProperty } = entityKind(kind);
-      const objects = new Map<string, Record<string, unknown>>();
-      for await (const o of engine.stores.objects.objects(kind, tenantId))
-        objects.set(String(o[idProperty]), o);
-      out[kind] = objects;
-    }
-    return out;
-  };
+  const snapshot = () => storeSnapshot(engine, tenantId, RUN_KINDS);
 
-  const expectedChanges = (before: Snapshot, after: Snapshot): string[] => {
-    const out: string[] = [];
-    for (const kind of RUN_KINDS) {
-      for (const [id, object] of after[kind]!) {
-        const old = before[kind]!.get(id);
-        if (!old) out.push(`${kind} created ${id}`);
-        else if (!isDeepStrictEqual(old, object)) out.push(`${kind} updated ${id}`);
-      }
-      for (const id of before[kind]!.keys()) if (!after[kind]!.has(id)) out.push(`${kind} deleted ${id}`);
-    }
-    return out.sort();
-  };
-
-  const changesOf = async (runId: string): Promise<string[]> => {
-    const all: Change[] = [];
-    let cursor = 0;
-    for (;;) {
-      const page = await engine.stores.changes.page(tenantId, { after: cursor, limit: 100 });
-      all.push(...page.changes);
-      cursor = decodeCursor(page.cursor);
-      if (!page.more) break;
-    }
-    return all
+  const changesOf = async (runId: string): Promise<string[]> =>
+    (await committedChanges(engine, tenantId, 0, 100))
       .filter((c) => c.runId === runId && c.op !== 'baseline')
       .map((c) => `${c.kind} ${c.op} ${c.externalId}`)
       .sort();
-  };
 
   const delta = (by: string) => engine.sync(tenantId, by, undefined, 'delta');
   const full = (by: string) => engine.sync(tenantId, by);

@@ -4,7 +4,7 @@
  * ledger in Redis) before taking jobs, then finishes the job; a worker stopped with SIGTERM mid-script
  * leaves no shell open. MongoDB ends up with exactly the simulated Teams users.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/syn
 import { generateDataset, teamsUsers } from '../../simulators/dataset.js';
 import { createTenantScriptHost } from '../../simulators/powershell/tenant-host.js';
 import { startWinRmSimulator, type WinRmSimulator } from '../../simulators/winrm/server.js';
+import { printed, spawnTs } from '../support/child-process.js';
 import { testEnv } from '../support/env.js';
 import { validTenantInput } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
@@ -73,7 +74,7 @@ describe('WinRM shells of stopped and killed workers', { timeout: 120_000 }, () 
 
   /** The real worker command in its own process; resolves once it takes jobs. */
   function startWorkerProcess(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker'], {
+    const child = spawnTs(CLI, ['worker'], {
       env: {
         ...process.env,
         MONGODB_URI: testEnv().mongoUri,
@@ -96,18 +97,7 @@ describe('WinRM shells of stopped and killed workers', { timeout: 120_000 }, () 
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     children.push(child);
-    return new Promise((resolve, reject) => {
-      let text = '';
-      const timer = setTimeout(() => reject(new Error('the worker did not start in 30 s')), 30_000);
-      child.stderr!.on('data', (chunk: Buffer) => {
-        text += chunk.toString('utf8');
-        if (text.includes('sync worker started')) {
-          clearTimeout(timer);
-          resolve(child);
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`the worker exited early (${code})`)));
-    });
+    return printed(child, 'stderr', 'sync worker started', 'the worker').then(() => child);
   }
 
   const exited = (child: ChildProcess) =>

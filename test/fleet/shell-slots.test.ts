@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetShellSlots, fleetShellSlotsKey } from '../../connectors/winrm/fleet-shell-slots.js';
 import type { SyncError } from '../../domain/errors.js';
 import type { WinRmSimulator } from '../../simulators/winrm/server.js';
+import { spawnTs } from '../support/child-process.js';
 import { testEnv } from '../support/env.js';
 import { uniqueName } from '../support/services.js';
 import { eventually } from '../workers/support/harness.js';
@@ -47,7 +47,7 @@ describe('shells per proxy across the fleet', () => {
     const perWorker = 3;
     const run = (id: number) =>
       new Promise<{ done: number; waitedSeconds: number }>((resolve, reject) => {
-        const proc = spawn(process.execPath, ['--import', 'tsx', WORKER], {
+        const proc = spawnTs(WORKER, [], {
           env: {
             PATH: process.env.PATH,
             HOME: process.env.HOME,
@@ -65,8 +65,8 @@ describe('shells per proxy across the fleet', () => {
         });
         let out = '';
         let err = '';
-        proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
-        proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
+        proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+        proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
         proc.once('exit', (code) =>
           code === 0
             ? resolve(JSON.parse(out.trim()))

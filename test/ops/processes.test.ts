@@ -10,7 +10,8 @@ import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo } from '../support/services.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
-import { freePort, start, until, type RunningProcess } from './support/processes.js';
+import { freePort } from '../support/ports.js';
+import { start, until, type RunningProcess } from './support/processes.js';
 
 let mongo: TestMongo | undefined;
 let worker: RunningProcess | undefined;

@@ -19,7 +19,8 @@ import { allowSimulatedTenant } from '../../cli/in-process.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { freePort, start, until, type RunningProcess } from './support/processes.js';
+import { freePort } from '../support/ports.js';
+import { start, until, type RunningProcess } from './support/processes.js';
 
 /** prom-client's default metrics that promtool flags; nothing else may warn. */
 const ALLOWED_WARNINGS = [

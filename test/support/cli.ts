@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { createCliContext } from '../../cli/commands/context.js';
 import { runCli } from '../../cli/program.js';
-import { root } from '../ops/support/processes.js';
+import { spawnCli } from './child-process.js';
 
 /** Runs the real `m365sync` program in-process and captures what it prints. */
 export async function cli(
@@ -25,11 +24,7 @@ export function cliProcess(
   env: NodeJS.ProcessEnv,
   ...argv: string[]
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(`${root}node_modules/.bin/tsx`, ['cli/cli.ts', ...argv], {
-    cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnCli(argv, env);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

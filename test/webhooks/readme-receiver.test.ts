@@ -5,11 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webhookSignature } from '../../domain/webhook-signature.js';
+import { freePort } from '../support/ports.js';
 import { eventually } from '../workers/support/harness.js';
 
 const SECRET = 'whsec_readme-receiver-0123456789abcdefghijklmn';
@@ -18,15 +18,6 @@ let dir: string;
 let port = 0;
 let stdout = '';
 
-/** A port free a moment ago (the snippet listens on PORT). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: free } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return free;
-}
-
 beforeAll(async () => {
   const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
   const section = readme.slice(readme.indexOf('### Verifying a delivery'));
@@ -34,7 +25,7 @@ beforeAll(async () => {
   expect(snippet, 'the README has the receiver snippet').toBeDefined();
   dir = await mkdtemp(join(tmpdir(), 'm365sync-receiver-'));
   await writeFile(join(dir, 'receiver.mjs'), snippet!);
-  port = await freePort();
+  port = await freePort(); // the snippet listens on PORT
   child = spawn(process.execPath, [join(dir, 'receiver.mjs')], {
     env: { PATH: process.env.PATH, M365SYNC_WEBHOOK_SECRET: SECRET, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],

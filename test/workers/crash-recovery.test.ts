@@ -5,7 +5,7 @@
  * - SIGSTOP (a stalled or partitioned zombie) until a new run has started, then SIGCONT: the zombie,
  *   which ignores its abort signal, writes nothing after the new run started (the fence stops it).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
@@ -14,6 +14,7 @@ import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { printed, spawnTs } from '../support/child-process.js';
 import { testEnv } from '../support/env.js';
 import { testProcessor } from './support/test-processor.js';
 import {
@@ -38,8 +39,7 @@ describe('recovery from crashed and zombie workers', () => {
   let rescuer: SyncWorker | undefined;
 
   function spawnChild(env: Record<string, string>): Promise<ChildProcess> {
-    // `node --import tsx` (what `npx tsx` runs) so that the signals reach the worker process itself.
-    const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+    const proc = spawnTs(CHILD, [], {
       env: {
         ...process.env,
         CHILD_REDIS_URL: redis.url,
@@ -51,16 +51,7 @@ describe('recovery from crashed and zombie workers', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     child = proc;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('child worker did not start in 20 s')), 20_000);
-      proc.stdout!.on('data', (chunk: Buffer) => {
-        if (chunk.toString().includes('ready')) {
-          clearTimeout(timer);
-          resolve(proc);
-        }
-      });
-      proc.on('exit', (code) => reject(new Error(`child worker exited early (${code})`)));
-    });
+    return printed(proc, 'stdout', 'ready', 'child worker', 20_000).then(() => proc);
   }
 
   beforeAll(async () => {

@@ -4,7 +4,7 @@
  * child processes (fault-worker.ts) that a case kills, freezes or cuts off. Every case ends by
  * comparing MongoDB with the data set and checking every run record is terminal.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ import { openStores, type Stores } from '../../../connectors/mongo/stores.js';
 import type { Dataset, DatasetOptions } from '../../../simulators/dataset.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../../simulators/m365.js';
 import { allowSimulatedTenant } from '../../../cli/in-process.js';
+import { printed, spawnTs } from '../../support/child-process.js';
 import { testEnv } from '../../support/env.js';
 import { expectedIds as expectedIdsOf } from '../expected-data.js';
 import { keyEntry } from '../../support/keys.js';
@@ -149,7 +150,7 @@ export class FaultEngine {
    */
   async spawnWorker(id: string, extra: Record<string, string> = {}): Promise<ChildWorker> {
     const logDir = process.env.FAULT_LOG_DIR;
-    const proc = spawn(process.execPath, ['--import', 'tsx', WORKER], {
+    const proc = spawnTs(WORKER, [], {
       env: this.env({
         FAULT_WORKER_ID: id,
         ...(logDir ? { FAULT_LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'debug' } : {}),
@@ -162,16 +163,7 @@ export class FaultEngine {
       proc.stdout!.pipe(createWriteStream(join(logDir, `${this.prefix}-${id}.log`)));
     }
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker ${id} did not start in 30 s`)), 30_000);
-      proc.stdout!.on('data', (chunk: Buffer) => {
-        if (chunk.toString().includes('ready')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      proc.once('exit', (code) => reject(new Error(`worker ${id} exited early (${code})`)));
-    });
+    await printed(proc, 'stdout', 'ready', `worker ${id}`);
     const worker: ChildWorker = {
       proc,
       id,

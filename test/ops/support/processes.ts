@@ -1,22 +1,11 @@
 /**
- * Real processes for the observability tests: the `m365sync` command line in child processes, a free
- * loopback port, and polling until a condition holds (never a fixed sleep).
+ * Real processes for the observability tests: the `m365sync` command line in child processes, and
+ * polling until a condition holds (never a fixed sleep). A free port: `test/support/ports.ts`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { root, spawnCli } from '../../support/child-process.js';
 
-export const root = new URL('../../..', import.meta.url).pathname;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { root } from '../../support/child-process.js';
 
 /** Calls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function until<T>(
@@ -50,14 +39,16 @@ export interface RunningProcess {
 
 /** Starts a program (default: the m365sync CLI through tsx) with exactly the given environment. */
 export function start(args: string[], env: NodeJS.ProcessEnv, command?: string): RunningProcess {
-  const child = spawn(command ?? `${root}node_modules/.bin/tsx`, command ? args : ['cli/cli.ts', ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = command
+    ? spawn(command, args, {
+        cwd: root,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    : spawnCli(args, env);
   let text = '';
-  child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (text += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
