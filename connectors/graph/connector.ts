@@ -221,7 +221,7 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     log,
   });
 
-  const deltaReader = createDeltaReader({ getJson, graphRoot, graphOrigin, stats });
+  const deltaReader = createDeltaReader({ getJson, graphRoot, graphOrigin, stats, prefetch });
 
   return {
     pages,

@@ -52,7 +52,10 @@ export function createDeltaReader(o: {
   graphRoot: string;
   graphOrigin: string;
   stats: GraphConnectorStats;
+  /** Fetch a round's next page while the caller applies this one (as the pager does; default on). */
+  prefetch?: boolean;
 }): DeltaReader {
+  const prefetch = o.prefetch ?? true;
   const endpointOf = (kind: DeltaKind) => `/${kind}/delta`;
   const firstUrl = (kind: DeltaKind, extra = '') =>
     `${o.graphRoot}/${kind}/delta?$select=${DELTA_SELECT[kind]}${extra}`;
@@ -94,10 +97,17 @@ export function createDeltaReader(o: {
       const endpoint = endpointOf(kind);
       let deltaLink: string | undefined;
       async function* pages(): AsyncGenerator<DeltaPage> {
-        let url: string | undefined = link ?? firstUrl(kind);
+        let pending: ReturnType<typeof fetchPage> | undefined = fetchPage(
+          link ?? firstUrl(kind),
+          endpoint,
+          signal,
+        );
         let empty = 0;
-        while (url) {
-          const page = await fetchPage(url, endpoint, signal);
+        while (pending) {
+          const page: Awaited<ReturnType<typeof fetchPage>> = await pending;
+          // One page ahead while the caller applies this one: at most two pages live per round.
+          pending = page.next && prefetch ? fetchPage(page.next, endpoint, signal) : undefined;
+          pending?.catch(() => {}); // handled when awaited; never an unhandled rejection meanwhile
           empty = page.items.length === 0 ? empty + 1 : 0;
           if (empty > MAX_EMPTY_PAGES)
             throw new SyncError(
@@ -112,8 +122,8 @@ export function createDeltaReader(o: {
             } else out.changed.push(stripODataAnnotations(item));
           }
           if (out.changed.length > 0 || out.removed.length > 0) yield out;
-          url = page.next;
-          if (!url) deltaLink = page.delta;
+          if (!pending && page.next) pending = fetchPage(page.next, endpoint, signal);
+          if (!page.next) deltaLink = page.delta;
         }
       }
       return {
