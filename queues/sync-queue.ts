@@ -165,10 +165,6 @@ export function createSyncQueue(
   return queue;
 }
 
-export function parseSyncJobData(input: unknown): SyncJobData {
-  return parseWith(SyncJobData, input);
-}
-
 function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
