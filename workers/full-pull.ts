@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   createGraphConnector,
+  GRAPH_DEFAULTS,
   graphCaFromSettings,
   withNodeExtraCa,
   type GraphConnector,
@@ -115,7 +116,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
     ? (proxy: string, limit: number) =>
         new FleetShellSlots(
           fleetRedis,
-          fleetShellSlotsKey(options.graph?.limiter?.keyPrefix ?? 'm365sync', proxy),
+          fleetShellSlotsKey(options.graph?.limiter?.keyPrefix ?? GRAPH_DEFAULTS.keyPrefix, proxy),
           {
             limit,
             leaseMs: env.M365SYNC_WINRM_SHELL_SLOT_LEASE_MS,

@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { WINRM_DEFAULTS } from './defaults.js';
 import { abortError, type SlotSemaphore } from './shell-slots.js';
 
 /** Drops lapsed leases, then takes a slot if fewer than the limit are held. Returns 1 or 0. */
@@ -38,7 +39,10 @@ return added`;
 export interface FleetShellSlotsOptions {
   /** Slots across every process (M365SYNC_WINRM_MAX_SHELLS_PER_PROXY). */
   limit: number;
-  /** How long a slot outlives its holder's last renewal (M365SYNC_WINRM_SHELL_SLOT_LEASE_MS). */
+  /**
+   * How long a slot outlives its holder's last renewal (M365SYNC_WINRM_SHELL_SLOT_LEASE_MS).
+   * @default WINRM_DEFAULTS.shellSlotLeaseMs (60 s)
+   */
   leaseMs?: number;
   /** Longest pause between two tries of a waiter (default 500 ms). */
   pollMaxMs?: number;
@@ -65,7 +69,7 @@ export class FleetShellSlots implements SlotSemaphore {
     private readonly options: FleetShellSlotsOptions,
   ) {
     this.limit = options.limit;
-    this.leaseMs = options.leaseMs ?? 60_000;
+    this.leaseMs = options.leaseMs ?? WINRM_DEFAULTS.shellSlotLeaseMs;
     this.pollMaxMs = options.pollMaxMs ?? 500;
   }
 

@@ -10,6 +10,7 @@ import { defaultAffinityKey, rendezvousOrder } from './affinity.js';
 import { WinRmClient, type RunOptions, type WinRmClientDeps } from './client.js';
 import { WinRmError } from './errors.js';
 import { Execution, type ExecuteOptions, type ExecutionResult, type OutputChunk } from './execution.js';
+import { WINRM_DEFAULTS } from './defaults.js';
 import { proxyMetrics, type ProxyMetrics } from './metrics.js';
 import { DEFAULT_PORT, winRmClientOptionsSchema } from './options.js';
 import { ShellSlots, type SlotSemaphore } from './shell-slots.js';
@@ -27,12 +28,19 @@ export const proxyPoolOptionsSchema = sharedClientOptions.extend({
   /**
    * Shells open at once on one proxy, below the server's MaxShellsPerUser (30): across the fleet when
    * the pool is given `slotsFor` (FleetShellSlots in Redis, what workers do), else in this process.
+   * @default WINRM_DEFAULTS.maxShellsPerProxy (20)
    */
-  maxShellsPerProxy: z.number().int().min(1).max(29).default(20),
-  /** How long a failed proxy stays out of service before health probes may bring it back. */
-  coolDownMs: z.number().int().min(0).default(30_000),
-  /** How often out-of-service proxies are probed (WS-Management Identify with our credentials). */
-  probeIntervalMs: z.number().int().min(10).default(10_000),
+  maxShellsPerProxy: z.number().int().min(1).max(29).default(WINRM_DEFAULTS.maxShellsPerProxy),
+  /**
+   * How long a failed proxy stays out of service before health probes may bring it back.
+   * @default WINRM_DEFAULTS.coolDownMs (30 s)
+   */
+  coolDownMs: z.number().int().min(0).default(WINRM_DEFAULTS.coolDownMs),
+  /**
+   * How often out-of-service proxies are probed (WS-Management Identify with our credentials).
+   * @default WINRM_DEFAULTS.probeIntervalMs (10 s)
+   */
+  probeIntervalMs: z.number().int().min(10).default(WINRM_DEFAULTS.probeIntervalMs),
 });
 
 export type ProxyPoolInput = z.input<typeof proxyPoolOptionsSchema>;
