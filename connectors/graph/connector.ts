@@ -12,6 +12,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { graphEndpoints } from '../../domain/cloud.js';
 import type { AllowEntry } from '../../domain/destinations.js';
 import { SyncError } from '../../domain/errors.js';
@@ -254,8 +255,8 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     stats,
     async close() {
       closing.abort(new SyncError('CANCELLED', 'The Graph connector was closed.'));
-      await limiter.close().catch(() => {});
-      await dispatcher.close().catch(() => {});
+      await limiter.close().catch(ignoreBecause('closing: the limiter is no longer used', log));
+      await dispatcher.close().catch(ignoreBecause('closing: the dispatcher is no longer used', log));
     },
   };
 }

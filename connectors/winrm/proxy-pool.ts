@@ -1,6 +1,7 @@
 import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { SyncError } from '../../domain/errors.js';
 import { parsePowerShellHosts, type PowerShellHost } from '../../domain/powershell-hosts.js';
 import type { TenantConfig } from '../../domain/tenant.js';
@@ -205,7 +206,15 @@ export class ProxyPool {
         if (yielded) throw error;
         lastError = error;
       } finally {
-        if (!finished) await inner.return(undefined as never).catch(() => {});
+        if (!finished)
+          await inner
+            .return(undefined as never)
+            .catch(
+              ignoreBecause(
+                'the command stops anyway; its own failure or its stop is what the caller hears',
+                log,
+              ),
+            );
         release();
         this.metrics.openShells.dec(labels);
       }
