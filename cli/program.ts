@@ -3,6 +3,7 @@
  * in-process; cli/cli.ts is the process entry point.
  */
 import { Command, CommanderError } from 'commander';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 import { SyncError, ValidationError, type FieldProblem } from '../domain/errors.js';
 import { apiCommand } from './commands/api.js';
 import { certificatesCommand } from './commands/certificates.js';
@@ -145,7 +146,14 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     return EXIT.failed;
   } finally {
     process.exitCode = previous;
-    await ctx.close().catch(() => undefined);
+    await ctx
+      .close()
+      .catch(
+        ignoreBecause(
+          "the command's outcome is decided; the process ends its connections as it exits",
+          logger,
+        ),
+      );
   }
 }
 

@@ -29,15 +29,13 @@ export interface SubscribedSku {
   servicePlans?: readonly ServicePlanInfo[] | null;
 }
 
-/** What is stored with the user document. Field names are exported so queries and indexes agree. */
+/** What is stored with the user document. */
 export interface LicenceView {
   /** Sorted, unique. A licence whose SKU the tenant no longer lists shows as `unknown:<skuId>`. */
   skuPartNumbers: string[];
   /** Sorted, unique names of the service plans the user's licences enable for it. */
   servicePlanNames: string[];
 }
-
-export const LICENCE_VIEW_FIELDS = ['skuPartNumbers', 'servicePlanNames'] as const;
 
 /** The tenant's SKUs by lower-cased skuId, built once per run and reused for every user. */
 export type SkuIndex = ReadonlyMap<string, SubscribedSku>;

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Lease, LeaseStore } from '../connectors/mongo/leases.js';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 import { SyncError } from '../domain/errors.js';
 
 /** How long an operator action's lease lasts without renewal (the actions are short). */
@@ -30,6 +31,8 @@ export async function underLease<T>(
   try {
     return await work(lease);
   } finally {
-    await leases.release(lease).catch(() => undefined);
+    await leases
+      .release(lease)
+      .catch(ignoreBecause('an unreleased lease lapses by itself (ACTION_LEASE_TTL_MS)'));
   }
 }

@@ -19,6 +19,7 @@
  */
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 import { SyncError, ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { SYNC_MODES, type SyncMode } from '../domain/delta.js';
@@ -165,10 +166,6 @@ export function createSyncQueue(
   return queue;
 }
 
-export function parseSyncJobData(input: unknown): SyncJobData {
-  return parseWith(SyncJobData, input);
-}
-
 function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
@@ -247,7 +244,9 @@ export async function enqueueSync(
           message: `The queue did not accept the sync request (${(error as Error).message}); nothing was enqueued. Try again.`,
         },
       })
-      .catch(() => undefined);
+      .catch(
+        ignoreBecause("the queue's error is the one to report; the run reaper ends a record left queued"),
+      );
     throw error;
   }
   const jobId = String(job.id);
@@ -280,10 +279,13 @@ async function bandOf(queue: Queue<SyncJobData, unknown, string>, data: SyncJobD
   const client = await queue.backend.client;
   const opts = await client
     .hget(followUpKey(queue, dedupId(data.tenantId, data.mode)), 'opts')
-    .catch(() => null);
+    .catch(ignoreBecause("the kept follow-up's band is read best effort; without it, the request's own"));
   const kept = opts ? Number((JSON.parse(opts) as { priority?: unknown }).priority) : NaN;
   return kept > 0 && kept < own ? kept : own;
 }
+
+/** Why a failed priority raise may be ignored. */
+const RAISE_IS_BEST_EFFORT = 'raising the priority is best effort: the request stands joined either way';
 
 /**
  * Raises a waiting job to `priority` when that is higher (a lower number) than its own: a request
@@ -292,12 +294,12 @@ async function bandOf(queue: Queue<SyncJobData, unknown, string>, data: SyncJobD
  * the request stands joined either way.
  */
 async function raisePriority(queue: Queue<SyncJobData, unknown, string>, jobId: string, priority: number) {
-  const job = await queue.getJob(jobId).catch(() => undefined);
+  const job = await queue.getJob(jobId).catch(ignoreBecause(RAISE_IS_BEST_EFFORT));
   // `job.priority` is the job's current one (a raise before this one may have changed it); a job
   // without one (0, added before priorities) already runs before every prioritized job.
   const current = Number(job?.priority) || 0;
   if (!job || current === 0 || current <= priority) return;
-  await job.changePriority({ priority }).catch(() => undefined);
+  await job.changePriority({ priority }).catch(ignoreBecause(RAISE_IS_BEST_EFFORT));
 }
 
 /**
@@ -319,7 +321,9 @@ export function enqueuedKey(queue: Queue, runId: string): string {
  */
 async function markEnqueued(queue: Queue, runId: string, outcome: EnqueueOutcome): Promise<void> {
   const client = await queue.backend.client;
-  await client.set(enqueuedKey(queue, runId), outcome, { PX: ENQUEUED_MARK_MS }).catch(() => undefined);
+  await client
+    .set(enqueuedKey(queue, runId), outcome, { PX: ENQUEUED_MARK_MS })
+    .catch(ignoreBecause('without the mark the run reaper waits the grace time, and the request stands'));
 }
 
 /** The Redis key of the follow-up BullMQ keeps for an active job (`keepLastIfActive`), by de-duplication id. */

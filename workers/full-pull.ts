@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   createGraphConnector,
+  GRAPH_DEFAULTS,
   graphCaFromSettings,
   withNodeExtraCa,
   type GraphConnector,
@@ -18,6 +19,7 @@ import {
 } from '../connectors/graph/index.js';
 import type { CertificateStore } from '../connectors/mongo/certificates.js';
 import type { Stores } from '../connectors/mongo/stores.js';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 import type { KindResult } from '../domain/sync-run.js';
 import type { TenantStore } from '../connectors/mongo/tenants.js';
 import {
@@ -115,7 +117,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
     ? (proxy: string, limit: number) =>
         new FleetShellSlots(
           fleetRedis,
-          fleetShellSlotsKey(options.graph?.limiter?.keyPrefix ?? 'm365sync', proxy),
+          fleetShellSlotsKey(options.graph?.limiter?.keyPrefix ?? GRAPH_DEFAULTS.keyPrefix, proxy),
           {
             limit,
             leaseMs: env.M365SYNC_WINRM_SHELL_SLOT_LEASE_MS,
@@ -302,7 +304,12 @@ export function createFullPull(options: FullPullOptions): FullPull {
     try {
       await Promise.all(steps);
     } finally {
-      const made = await graphConnector?.catch(() => undefined);
+      const made = await graphConnector?.catch(
+        ignoreBecause(
+          'a Graph connector that failed to open was reported by the step that asked for it',
+          runLog,
+        ),
+      );
       await made?.close();
     }
     runLog.info({ kinds: done }, 'full pull finished');
@@ -340,7 +347,9 @@ export function createFullPull(options: FullPullOptions): FullPull {
       if (deleted > 0) log.info({ deleted }, 'deleted the WinRM shells still open at shutdown');
       for (const pool of pools.values()) pool.close();
       pools.clear();
-      await ledger?.stop().catch(() => undefined);
+      await ledger
+        ?.stop()
+        .catch(ignoreBecause("at shutdown: this instance's alive mark lapses by itself", log));
     },
   };
 }

@@ -8,7 +8,12 @@
  */
 import type { Logger } from 'pino';
 import type { TenantStore } from '../connectors/mongo/tenants.js';
-import { WinRmClient, type OpenShellEntry, type WinRmSettings } from '../connectors/winrm/index.js';
+import {
+  WINRM_DEFAULTS,
+  WinRmClient,
+  type OpenShellEntry,
+  type WinRmSettings,
+} from '../connectors/winrm/index.js';
 import { parsePowerShellHosts } from '../domain/powershell-hosts.js';
 import { SyncError } from '../domain/errors.js';
 import type { RedisShellLedger } from './shell-ledger.js';
@@ -30,7 +35,7 @@ export async function deleteLeftoverShells(o: {
   logger: Logger;
 }): Promise<LeftoverShellsReport> {
   const report: LeftoverShellsReport = { deleted: 0, gone: 0, kept: 0, dropped: 0 };
-  const idleTimeoutMs = o.winrm.idleTimeoutMs ?? 900_000;
+  const idleTimeoutMs = o.winrm.idleTimeoutMs ?? WINRM_DEFAULTS.idleTimeoutMs;
   for (const orphan of await o.ledger.orphans()) {
     const done: OpenShellEntry[] = [];
     for (const entry of orphan.entries) {

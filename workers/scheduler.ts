@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 import { DEFAULT_SETTINGS } from '../domain/settings.js';
 import type { RedisSettings } from '../queues/connection.js';
 import { LeaderLock } from '../queues/leader-lock.js';
@@ -125,7 +126,10 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Sc
       stopped = true;
       clearInterval(beat);
       await running;
-      if (leader) await lock.release().catch(() => undefined);
+      if (leader)
+        await lock
+          .release()
+          .catch(ignoreBecause('the leader lock lapses by itself; another scheduler takes over then', log));
       leader = false;
       await queue.close();
       redis.disconnect();

@@ -11,6 +11,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { OpenShellEntry, ShellLedger } from '../connectors/winrm/index.js';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 
 export interface RedisShellLedgerOptions {
   /** The BullMQ key prefix. */
@@ -58,7 +59,10 @@ export class RedisShellLedger implements ShellLedger {
     await this.redis.sadd(`${this.base}:instances`, this.o.instanceId);
     await this.refresh();
     this.timer = setInterval(
-      () => void this.refresh().catch(() => undefined),
+      () =>
+        void this.refresh().catch(
+          ignoreBecause('the next refresh, a third of the alive time later, makes up for a missed one'),
+        ),
       Math.max(100, Math.floor(this.o.aliveTtlMs / 3)),
     );
     this.timer.unref();

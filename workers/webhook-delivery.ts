@@ -18,6 +18,7 @@ import { guardedLookup } from '../connectors/guarded-lookup.js';
 import type { AllowedDestinationStore } from '../connectors/mongo/destinations.js';
 import type { DeliveryOutcome, WebhookDeliveryStore } from '../connectors/mongo/webhook-deliveries.js';
 import type { WebhookSubscriptionStore } from '../connectors/mongo/webhooks.js';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 import { redactSecrets } from '../domain/redaction.js';
 import {
   DELIVERY_HEADER,
@@ -186,7 +187,9 @@ async function attempt(
         : redactSecrets(String(e.message), [subscription.secret]);
     return { error: { code, message: message.slice(0, EXCERPT_CHARS) }, retryable: code !== REFUSED };
   } finally {
-    await agent.destroy().catch(() => undefined);
+    await agent
+      .destroy()
+      .catch(ignoreBecause("the attempt's outcome is decided; the agent's sockets close with it"));
   }
 }
 

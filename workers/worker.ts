@@ -36,6 +36,7 @@ import { randomBytes } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 import { SyncError } from '../domain/errors.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import type { Lease } from '../connectors/mongo/leases.js';
@@ -154,7 +155,7 @@ function withoutHeldIds(kinds: Record<string, KindResult>): Record<string, KindR
 async function within(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
-    promise.catch(() => undefined),
+    promise.catch(ignoreBecause('`within` only bounds the wait; the work goes on and answers for itself')),
     new Promise((resolve) => (timer = setTimeout(resolve, ms))),
   ]);
   clearTimeout(timer);
@@ -335,7 +336,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     } catch (error) {
       // MongoDB refused the run's record: nothing ran; stop keeping the lease and let the job retry.
       const lease = keeper.stop();
-      if (lease) await leases.release(lease).catch(() => undefined);
+      if (lease)
+        await leases
+          .release(lease)
+          .catch(ignoreBecause("the lease lapses by itself; the job's retry waits for it", log));
       throw error;
     }
     keeper.watchCancel(run.id);
@@ -365,7 +369,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     let failedKinds: Record<string, KindResult> | undefined;
     try {
       const processing = options.processor(job, controller.signal, ctx);
-      processing.catch(() => undefined);
+      processing.catch(
+        ignoreBecause(
+          'heard by the race below; after an abandoned run, a late failure has no one else to hear it',
+          runLog,
+        ),
+      );
       const summary = await Promise.race([processing, abandonedAfterAbort()]);
       const status = runStatusOf(summary);
       const durationMs = Date.now() - started;

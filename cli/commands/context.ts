@@ -5,6 +5,7 @@
  */
 import { readSecretFiles } from '../../connectors/secret-files.js';
 import { userInfo } from 'node:os';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { checkedActor } from '../../domain/actor.js';
 import { globalDeleteThresholds } from '../../domain/delete-protection.js';
 import { parseSettings, type Settings } from '../../domain/settings.js';
@@ -79,7 +80,9 @@ export function createCliContext(io: CliIo, env: Readonly<Record<string, string 
     },
     async close() {
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-      const open = await connection?.catch(() => undefined);
+      const open = await connection?.catch(
+        ignoreBecause('a connection that never opened has nothing to close (its error reached the command)'),
+      );
       await open?.close();
     },
   };

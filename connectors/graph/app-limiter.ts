@@ -16,19 +16,26 @@
  */
 import type { Redis } from 'ioredis';
 import { SyncError } from '../../domain/errors.js';
+import { GRAPH_DEFAULTS } from './defaults.js';
 import type { GraphLimiter } from './limiter.js';
 
 export interface AppLimiterOptions {
-  /** Requests one application may start per window across all tenants (default 75,000). */
+  /**
+   * Requests one application may start per window across all tenants.
+   * @default GRAPH_DEFAULTS.appRequestsPerWindow (75,000, GRAPH_APP_REQUESTS_PER_WINDOW's default)
+   */
   appRequestsPerWindow?: number;
-  /** The window (default 20,000 ms, Microsoft's). */
+  /**
+   * The window, Microsoft's.
+   * @default GRAPH_DEFAULTS.appWindowMs (20,000 ms, GRAPH_APP_WINDOW_MS's default)
+   */
   appWindowMs?: number;
-  /** As the tenant limiter's: the key is `<prefix>:graph-app:<client id>`. */
+  /**
+   * As the tenant limiter's: the key is `<prefix>:graph-app:<client id>`.
+   * @default GRAPH_DEFAULTS.keyPrefix (`m365sync`)
+   */
   keyPrefix?: string;
 }
-
-export const DEFAULT_APP_REQUESTS_PER_WINDOW = 75_000;
-export const DEFAULT_APP_WINDOW_MS = 20_000;
 
 /** Counts one request in the current window; returns 0 when within the budget, else ms to its end. */
 const TAKE = `
@@ -49,15 +56,15 @@ export function createAppLimiter(
   redis: Redis | undefined,
   options: AppLimiterOptions = {},
 ): GraphLimiter {
-  const budget = options.appRequestsPerWindow ?? DEFAULT_APP_REQUESTS_PER_WINDOW;
-  const windowMs = options.appWindowMs ?? DEFAULT_APP_WINDOW_MS;
+  const budget = options.appRequestsPerWindow ?? GRAPH_DEFAULTS.appRequestsPerWindow;
+  const windowMs = options.appWindowMs ?? GRAPH_DEFAULTS.appWindowMs;
   if (!Number.isInteger(budget) || budget < 1 || !Number.isInteger(windowMs) || windowMs < 1)
     throw new SyncError(
       'INVALID_INPUT',
       `Graph app budget: appRequestsPerWindow (${budget}) and appWindowMs (${windowMs}) must be positive integers`,
     );
   // The client id is an application's public identifier, not a secret (it appears in sign-in errors).
-  const id = `${options.keyPrefix ?? 'm365sync'}:graph-app:${clientId}`;
+  const id = `${options.keyPrefix ?? GRAPH_DEFAULTS.keyPrefix}:graph-app:${clientId}`;
   let local = { window: -1, n: 0 };
   const take = async (): Promise<number> => {
     if (redis) return Number(await redis.eval(TAKE, 1, id, windowMs, budget));

@@ -12,6 +12,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { graphEndpoints } from '../../domain/cloud.js';
 import type { AllowEntry } from '../../domain/destinations.js';
 import { SyncError } from '../../domain/errors.js';
@@ -20,18 +21,14 @@ import { tenantSecrets, type TenantConfig } from '../../domain/tenant.js';
 import { logger as defaultLogger } from '../../observability/logger.js';
 import { classifyStatus } from './classify.js';
 import { createCredential, TokenSource, type GraphCertificate } from './credential.js';
+import { GRAPH_DEFAULTS } from './defaults.js';
 import { createGetJson } from './get-json.js';
 import { createGraphLimiters, type GraphLimiter, type GraphLimitsOptions } from './limiter.js';
 import { anySignal, createPager } from './pager.js';
 import { createDeltaReader, type DeltaReader } from './delta.js';
 import { readOrganization, testGraphConnection } from './probes.js';
 import { createSend } from './request.js';
-import {
-  createDispatcher,
-  DEFAULT_MAX_RESPONSE_BYTES,
-  DEFAULT_REQUEST_DEADLINE_MS,
-  identityHttpClient,
-} from './transport.js';
+import { createDispatcher, identityHttpClient } from './transport.js';
 import type { GraphConnectorStats, GraphItem, GraphRetryOptions, PagesOptions } from './types.js';
 import type { GraphKind } from './kinds.js';
 
@@ -48,15 +45,30 @@ export interface GraphConnectorOptions {
   redis?: Redis;
   limiter?: GraphLimitsOptions;
   retry?: GraphRetryOptions;
-  /** Fetch the next page while the caller works on the current one (default true): at most 2 pages live per pull. */
+  /**
+   * Fetch the next page while the caller works on the current one: at most 2 pages live per pull.
+   * @default GRAPH_DEFAULTS.prefetch (true)
+   */
   prefetch?: boolean;
-  /** Per-request time limit for headers and for each body chunk (default 120 s). */
+  /**
+   * Per-request time limit for headers and for each body chunk.
+   * @default GRAPH_DEFAULTS.requestTimeoutMs (120 s)
+   */
   requestTimeoutMs?: number;
-  /** Overall time for one request, headers and whole body (default 5 min; GRAPH_REQUEST_DEADLINE_MS). */
+  /**
+   * Overall time for one request, headers and whole body.
+   * @default GRAPH_DEFAULTS.requestDeadlineMs (5 minutes, GRAPH_REQUEST_DEADLINE_MS's default)
+   */
   requestDeadlineMs?: number;
-  /** Largest response body read; beyond it the request fails (default 64 MiB; GRAPH_MAX_RESPONSE_BYTES). */
+  /**
+   * Largest response body read; beyond it the request fails.
+   * @default GRAPH_DEFAULTS.maxResponseBytes (64 MiB, GRAPH_MAX_RESPONSE_BYTES's default)
+   */
   maxResponseBytes?: number;
-  /** Restarts of one collection after expired page tokens before giving up (default 3). */
+  /**
+   * Restarts of one collection after expired page tokens before giving up.
+   * @default GRAPH_DEFAULTS.maxRestarts (3)
+   */
   maxRestarts?: number;
   logger?: Logger;
   /** Sees every URL the credential contacts (sign-in); for tests and diagnostics. */
@@ -136,16 +148,16 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
   const scrub = scrubber(tenant, certificate);
   const log = (options.logger ?? defaultLogger).child({ component: 'graph', tenant: tenant.Tenant.name });
   const retry = {
-    maxAttempts: options.retry?.maxAttempts ?? 8,
-    baseDelayMs: options.retry?.baseDelayMs ?? 1000,
-    maxDelayMs: options.retry?.maxDelayMs ?? 60_000,
-    maxRetryAfterMs: options.retry?.maxRetryAfterMs ?? 10 * 60_000,
+    maxAttempts: options.retry?.maxAttempts ?? GRAPH_DEFAULTS.retry.maxAttempts,
+    baseDelayMs: options.retry?.baseDelayMs ?? GRAPH_DEFAULTS.retry.baseDelayMs,
+    maxDelayMs: options.retry?.maxDelayMs ?? GRAPH_DEFAULTS.retry.maxDelayMs,
+    maxRetryAfterMs: options.retry?.maxRetryAfterMs ?? GRAPH_DEFAULTS.retry.maxRetryAfterMs,
   };
-  const prefetch = options.prefetch ?? true;
-  const requestTimeoutMs = options.requestTimeoutMs ?? 120_000;
-  const requestDeadlineMs = options.requestDeadlineMs ?? DEFAULT_REQUEST_DEADLINE_MS;
-  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const maxRestarts = options.maxRestarts ?? 3;
+  const prefetch = options.prefetch ?? GRAPH_DEFAULTS.prefetch;
+  const requestTimeoutMs = options.requestTimeoutMs ?? GRAPH_DEFAULTS.requestTimeoutMs;
+  const requestDeadlineMs = options.requestDeadlineMs ?? GRAPH_DEFAULTS.requestDeadlineMs;
+  const maxResponseBytes = options.maxResponseBytes ?? GRAPH_DEFAULTS.maxResponseBytes;
+  const maxRestarts = options.maxRestarts ?? GRAPH_DEFAULTS.maxRestarts;
   const proxyUrl = m365.https_proxy ?? m365.http_proxy;
 
   const dispatcher: Dispatcher = createDispatcher({
@@ -243,8 +255,8 @@ export function createGraphConnector(options: GraphConnectorOptions): GraphConne
     stats,
     async close() {
       closing.abort(new SyncError('CANCELLED', 'The Graph connector was closed.'));
-      await limiter.close().catch(() => {});
-      await dispatcher.close().catch(() => {});
+      await limiter.close().catch(ignoreBecause('closing: the limiter is no longer used', log));
+      await dispatcher.close().catch(ignoreBecause('closing: the dispatcher is no longer used', log));
     },
   };
 }

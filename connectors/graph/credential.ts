@@ -14,6 +14,7 @@ import type { HttpClient } from '@azure/core-rest-pipeline';
 import { SyncError } from '../../domain/errors.js';
 import { graphEndpoints } from '../../domain/cloud.js';
 import type { TenantConfig } from '../../domain/tenant.js';
+import { GRAPH_DEFAULTS } from './defaults.js';
 import { graphTokenRenewals } from './metrics.js';
 
 /** A stored certificate with its private key, as the certificate store hands it over (decrypted). */
@@ -76,7 +77,10 @@ export function createCredential(
 export interface TokenSourceOptions {
   scope: string;
   makeCredential: () => TokenCredential;
-  /** Renew this long before expiry (default 5 minutes, as MSAL does). */
+  /**
+   * Renew this long before expiry, as MSAL does.
+   * @default GRAPH_DEFAULTS.refreshMarginMs (5 minutes)
+   */
   refreshMarginMs?: number;
   /** Turns a credential failure into an operator-facing error (no secret in it). */
   describeFailure: (error: unknown) => SyncError;
@@ -90,7 +94,7 @@ export class TokenSource {
 
   constructor(private readonly options: TokenSourceOptions) {
     this.credential = options.makeCredential();
-    this.margin = options.refreshMarginMs ?? 5 * 60_000;
+    this.margin = options.refreshMarginMs ?? GRAPH_DEFAULTS.refreshMarginMs;
   }
 
   /** A token valid for a while yet: the cached one, or a new one when it is close to expiry. */

@@ -14,6 +14,7 @@ export {
   type PagesOptions,
 } from './connector.js';
 export type { GraphCertificate } from './credential.js';
+export { GRAPH_DEFAULTS } from './defaults.js';
 export { graphCaFromSettings, withNodeExtraCa } from './transport.js';
 export {
   GRAPH_KINDS,

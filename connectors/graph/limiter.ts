@@ -7,16 +7,24 @@
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { createAppLimiter, type AppLimiterOptions } from './app-limiter.js';
+import { GRAPH_DEFAULTS } from './defaults.js';
 import { graphLimiterWait } from './metrics.js';
 
 export interface GraphLimiterOptions {
-  /** Requests in flight to one tenant, across all processes (default 4). */
+  /**
+   * Requests in flight to one tenant, across all processes.
+   * @default GRAPH_DEFAULTS.maxConcurrent (4)
+   */
   maxConcurrent?: number;
-  /** Requests started per second to one tenant, across all processes (default 20). */
+  /**
+   * Requests started per second to one tenant, across all processes.
+   * @default GRAPH_DEFAULTS.requestsPerSecond (20)
+   */
   requestsPerSecond?: number;
   /**
-   * Prefix of the limiter's Redis keys (default `m365sync`); the full id is `<prefix>:graph:<tenant id>`,
-   * stored by Bottleneck as `b_<id>_*` keys that expire after 15 minutes unused.
+   * Prefix of the limiter's Redis keys; the full id is `<prefix>:graph:<tenant id>`, stored by
+   * Bottleneck as `b_<id>_*` keys that expire after 15 minutes unused.
+   * @default GRAPH_DEFAULTS.keyPrefix (`m365sync`)
    */
   keyPrefix?: string;
 }
@@ -37,11 +45,11 @@ export function createGraphLimiter(
   options: GraphLimiterOptions = {},
   onError: (error: unknown) => void = () => {},
 ): GraphLimiter {
-  const rate = options.requestsPerSecond ?? 20;
-  const id = `${options.keyPrefix ?? 'm365sync'}:graph:${tenantId}`;
+  const rate = options.requestsPerSecond ?? GRAPH_DEFAULTS.requestsPerSecond;
+  const id = `${options.keyPrefix ?? GRAPH_DEFAULTS.keyPrefix}:graph:${tenantId}`;
   const settings: Bottleneck.ConstructorOptions = {
     id,
-    maxConcurrent: options.maxConcurrent ?? 4,
+    maxConcurrent: options.maxConcurrent ?? GRAPH_DEFAULTS.maxConcurrent,
     reservoir: rate,
     reservoirRefreshAmount: rate,
     reservoirRefreshInterval: 1000,

@@ -6,6 +6,7 @@
  * token expired (at most `maxRestarts` times).
  */
 import type { Logger } from 'pino';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { SyncError } from '../../domain/errors.js';
 import type { TenantConfig } from '../../domain/tenant.js';
 import type { GetJson } from './get-json.js';
@@ -138,7 +139,7 @@ export function createPager(
         const next = page.nextLink;
         // Fetch one page ahead while the caller works on this one: at most two pages live per pull.
         pending = next && prefetch ? fetchPage(next, spec.endpoint, signal, spec.headers) : undefined;
-        pending?.catch(() => {}); // handled when awaited; never an unhandled rejection meanwhile
+        pending?.catch(ignoreBecause('heard where it is awaited; never an unhandled rejection meanwhile'));
         const items = page.items;
         (page as Partial<Page>).items = undefined;
         try {

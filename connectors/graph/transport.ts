@@ -22,6 +22,7 @@ import type { AllowEntry } from '../../domain/destinations.js';
 import type { Settings } from '../../domain/settings.js';
 import { SyncError } from '../../domain/errors.js';
 import { guardedLookup } from '../guarded-lookup.js';
+import { GRAPH_DEFAULTS } from './defaults.js';
 import { graphRequestDuration, graphRequests } from './metrics.js';
 
 export interface TransportOptions {
@@ -32,7 +33,10 @@ export interface TransportOptions {
   /** The proxy's user and password (Microsoft 365.proxy_username / proxy_password): sent only to the proxy. */
   proxyUser?: string;
   proxyPassword?: string;
-  /** Connections per origin (default 8). */
+  /**
+   * Connections per origin.
+   * @default GRAPH_DEFAULTS.connections (8)
+   */
   connections?: number;
   /**
    * The allow-list, read at each new connection: a name resolving to a private, loopback or
@@ -40,16 +44,6 @@ export interface TransportOptions {
    */
   allowed?: () => readonly AllowEntry[];
 }
-
-/** Largest Graph response body read (GRAPH_MAX_RESPONSE_BYTES): a 999-object page is a few MB. */
-export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
-/** Largest sign-in response read (OpenID configuration, token): a few KB in practice. */
-export const IDENTITY_MAX_RESPONSE_BYTES = 1024 * 1024;
-/**
- * Overall time for one request, headers and whole body (GRAPH_REQUEST_DEADLINE_MS): undici's
- * bodyTimeout is per chunk, so a server that trickles a byte at a time would otherwise never end.
- */
-export const DEFAULT_REQUEST_DEADLINE_MS = 5 * 60_000;
 
 function mebibytes(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB` : `${bytes} bytes`;
@@ -153,7 +147,7 @@ export function proxyParts(proxyUrl: string): { uri: string; token?: string } {
 
 export function createDispatcher(options: TransportOptions): Dispatcher {
   const ca = trustedCas(options.ca);
-  const connections = options.connections ?? 8;
+  const connections = options.connections ?? GRAPH_DEFAULTS.connections;
   const tls = ca ? { ca } : {};
   const allowed = options.allowed;
   const lookupFor = (kind: 'graph' | 'http_proxy') =>
@@ -198,7 +192,7 @@ export interface IdentityHttpClient extends HttpClient {
 export function identityHttpClient(
   dispatcher: Dispatcher,
   onRequest?: (url: string) => void,
-  deadlineMs: number = DEFAULT_REQUEST_DEADLINE_MS,
+  deadlineMs: number = GRAPH_DEFAULTS.requestDeadlineMs,
 ): IdentityHttpClient {
   const client: IdentityHttpClient = {
     lastNetworkError: undefined,
@@ -223,7 +217,11 @@ export function identityHttpClient(
           ...(req.timeout ? { headersTimeout: req.timeout, bodyTimeout: req.timeout } : {}),
         });
         const bodyAsText = (
-          await readBodyLimited(res, IDENTITY_MAX_RESPONSE_BYTES, `The sign-in endpoint (${endpoint})`)
+          await readBodyLimited(
+            res,
+            GRAPH_DEFAULTS.identityMaxResponseBytes,
+            `The sign-in endpoint (${endpoint})`,
+          )
         ).toString('utf8');
         client.lastNetworkError = undefined;
         graphRequests.inc({ endpoint, status: String(res.statusCode) });

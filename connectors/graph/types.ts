@@ -7,13 +7,25 @@ import type { GraphKind } from './kinds.js';
 export type GraphItem = Record<string, unknown>;
 
 export interface GraphRetryOptions {
-  /** Tries per request, the first included (default 8). */
+  /**
+   * Tries per request, the first included.
+   * @default GRAPH_DEFAULTS.retry.maxAttempts (8)
+   */
   maxAttempts?: number;
-  /** First backoff step when the server gives no Retry-After (default 1000 ms). */
+  /**
+   * First backoff step when the server gives no Retry-After.
+   * @default GRAPH_DEFAULTS.retry.baseDelayMs (1000 ms)
+   */
   baseDelayMs?: number;
-  /** Largest backoff step (default 60 s). */
+  /**
+   * Largest backoff step.
+   * @default GRAPH_DEFAULTS.retry.maxDelayMs (60 s)
+   */
   maxDelayMs?: number;
-  /** A Retry-After longer than this fails the request instead of parking the worker (default 10 min). */
+  /**
+   * A Retry-After longer than this fails the request instead of parking the worker.
+   * @default GRAPH_DEFAULTS.retry.maxRetryAfterMs (10 minutes)
+   */
   maxRetryAfterMs?: number;
 }
 

@@ -13,6 +13,7 @@ import {
   type Caller,
   type Role,
 } from '../../domain/access.js';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { SyncError, ValidationError } from '../../domain/errors.js';
 import { isDuplicateKey } from './duplicate-key.js';
 
@@ -53,7 +54,9 @@ export class ApiTokenStore {
     await this.collection.createIndex({ hash: 1 }, { unique: true, name: 'hash_unique' });
     // A name is unique within its scope, not across scopes: refusing a name used in a scope the
     // creator cannot see would tell them it exists there. (Databases made before had it global.)
-    await this.collection.dropIndex('name_unique').catch(() => undefined);
+    await this.collection
+      .dropIndex('name_unique')
+      .catch(ignoreBecause('only databases made before have the global name index'));
     await this.collection.createIndex({ scope: 1, name: 1 }, { unique: true, name: 'scope_name_unique' });
   }
 

@@ -18,6 +18,7 @@
  *   left), so they appear then. A record whose object write failed (the run lost its lease) may
  *   therefore appear although its object was not written: the feed is at-least-once, never lossy.
  */
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { SyncError } from '../../domain/errors.js';
 import type { ChangeEntry } from '../../domain/changes.js';
 import type { ChangeDocument, ChangeStore } from './changes.js';
@@ -84,7 +85,9 @@ export class ChangeRecorder {
     } catch (error) {
       // Done either way; the write's error is the one to report, not a commit's after it.
       this.inFlight.delete(first);
-      await this.commit().catch(() => undefined);
+      await this.commit().catch(
+        ignoreBecause("the write's error is the one to report; the next commit moves the mark"),
+      );
       throw error;
     }
     this.inFlight.delete(first);
@@ -132,7 +135,9 @@ export class ChangeRecorder {
       this.inFlight.add(first);
       return { first, maxTimeMS, limits };
     });
-    this.queue = handedOut.catch(() => undefined);
+    this.queue = handedOut.catch(
+      ignoreBecause('the next block waits only for this one to settle; its caller hears its failure'),
+    );
     const { first, maxTimeMS, limits } = await handedOut;
     const at = new Date();
     const docs: ChangeDocument[] = entries.map((e, i) => ({
@@ -201,7 +206,9 @@ export class ChangeRecorder {
       const oldest = this.inFlight.size > 0 ? Math.min(...this.inFlight) : claimed.next;
       await this.advance(claimed, oldest - 1);
     });
-    this.commits = next.catch(() => undefined);
+    this.commits = next.catch(
+      ignoreBecause('the next commit waits only for this one to settle; its caller hears its failure'),
+    );
     return next;
   }
 

@@ -41,6 +41,7 @@
  */
 import type { Collection, Db } from 'mongodb';
 import { SyncError } from '../../domain/errors.js';
+import { DEFAULT_SETTINGS } from '../../domain/settings.js';
 import { isDuplicateKey } from './duplicate-key.js';
 
 export interface LeaseDocument {
@@ -63,7 +64,10 @@ export interface Lease {
 }
 
 export interface LeaseOptions {
-  /** Allowed difference between worker clocks; an expired lease is taken over only this much later. */
+  /**
+   * Allowed difference between worker clocks; an expired lease is taken over only this much later.
+   * @default SYNC_LEASE_CLOCK_SKEW_MS's default (5 s)
+   */
   clockSkewMs?: number;
   collection?: string;
 }
@@ -89,7 +93,7 @@ export class LeaseStore {
 
   constructor(db: Db, options: LeaseOptions = {}) {
     this.collection = db.collection<LeaseDocument>(options.collection ?? 'sync_leases');
-    this.clockSkewMs = options.clockSkewMs ?? 5000;
+    this.clockSkewMs = options.clockSkewMs ?? DEFAULT_SETTINGS.SYNC_LEASE_CLOCK_SKEW_MS;
   }
 
   /** The index the newest-lease look-up uses. Idempotent; call at start-up. */

@@ -6,6 +6,7 @@
  * and showing never decrypt it.
  */
 import { ObjectId, type Collection, type Db } from 'mongodb';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { ALL_SCOPES, scopeCovers } from '../../domain/access.js';
 import { SyncError, ValidationError } from '../../domain/errors.js';
 import {
@@ -61,7 +62,9 @@ export class WebhookSubscriptionStore {
   async ensureIndexes(): Promise<void> {
     // A name is unique within its scope, not across scopes: refusing a name used in a scope the
     // creator cannot see would tell them it exists there. (Databases made before had it global.)
-    await this.collection.dropIndex('name_unique').catch(() => undefined);
+    await this.collection
+      .dropIndex('name_unique')
+      .catch(ignoreBecause('only databases made before have the global name index'));
     await this.collection.createIndex({ scope: 1, name: 1 }, { unique: true, name: 'scope_name_unique' });
   }
 

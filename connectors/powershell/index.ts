@@ -44,3 +44,4 @@ export {
   type ScriptOutputOptions,
 } from './script-output.js';
 export { powershellOutputLimits } from './config.js';
+export { POWERSHELL_DEFAULTS } from './defaults.js';

@@ -5,22 +5,31 @@
  * byte budget fails with OUTPUT_TOO_LARGE instead of exhausting memory.
  */
 import { SyncError } from '../../domain/errors.js';
+import { POWERSHELL_DEFAULTS } from './defaults.js';
 import { normalisePsObject } from './normalise.js';
 import { scriptLine, type ScriptRecord } from './records.js';
 
 export interface LineLimits {
-  /** Total bytes accepted before failing with OUTPUT_TOO_LARGE. Default: no limit. */
+  /**
+   * Total bytes accepted before failing with OUTPUT_TOO_LARGE.
+   * @default POWERSHELL_DEFAULTS.maxBytes (no limit)
+   */
   maxBytes?: number;
-  /** Longest single line (UTF-16 code units) held while waiting for its end. Default 64 Mi. */
+  /**
+   * Longest single line (UTF-16 code units) held while waiting for its end.
+   * @default POWERSHELL_DEFAULTS.maxLineLength (64 Mi, POWERSHELL_MAX_LINE_CHARS's default)
+   */
   maxLineLength?: number;
 }
 
 export interface JsonLinesOptions extends LineLimits {
-  /** Convert `\/Date(ms)\/` dates and known enums (default true). */
+  /**
+   * Convert `\/Date(ms)\/` dates and known enums.
+   * @default POWERSHELL_DEFAULTS.normalise (true)
+   */
   normalise?: boolean;
 }
 
-export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024 * 1024;
 /**
  * Deepest nesting of objects and arrays accepted in one line. A script's objects are a few levels
  * deep; a line nested thousands deep would overflow the stack in JSON.parse (and MongoDB refuses
@@ -48,8 +57,8 @@ export class Utf8LineSplitter {
   private readonly maxLineLength: number;
 
   constructor(limits: LineLimits = {}) {
-    this.maxBytes = limits.maxBytes ?? Number.POSITIVE_INFINITY;
-    this.maxLineLength = limits.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
+    this.maxBytes = limits.maxBytes ?? POWERSHELL_DEFAULTS.maxBytes;
+    this.maxLineLength = limits.maxLineLength ?? POWERSHELL_DEFAULTS.maxLineLength;
   }
 
   get bytesSeen(): number {
@@ -153,7 +162,7 @@ export class JsonLinesDecoder {
 
   constructor(options: JsonLinesOptions = {}) {
     this.lines = new Utf8LineSplitter(options);
-    this.normalise = options.normalise ?? true;
+    this.normalise = options.normalise ?? POWERSHELL_DEFAULTS.normalise;
   }
 
   push(chunk: Uint8Array): ScriptRecord[] {

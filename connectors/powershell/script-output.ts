@@ -7,6 +7,7 @@
 import { SyncError } from '../../domain/errors.js';
 import { redactSecrets } from '../../domain/redaction.js';
 import { decodeClixmlMessages, type ClixmlMessage } from './clixml.js';
+import { POWERSHELL_DEFAULTS } from './defaults.js';
 import { JsonLinesDecoder, outputTooLarge, type JsonLinesOptions } from './json-lines.js';
 import type { ScriptRecord } from './records.js';
 
@@ -18,7 +19,10 @@ export interface OutputChunk {
 }
 
 export interface ScriptOutputOptions extends JsonLinesOptions {
-  /** stderr kept for decoding; beyond it the rest is counted and dropped. Default 1 MiB. */
+  /**
+   * stderr kept for decoding; beyond it the rest is counted and dropped.
+   * @default POWERSHELL_DEFAULTS.maxStderrBytes (1 MiB, POWERSHELL_MAX_STDERR_BYTES's default)
+   */
   maxStderrBytes?: number;
   /**
    * The tenant's secrets (tenantSecrets): masked, in every spelling, out of each `err` line's
@@ -39,15 +43,13 @@ export interface ScriptOutput {
   errors(): string[];
 }
 
-export const DEFAULT_MAX_STDERR_BYTES = 1024 * 1024;
-
 export function splitScriptOutput(
   chunks: AsyncIterable<OutputChunk>,
   options: ScriptOutputOptions = {},
 ): ScriptOutput {
-  const maxStderr = options.maxStderrBytes ?? DEFAULT_MAX_STDERR_BYTES;
+  const maxStderr = options.maxStderrBytes ?? POWERSHELL_DEFAULTS.maxStderrBytes;
   const secrets = options.secrets ?? [];
-  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+  const maxBytes = options.maxBytes ?? POWERSHELL_DEFAULTS.maxBytes;
   // stdout's own budget is the whole budget; stderr counts against it too (below).
   const stdout = new JsonLinesDecoder({ ...options, maxBytes: Number.POSITIVE_INFINITY });
   const stderr: Buffer[] = [];
@@ -127,7 +129,7 @@ export function scriptFailure(
   sawDone = exitCode === 0,
 ): SyncError | undefined {
   if (exitCode === 0 && sawDone) return undefined;
-  const first = redactSecrets(errors[0] ?? '', secrets).slice(0, 1000);
+  const first = redactSecrets(errors[0] ?? '', secrets).slice(0, MAX_ERR_MESSAGE_CHARS);
   const problem = SIGN_IN_PROBLEMS.find((p) => p.test.test(first));
   if (problem && /Connect-|AADSTS|sign|certificate/i.test(first)) {
     return new SyncError(

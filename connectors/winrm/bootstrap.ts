@@ -19,10 +19,6 @@ export function encodePowerShellCommand(script: string): string {
   return Buffer.from(script, 'utf16le').toString('base64');
 }
 
-export function decodePowerShellCommand(encoded: string): string {
-  return Buffer.from(encoded, 'base64').toString('utf16le');
-}
-
 /** The executable and arguments of a WinRS command that runs the bootstrap. */
 export function bootstrapCommand(): { command: string; args: string[] } {
   return {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { SyncError } from '../../domain/errors.js';
 
 /** One piece of a command's output: raw bytes as the proxy sent them (base64-decoded, not yet text). */
@@ -51,7 +52,7 @@ export class Execution implements AsyncIterable<OutputChunk> {
     });
     // The iteration rethrows every failure to the consumer; callers that only iterate must not
     // see an unhandled rejection from `result` as well.
-    this.result.catch(() => {});
+    this.result.catch(ignoreBecause('the iteration rethrows it to the consumer'));
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<OutputChunk, void, undefined> {
@@ -76,7 +77,9 @@ export class Execution implements AsyncIterable<OutputChunk> {
     } finally {
       if (!finished) {
         // The consumer stopped early: let the source terminate the command and delete its shell.
-        await inner.return(undefined as never).catch(() => {});
+        await inner
+          .return(undefined as never)
+          .catch(ignoreBecause('the consumer stopped reading; it hears CANCELLED, not how the stop went'));
         this.reject(new SyncError('CANCELLED', 'the consumer stopped reading the command output'));
       }
     }

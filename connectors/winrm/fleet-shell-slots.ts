@@ -13,7 +13,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { WINRM_DEFAULTS } from './defaults.js';
 import { abortError, type SlotSemaphore } from './shell-slots.js';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 
 /** Drops lapsed leases, then takes a slot if fewer than the limit are held. Returns 1 or 0. */
 const ACQUIRE = `
@@ -35,10 +37,16 @@ local added = redis.call('ZADD', KEYS[1], now + lease, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < lease then redis.call('PEXPIRE', KEYS[1], lease) end
 return added`;
 
+/** Why a failed release may be ignored. */
+const SLOT_LAPSES = 'a slot not released frees itself when its lease lapses';
+
 export interface FleetShellSlotsOptions {
   /** Slots across every process (M365SYNC_WINRM_MAX_SHELLS_PER_PROXY). */
   limit: number;
-  /** How long a slot outlives its holder's last renewal (M365SYNC_WINRM_SHELL_SLOT_LEASE_MS). */
+  /**
+   * How long a slot outlives its holder's last renewal (M365SYNC_WINRM_SHELL_SLOT_LEASE_MS).
+   * @default WINRM_DEFAULTS.shellSlotLeaseMs (60 s)
+   */
   leaseMs?: number;
   /** Longest pause between two tries of a waiter (default 500 ms). */
   pollMaxMs?: number;
@@ -65,7 +73,7 @@ export class FleetShellSlots implements SlotSemaphore {
     private readonly options: FleetShellSlotsOptions,
   ) {
     this.limit = options.limit;
-    this.leaseMs = options.leaseMs ?? 60_000;
+    this.leaseMs = options.leaseMs ?? WINRM_DEFAULTS.shellSlotLeaseMs;
     this.pollMaxMs = options.pollMaxMs ?? 500;
   }
 
@@ -89,7 +97,7 @@ export class FleetShellSlots implements SlotSemaphore {
       for (let pause = 20; ; pause = Math.min(pause * 2, this.pollMaxMs)) {
         const granted = await this.redis.eval(ACQUIRE, 1, this.key, token, this.limit, this.leaseMs);
         if (signal?.aborted) {
-          if (granted === 1) await this.redis.zrem(this.key, token).catch(() => undefined);
+          if (granted === 1) await this.redis.zrem(this.key, token).catch(ignoreBecause(SLOT_LAPSES));
           throw abortError(signal);
         }
         if (granted === 1) break;
@@ -118,7 +126,7 @@ export class FleetShellSlots implements SlotSemaphore {
       clearInterval(renew);
       this.used--;
       // A release that fails (Redis away) is covered by the lease: the slot frees itself when it lapses.
-      this.redis.zrem(this.key, token).catch(() => undefined);
+      this.redis.zrem(this.key, token).catch(ignoreBecause(SLOT_LAPSES));
     };
   }
 }

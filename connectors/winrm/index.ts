@@ -16,3 +16,4 @@ export { WinRmError, type SoapFault } from './errors.js';
 export { defaultAffinityKey, rendezvousOrder } from './affinity.js';
 export { proxyMetrics, type ProxyMetrics } from './metrics.js';
 export { winRmSettings, type WinRmSettings } from './settings.js';
+export { WINRM_DEFAULTS } from './defaults.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WINRM_DEFAULTS } from './defaults.js';
 
 /**
  * Options of a WinRM client for one PowerShell proxy, validated at the boundary. Defaults follow the
@@ -8,26 +9,35 @@ export const winRmClientOptionsSchema = z.object({
   host: z.string().min(1),
   /** Absent: 5985 for HTTP, 5986 for HTTPS. */
   port: z.number().int().min(1).max(65535).optional(),
-  scheme: z.enum(['http', 'https']).default('https'),
+  /** @default WINRM_DEFAULTS.scheme (`https`) */
+  scheme: z.enum(['http', 'https']).default(WINRM_DEFAULTS.scheme),
   /** `Microsoft Teams Powershell.proxyUsername`: a local account on the proxy. */
   username: z.string().min(1),
   /** `Microsoft Teams Powershell.proxyPassword`. */
   password: z.string().min(1),
   /** PEM CA bundle for the proxy's HTTPS certificate. */
   ca: z.union([z.string(), z.instanceof(Buffer)]).optional(),
-  rejectUnauthorized: z.boolean().default(true),
-  /** w:OperationTimeout: how long the server may hold a Receive with no output. At most 60 s. */
-  operationTimeoutMs: z.number().int().min(100).max(60_000).default(20_000),
+  /** @default WINRM_DEFAULTS.rejectUnauthorized (true) */
+  rejectUnauthorized: z.boolean().default(WINRM_DEFAULTS.rejectUnauthorized),
+  /**
+   * w:OperationTimeout: how long the server may hold a Receive with no output. At most 60 s.
+   * @default WINRM_DEFAULTS.operationTimeoutMs (20 s)
+   */
+  operationTimeoutMs: z.number().int().min(100).max(60_000).default(WINRM_DEFAULTS.operationTimeoutMs),
   /**
    * rsp:IdleTimeOut asked for each shell: the proxy deletes a shell that has had no request for this
    * long (a shell left behind by a killed worker). Well above OperationTimeout, since a running
    * command is kept alive by its Receives; Windows accepts 60 s to its MaxIdleTimeoutms (12 h).
+   * @default WINRM_DEFAULTS.idleTimeoutMs (15 minutes)
    */
-  idleTimeoutMs: z.number().int().min(1000).default(900_000),
+  idleTimeoutMs: z.number().int().min(1000).default(WINRM_DEFAULTS.idleTimeoutMs),
   /** Added to OperationTimeout for the HTTP timeout (MS-WSMV's NetworkDelayms). */
   networkDelayMs: z.number().int().min(0).default(10_000),
-  /** w:MaxEnvelopeSize in bytes; also sizes the stdin Sends. 150 KB works with every server version. */
-  maxEnvelopeSize: z.number().int().min(8192).default(153_600),
+  /**
+   * w:MaxEnvelopeSize in bytes; also sizes the stdin Sends. 150 KB works with every server version.
+   * @default WINRM_DEFAULTS.maxEnvelopeSize (153,600)
+   */
+  maxEnvelopeSize: z.number().int().min(8192).default(WINRM_DEFAULTS.maxEnvelopeSize),
   /** WINRS_CODEPAGE: 65001 is UTF-8, so non-ASCII text survives. */
   codepage: z.number().int().default(65001),
   /** Keep-alive sockets per proxy. */

@@ -1,6 +1,7 @@
 import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { SyncError } from '../../domain/errors.js';
 import { parsePowerShellHosts, type PowerShellHost } from '../../domain/powershell-hosts.js';
 import type { TenantConfig } from '../../domain/tenant.js';
@@ -10,6 +11,7 @@ import { defaultAffinityKey, rendezvousOrder } from './affinity.js';
 import { WinRmClient, type RunOptions, type WinRmClientDeps } from './client.js';
 import { WinRmError } from './errors.js';
 import { Execution, type ExecuteOptions, type ExecutionResult, type OutputChunk } from './execution.js';
+import { WINRM_DEFAULTS } from './defaults.js';
 import { proxyMetrics, type ProxyMetrics } from './metrics.js';
 import { DEFAULT_PORT, winRmClientOptionsSchema } from './options.js';
 import { ShellSlots, type SlotSemaphore } from './shell-slots.js';
@@ -27,12 +29,19 @@ export const proxyPoolOptionsSchema = sharedClientOptions.extend({
   /**
    * Shells open at once on one proxy, below the server's MaxShellsPerUser (30): across the fleet when
    * the pool is given `slotsFor` (FleetShellSlots in Redis, what workers do), else in this process.
+   * @default WINRM_DEFAULTS.maxShellsPerProxy (20)
    */
-  maxShellsPerProxy: z.number().int().min(1).max(29).default(20),
-  /** How long a failed proxy stays out of service before health probes may bring it back. */
-  coolDownMs: z.number().int().min(0).default(30_000),
-  /** How often out-of-service proxies are probed (WS-Management Identify with our credentials). */
-  probeIntervalMs: z.number().int().min(10).default(10_000),
+  maxShellsPerProxy: z.number().int().min(1).max(29).default(WINRM_DEFAULTS.maxShellsPerProxy),
+  /**
+   * How long a failed proxy stays out of service before health probes may bring it back.
+   * @default WINRM_DEFAULTS.coolDownMs (30 s)
+   */
+  coolDownMs: z.number().int().min(0).default(WINRM_DEFAULTS.coolDownMs),
+  /**
+   * How often out-of-service proxies are probed (WS-Management Identify with our credentials).
+   * @default WINRM_DEFAULTS.probeIntervalMs (10 s)
+   */
+  probeIntervalMs: z.number().int().min(10).default(WINRM_DEFAULTS.probeIntervalMs),
 });
 
 export type ProxyPoolInput = z.input<typeof proxyPoolOptionsSchema>;
@@ -197,7 +206,15 @@ export class ProxyPool {
         if (yielded) throw error;
         lastError = error;
       } finally {
-        if (!finished) await inner.return(undefined as never).catch(() => {});
+        if (!finished)
+          await inner
+            .return(undefined as never)
+            .catch(
+              ignoreBecause(
+                'the command stops anyway; its own failure or its stop is what the caller hears',
+                log,
+              ),
+            );
         release();
         this.metrics.openShells.dec(labels);
       }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { SyncError } from '../../domain/errors.js';
 import { faultError, parseFault, unauthorizedError, WinRmError } from './errors.js';
 import { parseXml, type XmlElement } from './xml.js';
@@ -75,7 +76,9 @@ export class WsmanTransport {
       );
     }
     if (body.length > 0 && /Envelope/.test(body.subarray(0, 512).toString('utf8'))) {
-      const envelope = await this.parse(x.action, body).catch(() => undefined);
+      const envelope = await this.parse(x.action, body).catch(
+        ignoreBecause('a body that is no readable SOAP fault: the HTTP status is reported instead'),
+      );
       const fault = envelope && parseFault(envelope);
       if (fault) throw faultError(this.proxy, x.action, fault, status);
     }

@@ -51,11 +51,3 @@ export const FAULT_CODE = {
   /** The request exceeded MaxEnvelopeSize. */
   envelopeTooLarge: 2150858817,
 } as const;
-
-/** The server's defaults (MS-WSMV 2.2.4.42 and real Server 2012R2+ configurations). */
-export const SERVER_DEFAULTS = {
-  maxShellsPerUser: 30,
-  maxConcurrentOperationsPerUser: 1500,
-  maxEnvelopeSizeKb: 500,
-  maxTimeoutMs: 60_000,
-} as const;

@@ -518,10 +518,3 @@ class Parser {
 export function parseScript(src: string): Statement[] {
   return new Parser(tokenize(src), src).statements(false);
 }
-
-/** The literal values of every single-quoted string in a script, in order (for tests and checks). */
-export function stringLiterals(src: string): string[] {
-  return tokenize(src)
-    .filter((t): t is Extract<Token, { t: 'str' }> => t.t === 'str')
-    .map((t) => t.value);
-}

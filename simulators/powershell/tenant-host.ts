@@ -36,6 +36,7 @@ import {
   type PsObject,
 } from './ps-values.js';
 import { CMDLETS, checkParameters, type Account, type BoundArgs, type Session } from './tenant-cmdlets.js';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 
 const kindFault = z.object({
   /** Objects written before the kind fails with an error. */
@@ -412,7 +413,9 @@ export function createTenantScriptHost(input: TenantHostOptions): ScriptHost {
     if (faults.progressRecords)
       await output.stderr(clixmlProgressDocument(undefined, faults.progressRecords));
     if (faults.startDelayMs)
-      await sleep(faults.startDelayMs, undefined, { signal: context.signal }).catch(() => {});
+      await sleep(faults.startDelayMs, undefined, { signal: context.signal }).catch(
+        ignoreBecause('an abort ends the delay early; the next line sees it'),
+      );
     if (context.signal.aborted) return 1;
 
     let statements: Statement[];
@@ -450,7 +453,7 @@ export function createTenantScriptHost(input: TenantHostOptions): ScriptHost {
       return 0;
     } catch (error) {
       if (error instanceof ProcessDeath && context.signal.aborted) return error.exitCode;
-      await writer.flush().catch(() => {});
+      await writer.flush().catch(ignoreBecause("the script's own error is the one to report"));
       if (error instanceof PsError || error instanceof ProcessDeath) {
         const psError = error instanceof PsError ? error : undefined;
         await output.stderr(

@@ -4,12 +4,12 @@
  * Until then every request reuses it; then it is renewed once, before Graph ever rejects it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGraphConnector, type GraphConnector } from '../../connectors/graph/index.js';
+import { createGraphConnector, GRAPH_DEFAULTS, type GraphConnector } from '../../connectors/graph/index.js';
 import { graphTokenRenewals } from '../../connectors/graph/metrics.js';
 import type { GraphSimulator } from '../../simulators/graph/server.js';
 import { FAST, pullAll, startTenant, tenantFor } from './support/simulated-graph.js';
 
-const MARGIN_S = 5 * 60; // TokenSource's default refreshMarginMs
+const MARGIN_S = GRAPH_DEFAULTS.refreshMarginMs / 1000; // TokenSource's default
 const LIFETIME_S = MARGIN_S + 3;
 
 async function renewals(reason: string): Promise<number> {

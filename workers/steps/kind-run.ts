@@ -3,6 +3,7 @@
  * the outcome in `sync_runs` as soon as it is known. A kind that fails sweeps nothing, so a failure
  * never loses yesterday's data.
  */
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { SyncError } from '../../domain/errors.js';
 import type { KindResult, RunError } from '../../domain/sync-run.js';
 import type { RunContext } from '../processor.js';
@@ -33,7 +34,10 @@ export class KindRun {
     // Read the kind's stored picture now, while the source is still connecting and paging: on an
     // unchanged night that read is most of the store's work (an error surfaces at the first write).
     // A delta run does not: a round that changed nothing must not read the whole kind.
-    if (options.prepare !== false) ctx.prepare(kind).catch(() => undefined);
+    if (options.prepare !== false)
+      ctx
+        .prepare(kind)
+        .catch(ignoreBecause("the early read's error surfaces at the kind's first write", ctx.logger));
   }
 
   get settled(): boolean {

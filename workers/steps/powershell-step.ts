@@ -11,6 +11,7 @@ import {
   type PowerShellApplication,
   type ScriptOutputOptions,
 } from '../../connectors/powershell/index.js';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { SyncError } from '../../domain/errors.js';
 import type { Logger } from 'pino';
 import type { KindRun } from './kind-run.js';
@@ -115,7 +116,9 @@ export async function runPowerShellStep(o: PowerShellStepOptions): Promise<void>
   // Kinds that never got their `end` or `err` line: the script died, was cancelled or could not sign in.
   for (const [kind, run] of runs) {
     if (run.settled) continue;
-    await flush(kind).catch(() => {});
+    await flush(kind).catch(
+      ignoreBecause("the kind fails below with the script's failure, the one to report", o.logger),
+    );
     await run.fail(
       failure ??
         new SyncError('POWERSHELL_ERROR', `${o.application} script ended without a result for ${kind}.`, {
