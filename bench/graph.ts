@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { createGraphConnector } from '../connectors/graph/index.js';
 import { validateTenant } from '../domain/tenant.js';
 import { createLogger } from '../observability/logger.js';
-import { validTenantInput } from '../test/support/fixtures.js';
+import { validTenantInput } from '../simulators/example-tenant.js';
 
 const users = Number(process.argv[2] ?? 100_000);
 const pageSize = Number(process.argv[3] ?? 999);

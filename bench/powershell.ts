@@ -9,7 +9,7 @@ import { buildTeamsPullScript } from '../connectors/powershell/teams-script.js';
 import { validateTenant } from '../domain/tenant.js';
 import { generateDataset } from '../simulators/dataset.js';
 import { createTenantScriptHost } from '../simulators/powershell/tenant-host.js';
-import { validTenantInput } from '../test/support/fixtures.js';
+import { validTenantInput } from '../simulators/example-tenant.js';
 
 const megabytes = Number(process.argv[2] ?? 50);
 const ds = generateDataset({ seed: 1 });

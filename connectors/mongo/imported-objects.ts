@@ -18,7 +18,7 @@ import { decodeDocument } from './document-keys.js';
 import { deleteByPosition, KindWriter } from './kind-writer.js';
 import type { WriteFence } from './leases.js';
 import { StoredKeys } from './stored-keys.js';
-import { SweepRecordStore } from './sweep-records.js';
+import type { SweepRecordStore } from './sweep-records.js';
 import { writeLimitsFor, type WriteLimits } from './write-limits.js';
 
 export { canonicalJson, contentHash } from './content-hash.js';
@@ -49,15 +49,11 @@ export interface PageCounts {
 }
 
 export class ImportedObjectStore {
-  private readonly records: SweepRecordStore;
-
-  /** `records`: the process's sweep records (connectors/mongo/stores.ts); a test may leave it out. */
+  /** `records`: the process's sweep records (connectors/mongo/stores.ts). */
   constructor(
     private readonly db: Db,
-    records?: SweepRecordStore,
-  ) {
-    this.records = records ?? new SweepRecordStore(db);
-  }
+    private readonly records: SweepRecordStore,
+  ) {}
 
   collection(kind: string): Collection<ImportedObjectDocument> {
     return this.db.collection<ImportedObjectDocument>(entityKind(kind).collection);

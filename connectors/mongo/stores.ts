@@ -8,7 +8,7 @@ import type { SourceThresholds } from '../../domain/delete-protection.js';
 import { ApiTokenStore } from './api-tokens.js';
 import { CertificateStore } from './certificates.js';
 import { DeleteProtectionStore } from './delete-protection.js';
-import type { AllowedDestinationStore } from './destinations.js';
+import { AllowedDestinationStore } from './destinations.js';
 import { SyncError } from '../../domain/errors.js';
 import { ENCRYPTION_KEYS_VARIABLE, LOCKED_KEY_RING, type KeyRing } from './encryption.js';
 import { ImportedObjectStore } from './imported-objects.js';
@@ -84,7 +84,8 @@ export function buildStores(
   canary?: KeyCanary,
 ): Stores {
   const certificates = new CertificateStore(db, keyRing);
-  const tenants = new TenantStore(db, keyRing, (name, hierarchy) =>
+  const destinations = new AllowedDestinationStore(db);
+  const tenants = new TenantStore(db, keyRing, destinations, (name, hierarchy) =>
     certificates.findForTenant(name, hierarchy),
   );
   const sweepRecords = new SweepRecordStore(db);
@@ -102,7 +103,7 @@ export function buildStores(
     tenants,
     certificates,
     tokens: new ApiTokenStore(db),
-    destinations: tenants.destinations,
+    destinations,
     runs: new SyncRunStore(db),
     leases: new LeaseStore(
       db,
@@ -115,7 +116,7 @@ export function buildStores(
     schedules: new ScheduleOverrideStore(db),
     syncStates: new TenantSyncStateStore(db),
     deltaStates: new DeltaStateStore(db, keyRing),
-    webhooks: new WebhookSubscriptionStore(db, keyRing, tenants.destinations),
+    webhooks: new WebhookSubscriptionStore(db, keyRing, destinations),
     webhookDeliveries: new WebhookDeliveryStore(db),
     changes: new ChangeStore(db, options.changesRetentionDays),
   };

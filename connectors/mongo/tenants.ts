@@ -20,7 +20,7 @@ import {
 } from '../../domain/tenant.js';
 import { ENCRYPTED_FIELDS, TENANT_GROUPS, fieldPath } from '../../domain/tenant-fields.js';
 import { ALL_SCOPES, scopeCovers } from '../../domain/access.js';
-import { AllowedDestinationStore } from './destinations.js';
+import type { AllowedDestinationStore } from './destinations.js';
 import { isEncryptedValue, type KeyRing } from './encryption.js';
 import type { TenantRef } from './imported-objects.js';
 import { isDuplicateKey } from './duplicate-key.js';
@@ -47,16 +47,18 @@ export type CertificateCheck = (name: string, hierarchy: string) => Promise<{ th
 
 export class TenantStore {
   private readonly collection: Collection<TenantDocument>;
-  /** The allow-list every tenant's destinations are checked against (when saved and before connecting). */
-  readonly destinations: AllowedDestinationStore;
 
+  /**
+   * `destinations`: the allow-list every tenant's destinations are checked against (when saved and
+   * before connecting); the process's one (connectors/mongo/stores.ts), its indexes made with the tenants'.
+   */
   constructor(
     db: Db,
     private readonly keyRing: KeyRing,
+    readonly destinations: AllowedDestinationStore,
     private readonly findCertificate: CertificateCheck,
   ) {
     this.collection = db.collection<TenantDocument>(TENANTS_COLLECTION);
-    this.destinations = new AllowedDestinationStore(db);
   }
 
   async ensureIndexes(): Promise<void> {

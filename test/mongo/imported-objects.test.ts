@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { ImportedObjectStore } from '../../connectors/mongo/imported-objects.js';
 import { LeaseStore, type WriteFence } from '../../connectors/mongo/leases.js';
+import { SweepRecordStore } from '../../connectors/mongo/sweep-records.js';
 import { SyncError } from '../../domain/errors.js';
 import { storeBackends, testMongo, type TestMongo } from '../support/services.js';
 
@@ -25,7 +26,8 @@ describe.each(storeBackends())('imported objects on $name', ({ uri }) => {
       if (['insert', 'update', 'delete'].includes(e.commandName) && e.command[e.commandName] === 'users')
         writes.push(e);
     });
-    objects = new ImportedObjectStore(monitored.db(mongo.db.databaseName));
+    const db = monitored.db(mongo.db.databaseName);
+    objects = new ImportedObjectStore(db, new SweepRecordStore(db));
     await objects.ensureIndexes();
     leases = new LeaseStore(mongo.db, { clockSkewMs: 0 });
     fence = leases.fence((await leases.acquire(tenant.id, 'test', 60_000))!, 60_000);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient, type CommandSucceededEvent } from 'mongodb';
 import { ImportedObjectStore } from '../../connectors/mongo/imported-objects.js';
 import { LeaseStore, type WriteFence } from '../../connectors/mongo/leases.js';
+import { SweepRecordStore } from '../../connectors/mongo/sweep-records.js';
 import { storeBackends, testMongo, type TestMongo } from '../support/services.js';
 
 const STORED = 120;
@@ -45,7 +46,8 @@ describe.each(storeBackends())('a delta round’s writer on $name', ({ uri }) =>
         documentsRead += batch.length;
       } else if (e.commandName === 'getMore' && cursors.has(String(cursor.id))) documentsRead += batch.length;
     });
-    objects = new ImportedObjectStore(monitored.db(mongo.db.databaseName));
+    const db = monitored.db(mongo.db.databaseName);
+    objects = new ImportedObjectStore(db, new SweepRecordStore(db));
     await objects.ensureIndexes();
     const leases = new LeaseStore(mongo.db, { clockSkewMs: 0 });
     fence = leases.fence((await leases.acquire('partial', 'test', 60_000))!, 60_000);

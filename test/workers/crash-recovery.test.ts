@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import { ImportedObjectStore } from '../../connectors/mongo/imported-objects.js';
+import { SweepRecordStore } from '../../connectors/mongo/sweep-records.js';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
@@ -95,7 +96,7 @@ describe('recovery from crashed and zombie workers', () => {
   it('recovers the job of a worker killed with SIGKILL mid-run, complete and correct', async () => {
     const tenantId = await addTenant(mongo.db);
     // Yesterday's data: 150 users, 50 of which the tenant no longer has.
-    const objects = new ImportedObjectStore(mongo.db);
+    const objects = new ImportedObjectStore(mongo.db, new SweepRecordStore(mongo.db));
     await objects.ensureIndexes();
     await objects.collection('users').insertMany(
       Array.from({ length: 150 }, (_, n) => ({
@@ -188,7 +189,10 @@ describe('recovery from crashed and zombie workers', () => {
     );
     expect(zombiePagesAfter).toEqual([]);
     expect(log.find((e) => e.pid === zombie.pid && e.event === 'error')?.message).toMatch(/lease|cancelled/i);
-    const stored = await new ImportedObjectStore(mongo.db).collection('users').find({ tenantId }).toArray();
+    const stored = await new ImportedObjectStore(mongo.db, new SweepRecordStore(mongo.db))
+      .collection('users')
+      .find({ tenantId })
+      .toArray();
     expect(stored).toHaveLength(100);
     expect(stored.every((d) => d.data.version === 'fresh')).toBe(true);
   });
