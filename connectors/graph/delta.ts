@@ -10,6 +10,7 @@
  * tenant's connection names (as next links are).
  */
 import { SyncError } from '../../domain/errors.js';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import type { GetJson } from './get-json.js';
 import { GROUP_SELECT, USER_SELECT } from './kinds.js';
 import { stripODataAnnotations } from './odata.js';
@@ -107,7 +108,7 @@ export function createDeltaReader(o: {
           const page: Awaited<ReturnType<typeof fetchPage>> = await pending;
           // One page ahead while the caller applies this one: at most two pages live per round.
           pending = page.next && prefetch ? fetchPage(page.next, endpoint, signal) : undefined;
-          pending?.catch(() => {}); // handled when awaited; never an unhandled rejection meanwhile
+          pending?.catch(ignoreBecause('heard where it is awaited; never an unhandled rejection meanwhile'));
           empty = page.items.length === 0 ? empty + 1 : 0;
           if (empty > MAX_EMPTY_PAGES)
             throw new SyncError(

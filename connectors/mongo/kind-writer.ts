@@ -31,6 +31,7 @@ import type { SweepRecordStore } from './sweep-records.js';
 import { CREATED, StoredKeys, UNCHANGED, UNSEEN, UPDATED, hashPrefix } from './stored-keys.js';
 import { gated, type WriteLimits } from './write-limits.js';
 import { isDuplicateKey } from './duplicate-key.js';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import type { ChangeEntry } from '../../domain/changes.js';
 import type { ChangeRecorder } from './change-recorder.js';
 import { changedFields } from './changed-fields.js';
@@ -180,7 +181,7 @@ export class KindWriter {
    */
   write(objects: readonly Record<string, unknown>[]): Promise<PageCounts> {
     const next = this.queue.then(() => this.writeNow(objects));
-    this.queue = next.catch(() => undefined);
+    this.queue = next.catch(ignoreBecause('the caller of write() gets the failure; later writes still run'));
     return next;
   }
 

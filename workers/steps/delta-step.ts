@@ -24,6 +24,7 @@ import {
 } from '../../connectors/graph/index.js';
 import { fallbackMessage, mergeDelta, unusableState, type DeltaFallbackReason } from '../../domain/delta.js';
 import { SyncError } from '../../domain/errors.js';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import type { TenantConfig } from '../../domain/tenant.js';
 import { graphEndpoints } from '../../domain/cloud.js';
 import { deltaMetrics } from '../delta-metrics.js';
@@ -91,7 +92,9 @@ export async function runDeltaSteps(o: DeltaStepOptions): Promise<void> {
     o.log.info({ kind, reason }, 'delta run: kind pulled in full');
     // A full pull sweeps what it did not see, so it needs the whole stored picture (after a refused
     // round's partial one); the read overlaps the first pages, as a full pull's does.
-    o.ctx.prepare(kind).catch(() => undefined);
+    o.ctx
+      .prepare(kind)
+      .catch(ignoreBecause('a stored picture read that failed fails the first write', o.log));
     await pullKindSeeded(graph, kind, run, signal, kind === 'users' ? view : (page) => page, seeding);
   };
 
