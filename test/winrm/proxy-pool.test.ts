@@ -138,7 +138,9 @@ describe('ProxyPool', () => {
   });
 
   it('fails over a command whose proxy drops before any output', async () => {
-    pool = makePool({ attempts: 1 });
+    // A cool-down longer than the test: with the default 100 ms, a loaded machine's command on the
+    // second proxy could outlast it, and the probe would put the first back before the check below.
+    pool = makePool({ attempts: 1, coolDownMs: 60_000 });
     const [first, second] = pool.order as [string, string];
     simOf(first).failNext('Create', 'http-503');
     expect(await runOn(pool, 'moved')).toBe(second);
