@@ -571,7 +571,11 @@ const lines = [
   "- Graph time: what the simulated Graph took along the run's longest chain of requests (licences, then the longer of the users and the groups requests; each request from its arrival to its response sent, the pacing included). The engine's waits between requests are not in it. The targets compare the delta run's whole wall time with the full pull's Graph time.",
   "- Graph span: from the run's first Graph request reaching the simulated Graph to its last response; the engine's work between requests is in it.",
   `- Graph requests and bytes: counted by the simulated Graph (sign-in not included: ${results[0]!.delta.graph.signIn} sign-in request(s) per run); bytes are the response bodies.`,
-  `- Where the delta run's wall time went (medians): ${phaseNote((c) => c.delta)}. Reading the users' stored picture (every stored key of the kind: ${mid((c) => c.delta.storedPictures.users?.keys ?? 0).toLocaleString('en')}) took ${s2(m.deltaUsersPictureSeconds)} s of it.`,
+  `- Where the delta run's wall time went (medians): ${phaseNote((c) => c.delta)}. ${
+    mid((c) => c.delta.storedPictures.users?.keys ?? 0) === 0
+      ? 'It read no whole stored picture: its rounds looked up only the objects they named.'
+      : `Reading the users' stored picture (every stored key of the kind: ${mid((c) => c.delta.storedPictures.users?.keys ?? 0).toLocaleString('en')}) took ${s2(m.deltaUsersPictureSeconds)} s of it.`
+  }`,
   `- The full pull's (medians): ${phaseNote((c) => c.full)}.`,
   `- Delta requests by path (cycle 1): ${Object.entries(results[0]!.delta.graph.byPath)
     .map(([p, v]) => `${p} ${v.requests}`)
