@@ -25,6 +25,12 @@ const CONNECTORS = [
   ),
   ENTRY_POINTS,
 ];
+/** Outside its own folder a connector is used through its index.js, its public entrance. */
+const CONNECTOR_ENTRANCES = {
+  regex: String.raw`^(\.\./)+connectors/(mongo|graph|winrm|powershell)/(?!index\.js$)`,
+  message:
+    'Outside a connector, import it through its index.js, its public entrance (docs/ARCHITECTURE.md, "Import rules").',
+};
 const importRules = (files, ...patterns) => ({
   files,
   rules: { 'no-restricted-imports': ['error', { patterns }] },
@@ -87,14 +93,21 @@ export const folderRules = [
       regex: String.raw`^\.\./connectors/(graph|winrm|powershell)/`,
       message: 'queues/ imports only domain/ and connectors/mongo/ (docs/ARCHITECTURE.md, "Import rules").',
     },
+    CONNECTOR_ENTRANCES,
     ENTRY_POINTS,
   ),
   importRules(
     ['operations/**/*.ts'],
     never(['workers', 'api'], 'operations/ imports only domain/, connectors/, queues/ and observability/'),
+    CONNECTOR_ENTRANCES,
     ENTRY_POINTS,
   ),
-  importRules(['workers/**/*.ts'], never(['api'], 'workers/ never imports api/'), ENTRY_POINTS),
+  importRules(
+    ['workers/**/*.ts'],
+    never(['api'], 'workers/ never imports api/'),
+    CONNECTOR_ENTRANCES,
+    ENTRY_POINTS,
+  ),
   importRules(
     ['api/**/*.ts'],
     never(['workers'], 'api/ asks the engine through operations/, never workers/'),
@@ -103,8 +116,10 @@ export const folderRules = [
       message:
         'api/ uses the stores of connectors/mongo/ and operations/, not the other connectors (docs/ARCHITECTURE.md, "Import rules").',
     },
+    CONNECTOR_ENTRANCES,
     ENTRY_POINTS,
   ),
+  importRules(['cli/**/*.ts'], CONNECTOR_ENTRANCES),
   importRules(
     ['simulators/**/*.ts'],
     never(

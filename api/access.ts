@@ -13,7 +13,7 @@ import type { Settings } from '../domain/settings.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiTokenStore } from '../connectors/mongo/api-tokens.js';
+import type { ApiTokenStore } from '../connectors/mongo/index.js';
 import { ALL_SCOPES, roleAllows, type Caller, type Role } from '../domain/access.js';
 import { SyncError } from '../domain/errors.js';
 

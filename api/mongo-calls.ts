@@ -15,7 +15,7 @@
  */
 import type { Db } from 'mongodb';
 import { SyncError } from '../domain/errors.js';
-import { isMongoUnavailable } from '../connectors/mongo/connection.js';
+import { isMongoUnavailable } from '../connectors/mongo/index.js';
 import { within } from './redis-calls.js';
 
 /** 503 naming MongoDB; the driver's error (which may name the server's address) is only the cause. */

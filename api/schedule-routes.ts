@@ -14,7 +14,7 @@ import {
   showSchedule,
   type ScheduleSettings,
 } from '../queues/schedules.js';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { Stores } from '../connectors/mongo/index.js';
 import { callerOf } from './access.js';
 import { queueCall } from './redis-calls.js';
 import { type ApiTypeProvider, ERRORS, RefParams, Run, ScheduleBody, ScheduleView } from './schemas.js';

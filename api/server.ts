@@ -26,7 +26,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SyncError, ValidationError, type ErrorCode, type FieldProblem } from '../domain/errors.js';
 import { registry } from '../observability/metrics.js';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { Stores } from '../connectors/mongo/index.js';
 import type { Queue } from 'bullmq';
 import { scheduleSettings } from '../queues/schedules.js';
 import type { SyncJobData } from '../queues/sync-queue.js';

@@ -8,7 +8,7 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { Stores } from '../connectors/mongo/index.js';
 import { ALL_SCOPES, scopeCovers, type Caller } from '../domain/access.js';
 import { globalDeleteThresholds, type DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { SyncError } from '../domain/errors.js';

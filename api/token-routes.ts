@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { ApiTokenStore } from '../connectors/mongo/api-tokens.js';
+import type { ApiTokenStore } from '../connectors/mongo/index.js';
 import { ROLES, scopeCovers } from '../domain/access.js';
 import { ValidationError } from '../domain/errors.js';
 import { callerOf } from './access.js';

@@ -8,8 +8,7 @@
  * happen in a real tenant, and the nightly full pull then reconciles everything.
  */
 import { SingleBar } from 'cli-progress';
-import { connectMongo } from '../connectors/mongo/connection.js';
-import { keyRingOf } from '../connectors/mongo/encryption.js';
+import { connectMongo, keyRingOf, openStores } from '../connectors/mongo/index.js';
 import { ENTITY_KINDS } from '../domain/entity-kinds.js';
 import { SyncError } from '../domain/errors.js';
 import { globalDeleteThresholds } from '../domain/delete-protection.js';
@@ -22,7 +21,6 @@ import { syncQueueSettings, waitForRun, type SyncProgress } from '../queues/sync
 import { changeDataset, generateDataset } from '../simulators/dataset.js';
 import { startSimulatedTenant } from '../simulators/m365.js';
 import { startInProcessEngine } from './in-process.js';
-import { openStores } from '../connectors/mongo/stores.js';
 import { runSummary } from './commands/sync.js';
 import { table } from './commands/tenants.js';
 

@@ -18,7 +18,7 @@ import {
   type SyncQueueSettings,
 } from '../queues/sync-queue.js';
 import type { SimulatedTenant } from '../simulators/m365.js';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { Stores } from '../connectors/mongo/index.js';
 import { createFullPull, type FullPullOptions } from '../workers/full-pull.js';
 import { startWorker, workerSettings, type SyncWorker, type WorkerSettings } from '../workers/worker.js';
 

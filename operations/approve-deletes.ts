@@ -2,8 +2,7 @@
  * "Approve deletes": an operator lets a sweep that delete protection held back go ahead. Runs under
  * the tenant's lease and is recorded on the run (who, when, how many).
  */
-import type { SweepRecordStore } from '../connectors/mongo/sweep-records.js';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { Stores, SweepRecordStore } from '../connectors/mongo/index.js';
 import { checkedActor } from '../domain/actor.js';
 import { SyncError } from '../domain/errors.js';
 import { runStatusOf, type KindResult, type SyncRun } from '../domain/sync-run.js';

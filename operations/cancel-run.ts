@@ -11,7 +11,7 @@
  * - A run that already ended: CONFLICT.
  */
 import type { Queue } from 'bullmq';
-import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
+import type { SyncRunStore } from '../connectors/mongo/index.js';
 import type { SyncRun } from '../domain/sync-run.js';
 import { SyncError } from '../domain/errors.js';
 import { dedupId, followUpKey, type SyncJobData } from '../queues/sync-queue.js';

@@ -4,8 +4,7 @@
  * `GET /tenants/:ref/changes` and `m365sync changes`; the tenant is looked up within the caller's
  * scope (outside it: not found).
  */
-import type { ChangePage } from '../connectors/mongo/changes.js';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { ChangePage, Stores } from '../connectors/mongo/index.js';
 import { parseChangeQuery } from '../domain/changes.js';
 import { SyncError } from '../domain/errors.js';
 

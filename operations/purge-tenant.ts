@@ -2,8 +2,7 @@
  * "Purge a tenant": removes its imported objects (of every kind, or of some), under the tenant's
  * lease, recorded in `sync_runs` as a run with trigger `purge`.
  */
-import type { TenantRef } from '../connectors/mongo/imported-objects.js';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { Stores, TenantRef } from '../connectors/mongo/index.js';
 import { checkedActor } from '../domain/actor.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import type { KindResult, SyncRun } from '../domain/sync-run.js';

@@ -4,8 +4,7 @@
  * request's `queued` run and enqueues it, de-duplicated per tenant (queues/sync-queue.ts enqueueSync).
  */
 import type { Queue } from 'bullmq';
-import type { Stores } from '../connectors/mongo/stores.js';
-import type { TenantRef } from '../connectors/mongo/imported-objects.js';
+import type { Stores, TenantRef } from '../connectors/mongo/index.js';
 import type { EntityKindName } from '../domain/entity-kinds.js';
 import type { SyncMode } from '../domain/delta.js';
 import { SyncError } from '../domain/errors.js';

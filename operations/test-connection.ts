@@ -6,10 +6,11 @@
 import type { Logger } from 'pino';
 import {
   createGraphConnector,
+  exchangeOrganization,
   type GraphConnector,
   type GraphConnectorOptions,
 } from '../connectors/graph/index.js';
-import type { CertificateStore } from '../connectors/mongo/certificates.js';
+import type { CertificateStore } from '../connectors/mongo/index.js';
 import {
   buildExchangeTestScript,
   buildTeamsTestScript,
@@ -22,7 +23,6 @@ import { guardedLookup } from '../connectors/guarded-lookup.js';
 import type { AllowEntry } from '../domain/destinations.js';
 import { SyncError } from '../domain/errors.js';
 import { tenantSecrets, type Tenant } from '../domain/tenant.js';
-import { exchangeOrganization } from '../connectors/graph/exchange-organization.js';
 
 export interface ConnectionCheckResult {
   check: 'graph' | 'teams' | 'exchange';

@@ -4,7 +4,7 @@
  * token), and give it back when done.
  */
 import { randomBytes } from 'node:crypto';
-import type { Lease, LeaseStore } from '../connectors/mongo/leases.js';
+import type { Lease, LeaseStore } from '../connectors/mongo/index.js';
 import { ignoreBecause } from '../domain/ignored-failure.js';
 import { SyncError } from '../domain/errors.js';
 

@@ -21,7 +21,7 @@
  * schedulers the new version keeps making.
  */
 import type { JobSchedulerJson, Queue } from 'bullmq';
-import type { ScheduleOverride } from '../connectors/mongo/schedules.js';
+import type { ScheduleOverride } from '../connectors/mongo/index.js';
 import { spreadOffsetSeconds } from '../domain/schedule-spread.js';
 
 export const DELTA_TRIGGER_JOB = 'scheduled-delta';

@@ -27,8 +27,7 @@ import { ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { spreadOffsetSeconds } from '../domain/schedule-spread.js';
-import type { ScheduleOverride } from '../connectors/mongo/schedules.js';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { ScheduleOverride, Stores } from '../connectors/mongo/index.js';
 import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
 import {
   DELTA_SCHEDULER_PREFIX,

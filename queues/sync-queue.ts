@@ -24,7 +24,7 @@ import { SyncError, ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { SYNC_MODES, type SyncMode } from '../domain/delta.js';
 import { ObjectId } from 'mongodb';
-import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
+import type { SyncRunStore } from '../connectors/mongo/index.js';
 import { ActorName } from '../domain/actor.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';

@@ -18,7 +18,7 @@
  * The MongoDB reads run at most every M365SYNC_STALENESS_REFRESH_MS (default 60 s), not per scrape.
  */
 import type { Queue } from 'bullmq';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { Stores } from '../connectors/mongo/index.js';
 import { Gauge, type Registry } from 'prom-client';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { registry as processRegistry } from '../observability/metrics.js';

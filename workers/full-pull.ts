@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   createGraphConnector,
+  exchangeOrganization,
   GRAPH_DEFAULTS,
   graphCaFromSettings,
   withNodeExtraCa,
@@ -17,11 +18,9 @@ import {
   type GraphConnectorOptions,
   type GraphKind,
 } from '../connectors/graph/index.js';
-import type { CertificateStore } from '../connectors/mongo/certificates.js';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { CertificateStore, Stores, TenantStore } from '../connectors/mongo/index.js';
 import { ignoreBecause } from '../domain/ignored-failure.js';
 import type { KindResult } from '../domain/sync-run.js';
-import type { TenantStore } from '../connectors/mongo/tenants.js';
 import {
   buildExchangePullScript,
   buildTeamsPullScript,
@@ -30,6 +29,9 @@ import {
   type TeamsKind,
 } from '../connectors/powershell/index.js';
 import {
+  DEFAULT_PORT,
+  FleetShellSlots,
+  fleetShellSlotsKey,
   proxyMetrics,
   proxyPoolForTenant,
   winRmSettings,
@@ -37,7 +39,6 @@ import {
   type ProxyStatus,
   type WinRmSettings,
 } from '../connectors/winrm/index.js';
-import { DEFAULT_PORT } from '../connectors/winrm/options.js';
 import { guardedLookup } from '../connectors/guarded-lookup.js';
 import type { AllowEntry } from '../domain/destinations.js';
 import { SyncError } from '../domain/errors.js';
@@ -53,10 +54,8 @@ import { KindRun } from './steps/kind-run.js';
 import { runPowerShellStep } from './steps/powershell-step.js';
 import { attachTeamsMatching, type GraphUsersOutcome } from './steps/teams-matching-step.js';
 import { DEFAULT_UNMATCHED_TEAMS_USERS } from '../domain/teams-matching.js';
-import { exchangeOrganization } from '../connectors/graph/exchange-organization.js';
 import { deleteLeftoverShells, type LeftoverShellsReport } from './leftover-shells.js';
 import { RedisShellLedger } from './shell-ledger.js';
-import { FleetShellSlots, fleetShellSlotsKey } from '../connectors/winrm/fleet-shell-slots.js';
 
 export interface FullPullOptions {
   /** The tenant (decrypted, checked against the allow-list), its certificate, its kept sync state. */

@@ -14,8 +14,7 @@
  *   the run (`lease-lost`). A failed renewal (MongoDB away) is tried again at the next tick.
  */
 import type { Logger } from 'pino';
-import type { Lease } from '../connectors/mongo/leases.js';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { Lease, Stores } from '../connectors/mongo/index.js';
 import { runErrorOf } from '../domain/sync-run.js';
 
 export const LEASE_LOST = 'lease-lost';

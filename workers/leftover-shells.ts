@@ -7,7 +7,7 @@
  * surely passed.
  */
 import type { Logger } from 'pino';
-import type { TenantStore } from '../connectors/mongo/tenants.js';
+import type { TenantStore } from '../connectors/mongo/index.js';
 import {
   WINRM_DEFAULTS,
   WinRmClient,

@@ -11,10 +11,8 @@
  */
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { PageCounts, TenantRef } from '../connectors/mongo/imported-objects.js';
-import type { StoredKeys } from '../connectors/mongo/stored-keys.js';
+import type { PageCounts, SealedDeltaState, StoredKeys, TenantRef } from '../connectors/mongo/index.js';
 import type { SyncMode } from '../domain/delta.js';
-import type { SealedDeltaState } from '../connectors/mongo/delta-states.js';
 import type { KindResult, RunStatus, RunSummary } from '../domain/sync-run.js';
 import type { SyncJobData, SyncProgress } from '../queues/sync-queue.js';
 import type { SweepOutcome } from './steps/guarded-sweep.js';

@@ -5,10 +5,7 @@
  * context's functions.
  */
 import type { Logger } from 'pino';
-import type { TenantRef } from '../connectors/mongo/imported-objects.js';
-import type { KindWriter } from '../connectors/mongo/kind-writer.js';
-import type { WriteFence } from '../connectors/mongo/leases.js';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { KindWriter, Stores, TenantRef, WriteFence } from '../connectors/mongo/index.js';
 import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { SyncError } from '../domain/errors.js';
 import type { SyncProgress } from '../queues/sync-queue.js';

@@ -19,8 +19,7 @@
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import type { LeaseStore } from '../connectors/mongo/leases.js';
-import type { SyncRunStore } from '../connectors/mongo/sync-runs.js';
+import type { LeaseStore, SyncRunStore } from '../connectors/mongo/index.js';
 import type { RunError, SyncRun } from '../domain/sync-run.js';
 import { dedupId, enqueuedKey, followUpKey, type SyncJobData } from '../queues/sync-queue.js';
 

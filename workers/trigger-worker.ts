@@ -24,7 +24,7 @@ import { Worker } from 'bullmq';
 import { Counter } from 'prom-client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { Stores } from '../connectors/mongo/index.js';
 import { SyncError } from '../domain/errors.js';
 import { SYNC_MODES } from '../domain/delta.js';
 import { registry } from '../observability/metrics.js';

@@ -15,9 +15,12 @@ import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { Counter } from 'prom-client';
 import { guardedLookup } from '../connectors/guarded-lookup.js';
-import type { AllowedDestinationStore } from '../connectors/mongo/destinations.js';
-import type { DeliveryOutcome, WebhookDeliveryStore } from '../connectors/mongo/webhook-deliveries.js';
-import type { WebhookSubscriptionStore } from '../connectors/mongo/webhooks.js';
+import type {
+  AllowedDestinationStore,
+  DeliveryOutcome,
+  WebhookDeliveryStore,
+  WebhookSubscriptionStore,
+} from '../connectors/mongo/index.js';
 import { ignoreBecause } from '../domain/ignored-failure.js';
 import { redactSecrets } from '../domain/redaction.js';
 import {

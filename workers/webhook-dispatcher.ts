@@ -13,7 +13,7 @@
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { Stores } from '../connectors/mongo/index.js';
 import { WEBHOOK_STATUSES, runCompletedBody, webhookWants } from '../domain/webhooks.js';
 import {
   WEBHOOK_JOB,

@@ -5,7 +5,7 @@
  * run ends); a timer runs one every `scanIntervalMs` for the runs that ended elsewhere.
  */
 import type { Logger } from 'pino';
-import type { Stores } from '../connectors/mongo/stores.js';
+import type { Stores } from '../connectors/mongo/index.js';
 import type { RedisSettings } from '../queues/connection.js';
 import {
   DEFAULT_WEBHOOK_SETTINGS,

@@ -9,9 +9,15 @@ import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { checkedActor } from '../../domain/actor.js';
 import { globalDeleteThresholds } from '../../domain/delete-protection.js';
 import { parseSettings, type Settings } from '../../domain/settings.js';
-import { connectMongo, type MongoConnection } from '../../connectors/mongo/connection.js';
-import { ENCRYPTION_KEYS_VARIABLE, LOCKED_KEY_RING, keyRingOf } from '../../connectors/mongo/encryption.js';
-import { openStores, type Stores } from '../../connectors/mongo/stores.js';
+import {
+  connectMongo,
+  ENCRYPTION_KEYS_VARIABLE,
+  keyRingOf,
+  LOCKED_KEY_RING,
+  openStores,
+  type MongoConnection,
+  type Stores,
+} from '../../connectors/mongo/index.js';
 
 export interface CliIo {
   out(text: string): void;

@@ -3,7 +3,7 @@
  * operator-defined kind lists (`m365sync kinds`).
  */
 import { Command } from 'commander';
-import type { ProtectionLevel } from '../../connectors/mongo/delete-protection.js';
+import type { ProtectionLevel } from '../../connectors/mongo/index.js';
 import {
   DELETE_PROTECTION_SOURCES,
   describeDeleteThreshold,

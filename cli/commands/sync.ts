@@ -5,7 +5,7 @@
 import { printable } from '../../domain/actor.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Queue } from 'bullmq';
-import type { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
+import type { SyncRunStore } from '../../connectors/mongo/index.js';
 import { RUN_STATUSES, type RunStatus, type SyncRun } from '../../domain/sync-run.js';
 import { exitForStatus, worstExit } from './exit-codes.js';
 import { durationOption, formatDuration, parseDuration } from './duration.js';

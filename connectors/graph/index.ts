@@ -34,3 +34,4 @@ export {
   type DeltaReader,
   type DeltaRound,
 } from './delta.js';
+export { exchangeOrganization } from './exchange-organization.js';

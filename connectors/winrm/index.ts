@@ -11,7 +11,13 @@ export {
   type ProxyPoolOptions,
   type ProxyStatus,
 } from './proxy-pool.js';
-export { winRmClientOptionsSchema, type WinRmClientInput, type WinRmClientOptions } from './options.js';
+export {
+  DEFAULT_PORT,
+  winRmClientOptionsSchema,
+  type WinRmClientInput,
+  type WinRmClientOptions,
+} from './options.js';
+export { FleetShellSlots, fleetShellSlotsKey } from './fleet-shell-slots.js';
 export { WinRmError, type SoapFault } from './errors.js';
 export { defaultAffinityKey, rendezvousOrder } from './affinity.js';
 export { proxyMetrics, type ProxyMetrics } from './metrics.js';

@@ -66,6 +66,26 @@ describe('the folder rules fail the lint', () => {
       "import { SyncRunStore } from '../connectors/mongo/sync-runs.js';",
       /observability\/ imports only domain/,
     ],
+    [
+      'workers/steps/example.ts',
+      "import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';",
+      /through its index\.js, its public entrance/,
+    ],
+    [
+      'api/example.ts',
+      "import type { TenantStore } from '../connectors/mongo/tenants.js';",
+      /through its index\.js, its public entrance/,
+    ],
+    [
+      'operations/example.ts',
+      "import { exchangeOrganization } from '../connectors/graph/exchange-organization.js';",
+      /through its index\.js, its public entrance/,
+    ],
+    [
+      'cli/commands/example.ts',
+      "import { DEFAULT_PORT } from '../../connectors/winrm/options.js';",
+      /through its index\.js, its public entrance/,
+    ],
   ])('%s: %s', async (file, source, message) => {
     const problems = await importProblems(file, source);
     expect(problems).toHaveLength(1);
@@ -80,6 +100,8 @@ describe('the folder rules fail the lint', () => {
     ['simulators/winrm/example.ts', "import { NS } from '../../connectors/winrm/wsman.js';"],
     ['cli/example.ts', "import { startWorker } from '../workers/worker.js';"],
     ['scripts/example.ts', "import { startWorker } from '../workers/worker.js';"],
+    ['workers/steps/example.ts', "import { buildStores } from '../../connectors/mongo/index.js';"],
+    ['cli/commands/example.ts', "import { DEFAULT_PORT } from '../../connectors/winrm/index.js';"],
   ])('%s may: %s', async (file, source) => {
     expect(await importProblems(file, source)).toEqual([]);
   });

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { DELTA_SELECT, type GraphConnector, type GraphKind } from '../../connectors/graph/index.js';
 import { skuIndex, withLicenceView, type SkuIndex, type SubscribedSku } from '../../domain/licence-view.js';
-import type { DeltaState, DeltaStateRead } from '../../connectors/mongo/delta-states.js';
+import type { DeltaState, DeltaStateRead } from '../../connectors/mongo/index.js';
 import type { KindRun } from './kind-run.js';
 
 /** A run's view of its tenant's delta states: read with the keys, saved behind the run's fence. */

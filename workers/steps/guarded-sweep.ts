@@ -3,10 +3,7 @@
  * what is stored, resolve the tenant's threshold for the kind's source, and either sweep or hold the
  * sweep back (nothing of the kind deleted, the upserts kept) with what an operator needs to decide.
  */
-import type { KindWriter } from '../../connectors/mongo/kind-writer.js';
-import type { TenantRef } from '../../connectors/mongo/imported-objects.js';
-import type { WriteFence } from '../../connectors/mongo/leases.js';
-import type { SweepRecordStore } from '../../connectors/mongo/sweep-records.js';
+import type { KindWriter, SweepRecordStore, TenantRef, WriteFence } from '../../connectors/mongo/index.js';
 import type { HeldDeletes } from '../../domain/sync-run.js';
 import {
   checkSweep,

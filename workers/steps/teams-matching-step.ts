@@ -14,7 +14,7 @@
  * With the tenant option `skip`, unmatched Teams users are left out (their stored copies then leave
  * through the sweep, under delete protection); the counts go into the kind's run record.
  */
-import type { StoredKeys } from '../../connectors/mongo/stored-keys.js';
+import type { StoredKeys } from '../../connectors/mongo/index.js';
 import {
   addMatchCounts,
   matchTeamsUsers,
