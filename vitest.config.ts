@@ -21,6 +21,7 @@ export const UNIT_TESTS = [
   'test/powershell/filter-scripts.test.ts',
   'test/powershell/quoting.test.ts',
   'test/powershell/redaction.test.ts',
+  'test/powershell/session-account.test.ts',
   'test/winrm/settings.test.ts',
   'test/workers/heap-growth.test.ts',
   'test/workers/run-status.test.ts',

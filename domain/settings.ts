@@ -209,6 +209,8 @@ export const SettingsSchema = z.object({
   ),
   M365SYNC_WINRM_MAX_SHELLS_PER_PROXY: int(1, 29).default(20),
   M365SYNC_WINRM_SHELL_SLOT_LEASE_MS: int(1000, 3_600_000).default(60_000),
+  /** Concurrent PowerShell sessions per sign-in account across the fleet (docs/winrm.md). */
+  M365SYNC_POWERSHELL_SESSIONS_PER_ACCOUNT: int(1, 100).default(3),
   M365SYNC_WINRM_OPERATION_TIMEOUT_MS: int(100, 60_000).default(20_000),
   M365SYNC_WINRM_IDLE_TIMEOUT_MS: int(1000, 12 * 3_600_000).default(900_000),
   M365SYNC_WINRM_MAX_ENVELOPE_SIZE: int(8192, 10 * 1024 * 1024).default(153_600),

@@ -56,6 +56,7 @@ import { attachTeamsMatching, type GraphUsersOutcome } from './steps/teams-match
 import { DEFAULT_UNMATCHED_TEAMS_USERS } from '../domain/teams-matching.js';
 import { deleteLeftoverShells, type LeftoverShellsReport } from './leftover-shells.js';
 import { RedisShellLedger } from './shell-ledger.js';
+import { powershellSessions } from './powershell-sessions.js';
 
 export interface FullPullOptions {
   /** The tenant (decrypted, checked against the allow-list), its certificate, its kept sync state. */
@@ -129,6 +130,17 @@ export function createFullPull(options: FullPullOptions): FullPull {
               ),
           },
         )
+    : undefined;
+  // Concurrent PowerShell sessions per sign-in account across the fleet, in the same Redis and under
+  // the same prefix; without Redis, no such limit (the in-process engine runs one tenant at a time).
+  const sessionsFor = fleetRedis
+    ? powershellSessions({
+        redis: fleetRedis,
+        prefix: options.graph?.limiter?.keyPrefix ?? GRAPH_DEFAULTS.keyPrefix,
+        limit: env.M365SYNC_POWERSHELL_SESSIONS_PER_ACCOUNT,
+        leaseMs: env.M365SYNC_WINRM_SHELL_SLOT_LEASE_MS,
+        logger: log,
+      })
     : undefined;
   // The allow-list as last read (at the start of each job): every new socket's name resolution is
   // checked against it (connectors/guarded-lookup.ts).
@@ -264,7 +276,9 @@ export function createFullPull(options: FullPullOptions): FullPull {
       script: () => string | Promise<string>,
     ) =>
       (async () => {
+        const acquireSession = sessionsFor?.(application, tenant);
         await runPowerShellStep({
+          ...(acquireSession ? { acquireSession } : {}),
           application,
           script: await script(),
           kinds: kindsOfStep,

@@ -45,3 +45,8 @@ export {
 } from './script-output.js';
 export { powershellOutputLimits } from './config.js';
 export { POWERSHELL_DEFAULTS } from './defaults.js';
+export {
+  powershellSessionAccount,
+  powershellSessionsKey,
+  sessionApplicationLabel,
+} from './session-account.js';

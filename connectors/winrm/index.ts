@@ -18,6 +18,7 @@ export {
   type WinRmClientOptions,
 } from './options.js';
 export { FleetShellSlots, fleetShellSlotsKey } from './fleet-shell-slots.js';
+export type { SlotSemaphore } from './shell-slots.js';
 export { WinRmError, type SoapFault } from './errors.js';
 export { defaultAffinityKey, rendezvousOrder } from './affinity.js';
 export { proxyMetrics, type ProxyMetrics } from './metrics.js';

@@ -41,6 +41,8 @@ export interface Session {
   warnings: string[];
   /** Told each -Filter a cmdlet received, exactly as bound (tests check it arrived as a literal). */
   onFilter?: (command: string, filter: unknown) => void;
+  /** Told each successful sign-in (`teams:<account>`, `exchange:<app id>@<organization>`). */
+  onSignIn?: (account: string) => void;
 }
 
 /** The -Filter of a call as a predicate (none: everything), refused as the cmdlet refuses it. */
@@ -265,6 +267,7 @@ const connectTeams: Cmdlet = {
       );
     }
     session.teams = { account };
+    session.onSignIn?.(`teams:${account.toLowerCase()}`);
     yield {
       Account: account,
       Environment: 'AzureCloud',
@@ -321,6 +324,7 @@ const connectExchange: Cmdlet = {
       throw signInError(`AADSTS90002: Tenant '${organization}' not found.`, 'Connect-ExchangeOnline');
     }
     const commands = arg(args, 'CommandName');
+    session.onSignIn?.(`exchange:${appId.toLowerCase()}@${org}`);
     session.exchange = {
       ...(commands === undefined
         ? {}

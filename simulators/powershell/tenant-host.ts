@@ -12,7 +12,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Dataset } from '../dataset.js';
-import type { ScriptHost, ScriptOutput } from './script-host.js';
+import type { ScriptContext, ScriptHost, ScriptOutput } from './script-host.js';
+import type { SessionCounter } from './session-counter.js';
 import { clixmlErrorDocument, clixmlProgressDocument, clixmlWarningDocument } from './clixml-writer.js';
 import {
   PsParseError,
@@ -89,6 +90,8 @@ export interface TenantHostOptions extends z.input<typeof tenantHostOptionsSchem
   onFilter?: (command: string, filter: unknown) => void;
   /** Faults may change between runs: a function is read at the start of every script. */
   faultsRef?: () => TenantFaults;
+  /** Counts concurrent sessions per sign-in account, from each Connect-* to the end of its script. */
+  sessions?: SessionCounter;
 }
 
 /** Stdout is written in batches of about this size (or at once when output is slowed). */
@@ -394,7 +397,12 @@ export function createTenantScriptHost(input: TenantHostOptions): ScriptHost {
   const options = tenantHostOptionsSchema.parse(input);
   const accounts: Account[] = options.teamsAccounts;
 
-  return async (script, output, context) => {
+  const runOne = async (
+    script: string,
+    output: ScriptOutput,
+    context: ScriptContext,
+    ends: (() => void)[],
+  ): Promise<number> => {
     input.logScripts?.(script);
     const faults = input.faultsRef ? tenantFaultsSchema.parse(input.faultsRef()) : options.faults;
     const writer = new Writer(output, context.signal);
@@ -407,6 +415,7 @@ export function createTenantScriptHost(input: TenantHostOptions): ScriptHost {
       modules: new Set(),
       warnings: [],
       ...(input.onFilter ? { onFilter: input.onFilter } : {}),
+      ...(input.sessions ? { onSignIn: (a: string) => void ends.push(input.sessions!.signIn(a)) } : {}),
     };
     const it = new Interpreter(session, writer, output, options, faults);
 
@@ -470,6 +479,15 @@ export function createTenantScriptHost(input: TenantHostOptions): ScriptHost {
         return error instanceof ProcessDeath ? error.exitCode : 1;
       }
       throw error;
+    }
+  };
+  return async (script, output, context) => {
+    // The sessions this script signed in: they end when it does.
+    const ends: (() => void)[] = [];
+    try {
+      return await runOne(script, output, context, ends);
+    } finally {
+      for (const end of ends) end();
     }
   };
 }

@@ -1,21 +1,18 @@
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetShellSlots, fleetShellSlotsKey } from '../../connectors/winrm/fleet-shell-slots.js';
 import type { SyncError } from '../../domain/errors.js';
 import type { WinRmSimulator } from '../../simulators/winrm/server.js';
-import { spawnTs } from '../support/child-process.js';
 import { testEnv } from '../support/env.js';
 import { uniqueName } from '../support/services.js';
 import { eventually } from '../workers/support/harness.js';
+import { runFleetWorker } from './support/fleet-worker.js';
 import {
   expectNoShellLeft,
   PROXY_PASSWORD,
   PROXY_USER,
   simulator,
 } from '../winrm/support/simulated-proxy.js';
-
-const WORKER = fileURLToPath(new URL('./support/shell-worker.ts', import.meta.url));
 
 /** Shells per PowerShell proxy, held across processes by FleetShellSlots in the shared Redis. */
 describe('shells per proxy across the fleet', () => {
@@ -46,32 +43,15 @@ describe('shells per proxy across the fleet', () => {
     const limit = 2;
     const perWorker = 3;
     const run = (id: number) =>
-      new Promise<{ done: number; waitedSeconds: number }>((resolve, reject) => {
-        const proc = spawnTs(WORKER, [], {
-          env: {
-            PATH: process.env.PATH,
-            HOME: process.env.HOME,
-            NODE_ENV: 'test',
-            REDIS_URL: redisUrl,
-            FLEET_KEY_PREFIX: `${prefix}:procs`,
-            FLEET_PROXY_PORT: String(sim.port),
-            FLEET_LIMIT: String(limit),
-            FLEET_USER: PROXY_USER,
-            FLEET_PASSWORD: PROXY_PASSWORD,
-            FLEET_COMMANDS: String(perWorker),
-            FLEET_SLEEP_MS: '400',
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        let err = '';
-        proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-        proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-        proc.once('exit', (code) =>
-          code === 0
-            ? resolve(JSON.parse(out.trim()))
-            : reject(new Error(`worker ${id} exited ${code}: ${err}`)),
-        );
+      runFleetWorker<{ done: number; waitedSeconds: number }>('shell-worker.ts', id, {
+        REDIS_URL: redisUrl,
+        FLEET_KEY_PREFIX: `${prefix}:procs`,
+        FLEET_PROXY_PORT: String(sim.port),
+        FLEET_LIMIT: String(limit),
+        FLEET_USER: PROXY_USER,
+        FLEET_PASSWORD: PROXY_PASSWORD,
+        FLEET_COMMANDS: String(perWorker),
+        FLEET_SLEEP_MS: '400',
       });
     const results = await Promise.all([run(1), run(2), run(3)]);
     // Every command of every process ran: the waiting ones got a slot each time one freed.

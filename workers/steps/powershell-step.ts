@@ -15,6 +15,7 @@ import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { SyncError } from '../../domain/errors.js';
 import type { Logger } from 'pino';
 import type { KindRun } from './kind-run.js';
+import type { AcquireSession } from '../powershell-sessions.js';
 
 export interface PowerShellStepOptions {
   application: PowerShellApplication;
@@ -30,6 +31,11 @@ export interface PowerShellStepOptions {
   deadlineMs: number;
   output: ScriptOutputOptions;
   logger: Logger;
+  /**
+   * Takes a session slot of the script's sign-in account across the fleet, held until the script has
+   * ended (workers/powershell-sessions.ts); none: no limit (the in-process engine).
+   */
+  acquireSession?: AcquireSession;
 }
 
 export async function runPowerShellStep(o: PowerShellStepOptions): Promise<void> {
@@ -42,9 +48,45 @@ export async function runPowerShellStep(o: PowerShellStepOptions): Promise<void>
       await runs.get(kind)!.write(batch);
     }
   };
+  let failure: unknown;
+  let release: (() => void) | undefined;
+  try {
+    // The account's session slot first (a cancelled run stops waiting), then the shell.
+    if (o.acquireSession) release = await o.acquireSession(o.signal);
+  } catch (error) {
+    failure = error;
+  }
+  try {
+    if (!failure) failure = await runScript(o, runs, flush, batches);
+  } finally {
+    release?.();
+  }
+  // Kinds that never got their `end` or `err` line: the script died, was cancelled or could not sign in.
+  for (const [kind, run] of runs) {
+    if (run.settled) continue;
+    await flush(kind).catch(
+      ignoreBecause("the kind fails below with the script's failure, the one to report", o.logger),
+    );
+    await run.fail(
+      failure ??
+        new SyncError('POWERSHELL_ERROR', `${o.application} script ended without a result for ${kind}.`, {
+          retryable: true,
+        }),
+      o.signal,
+    );
+  }
+}
+
+/** Runs the script and writes its output; resolves with why its unsettled kinds fail (if any). */
+async function runScript(
+  o: PowerShellStepOptions,
+  runs: Map<string, KindRun>,
+  flush: (kind: string) => Promise<void>,
+  batches: Map<string, Record<string, unknown>[]>,
+): Promise<unknown> {
+  let failure: unknown;
   let sawDone = false;
   let textLines = 0;
-  let failure: unknown;
   const execution = o.pool.execute(o.script, {
     signal: o.signal,
     deadlineMs: o.deadlineMs,
@@ -113,18 +155,5 @@ export async function runPowerShellStep(o: PowerShellStepOptions): Promise<void>
         sawDone,
       );
   }
-  // Kinds that never got their `end` or `err` line: the script died, was cancelled or could not sign in.
-  for (const [kind, run] of runs) {
-    if (run.settled) continue;
-    await flush(kind).catch(
-      ignoreBecause("the kind fails below with the script's failure, the one to report", o.logger),
-    );
-    await run.fail(
-      failure ??
-        new SyncError('POWERSHELL_ERROR', `${o.application} script ended without a result for ${kind}.`, {
-          retryable: true,
-        }),
-      o.signal,
-    );
-  }
+  return failure;
 }
