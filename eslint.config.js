@@ -31,16 +31,53 @@ const CONNECTOR_ENTRANCES = {
   message:
     'Outside a connector, import it through its index.js, its public entrance (docs/ARCHITECTURE.md, "Import rules").',
 };
+/** A connector's subfolder may not use these others, however the path is written. */
+const otherConnectors = (folders, why) => ({
+  regex: String.raw`^(\.\./)+(connectors/)?(${folders.join('|')})/`,
+  message: `${why} (docs/ARCHITECTURE.md, "Import rules").`,
+});
+/** The connectors' shared root files (guarded lookup, retry, secret files) are theirs and operations/'s. */
+const CONNECTOR_ROOT_FILES = {
+  regex: String.raw`^(\.\./)+connectors/[^/]+\.js$`,
+  message:
+    'The connectors\' root files (guarded-lookup, retry, secret-files) serve the connectors, operations/, workers/ and the CLI (docs/ARCHITECTURE.md, "Import rules").',
+};
 const importRules = (files, ...patterns) => ({
   files,
   rules: { 'no-restricted-imports': ['error', { patterns }] },
 });
+/**
+ * The product's imports are all static, so the rules above see every one (a dynamic `import()` would
+ * pass them unchecked).
+ */
+const STATIC_IMPORTS_ONLY = {
+  files: ['{domain,observability,connectors,queues,operations,workers,api,cli,simulators}/**/*.ts'],
+  rules: {
+    'no-restricted-syntax': [
+      'error',
+      {
+        selector: 'ImportExpression',
+        message:
+          'The product imports statically, so the folder rules see every import (docs/ARCHITECTURE.md, "Import rules").',
+      },
+    ],
+  },
+};
 
 export const folderRules = [
-  importRules(['domain/**/*.ts'], {
-    regex: String.raw`^\.\./`,
-    message: 'domain/ imports nothing of the project outside domain/ (docs/ARCHITECTURE.md, "Import rules").',
-  }),
+  importRules(
+    ['domain/**/*.ts'],
+    {
+      regex: String.raw`^\.\./`,
+      message:
+        'domain/ imports nothing of the project outside domain/ (docs/ARCHITECTURE.md, "Import rules").',
+    },
+    {
+      regex: String.raw`^(?!node:|zod$|\.)`,
+      message:
+        'domain/ stays pure: of the packages it imports only node: built-ins and zod (docs/ARCHITECTURE.md, "Import rules").',
+    },
+  ),
   importRules(
     ['observability/**/*.ts'],
     never(
@@ -59,16 +96,20 @@ export const folderRules = [
       'observability/ imports only domain/',
     ),
   ),
-  importRules(['connectors/*.ts'], ...CONNECTORS),
+  importRules(['connectors/*.ts'], ...CONNECTORS, {
+    regex: String.raw`^\./(graph|winrm|powershell|mongo)/`,
+    message:
+      'The connectors\' root files are shared by the connectors and import none of them (docs/ARCHITECTURE.md, "Import rules").',
+  }),
   importRules(
     ['connectors/graph/**/*.ts'],
     ...CONNECTORS,
-    never(['winrm', 'powershell', 'mongo'], 'connectors/graph/ uses no other connector'),
+    otherConnectors(['winrm', 'powershell', 'mongo'], 'connectors/graph/ uses no other connector'),
   ),
   importRules(
     ['connectors/winrm/**/*.ts'],
     ...CONNECTORS,
-    never(
+    otherConnectors(
       ['powershell', 'graph', 'mongo'],
       'connectors/winrm/ uses no other connector (powershell/ depends on winrm/, never the reverse)',
     ),
@@ -76,12 +117,17 @@ export const folderRules = [
   importRules(
     ['connectors/powershell/**/*.ts'],
     ...CONNECTORS,
-    never(['graph', 'mongo'], 'connectors/powershell/ uses only winrm/ of the connectors'),
+    otherConnectors(['graph', 'mongo'], 'connectors/powershell/ uses only winrm/ of the connectors'),
+    {
+      regex: String.raw`^(\.\./)+(connectors/)?winrm/(?!index\.js$)`,
+      message:
+        'connectors/powershell/ uses winrm/ through its index.js, its public entrance (docs/ARCHITECTURE.md, "Import rules").',
+    },
   ),
   importRules(
     ['connectors/mongo/**/*.ts'],
     ...CONNECTORS,
-    never(['graph', 'winrm', 'powershell'], 'connectors/mongo/ uses no other connector'),
+    otherConnectors(['graph', 'winrm', 'powershell'], 'connectors/mongo/ uses no other connector'),
   ),
   importRules(
     ['queues/**/*.ts'],
@@ -94,6 +140,7 @@ export const folderRules = [
       message: 'queues/ imports only domain/ and connectors/mongo/ (docs/ARCHITECTURE.md, "Import rules").',
     },
     CONNECTOR_ENTRANCES,
+    CONNECTOR_ROOT_FILES,
     ENTRY_POINTS,
   ),
   importRules(
@@ -117,6 +164,7 @@ export const folderRules = [
         'api/ uses the stores of connectors/mongo/ and operations/, not the other connectors (docs/ARCHITECTURE.md, "Import rules").',
     },
     CONNECTOR_ENTRANCES,
+    CONNECTOR_ROOT_FILES,
     ENTRY_POINTS,
   ),
   importRules(['cli/**/*.ts'], CONNECTOR_ENTRANCES),
@@ -147,4 +195,5 @@ export default tseslint.config(
     },
   },
   ...folderRules,
+  STATIC_IMPORTS_ONLY,
 );
