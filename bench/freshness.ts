@@ -55,24 +55,22 @@ import {
   stopWorkerChild,
   type TenantChild,
 } from './children.js';
+import { benchArgs } from './args.js';
 import { GRAPH_DIFF_KINDS, type DatasetDiff } from './dataset-diff.js';
 import { addIdIndexes, ferretdbPostgresUrl } from './ferretdb-id-index.js';
 import { FRESHNESS_TARGET_PREFIX, writeResults, writeSection, type Target } from './results-file.js';
 import type { GraphLog } from './tenant-child.js';
 import type { WorkerStats } from './worker-child.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => args.includes(`--${name}`);
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
-};
-const KNOWN = ['quick', 'users', 'cycles', 'graph-latency-ms', 'out', 'no-id-index', 'verbose'];
-for (const a of args.filter((x) => x.startsWith('--')))
-  if (!KNOWN.includes(a.slice(2)))
-    throw new Error(
-      `bench/freshness.ts: unknown option ${a} (known: ${KNOWN.map((k) => `--${k}`).join(' ')})`,
-    );
+const { flag, option } = benchArgs('bench/freshness.ts', {
+  quick: 'flag',
+  users: 'value',
+  cycles: 'value',
+  'graph-latency-ms': 'value',
+  out: 'value',
+  'no-id-index': 'flag',
+  verbose: 'flag',
+});
 const quick = flag('quick');
 const users = Number(option('users', quick ? '2000' : '50000'));
 const cycles = Number(option('cycles', quick ? '1' : '3'));
@@ -489,7 +487,7 @@ const targets: Record<string, Target> = {
   },
 };
 
-const command = `npx tsx bench/freshness.ts ${args.join(' ')}`.trim();
+const command = `npx tsx bench/freshness.ts ${process.argv.slice(2).join(' ')}`.trim();
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
 const load = loadNote();
 const freshness = {

@@ -49,6 +49,7 @@ import { allowSimulatedTenant } from '../cli/in-process.js';
 import { addIdIndexes, ferretdbPostgresUrl, idIndexScans } from './ferretdb-id-index.js';
 import type { KindTrace, WorkerStats } from './worker-child.js';
 import { FRESHNESS_TARGET_PREFIX, writeResults, writeSection, type Target } from './results-file.js';
+import { benchArgs } from './args.js';
 import {
   ask,
   startTenantChild,
@@ -58,12 +59,19 @@ import {
   type TenantChild,
 } from './children.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string) => args.includes(`--${name}`);
-const option = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
-};
+const { flag, option } = benchArgs('bench/nightly.ts', {
+  quick: 'flag',
+  sizes: 'value',
+  runs: 'value',
+  'graph-latency-ms': 'value',
+  'ps-rate': 'value',
+  out: 'value',
+  verbose: 'flag',
+  trace: 'flag',
+  'no-id-index': 'flag',
+  'heap-snapshot-mb': 'value',
+  'worker-node-flags': 'value',
+});
 const quick = flag('quick');
 // V8 flags for the worker process (e.g. --worker-node-flags "--max-semi-space-size=32").
 const workerNodeFlags = option('worker-node-flags', '').split(' ').filter(Boolean);
@@ -359,7 +367,7 @@ targets[`peak_rss_ratio_${sizes[sizes.length - 1]}_vs_${sizes[0]}`] = {
   met: rssRatio <= 1.5,
 };
 
-const command = `npx tsx bench/nightly.ts ${args.join(' ')}`.trim();
+const command = `npx tsx bench/nightly.ts ${process.argv.slice(2).join(' ')}`.trim();
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
 const results = {
   generatedAt: new Date().toISOString(),

@@ -167,7 +167,8 @@ export function createFullPull(options: FullPullOptions): FullPull {
     return pool;
   };
 
-  const processor: SyncProcessor = async (_job, signal, ctx) => {
+  const processor: SyncProcessor = async (ctx) => {
+    const { signal } = ctx;
     // The run's logger (its run id, job and tenant bound): every line of the run, Graph's and WinRM's
     // included, says which run and tenant it belongs to.
     const runLog = ctx.logger;

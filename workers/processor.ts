@@ -9,17 +9,21 @@
  * needs besides (the tenant's secrets, its certificate, its kept state) it is given when it is made
  * (createFullPull's `stores`).
  */
-import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { PageCounts, SealedDeltaState, StoredKeys, TenantRef } from '../connectors/mongo/index.js';
 import type { SyncMode } from '../domain/delta.js';
 import type { KindResult, RunStatus, RunSummary } from '../domain/sync-run.js';
-import type { SyncJobData, SyncProgress } from '../queues/sync-queue.js';
+import type { SyncProgress } from '../queues/sync-queue.js';
 import type { SweepOutcome } from './steps/guarded-sweep.js';
 
 export interface RunContext {
   /** The `sync_runs` id of this attempt; stamped on every document the run writes (`syncRunId`). */
   runId: string;
+  /** The queue job the run belongs to, and which attempt of it this is (1 for the first). */
+  jobId: string;
+  attempt: number;
+  /** Aborts when the run must stop (job lock lost, lease lost or lapsing, shutdown, operator's cancel). */
+  signal: AbortSignal;
   /** The tenant's id and its place in the hierarchy, read when the run started. */
   tenant: TenantRef;
   /** Kinds asked for (undefined: the tenant's whole sync plan). */
@@ -75,9 +79,5 @@ export interface JobResult extends RunSummary {
   durationMs: number;
 }
 
-/** The full pull. Must stop soon after `signal` aborts (lock lost, lease lost, shutdown). */
-export type SyncProcessor = (
-  job: Job<SyncJobData>,
-  signal: AbortSignal,
-  ctx: RunContext,
-) => Promise<RunSummary>;
+/** The full pull. Must stop soon after `ctx.signal` aborts (lock lost, lease lost, shutdown). */
+export type SyncProcessor = (ctx: RunContext) => Promise<RunSummary>;

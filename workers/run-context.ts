@@ -15,7 +15,10 @@ import { guardedSweep } from './steps/guarded-sweep.js';
 
 export interface RunContextOptions {
   runId: string;
+  jobId: string;
+  attempt: number;
   tenant: TenantRef;
+  signal: AbortSignal;
   kinds?: string[];
   mode?: SyncMode;
   /** The lease's fence, refused by `cancelled()` once the run is cancelled. */
@@ -57,6 +60,9 @@ export function createRunContext(o: RunContextOptions): RunContext {
   };
   return {
     runId,
+    jobId: o.jobId,
+    attempt: o.attempt,
+    signal: o.signal,
     tenant,
     ...(o.kinds ? { kinds: o.kinds } : {}),
     ...(o.mode ? { mode: o.mode } : {}),

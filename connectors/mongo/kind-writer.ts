@@ -41,9 +41,6 @@ function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
-/** Look-up reads of a delta round's partial picture in flight at once (finds; they never wedge FerretDB). */
-const LOOKUPS_IN_FLIGHT = 8;
-
 export function leaseLost(kind: string, tenantId: string): SyncError {
   return new SyncError(
     'LEASE_LOST',
@@ -136,7 +133,7 @@ export class KindWriter {
     const found = new Map<string, Record<string, unknown>>();
     const missing = [...new Set(externalIds)].filter((externalId) => keys.find(externalId) === undefined);
     if (missing.length === 0) return found;
-    const { keysPerLookup } = await this.limits();
+    const { keysPerLookup, lookupsInFlight } = await this.limits();
     const tenantId = this.tenant.id;
     const projection = {
       _id: 1,
@@ -155,7 +152,7 @@ export class KindWriter {
       }
     };
     // A few reads in flight: one id a query (FerretDB) would otherwise wait on each round trip.
-    for (const group of chunks([...chunks(missing, keysPerLookup)], LOOKUPS_IN_FLIGHT))
+    for (const group of chunks([...chunks(missing, keysPerLookup)], lookupsInFlight))
       await Promise.all(group.map(lookUpChunk));
     return found;
   }

@@ -35,6 +35,8 @@ export interface WriteLimits {
    * so one id a query, which an index can serve (`bench/ferretdb-id-index.ts`).
    */
   keysPerLookup: number;
+  /** Look-ups of one partial picture in flight at once (finds: they never wedge FerretDB). */
+  lookupsInFlight: number;
   /** A process-wide gate around write commands (null: none). */
   gate: Bottleneck | null;
   /**
@@ -83,6 +85,7 @@ async function lookUp(db: Db): Promise<WriteLimits> {
       docsPerInsert: 1000,
       inFrom: 1,
       keysPerLookup: 1000,
+      lookupsInFlight: 8,
       gate: null,
       updates: null,
       reads: new Bottleneck({ maxConcurrent: 4 }),
@@ -95,6 +98,7 @@ async function lookUp(db: Db): Promise<WriteLimits> {
     docsPerInsert: 1000,
     inFrom: 40,
     keysPerLookup: 1,
+    lookupsInFlight: 8,
     gate: new Bottleneck({ maxConcurrent: 1 }),
     updates: new Bottleneck({ maxConcurrent: 8 }),
     reads: new Bottleneck({ maxConcurrent: 1 }),

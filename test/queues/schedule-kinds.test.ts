@@ -32,7 +32,7 @@ const settings: ScheduleSettings = {
 };
 
 /** Records each kind it was asked for as succeeded, without pulling anything. */
-const kindsEcho: SyncProcessor = async (_job, _signal, ctx) => {
+const kindsEcho: SyncProcessor = async (ctx) => {
   const kinds: Record<string, KindResult> = {};
   for (const kind of ctx.kinds ?? ['users'])
     kinds[kind] = { status: 'succeeded', created: 0, updated: 0, unchanged: 0, deleted: 0, durationMs: 0 };

@@ -186,11 +186,11 @@ describe('the tenant-sync queue', () => {
     const racer = await startWorker({
       redis: { url: redis.url, prefix: redis.prefix },
       db,
-      processor: async (job, signal, ctx) => {
-        if (job.data.tenantId === badTenant) {
+      processor: async (ctx) => {
+        if (ctx.tenant.id === badTenant) {
           throw new SyncError('AUTHENTICATION', 'the client secret is wrong', { retryable: false });
         }
-        return testProcessor(db, { pages: 1, pageSize: 3, delayMs: 50, version: 'race' })(job, signal, ctx);
+        return testProcessor(db, { pages: 1, pageSize: 3, delayMs: 50, version: 'race' })(ctx);
       },
       settings: fastWorker,
       queueSettings: fastQueue,

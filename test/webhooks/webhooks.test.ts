@@ -143,10 +143,10 @@ const attemptsOf = (name: string, runId?: string) =>
 /** Processor of the run: the test processor, or a failure that is not retried for tenants named here. */
 const failingTenants = new Set<string>();
 let fine: SyncProcessor;
-const processor: SyncProcessor = (job, signal, ctx) =>
+const processor: SyncProcessor = (ctx) =>
   failingTenants.has(ctx.tenant.id)
     ? Promise.reject(new SyncError('CONFIGURATION', 'the tenant is set up wrong', { retryable: false }))
-    : fine(job, signal, ctx);
+    : fine(ctx);
 
 async function syncAndWait(tenantId: string, hierarchy: string): Promise<string> {
   const runs = new SyncRunStore(mongo.db);

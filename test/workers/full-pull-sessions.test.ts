@@ -3,7 +3,6 @@
  * worker command makes it): a Teams script waits, with no shell open, while its account's sessions
  * are all taken by another process, proceeds when one frees, and gives its session back at its end.
  */
-import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allowSimulatedTenant } from '../../cli/in-process.js';
@@ -16,7 +15,6 @@ import {
 import { FleetShellSlots } from '../../connectors/winrm/fleet-shell-slots.js';
 import { parseSettings } from '../../domain/settings.js';
 import type { Tenant } from '../../domain/tenant.js';
-import type { SyncJobData } from '../../queues/sync-queue.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
 import { createFullPull } from '../../workers/full-pull.js';
 import type { RunContext } from '../../workers/processor.js';
@@ -83,8 +81,9 @@ describe('the full pull holds a session of its sign-in account', () => {
       recordKind: async (kind: string, result: { status: string }) => void (recorded[kind] = result.status),
       prepare: async () => {},
       seen: async () => false,
+      signal: new AbortController().signal,
     } as unknown as RunContext;
-    const run = fullPull.processor({} as Job<SyncJobData>, new AbortController().signal, ctx);
+    const run = fullPull.processor(ctx);
 
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(sim.proxies[0]!.counters.shellsCreated).toBe(0);

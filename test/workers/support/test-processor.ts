@@ -44,8 +44,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function testProcessor(db: Db, options: TestProcessorOptions): SyncProcessor {
   const log = db.collection<LogEntry>('test_log');
-  return async (job, signal, ctx) => {
-    const base = { runId: ctx.runId, jobId: String(job.id), pid: process.pid };
+  return async (ctx) => {
+    const { signal } = ctx;
+    const base = { runId: ctx.runId, jobId: ctx.jobId, pid: process.pid };
     await log.insertOne({ ...base, event: 'start', at: Date.now() });
     const started = Date.now();
     const result: KindResult = {
