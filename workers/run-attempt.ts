@@ -38,8 +38,6 @@ export const LOCK_LOST = 'lock-lost';
 /** What the attempt needs of its job (the worker reads it from BullMQ's Job). */
 export interface AttemptJob {
   id: string;
-  /** This attempt's number, 1 for the first. */
-  attempt: number;
   /** Whether a retryable failure of this attempt is tried again (the job has attempts left). */
   retriesLeft: boolean;
   data: SyncJobData;
@@ -146,13 +144,15 @@ export class RunAttempt {
     const { data } = this.job;
     try {
       await runs.abandonStale(this.job.id, this.tenant.id);
+      // Under the tenant's lease: no other attempt of the job starts meanwhile.
+      const attempt = (await runs.attemptsStarted(this.job.id)) + 1;
       const run = await runs.start({
         tenantId: this.tenant.id,
         hierarchy: this.tenant.hierarchy,
         trigger: data.trigger,
         requestedBy: data.requestedBy,
         jobId: this.job.id,
-        attempt: this.job.attempt,
+        attempt,
         worker: this.deps.workerId,
         ...(data.kinds ? { kindsRequested: data.kinds } : {}),
         ...(data.mode ? { mode: data.mode } : {}),
@@ -180,7 +180,7 @@ export class RunAttempt {
     const ctx = createRunContext({
       runId: run.id,
       jobId: this.job.id,
-      attempt: this.job.attempt,
+      attempt: run.attempt,
       tenant: this.tenant,
       ...(data.kinds ? { kinds: data.kinds } : {}),
       ...(data.mode ? { mode: data.mode } : {}),
@@ -192,7 +192,7 @@ export class RunAttempt {
       logger: runLog,
     });
     runLog.info(
-      { attempt: this.job.attempt, trigger: data.trigger, mode: data.mode ?? 'full' },
+      { attempt: run.attempt, trigger: data.trigger, mode: data.mode ?? 'full' },
       'sync run started',
     );
     const processing = this.deps.processor(ctx);
@@ -245,6 +245,10 @@ export class RunAttempt {
     if (this.keeper?.cancelledBy !== undefined)
       // Kinds that finished before the cancel keep their results; the run as a whole is cancelled.
       throw new SyncError('CANCELLED', `The sync run was cancelled by ${this.keeper.cancelledBy}.`);
+    if (this.controller.signal.aborted && Object.values(summary.kinds).some((k) => k.status === 'cancelled'))
+      // Stopped (lock or lease lost, shutdown) with kinds left undone: the run is cancelled, not
+      // partial, whatever the kinds that finished first say.
+      throw new SyncError('CANCELLED', `The sync run was cancelled (${this.abortReason}).`);
     if (status === 'failed' && Object.keys(summary.kinds).length > 0) {
       const error = firstKindError(summary) ?? { code: 'TRANSIENT', message: 'every kind failed' };
       throw new SyncError(error.code as SyncError['code'], error.message, {

@@ -6,6 +6,9 @@
 import { runErrorOf, type RunError } from '../domain/sync-run.js';
 import { LEASE_LAPSING } from './lease-keeper.js';
 
+/** Redis stayed silent for half the job's lock (workers/redis-watch.ts): the lock may lapse any moment. */
+export const REDIS_SILENT = 'redis-silent';
+
 /** What stopped the run, as its lease keeper and its signal know it. */
 export interface RunStop {
   /** A newer run took the tenant's lease. */
@@ -32,6 +35,12 @@ export function runErrorFor(stop: RunStop, error: unknown): RunError {
       code: 'LEASE_LAPSING',
       message:
         'The run could not renew its tenant lease (MongoDB did not answer) and stopped before the lease lapsed; the job is tried again.',
+    };
+  if (stop.abortReason === REDIS_SILENT)
+    return {
+      code: 'LOCK_LAPSING',
+      message:
+        "The worker could not reach Redis to renew the job's lock; the run stopped and gave up the tenant's lease so another worker can run it.",
     };
   return runErrorOf(error);
 }

@@ -42,7 +42,9 @@ import {
 import { logger as defaultLogger } from '../observability/logger.js';
 import type { JobResult, SyncProcessor } from './processor.js';
 import { LOCK_LOST, RunAttempt, SHUTDOWN, type AttemptJob, type RunAttemptDeps } from './run-attempt.js';
+import { REDIS_SILENT } from './run-error.js';
 import { RunUpkeep } from './run-upkeep.js';
+import { watchRedis } from './redis-watch.js';
 import { startTriggerWorker } from './trigger-worker.js';
 import { syncMetrics } from './metrics.js';
 
@@ -172,12 +174,23 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
           ...(options.deltaEnabled !== undefined ? { deltaEnabled: options.deltaEnabled } : {}),
         });
   await worker.waitUntilReady();
+  const redisWatch = watchRedis({
+    // A read of one of the queue's keys (its slot, on Redis Cluster), on the connection that extends
+    // the jobs' locks.
+    ping: async () =>
+      (await worker.getBackend().client).get(`${options.redis.prefix}:${SYNC_QUEUE}:stalled-check`),
+    everyMs: Math.max(100, Math.floor(settings.lockDurationMs / 10)),
+    silentLimitMs: Math.floor(settings.lockDurationMs / 2),
+    onSilent: () => worker.cancelAllJobs(REDIS_SILENT),
+    logger: log,
+  });
 
   let closing = false;
   let closed: Promise<void> | undefined;
   const close = (graceMs = settings.shutdownGraceMs) =>
     (closed ??= (async () => {
       closing = true;
+      redisWatch.stop();
       await closeWithin(worker, graceMs, log);
       await triggerWorker?.close();
       await upkeep.close();
@@ -252,7 +265,6 @@ function jobProcessor(deps: JobProcessorDeps) {
     }
     const attemptJob: AttemptJob = {
       id: String(job.id),
-      attempt: job.attemptsStarted || job.attemptsMade + 1,
       retriesLeft: job.attemptsMade + 1 < (job.opts.attempts ?? deps.attempts),
       data,
       progress: (p) => job.updateProgress(p),

@@ -156,6 +156,16 @@ export class SyncRunStore {
   }
 
   /**
+   * How many attempts of the job have started (their records, the queued and merged requests not
+   * counted). The queue's own counters are no measure: BullMQ counts a start that found the tenant's
+   * lease held and went back to wait (`attemptsStarted`), and not a run handed back by a shutdown or
+   * lost with its worker (`attemptsMade`).
+   */
+  async attemptsStarted(jobId: string): Promise<number> {
+    return this.collection.countDocuments({ jobId, status: { $nin: ['queued', 'merged'] } });
+  }
+
+  /**
    * Ends a run still `running` (its worker is gone: the reaper found its job not active and its lease
    * lapsed). False if it was not running any more.
    */

@@ -75,8 +75,8 @@ describe('a run attempt', () => {
   });
 
   /** A tenant with its lease held by the attempt, and the attempt ready to run. */
-  async function attemptOf(processor: SyncProcessor, job: Partial<AttemptJob> = {}) {
-    const tenantId = await addTenant(mongo.db);
+  async function attemptOf(processor: SyncProcessor, job: Partial<AttemptJob> = {}, tenant?: string) {
+    const tenantId = tenant ?? (await addTenant(mongo.db));
     const lease = await stores.leases.acquire(tenantId, 'test-worker/job', LEASE_TTL_MS);
     if (!lease) throw new Error('the fresh tenant has no lease to take');
     const deps: RunAttemptDeps = {
@@ -94,7 +94,6 @@ describe('a run attempt', () => {
     };
     const attemptJob: AttemptJob = {
       id: `job-${tenantId}`,
-      attempt: 1,
       retriesLeft: true,
       data: { tenantId, trigger: 'operator', requestedBy: 'test' },
       progress: async () => {},
@@ -104,6 +103,7 @@ describe('a run attempt', () => {
     return { attempt, tenantId, lease };
   }
 
+  const recordsOf = (tenantId: string) => stores.runs.list({ tenantId, limit: 5 });
   const recordOf = async (tenantId: string) => {
     const runs = await stores.runs.list({ tenantId, limit: 5 });
     expect(runs).toHaveLength(1);
@@ -232,5 +232,36 @@ describe('a run attempt', () => {
       error: { message: expect.stringContaining('abandoned') },
     });
     expect(await recordOf(tenantId)).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
+  });
+
+  it('stopped with kinds left undone: the run is cancelled, not partial, and lists every kind', async () => {
+    const { attempt, tenantId } = await attemptOf(async () => {
+      attempt.abort('lock-lost');
+      return { kinds: { users: ok(2), groups: { ...ok(0), status: 'cancelled' } } };
+    });
+    const outcome = await attempt.run();
+    expect(outcome).toMatchObject({ end: 'failed', final: false });
+    expect(await recordOf(tenantId)).toMatchObject({
+      status: 'cancelled',
+      kinds: { users: { status: 'succeeded', created: 2 }, groups: { status: 'cancelled' } },
+    });
+  });
+
+  it("numbers the job's attempts by the runs it started", async () => {
+    const failing = await attemptOf(async () => {
+      throw new SyncError('TRANSIENT', 'Graph answered 503', { retryable: true });
+    });
+    await failing.attempt.run();
+    const again = await attemptOf(
+      async () => ({ kinds: { users: ok() } }),
+      { id: `job-${failing.tenantId}` },
+      failing.tenantId,
+    );
+    expect((await again.attempt.run()).end).toBe('completed');
+    const records = await recordsOf(failing.tenantId);
+    expect(records.map((r) => [r.attempt, r.status])).toEqual([
+      [2, 'succeeded'],
+      [1, 'failed'],
+    ]);
   });
 });

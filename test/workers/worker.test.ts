@@ -92,6 +92,9 @@ describe('the sync worker', () => {
     }
     const done = await runs.list({ tenantId });
     expect(done.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    // A start that found the lease held and went back to wait used no attempt (BullMQ's own
+    // attemptsStarted counts it).
+    expect(done.map((r) => r.attempt)).toEqual([1, 1, 1, 1]);
     expect(new Set(done.map((r) => r.worker)).size).toBeGreaterThanOrEqual(1);
   });
 
@@ -172,7 +175,11 @@ describe('the sync worker', () => {
 
     await worker({ pages: 2, pageSize: 5, delayMs: 10, version: 'v' }, 'worker-next');
     await eventually(async () => (await jobCounts(queue)).completed === 1);
-    expect((await runs.list({ tenantId })).map((r) => r.status)).toEqual(['succeeded', 'cancelled']);
+    const records = await runs.list({ tenantId });
+    expect(records.map((r) => [r.status, r.attempt])).toEqual([
+      ['succeeded', 2],
+      ['cancelled', 1],
+    ]);
     expect((await queue.getJob(job.jobId))!.attemptsMade).toBeLessThanOrEqual(1);
   });
 
