@@ -1,50 +1,29 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * The tests that need no service: pure rules, parsers, decoders, generated scripts, documents and
- * the fuzzing of those. They run with no global set-up (`npm run test:unit`, in seconds, with no
- * Redis or MongoDB); a file here that reached for a service would fail, not skip.
+ * The tests that need no service are named for it: `*.unit.test.ts` (pure rules, parsers, decoders,
+ * generated scripts, documents, the fuzzing of those, units with an injected clock). They run with no
+ * global set-up and vitest's default timeout (`npm run test:unit`, in seconds, with no Redis or
+ * MongoDB); a unit test that reached for a service would fail, not skip. Every other test file is an
+ * integration test. The kind is in the file name, so the split cannot drift from a list.
  */
-export const UNIT_TESTS = [
-  'test/bench/dataset-diff.test.ts',
-  'test/cli/durations-and-exit-codes.test.ts',
-  'test/connectors/**/*.test.ts',
-  'test/docs/**/*.test.ts',
-  'test/domain/**/*.test.ts',
-  'test/fuzz/decoders.fuzz.test.ts',
-  'test/fuzz/filters.fuzz.test.ts',
-  'test/fuzz/tenant.fuzz.test.ts',
-  'test/graph/odata.test.ts',
-  'test/mongo/encryption.test.ts',
-  'test/powershell/builders.test.ts',
-  'test/powershell/decoders.test.ts',
-  'test/powershell/filter-scripts.test.ts',
-  'test/powershell/quoting.test.ts',
-  'test/powershell/redaction.test.ts',
-  'test/powershell/session-account.test.ts',
-  'test/winrm/settings.test.ts',
-  'test/workers/heap-growth.test.ts',
-  'test/workers/run-status.test.ts',
-];
-
-const shared = {
-  testTimeout: 30_000,
-  hookTimeout: 60_000,
-  pool: 'forks' as const,
-};
+const UNIT_TESTS = 'test/**/*.unit.test.ts';
 
 export default defineConfig({
   test: {
     reporters: ['default', './test/summary-reporter.ts'],
     projects: [
-      { test: { ...shared, name: 'unit', include: UNIT_TESTS } },
+      { test: { name: 'unit', include: [UNIT_TESTS], pool: 'forks' } },
       {
         test: {
-          ...shared,
           name: 'integration',
           include: ['test/**/*.test.ts'],
           // The fault suite and the load test have their own run: npm run test:faults (vitest.faults.config.ts).
-          exclude: [...UNIT_TESTS, 'test/faults/**', '**/node_modules/**'],
+          exclude: [UNIT_TESTS, 'test/faults/**', '**/node_modules/**'],
+          // Real services, simulators and processes: a test takes seconds, a hook starts servers.
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          pool: 'forks',
           // Integration tests share one Redis and one MongoDB-wire server; each test file uses its own
           // database and key prefix, so files may run in parallel.
           globalSetup: ['test/global-setup.ts'],

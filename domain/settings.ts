@@ -5,7 +5,7 @@
  * passes the typed result down; no library function reads `process.env`. A wrong value stops the
  * process with one ValidationError that names every wrong variable (never its value when the variable
  * can hold a secret). The README's Configuration table lists exactly these variables and their
- * defaults (test/docs/configuration.test.ts checks it).
+ * defaults (test/docs/configuration.unit.test.ts checks it).
  *
  * It lives in domain/ because parsing a record of strings is pure (zod only) and every folder may
  * import domain/: reading files a variable names (CA bundles) stays in the connectors.

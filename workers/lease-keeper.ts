@@ -15,6 +15,7 @@
  */
 import type { Logger } from 'pino';
 import type { Lease, Stores } from '../connectors/mongo/index.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { runErrorOf } from '../domain/sync-run.js';
 
 export const LEASE_LOST = 'lease-lost';
@@ -34,6 +35,11 @@ export interface LeaseKeeperOptions {
   stop(reason: string): void;
   /** Bound with the run's id, job and tenant (its lines name none of them again). */
   logger: Logger;
+  /**
+   * Where the lapse check reads the time; the ticks are `setInterval`, so fake timers drive them.
+   * @default systemClock
+   */
+  clock?: Clock;
 }
 
 export interface LeaseKeeper {
@@ -49,6 +55,7 @@ export interface LeaseKeeper {
 
 export function keepLease(o: LeaseKeeperOptions): LeaseKeeper {
   const log = o.logger;
+  const clock = o.clock ?? systemClock;
   let lease: Lease | null = o.lease;
   let leaseLost = false;
   let renewing = false;
@@ -75,7 +82,7 @@ export function keepLease(o: LeaseKeeperOptions): LeaseKeeper {
 
   const timer = setInterval(() => {
     if (!lease) return;
-    if (Date.now() >= lease.expiresAt.getTime() - o.tickMs) {
+    if (clock.now() >= lease.expiresAt.getTime() - o.tickMs) {
       log.warn('lease about to lapse without renewal; run cancelled');
       o.stop(LEASE_LAPSING);
       return;

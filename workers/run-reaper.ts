@@ -20,6 +20,7 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { LeaseStore, SyncRunStore } from '../connectors/mongo/index.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import type { RunError, SyncRun } from '../domain/sync-run.js';
 import { dedupId, enqueuedKey, followUpKey, type SyncJobData } from '../queues/sync-queue.js';
 
@@ -30,6 +31,11 @@ export interface RunReaperOptions {
   /** How long a request may be between its record and its add. */
   enqueueGraceMs: number;
   logger: Logger;
+  /**
+   * Where a queued request's age is read.
+   * @default systemClock
+   */
+  clock?: Clock;
 }
 
 export interface ReapResult {
@@ -72,7 +78,7 @@ export class RunReaper {
 
   private async reapQueued(run: SyncRun): Promise<keyof ReapResult | undefined> {
     const { queue, runs } = this.options;
-    const age = Date.now() - (run.queuedAt?.getTime() ?? 0);
+    const age = (this.options.clock ?? systemClock).now() - (run.queuedAt?.getTime() ?? 0);
     const client = await queue.backend.client;
     // A young record whose add may still be in flight waits, unless its producer marked the add done.
     if (

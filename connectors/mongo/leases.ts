@@ -40,6 +40,7 @@
  * request is not delayed in the network for longer than ttl - writeBudget (30 s with the defaults).
  */
 import type { Collection, Db } from 'mongodb';
+import { systemClock, type Clock } from '../../domain/clock.js';
 import { SyncError } from '../../domain/errors.js';
 import { DEFAULT_SETTINGS } from '../../domain/settings.js';
 import { isDuplicateKey } from './duplicate-key.js';
@@ -70,6 +71,12 @@ export interface LeaseOptions {
    */
   clockSkewMs?: number;
   collection?: string;
+  /**
+   * Where this process reads the time (expiry, renewal, the holder check); tests move a clock of
+   * their own instead of sleeping past a ttl.
+   * @default systemClock
+   */
+  clock?: Clock;
 }
 
 /** What a writer needs: the token to stamp, and a check (and renewal) before each write. */
@@ -90,10 +97,12 @@ function leaseId(lease: Lease): string {
 export class LeaseStore {
   readonly collection: Collection<LeaseDocument>;
   readonly clockSkewMs: number;
+  private readonly clock: Clock;
 
   constructor(db: Db, options: LeaseOptions = {}) {
     this.collection = db.collection<LeaseDocument>(options.collection ?? 'sync_leases');
     this.clockSkewMs = options.clockSkewMs ?? DEFAULT_SETTINGS.SYNC_LEASE_CLOCK_SKEW_MS;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** The index the newest-lease look-up uses. Idempotent; call at start-up. */
@@ -103,7 +112,7 @@ export class LeaseStore {
 
   /** The tenant's lease, or null if another owner holds a live one. */
   async acquire(tenantId: string, owner: string, ttlMs: number): Promise<Lease | null> {
-    const now = new Date();
+    const now = new Date(this.clock.now());
     const current = await this.newest(tenantId);
     if (current && current.expiresAt.getTime() > now.getTime() - this.clockSkewMs) return null;
     const token = (current?.token ?? 0) + 1;
@@ -138,7 +147,7 @@ export class LeaseStore {
 
   /** Extends the lease if it is still ours (nobody acquired since); null means it is lost. */
   async renew(lease: Lease, ttlMs: number): Promise<Lease | null> {
-    const now = new Date();
+    const now = new Date(this.clock.now());
     const expiresAt = new Date(now.getTime() + ttlMs);
     const result = await this.collection.updateOne(
       { _id: leaseId(lease) },
@@ -161,7 +170,7 @@ export class LeaseStore {
   /** Who holds the tenant's lease now (for the API and for tests), or null. */
   async holder(tenantId: string): Promise<Lease | null> {
     const doc = await this.newest(tenantId);
-    if (!doc || doc.expiresAt.getTime() <= Date.now()) return null;
+    if (!doc || doc.expiresAt.getTime() <= this.clock.now()) return null;
     return { tenantId, owner: doc.owner, token: doc.token, expiresAt: doc.expiresAt };
   }
 

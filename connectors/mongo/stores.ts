@@ -4,6 +4,7 @@
  * collections raw. Tests may still build the one store they test.
  */
 import type { Db } from 'mongodb';
+import type { Clock } from '../../domain/clock.js';
 import type { SourceThresholds } from '../../domain/delete-protection.js';
 import { ApiTokenStore } from './api-tokens.js';
 import { CertificateStore } from './certificates.js';
@@ -62,6 +63,8 @@ export interface StoreOptions {
   deleteThresholds?: SourceThresholds;
   /** Allowed difference between worker clocks when a lease is taken over (LeaseStore's default: 5 s). */
   leaseClockSkewMs?: number;
+  /** Where the lease store reads the time (LeaseStore's default: the system clock). */
+  clock?: Clock;
   /**
    * A command that encrypts nothing: openStores checks the keys against the key canary and records
    * none, not even a new database's first key. Default false: a process that writes records the
@@ -105,10 +108,10 @@ export function buildStores(
     tokens: new ApiTokenStore(db),
     destinations,
     runs: new SyncRunStore(db),
-    leases: new LeaseStore(
-      db,
-      options.leaseClockSkewMs === undefined ? {} : { clockSkewMs: options.leaseClockSkewMs },
-    ),
+    leases: new LeaseStore(db, {
+      ...(options.leaseClockSkewMs === undefined ? {} : { clockSkewMs: options.leaseClockSkewMs }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    }),
     objects: new ImportedObjectStore(db, sweepRecords),
     sweepRecords,
     deleteProtection: new DeleteProtectionStore(db, options.deleteThresholds),

@@ -11,11 +11,11 @@ import { TENANTS_COLLECTION } from '../../connectors/mongo/tenants.js';
 import { CERTIFICATES_COLLECTION } from '../../connectors/mongo/certificates.js';
 import { ValidationError } from '../../domain/errors.js';
 import { MASK, type TenantInput } from '../../domain/tenant.js';
-import { setTimeout } from 'node:timers/promises';
 import { enqueueSync } from '../../queues/sync-queue.js';
 import { generateAppCertificate, type AppCertificate } from '../../simulators/graph/certificates.js';
 import { SIMULATED_CREDENTIALS as SIM } from '../../simulators/m365.js';
 import { cli } from '../support/cli.js';
+import { eventually } from '../support/eventually.js';
 import { startHttpCapture, startHttpsCapture, type CaptureServer } from '../support/capture.js';
 import { startEngine, type Engine } from './support/engine.js';
 import { ObjectId } from 'mongodb';
@@ -48,15 +48,15 @@ async function syncEnd(kinds?: string[]): Promise<{ state: string; reason: strin
     requestedBy: 'secrets-test',
     ...(kinds ? { kinds } : {}),
   });
-  for (;;) {
+  return eventually(async () => {
     const job = await engine.queue.getJob(jobId);
     const state = job ? await job.getState() : 'missing';
     if (state === 'completed' || state === 'failed' || state === 'delayed' || state === 'missing') {
       if (state === 'delayed') await engine.queue.drain(true);
       return { state, reason: job?.failedReason ?? '' };
     }
-    await setTimeout(100);
-  }
+    return undefined;
+  }, 60_000);
 }
 
 async function capture(kind: 'http' | 'https', allow?: 'graph' | 'powershell' | 'http_proxy') {

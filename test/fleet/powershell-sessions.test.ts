@@ -23,6 +23,7 @@ import { runPowerShellStep } from '../../workers/steps/powershell-step.js';
 import { powershellOutputLimits } from '../../connectors/powershell/config.js';
 import { testEnv } from '../support/env.js';
 import { uniqueName } from '../support/services.js';
+import { countSlotRefusals } from '../support/slot-refusals.js';
 import { eventually } from '../workers/support/harness.js';
 import { expectNoShellLeft } from '../winrm/support/simulated-proxy.js';
 import { runFleetWorker } from './support/fleet-worker.js';
@@ -135,8 +136,10 @@ describe('PowerShell sessions per account across the fleet', () => {
     // Another process holds the account's only session.
     const holder = new FleetShellSlots(connect(), powershellSessionsKey(keyPrefix, account), { limit: 1 });
     const releaseHolder = await holder.acquire();
+    const sessionRedis = connect();
+    const refusals = countSlotRefusals(sessionRedis, powershellSessionsKey(keyPrefix, account));
     const sessionsFor = powershellSessions({
-      redis: connect(),
+      redis: sessionRedis,
       prefix: keyPrefix,
       limit: 1,
       pollMaxMs: 50,
@@ -170,7 +173,8 @@ describe('PowerShell sessions per account across the fleet', () => {
       output: powershellOutputLimits(DEFAULT_SETTINGS),
       logger: pino({ level: 'silent' }),
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Refused twice: the step is waiting for the session, past its first try.
+    await eventually(async () => refusals() >= 2, 10_000);
     expect(failures).toEqual([]);
     controller.abort();
     await step;

@@ -68,5 +68,5 @@ describe('per-application Graph budget shared through Redis', () => {
     // Every request passed the app limit and its wait was observed.
     expect((await appWaitCount()) - waitsBefore).toBe(total);
     expect(await redis.redis.exists(`${redis.prefix}:graph-app:shared-app`)).toBe(1);
-  }, 120_000);
+  });
 });

@@ -3,6 +3,7 @@ import { createGraphConnector, type GraphConnector } from '../../connectors/grap
 import { graphPageTokenRestarts, graphRetryWait, graphThrottled } from '../../connectors/graph/metrics.js';
 import { SyncError } from '../../domain/errors.js';
 import type { GraphSimulator, RequestRecord } from '../../simulators/graph/server.js';
+import { eventually } from '../support/eventually.js';
 import { FAST, pullAll, startTenant, tenantFor } from './support/simulated-graph.js';
 
 const USERS = 250;
@@ -220,14 +221,14 @@ describe('throttling, faults and recovery, checked from the server side', () => 
     sim.setFaults([{ kind: 'throttle', path: '/users', page: 'next', retryAfter: { seconds: 30 } }]);
     const controller = new AbortController();
     const pulling = pullAll(connect().pages('users', { signal: controller.signal })).catch((e: unknown) => e);
-    const deadline = Date.now() + 5000;
-    while (!sim.requests.some((r) => r.status === 429) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 10));
+    await eventually(async () => sim.requests.some((r) => r.status === 429), 10_000);
     const started = Date.now();
     controller.abort();
     const error = (await pulling) as SyncError;
     expect(Date.now() - started).toBeLessThan(1000);
     expect(error.code).toBe('CANCELLED');
+    // Nothing more is sent: an absence, so it is looked for over a short quiet time (no state to
+    // wait on; the 30 s Retry-After wait it would come from is far longer).
     const count = sim.requests.length;
     await new Promise((r) => setTimeout(r, 100));
     expect(sim.requests.length).toBe(count);

@@ -4,6 +4,7 @@ import { ImportedObjectStore } from '../../connectors/mongo/imported-objects.js'
 import { LeaseStore, type WriteFence } from '../../connectors/mongo/leases.js';
 import { SweepRecordStore } from '../../connectors/mongo/sweep-records.js';
 import { SyncError } from '../../domain/errors.js';
+import { TestClock } from '../support/clock.js';
 import { storeBackends, testMongo, type TestMongo } from '../support/services.js';
 
 const tenant = { id: 'tenant-a', hierarchy: 'provider.reseller.a' };
@@ -16,6 +17,8 @@ describe.each(storeBackends())('imported objects on $name', ({ uri }) => {
   let objects: ImportedObjectStore;
   let leases: LeaseStore;
   let fence: WriteFence;
+  /** The leases' time: a test lets a lease expire by moving it, not by sleeping. */
+  const clock = new TestClock();
   /** Write commands (insert / update / delete) sent to the `users` collection. */
   const writes: CommandStartedEvent[] = [];
   beforeAll(async () => {
@@ -29,7 +32,7 @@ describe.each(storeBackends())('imported objects on $name', ({ uri }) => {
     const db = monitored.db(mongo.db.databaseName);
     objects = new ImportedObjectStore(db, new SweepRecordStore(db));
     await objects.ensureIndexes();
-    leases = new LeaseStore(mongo.db, { clockSkewMs: 0 });
+    leases = new LeaseStore(mongo.db, { clockSkewMs: 0, clock });
     fence = leases.fence((await leases.acquire(tenant.id, 'test', 60_000))!, 60_000);
   });
   afterAll(async () => {
@@ -162,7 +165,7 @@ describe.each(storeBackends())('imported objects on $name', ({ uri }) => {
     const zombies = ['a', 'b', 'c', 'd'].map((n) => objects.writer('users', t, `old-${n}`, lying));
     for (const z of zombies) await z.stored();
 
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    clock.advance(150); // the old lease (100 ms) has expired
     const newer = (await leases.acquire(t.id, 'new', 60_000))!;
     const fresh = objects.writer('users', t, 'newRun', leases.fence(newer, 60_000));
     await fresh.write([...users([1, 2], 'New'), ...users([3])]); // u3 unchanged: nothing written to it

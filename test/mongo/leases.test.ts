@@ -1,16 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaseStore } from '../../connectors/mongo/leases.js';
 import { SyncError } from '../../domain/errors.js';
+import { TestClock } from '../support/clock.js';
 import { storeBackends, testMongo, type TestMongo } from '../support/services.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(storeBackends())('tenant leases on $name', ({ uri }) => {
   let mongo: TestMongo;
   let leases: LeaseStore;
+  // Every store of a test reads this clock, so a lease expires when the test moves it past its ttl
+  // (the documents in MongoDB carry the clock's times), not after a sleep.
+  const clock = new TestClock();
   beforeAll(async () => {
     mongo = await testMongo('leases', uri);
-    leases = new LeaseStore(mongo.db, { clockSkewMs: 0 });
+    leases = new LeaseStore(mongo.db, { clockSkewMs: 0, clock });
   });
   afterAll(async () => {
     await mongo.close();
@@ -20,7 +22,11 @@ describe.each(storeBackends())('tenant leases on $name', ({ uri }) => {
     const a = await leases.acquire('t1', 'a', 300);
     expect(a?.token).toBe(1);
     expect(await leases.acquire('t1', 'b', 300)).toBeNull();
-    await sleep(350);
+    clock.advance(299);
+    expect(await leases.acquire('t1', 'b', 300)).toBeNull();
+    expect((await leases.holder('t1'))?.owner).toBe('a');
+    clock.advance(51);
+    expect(await leases.holder('t1')).toBeNull();
     const b = await leases.acquire('t1', 'b', 5000);
     expect(b?.token).toBe(2);
     expect(await leases.renew(a!, 5000)).toBeNull();
@@ -43,8 +49,8 @@ describe.each(storeBackends())('tenant leases on $name', ({ uri }) => {
     // 3 in turn, and the acquisition of 3 removes the document of 2: the slow insert of 2 does not
     // collide. It must not come back with token 2 (the first holder's), nor any lease.
     await leases.acquire('t5', 'first', 1);
-    await sleep(5);
-    const slow = new LeaseStore(mongo.db, { clockSkewMs: 0 });
+    clock.advance(5);
+    const slow = new LeaseStore(mongo.db, { clockSkewMs: 0, clock });
     const newest = (slow as unknown as { newest(t: string): Promise<unknown> }).newest.bind(slow);
     let interleaved = false;
     (slow as unknown as { newest(t: string): Promise<unknown> }).newest = async (tenantId: string) => {
@@ -53,7 +59,7 @@ describe.each(storeBackends())('tenant leases on $name', ({ uri }) => {
         interleaved = true;
         const second = await leases.acquire('t5', 'second', 1);
         expect(second?.token).toBe(2);
-        await sleep(5);
+        clock.advance(5);
         expect((await leases.acquire('t5', 'third', 60_000))?.token).toBe(3);
       }
       return read;
@@ -64,11 +70,13 @@ describe.each(storeBackends())('tenant leases on $name', ({ uri }) => {
   });
 
   it('waits the clock-skew allowance before taking over an expired lease', async () => {
-    const skewed = new LeaseStore(mongo.db, { clockSkewMs: 400 });
+    const skewed = new LeaseStore(mongo.db, { clockSkewMs: 400, clock });
     await skewed.acquire('t3', 'a', 100);
-    await sleep(150);
+    clock.advance(150);
     expect(await skewed.acquire('t3', 'b', 1000)).toBeNull();
-    await sleep(400);
+    clock.advance(349); // expired 399 ms ago: still within the allowance
+    expect(await skewed.acquire('t3', 'b', 1000)).toBeNull();
+    clock.advance(1);
     expect(await skewed.acquire('t3', 'b', 1000)).not.toBeNull();
   });
 
@@ -76,9 +84,9 @@ describe.each(storeBackends())('tenant leases on $name', ({ uri }) => {
     const zombie = (await leases.acquire('t4', 'zombie', 200))!;
     const fence = leases.fence(zombie, 200);
     await expect(fence.assertCurrent()).resolves.toEqual({ maxTimeMS: 100 });
-    await sleep(250); // lapsed, but nobody took it: still ours, renewing is safe
+    clock.advance(250); // lapsed, but nobody took it: still ours, renewing is safe
     await expect(fence.assertCurrent()).resolves.toBeDefined();
-    await sleep(250);
+    clock.advance(250);
     const newer = await leases.acquire('t4', 'newer', 5000);
     expect(newer!.token).toBeGreaterThan(zombie.token);
     const error = await fence.assertCurrent().catch((e: unknown) => e);

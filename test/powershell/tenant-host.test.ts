@@ -344,11 +344,22 @@ describe('faults on demand', () => {
   it('slow output and a terminate signal end the script early', async () => {
     const controller = new AbortController();
     const started = Date.now();
-    setTimeout(() => controller.abort(), 150);
-    const run = await runScript(host({ latencyMs: 20 }), buildTeamsPullScript(tenant), controller.signal);
-    expect(run.exitCode).not.toBe(0);
+    const stdout: string[] = [];
+    // Terminate once the script's output has begun (the signal arrives mid-run, whatever the load).
+    const exitCode = await host({ latencyMs: 20 })(
+      buildTeamsPullScript(tenant),
+      {
+        stdout: async (text) => {
+          stdout.push(text);
+          controller.abort();
+        },
+        stderr: async () => {},
+      },
+      { proxyUser: 'svc-proxy', signal: controller.signal },
+    );
+    expect(exitCode).not.toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
-    const lines = run.stdout.split('\r\n').filter(Boolean);
+    const lines = stdout.join('').split('\r\n').filter(Boolean);
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.length).toBeLessThan(50);
   });

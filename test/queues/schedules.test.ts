@@ -167,7 +167,8 @@ describe('nightly schedules', () => {
     expect(await one.acquireOrRenew()).toBe(true);
     await two.release(); // not the holder: no effect
     expect(await one.leader()).toBe('one');
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    // The lock's ttl runs on Redis's clock (PX): wait until Redis has let the key expire.
+    await eventually(async () => (await one.leader()) === null, 5000);
     expect(await two.acquireOrRenew()).toBe(true);
     expect(await one.acquireOrRenew()).toBe(false);
 

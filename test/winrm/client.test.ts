@@ -12,6 +12,7 @@ import {
   PROXY_USER,
   simulator,
 } from './support/simulated-proxy.js';
+import { eventually } from '../support/eventually.js';
 import { expectedBytesHash, NON_ASCII_LINE } from './support/test-script-host.js';
 
 /** The WinRM client against the simulated PowerShell proxy, over real sockets on loopback. */
@@ -241,8 +242,7 @@ describe('WinRmClient', () => {
     const execution = client.execute("Start-Sleep -Milliseconds 400\nWrite-Output 'second try'");
     const collected = execution.collect();
     // Restart once the first command is running.
-    for (let i = 0; i < 100 && !sim.actions.some((a) => a.action === 'Send'); i++)
-      await new Promise((r) => setTimeout(r, 10));
+    await eventually(async () => sim.actions.some((a) => a.action === 'Send'), 10_000);
     sim.restart();
     const { stdout, result } = await collected;
     expect(stdout.toString()).toBe('second try\r\n');
@@ -290,8 +290,9 @@ describe('WinRmClient', () => {
     const error = await failure(() => client!.execute("Write-Output 'x'").collect());
     expect(error).toMatchObject({ code: 'PROXY_UNAVAILABLE', retryable: true });
     expect(error.message).toMatch(/did not answer Create within 300 ms/);
-    // The shell the slow proxy created after we gave up idles out there (here: a restart).
-    await new Promise((r) => setTimeout(r, 700));
+    // The shell the slow proxy created after we gave up idles out there (here: a restart, once the
+    // proxy has created it).
+    await eventually(async () => sim.counters.shellsCreated === 1, 10_000);
     sim.restart();
   });
 

@@ -5,6 +5,7 @@ import { proxyMetrics } from '../../connectors/winrm/metrics.js';
 import { ProxyPool, proxyPoolForTenant, type ProxyPoolInput } from '../../connectors/winrm/proxy-pool.js';
 import type { SyncError } from '../../domain/errors.js';
 import type { WinRmSimulator } from '../../simulators/winrm/server.js';
+import { eventually } from '../support/eventually.js';
 import {
   capturingLogger,
   expectNoShellLeft,
@@ -131,8 +132,8 @@ describe('ProxyPool', () => {
     );
 
     await primary.start();
-    for (let i = 0; i < 100 && !pool.status()[0]!.inService; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(pool.status()[0]!.inService).toBe(true);
+    const current = pool; // narrowed for the check below
+    await eventually(async () => current.status()[0]!.inService, 10_000);
     expect(await runOn(pool, 'after')).toBe(first);
     expect(logs.lines.join('')).toContain('back in service');
   });

@@ -19,6 +19,7 @@ import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m36
 import { createFullPull } from '../../workers/full-pull.js';
 import type { RunContext } from '../../workers/processor.js';
 import { keyEntry } from '../support/keys.js';
+import { countSlotRefusals } from '../support/slot-refusals.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { eventually, quietLogger } from './support/harness.js';
 
@@ -52,15 +53,18 @@ describe('the full pull holds a session of its sign-in account', () => {
   });
 
   it('waits with no shell open while the account is busy, then runs and releases its session', async () => {
+    const key = powershellSessionsKey(redis.prefix, powershellSessionAccount('Microsoft Teams', tenant)!);
+    // The full pull's Redis connection, watched: the test knows when the run waits for a session.
+    const pullRedis = connect();
+    const refusals = countSlotRefusals(pullRedis, key);
     const fullPull = createFullPull({
       stores,
-      redis: connect(),
+      redis: pullRedis,
       graph: { ca: sim.ca, limiter: { keyPrefix: redis.prefix } },
       winrm: { scheme: 'http', affinityKey: 'sessions-test' },
       settings: parseSettings({ M365SYNC_POWERSHELL_SESSIONS_PER_ACCOUNT: '1' }),
       logger: quietLogger,
     });
-    const key = powershellSessionsKey(redis.prefix, powershellSessionAccount('Microsoft Teams', tenant)!);
     // Another worker holds the Teams service account's only session.
     const other = new FleetShellSlots(connect(), key, { limit: 1 });
     const releaseOther = await other.acquire();
@@ -85,7 +89,8 @@ describe('the full pull holds a session of its sign-in account', () => {
     } as unknown as RunContext;
     const run = fullPull.processor(ctx);
 
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Refused twice: the script is waiting for the session, past its first try.
+    await eventually(async () => refusals() >= 2, 10_000);
     expect(sim.proxies[0]!.counters.shellsCreated).toBe(0);
     expect(recorded).toEqual({});
 

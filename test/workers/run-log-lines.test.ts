@@ -49,7 +49,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => engine?.close());
 
-describe('the log lines of a run', { timeout: 120_000 }, () => {
+describe('the log lines of a run', () => {
   it('the key scanner sees repeated keys', () => {
     expect(topLevelKeys('{"a":1,"b":{"a":2,"c":[{"d":3}]},"e":"x\\"y,\\"a\\":","a":4}')).toEqual([
       'a',

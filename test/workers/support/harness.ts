@@ -43,19 +43,8 @@ export async function addTenant(db: Db, hierarchy = 'provider.customer'): Promis
   return id.toHexString();
 }
 
-/** Polls until `check` returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+// Waiting on state lives with the other shared test support; re-exported for the engine's tests.
+export { eventually } from '../../support/eventually.js';
 
 export async function logOf(db: Db): Promise<LogEntry[]> {
   return db

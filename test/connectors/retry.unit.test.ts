@@ -67,8 +67,12 @@ describe('the retry layer (p-retry)', () => {
     const controller = new AbortController();
     const { run, numbers } = scripted([{ waitMs: 30_000 }]);
     const started = performance.now();
-    const pending = withRetries(run, { ...policy, signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('cancelled by the caller')), 20);
+    // Abort right after the retry layer announced its 30 s wait (on the next turn: the wait has begun).
+    const pending = withRetries(run, {
+      ...policy,
+      signal: controller.signal,
+      onRetry: () => setImmediate(() => controller.abort(new Error('cancelled by the caller'))),
+    });
     await expect(pending).rejects.toThrow('cancelled by the caller');
     expect(performance.now() - started).toBeLessThan(5000);
     expect(numbers).toEqual([1]);
