@@ -134,6 +134,7 @@ export class RunAttempt {
       tickMs: this.stopMarginMs,
       signal: this.controller.signal,
       stop: (reason) => this.abort(reason),
+      clock: this.clock,
       logger: this.log,
     });
   }

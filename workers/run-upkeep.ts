@@ -49,6 +49,7 @@ export class RunUpkeep {
       queue: o.queue,
       enqueueGraceMs: o.enqueueGraceMs,
       logger: o.logger,
+      clock: this.clock,
     });
   }
 

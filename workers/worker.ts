@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { buildStores, type Stores, type TenantRef } from '../connectors/mongo/index.js';
 import type { SourceThresholds } from '../domain/delete-protection.js';
@@ -110,6 +111,8 @@ export interface StartWorkerOptions {
   logger?: Logger;
   /** Told when run records ended here (a run, or the reaper's pass): webhooks queue their deliveries. */
   onRunsEnded?: () => void;
+  /** Where the leases, the run attempts and the reaper read the time (default: the real time). */
+  clock?: Clock;
 }
 
 export interface SyncWorker {
@@ -126,11 +129,19 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
   const queueSettings = options.queueSettings ?? DEFAULT_QUEUE_SETTINGS;
   const log = options.logger ?? defaultLogger;
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const stores = await workerStores(options.db, settings, options.deleteThresholds);
+  const clock = options.clock ?? systemClock;
+  const stores = await workerStores(options.db, settings, options.deleteThresholds, clock);
   const metrics = syncMetrics();
   const reaperQueue = createSyncQueue(options.redis);
   const onRunsEnded = options.onRunsEnded ? { onRunsEnded: options.onRunsEnded } : {};
-  const upkeep = new RunUpkeep({ stores, queue: reaperQueue, ...settings, logger: log, ...onRunsEnded });
+  const upkeep = new RunUpkeep({
+    stores,
+    queue: reaperQueue,
+    ...settings,
+    logger: log,
+    ...onRunsEnded,
+    clock,
+  });
   upkeep.start();
   const processJob = jobProcessor({
     attempt: {
@@ -142,6 +153,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       logger: log,
       upkeep,
       ...onRunsEnded,
+      clock,
     },
     settings,
     attempts: queueSettings.attempts,
@@ -204,8 +216,10 @@ async function workerStores(
   db: Db,
   settings: WorkerSettings,
   deleteThresholds: SourceThresholds | undefined,
+  clock: Clock,
 ): Promise<Stores> {
   const stores = buildStores(db, undefined, {
+    clock,
     ...(deleteThresholds ? { deleteThresholds } : {}),
     leaseClockSkewMs: settings.leaseClockSkewMs,
     changesRetentionDays: settings.changesRetentionDays,

@@ -1,16 +1,17 @@
 /**
  * A RunAttempt alone, without BullMQ or a worker: each way an attempt ends, against the real store
- * (the MongoDB-wire server), with an injected clock so its durations are exact.
+ * (the MongoDB-wire server), with a clock the test moves (leases and attempt share it), so durations
+ * are exact and no lease lapses unless a test says so.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStores, type Stores } from '../../connectors/mongo/index.js';
-import type { Clock } from '../../domain/clock.js';
 import { SyncError } from '../../domain/errors.js';
 import type { KindResult, RunSummary } from '../../domain/sync-run.js';
 import type { RunContext, SyncProcessor } from '../../workers/processor.js';
 import { RunAttempt, SHUTDOWN, type AttemptJob, type RunAttemptDeps } from '../../workers/run-attempt.js';
 import type { RunEnd } from '../../workers/run-upkeep.js';
 import { syncMetrics } from '../../workers/metrics.js';
+import { TestClock } from '../support/clock.js';
 import { testMongo, type TestMongo } from '../support/services.js';
 import { addTenant, eventually, quietLogger, sweepFreely } from './support/harness.js';
 
@@ -25,12 +26,6 @@ interface LeaseRow {
   expiresAt: Date;
   acquiredAt: Date;
   renewedAt: Date;
-}
-
-/** A clock that moves only when told: every duration the attempt records is exact. */
-function steppingClock(start = 1_800_000_000_000, step = 250): Clock {
-  let now = start;
-  return { now: () => (now += step) };
 }
 
 const ok = (created = 1): KindResult => ({
@@ -61,12 +56,13 @@ const untilStopped: SyncProcessor = (ctx: RunContext) =>
 describe('a run attempt', () => {
   let mongo: TestMongo;
   let stores: Stores;
+  const clock = new TestClock();
   const later: { runId: string; end: RunEnd }[] = [];
   const reaped: string[] = [];
 
   beforeAll(async () => {
     mongo = await testMongo('run_attempt');
-    stores = buildStores(mongo.db, undefined, { deleteThresholds: sweepFreely });
+    stores = buildStores(mongo.db, undefined, { deleteThresholds: sweepFreely, clock });
     await stores.leases.ensureIndexes();
     await stores.runs.ensureIndexes();
   });
@@ -90,7 +86,7 @@ describe('a run attempt', () => {
         recordLater: (runId, end) => void later.push({ runId, end }),
         reap: ({ tenantId: id }) => void reaped.push(id),
       },
-      clock: steppingClock(),
+      clock,
     };
     const attemptJob: AttemptJob = {
       id: `job-${tenantId}`,
@@ -111,7 +107,10 @@ describe('a run attempt', () => {
   };
 
   it('completed: records the kinds, returns the result with an exact duration, releases the lease', async () => {
-    const { attempt, tenantId, lease } = await attemptOf(async () => ({ kinds: { users: ok(3) } }));
+    const { attempt, tenantId, lease } = await attemptOf(async () => {
+      clock.advance(250);
+      return { kinds: { users: ok(3) } };
+    });
     const outcome = await attempt.run();
     expect(outcome.end).toBe('completed');
     if (outcome.end !== 'completed') return;
