@@ -162,7 +162,6 @@ async function start(s: Start): Promise<() => Promise<void>> {
     processor: fullPull.processor,
     settings: workerSettings(settings),
     queueSettings: syncQueueSettings(settings),
-    triggers: false,
     logger,
   });
   return async () => {

@@ -83,7 +83,6 @@ export async function startInProcessEngine(o: InProcessEngineOptions): Promise<I
       settings: o.workerSettings ?? workerSettings(settings),
       queueSettings: o.queueSettings ?? syncQueueSettings(settings),
       deleteThresholds: globalDeleteThresholds(settings),
-      triggers: false,
       logger: o.logger,
     });
   };

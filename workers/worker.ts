@@ -46,7 +46,6 @@ import { LOCK_LOST, RunAttempt, SHUTDOWN, type AttemptJob, type RunAttemptDeps }
 import { REDIS_SILENT } from './run-error.js';
 import { RunUpkeep } from './run-upkeep.js';
 import { watchRedis } from './redis-watch.js';
-import { startTriggerWorker } from './trigger-worker.js';
 import { syncMetrics } from './metrics.js';
 
 export interface WorkerSettings {
@@ -102,10 +101,6 @@ export interface StartWorkerOptions {
   queueSettings?: SyncQueueSettings;
   /** The global delete thresholds (DELETE_THRESHOLD_*), under the stored ones; default none. */
   deleteThresholds?: SourceThresholds;
-  /** Also run the small worker that turns scheduler triggers into sync jobs (default true). */
-  triggers?: boolean;
-  /** M365SYNC_DELTA (default on): off, the trigger worker skips the delta schedules' triggers. */
-  deltaEnabled?: boolean;
   /** Identifies this process in leases and run records; default host:pid:random. */
   workerId?: string;
   logger?: Logger;
@@ -178,13 +173,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     metrics.stalled();
     log.warn({ jobId }, 'stalled job returned to the queue');
   });
-  const triggerWorker =
-    options.triggers === false
-      ? undefined
-      : startTriggerWorker(options.redis, log, stores, {
-          settings: queueSettings,
-          ...(options.deltaEnabled !== undefined ? { deltaEnabled: options.deltaEnabled } : {}),
-        });
   await worker.waitUntilReady();
   const redisWatch = watchRedis({
     // A read of one of the queue's keys (its slot, on Redis Cluster), on the connection that extends
@@ -204,7 +192,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       closing = true;
       redisWatch.stop();
       await closeWithin(worker, graceMs, log);
-      await triggerWorker?.close();
       await upkeep.close();
       await reaperQueue.close();
     })());

@@ -17,6 +17,7 @@ import { clusterMetrics } from '../../workers/cluster-metrics.js';
 import { closeOnSignals, startWorker, workerSettings } from '../../workers/worker.js';
 import { limitHeapGrowth } from '../../workers/heap-growth.js';
 import { startScheduler } from '../../workers/scheduler.js';
+import { startTriggerWorker } from '../../workers/trigger-worker.js';
 import { startWebhooks } from '../../workers/webhooks.js';
 import { webhookSettings } from '../../queues/webhook-queue.js';
 import type { CliContext } from './context.js';
@@ -75,9 +76,13 @@ export function workerCommand(ctx: CliContext): Command {
         settings: workerSettings(ctx.settings),
         queueSettings: syncQueueSettings(ctx.settings),
         deleteThresholds: globalDeleteThresholds(ctx.settings),
-        deltaEnabled: ctx.settings.M365SYNC_DELTA,
         logger,
         onRunsEnded: () => void webhooks.nudge(),
+      });
+      // Each worker process also turns the scheduler's triggers into sync requests.
+      const triggers = startTriggerWorker(redisConfig, logger, stores, {
+        settings: syncQueueSettings(ctx.settings),
+        deltaEnabled: ctx.settings.M365SYNC_DELTA,
       });
       running = () => worker.isRunning();
       logger.info(
@@ -88,6 +93,7 @@ export function workerCommand(ctx: CliContext): Command {
         closeOnSignals({
           close: async () => {
             await worker.close();
+            await triggers.close();
             await webhooks.close();
             await fullPull.close();
             metrics?.close();

@@ -34,7 +34,6 @@ describe('sync run records', () => {
       settings: { ...fastWorker, ...settings },
       deleteThresholds: sweepFreely,
       queueSettings: fastQueue,
-      triggers: false,
       logger: quietLogger,
     });
     workers.push(w);
@@ -135,7 +134,6 @@ describe('sync run records', () => {
       settings: { ...fastWorker, reaperIntervalMs: 100, enqueueGraceMs: 100 },
       deleteThresholds: sweepFreely,
       queueSettings: fastQueue,
-      triggers: false,
       logger: quietLogger,
     });
     workers.push(w);

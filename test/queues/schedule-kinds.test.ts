@@ -5,7 +5,7 @@
  * there on it is the real path: trigger worker → sync queue → worker → run record.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
 import { KindListStore } from '../../connectors/mongo/kind-lists.js';
 import { buildStores } from '../../connectors/mongo/stores.js';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
@@ -19,6 +19,7 @@ import {
   type ScheduleSettings,
 } from '../../queues/schedules.js';
 import type { SyncProcessor } from '../../workers/processor.js';
+import { startTriggerWorker } from '../../workers/trigger-worker.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { addTenant, eventually, fastQueue, fastWorker, quietLogger } from '../workers/support/harness.js';
@@ -46,6 +47,7 @@ describe('schedules with kind lists', () => {
   let mongo: TestMongo;
   let triggers: Queue;
   let worker: SyncWorker;
+  let triggerWorker: Worker;
   beforeAll(async () => {
     redis = await testRedis('schedule-kinds');
     mongo = await testMongo('schedule-kinds');
@@ -58,8 +60,17 @@ describe('schedules with kind lists', () => {
       queueSettings: fastQueue,
       logger: quietLogger,
     });
+    triggerWorker = startTriggerWorker(
+      { url: redis.url, prefix: redis.prefix },
+      quietLogger,
+      buildStores(mongo.db),
+      {
+        settings: fastQueue,
+      },
+    );
   });
   afterAll(async () => {
+    await triggerWorker?.close();
     await worker?.close(1000);
     await triggers?.close();
     await redis?.close();

@@ -92,7 +92,6 @@ describe('the order of the sync queue', () => {
         settings: { ...fastWorker, concurrency: 1 },
         queueSettings: fastQueue,
         deleteThresholds: sweepFreely,
-        triggers: false,
         logger: quietLogger,
       });
       // The two requested syncs, then the schedule from its start, in the order it was enqueued.
@@ -142,7 +141,6 @@ describe('the order of the sync queue', () => {
       settings: { ...fastWorker, concurrency: 1 },
       queueSettings: fastQueue,
       deleteThresholds: sweepFreely,
-      triggers: false,
       logger: quietLogger,
     });
     await eventually(async () => (await runs.get(first.runId!))?.status === 'running');

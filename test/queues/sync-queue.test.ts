@@ -92,7 +92,6 @@ describe('the tenant-sync queue', () => {
       settings: fastWorker,
       queueSettings: fastQueue,
       deleteThresholds: sweepFreely,
-      triggers: false,
       logger: quietLogger,
     });
     await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
@@ -195,7 +194,6 @@ describe('the tenant-sync queue', () => {
       settings: fastWorker,
       queueSettings: fastQueue,
       deleteThresholds: sweepFreely,
-      triggers: false,
       logger: quietLogger,
     });
     try {

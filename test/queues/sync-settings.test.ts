@@ -11,10 +11,10 @@ import { EXIT } from '../../cli/program.js';
 import { cli } from '../support/cli.js';
 import { createTriggerQueue } from '../../queues/schedules.js';
 import { createSyncQueue, syncQueueSettings, type SyncJobData } from '../../queues/sync-queue.js';
-import { startWorker } from '../../workers/worker.js';
+import { buildStores } from '../../connectors/mongo/stores.js';
+import { startTriggerWorker } from '../../workers/trigger-worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { testProcessor } from '../workers/support/test-processor.js';
-import { addTenant, eventually, fastWorker, quietLogger, sweepFreely } from '../workers/support/harness.js';
+import { addTenant, eventually, quietLogger } from '../workers/support/harness.js';
 
 describe('sync retry settings', () => {
   let redis: TestRedis;
@@ -63,18 +63,16 @@ describe('sync retry settings', () => {
 
   it('a worker process fixes its own in the scheduled syncs its trigger worker enqueues', async () => {
     const triggers = createTriggerQueue({ url: redis.url, prefix: redis.prefix });
-    // A processor that never gets the job: the sync job is only inspected, then removed.
-    const worker = await startWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
-      db: mongo.db,
-      processor: testProcessor(mongo.db, { pages: 1, pageSize: 1, delayMs: 0, version: 'v1' }),
-      settings: { ...fastWorker, concurrency: 1 },
-      deleteThresholds: sweepFreely,
-      logger: quietLogger,
-      queueSettings: syncQueueSettings(parseSettings({ SYNC_ATTEMPTS: '7', SYNC_BACKOFF_MS: '4321' })),
-    });
+    // Only the trigger worker runs: the sync job it enqueues is inspected, never taken.
+    const worker = startTriggerWorker(
+      { url: redis.url, prefix: redis.prefix },
+      quietLogger,
+      buildStores(mongo.db),
+      {
+        settings: syncQueueSettings(parseSettings({ SYNC_ATTEMPTS: '7', SYNC_BACKOFF_MS: '4321' })),
+      },
+    );
     try {
-      await worker.worker.pause(true); // only the trigger worker runs
       const tenantId = await addTenant(mongo.db);
       await triggers.add('nightly', { tenantId });
       const job = await eventually(async () => {
@@ -85,7 +83,7 @@ describe('sync retry settings', () => {
       expect(job.opts.attempts).toBe(7);
       expect(job.opts.backoff).toMatchObject({ type: 'exponential', delay: 4321 });
     } finally {
-      await worker.close(1000);
+      await worker.close();
       await triggers.close();
     }
   });

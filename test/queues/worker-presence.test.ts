@@ -43,7 +43,6 @@ describe('sync workers connected to the queue', () => {
         settings: fastWorker,
         deleteThresholds: sweepFreely,
         queueSettings: fastQueue,
-        triggers: false,
         logger: quietLogger,
       });
       expect(await connectedWorkers(queue)).toBeGreaterThan(0);

@@ -206,7 +206,6 @@ beforeAll(async () => {
     settings: fastWorker,
     queueSettings: fastQueue,
     deleteThresholds: sweepFreely,
-    triggers: false,
     logger,
     onRunsEnded: () => void webhooks.nudge(),
   });

@@ -86,7 +86,6 @@ describe('recovery from crashed and zombie workers', () => {
       settings: fastWorker,
       queueSettings: fastQueue,
       deleteThresholds: sweepFreely,
-      triggers: false,
       workerId: 'rescuer',
       logger: quietLogger,
     });

@@ -66,7 +66,6 @@ describe('run metrics', () => {
       settings: fastWorker,
       deleteThresholds: sweepFreely,
       queueSettings: fastQueue,
-      triggers: false,
       workerId: 'run-metrics',
       logger: quietLogger,
     });

@@ -37,7 +37,6 @@ describe('the sync worker', () => {
       settings: { ...fastWorker, ...settings },
       deleteThresholds: sweepFreely,
       queueSettings: fastQueue,
-      triggers: false,
       workerId: id,
       logger: quietLogger,
     });

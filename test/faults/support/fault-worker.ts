@@ -35,7 +35,6 @@ const worker = await startWorker({
   processor: fullPull.processor,
   settings: workerSettings(settings),
   queueSettings: syncQueueSettings(settings),
-  triggers: false,
   workerId: env.FAULT_WORKER_ID ?? `fault-${process.pid}`,
   logger,
 });

@@ -30,7 +30,6 @@ const worker = await startWorker({
     leaseRetryMs: 300,
   },
   deleteThresholds: sweepFreely,
-  triggers: false,
   workerId: 'child',
   logger: createLogger({ level: 'warn' }),
 });
