@@ -7,13 +7,8 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import {
-  clearSchedule,
-  DEFAULT_SCHEDULE_SETTINGS,
-  setSchedule,
-  showSchedule,
-  type ScheduleSettings,
-} from '../queues/schedules.js';
+import { DEFAULT_SCHEDULE_SETTINGS, type ScheduleSettings } from '../queues/schedules.js';
+import { clearSchedule, setSchedule, showSchedule } from '../operations/schedules.js';
 import type { Stores } from '../connectors/mongo/index.js';
 import { callerOf } from './access.js';
 import { queueCall } from './redis-calls.js';

@@ -202,7 +202,8 @@ function sameScheduler(existing: JobSchedulerJson<TriggerData>, schedule: Effect
   );
 }
 
-async function upsert(queue: Queue, schedule: EffectiveSchedule): Promise<void> {
+/** Creates or replaces the tenant's nightly job scheduler (BullMQ checks the pattern). */
+export async function upsertNightlyScheduler(queue: Queue, schedule: EffectiveSchedule): Promise<void> {
   await queue.upsertJobScheduler(
     schedulerId(schedule.tenantId),
     { pattern: schedule.pattern, tz: schedule.tz },
@@ -298,7 +299,7 @@ export async function reconcileSchedules(
         tenantId,
         existing.get(id),
         (current) => sameScheduler(current, schedule),
-        () => upsert(queue, schedule),
+        () => upsertNightlyScheduler(queue, schedule),
       );
     }
     const delta = effectiveDeltaSchedule(tenantId, override, settings, credentialed.has(tenantId));
@@ -359,13 +360,13 @@ export async function reconcileTenantSchedule(
   tenantId: string,
   settings: ScheduleSettings = DEFAULT_SCHEDULE_SETTINGS,
 ): Promise<{ nightly: TenantReconcileOutcome; delta: TenantReconcileOutcome }> {
-  const { exists, schedule, delta } = await schedulesOf(stores, tenantId, settings);
+  const { exists, schedule, delta } = await effectiveSchedulesOf(stores, tenantId, settings);
   const nightly = await reconcileOne(
     queue,
     schedulerId(tenantId),
     exists && schedule.enabled,
     (current) => sameScheduler(current, schedule),
-    () => upsert(queue, schedule),
+    () => upsertNightlyScheduler(queue, schedule),
   );
   const deltaOutcome = await reconcileOne(
     queue,
@@ -378,7 +379,7 @@ export async function reconcileTenantSchedule(
 }
 
 /** A tenant's effective nightly and delta schedules, and whether it exists. */
-async function schedulesOf(
+export async function effectiveSchedulesOf(
   stores: ScheduleStores,
   tenantId: string,
   settings: ScheduleSettings,
@@ -393,74 +394,4 @@ async function schedulesOf(
     schedule: effectiveSchedule(tenantId, override, settings),
     delta: effectiveDeltaSchedule(tenantId, override, settings, credentialed.has(tenantId)),
   };
-}
-
-export interface DeltaScheduleView extends EffectiveDeltaSchedule {
-  /** Whether a delta scheduler exists in Redis for the tenant. */
-  active: boolean;
-  /** When the next delta run is triggered, if a delta scheduler exists. */
-  next?: Date;
-}
-
-export interface ScheduleView extends EffectiveSchedule {
-  /** When the next trigger fires, if a scheduler exists. */
-  next?: Date;
-  /** Whether a scheduler exists in Redis for the tenant. */
-  active: boolean;
-  /** The tenant's delta schedule, beside the nightly one above. */
-  delta: DeltaScheduleView;
-}
-
-/** `m365sync schedule show <tenant>`. */
-export async function showSchedule(
-  queue: Queue,
-  stores: ScheduleStores,
-  tenantId: string,
-  settings: ScheduleSettings = DEFAULT_SCHEDULE_SETTINGS,
-): Promise<ScheduleView> {
-  const [{ schedule, delta }, current, currentDelta] = await Promise.all([
-    schedulesOf(stores, tenantId, settings),
-    queue.getJobScheduler(schedulerId(tenantId)),
-    queue.getJobScheduler(deltaSchedulerId(tenantId)),
-  ]);
-  const deltaView: DeltaScheduleView = { ...delta, active: Boolean(currentDelta) };
-  if (currentDelta?.next) deltaView.next = new Date(currentDelta.next);
-  const view: ScheduleView = { ...schedule, active: Boolean(current), delta: deltaView };
-  if (current?.next) view.next = new Date(current.next);
-  return view;
-}
-
-/** `m365sync schedule set <tenant> …`: stores the override and applies it at once. */
-export async function setSchedule(
-  queue: Queue,
-  stores: ScheduleStores,
-  tenantId: string,
-  input: unknown,
-  options: { updatedBy?: string; settings?: ScheduleSettings } = {},
-): Promise<ScheduleView> {
-  const override = parseScheduleOverride(input);
-  const schedule = effectiveSchedule(tenantId, override, options.settings ?? DEFAULT_SCHEDULE_SETTINGS);
-  if (schedule.enabled) {
-    // Let BullMQ check the pattern before it is stored: a stored bad pattern would fail every reconcile.
-    try {
-      await upsert(queue, schedule);
-    } catch (error) {
-      throw new ValidationError('Schedule', [{ field: 'pattern', message: (error as Error).message }]);
-    }
-  }
-  await stores.schedules.set(tenantId, override, options.updatedBy);
-  await reconcileTenantSchedule(queue, stores, tenantId, options.settings);
-  return showSchedule(queue, stores, tenantId, options.settings);
-}
-
-/** `m365sync schedule clear <tenant>`: back to the default nightly and delta schedules. */
-export async function clearSchedule(
-  queue: Queue,
-  stores: ScheduleStores,
-  tenantId: string,
-  options: { settings?: ScheduleSettings } = {},
-): Promise<ScheduleView> {
-  await stores.schedules.clear(tenantId);
-  await reconcileTenantSchedule(queue, stores, tenantId, options.settings);
-  return showSchedule(queue, stores, tenantId, options.settings);
 }

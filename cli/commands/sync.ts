@@ -18,14 +18,13 @@ import type { SyncMode } from '../../domain/delta.js';
 import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
 import { watchWorkers } from '../../queues/worker-presence.js';
 import { cancelRun } from '../../operations/cancel-run.js';
+import { createTriggerQueue, scheduleSettings } from '../../queues/schedules.js';
 import {
   clearSchedule,
-  createTriggerQueue,
-  scheduleSettings,
   setSchedule,
   showSchedule,
   type DeltaScheduleView,
-} from '../../queues/schedules.js';
+} from '../../operations/schedules.js';
 import { DELTA_OFF_TEXT } from '../../queues/delta-schedules.js';
 import {
   createSyncQueue,

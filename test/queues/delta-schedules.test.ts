@@ -14,16 +14,14 @@ import { registry } from '../../observability/metrics.js';
 import { requestSync } from '../../operations/request-sync.js';
 import { DELTA_TRIGGER_JOB, deltaSchedulerId, effectiveDeltaSchedule } from '../../queues/delta-schedules.js';
 import {
-  clearSchedule,
   createTriggerQueue,
   reconcileSchedules,
   reconcileTenantSchedule,
   schedulerId,
-  setSchedule,
-  showSchedule,
   spreadOffsetSeconds,
   type ScheduleSettings,
 } from '../../queues/schedules.js';
+import { clearSchedule, setSchedule, showSchedule } from '../../operations/schedules.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { startTriggerWorker } from '../../workers/trigger-worker.js';
 import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.js';

@@ -14,10 +14,10 @@ import { resolveKinds } from '../../domain/kind-lists.js';
 import {
   createTriggerQueue,
   schedulerId,
-  setSchedule,
   TRIGGER_JOB,
   type ScheduleSettings,
 } from '../../queues/schedules.js';
+import { setSchedule } from '../../operations/schedules.js';
 import type { SyncProcessor } from '../../workers/processor.js';
 import { startTriggerWorker } from '../../workers/trigger-worker.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';

@@ -4,16 +4,14 @@ import { ObjectId } from 'mongodb';
 import { ValidationError } from '../../domain/errors.js';
 import { LeaderLock } from '../../queues/leader-lock.js';
 import {
-  clearSchedule,
   createTriggerQueue,
   defaultPattern,
   reconcileSchedules,
   scheduleSettings,
-  setSchedule,
-  showSchedule,
   spreadOffsetSeconds,
   type ScheduleSettings,
 } from '../../queues/schedules.js';
+import { clearSchedule, setSchedule, showSchedule } from '../../operations/schedules.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { startScheduler } from '../../workers/scheduler.js';
 import { startTriggerWorker } from '../../workers/trigger-worker.js';
