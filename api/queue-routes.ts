@@ -9,6 +9,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ALL_SCOPES } from '../domain/access.js';
+import { pauseSyncs } from '../operations/pause-syncs.js';
 import { queueState } from '../queues/queue-state.js';
 import type { SyncJobData } from '../queues/sync-queue.js';
 import { callerOf } from './access.js';
@@ -54,8 +55,8 @@ export function registerQueueRoutes(app: FastifyInstance, options: QueueRouteOpt
       },
     },
     async (request) => {
-      await queueCall(queue, timeoutMs, () => queue.pause());
-      request.log.warn({ by: callerOf(request).name }, 'sync queue paused');
+      const by = callerOf(request).name;
+      await queueCall(queue, timeoutMs, () => pauseSyncs(queue, { paused: true, by }, request.log));
       return state(request);
     },
   );
@@ -66,8 +67,8 @@ export function registerQueueRoutes(app: FastifyInstance, options: QueueRouteOpt
       schema: { tags: ['queue'], body: z.object({}).strict(), response },
     },
     async (request) => {
-      await queueCall(queue, timeoutMs, () => queue.resume());
-      request.log.warn({ by: callerOf(request).name }, 'sync queue resumed');
+      const by = callerOf(request).name;
+      await queueCall(queue, timeoutMs, () => pauseSyncs(queue, { paused: false, by }, request.log));
       return state(request);
     },
   );

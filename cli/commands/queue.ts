@@ -8,19 +8,23 @@ import type { Queue } from 'bullmq';
 import { redisSettings } from '../../queues/connection.js';
 import { queueState } from '../../queues/queue-state.js';
 import { createSyncQueue } from '../../queues/sync-queue.js';
-import type { CliContext } from './context.js';
+import { logger } from '../../observability/logger.js';
+import { pauseSyncs } from '../../operations/pause-syncs.js';
+import { operatorName, type CliContext } from './context.js';
 import { table } from './tenants.js';
 
 export function queueCommand(ctx: CliContext): Command {
   const command = new Command('queue').description('the sync queue as a whole: pause and resume all syncs');
+  const change = (paused: boolean) => (queue: Queue) =>
+    pauseSyncs(queue, { paused, by: operatorName(ctx) }, logger);
   const actions: [name: string, description: string, change?: (queue: Queue) => Promise<void>][] = [
     ['show', 'whether syncs are paused, and the sync jobs by state'],
     [
       'pause',
       'workers take no new sync jobs; running syncs finish; requests wait until resumed',
-      (q) => q.pause(),
+      change(true),
     ],
-    ['resume', 'workers take sync jobs again', (q) => q.resume()],
+    ['resume', 'workers take sync jobs again', change(false)],
   ];
   for (const [name, description, change] of actions)
     command
