@@ -21,7 +21,7 @@ export function page(frame: PageFrame): string {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
+        <meta name="referrer" content="same-origin" />
         <title>${frame.title} · m365sync console</title>
         <link rel="stylesheet" href="/console/assets/console.css" />
         <script src="/console/assets/live.js" defer></script>

@@ -12,7 +12,7 @@
  * operations the API calls, with the caller's token name as the actor on the record.
  *
  * Every answer carries a strict Content-Security-Policy (only this origin; no inline script or style),
- * is never framed, cached or given a Referer. Errors are pages, not JSON.
+ * is never framed or cached, and sends a Referer only to this origin. Errors are pages, not JSON.
  */
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -149,7 +149,8 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
       void reply.header('content-security-policy', CSP);
       void reply.header('x-frame-options', 'DENY');
       void reply.header('x-content-type-options', 'nosniff');
-      void reply.header('referrer-policy', 'no-referrer');
+      // same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with a form's POST.
+      void reply.header('referrer-policy', 'same-origin');
       void reply.header('cross-origin-opener-policy', 'same-origin');
       if (!request.url.startsWith('/console/assets/')) void reply.header('cache-control', 'no-store');
       return payload;
