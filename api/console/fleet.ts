@@ -9,9 +9,17 @@
  * the queued and running runs (two equality reads), and, for the page's rows only, their job
  * schedulers in Redis and a one-time backfill of a summary a tenant lacks (runs older than the
  * summaries). Never a query per tenant of the fleet.
+ *
+ * The first two are the slow part on FerretDB at fleet size (it decodes every document in Go: about
+ * 2 s for 5,000 stored tenants, 0.6 s for their summaries; bench/RESULTS.md), so FleetSnapshots keeps
+ * them in the API process, for every scope at once, and re-reads them in the background once they are
+ * older than five times their last read (at least a second): a page never waits for that read but
+ * the very first, and its rows are at most a few read-times old. Whether a run waits or runs is read
+ * at every request (it is what an operator watches after pressing "Sync now").
  */
 import type { Queue } from 'bullmq';
 import type { Stores, TenantRunSummary } from '../../connectors/mongo/index.js';
+import { scopeCovers } from '../../domain/access.js';
 import { HIERARCHY } from '../../domain/tenant.js';
 import { schedulerId } from '../../queues/schedules.js';
 import { deltaSchedulerId } from '../../queues/delta-schedules.js';
@@ -92,8 +100,53 @@ function matches(row: FleetRow, status: FleetStatus): boolean {
   }
 }
 
+type TenantSummary = Awaited<ReturnType<Stores['tenants']['summaries']>>[number];
+
+interface Snapshot {
+  tenants: TenantSummary[];
+  summaries: Map<string, TenantRunSummary>;
+}
+
+/** Every tenant and its run summary, kept in the process and re-read in the background (see above). */
+export class FleetSnapshots {
+  private current?: { at: number; tookMs: number; snapshot: Snapshot };
+  private loading?: Promise<Snapshot>;
+
+  constructor(private readonly stores: Pick<Stores, 'tenants' | 'runs'>) {}
+
+  private load(): Promise<Snapshot> {
+    this.loading ??= (async () => {
+      const started = Date.now();
+      const [tenants, summaries] = await Promise.all([
+        this.stores.tenants.summaries(),
+        this.stores.runs.summaries(),
+      ]);
+      const snapshot = { tenants, summaries };
+      this.current = { at: Date.now(), tookMs: Date.now() - started, snapshot };
+      return snapshot;
+    })().finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading;
+  }
+
+  /** The snapshot; a stale one at once (its refresh started), none yet: waits for the first read. */
+  async get(): Promise<Snapshot> {
+    const current = this.current;
+    if (!current) return this.load();
+    if (Date.now() - current.at > Math.max(1000, 5 * current.tookMs)) void this.load().catch(() => undefined);
+    return current.snapshot;
+  }
+
+  /** A tenant's summary changed under the console's eyes (a backfill): keep it. */
+  remember(summary: TenantRunSummary): void {
+    this.current?.snapshot.summaries.set(summary.tenantId, summary);
+  }
+}
+
 export interface FleetSources {
   stores: Pick<Stores, 'tenants' | 'runs'>;
+  snapshots: FleetSnapshots;
   triggerQueue?: Queue;
   timeoutMs: number;
   staleAfterMs: number;
@@ -103,11 +156,11 @@ export interface FleetSources {
 export async function fleetView(sources: FleetSources, scope: string, query: FleetQuery): Promise<FleetView> {
   const { stores } = sources;
   const now = (sources.now ?? new Date()).getTime();
-  const [tenants, summaries, active] = await Promise.all([
-    stores.tenants.summaries({ scope, ...(query.place ? { hierarchy: query.place } : {}) }),
-    stores.runs.summaries(),
-    stores.runs.activeTenants(),
-  ]);
+  const [snapshot, active] = await Promise.all([sources.snapshots.get(), stores.runs.activeTenants()]);
+  const { summaries } = snapshot;
+  const tenants = snapshot.tenants.filter(
+    (t) => scopeCovers(scope, t.hierarchy) && (!query.place || scopeCovers(query.place, t.hierarchy)),
+  );
   const all: FleetRow[] = tenants.map((t) => {
     const summary = summaries.get(t.id);
     const since = summary?.lastSuccessAt ?? t.createdAt;
@@ -153,6 +206,7 @@ async function backfill(sources: FleetSources, rows: FleetRow[], now: number): P
   for (const row of rows.filter((r) => !r.summary)) {
     const summary = await sources.stores.runs.backfillSummary(row.id);
     if (!summary) continue;
+    sources.snapshots.remember(summary);
     row.summary = summary;
     if (summary.lastSuccessAt) {
       row.ageMs = Math.max(0, now - new Date(summary.lastSuccessAt).getTime());

@@ -20,6 +20,7 @@ import type { Stores } from '../../connectors/mongo/index.js';
 import { ALL_SCOPES, roleAllows, type Caller, type Role } from '../../domain/access.js';
 import { SyncError, ValidationError } from '../../domain/errors.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../domain/settings.js';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import type { SyncRun } from '../../domain/sync-run.js';
 import { approveDeletes } from '../../operations/approve-deletes.js';
 import { cancelRun } from '../../operations/cancel-run.js';
@@ -31,7 +32,7 @@ import { syncQueueSettings, type SyncJobData } from '../../queues/sync-queue.js'
 import { ApiRefusal, type Authentication } from '../access.js';
 import { queueCall } from '../redis-calls.js';
 import { CONSOLE_CSS, LIVE_JS } from './assets.js';
-import { fleetPage, fleetView, parseFleetQuery } from './fleet.js';
+import { FleetSnapshots, fleetPage, fleetView, parseFleetQuery } from './fleet.js';
 import { html, type Html } from './html.js';
 import { page } from './layout.js';
 import { approvePage, pendingHeld, runPage, runProgress } from './run-page.js';
@@ -129,6 +130,12 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
   const staleAfterMs = settings.M365SYNC_STALE_AFTER_HOURS * 3_600_000;
   const schedule = scheduleSettings(settings);
   const signInLimit = options.failedSignInLimit ?? { max: 10, timeWindowMs: 60_000 };
+  const snapshots = new FleetSnapshots(stores);
+  // The fleet's first read (seconds at 5,000 tenants on FerretDB) starts with the API, not with the
+  // first operator to open the page.
+  app.addHook('onReady', async () => {
+    void snapshots.get().catch(ignoreBecause('the fleet page reads the fleet again when it is opened'));
+  });
 
   void app.register(async (console) => {
     const config = { access: 'console' as const };
@@ -334,6 +341,7 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
       const view = await fleetView(
         {
           stores,
+          snapshots,
           ...(options.triggerQueue ? { triggerQueue: options.triggerQueue } : {}),
           timeoutMs,
           staleAfterMs,

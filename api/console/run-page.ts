@@ -105,9 +105,11 @@ export function runPage(data: RunPageData): Html {
         <dt>Asked by</dt>
         <dd>${run.requestedBy} (${run.trigger}), attempt ${run.attempt}</dd>
         <dt>Queued</dt>
-        <dd>${when(run.queuedAt)}</dd>
+        <dd>
+          ${run.queuedAt ? when(run.queuedAt) : html`<span class="muted">not recorded (a retry or a job without a request record)</span>`}
+        </dd>
         <dt>Started</dt>
-        <dd>${when(run.startedAt)}</dd>
+        <dd>${run.startedAt ? when(run.startedAt) : html`<span class="muted">not yet</span>`}</dd>
         <dt>Ended</dt>
         <dd>${active ? html`<span class="muted">not yet</span>` : when(run.endedAt)}</dd>
         <dt>Took</dt>

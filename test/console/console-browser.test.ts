@@ -194,8 +194,17 @@ describe.skipIf(!browserAvailable)('the operator console in Chromium', { timeout
     expect(await page.locator('table[data-section="kinds"] tr[data-kind="users"]').textContent()).toContain(
       'succeeded',
     );
-    await page.goto(`${base}/console`);
-    await expect.poll(() => page.locator('[data-count="succeeded"]').textContent()).toBe('1');
+    // The fleet's run summaries are re-read in the background (api/console/fleet.ts): reload until the
+    // finished run shows, as an operator would.
+    await expect
+      .poll(
+        async () => {
+          await page.goto(`${base}/console`);
+          return page.locator('[data-count="succeeded"]').textContent();
+        },
+        { timeout: 20_000 },
+      )
+      .toBe('1');
     await page.screenshot({ path: path.join(IMAGES, 'console-fleet.png'), fullPage: true });
     await context.close();
   });

@@ -23,6 +23,8 @@ beforeAll(async () => {
       ['watcher', 'viewer', '*'],
       ['runner', 'operator', '*'],
       ['a-runner', 'operator', 'provider.resellerA'],
+      ['boss', 'admin', '*'],
+      ['a-boss', 'admin', 'provider.resellerA'],
     ] as const)
       tokens[name] = (await stores.tokens.create({ name, role, scope }, 'test')).token;
     inScope = (await stores.tenants.add(validTenantInput({ hierarchy: 'provider.resellerA.one' }))).id;
@@ -158,6 +160,23 @@ describe('the console over HTTP', () => {
     const fleet = await request('/console', { cookie });
     expect(fleet.text).toContain(inScope);
     expect(fleet.text).not.toContain(outOfScope);
+  });
+
+  it('pauses and resumes the queue for an admin whose scope is *, and for no one else', async () => {
+    for (const name of ['runner', 'a-boss']) {
+      const { cookie, csrf } = await signIn(tokens[name]!);
+      expect((await request('/console/queue', { cookie })).text).not.toContain('data-action="pause"');
+      expect((await request('/console/queue/pause', { cookie, form: { csrf } })).status).toBe(403);
+    }
+    expect(await api.queue.isPaused()).toBe(false);
+    const { cookie, csrf } = await signIn(tokens.boss!);
+    expect((await request('/console/queue', { cookie })).text).toContain('data-action="pause"');
+    const paused = await request('/console/queue/pause', { cookie, form: { csrf } });
+    expect(paused.status).toBe(303);
+    expect(await api.queue.isPaused()).toBe(true);
+    expect((await request('/console/queue?done=paused', { cookie })).text).toContain('data-action="resume"');
+    expect((await request('/console/queue/resume', { cookie, form: { csrf } })).status).toBe(303);
+    expect(await api.queue.isPaused()).toBe(false);
   });
 
   it('ends the session of a revoked token at its next request', async () => {
