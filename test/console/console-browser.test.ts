@@ -9,7 +9,8 @@
  * - approving held deletes needs the confirmation step;
  * - a tenant outside the caller's scope is a 404;
  * - no page holds a stored secret (known secrets put in the tenants, every page's HTML searched);
- * - no request leaves for another origin, and the Content-Security-Policy is never violated.
+ * - no request leaves for another origin, and the Content-Security-Policy is never violated;
+ * - the fleet page does not scroll sideways at a phone's width (360 px).
  *
  * The set-up also writes the README's screenshots of the fleet and run pages (docs/images/). Waits
  * are on page state (a status shown, a URL), never on time. Skipped, with the reason, only where no
@@ -141,6 +142,10 @@ describe.skipIf(!browserAvailable)('the operator console in Chromium', { timeout
     const { context, page } = await signedIn(tokens['console-viewer']!);
     await expect.poll(() => page.locator('[data-count="failed"]').textContent()).toBe('1');
     await expect.poll(() => page.locator(`tr[data-tenant="${brokenId}"]`).textContent()).toContain('failed');
+    // Readable at a phone's width: the page itself does not scroll sideways (only a table, inside its box).
+    await page.setViewportSize({ width: 360, height: 800 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+    await page.setViewportSize({ width: 1280, height: 900 });
     await page.locator(`tr[data-tenant="${brokenId}"] a`, { hasText: 'failed' }).click();
     await page.waitForURL(`${base}/console/runs/${failedRun!.id}`);
     const runText = (await page.locator('main').textContent())!;
