@@ -194,6 +194,11 @@ describe.skipIf(!browserAvailable)('the operator console in Chromium', { timeout
     // live.js follows the run and reloads the page once it has ended: wait for the ended page.
     await page.locator('.status-succeeded[data-field="status"]').waitFor({ timeout: 120_000 });
     const runId = page.url().split('/').pop()!;
+    // The page was first served while the run went on (a full pull of the simulated tenant takes
+    // seconds, the redirect milliseconds), and live.js asked for its progress and reloaded it.
+    const served = pages.filter((p) => p.url === `${base}/console/runs/${runId}`);
+    expect(served[0]!.html).toContain('data-live=');
+    expect(requests).toContain(`${base}/console/runs/${runId}/progress`);
     const run = (await engine.stores.runs.get(runId))!;
     expect(run).toMatchObject({ status: 'succeeded', requestedBy: 'console-operator', trigger: 'operator' });
     expect(await page.locator('table[data-section="kinds"] tr[data-kind="users"]').textContent()).toContain(
