@@ -24,8 +24,13 @@ import { SyncError } from '../domain/errors.js';
  * also come as the password of HTTP Basic (a refusal asks for it, and the browser prompts); since a
  * browser then sends it by itself on any request to the API, a request that changes something must
  * come from the API's own pages (its Origin is the API), and the pages may not be framed.
+ *
+ * `console`: the operator console's pages (api/console/), which sign in with a session cookie, not a
+ * token per request: this hook checks only the Host; the console's own hook checks the session, the
+ * role, the anti-forgery token and the Origin (api/console/routes.ts). Not in the route table of the
+ * JSON API (nor in its OpenAPI document): its access is tested in test/console/.
  */
-export type RouteAccess = 'public' | { needs: Role; allScopes?: boolean; browser?: boolean };
+export type RouteAccess = 'public' | 'console' | { needs: Role; allScopes?: boolean; browser?: boolean };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -148,7 +153,8 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
       throw new Error(
         `API route ${methods.join(',')} ${route.url} declares no access (config.access): every route says who may call it.`,
       );
-    for (const method of methods) if (method !== 'HEAD') routes.push({ method, url: route.url, access });
+    if (access !== 'console')
+      for (const method of methods) if (method !== 'HEAD') routes.push({ method, url: route.url, access });
   });
 
   const allowedHosts = new Set(options.allowedHosts.map(normalHost));
@@ -174,7 +180,7 @@ export function registerAccessControl(app: FastifyInstance, options: AccessOptio
       );
 
     const access = request.routeOptions.config?.access;
-    if (access === 'public') return;
+    if (access === 'public' || access === 'console') return;
     const browser = access?.browser === true;
     // An address that has failed to sign in too often is refused before its token is looked up:
     // guessing tokens costs a MongoDB query each, and nothing is learnt from the answer anyway.

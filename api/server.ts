@@ -3,7 +3,8 @@
  * request metrics, api/http-metrics.ts). Sync, run and
  * queue routes are added by api/sync-routes.ts and api/queue-routes.ts when the sync queue is given,
  * status and schedule routes by api/schedule-routes.ts, token routes by api/token-routes.ts, webhook
- * subscriptions by api/webhook-routes.ts, the queue board by api/queue-board.ts when given queues. Access
+ * subscriptions by api/webhook-routes.ts, the queue board by api/queue-board.ts when given queues, the
+ * operator console at /console by api/console/routes.ts (with the sync queue). Access
  * control (api/access.ts): every route declares the role it needs; tenant routes pass the caller's
  * scope to the store, so a tenant outside it answers 404 as if it did not exist. Every route has
  * schemas (api/schemas.ts), checked by Fastify and published as OpenAPI at /docs (api/docs.ts). Every
@@ -61,6 +62,9 @@ import { registerTokenRoutes } from './token-routes.js';
 import { QUEUE_BOARD_ACCESS, isQueueBoardRoute, registerQueueBoard } from './queue-board.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
 import { purgeTenant } from '../operations/purge-tenant.js';
+import { testTenantConnection } from '../operations/test-tenant-connection.js';
+import { DEFAULT_SETTINGS } from '../domain/settings.js';
+import { registerConsole } from './console/routes.js';
 
 export interface ApiOptions {
   stores: Stores;
@@ -243,6 +247,18 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     if (syncQueue) {
       registerSyncRoutes(api, { stores, syncQueue, timeoutMs, ...(settings ? { settings } : {}) });
       registerQueueRoutes(api, { syncQueue, timeoutMs });
+      // The operator console (api/console/): pages over the same stores, operations, roles and scopes.
+      registerConsole(api, {
+        stores,
+        authentication: options.authentication,
+        syncQueue,
+        ...(triggerQueue ? { triggerQueue } : {}),
+        timeoutMs,
+        ...(settings ? { settings } : {}),
+        ready: () => mongoGate.ready(),
+        testConnection: (tenantId) =>
+          testTenantConnection(stores, settings ?? DEFAULT_SETTINGS, tenantId, options.logger),
+      });
       if (triggerQueue)
         registerScheduleRoutes(api, {
           stores,

@@ -8,6 +8,8 @@
 #                              meaningful)
 #   npm run bench -- --freshness [options]   only the freshness benchmark (bench/freshness.ts: a delta
 #                              run against a full pull of a 50,000-user tenant; about 4 minutes)
+#   npm run bench -- --console [sizes]   only the console benchmark (bench/console.ts: the fleet page
+#                              over HTTP with 50 and 5,000 tenants; a few minutes)
 # Any other arguments go to bench/nightly.ts alone (e.g. --sizes 2000,10000 --runs 1).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +29,13 @@ freshness() {
   echo "== Freshness: a delta run against a full pull (bench/freshness.ts $*)"
   BENCH_COMMAND=$command npx tsx bench/freshness.ts "$@"
 }
+if [[ " $* " == *" --console "* ]]; then
+  rest=()
+  for arg in "$@"; do [[ $arg == --console ]] || rest+=("$arg"); done
+  echo "== Console: the fleet page at 50 and 5,000 tenants (bench/console.ts ${rest[*]:-})"
+  BENCH_COMMAND=$command npx tsx bench/console.ts ${rest[@]+"${rest[@]}"}
+  exit 0
+fi
 if [[ " $* " == *" --freshness "* ]]; then
   rest=()
   for arg in "$@"; do [[ $arg == --freshness ]] || rest+=("$arg"); done

@@ -14,6 +14,9 @@ bash scripts/ensure-ops-tools.sh
 # The chart tests (test/ops/helm-chart.test.ts) run `helm lint` and `helm template` of the pinned Helm,
 # built once from the Go module proxy into ~/.cache/m365sync/bin.
 bash scripts/ensure-helm.sh >/dev/null
+# The console's browser tests (test/console/) drive Debian's chromium with playwright-core; without it
+# (not root, no apt) they skip and say why, so its absence does not stop the rest of the suite.
+bash scripts/ensure-browser.sh || true
 set -a; source .data/services.env; set +a
 if [[ $# -eq 0 ]]; then
   # The whole suite also checks types, lint and format: what CI runs must keep main clean.

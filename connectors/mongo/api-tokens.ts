@@ -125,7 +125,15 @@ export class ApiTokenStore {
 
   /** The caller a presented token stands for, or null when it is unknown or revoked. */
   async authenticate(token: string): Promise<Caller | null> {
-    const doc = await this.collection.findOne({ hash: hashToken(token), revokedAt: { $exists: false } });
+    return this.authenticateHash(hashToken(token));
+  }
+
+  /**
+   * The caller of a token known by its SHA-256 only (a console session keeps that, never the token),
+   * or null once it is revoked.
+   */
+  async authenticateHash(hash: string): Promise<Caller | null> {
+    const doc = await this.collection.findOne({ hash, revokedAt: { $exists: false } });
     return doc ? { id: doc._id.toHexString(), name: doc.name, role: doc.role, scope: doc.scope } : null;
   }
 

@@ -17,6 +17,7 @@ export type { KindWriter } from './kind-writer.js';
 export type { Lease, LeaseStore, WriteFence } from './leases.js';
 export type { ScheduleOverride } from './schedules.js';
 export type { StoredKeys } from './stored-keys.js';
+export type { TenantRunSummary } from './run-summaries.js';
 export { buildStores, openStores } from './stores.js';
 export type { Stores } from './stores.js';
 export type { SweepRecordStore } from './sweep-records.js';

@@ -13,6 +13,7 @@ import { gated, updating, writeLimitsFor } from './write-limits.js';
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { KindResult, NewRun, RunError, RunStatus, SyncRun } from '../../domain/sync-run.js';
 import { isDuplicateKey } from './duplicate-key.js';
+import { readSummaries, recordRunEnd, runSummaries, type TenantRunSummary } from './run-summaries.js';
 
 interface SyncRunDocument extends Omit<SyncRun, 'id'> {
   _id: ObjectId;
@@ -25,8 +26,12 @@ function toRun({ _id, ...rest }: SyncRunDocument): SyncRun {
 export class SyncRunStore {
   readonly collection: Collection<SyncRunDocument>;
 
+  /** Each tenant's newest ended run and last success (run-summaries.ts), written as runs end. */
+  private readonly summaryCollection: ReturnType<typeof runSummaries>;
+
   constructor(private readonly db: Db) {
     this.collection = db.collection<SyncRunDocument>('sync_runs');
+    this.summaryCollection = runSummaries(db);
   }
 
   /**
@@ -170,13 +175,15 @@ export class SyncRunStore {
    * lapsed). False if it was not running any more.
    */
   async endRunning(runId: string, error: RunError): Promise<boolean> {
-    const result = await this.updating(() =>
-      this.collection.updateOne(
+    const doc = await this.updating(() =>
+      this.collection.findOneAndUpdate(
         { _id: new ObjectId(runId), status: 'running' },
         { $set: { status: 'failed', endedAt: new Date(), error } },
+        { returnDocument: 'after' },
       ),
     );
-    return result.modifiedCount === 1;
+    if (doc) await this.summarise(toRun(doc));
+    return doc !== null;
   }
 
   /**
@@ -247,7 +254,57 @@ export class SyncRunStore {
         { returnDocument: 'after' },
       ),
     );
-    return doc ? toRun(doc) : null;
+    if (!doc) return null;
+    const run = toRun(doc);
+    await this.summarise(run);
+    return run;
+  }
+
+  /** The run is its tenant's newest ended one (unless a newer one ended first): one upsert per run. */
+  private async summarise(run: SyncRun): Promise<void> {
+    await this.updating(() => recordRunEnd(this.summaryCollection, run));
+  }
+
+  /**
+   * Each tenant's newest ended run and last success (of these tenants; of all, without ids), in one
+   * query of one small document per tenant: what the console's fleet page reads.
+   */
+  async summaries(tenantIds?: readonly string[]): Promise<Map<string, TenantRunSummary>> {
+    return readSummaries(this.summaryCollection, tenantIds);
+  }
+
+  /**
+   * Writes the summary of a tenant whose runs ended before summaries were kept (two indexed reads);
+   * undefined when it has no ended run.
+   */
+  async backfillSummary(tenantId: string): Promise<TenantRunSummary | undefined> {
+    const [last] = await this.collection
+      .find({ tenantId, status: { $in: ['succeeded', 'partial', 'needs_review', 'failed', 'cancelled'] } })
+      .sort({ _id: -1 })
+      .limit(1)
+      .toArray();
+    if (!last) return undefined;
+    const success = await this.lastSucceededAt(tenantId);
+    await this.summarise(toRun(last));
+    if (success && last.status !== 'succeeded')
+      await this.updating(() =>
+        this.summaryCollection.updateOne(
+          { _id: tenantId, lastSuccessAt: { $exists: false } },
+          { $set: { lastSuccessAt: success } },
+        ),
+      );
+    return (await this.summaries([tenantId])).get(tenantId);
+  }
+
+  /** The tenants with a run waiting for a worker and those with one running (two equality reads). */
+  async activeTenants(): Promise<{ queued: Set<string>; running: Map<string, string> }> {
+    const read = (status: RunStatus) =>
+      this.collection.find({ status }, { projection: { tenantId: 1, status: 1 } }).toArray();
+    const [queued, running] = await Promise.all([read('queued'), read('running')]);
+    return {
+      queued: new Set(queued.map((d) => d.tenantId)),
+      running: new Map(running.map((d) => [d.tenantId, d._id.toHexString()])),
+    };
   }
 
   /**

@@ -171,10 +171,17 @@ export class TenantStore {
     return new Set(docs.map((d) => d._id.toHexString()));
   }
 
-  /** Every tenant's id, place, name and creation time (the staleness series), reading nothing else. */
-  async summaries(): Promise<(TenantRef & { name?: string; createdAt?: Date })[]> {
+  /**
+   * Every tenant's id, place, name and creation time (the staleness series, the console's fleet), at a
+   * place and below it and within a scope when given, reading nothing else.
+   */
+  async summaries(
+    options: { hierarchy?: string } & ScopeOption = {},
+  ): Promise<(TenantRef & { name?: string; createdAt?: Date })[]> {
     const docs = await this.collection
-      .find({}, { projection: { hierarchy: 1, 'Tenant.name': 1, createdAt: 1 } })
+      .find(scopedFilter(hierarchyFilter(options.hierarchy), options.scope), {
+        projection: { hierarchy: 1, 'Tenant.name': 1, createdAt: 1 },
+      })
       .toArray();
     return docs.map((d) => ({
       id: d._id.toHexString(),

@@ -520,7 +520,10 @@ const scopeTable: Record<string, () => Promise<void>> = {
 };
 
 /** Per route: the access it must declare, and a harmless request (it aims at nothing) to probe roles with. */
-const roleTable: Record<string, { access: RouteAccess; probe: { path: string; body?: unknown } }> = {
+const roleTable: Record<
+  string,
+  { access: Exclude<RouteAccess, 'console'>; probe: { path: string; body?: unknown } }
+> = {
   'GET /health': { access: 'public', probe: { path: '/health' } },
   'GET /metrics': { access: 'public', probe: { path: '/metrics' } },
   'GET /readyz': { access: 'public', probe: { path: '/readyz' } },
