@@ -27,7 +27,9 @@ import { cancelRun } from '../../operations/cancel-run.js';
 import { listChanges } from '../../operations/list-changes.js';
 import { requestSync } from '../../operations/request-sync.js';
 import { queueState } from '../../queues/queue-state.js';
-import { scheduleSettings, showSchedule } from '../../queues/schedules.js';
+import { pauseSyncs } from '../../operations/pause-syncs.js';
+import { showSchedule } from '../../operations/schedules.js';
+import { scheduleSettings } from '../../queues/schedules.js';
 import { syncQueueSettings, type SyncJobData } from '../../queues/sync-queue.js';
 import { ApiRefusal, type Authentication } from '../access.js';
 import { queueCall } from '../redis-calls.js';
@@ -582,10 +584,8 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
       console.post(`/console/queue/${action}`, open, async (request, reply) => {
         const session = sessionOf(request);
         needs(session.caller, 'admin', true);
-        await queueCall(syncQueue, timeoutMs, () =>
-          action === 'pause' ? syncQueue.pause() : syncQueue.resume(),
-        );
-        request.log.warn({ by: session.caller.name }, `sync queue ${action}d (console)`);
+        const change = { paused: action === 'pause', by: session.caller.name };
+        await queueCall(syncQueue, timeoutMs, () => pauseSyncs(syncQueue, change, request.log));
         return reply.redirect(`/console/queue?done=${action}d`, 303);
       });
   });

@@ -13,6 +13,7 @@ import { gated, updating, writeLimitsFor } from './write-limits.js';
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import type { KindResult, NewRun, RunError, RunStatus, SyncRun } from '../../domain/sync-run.js';
 import { isDuplicateKey } from './duplicate-key.js';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { readSummaries, recordRunEnd, runSummaries, type TenantRunSummary } from './run-summaries.js';
 
 interface SyncRunDocument extends Omit<SyncRun, 'id'> {
@@ -260,9 +261,15 @@ export class SyncRunStore {
     return run;
   }
 
-  /** The run is its tenant's newest ended one (unless a newer one ended first): one upsert per run. */
+  /**
+   * The run is its tenant's newest ended one (unless a newer one ended first): one upsert per run.
+   * A derived view: its failure must not turn a recorded end into a failed one (the record is the
+   * truth; the summary catches up at the tenant's next run end).
+   */
   private async summarise(run: SyncRun): Promise<void> {
-    await this.updating(() => recordRunEnd(this.summaryCollection, run));
+    await this.updating(() => recordRunEnd(this.summaryCollection, run)).catch(
+      ignoreBecause("the run's record is written; its tenant's summary catches up at the next run end"),
+    );
   }
 
   /**
