@@ -12,7 +12,8 @@
  * - no request leaves for another origin, and the Content-Security-Policy is never violated;
  * - the fleet page does not scroll sideways at a phone's width (360 px).
  *
- * The set-up also writes the README's screenshots of the fleet and run pages (docs/images/). Waits
+ * The set-up also takes the README's screenshots of the fleet and run pages (into docs/images/ with
+ * M365SYNC_UPDATE_SCREENSHOTS=1, else into .data/screenshots/). Waits
  * are on page state (a status shown, a URL), never on time. Skipped, with the reason, only where no
  * browser can be installed.
  */
@@ -37,7 +38,12 @@ if (!browserAvailable)
     `test/console/console-browser.test.ts skipped: no browser at ${CHROMIUM} (scripts/ensure-browser.sh installs Debian's chromium as root; run 'sudo apt-get install -y chromium').`,
   );
 
-const IMAGES = path.resolve(import.meta.dirname, '../../docs/images');
+// The README's screenshots (docs/images/) are rewritten only when asked
+// (M365SYNC_UPDATE_SCREENSHOTS=1): every run takes them, but a plain test run leaves the tree clean.
+const IMAGES = path.resolve(
+  import.meta.dirname,
+  process.env.M365SYNC_UPDATE_SCREENSHOTS === '1' ? '../../docs/images' : '../../.data/screenshots',
+);
 /** A secret only the failing tenant holds: it must not show either. */
 const WRONG_SECRET = 'console-wrong-secret-4c1d';
 const SECRETS = [
