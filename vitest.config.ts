@@ -43,8 +43,8 @@ export default defineConfig({
           ...shared,
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          // The fault suite and the load test have their own run: npm run test:faults (vitest.faults.config.ts).
-          exclude: [...UNIT_TESTS, 'test/faults/**', '**/node_modules/**'],
+          // The fault suite, the load test and the Redis Cluster suite have their own run: npm run test:faults (vitest.faults.config.ts).
+          exclude: [...UNIT_TESTS, 'test/faults/**', 'test/cluster/**', '**/node_modules/**'],
           // Integration tests share one Redis and one MongoDB-wire server; each test file uses its own
           // database and key prefix, so files may run in parallel.
           globalSetup: ['test/global-setup.ts'],
