@@ -114,6 +114,13 @@ function clusterOptions(settings: RedisSettings, node: RedisOptions, offlineQueu
   };
 }
 
+/** ioredis's defaults (16 redirections, 100 ms apart): a blocking connection gives up within ~2 s. */
+const BLOCKING_FAILOVER: ClusterOptions = {
+  maxRedirections: 16,
+  retryDelayOnFailover: 100,
+  retryDelayOnClusterDown: 100,
+};
+
 let factoryInstalled = false;
 
 /** BullMQ makes its connections from our options through this (see the top of the file). */
@@ -124,10 +131,15 @@ function installClusterFactory(): void {
     if (isClusterConnection(options)) {
       const { m365syncClusterNodes, m365syncCluster } = options;
       // BullMQ's blocking connections carry their own name (CLIENT SETNAME), as `getWorkers` lists.
+      // Their one command, the BZPOPMIN that waits for a job, is not retried through a failover:
+      // BullMQ's fetch loop tries again by itself, and a BZPOPMIN retried for seconds holds up
+      // `Worker.close()` (BullMQ's own cluster recovery reconnects the connection that close has just
+      // disconnected, and the close waits for the command).
       const name = (options as RedisOptions).connectionName;
       return createIORedisClient(
         new Cluster(m365syncClusterNodes, {
           ...m365syncCluster,
+          ...(name ? BLOCKING_FAILOVER : {}),
           redisOptions: { ...m365syncCluster.redisOptions, ...(name ? { connectionName: name } : {}) },
         }),
       );

@@ -19,6 +19,8 @@ fail() { echo "redis-cluster: ERROR: $*" >&2; exit 1; }
 cmd="${1:-}"; dir="${2:-}"
 [[ -n "$cmd" && -n "$dir" ]] || fail "usage: redis-cluster.sh start <dir> <port> x6 | stop <dir>"
 shift 2
+# Absolute: redis-server resolves its log and pid files after changing to --dir.
+mkdir -p "$dir" && dir=$(cd "$dir" && pwd)
 
 stop_nodes() {
   local pidfile pid

@@ -12,7 +12,7 @@
  * is missing. Every redis-server it starts is stopped in afterAll, by the pid files of its own
  * directory, whatever happened.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,11 +34,11 @@ import { createTriggerQueue, setSchedule } from '../../queues/schedules.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
 import { expectDataAfter, expectedIds, expectRunsTruthful } from '../faults/expected-data.js';
-import { root } from '../support/child-process.js';
+import { root, spawnTs } from '../support/child-process.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, type TestMongo } from '../support/services.js';
-import { start, until, type RunningProcess } from '../ops/support/processes.js';
+import { until } from '../ops/support/processes.js';
 
 const run = promisify(execFile);
 const haveRedis = ['redis-server', 'redis-cli'].every(
@@ -77,14 +77,39 @@ let runs: SyncRunStore;
 let settings: RedisSettings;
 let queue: Queue<SyncJobData, unknown, string> | undefined;
 let triggers: Queue | undefined;
-const workers: RunningProcess[] = [];
+interface WorkerProcess {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+const workers: WorkerProcess[] = [];
+
+/**
+ * `m365sync worker` run by Node.js itself (no tsx wrapper: a SIGKILL reaches the worker, never
+ * orphaning it), with exactly the given environment.
+ */
+function startWorker(env: NodeJS.ProcessEnv): WorkerProcess {
+  const child = spawnTs(join(root, 'cli/cli.ts'), ['worker'], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => text, exited };
+}
 let tenantId = '';
 
-/** SIGTERM, then SIGKILL if it has not ended within 15 s: a close that cannot hang the suite. */
-async function stopProcess(p: RunningProcess): Promise<void> {
+/**
+ * SIGTERM, then SIGKILL if it has not ended within 10 s: a close that cannot hang the suite. (A worker
+ * that lived through a failover may take longer to stop: docs/SCALING.md, "Redis Cluster".)
+ */
+async function stopProcess(p: WorkerProcess): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
   p.child.kill('SIGTERM');
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 15_000);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
   await p.exited;
   clearTimeout(timer);
 }
@@ -122,6 +147,7 @@ async function request(trigger: 'operator' | 'cli', requestedBy: string): Promis
 
 describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
   beforeAll(async () => {
+    const t0 = Date.now();
     dir = await mkdtemp(join(tmpdir(), 'm365sync-h-cluster-'));
     const taken = new Set<number>();
     for (let i = 0; i < 6; i++) ports.push(await freeClusterPort(taken));
@@ -129,6 +155,7 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
       env: { ...process.env, M365SYNC_REDIS_CLUSTER_NODE_TIMEOUT_MS: '1000' },
       timeout: 60_000,
     });
+    const tCluster = Date.now() - t0;
     const nodes = /REDIS_CLUSTER_NODES=(\S+)/.exec(started.stdout)![1]!;
     const prefix = `h-cluster-${process.pid}`;
     settings = redisSettings({
@@ -139,7 +166,7 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
     expect(settings.prefix).toBe(`{${prefix}}`); // wrapped: one hash slot for the queues
 
     // 60 users; PowerShell kinds paced so that a run lasts seconds (time to cancel it, kill a master).
-    sim = await startSimulatedTenant({ dataset: { seed: 22, users: 30 }, objectsPerSecond: 60 });
+    sim = await startSimulatedTenant({ dataset: { seed: 22, users: 30 }, objectsPerSecond: 150 });
     mongo = await testMongo('cluster');
     stores = await openStores(mongo.db, keyRingOf({ [ENCRYPTION_KEYS_VARIABLE]: KEY }));
     runs = new SyncRunStore(mongo.db);
@@ -168,15 +195,21 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
       SYNC_LEASE_TTL_MS: '10000',
       LOG_LEVEL: 'warn',
     };
-    for (let i = 0; i < 2; i++) workers.push(start(['worker'], env));
+    for (let i = 0; i < 2; i++) workers.push(startWorker(env));
     // Ready when both are connected to the queue (BullMQ names its connections; CLIENT LIST per node).
+    const tWorkers = Date.now();
     await until('both workers to connect to the cluster', async () =>
       (await queue!.getWorkers()).length >= 2 ? true : undefined,
+    );
+    console.info(
+      `test/cluster: set-up ${Date.now() - t0} ms (the cluster ${tCluster} ms, workers ready in ${Date.now() - tWorkers} ms)`,
     );
   }, 120_000);
 
   afterAll(async () => {
+    const t0 = Date.now();
     await Promise.all(workers.map(stopProcess));
+    const tWorkers = Date.now() - t0;
     if (process.env.M365SYNC_CLUSTER_TEST_OUTPUT)
       for (const [i, w] of workers.entries())
         await writeFile(`${process.env.M365SYNC_CLUSTER_TEST_OUTPUT}.${i}`, w.output());
@@ -186,6 +219,7 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
     await sim?.close();
     await mongo?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
+    console.info(`test/cluster: tear-down ${Date.now() - t0} ms (workers stopped in ${tWorkers} ms)`);
   }, 60_000);
 
   it('runs full pulls: every kind matches the simulated tenant, the limiter keys spread by tenant', async () => {
@@ -254,6 +288,8 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
     });
     const killedAt = Date.now();
     process.kill(pid, 'SIGKILL');
+    // Mid-run: the run had not ended when its queue's master died (else this would test nothing).
+    expect((await runs.get(running))?.status).toBe('running');
     // A request made while the cluster fails over: it waits for the new master, then is queued.
     const during = await request('operator', 'ops@example');
     // The replica is promoted: the other nodes agree on a whole cluster again.
@@ -302,7 +338,13 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
     console.info(
       `test/cluster: failover ${failoverMs} ms; the run under way ${of(running)?.status} (attempt ${of(running)?.attempt}), ` +
         `the request during failover ${of(during)?.status}, after ${of(after)?.status}; ` +
-        `${records.length} records: ${records.map((r) => `${r.trigger}/${r.status}/${r.attempt}`).join(' ')}`,
+        `${records.length} records (trigger/status/attempt/seconds): ` +
+        records
+          .map(
+            (r) =>
+              `${r.trigger}/${r.status}/${r.attempt}/${r.startedAt && r.endedAt ? ((+r.endedAt - +r.startedAt) / 1000).toFixed(1) : '-'}`,
+          )
+          .join(' '),
     );
     expect(workers.every((w) => w.child.exitCode === null)).toBe(true);
     for (const w of workers) expect(w.output()).not.toContain('Unhandled error event');
