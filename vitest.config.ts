@@ -18,8 +18,9 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          // The fault suite and the load test have their own run: npm run test:faults (vitest.faults.config.ts).
-          exclude: [UNIT_TESTS, 'test/faults/**', '**/node_modules/**'],
+          // The fault suite, the load test and the Redis Cluster suite have their own run: npm run
+          // test:faults (vitest.faults.config.ts).
+          exclude: [UNIT_TESTS, 'test/faults/**', 'test/cluster/**', '**/node_modules/**'],
           // Real services, simulators and processes: a test takes seconds, a hook starts servers.
           testTimeout: 30_000,
           hookTimeout: 60_000,

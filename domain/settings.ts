@@ -56,6 +56,18 @@ export const SettingsSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _ - { } only')
     .default('m365sync'),
+  /**
+   * Redis Cluster instead of REDIS_URL's single server: some of its nodes, `host:port` separated by
+   * commas (the rest are discovered). REDIS_URL's password and `rediss://` apply to every node; a
+   * prefix without a {hash tag} is wrapped in braces (queues/connection.ts).
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(
+      /^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/,
+      'host:port of one or more cluster nodes, separated by commas (127.0.0.1:30001,127.0.0.1:30002)',
+    )
+    .optional(),
   MONGODB_URI: z.string().default('mongodb://127.0.0.1:27017'),
   M365SYNC_DB: z
     .string()

@@ -5,14 +5,14 @@
  * its successor's lock. Only the leader upserts job schedulers: replicas upserting at once is how
  * BullMQ schedulers got duplicated or lost (bullmq #2876, #2988).
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 export class LeaderLock {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     readonly key: string,
     readonly owner: string,
     readonly ttlMs: number,

@@ -12,15 +12,21 @@
 #                default 27018) for the store's own tests: MONGODB_URI_ALT in .data/services.env
 #   --bench      also the benchmark's FerretDB on PostgreSQL (127.0.0.1:$M365SYNC_BENCH_MONGODB_PORT,
 #                default 27019; database <main>_bench; see start_bench): MONGODB_URI_BENCH
+#   --redis-cluster  also a Redis Cluster of this machine's redis-server (three masters with a replica
+#                each, loopback ports $M365SYNC_REDIS_CLUSTER_PORTS, default 30001-30006; data in
+#                .data/redis-cluster; scripts/redis-cluster.sh): REDIS_CLUSTER_NODES. Stop it with
+#                `scripts/redis-cluster.sh stop .data/redis-cluster`.
 #
 # FerretDB v1.24.2 (loopback only, telemetry off) is built once from the Go module proxy.
 set -euo pipefail
 both_backends=0
 bench=0
+redis_cluster=0
 for arg in "$@"; do
   case "$arg" in
     --both-backends) both_backends=1 ;;
     --bench) bench=1 ;;
+    --redis-cluster) redis_cluster=1 ;;
     *) echo "services: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -247,3 +253,8 @@ backend_label="$MONGODB_BACKEND"
 printf 'REDIS_URL=%s\nMONGODB_URI=%s\nMONGODB_BACKEND=%s\n' "$REDIS_URL" "$MONGODB_URI" "$backend_label" >"$data/services.env"
 if [[ $both_backends == 1 ]]; then start_alt; fi
 if [[ $bench == 1 ]]; then start_bench; fi
+if [[ $redis_cluster == 1 ]]; then
+  # shellcheck disable=SC2086 # the ports are a space-separated list
+  bash "$root/scripts/redis-cluster.sh" start "$data/redis-cluster" ${M365SYNC_REDIS_CLUSTER_PORTS:-30001 30002 30003 30004 30005 30006} >>"$data/services.env"
+  say "Redis Cluster: $(sed -n 's/^REDIS_CLUSTER_NODES=//p' "$data/services.env")"
+fi

@@ -6,12 +6,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   createGraphConnector,
   exchangeOrganization,
-  GRAPH_DEFAULTS,
   graphCaFromSettings,
   withNodeExtraCa,
   type GraphConnector,
@@ -62,7 +61,7 @@ export interface FullPullOptions {
   /** The tenant (decrypted, checked against the allow-list), its certificate, its kept sync state. */
   stores: Pick<Stores, 'tenants' | 'certificates' | 'syncStates' | 'deltaStates'>;
   /** Shares Graph request limits per tenant across worker processes (Bottleneck on Redis). */
-  redis?: Redis;
+  redis?: Redis | Cluster;
   graph?: Pick<GraphConnectorOptions, 'limiter' | 'retry' | 'ca' | 'requestTimeoutMs'>;
   /** Replaces winRmSettings(settings) (tests, the in-process engine). */
   winrm?: WinRmSettings;
@@ -73,7 +72,7 @@ export interface FullPullOptions {
    * Remember the WinRM shells this process opens in Redis (under this prefix), so a worker that starts
    * after this one died deletes them; without it, only the proxies' idle timeout does.
    */
-  shellLedger?: { redis: Redis; prefix: string; instanceId?: string };
+  shellLedger?: { redis: Redis | Cluster; prefix: string; instanceId?: string };
 }
 
 export interface FullPull {
@@ -110,33 +109,32 @@ export function createFullPull(options: FullPullOptions): FullPull {
   // One pool per set of proxies and account, kept for the life of the worker: its proxy health and
   // shell slots are what IP affinity and the per-proxy cap rely on.
   const pools = new Map<string, ProxyPool>();
+  // The prefix of the fleet's limits in Redis (Graph limiter and app budget, shell and session slots):
+  // the deployment's M365SYNC_QUEUE_PREFIX, so one setting names all of a deployment's keys.
+  const keyPrefix = options.graph?.limiter?.keyPrefix ?? env.M365SYNC_QUEUE_PREFIX;
   // Shells per proxy across the fleet, in Redis beside the Graph limiter (same key prefix); without
   // Redis, the pool's own per-process slots.
   const fleetRedis = options.redis;
   const slotsFor = fleetRedis
     ? (proxy: string, limit: number) =>
-        new FleetShellSlots(
-          fleetRedis,
-          fleetShellSlotsKey(options.graph?.limiter?.keyPrefix ?? GRAPH_DEFAULTS.keyPrefix, proxy),
-          {
-            limit,
-            leaseMs: env.M365SYNC_WINRM_SHELL_SLOT_LEASE_MS,
-            onLeaseProblem: ({ lapsed, error }) =>
-              log.warn(
-                { proxy, lapsed, err: error instanceof Error ? { message: error.message } : undefined },
-                lapsed
-                  ? 'a shell slot lease lapsed while its shell was open (Redis or this process was held up); taken again'
-                  : 'could not renew a shell slot lease in Redis; it frees itself if this goes on',
-              ),
-          },
-        )
+        new FleetShellSlots(fleetRedis, fleetShellSlotsKey(keyPrefix, proxy), {
+          limit,
+          leaseMs: env.M365SYNC_WINRM_SHELL_SLOT_LEASE_MS,
+          onLeaseProblem: ({ lapsed, error }) =>
+            log.warn(
+              { proxy, lapsed, err: error instanceof Error ? { message: error.message } : undefined },
+              lapsed
+                ? 'a shell slot lease lapsed while its shell was open (Redis or this process was held up); taken again'
+                : 'could not renew a shell slot lease in Redis; it frees itself if this goes on',
+            ),
+        })
     : undefined;
   // Concurrent PowerShell sessions per sign-in account across the fleet, in the same Redis and under
   // the same prefix; without Redis, no such limit (the in-process engine runs one tenant at a time).
   const sessionsFor = fleetRedis
     ? powershellSessions({
         redis: fleetRedis,
-        prefix: options.graph?.limiter?.keyPrefix ?? GRAPH_DEFAULTS.keyPrefix,
+        prefix: keyPrefix,
         limit: env.M365SYNC_POWERSHELL_SESSIONS_PER_ACCOUNT,
         leaseMs: env.M365SYNC_WINRM_SHELL_SLOT_LEASE_MS,
         logger: log,
@@ -236,6 +234,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
           ca: graphCa,
           redis: options.redis,
           limiter: {
+            keyPrefix,
             appRequestsPerWindow: env.GRAPH_APP_REQUESTS_PER_WINDOW,
             appWindowMs: env.GRAPH_APP_WINDOW_MS,
             ...options.graph?.limiter,

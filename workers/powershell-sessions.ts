@@ -7,7 +7,7 @@
  * shells per proxy (FleetShellSlots), one key per account: `<prefix>:powershell:sessions:<sha256 of
  * the account, 16 hex digits>`. Without Redis (the in-process CLI engine) there is no such limit.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Histogram, type Registry } from 'prom-client';
 import {
@@ -37,7 +37,7 @@ export function sessionWaitMetric(r: Registry = defaultRegistry): Histogram<'app
 }
 
 export interface PowerShellSessionsOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   /** The key prefix of the shell slots and the Graph limiter. */
   prefix: string;
   /** Sessions per account across every process (M365SYNC_POWERSHELL_SESSIONS_PER_ACCOUNT). */

@@ -8,11 +8,10 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ignoreBecause } from '../domain/ignored-failure.js';
 import { DEFAULT_SETTINGS } from '../domain/settings.js';
-import type { RedisSettings } from '../queues/connection.js';
+import { createRedisClient, type RedisSettings } from '../queues/connection.js';
 import { LeaderLock } from '../queues/leader-lock.js';
 import {
   createTriggerQueue,
@@ -52,10 +51,7 @@ export async function startScheduler(options: StartSchedulerOptions): Promise<Sc
   const settings = options.schedule ?? DEFAULT_SCHEDULE_SETTINGS;
   const log = options.logger ?? defaultLogger;
   const id = options.id ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const redis = new Redis(options.redis.url, {
-    maxRetriesPerRequest: null,
-    retryStrategy: (times: number) => Math.min(times * 200, 5000),
-  });
+  const redis = createRedisClient(options.redis);
   redis.on('error', (error) => log.warn({ err: { message: error.message } }, 'scheduler redis error'));
   const lock = new LeaderLock(redis, `${options.redis.prefix}:scheduler:leader`, id, leaderTtlMs);
   const queue = createTriggerQueue(options.redis);

@@ -9,7 +9,7 @@
  * `<prefix>:winrm-shells:<instance>:alive`. No credential is ever stored: an entry names the tenant,
  * and the cleanup reads the proxy account from the tenant.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { OpenShellEntry, ShellLedger } from '../connectors/winrm/index.js';
 import { ignoreBecause } from '../domain/ignored-failure.js';
 
@@ -36,7 +36,7 @@ export class RedisShellLedger implements ShellLedger {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly o: RedisShellLedgerOptions,
   ) {
     this.base = `${o.prefix}:winrm-shells`;

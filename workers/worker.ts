@@ -306,7 +306,11 @@ async function closeWithin(worker: Worker, graceMs: number, log: Logger): Promis
     finished.then(() => true),
     new Promise<boolean>((resolve) => setTimeout(resolve, 5000, false).unref()),
   ]);
-  if (!released) await worker.close(true);
+  // Forced: BullMQ's close(true) would hand back the close already pending, which waits for the runs.
+  if (!released) {
+    log.warn('active runs did not hand their jobs back within 5 s; disconnecting from Redis');
+    await worker.disconnect();
+  }
 }
 
 /** Stops the worker on SIGTERM / SIGINT (a second signal exits at once). */

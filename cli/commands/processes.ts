@@ -4,8 +4,7 @@
  * SIGINT.
  */
 import { Command } from 'commander';
-import { Redis } from 'ioredis';
-import { redisSettings } from '../../queues/connection.js';
+import { createRedisClient, redisSettings } from '../../queues/connection.js';
 import { globalDeleteThresholds } from '../../domain/delete-protection.js';
 import { scheduleSettings } from '../../queues/schedules.js';
 import { createSyncQueue, syncQueueSettings } from '../../queues/sync-queue.js';
@@ -48,8 +47,8 @@ export function workerCommand(ctx: CliContext): Command {
             })
           : undefined;
       const redisConfig = redisSettings(ctx.settings);
-      // Graph request limits per tenant, shared by every worker process through Redis.
-      const limiterRedis = new Redis(redisConfig.url, { maxRetriesPerRequest: null });
+      // Graph request limits per tenant, shared by every worker process through Redis (or Redis Cluster).
+      const limiterRedis = createRedisClient(redisConfig);
       limiterRedis.on('error', (error) =>
         logger.warn({ err: { message: error.message } }, 'rate-limiter Redis connection error; reconnecting'),
       );

@@ -14,7 +14,7 @@
  * own: a Bottleneck reservoir costs a connection pair per limiter and milliseconds per job, which
  * doubles the time of a page-by-page pull. Without Redis the same window is counted in this process.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { SyncError } from '../../domain/errors.js';
 import { GRAPH_DEFAULTS } from './defaults.js';
 import type { GraphLimiter } from './limiter.js';
@@ -53,7 +53,7 @@ return (window + 1) * w - now`;
 
 export function createAppLimiter(
   clientId: string,
-  redis: Redis | undefined,
+  redis: Redis | Cluster | undefined,
   options: AppLimiterOptions = {},
 ): GraphLimiter {
   const budget = options.appRequestsPerWindow ?? GRAPH_DEFAULTS.appRequestsPerWindow;

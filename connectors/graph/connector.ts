@@ -9,7 +9,7 @@
  * Requests use undici directly rather than the Graph SDK client (docs/graph.md says why); the
  * simulator is still proven against the SDK's own PageIterator (test/graph/page-iterator.test.ts).
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { ignoreBecause } from '../../domain/ignored-failure.js';
@@ -42,7 +42,7 @@ export interface GraphConnectorOptions {
   /** Extra CA (PEM) to trust: the simulator's, or a TLS-inspecting proxy's. See also NODE_EXTRA_CA_CERTS. */
   ca?: string;
   /** Shares the per-tenant limiter across processes; without it the limiter is per process. */
-  redis?: Redis;
+  redis?: Redis | Cluster;
   limiter?: GraphLimitsOptions;
   retry?: GraphRetryOptions;
   /**

@@ -5,9 +5,10 @@
  * per-application budget across tenants (app-limiter.ts): `createGraphLimiters` chains the two.
  */
 import Bottleneck from 'bottleneck';
-import { Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { createAppLimiter, type AppLimiterOptions } from './app-limiter.js';
 import { GRAPH_DEFAULTS } from './defaults.js';
+import { withoutHashTag } from '../../domain/redis-keys.js';
 import { graphLimiterWait } from './metrics.js';
 
 export interface GraphLimiterOptions {
@@ -22,8 +23,10 @@ export interface GraphLimiterOptions {
    */
   requestsPerSecond?: number;
   /**
-   * Prefix of the limiter's Redis keys; the full id is `<prefix>:graph:<tenant id>`, stored by
-   * Bottleneck as `b_<id>_*` keys that expire after 15 minutes unused.
+   * Prefix of the limiter's Redis keys (the worker passes M365SYNC_QUEUE_PREFIX); the full id is
+   * `<prefix without braces>:graph:{<tenant id>}`, stored by Bottleneck as `b_<id>_*` keys that expire
+   * after 15 minutes unused. The tenant id is their hash tag: Bottleneck's scripts touch several of
+   * them at once, which Redis Cluster allows only within one slot (domain/redis-keys.ts).
    * @default GRAPH_DEFAULTS.keyPrefix (`m365sync`)
    */
   keyPrefix?: string;
@@ -41,12 +44,12 @@ export interface GraphLimiter {
 
 export function createGraphLimiter(
   tenantId: string,
-  redis: Redis | undefined,
+  redis: Redis | Cluster | undefined,
   options: GraphLimiterOptions = {},
   onError: (error: unknown) => void = () => {},
 ): GraphLimiter {
   const rate = options.requestsPerSecond ?? GRAPH_DEFAULTS.requestsPerSecond;
-  const id = `${options.keyPrefix ?? GRAPH_DEFAULTS.keyPrefix}:graph:${tenantId}`;
+  const id = `${withoutHashTag(options.keyPrefix ?? GRAPH_DEFAULTS.keyPrefix)}:graph:{${tenantId}}`;
   const settings: Bottleneck.ConstructorOptions = {
     id,
     maxConcurrent: options.maxConcurrent ?? GRAPH_DEFAULTS.maxConcurrent,
@@ -87,7 +90,7 @@ export function createGraphLimiter(
  */
 export function createGraphLimiters(
   ids: { tenantId: string; clientId: string },
-  redis: Redis | undefined,
+  redis: Redis | Cluster | undefined,
   options: GraphLimitsOptions = {},
   onError: (error: unknown) => void = () => {},
 ): GraphLimiter {

@@ -12,7 +12,7 @@
  * order between processes is not first-come-first-served.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { WINRM_DEFAULTS } from './defaults.js';
 import { abortError, type SlotSemaphore } from './shell-slots.js';
 import { ignoreBecause } from '../../domain/ignored-failure.js';
@@ -68,7 +68,7 @@ export class FleetShellSlots implements SlotSemaphore {
   private waiters = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     readonly key: string,
     private readonly options: FleetShellSlotsOptions,
   ) {
