@@ -125,6 +125,9 @@ const NOTICES: Record<string, string> = {
   resumed: 'The queue is running again.',
 };
 
+/** How long the API's start waits for the console's first read of the fleet. */
+const FIRST_READ_WAIT_MS = 15_000;
+
 export function registerConsole(app: FastifyInstance, options: ConsoleOptions): void {
   const { stores, syncQueue, timeoutMs } = options;
   const settings = options.settings ?? DEFAULT_SETTINGS;
@@ -133,10 +136,16 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
   const schedule = scheduleSettings(settings);
   const signInLimit = options.failedSignInLimit ?? { max: 10, timeWindowMs: 60_000 };
   const snapshots = new FleetSnapshots(stores);
-  // The fleet's first read (seconds at 5,000 tenants on FerretDB) starts with the API, not with the
-  // first operator to open the page.
+  // The fleet's first read (seconds at 5,000 tenants on FerretDB) is made before the API listens, so
+  // no operator waits for it; at most FIRST_READ_WAIT_MS (a MongoDB away at start-up must not keep the
+  // API from answering: the page then reads the fleet when it is opened).
   app.addHook('onReady', async () => {
-    void snapshots.get().catch(ignoreBecause('the fleet page reads the fleet again when it is opened'));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      snapshots.get().catch(ignoreBecause('the fleet page reads the fleet again when it is opened')),
+      new Promise((resolve) => (timer = setTimeout(resolve, FIRST_READ_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
   });
 
   void app.register(async (console) => {
