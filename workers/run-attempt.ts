@@ -26,7 +26,7 @@ import { deltaMetrics } from './delta-metrics.js';
 import { keepLease, type LeaseKeeper } from './lease-keeper.js';
 import type { SyncMetrics } from './metrics.js';
 import type { JobResult, SyncProcessor } from './processor.js';
-import { createRunContext } from './run-context.js';
+import { createRunContext, type RunTally } from './run-context.js';
 import { runErrorFor } from './run-error.js';
 import type { RunEnd } from './run-upkeep.js';
 
@@ -78,6 +78,7 @@ export class RunAttempt {
   /** The run's lines, once claimed. */
   private readonly runLogger: (runId: string) => Logger;
   private keeper: LeaseKeeper | undefined;
+  private tally: RunTally | undefined;
 
   constructor(
     private readonly deps: RunAttemptDeps,
@@ -115,7 +116,8 @@ export class RunAttempt {
       kinds = summary.kinds;
       return await this.settle(run, summary, started, runLog);
     } catch (error) {
-      return await this.fail(run, error, started, runLog, this.endedEarly(kinds));
+      // Without the processor's summary, what its context saw: recorded kinds, and the kinds it wrote.
+      return await this.fail(run, error, started, runLog, this.endedEarly(kinds ?? this.tally?.tally()));
     } finally {
       const lease = keeper.stop();
       // Releasing after the processor returned (or was abandoned: its fence refuses) is safe: this run
@@ -178,7 +180,7 @@ export class RunAttempt {
   private async process(run: SyncRun, runLog: Logger): Promise<RunSummary> {
     const { data } = this.job;
     const signal = this.controller.signal;
-    const ctx = createRunContext({
+    const ctx = (this.tally = createRunContext({
       runId: run.id,
       jobId: this.job.id,
       attempt: run.attempt,
@@ -191,7 +193,7 @@ export class RunAttempt {
       stores: this.deps.stores,
       progress: (p) => this.job.progress(p),
       logger: runLog,
-    });
+    }));
     runLog.info(
       { attempt: run.attempt, trigger: data.trigger, mode: data.mode ?? 'full' },
       'sync run started',
@@ -227,9 +229,10 @@ export class RunAttempt {
   }
 
   /**
-   * The kinds of a run that ended early with a summary (cancelled by an operator, or every kind
-   * failed): recorded with its end, as a finished run's are (FerretDB applies concurrent recordKind
-   * updates of one document non-atomically, so one may be lost).
+   * The kinds of a run that ended early (cancelled, failed, abandoned): its summary's, or without one
+   * what its context saw; recorded with its end, as a finished run's are (so the record lists every
+   * kind the run wrote, and FerretDB, which applies concurrent recordKind updates of one document
+   * non-atomically, cannot have lost one).
    */
   private endedEarly(kinds: Record<string, KindResult> | undefined): Record<string, KindResult> | undefined {
     return kinds && Object.keys(kinds).length > 0 ? kinds : undefined;

@@ -5,7 +5,8 @@
  * context's functions.
  */
 import type { Logger } from 'pino';
-import type { KindWriter, Stores, TenantRef, WriteFence } from '../connectors/mongo/index.js';
+import type { KindWriter, PageCounts, Stores, TenantRef, WriteFence } from '../connectors/mongo/index.js';
+import type { KindResult } from '../domain/sync-run.js';
 import type { DeleteProtectionSettings } from '../domain/delete-protection.js';
 import { SyncError } from '../domain/errors.js';
 import type { SyncProgress } from '../queues/sync-queue.js';
@@ -31,7 +32,17 @@ export interface RunContextOptions {
   logger: Logger;
 }
 
-export function createRunContext(o: RunContextOptions): RunContext {
+/**
+ * What the run did, as its context saw it: each kind's recorded result, and the kinds that wrote
+ * without recording one (cut short), as `cancelled` with what they wrote. A run that ends without its
+ * processor's summary (abandoned, or failed) is recorded with these, so its record lists every kind it
+ * wrote.
+ */
+export interface RunTally {
+  tally(): Record<string, KindResult>;
+}
+
+export function createRunContext(o: RunContextOptions): RunContext & RunTally {
   const { runId, tenant, stores } = o;
   // Once the run is cancelled it writes nothing more, whatever its processor still has in flight.
   const fence: WriteFence = {
@@ -53,6 +64,8 @@ export function createRunContext(o: RunContextOptions): RunContext {
   const writers = new Map<string, KindWriter>();
   // One recorder for the whole run: the kinds' change records share the tenant's sequence.
   const changes = stores.changes.recorder(tenant.id, runId, fence);
+  const recorded = new Map<string, KindResult>();
+  const written = new Map<string, PageCounts>();
   const writerOf = (kind: string): KindWriter => {
     let writer = writers.get(kind);
     if (!writer) writers.set(kind, (writer = stores.objects.writer(kind, tenant, runId, fence, changes)));
@@ -67,7 +80,16 @@ export function createRunContext(o: RunContextOptions): RunContext {
     ...(o.kinds ? { kinds: o.kinds } : {}),
     ...(o.mode ? { mode: o.mode } : {}),
     logger: o.logger,
-    writePage: (kind, page) => writerOf(kind).write(page),
+    writePage: async (kind, page) => {
+      const counts = await writerOf(kind).write(page);
+      const sum = written.get(kind) ?? { created: 0, updated: 0, unchanged: 0 };
+      written.set(kind, {
+        created: sum.created + counts.created,
+        updated: sum.updated + counts.updated,
+        unchanged: sum.unchanged + counts.unchanged,
+      });
+      return counts;
+    },
     guardedSweep: (kind) =>
       guardedSweep({
         kind,
@@ -81,7 +103,16 @@ export function createRunContext(o: RunContextOptions): RunContext {
     progress: async (p) => {
       await o.progress({ ...p, runId });
     },
-    recordKind: (kind, result) => stores.runs.recordKind(runId, kind, result),
+    recordKind: (kind, result) => {
+      recorded.set(kind, result);
+      return stores.runs.recordKind(runId, kind, result);
+    },
+    tally: () => {
+      const kinds: Record<string, KindResult> = {};
+      for (const [kind, counts] of written)
+        kinds[kind] = { status: 'cancelled', ...counts, deleted: 0, durationMs: 0 };
+      return { ...kinds, ...Object.fromEntries(recorded) };
+    },
     prepare: async (kind) => {
       await writerOf(kind).stored();
     },

@@ -263,4 +263,25 @@ describe('a run attempt', () => {
       [1, 'failed'],
     ]);
   });
+
+  it('abandoned after writing: the record lists the kinds it recorded and those it wrote and never finished', async () => {
+    const { attempt, tenantId } = await attemptOf(async (ctx) => {
+      await ctx.recordKind('licences', ok(4));
+      await ctx.writePage('users', [
+        { id: 'u-1', displayName: 'One' },
+        { id: 'u-2', displayName: 'Two' },
+      ]);
+      attempt.abort('lease-lapsing');
+      return new Promise<RunSummary>(() => {});
+    });
+    const outcome = await attempt.run();
+    expect(outcome).toMatchObject({ end: 'failed', final: false });
+    expect(await recordOf(tenantId)).toMatchObject({
+      status: 'cancelled',
+      kinds: {
+        licences: { status: 'succeeded', created: 4 },
+        users: { status: 'cancelled', created: 2 },
+      },
+    });
+  });
 });
