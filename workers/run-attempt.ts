@@ -67,6 +67,11 @@ export interface RunAttemptDeps {
   clock?: Clock;
 }
 
+/** How long a cancelled processor, a record's end or a release may take: a sixth of the lease time. */
+export function stopMarginMs(leaseTtlMs: number): number {
+  return Math.max(50, Math.floor(leaseTtlMs / 6));
+}
+
 export class RunAttempt {
   private readonly controller = new AbortController();
   private abortReason: string | undefined;
@@ -87,7 +92,7 @@ export class RunAttempt {
     private readonly lease: Lease,
   ) {
     this.clock = deps.clock ?? systemClock;
-    this.stopMarginMs = Math.max(50, Math.floor(deps.leaseTtlMs / 6));
+    this.stopMarginMs = stopMarginMs(deps.leaseTtlMs);
     // The run's id (the job's request), job and tenant bound once: no line lacks them, none repeats them.
     const { runId } = job.data;
     this.log = deps.logger.child({ ...(runId ? { runId } : {}), jobId: job.id, tenantId: tenant.id });

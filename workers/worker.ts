@@ -42,10 +42,17 @@ import {
 } from '../queues/sync-queue.js';
 import { logger as defaultLogger } from '../observability/logger.js';
 import type { JobResult, SyncProcessor } from './processor.js';
-import { LOCK_LOST, RunAttempt, SHUTDOWN, type AttemptJob, type RunAttemptDeps } from './run-attempt.js';
+import {
+  LOCK_LOST,
+  RunAttempt,
+  SHUTDOWN,
+  stopMarginMs,
+  type AttemptJob,
+  type RunAttemptDeps,
+} from './run-attempt.js';
 import { REDIS_SILENT } from './run-error.js';
 import { RunUpkeep } from './run-upkeep.js';
-import { watchRedis } from './redis-watch.js';
+import { watchRedis, type RedisWatch } from './redis-watch.js';
 import { syncMetrics } from './metrics.js';
 
 export interface WorkerSettings {
@@ -174,16 +181,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     log.warn({ jobId }, 'stalled job returned to the queue');
   });
   await worker.waitUntilReady();
-  const redisWatch = watchRedis({
-    // A read of one of the queue's keys (its slot, on Redis Cluster), on the connection that extends
-    // the jobs' locks.
-    ping: async () =>
-      (await worker.getBackend().client).get(`${options.redis.prefix}:${SYNC_QUEUE}:stalled-check`),
-    everyMs: Math.max(100, Math.floor(settings.lockDurationMs / 10)),
-    silentLimitMs: Math.floor(settings.lockDurationMs / 2),
-    onSilent: () => worker.cancelAllJobs(REDIS_SILENT),
-    logger: log,
-  });
+  const redisWatch = watchRedisOf(worker, options.redis.prefix, settings, log);
 
   let closing = false;
   let closed: Promise<void> | undefined;
@@ -287,6 +285,31 @@ function jobProcessor(deps: JobProcessorDeps) {
         throw outcome.error;
     }
   };
+}
+
+/**
+ * The worker's own watch on Redis (workers/redis-watch.ts): pings a key of the queue (its slot, on
+ * Redis Cluster) on the connection that extends the jobs' locks; silent for half the lock, less the
+ * time a stopped run may take to end and release its lease, it stops the worker's runs, so their leases
+ * are free before the lock can lapse and another worker take the job.
+ */
+function watchRedisOf(
+  worker: Worker<SyncJobData, JobResult>,
+  prefix: string,
+  settings: Pick<WorkerSettings, 'lockDurationMs' | 'leaseTtlMs'>,
+  log: Logger,
+): RedisWatch {
+  const everyMs = Math.max(100, Math.floor(settings.lockDurationMs / 10));
+  return watchRedis({
+    ping: async () => (await worker.getBackend().client).get(`${prefix}:${SYNC_QUEUE}:stalled-check`),
+    everyMs,
+    silentLimitMs: Math.max(
+      everyMs,
+      Math.floor(settings.lockDurationMs / 2) - stopMarginMs(settings.leaseTtlMs),
+    ),
+    onSilent: () => worker.cancelAllJobs(REDIS_SILENT),
+    logger: log,
+  });
 }
 
 /**
