@@ -16,6 +16,11 @@ export interface SimulatedTenantOptions {
   proxies?: number;
   /** Ports: 0 (default) picks free ones. */
   graphPort?: number;
+  /**
+   * The address Graph and the proxies listen on and the tenant connection names (default 127.0.0.1):
+   * a test whose workers run in network namespaces gives its bridge's address.
+   */
+  host?: string;
   proxyPorts?: number[];
   hierarchy?: string;
   name?: string;
@@ -68,6 +73,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
   let faults: TenantFaults = {};
   const filters: { command: string; filter: unknown }[] = [];
   const c = SIMULATED_CREDENTIALS;
+  const host = options.host ?? '127.0.0.1';
   const graph = await startGraphSimulator({
     dataset,
     apps: [
@@ -78,6 +84,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
       },
     ],
     port: options.graphPort ?? 0,
+    host,
     ...(options.graphLatencyMs ? { latencyMs: options.graphLatencyMs } : {}),
     ...(options.graphDelta ? { delta: options.graphDelta } : {}),
   });
@@ -87,6 +94,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
       proxies.push(
         await startWinRmSimulator({
           port: options.proxyPorts?.[i] ?? 0,
+          host,
           hostName: `PSPROXY0${i + 1}`,
           accounts: [{ username: c.proxyUsername, password: c.proxyPassword }],
           scriptHost: createTenantScriptHost({
@@ -111,7 +119,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
     hierarchy: options.hierarchy ?? 'demo.provider.contoso',
     Tenant: { name: options.name ?? 'Contoso Simulated', description: 'The built-in simulated tenant' },
     'Microsoft Teams Powershell': {
-      hostName: proxies.map((p) => `127.0.0.1:${p.port}`).join(','),
+      hostName: proxies.map((p) => `${host}:${p.port}`).join(','),
       proxyUsername: c.proxyUsername,
       proxyPassword: c.proxyPassword,
     },
@@ -136,7 +144,7 @@ export async function startSimulatedTenant(options: SimulatedTenantOptions = {})
     tenantInput,
     destinations: [
       ...[...new Set([graphUrl.host, authorityUrl.host])].map((entry) => ({ kind: 'graph' as const, entry })),
-      ...proxies.map((p) => ({ kind: 'powershell' as const, entry: `127.0.0.1:${p.port}` })),
+      ...proxies.map((p) => ({ kind: 'powershell' as const, entry: `${host}:${p.port}` })),
     ],
     ca: graph.ca,
     dataset: () => dataset,

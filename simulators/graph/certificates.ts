@@ -1,6 +1,6 @@
 /**
  * Certificates for one run of the simulated tenant: a throwaway CA and a server certificate it signs
- * for 127.0.0.1, ::1 and localhost. Clients trust the CA (the connector's `ca` option, or
+ * for 127.0.0.1, ::1 and localhost (and any other address the simulator listens on). Clients trust the CA (the connector's `ca` option, or
  * NODE_EXTRA_CA_CERTS), never "insecure" mode, so TLS is checked exactly as it is against Microsoft.
  * Also makes app certificates for the certificate flow (what an operator uploads to the app registration).
  */
@@ -25,7 +25,8 @@ function inDays(days: number): Date {
   return new Date(Date.now() + days * 86_400_000);
 }
 
-export async function generateServerTls(): Promise<ServerTls> {
+/** `extraIps`: addresses besides loopback the certificate must name (a simulator listening on them). */
+export async function generateServerTls(extraIps: readonly string[] = []): Promise<ServerTls> {
   const ca = await generate([{ name: 'commonName', value: 'm365sync simulated tenant CA' }], {
     keySize: 2048,
     algorithm: 'sha256',
@@ -50,6 +51,7 @@ export async function generateServerTls(): Promise<ServerTls> {
           { type: 2, value: 'localhost' },
           { type: 7, ip: '127.0.0.1' },
           { type: 7, ip: '::1' },
+          ...extraIps.map((ip) => ({ type: 7 as const, ip })),
         ],
       },
     ],

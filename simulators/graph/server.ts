@@ -185,7 +185,11 @@ function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
 export async function startGraphSimulator(options: GraphSimulatorOptions): Promise<GraphSimulator> {
   const opts = optionsSchema.parse(options);
   let dataset = options.dataset;
-  const tls = options.tls ?? (await generateServerTls());
+  // Listening elsewhere than loopback (a test's network namespaces reach it on a bridge address): the
+  // certificate names that address too, so TLS is checked as ever.
+  const listenOn =
+    options.host && !['127.0.0.1', '::1', 'localhost'].includes(options.host) ? [options.host] : [];
+  const tls = options.tls ?? (await generateServerTls(listenOn));
   const tokens = new TokenService(opts.apps, opts.tokenLifetimeSeconds);
   const faults = new FaultPlan();
   faults.set(options.faults ?? []);

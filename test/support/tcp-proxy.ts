@@ -1,5 +1,5 @@
 /**
- * A TCP proxy on loopback in front of a real server, for fault tests: it forwards, refuses
+ * A TCP proxy (on loopback unless told another address) in front of a real server, for fault tests: it forwards, refuses
  * connections (its listener closed, open connections reset), or hangs (connections stay open and are
  * accepted, but nothing is forwarded either way: a server that stopped answering).
  */
@@ -15,7 +15,11 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+/** `listenHost`: where the proxy listens (default 127.0.0.1), e.g. a test bridge's address. */
+export async function startTcpProxy(
+  target: { host: string; port: number },
+  listenHost = '127.0.0.1',
+): Promise<TcpProxy> {
   let mode: ProxyMode = 'forward';
   const sockets = new Set<Socket>();
   const onConnection = (client: Socket) => {
@@ -41,7 +45,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const listen = (port: number) =>
     new Promise<number>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
+      server.listen(port, listenHost, () => {
         server.off('error', reject);
         resolve((server.address() as { port: number }).port);
       });
@@ -51,7 +55,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 
   return {
     port,
-    url: (scheme) => `${scheme}://127.0.0.1:${port}`,
+    url: (scheme) => `${scheme}://${listenHost}:${port}`,
     mode: () => mode,
     async setMode(next) {
       if (next === mode) return;

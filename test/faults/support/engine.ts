@@ -4,7 +4,7 @@
  * child processes (fault-worker.ts) that a case kills, freezes or cuts off. Every case ends by
  * comparing MongoDB with the data set and checking every run record is terminal.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,9 +27,13 @@ import {
 import { parseSettings } from '../../../domain/settings.js';
 import { openStores, type Stores } from '../../../connectors/mongo/stores.js';
 import type { Dataset, DatasetOptions } from '../../../simulators/dataset.js';
-import { startSimulatedTenant, type SimulatedTenant } from '../../../simulators/m365.js';
+import {
+  startSimulatedTenant,
+  type SimulatedTenant,
+  type SimulatedTenantOptions,
+} from '../../../simulators/m365.js';
 import { allowSimulatedTenant } from '../../../cli/in-process.js';
-import { printed, spawnTs } from '../../support/child-process.js';
+import { printed, root, spawnTs } from '../../support/child-process.js';
 import { testEnv } from '../../support/env.js';
 import { expectedIds as expectedIdsOf } from '../expected-data.js';
 import { keyEntry } from '../../support/keys.js';
@@ -51,6 +55,13 @@ export interface FaultEngineOptions {
   redisUrl?: string;
   /** Exchange kinds too (default true). */
   enableExchange?: boolean;
+  /** Where the simulated tenant listens and how it is paced (default: loopback, unpaced). */
+  tenant?: Pick<SimulatedTenantOptions, 'host' | 'graphLatencyMs' | 'objectsPerSecond'>;
+}
+
+export interface SpawnWorkerOptions {
+  /** Run the worker in this network namespace (`ip netns exec`): a worker "host" of its own. */
+  netns?: string;
 }
 
 /** Settings of the workers and the queue, seconds long so that a case takes seconds. */
@@ -89,6 +100,7 @@ export class FaultEngine {
     const sim = await startSimulatedTenant({
       dataset: { seed: 7, users: 40, callQueues: 12, autoAttendants: 9, ...options.dataset },
       enableExchange: options.enableExchange ?? true,
+      ...options.tenant,
     });
     const mongo = await testMongo(label);
     const redisUrl = options.redisUrl ?? testEnv().redisUrl;
@@ -148,16 +160,27 @@ export class FaultEngine {
    * (level FAULT_LOG_LEVEL, default debug) goes to `<dir>/<case label>-<worker id>.log`, to diagnose a
    * failed case.
    */
-  async spawnWorker(id: string, extra: Record<string, string> = {}): Promise<ChildWorker> {
+  async spawnWorker(
+    id: string,
+    extra: Record<string, string> = {},
+    options: SpawnWorkerOptions = {},
+  ): Promise<ChildWorker> {
     const logDir = process.env.FAULT_LOG_DIR;
-    const proc = spawnTs(WORKER, [], {
+    const spawnOptions: SpawnOptions = {
       env: this.env({
         FAULT_WORKER_ID: id,
         ...(logDir ? { FAULT_LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'debug' } : {}),
         ...extra,
       }),
       stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    };
+    // `ip netns exec` enters the namespace and execs Node.js in the same process, so signals reach it.
+    const proc = options.netns
+      ? spawn('ip', ['netns', 'exec', options.netns, process.execPath, '--import', 'tsx', WORKER], {
+          ...spawnOptions,
+          cwd: root,
+        })
+      : spawnTs(WORKER, [], spawnOptions);
     if (logDir) {
       mkdirSync(logDir, { recursive: true });
       proc.stdout!.pipe(createWriteStream(join(logDir, `${this.prefix}-${id}.log`)));

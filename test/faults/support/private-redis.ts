@@ -17,14 +17,16 @@ export interface PrivateRedis {
   close(): Promise<void>;
 }
 
-export async function startPrivateRedis(options: { persist: boolean }): Promise<PrivateRedis> {
+/** `host`: the address it listens on (default 127.0.0.1), e.g. a test bridge's address. */
+export async function startPrivateRedis(options: { persist: boolean; host?: string }): Promise<PrivateRedis> {
+  const host = options.host ?? '127.0.0.1';
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'm365sync-redis-'));
   const args = [
     '--port',
     String(port),
     '--bind',
-    '127.0.0.1',
+    host,
     '--dir',
     dir,
     '--save',
@@ -35,8 +37,10 @@ export async function startPrivateRedis(options: { persist: boolean }): Promise<
     'always',
     '--maxmemory-policy',
     'noeviction',
+    // Clients from other network namespaces come from addresses other than loopback.
+    ...(host === '127.0.0.1' ? [] : ['--protected-mode', 'no']),
   ];
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `redis://${host}:${port}`;
   let proc: ChildProcess;
   const start = async () => {
     proc = spawn('redis-server', args, { stdio: 'ignore' });
