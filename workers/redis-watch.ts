@@ -6,9 +6,8 @@
  * worker takes the job, and finds the tenant's lease still held: the cut-off run keeps renewing it in
  * MongoDB while it cannot progress (Graph paging and the PowerShell kinds wait on Redis), and holds
  * the tenant hostage until the cut heals. So the worker pings Redis; once no ping has been answered
- * for `silentLimitMs` (the worker passes half the lock's duration, since the lock, extended every half
- * of it, may lapse that soon after the last answer, less the time a stopped run may take to end),
- * `onSilent` stops its runs: they end, record why, and release their leases, so another worker can
+ * for `silentLimitMs` (the worker passes half the lock's duration: the lock, extended every half of
+ * it, may lapse that soon after the last answer), `onSilent` stops its runs: they end, record why, and release their leases, so another worker can
  * finish the tenant.
  */
 import type { Logger } from 'pino';

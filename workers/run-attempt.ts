@@ -68,7 +68,7 @@ export interface RunAttemptDeps {
 }
 
 /** How long a cancelled processor, a record's end or a release may take: a sixth of the lease time. */
-export function stopMarginMs(leaseTtlMs: number): number {
+function stopMarginMs(leaseTtlMs: number): number {
   return Math.max(50, Math.floor(leaseTtlMs / 6));
 }
 

@@ -42,14 +42,7 @@ import {
 } from '../queues/sync-queue.js';
 import { logger as defaultLogger } from '../observability/logger.js';
 import type { JobResult, SyncProcessor } from './processor.js';
-import {
-  LOCK_LOST,
-  RunAttempt,
-  SHUTDOWN,
-  stopMarginMs,
-  type AttemptJob,
-  type RunAttemptDeps,
-} from './run-attempt.js';
+import { LOCK_LOST, RunAttempt, SHUTDOWN, type AttemptJob, type RunAttemptDeps } from './run-attempt.js';
 import { REDIS_SILENT } from './run-error.js';
 import { RunUpkeep } from './run-upkeep.js';
 import { watchRedis, type RedisWatch } from './redis-watch.js';
@@ -289,24 +282,21 @@ function jobProcessor(deps: JobProcessorDeps) {
 
 /**
  * The worker's own watch on Redis (workers/redis-watch.ts): pings a key of the queue (its slot, on
- * Redis Cluster) on the connection that extends the jobs' locks; silent for half the lock, less the
- * time a stopped run may take to end and release its lease, it stops the worker's runs, so their leases
- * are free before the lock can lapse and another worker take the job.
+ * Redis Cluster) on the connection that extends the jobs' locks; silent for half the lock (it may
+ * lapse that soon after the last answer), it stops the worker's runs, so they release their leases
+ * and another worker can take the job. Not sooner: a busy worker's late answer must not stop its runs.
  */
 function watchRedisOf(
   worker: Worker<SyncJobData, JobResult>,
   prefix: string,
-  settings: Pick<WorkerSettings, 'lockDurationMs' | 'leaseTtlMs'>,
+  settings: Pick<WorkerSettings, 'lockDurationMs'>,
   log: Logger,
 ): RedisWatch {
   const everyMs = Math.max(100, Math.floor(settings.lockDurationMs / 10));
   return watchRedis({
     ping: async () => (await worker.getBackend().client).get(`${prefix}:${SYNC_QUEUE}:stalled-check`),
     everyMs,
-    silentLimitMs: Math.max(
-      everyMs,
-      Math.floor(settings.lockDurationMs / 2) - stopMarginMs(settings.leaseTtlMs),
-    ),
+    silentLimitMs: Math.floor(settings.lockDurationMs / 2),
     onSilent: () => worker.cancelAllJobs(REDIS_SILENT),
     logger: log,
   });

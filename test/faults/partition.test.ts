@@ -113,7 +113,10 @@ describe.skipIf(unavailable !== undefined)(
      * The case: three hosts, a paced tenant; once the run has stored objects, cut its host; once another
      * host's run holds the tenant, heal; then everything checked. Returns the cut-off run's final record.
      */
-    async function partitionMidRun(label: string, cut: Cut): Promise<{ cutOff: SyncRun }> {
+    async function partitionMidRun(
+      label: string,
+      cut: Cut,
+    ): Promise<{ cutOff: SyncRun; wroteKinds: Set<string> }> {
       const n = net!;
       const e = (engine = await FaultEngine.start(label, {
         redisUrl: redis!.url,
@@ -176,7 +179,7 @@ describe.skipIf(unavailable !== undefined)(
       // It says when it stopped, not when its record could be written again.
       expect(cutOff.endedAt!.getTime()).toBeLessThan(healAt);
       expect(cutOff.endedAt!.getTime()).toBeLessThanOrEqual(takeover.startedAt!.getTime());
-      return { cutOff };
+      return { cutOff, wroteKinds: new Set([...before.keys()].map((key) => key.split('/')[0]!)) };
     }
 
     it('a host cut off entirely: another host finishes the tenant, the cut-off one writes nothing after', async () => {
@@ -216,7 +219,7 @@ describe.skipIf(unavailable !== undefined)(
     });
 
     it("a host cut from Redis only gives up the tenant's lease itself, so another host finishes long before it could lapse", async () => {
-      const { cutOff } = await partitionMidRun('partitionredis', {
+      const { cutOff, wroteKinds } = await partitionMidRun('partitionredis', {
         apply: (n, h) => n.blackhole(h, n.redisAddress),
         heal: (n, h) => n.heal(h, n.redisAddress),
         // A lease that would outlast the case: the takeover (seconds after the cut: the job's lock lapses,
@@ -226,6 +229,8 @@ describe.skipIf(unavailable !== undefined)(
         takeoverWithinMs: 25_000,
       });
       expect(cutOff).toMatchObject({ status: 'cancelled', error: { code: 'LOCK_LAPSING' } });
+      // It recorded its own end (MongoDB answered), listing every kind it wrote objects of.
+      expect(Object.keys(cutOff.kinds)).toEqual(expect.arrayContaining([...wroteKinds]));
       recordFault({
         id: 'partition-host-cut-from-redis',
         fault:
