@@ -289,7 +289,7 @@ function basicCredentials(request: FastifyRequest): string | undefined {
 }
 
 /** The request comes from a page of this API: its Origin names the Host it was sent to. */
-function sameOrigin(request: FastifyRequest): boolean {
+export function sameOrigin(request: FastifyRequest): boolean {
   const site = request.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin') return false;
   const origin = request.headers.origin;

@@ -31,7 +31,7 @@ import { pauseSyncs } from '../../operations/pause-syncs.js';
 import { showSchedule } from '../../operations/schedules.js';
 import { scheduleSettings } from '../../queues/schedules.js';
 import { syncQueueSettings, type SyncJobData } from '../../queues/sync-queue.js';
-import { ApiRefusal, type Authentication } from '../access.js';
+import { ApiRefusal, sameOrigin, type Authentication } from '../access.js';
 import { queueCall } from '../redis-calls.js';
 import { CONSOLE_CSS, LIVE_JS } from './assets.js';
 import { FleetSnapshots, fleetPage, fleetView, parseFleetQuery } from './fleet.js';
@@ -87,19 +87,6 @@ function cookieOf(request: FastifyRequest, name: string): string | undefined {
     if (key === name) return value.join('=');
   }
   return undefined;
-}
-
-/** The request comes from a page of this API: its Origin is the Host it was sent to. */
-function sameOrigin(request: FastifyRequest): boolean {
-  const site = request.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin') return false;
-  const origin = request.headers.origin;
-  if (!origin || !request.headers.host) return false;
-  try {
-    return new URL(origin).host === request.headers.host.toLowerCase();
-  } catch {
-    return false;
-  }
 }
 
 function needs(caller: Caller, role: Role, allScopes = false): void {
