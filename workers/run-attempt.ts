@@ -27,7 +27,7 @@ import { keepLease, type LeaseKeeper } from './lease-keeper.js';
 import type { SyncMetrics } from './metrics.js';
 import type { JobResult, SyncProcessor } from './processor.js';
 import { createRunContext, type RunTally } from './run-context.js';
-import { runErrorFor } from './run-error.js';
+import { REDIS_SILENT, runErrorFor } from './run-error.js';
 import type { RunEnd } from './run-upkeep.js';
 
 /** The shutdown's grace time is over: the run is handed back to the queue, to run again. */
@@ -48,7 +48,7 @@ export interface AttemptJob {
 /** How the attempt ended, for the worker to end the job by. */
 export type AttemptOutcome =
   | { end: 'completed'; result: JobResult }
-  /** Cancelled by the shutdown: the job goes back to the queue untouched (no attempt used). */
+  /** Cancelled by the shutdown or a silent Redis: the job goes back to the queue untouched (no attempt used). */
   | { end: 'handed-back' }
   /** `final`: no retry (the job fails at once with `message`); otherwise the queue retries `error`. */
   | { end: 'failed'; error: Error; final: boolean; message: string };
@@ -302,8 +302,11 @@ export class RunAttempt {
     const message = `${runError.code}: ${runError.message}`;
     const withKinds = kinds ? { kinds } : {};
     if (this.controller.signal.aborted) {
-      // A run cancelled by the shutdown is handed back and runs again: its record says so.
-      const handedBack = this.abortReason === SHUTDOWN;
+      // A run cancelled by the shutdown, or because Redis fell silent (its lock may lapse), is handed
+      // back and runs again without using an attempt (no retry backoff): its record says so. If Redis
+      // stays away the hand-back waits for it, and the stalled-job check has given the job to another
+      // worker by then.
+      const handedBack = this.abortReason === SHUTDOWN || this.abortReason === REDIS_SILENT;
       await this.finishRecord(run.id, started + durationMs, {
         status: 'cancelled',
         error: runError,

@@ -9,6 +9,7 @@ import { SyncError } from '../../domain/errors.js';
 import type { KindResult, RunSummary } from '../../domain/sync-run.js';
 import type { RunContext, SyncProcessor } from '../../workers/processor.js';
 import { RunAttempt, SHUTDOWN, type AttemptJob, type RunAttemptDeps } from '../../workers/run-attempt.js';
+import { REDIS_SILENT } from '../../workers/run-error.js';
 import type { RunEnd } from '../../workers/run-upkeep.js';
 import { syncMetrics } from '../../workers/metrics.js';
 import { TestClock } from '../support/clock.js';
@@ -217,6 +218,19 @@ describe('a run attempt', () => {
     const outcome = await attempt.run();
     expect(outcome).toEqual({ end: 'handed-back' });
     expect(await recordOf(tenantId)).toMatchObject({ status: 'cancelled', willRetry: true });
+  });
+
+  it('handed back: stopped because Redis fell silent, it runs again without using an attempt', async () => {
+    const { attempt, tenantId } = await attemptOf(async (ctx) => {
+      attempt.abort(REDIS_SILENT);
+      return untilStopped(ctx);
+    });
+    expect(await attempt.run()).toEqual({ end: 'handed-back' });
+    expect(await recordOf(tenantId)).toMatchObject({
+      status: 'cancelled',
+      willRetry: true,
+      error: { code: 'LOCK_LAPSING' },
+    });
   });
 
   it('abandoned: a processor that does not stop after a cancel is left behind within the stop margin', async () => {
