@@ -21,48 +21,49 @@ export interface RedisWatchOptions {
   /** How long Redis may stay silent before `onSilent` (half the job lock's duration). */
   silentLimitMs: number;
   /** Called once per silence (again only after Redis answered in between). */
-  onSilent(silentForMs: number): void;
+  onSilent(): void;
   logger: Logger;
   clock?: Clock;
 }
 
 export interface RedisWatch {
+  /** Redis answered something else (the worker fetched a job): it is not silent. */
+  answered(): void;
   stop(): void;
 }
 
 export function watchRedis(o: RedisWatchOptions): RedisWatch {
   const clock = o.clock ?? systemClock;
   let answeredAt = clock.now();
-  let pingSentAt: number | undefined;
   let reported = false;
   const tick = () => {
-    const now = clock.now();
-    const silentFor = now - answeredAt;
+    const silentFor = clock.now() - answeredAt;
     if (silentFor >= o.silentLimitMs && !reported) {
       reported = true;
       o.logger.warn(
         { silentForMs: silentFor },
         'Redis has not answered for half the job lock; stopping runs',
       );
-      o.onSilent(silentFor);
+      o.onSilent();
     }
-    // One ping in flight (a ping that hangs, on a cut network, is the silence itself), unless it has
-    // hung for the whole limit: then another, in case that one was lost with its connection.
-    if (pingSentAt !== undefined && now - pingSentAt < o.silentLimitMs) return;
-    pingSentAt = now;
+    // A ping every tick, whatever the earlier ones do: one that hangs on a connection lost in a
+    // failover must not keep the next, on the new connection, from being sent.
     o.ping().then(
       () => {
-        pingSentAt = undefined;
-        answeredAt = clock.now();
+        answeredAt = Math.max(answeredAt, clock.now());
         if (reported) o.logger.info('Redis answers again');
         reported = false;
       },
-      () => {
-        pingSentAt = undefined;
-      },
+      () => undefined,
     );
   };
   const timer = setInterval(tick, o.everyMs);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    answered: () => {
+      answeredAt = Math.max(answeredAt, clock.now());
+      reported = false;
+    },
+    stop: () => clearInterval(timer),
+  };
 }

@@ -138,6 +138,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     clock,
   });
   upkeep.start();
+  const active: ActiveAttempts = new Set();
+  // The Redis watch needs the BullMQ worker, which needs the processor that tells the watch of jobs.
+  const watching: { redis?: RedisWatch } = {};
   const processJob = jobProcessor({
     attempt: {
       stores,
@@ -150,6 +153,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       ...onRunsEnded,
       clock,
     },
+    active,
+    heardFromRedis: () => watching.redis?.answered(),
     settings,
     attempts: queueSettings.attempts,
     onRunsEnded: () => options.onRunsEnded?.(),
@@ -174,14 +179,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     log.warn({ jobId }, 'stalled job returned to the queue');
   });
   await worker.waitUntilReady();
-  const redisWatch = watchRedisOf(worker, options.redis.prefix, settings, log);
+  watching.redis = watchRedisOf(worker, active, options.redis.prefix, settings, log);
 
   let closing = false;
   let closed: Promise<void> | undefined;
   const close = (graceMs = settings.shutdownGraceMs) =>
     (closed ??= (async () => {
       closing = true;
-      redisWatch.stop();
+      watching.redis?.stop();
       await closeWithin(worker, graceMs, log);
       await upkeep.close();
       await reaperQueue.close();
@@ -209,8 +214,14 @@ async function workerStores(
   return stores;
 }
 
+/** The attempts running in this worker. */
+type ActiveAttempts = Set<RunAttempt>;
+
 interface JobProcessorDeps {
   attempt: RunAttemptDeps;
+  active: ActiveAttempts;
+  /** The worker just fetched a job: Redis answered. */
+  heardFromRedis(): void;
   settings: Pick<WorkerSettings, 'leaseTtlMs' | 'leaseRetryMs'>;
   /** The queue's attempts for a job that names none. */
   attempts: number;
@@ -240,6 +251,7 @@ function jobProcessor(deps: JobProcessorDeps) {
     token: string | undefined,
     bullSignal: AbortSignal | undefined,
   ): Promise<JobResult> => {
+    deps.heardFromRedis();
     const parsed = SyncJobData.safeParse(job.data);
     if (!parsed.success)
       throw new UnrecoverableError(`INVALID_INPUT: job ${job.id} does not carry a valid sync request`);
@@ -265,7 +277,8 @@ function jobProcessor(deps: JobProcessorDeps) {
     const abort = () => attempt.abort(String(bullSignal?.reason ?? SHUTDOWN));
     if (bullSignal?.aborted) abort();
     bullSignal?.addEventListener('abort', abort, { once: true });
-    const outcome = await attempt.run();
+    deps.active.add(attempt);
+    const outcome = await attempt.run().finally(() => deps.active.delete(attempt));
     switch (outcome.end) {
       case 'completed':
         return outcome.result;
@@ -288,6 +301,7 @@ function jobProcessor(deps: JobProcessorDeps) {
  */
 function watchRedisOf(
   worker: Worker<SyncJobData, JobResult>,
+  active: ActiveAttempts,
   prefix: string,
   settings: Pick<WorkerSettings, 'lockDurationMs'>,
   log: Logger,
@@ -297,7 +311,9 @@ function watchRedisOf(
     ping: async () => (await worker.getBackend().client).get(`${prefix}:${SYNC_QUEUE}:stalled-check`),
     everyMs,
     silentLimitMs: Math.floor(settings.lockDurationMs / 2),
-    onSilent: () => worker.cancelAllJobs(REDIS_SILENT),
+    onSilent: () => {
+      for (const attempt of active) attempt.abort(REDIS_SILENT);
+    },
     logger: log,
   });
 }

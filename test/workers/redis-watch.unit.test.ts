@@ -25,7 +25,27 @@ describe("the worker's Redis watch", () => {
     watch.stop();
   });
 
-  it('tells once when Redis has been silent for the limit, and again after an answer and a new silence', async () => {
+  it('counts an answer heard elsewhere (a job fetched) as Redis answering', async () => {
+    const r = redis();
+    r.state.up = false;
+    const onSilent = vi.fn();
+    const watch = watchRedis({
+      ping: r.ping,
+      everyMs: 100,
+      silentLimitMs: 500,
+      onSilent,
+      logger: quietLogger,
+    });
+    await vi.advanceTimersByTimeAsync(400);
+    watch.answered();
+    await vi.advanceTimersByTimeAsync(400);
+    expect(onSilent).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(onSilent).toHaveBeenCalledTimes(1);
+    watch.stop();
+  });
+
+  it('tells once after a silence of the limit; again after an answer and a new silence', async () => {
     const r = redis();
     const onSilent = vi.fn();
     const watch = watchRedis({
@@ -39,21 +59,20 @@ describe("the worker's Redis watch", () => {
     r.state.up = false;
     await vi.advanceTimersByTimeAsync(350);
     expect(onSilent).not.toHaveBeenCalled();
-    const pingsBefore = r.state.pings;
-    // Last answer at 300 ms, limit 500 ms: told at 800 ms; the ping sent at 400 ms still hangs.
+    // Last answer at 300 ms, limit 500 ms: told at 800 ms.
     await vi.advanceTimersByTimeAsync(200);
     expect(onSilent).toHaveBeenCalledTimes(1);
-    // The hung ping is the only one in flight until it has hung for the whole limit.
-    expect(r.state.pings).toBe(pingsBefore);
+    // Pings go on while the earlier ones hang (a connection lost in a failover holds its own).
+    const pings = r.state.pings;
     await vi.advanceTimersByTimeAsync(2000);
+    expect(r.state.pings).toBeGreaterThanOrEqual(pings + 19);
     expect(onSilent).toHaveBeenCalledTimes(1);
-    expect(r.state.pings).toBeGreaterThan(pingsBefore);
 
-    // Redis answers again (a new ping gets through), then falls silent again: told a second time.
+    // Redis answers again, then falls silent again: told a second time.
     r.state.up = true;
-    await vi.advanceTimersByTimeAsync(600);
+    await vi.advanceTimersByTimeAsync(200);
     r.state.up = false;
-    await vi.advanceTimersByTimeAsync(1200);
+    await vi.advanceTimersByTimeAsync(700);
     expect(onSilent).toHaveBeenCalledTimes(2);
     watch.stop();
   });
