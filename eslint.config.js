@@ -31,6 +31,12 @@ const CONNECTOR_ENTRANCES = {
   message:
     'Outside a connector, import it through its index.js, its public entrance (docs/ARCHITECTURE.md, "Import rules").',
 };
+/** Outside operations/, the use cases are called through operations/index.js: one entrance, one shape. */
+const OPERATIONS_ENTRANCE = {
+  regex: String.raw`^(\.\./)+operations/(?!index\.js$)`,
+  message:
+    'Outside operations/, import the operations through operations/index.js (docs/ARCHITECTURE.md, "Import rules").',
+};
 /** A connector's subfolder may not use these others, however the path is written. */
 const otherConnectors = (folders, why) => ({
   regex: String.raw`^(\.\./)+(connectors/)?(${folders.join('|')})/`,
@@ -153,6 +159,7 @@ export const folderRules = [
     ['workers/**/*.ts'],
     never(['api'], 'workers/ never imports api/'),
     CONNECTOR_ENTRANCES,
+    OPERATIONS_ENTRANCE,
     ENTRY_POINTS,
   ),
   importRules(
@@ -165,9 +172,10 @@ export const folderRules = [
     },
     CONNECTOR_ENTRANCES,
     CONNECTOR_ROOT_FILES,
+    OPERATIONS_ENTRANCE,
     ENTRY_POINTS,
   ),
-  importRules(['cli/**/*.ts'], CONNECTOR_ENTRANCES),
+  importRules(['cli/**/*.ts'], CONNECTOR_ENTRANCES, OPERATIONS_ENTRANCE),
   importRules(
     ['simulators/**/*.ts'],
     never(

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Stores } from '../connectors/mongo/index.js';
 import { CHANGE_OPS, MAX_CHANGES_LIMIT } from '../domain/changes.js';
-import { listChanges } from '../operations/list-changes.js';
+import { listChanges } from '../operations/index.js';
 import { callerOf } from './access.js';
 import { type ApiTypeProvider, ERRORS, queryString, RefParams } from './schemas.js';
 
@@ -57,15 +57,18 @@ export function registerChangeRoutes(app: FastifyInstance, stores: Stores): void
     },
     async (request) => {
       const { after, run, kinds, ops, limit } = request.query;
-      return listChanges(stores, {
-        tenant: request.params.ref,
-        scope: callerOf(request).scope,
-        ...(after !== undefined ? { after } : {}),
-        ...(run !== undefined ? { runId: run } : {}),
-        ...(kinds !== undefined ? { kinds } : {}),
-        ...(ops !== undefined ? { ops } : {}),
-        ...(limit !== undefined ? { limit } : {}),
-      });
+      return listChanges(
+        { stores },
+        {
+          tenant: request.params.ref,
+          scope: callerOf(request).scope,
+          ...(after !== undefined ? { after } : {}),
+          ...(run !== undefined ? { runId: run } : {}),
+          ...(kinds !== undefined ? { kinds } : {}),
+          ...(ops !== undefined ? { ops } : {}),
+          ...(limit !== undefined ? { limit } : {}),
+        },
+      );
     },
   );
 }

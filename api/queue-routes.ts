@@ -9,7 +9,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ALL_SCOPES } from '../domain/access.js';
-import { pauseSyncs } from '../operations/pause-syncs.js';
+import { pauseSyncs } from '../operations/index.js';
 import { queueState } from '../queues/queue-state.js';
 import type { SyncJobData } from '../queues/sync-queue.js';
 import { callerOf } from './access.js';
@@ -56,7 +56,9 @@ export function registerQueueRoutes(app: FastifyInstance, options: QueueRouteOpt
     },
     async (request) => {
       const by = callerOf(request).name;
-      await queueCall(queue, timeoutMs, () => pauseSyncs(queue, { paused: true, by }, request.log));
+      await queueCall(queue, timeoutMs, () =>
+        pauseSyncs({ queue, logger: request.log }, { paused: true, by }),
+      );
       return state(request);
     },
   );
@@ -68,7 +70,9 @@ export function registerQueueRoutes(app: FastifyInstance, options: QueueRouteOpt
     },
     async (request) => {
       const by = callerOf(request).name;
-      await queueCall(queue, timeoutMs, () => pauseSyncs(queue, { paused: false, by }, request.log));
+      await queueCall(queue, timeoutMs, () =>
+        pauseSyncs({ queue, logger: request.log }, { paused: false, by }),
+      );
       return state(request);
     },
   );

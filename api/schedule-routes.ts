@@ -7,8 +7,8 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { DEFAULT_SCHEDULE_SETTINGS, type ScheduleSettings } from '../queues/schedules.js';
-import { clearSchedule, setSchedule, showSchedule } from '../operations/schedules.js';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
+import { clearSchedule, setSchedule, showSchedule } from '../operations/index.js';
 import type { Stores } from '../connectors/mongo/index.js';
 import { callerOf } from './access.js';
 import { queueCall } from './redis-calls.js';
@@ -20,10 +20,10 @@ export interface ScheduleRouteOptions {
   /** How long a request waits for Redis before answering 503. */
   timeoutMs: number;
   /**
-   * The default schedules (SCHEDULE_TZ, SCHEDULE_WINDOW_*, M365SYNC_DELTA, SCHEDULE_DELTA_MINUTES), as
-   * the scheduler has them; default: the defaults.
+   * The process settings, for the default schedules (SCHEDULE_TZ, SCHEDULE_WINDOW_*, M365SYNC_DELTA,
+   * SCHEDULE_DELTA_MINUTES) as the scheduler has them; default: the defaults.
    */
-  schedule?: ScheduleSettings;
+  settings?: Settings;
 }
 
 /** Statuses of a run that ended (what "the last run" means). */
@@ -50,7 +50,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
   const { stores } = options;
   const { tenants, runs, kindLists } = stores;
   const { triggerQueue, timeoutMs } = options;
-  const settings = options.schedule ?? DEFAULT_SCHEDULE_SETTINGS;
+  const deps = { stores, triggers: triggerQueue, settings: options.settings ?? DEFAULT_SETTINGS };
   const redis = <T>(call: () => Promise<T>) => queueCall(triggerQueue, timeoutMs, call);
   const tenantOf = (ref: string, request: FastifyRequest) =>
     tenants.show(ref, { scope: callerOf(request).scope });
@@ -68,7 +68,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
         runs.latest(tenant.id, ['queued']),
         runs.latest(tenant.id, ENDED),
         runs.latest(tenant.id, ['succeeded']),
-        redis(() => showSchedule(triggerQueue, stores, tenant.id, settings)),
+        redis(() => showSchedule(deps, { tenantId: tenant.id })),
       ]);
       return {
         tenantId: tenant.id,
@@ -90,7 +90,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
     },
     async (request) => {
       const tenant = await tenantOf(request.params.ref, request);
-      return redis(() => showSchedule(triggerQueue, stores, tenant.id, settings));
+      return redis(() => showSchedule(deps, { tenantId: tenant.id }));
     },
   );
 
@@ -115,7 +115,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
       const { kinds: spec, ...rest } = request.body;
       const input = { ...rest, ...(spec === undefined ? {} : { kinds: await kindLists.resolve(spec) }) };
       return redis(() =>
-        setSchedule(triggerQueue, stores, tenant.id, input, { updatedBy: callerOf(request).name, settings }),
+        setSchedule(deps, { tenantId: tenant.id, schedule: input, updatedBy: callerOf(request).name }),
       );
     },
   );
@@ -133,7 +133,7 @@ export function registerScheduleRoutes(app: FastifyInstance, options: ScheduleRo
     },
     async (request) => {
       const tenant = await tenantOf(request.params.ref, request);
-      return redis(() => clearSchedule(triggerQueue, stores, tenant.id, { settings }));
+      return redis(() => clearSchedule(deps, { tenantId: tenant.id }));
     },
   );
 }

@@ -29,7 +29,6 @@ import { SyncError, ValidationError, type ErrorCode, type FieldProblem } from '.
 import { registry } from '../observability/metrics.js';
 import type { Stores } from '../connectors/mongo/index.js';
 import type { Queue } from 'bullmq';
-import { scheduleSettings } from '../queues/schedules.js';
 import type { SyncJobData } from '../queues/sync-queue.js';
 import {
   ApiRefusal,
@@ -61,8 +60,7 @@ import { registerSyncRoutes } from './sync-routes.js';
 import { registerTokenRoutes } from './token-routes.js';
 import { QUEUE_BOARD_ACCESS, isQueueBoardRoute, registerQueueBoard } from './queue-board.js';
 import { registerWebhookRoutes } from './webhook-routes.js';
-import { purgeTenant } from '../operations/purge-tenant.js';
-import { testTenantConnection } from '../operations/test-tenant-connection.js';
+import { addTenant, removeTenant, testTenantConnection, updateTenant } from '../operations/index.js';
 import { DEFAULT_SETTINGS } from '../domain/settings.js';
 import { registerConsole } from './console/routes.js';
 
@@ -257,14 +255,21 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         ...(settings ? { settings } : {}),
         ready: () => mongoGate.ready(),
         testConnection: (tenantId) =>
-          testTenantConnection(stores, settings ?? DEFAULT_SETTINGS, tenantId, options.logger),
+          testTenantConnection(
+            {
+              stores,
+              settings: settings ?? DEFAULT_SETTINGS,
+              ...(options.logger ? { logger: options.logger } : {}),
+            },
+            { tenant: tenantId },
+          ),
       });
       if (triggerQueue)
         registerScheduleRoutes(api, {
           stores,
           triggerQueue,
           timeoutMs,
-          ...(settings ? { schedule: scheduleSettings(settings) } : {}),
+          ...(settings ? { settings } : {}),
         });
     }
     if ('tokens' in options.authentication) registerTokenRoutes(api, options.authentication.tokens);
@@ -386,9 +391,8 @@ function registerTenantRoutes(
       schema: { tags: ['tenants'], body: TenantBody, response: { 201: Tenant, ...ERRORS } },
     },
     async (request, reply) => {
-      const scope = callerOf(request).scope;
-      const added = await tenants.add(request.body, { scope });
-      return reply.status(201).send(await tenants.show(added.id, { scope }));
+      const added = await addTenant(options, { tenant: request.body, scope: callerOf(request).scope });
+      return reply.status(201).send(added);
     },
   );
   api.patch(
@@ -403,11 +407,12 @@ function registerTenantRoutes(
         response: { 200: Tenant, ...ERRORS },
       },
     },
-    async (request) => {
-      const scope = callerOf(request).scope;
-      const updated = await tenants.update(request.params.ref, request.body, { scope });
-      return tenants.show(updated.id, { scope });
-    },
+    async (request) =>
+      updateTenant(options, {
+        ref: request.params.ref,
+        changes: request.body,
+        scope: callerOf(request).scope,
+      }),
   );
   // `?data=purge` deletes the tenant's imported objects first (recorded as a purge run); the default
   // (`keep`) leaves them, as before.
@@ -428,10 +433,13 @@ function registerTenantRoutes(
     },
     async (request) => {
       const caller = callerOf(request);
-      const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
-      if (request.query.data === 'purge')
-        await purgeTenant(options.stores, tenant, { requestedBy: caller.name });
-      return tenants.remove(tenant.id, { scope: caller.scope });
+      const { removed } = await removeTenant(options, {
+        ref: request.params.ref,
+        data: request.query.data ?? 'keep',
+        by: caller.name,
+        scope: caller.scope,
+      });
+      return removed;
     },
   );
 }

@@ -15,11 +15,8 @@ import { SyncError } from '../domain/errors.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { RUN_STATUSES } from '../domain/sync-run.js';
 import { SYNC_MODES } from '../domain/delta.js';
-import { approveDeletes } from '../operations/approve-deletes.js';
-import { purgeTenant } from '../operations/purge-tenant.js';
-import { requestSync, syncKinds } from '../operations/request-sync.js';
-import { cancelRun } from '../operations/cancel-run.js';
-import { syncQueueSettings, type SyncJobData } from '../queues/sync-queue.js';
+import { approveDeletes, cancelRun, purgeTenant, requestSync, syncKinds } from '../operations/index.js';
+import type { SyncJobData } from '../queues/sync-queue.js';
 import { callerOf } from './access.js';
 import { queueCall } from './redis-calls.js';
 import {
@@ -66,7 +63,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
   const { stores, syncQueue, timeoutMs } = options;
   const { tenants, runs, kindLists } = stores;
   const settings = options.settings ?? DEFAULT_SETTINGS;
-  const queueSettings = syncQueueSettings(settings);
+  const deps = { stores, queue: syncQueue, settings };
   // The API's own global thresholds when it was given settings; else those its stores were built with.
   const deleteThresholds = options.settings ? globalDeleteThresholds(options.settings) : undefined;
 
@@ -115,16 +112,13 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
       const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
       const { kinds, mode } = request.body;
       const result = await queueCall(syncQueue, timeoutMs, () =>
-        requestSync(
-          { queue: syncQueue, stores, settings: queueSettings, deltaEnabled: settings.M365SYNC_DELTA },
+        requestSync(deps, {
           tenant,
-          {
-            trigger: 'api',
-            requestedBy: caller.name,
-            ...(kinds === undefined ? {} : { kinds }),
-            ...(mode ? { mode } : {}),
-          },
-        ),
+          trigger: 'api',
+          requestedBy: caller.name,
+          ...(kinds === undefined ? {} : { kinds }),
+          ...(mode ? { mode } : {}),
+        }),
       );
       return reply.status(202).send(result);
     },
@@ -193,7 +187,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
       const caller = callerOf(request);
       await runInScope(caller, request.params.id);
       const result = await queueCall(syncQueue, timeoutMs, () =>
-        cancelRun(syncQueue, runs, request.params.id, caller.name),
+        cancelRun(deps, { runId: request.params.id, by: caller.name }),
       );
       return reply.status(result.outcome === 'cancelled' ? 200 : 202).send(result);
     },
@@ -217,7 +211,7 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
     async (request) => {
       const caller = callerOf(request);
       await runInScope(caller, request.params.id);
-      return approveDeletes(stores, request.params.id, caller.name);
+      return approveDeletes(deps, { runId: request.params.id, approvedBy: caller.name });
     },
   );
 
@@ -244,8 +238,8 @@ export function registerSyncRoutes(app: FastifyInstance, options: SyncRouteOptio
       const caller = callerOf(request);
       const tenant = await tenants.show(request.params.ref, { scope: caller.scope });
       const { kinds: spec } = request.body;
-      const kinds = await syncKinds(stores, spec);
-      return purgeTenant(stores, tenant, { requestedBy: caller.name, ...(kinds ? { kinds } : {}) });
+      const kinds = await syncKinds(deps, spec);
+      return purgeTenant(deps, { tenant, requestedBy: caller.name, ...(kinds ? { kinds } : {}) });
     },
   );
 

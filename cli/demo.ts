@@ -16,8 +16,8 @@ import { parseSettings } from '../domain/settings.js';
 import { planKinds, syncPlan } from '../domain/sync-plan.js';
 import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
-import { requestSync } from '../operations/request-sync.js';
-import { syncQueueSettings, waitForRun, type SyncProgress } from '../queues/sync-queue.js';
+import { requestSync } from '../operations/index.js';
+import { waitForRun, type SyncProgress } from '../queues/sync-queue.js';
 import { changeDataset, generateDataset } from '../simulators/dataset.js';
 import { startSimulatedTenant } from '../simulators/m365.js';
 import { startInProcessEngine } from './in-process.js';
@@ -70,9 +70,9 @@ try {
     `Demo tenant ${tenant.hierarchy}/${tenant.Tenant.name} (id ${tenant.id}); PowerShell proxies ${tenant['Microsoft Teams Powershell'].hostName}`,
   );
 
-  const requester = { queue, stores, settings: syncQueueSettings(settings) };
+  const deps = { queue, stores, settings };
   if (night > 0) await deltaNight(tenant);
-  const enqueued = await requestSync(requester, tenant, { trigger: 'cli', requestedBy: 'npm run demo' });
+  const enqueued = await requestSync(deps, { tenant, trigger: 'cli', requestedBy: 'npm run demo' });
   console.log(`Enqueued a full pull (job ${enqueued.jobId}); a worker is running it:\n`);
   const total = planKinds(syncPlan(tenant)).length;
   const bar = new SingleBar({
@@ -117,7 +117,8 @@ try {
    */
   async function deltaNight(t: typeof tenant) {
     const deltaRun = async (what: string) => {
-      const { jobId } = await requestSync(requester, t, {
+      const { jobId } = await requestSync(deps, {
+        tenant: t,
         trigger: 'cli',
         requestedBy: 'npm run demo',
         mode: 'delta',

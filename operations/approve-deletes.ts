@@ -2,7 +2,8 @@
  * "Approve deletes": an operator lets a sweep that delete protection held back go ahead. Runs under
  * the tenant's lease and is recorded on the run (who, when, how many).
  */
-import type { Stores, SweepRecordStore } from '../connectors/mongo/index.js';
+import type { SweepRecordStore } from '../connectors/mongo/index.js';
+import type { Uses } from './deps.js';
 import { checkedActor } from '../domain/actor.js';
 import { SyncError } from '../domain/errors.js';
 import { runStatusOf, type KindResult, type SyncRun } from '../domain/sync-run.js';
@@ -34,11 +35,12 @@ async function stillUnseen(records: SweepRecordStore, tenantId: string, kind: st
  * recorded, and the run's status is worked out again (a run with nothing else wrong: `succeeded`).
  */
 export async function approveDeletes(
-  stores: Pick<Stores, 'runs' | 'leases' | 'objects' | 'sweepRecords' | 'changes'>,
-  runId: string,
-  approvedBy: string,
+  deps: Uses<'runs' | 'leases' | 'objects' | 'sweepRecords' | 'changes'>,
+  input: { runId: string; approvedBy: string },
 ): Promise<ApprovalResult> {
-  approvedBy = checkedActor(approvedBy, 'approvedBy');
+  const { stores } = deps;
+  const { runId } = input;
+  const approvedBy = checkedActor(input.approvedBy, 'approvedBy');
   const { runs, leases, objects, sweepRecords } = stores;
   const run = await runs.get(runId);
   if (!run) throw new SyncError('NOT_FOUND', `No sync run ${runId}; list runs with m365sync runs list.`);

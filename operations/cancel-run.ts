@@ -11,10 +11,10 @@
  * - A run that already ended: CONFLICT.
  */
 import type { Queue } from 'bullmq';
-import type { SyncRunStore } from '../connectors/mongo/index.js';
 import type { SyncRun } from '../domain/sync-run.js';
 import { SyncError } from '../domain/errors.js';
 import { dedupId, followUpKey, type SyncJobData } from '../queues/sync-queue.js';
+import type { Uses } from './deps.js';
 
 export type CancelOutcome =
   /** The run had not started: nothing of it runs, its record is `cancelled`. */
@@ -32,11 +32,12 @@ const DROP_FOLLOW_UP_COMMAND = 'm365syncDropFollowUp';
 const DROP_FOLLOW_UP = `if redis.call('HGET', KEYS[1], 'jid') == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export async function cancelRun(
-  queue: Queue<SyncJobData, unknown, string>,
-  runs: SyncRunStore,
-  runId: string,
-  by: string,
+  deps: Uses<'runs', 'queue'>,
+  input: { runId: string; by: string },
 ): Promise<CancelResult> {
+  const { queue } = deps;
+  const { runs } = deps.stores;
+  const { runId, by } = input;
   const run = await runs.get(runId);
   if (!run) throw new SyncError('NOT_FOUND', `No sync run ${runId}.`);
   if (run.status === 'queued' && (await dropQueuedRequest(queue, run))) {

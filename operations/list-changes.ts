@@ -4,7 +4,8 @@
  * `GET /tenants/:ref/changes` and `m365sync changes`; the tenant is looked up within the caller's
  * scope (outside it: not found).
  */
-import type { ChangePage, Stores } from '../connectors/mongo/index.js';
+import type { ChangePage } from '../connectors/mongo/index.js';
+import type { Uses } from './deps.js';
 import { parseChangeQuery } from '../domain/changes.js';
 import { SyncError } from '../domain/errors.js';
 
@@ -22,9 +23,10 @@ export interface ListChangesRequest {
 }
 
 export async function listChanges(
-  stores: Pick<Stores, 'tenants' | 'runs' | 'changes'>,
+  deps: Uses<'tenants' | 'runs' | 'changes'>,
   request: ListChangesRequest,
 ): Promise<ChangePage & { tenantId: string }> {
+  const { stores } = deps;
   const query = parseChangeQuery(request);
   const tenant = await stores.tenants.show(request.tenant, request.scope ? { scope: request.scope } : {});
   if (request.runId === undefined)

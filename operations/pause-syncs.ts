@@ -4,16 +4,15 @@
  * and requests, scheduled ones included, wait in the queue (still one per tenant). BullMQ `pause()`
  * and `resume()`; the change is logged with who made it.
  */
-import type { Queue } from 'bullmq';
 import { checkedActor } from '../domain/actor.js';
+import type { OperationDeps, Uses } from './deps.js';
 
 export async function pauseSyncs(
-  queue: Queue,
-  change: { paused: boolean; by: string },
-  logger: { warn(fields: object, message: string): void },
+  deps: Uses<never, 'queue'> & { logger: Pick<OperationDeps['logger'], 'warn'> },
+  input: { paused: boolean; by: string },
 ): Promise<void> {
-  const by = checkedActor(change.by, 'by');
-  if (change.paused) await queue.pause();
-  else await queue.resume();
-  logger.warn({ by }, change.paused ? 'sync queue paused' : 'sync queue resumed');
+  const by = checkedActor(input.by, 'by');
+  if (input.paused) await deps.queue.pause();
+  else await deps.queue.resume();
+  deps.logger.warn({ by }, input.paused ? 'sync queue paused' : 'sync queue resumed');
 }

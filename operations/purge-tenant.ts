@@ -2,7 +2,8 @@
  * "Purge a tenant": removes its imported objects (of every kind, or of some), under the tenant's
  * lease, recorded in `sync_runs` as a run with trigger `purge`.
  */
-import type { Stores, TenantRef } from '../connectors/mongo/index.js';
+import type { TenantRef } from '../connectors/mongo/index.js';
+import type { Uses } from './deps.js';
 import { checkedActor } from '../domain/actor.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import type { KindResult, SyncRun } from '../domain/sync-run.js';
@@ -10,12 +11,13 @@ import { underLease } from './under-lease.js';
 
 /** Removes a tenant's imported objects, of every kind or of `kinds`; the run's kinds hold the deleted counts. */
 export async function purgeTenant(
-  stores: Pick<Stores, 'runs' | 'leases' | 'objects' | 'sweepRecords' | 'changes' | 'deltaStates'>,
-  tenant: TenantRef,
-  options: { kinds?: readonly string[]; requestedBy: string },
+  deps: Uses<'runs' | 'leases' | 'objects' | 'sweepRecords' | 'changes' | 'deltaStates'>,
+  input: { tenant: TenantRef; kinds?: readonly string[]; requestedBy: string },
 ): Promise<SyncRun> {
-  const requestedBy = checkedActor(options.requestedBy, 'requestedBy');
-  const kinds = options.kinds ?? ENTITY_KIND_NAMES;
+  const { stores } = deps;
+  const { tenant } = input;
+  const requestedBy = checkedActor(input.requestedBy, 'requestedBy');
+  const kinds = input.kinds ?? ENTITY_KIND_NAMES;
   const { runs, objects, sweepRecords } = stores;
   return underLease(stores.leases, tenant.id, 'purge', async (lease) => {
     const run = await runs.start({

@@ -3,21 +3,19 @@
  * `GET|PUT|DELETE /tenants/:ref/schedule`): the stored override in MongoDB, applied at once to the
  * tenant's job schedulers in Redis (queues/schedules.ts reconciles them).
  */
-import type { Queue } from 'bullmq';
 import { ValidationError } from '../domain/errors.js';
 import {
-  DEFAULT_SCHEDULE_SETTINGS,
   effectiveSchedule,
   effectiveSchedulesOf,
   parseScheduleOverride,
   reconcileTenantSchedule,
+  scheduleSettings,
   schedulerId,
   upsertNightlyScheduler,
   type EffectiveSchedule,
-  type ScheduleSettings,
-  type ScheduleStores,
 } from '../queues/schedules.js';
 import { deltaSchedulerId, type EffectiveDeltaSchedule } from '../queues/delta-schedules.js';
+import type { Uses } from './deps.js';
 
 export interface DeltaScheduleView extends EffectiveDeltaSchedule {
   /** Whether a delta scheduler exists in Redis for the tenant. */
@@ -35,15 +33,15 @@ export interface ScheduleView extends EffectiveSchedule {
   delta: DeltaScheduleView;
 }
 
+/** What the schedule operations use: the tenants and schedules, the trigger queue and the settings. */
+export type ScheduleDeps = Uses<'tenants' | 'schedules', 'triggers' | 'settings'>;
+
 /** `m365sync schedule show <tenant>`. */
-export async function showSchedule(
-  queue: Queue,
-  stores: ScheduleStores,
-  tenantId: string,
-  settings: ScheduleSettings = DEFAULT_SCHEDULE_SETTINGS,
-): Promise<ScheduleView> {
+export async function showSchedule(deps: ScheduleDeps, input: { tenantId: string }): Promise<ScheduleView> {
+  const { triggers: queue, stores } = deps;
+  const { tenantId } = input;
   const [{ schedule, delta }, current, currentDelta] = await Promise.all([
-    effectiveSchedulesOf(stores, tenantId, settings),
+    effectiveSchedulesOf(stores, tenantId, scheduleSettings(deps.settings)),
     queue.getJobScheduler(schedulerId(tenantId)),
     queue.getJobScheduler(deltaSchedulerId(tenantId)),
   ]);
@@ -56,14 +54,14 @@ export async function showSchedule(
 
 /** `m365sync schedule set <tenant> …`: stores the override and applies it at once. */
 export async function setSchedule(
-  queue: Queue,
-  stores: ScheduleStores,
-  tenantId: string,
-  input: unknown,
-  options: { updatedBy?: string; settings?: ScheduleSettings } = {},
+  deps: ScheduleDeps,
+  input: { tenantId: string; schedule: unknown; updatedBy?: string },
 ): Promise<ScheduleView> {
-  const override = parseScheduleOverride(input);
-  const schedule = effectiveSchedule(tenantId, override, options.settings ?? DEFAULT_SCHEDULE_SETTINGS);
+  const { triggers: queue, stores } = deps;
+  const { tenantId } = input;
+  const settings = scheduleSettings(deps.settings);
+  const override = parseScheduleOverride(input.schedule);
+  const schedule = effectiveSchedule(tenantId, override, settings);
   if (schedule.enabled) {
     // Let BullMQ check the pattern before it is stored: a stored bad pattern would fail every reconcile.
     try {
@@ -72,19 +70,14 @@ export async function setSchedule(
       throw new ValidationError('Schedule', [{ field: 'pattern', message: (error as Error).message }]);
     }
   }
-  await stores.schedules.set(tenantId, override, options.updatedBy);
-  await reconcileTenantSchedule(queue, stores, tenantId, options.settings);
-  return showSchedule(queue, stores, tenantId, options.settings);
+  await stores.schedules.set(tenantId, override, input.updatedBy);
+  await reconcileTenantSchedule(queue, stores, tenantId, settings);
+  return showSchedule(deps, { tenantId });
 }
 
 /** `m365sync schedule clear <tenant>`: back to the default nightly and delta schedules. */
-export async function clearSchedule(
-  queue: Queue,
-  stores: ScheduleStores,
-  tenantId: string,
-  options: { settings?: ScheduleSettings } = {},
-): Promise<ScheduleView> {
-  await stores.schedules.clear(tenantId);
-  await reconcileTenantSchedule(queue, stores, tenantId, options.settings);
-  return showSchedule(queue, stores, tenantId, options.settings);
+export async function clearSchedule(deps: ScheduleDeps, input: { tenantId: string }): Promise<ScheduleView> {
+  await deps.stores.schedules.clear(input.tenantId);
+  await reconcileTenantSchedule(deps.triggers, deps.stores, input.tenantId, scheduleSettings(deps.settings));
+  return showSchedule(deps, input);
 }

@@ -4,21 +4,18 @@
  * contacted), then each check of operations/test-connection.ts. The results say what failed, never a
  * secret.
  */
-import type { Logger } from 'pino';
 import { graphCaFromSettings } from '../connectors/graph/index.js';
-import type { Stores } from '../connectors/mongo/index.js';
 import { DEFAULT_PORT, winRmSettings } from '../connectors/winrm/index.js';
-import type { Settings } from '../domain/settings.js';
 import { testConnection, type ConnectionCheckResult } from './test-connection.js';
+import type { OperationDeps, Uses } from './deps.js';
 
 export async function testTenantConnection(
-  stores: Pick<Stores, 'tenants' | 'certificates'>,
-  settings: Settings,
-  ref: string,
-  logger?: Logger,
+  deps: Uses<'tenants' | 'certificates', 'settings'> & Partial<Pick<OperationDeps, 'logger'>>,
+  input: { tenant: string },
 ): Promise<ConnectionCheckResult[]> {
+  const { stores, settings, logger } = deps;
   const winrm = winRmSettings(settings);
-  const tenant = await stores.tenants.getForConnection(ref, DEFAULT_PORT[winrm.scheme ?? 'https']);
+  const tenant = await stores.tenants.getForConnection(input.tenant, DEFAULT_PORT[winrm.scheme ?? 'https']);
   return testConnection({
     tenant,
     certificates: stores.certificates,

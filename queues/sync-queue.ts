@@ -3,7 +3,8 @@
  *
  * Job data is exactly `{ tenantId, trigger, requestedBy, kinds?, runId }`, checked with zod on the way
  * in and on the way out; it never holds a secret (the worker loads and decrypts the tenant itself).
- * `runId` is the id of the request's `sync_runs` record, chosen here and written before the add; it is
+ * `runId` is the id of the request's `sync_runs` record, chosen here (prepareSync) and written before
+ * the add by operations/request-sync.ts (this BullMQ adapter writes nothing to MongoDB); it is
  * also the job id, so job ids never repeat (not even after Redis lost its data and its id counter).
  *
  * Per-tenant de-duplication: every job carries `deduplication: { id: tenantId, keepLastIfActive: true }`.
@@ -24,7 +25,6 @@ import { SyncError, ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { SYNC_MODES, type SyncMode } from '../domain/delta.js';
 import { ObjectId } from 'mongodb';
-import type { SyncRunStore } from '../connectors/mongo/index.js';
 import { ActorName } from '../domain/actor.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
@@ -193,79 +193,62 @@ export interface EnqueueResult {
   jobId: string;
   outcome: EnqueueOutcome;
   /**
-   * This request's `sync_runs` record (when a runs store was given): `queued` for a new job or a
-   * follow-up (its id is then the job id of the follow-up), `merged` into `jobId` when it joined a
-   * waiting job.
+   * This request's id: its job id when it made a job (created, follow-up), and the id of its
+   * `sync_runs` record when it was recorded (operations/request-sync.ts enqueueRecorded).
    */
-  runId?: string;
+  runId: string;
 }
 
 /**
- * Enqueues a full pull of one tenant, de-duplicated per tenant: the one enqueue path of the CLI, the
- * API and the scheduler's triggers. With `runs`, the request's `queued` record is written first, under
- * the id that becomes the job id; once the add returned, the record says what became of it.
+ * A request checked and given its run id, ready to add: the job data. A delta request is refused
+ * here while a full pull of the tenant runs or waits.
+ */
+export async function prepareSync(
+  queue: Queue<SyncJobData, unknown, string>,
+  input: SyncRequest,
+): Promise<SyncJobData & { runId: string }> {
+  const request = parseWith(SyncRequest.strict(), input);
+  if (request.mode === 'delta') await refuseDeltaBesideFullPull(queue, request);
+  return { ...request, runId: newRunId() };
+}
+
+/**
+ * Adds a prepared request's job, de-duplicated per tenant, under its run id: the one add of the CLI,
+ * the API and the scheduler's triggers (through operations/request-sync.ts, which records the request
+ * around it).
  *
  * The outcome is exact, not guessed: BullMQ's add returns our id only when it created our job, and a
  * request stored as the follow-up of an active job sits in the de-duplication's "next" hash under our
  * id (or, once the active job ended, is a job with our id).
  */
-export async function enqueueSync(
+export async function addSyncJob(
   queue: Queue<SyncJobData, unknown, string>,
-  input: SyncRequest,
-  options: { settings?: SyncQueueSettings; runs?: SyncRunStore; hierarchy?: string } = {},
+  data: SyncJobData & { runId: string },
+  settings: SyncQueueSettings = DEFAULT_QUEUE_SETTINGS,
 ): Promise<EnqueueResult> {
-  const request = parseWith(SyncRequest.strict(), input);
-  if (request.mode === 'delta') await refuseDeltaBesideFullPull(queue, request);
-  const settings = options.settings ?? DEFAULT_QUEUE_SETTINGS;
-  const runId = newRunId();
-  const data: SyncJobData = { ...request, runId };
-  const { runs } = options;
-  await runs?.recordQueued({
-    id: runId,
-    tenantId: data.tenantId,
-    hierarchy: options.hierarchy ?? '',
-    trigger: data.trigger,
-    requestedBy: data.requestedBy,
-    jobId: runId,
-    ...(data.kinds ? { kindsRequested: data.kinds } : {}),
-    ...(data.mode ? { mode: data.mode } : {}),
-  });
-  let job: Job<SyncJobData>;
-  try {
-    const priority = await bandOf(queue, data);
-    job = await queue.add(SYNC_JOB, data, { ...jobOptions(data, settings), priority, jobId: runId });
-  } catch (error) {
-    // Nothing was enqueued: the record must not wait for a job that does not exist.
-    await runs
-      ?.endQueued(runId, {
-        status: 'failed',
-        error: {
-          code: 'QUEUE_UNAVAILABLE',
-          message: `The queue did not accept the sync request (${(error as Error).message}); nothing was enqueued. Try again.`,
-        },
-      })
-      .catch(
-        ignoreBecause("the queue's error is the one to report; the run reaper ends a record left queued"),
-      );
-    throw error;
-  }
+  const { runId } = data;
+  const priority = await bandOf(queue, data);
+  const job = await queue.add(SYNC_JOB, data, { ...jobOptions(data, settings), priority, jobId: runId });
   const jobId = String(job.id);
   let outcome: EnqueueOutcome;
   if (jobId === runId) outcome = 'created';
   else if (await isFollowUp(queue, dedupId(data.tenantId, data.mode), runId)) outcome = 'follow-up';
   else outcome = 'joined-waiting';
   if (outcome === 'joined-waiting') await raisePriority(queue, jobId, syncPriority(data.trigger));
-  // Only a merged record is written after the add: it is ours alone. A created or follow-up record
-  // may be claimed by a worker at this very moment, and FerretDB v1 applies an update as a
-  // read-modify-write of the whole document, so any update here could write `queued` back over the
-  // claim (a second attempt would then claim the record again). That the add returned goes to Redis
-  // instead, for the run reaper.
-  if (runs && outcome === 'joined-waiting') {
-    await runs.endQueued(runId, { status: 'merged', mergedInto: jobId, enqueueOutcome: outcome });
-  } else if (runs) {
-    await markEnqueued(queue, runId, outcome);
-  }
-  return { jobId, outcome, ...(runs ? { runId } : {}) };
+  return { jobId, outcome, runId };
+}
+
+/**
+ * Enqueues a sync of one tenant without a run record: prepareSync, then addSyncJob. For tools and
+ * tests that drive the queue alone; what operators and the scheduler ask goes through
+ * operations/request-sync.ts, which records each request.
+ */
+export async function enqueueSync(
+  queue: Queue<SyncJobData, unknown, string>,
+  input: SyncRequest,
+  options: { settings?: SyncQueueSettings } = {},
+): Promise<EnqueueResult> {
+  return addSyncJob(queue, await prepareSync(queue, input), options.settings);
 }
 
 /**
@@ -319,7 +302,7 @@ export function enqueuedKey(queue: Queue, runId: string): string {
  * before the grace time (a follow-up that a later request replaced ends merged at once). Best effort:
  * without the mark the reaper waits the grace time, and the request stands as enqueued.
  */
-async function markEnqueued(queue: Queue, runId: string, outcome: EnqueueOutcome): Promise<void> {
+export async function markEnqueued(queue: Queue, runId: string, outcome: EnqueueOutcome): Promise<void> {
   const client = await queue.backend.client;
   await client
     .set(enqueuedKey(queue, runId), outcome, { PX: ENQUEUED_MARK_MS })

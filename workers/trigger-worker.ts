@@ -28,9 +28,10 @@ import type { Stores } from '../connectors/mongo/index.js';
 import { SyncError } from '../domain/errors.js';
 import { SYNC_MODES } from '../domain/delta.js';
 import { registry } from '../observability/metrics.js';
-import { requestSync } from '../operations/request-sync.js';
+import { requestSync } from '../operations/index.js';
 import { workerConnection, type RedisSettings } from '../queues/connection.js';
-import { createSyncQueue, type SyncQueueSettings } from '../queues/sync-queue.js';
+import { createSyncQueue } from '../queues/sync-queue.js';
+import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { TRIGGER_QUEUE } from '../queues/schedules.js';
 
 const TriggerData = z.object({
@@ -62,10 +63,11 @@ function skippedCounter(): Counter<'reason'> {
 }
 
 export interface TriggerWorkerOptions {
-  /** The worker process's SYNC_ATTEMPTS / SYNC_BACKOFF_MS, fixed in each scheduled sync job. */
-  settings?: SyncQueueSettings;
-  /** M365SYNC_DELTA of the worker process (default on): off, delta triggers are skipped. */
-  deltaEnabled?: boolean;
+  /**
+   * The worker process's settings (default: the defaults): its SYNC_ATTEMPTS / SYNC_BACKOFF_MS are
+   * fixed in each scheduled sync job; with M365SYNC_DELTA off, delta triggers are skipped.
+   */
+  settings?: Settings;
 }
 
 /**
@@ -80,12 +82,8 @@ export function startTriggerWorker(
 ): Worker {
   const syncQueue = createSyncQueue(redis);
   const counter = skippedCounter();
-  const requester = {
-    queue: syncQueue,
-    stores,
-    ...(options.settings ? { settings: options.settings } : {}),
-    ...(options.deltaEnabled !== undefined ? { deltaEnabled: options.deltaEnabled } : {}),
-  };
+  const settings = options.settings ?? DEFAULT_SETTINGS;
+  const deps = { queue: syncQueue, stores, settings };
   const skip = (tenantId: string, reason: SkipReason) => {
     counter.inc({ reason });
     log.debug({ tenantId, reason }, 'scheduled delta run skipped');
@@ -102,18 +100,15 @@ export function startTriggerWorker(
       }
       const mode = data.mode === 'delta' ? ('delta' as const) : undefined;
       // The scheduler's settings may have delta on while this worker's have it off: skip, as documented.
-      if (mode && options.deltaEnabled === false) return skip(data.tenantId, 'delta_off');
+      if (mode && !settings.M365SYNC_DELTA) return skip(data.tenantId, 'delta_off');
       try {
-        const { kinds: _kinds, ...result } = await requestSync(
-          requester,
-          { id: data.tenantId, hierarchy: found.hierarchy },
-          {
-            trigger: 'schedule',
-            requestedBy: 'scheduler',
-            ...(data.kinds ? { kinds: data.kinds } : {}),
-            ...(mode ? { mode } : {}),
-          },
-        );
+        const { kinds: _kinds, ...result } = await requestSync(deps, {
+          tenant: { id: data.tenantId, hierarchy: found.hierarchy },
+          trigger: 'schedule',
+          requestedBy: 'scheduler',
+          ...(data.kinds ? { kinds: data.kinds } : {}),
+          ...(mode ? { mode } : {}),
+        });
         // A delta trigger comes every few minutes per tenant: its line is debug (the run logs its own).
         log[mode ? 'debug' : 'info'](
           { tenantId: data.tenantId, mode: mode ?? 'full', ...result },

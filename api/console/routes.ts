@@ -22,15 +22,17 @@ import { SyncError, ValidationError } from '../../domain/errors.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../domain/settings.js';
 import { ignoreBecause } from '../../domain/ignored-failure.js';
 import type { SyncRun } from '../../domain/sync-run.js';
-import { approveDeletes } from '../../operations/approve-deletes.js';
-import { cancelRun } from '../../operations/cancel-run.js';
-import { listChanges } from '../../operations/list-changes.js';
-import { requestSync } from '../../operations/request-sync.js';
+import {
+  approveDeletes,
+  cancelRun,
+  listChanges,
+  pauseSyncs,
+  requestSync,
+  showSchedule,
+  type ConnectionCheckResult,
+} from '../../operations/index.js';
 import { queueState } from '../../queues/queue-state.js';
-import { pauseSyncs } from '../../operations/pause-syncs.js';
-import { showSchedule } from '../../operations/schedules.js';
-import { scheduleSettings } from '../../queues/schedules.js';
-import { syncQueueSettings, type SyncJobData } from '../../queues/sync-queue.js';
+import type { SyncJobData } from '../../queues/sync-queue.js';
 import { ApiRefusal, sameOrigin, type Authentication } from '../access.js';
 import { queueCall } from '../redis-calls.js';
 import { CONSOLE_CSS, LIVE_JS } from './assets.js';
@@ -41,7 +43,6 @@ import { approvePage, pendingHeld, runPage, runProgress } from './run-page.js';
 import { ConsoleSessions, csrfMatches, SESSION_TTL_SECONDS, type ConsoleSession } from './sessions.js';
 import { signInPage } from './sign-in-page.js';
 import { tenantPage } from './tenant-page.js';
-import type { ConnectionCheckResult } from '../../operations/test-connection.js';
 
 export interface ConsoleOptions {
   stores: Stores;
@@ -120,7 +121,7 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
   const settings = options.settings ?? DEFAULT_SETTINGS;
   const sessions = new ConsoleSessions(syncQueue, options.authentication, timeoutMs);
   const staleAfterMs = settings.M365SYNC_STALE_AFTER_HOURS * 3_600_000;
-  const schedule = scheduleSettings(settings);
+  const deps = { stores, queue: syncQueue, settings };
   const signInLimit = options.failedSignInLimit ?? { max: 10, timeWindowMs: 60_000 };
   const snapshots = new FleetSnapshots(stores);
   // The fleet's first read (seconds at 5,000 tenants on FerretDB) is made before the API listens, so
@@ -369,7 +370,7 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
         stores.runs.list({ tenantId: tenant.id, limit: 15 }),
         options.triggerQueue
           ? queueCall(options.triggerQueue, timeoutMs, () =>
-              showSchedule(options.triggerQueue!, stores, tenant.id, schedule),
+              showSchedule({ ...deps, triggers: options.triggerQueue! }, { tenantId: tenant.id }),
             )
           : undefined,
       ]);
@@ -403,21 +404,13 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
             .filter(Boolean)
         : undefined;
       const result = await queueCall(syncQueue, timeoutMs, () =>
-        requestSync(
-          {
-            queue: syncQueue,
-            stores,
-            settings: syncQueueSettings(settings),
-            deltaEnabled: settings.M365SYNC_DELTA,
-          },
+        requestSync(deps, {
           tenant,
-          {
-            trigger: 'operator',
-            requestedBy: session.caller.name,
-            ...(kinds ? { kinds } : {}),
-            ...(form.mode === 'delta' ? { mode: 'delta' as const } : {}),
-          },
-        ),
+          trigger: 'operator',
+          requestedBy: session.caller.name,
+          ...(kinds ? { kinds } : {}),
+          ...(form.mode === 'delta' ? { mode: 'delta' as const } : {}),
+        }),
       );
       request.log.info(
         { by: session.caller.name, tenantId: tenant.id, runId: result.runId, outcome: result.outcome },
@@ -446,7 +439,7 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
     console.get('/console/runs/:id', open, async (request, reply) => {
       const session = sessionOf(request);
       const { run, tenantName } = await runInScope(session.caller, (request.params as { id: string }).id);
-      const changes = await listChanges(stores, {
+      const changes = await listChanges(deps, {
         tenant: run.tenantId,
         scope: session.caller.scope,
         runId: run.id,
@@ -479,7 +472,7 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
       needs(session.caller, 'operator');
       const { run } = await runInScope(session.caller, (request.params as { id: string }).id);
       const result = await queueCall(syncQueue, timeoutMs, () =>
-        cancelRun(syncQueue, stores.runs, run.id, session.caller.name),
+        cancelRun(deps, { runId: run.id, by: session.caller.name }),
       );
       request.log.info(
         { by: session.caller.name, runId: run.id, outcome: result.outcome },
@@ -519,7 +512,7 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
           }),
           400,
         );
-      const result = await approveDeletes(stores, run.id, session.caller.name);
+      const result = await approveDeletes(deps, { runId: run.id, approvedBy: session.caller.name });
       request.log.info(
         { by: session.caller.name, runId: run.id, deleted: result.deleted },
         'console: held deletes approved',
@@ -581,7 +574,9 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
         const session = sessionOf(request);
         needs(session.caller, 'admin', true);
         const change = { paused: action === 'pause', by: session.caller.name };
-        await queueCall(syncQueue, timeoutMs, () => pauseSyncs(syncQueue, change, request.log));
+        await queueCall(syncQueue, timeoutMs, () =>
+          pauseSyncs({ queue: syncQueue, logger: request.log }, change),
+        );
         return reply.redirect(`/console/queue?done=${action}d`, 303);
       });
   });

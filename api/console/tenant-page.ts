@@ -11,8 +11,7 @@ import { ENTITY_KIND_NAMES } from '../../domain/entity-kinds.js';
 import { MASK, type Tenant } from '../../domain/tenant.js';
 import type { SyncRun } from '../../domain/sync-run.js';
 import { DELTA_OFF_TEXT } from '../../queues/delta-schedules.js';
-import type { ScheduleView } from '../../operations/schedules.js';
-import type { ConnectionCheckResult } from '../../operations/test-connection.js';
+import type { ConnectionCheckResult, ScheduleView } from '../../operations/index.js';
 import { html, type Html } from './html.js';
 import { duration, errorText, statusWord, when } from './layout.js';
 

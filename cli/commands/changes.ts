@@ -8,7 +8,7 @@
 import { Command, Option } from 'commander';
 import type { Change } from '../../domain/changes.js';
 import { ValidationError } from '../../domain/errors.js';
-import { listChanges } from '../../operations/list-changes.js';
+import { listChanges } from '../../operations/index.js';
 import type { CliContext } from './context.js';
 import { durationOption } from './duration.js';
 import { table } from './tenants.js';
@@ -40,14 +40,17 @@ export function changesCommand(ctx: CliContext): Command {
         ]);
       const stores = await ctx.readStores();
       const read = (after: string | undefined) =>
-        listChanges(stores, {
-          tenant: ref,
-          ...(after ? { after } : {}),
-          ...(options.run ? { runId: options.run as string } : {}),
-          ...(options.kinds ? { kinds: options.kinds as string } : {}),
-          ...(options.ops ? { ops: options.ops as string } : {}),
-          limit: PAGE,
-        });
+        listChanges(
+          { stores },
+          {
+            tenant: ref,
+            ...(after ? { after } : {}),
+            ...(options.run ? { runId: options.run as string } : {}),
+            ...(options.kinds ? { kinds: options.kinds as string } : {}),
+            ...(options.ops ? { ops: options.ops as string } : {}),
+            limit: PAGE,
+          },
+        );
       const print = (changes: Change[]) => {
         if (options.json && options.follow) for (const change of changes) ctx.io.out(JSON.stringify(change));
         else if (!options.json && changes.length > 0)

@@ -79,10 +79,7 @@ export function workerCommand(ctx: CliContext): Command {
         onRunsEnded: () => void webhooks.nudge(),
       });
       // Each worker process also turns the scheduler's triggers into sync requests.
-      const triggers = startTriggerWorker(redisConfig, logger, stores, {
-        settings: syncQueueSettings(ctx.settings),
-        deltaEnabled: ctx.settings.M365SYNC_DELTA,
-      });
+      const triggers = startTriggerWorker(redisConfig, logger, stores, { settings: ctx.settings });
       running = () => worker.isRunning();
       logger.info(
         { workerId: worker.workerId, metricsPort: settings.port || undefined },

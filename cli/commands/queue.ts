@@ -9,14 +9,14 @@ import { redisSettings } from '../../queues/connection.js';
 import { queueState } from '../../queues/queue-state.js';
 import { createSyncQueue } from '../../queues/sync-queue.js';
 import { logger } from '../../observability/logger.js';
-import { pauseSyncs } from '../../operations/pause-syncs.js';
+import { pauseSyncs } from '../../operations/index.js';
 import { operatorName, type CliContext } from './context.js';
 import { table } from './tenants.js';
 
 export function queueCommand(ctx: CliContext): Command {
   const command = new Command('queue').description('the sync queue as a whole: pause and resume all syncs');
   const change = (paused: boolean) => (queue: Queue) =>
-    pauseSyncs(queue, { paused, by: operatorName(ctx) }, logger);
+    pauseSyncs({ queue, logger }, { paused, by: operatorName(ctx) });
   const actions: [name: string, description: string, change?: (queue: Queue) => Promise<void>][] = [
     ['show', 'whether syncs are paused, and the sync jobs by state'],
     [

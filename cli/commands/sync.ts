@@ -5,30 +5,32 @@
 import { printable } from '../../domain/actor.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Queue } from 'bullmq';
-import type { SyncRunStore } from '../../connectors/mongo/index.js';
+import type { Stores, SyncRunStore } from '../../connectors/mongo/index.js';
 import { RUN_STATUSES, type RunStatus, type SyncRun } from '../../domain/sync-run.js';
 import { exitForStatus, worstExit } from './exit-codes.js';
 import { durationOption, formatDuration, parseDuration } from './duration.js';
 import { progressDisplay, type ProgressDisplay } from './progress.js';
-import { graphCaFromSettings } from '../../connectors/graph/index.js';
-import { winRmSettings } from '../../connectors/winrm/index.js';
 import { SyncError, ValidationError } from '../../domain/errors.js';
 import { deltaPlan, planKinds, syncPlan } from '../../domain/sync-plan.js';
 import type { SyncMode } from '../../domain/delta.js';
 import { redactRedisUrl, redisSettings } from '../../queues/connection.js';
 import { watchWorkers } from '../../queues/worker-presence.js';
-import { cancelRun } from '../../operations/cancel-run.js';
-import { createTriggerQueue, scheduleSettings } from '../../queues/schedules.js';
+import { createTriggerQueue } from '../../queues/schedules.js';
 import {
+  approveDeletes,
+  cancelRun,
   clearSchedule,
+  requestSync,
+  requestSyncOfAll,
   setSchedule,
   showSchedule,
+  syncKinds,
+  testTenantConnection,
   type DeltaScheduleView,
-} from '../../operations/schedules.js';
+} from '../../operations/index.js';
 import { DELTA_OFF_TEXT } from '../../queues/delta-schedules.js';
 import {
   createSyncQueue,
-  syncQueueSettings,
   waitForRun,
   WaitTimeoutError,
   type EnqueueResult,
@@ -36,10 +38,6 @@ import {
   type SyncJobData,
 } from '../../queues/sync-queue.js';
 import { createLogger } from '../../observability/logger.js';
-import { winRmDefaultPort } from '../../workers/full-pull.js';
-import { approveDeletes } from '../../operations/approve-deletes.js';
-import { requestSync, requestSyncOfAll, syncKinds } from '../../operations/request-sync.js';
-import { testConnection } from '../../operations/test-connection.js';
 import { operatorName, type CliContext } from './context.js';
 import { table } from './tenants.js';
 
@@ -189,19 +187,18 @@ export function syncCommand(ctx: CliContext): Command {
           },
         ]);
       const mode: SyncMode | undefined = options.delta ? 'delta' : undefined;
-      // Attempts and backoff are fixed in the job by whoever enqueues it: here, this command.
-      const settings = syncQueueSettings(ctx.settings);
       const stores = await ctx.stores();
       const { tenants, runs } = stores;
-      const kinds = await syncKinds(stores, options.kinds || undefined);
       const queue = syncQueue(ctx);
-      const requester = { queue, stores, settings, deltaEnabled: ctx.settings.M365SYNC_DELTA };
+      // Attempts and backoff are fixed in the job by whoever enqueues it: here, this command's settings.
+      const deps = { queue, stores, settings: ctx.settings };
+      const kinds = await syncKinds(deps, options.kinds || undefined);
       const timeoutMs = options.timeout as number;
       // One deadline for the whole wait (with --all, the tenants' runs share it).
       const deadline = Date.now() + timeoutMs;
       const remaining = () => Math.max(0, deadline - Date.now());
       if (options.all) {
-        const results = await requestSyncOfAll(requester, {
+        const results = await requestSyncOfAll(deps, {
           hierarchy: options.hierarchy,
           trigger: 'cli',
           requestedBy: operatorName(ctx),
@@ -275,7 +272,8 @@ export function syncCommand(ctx: CliContext): Command {
           ? await progressDisplay(redisSettings(ctx.settings), ctx.io, total)
           : undefined;
       if (display) ctx.onClose(() => display.close());
-      const { kinds: _kinds, ...enqueued } = await requestSync(requester, tenant, {
+      const { kinds: _kinds, ...enqueued } = await requestSync(deps, {
+        tenant,
         trigger: 'cli',
         requestedBy: operatorName(ctx),
         ...(kinds ? { kinds } : {}),
@@ -414,7 +412,10 @@ export function runsCommand(ctx: CliContext): Command {
     .description('delete what delete protection held back in that run and is still unseen since')
     .option('--json', 'print JSON')
     .action(async (id: string, options) => {
-      const { run, deleted } = await approveDeletes(await ctx.readStores(), id, operatorName(ctx));
+      const { run, deleted } = await approveDeletes(
+        { stores: await ctx.readStores() },
+        { runId: id, approvedBy: operatorName(ctx) },
+      );
       if (options.json)
         return ctx.io.out(JSON.stringify({ run: run.id, status: run.status, deleted }, null, 2));
       for (const [kind, count] of Object.entries(deleted)) ctx.io.out(`deleted ${count} ${kind}`);
@@ -428,8 +429,8 @@ export function runsCommand(ctx: CliContext): Command {
     )
     .option('--json', 'print JSON')
     .action(async (id: string, options) => {
-      const { runs } = await ctx.readStores();
-      const result = await cancelRun(syncQueue(ctx), runs, id, operatorName(ctx));
+      const deps = { queue: syncQueue(ctx), stores: await ctx.readStores() };
+      const result = await cancelRun(deps, { runId: id, by: operatorName(ctx) });
       if (options.json) return ctx.io.out(JSON.stringify(result, null, 2));
       ctx.io.out(
         result.outcome === 'cancelled'
@@ -457,18 +458,13 @@ export function testConnectionCommand(ctx: CliContext): Command {
     .argument('<tenant>', 'id, <hierarchy>/<name>, or name')
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
-      const { tenants, certificates } = await ctx.stores();
-      const winrm = winRmSettings(ctx.settings);
-      // Checked against the allow-list before anything is contacted.
-      const tenant = await tenants.getForConnection(ref, winRmDefaultPort(winrm));
-      const results = await testConnection({
-        tenant,
-        certificates,
-        graph: { ca: graphCaFromSettings(ctx.settings) },
-        winrm,
-        allowed: await tenants.destinations.entries(),
+      const deps = {
+        stores: await ctx.stores(),
+        settings: ctx.settings,
         logger: createLogger({ level: ctx.settings.LOG_LEVEL ?? 'warn' }),
-      });
+      };
+      // Checked against the allow-list before anything is contacted.
+      const results = await testTenantConnection(deps, { tenant: ref });
       if (results.some((r) => !r.ok)) process.exitCode = 1;
       if (options.json) return ctx.io.out(JSON.stringify(results, null, 2));
       for (const r of results)
@@ -508,6 +504,7 @@ export function scheduleCommand(ctx: CliContext): Command {
     ctx.onClose(() => queue.close());
     return { tenant, stores, queue };
   };
+  const deps = (stores: Stores, triggers: Queue) => ({ stores, triggers, settings: ctx.settings });
   const print = (view: Awaited<ReturnType<typeof showSchedule>>, json: boolean) =>
     ctx.io.out(
       json
@@ -526,10 +523,7 @@ export function scheduleCommand(ctx: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
       const { tenant, stores, queue } = await open(ref);
-      print(
-        await showSchedule(queue, stores, tenant.id, scheduleSettings(ctx.settings)),
-        Boolean(options.json),
-      );
+      print(await showSchedule(deps(stores, queue), { tenantId: tenant.id }), Boolean(options.json));
     });
   schedule
     .command('set')
@@ -554,7 +548,7 @@ export function scheduleCommand(ctx: CliContext): Command {
         enabled: !options.disable,
         ...(options.cron ? { pattern: options.cron } : {}),
         ...(options.tz ? { tz: options.tz } : {}),
-        ...(options.kinds ? { kinds: await syncKinds(stores, options.kinds) } : {}),
+        ...(options.kinds ? { kinds: await syncKinds({ stores }, options.kinds) } : {}),
         ...(options.delta === false
           ? { deltaMinutes: 0 }
           : options.deltaEvery !== undefined
@@ -562,9 +556,10 @@ export function scheduleCommand(ctx: CliContext): Command {
             : {}),
       };
       print(
-        await setSchedule(queue, stores, tenant.id, input, {
+        await setSchedule(deps(stores, queue), {
+          tenantId: tenant.id,
+          schedule: input,
           updatedBy: operatorName(ctx),
-          settings: scheduleSettings(ctx.settings),
         }),
         Boolean(options.json),
       );
@@ -576,10 +571,7 @@ export function scheduleCommand(ctx: CliContext): Command {
     .option('--json', 'print JSON')
     .action(async (ref: string, options) => {
       const { tenant, stores, queue } = await open(ref);
-      print(
-        await clearSchedule(queue, stores, tenant.id, { settings: scheduleSettings(ctx.settings) }),
-        Boolean(options.json),
-      );
+      print(await clearSchedule(deps(stores, queue), { tenantId: tenant.id }), Boolean(options.json));
     });
   return schedule;
 }

@@ -7,8 +7,7 @@ import { operatorName, type CliContext } from './context.js';
 import { applySetFlags, readStructuredFile } from './input.js';
 import type { SyncRun } from '../../domain/sync-run.js';
 import { ValidationError } from '../../domain/errors.js';
-import { purgeTenant } from '../../operations/purge-tenant.js';
-import { syncKinds } from '../../operations/request-sync.js';
+import { addTenant, purgeTenant, removeTenant, syncKinds, updateTenant } from '../../operations/index.js';
 
 function purgedCount(run: SyncRun): number {
   return Object.values(run.kinds).reduce((n, r) => n + r.deleted, 0);
@@ -56,11 +55,10 @@ export function tenantsCommand(ctx: CliContext): Command {
       .option('--json', 'print JSON');
 
   inputOptions(tenants.command('add').description('add a tenant')).action(async (options) => {
-    const { tenants: repo } = await ctx.stores();
-    const tenant = await repo.add(await inputFrom(options));
+    const tenant = await addTenant({ stores: await ctx.stores() }, { tenant: await inputFrom(options) });
     ctx.io.out(
       options.json
-        ? showTenant(await repo.show(tenant.id), true)
+        ? showTenant(tenant, true)
         : `added tenant ${tenant.hierarchy}/${tenant.Tenant.name} (id ${tenant.id})`,
     );
   });
@@ -73,12 +71,12 @@ export function tenantsCommand(ctx: CliContext): Command {
         'change fields of a tenant (fields not given keep their values; --set "Group.field=" clears one)',
       ),
   ).action(async (ref: string, options) => {
-    const { tenants: repo } = await ctx.stores();
-    const tenant = await repo.update(ref, await inputFrom(options));
+    const tenant = await updateTenant(
+      { stores: await ctx.stores() },
+      { ref, changes: await inputFrom(options) },
+    );
     ctx.io.out(
-      options.json
-        ? showTenant(await repo.show(tenant.id), true)
-        : `updated tenant ${tenant.hierarchy}/${tenant.Tenant.name}`,
+      options.json ? showTenant(tenant, true) : `updated tenant ${tenant.hierarchy}/${tenant.Tenant.name}`,
     );
   });
 
@@ -151,11 +149,11 @@ export function tenantsCommand(ctx: CliContext): Command {
         process.exitCode = 1;
         return;
       }
-      if (options.purge) {
-        const run = await purgeTenant(stores, tenant, { requestedBy: operatorName(ctx) });
-        ctx.io.out(`purged ${purgedCount(run)} object(s) (run ${run.id})`);
-      }
-      const removed = await repo.remove(tenant.id);
+      const { removed, purge } = await removeTenant(
+        { stores },
+        { ref: tenant.id, data: options.purge ? 'purge' : 'keep', by: operatorName(ctx) },
+      );
+      if (purge) ctx.io.out(`purged ${purgedCount(purge)} object(s) (run ${purge.id})`);
       ctx.io.out(`removed tenant ${removed.hierarchy}/${removed.Tenant.name}`);
     });
 
@@ -168,7 +166,7 @@ export function tenantsCommand(ctx: CliContext): Command {
     .action(async (ref: string, options) => {
       const stores = await ctx.stores();
       const tenant = await stores.tenants.show(ref);
-      const kinds = await syncKinds(stores, options.kinds);
+      const kinds = await syncKinds({ stores }, options.kinds);
       if (!options.yes) {
         ctx.io.err(
           `This deletes the imported ${kinds ? kinds.join(', ') : 'objects of every kind'} of tenant ${tenant.hierarchy}/${tenant.Tenant.name}. Run again with --yes to confirm.`,
@@ -176,10 +174,14 @@ export function tenantsCommand(ctx: CliContext): Command {
         process.exitCode = 1;
         return;
       }
-      const run = await purgeTenant(stores, tenant, {
-        requestedBy: operatorName(ctx),
-        ...(kinds ? { kinds } : {}),
-      });
+      const run = await purgeTenant(
+        { stores },
+        {
+          tenant,
+          requestedBy: operatorName(ctx),
+          ...(kinds ? { kinds } : {}),
+        },
+      );
       for (const [kind, r] of Object.entries(run.kinds))
         if (r.deleted > 0) ctx.io.out(`deleted ${r.deleted} ${kind}`);
       ctx.io.out(

@@ -107,7 +107,7 @@ describe('control characters in who asked', () => {
 
   it('are refused by purge and approval called directly', async () => {
     await expect(
-      purgeTenant(stores, { id: tenantId, hierarchy: 'sys' }, { requestedBy: HOSTILE }),
+      purgeTenant({ stores }, { tenant: { id: tenantId, hierarchy: 'sys' }, requestedBy: HOSTILE }),
     ).rejects.toThrow(/requestedBy: must not contain control characters/);
   });
 

@@ -32,7 +32,7 @@ import { createRedisClient, redisSettings, type RedisSettings } from '../../queu
 import { LeaderLock } from '../../queues/leader-lock.js';
 import { setSchedule } from '../../operations/schedules.js';
 import { createTriggerQueue } from '../../queues/schedules.js';
-import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
+import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
 import { expectDataAfter, expectedIds, expectRunsTruthful } from '../faults/expected-data.js';
 import { root, spawnTs } from '../support/child-process.js';
@@ -40,6 +40,8 @@ import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, type TestMongo } from '../support/services.js';
 import { until } from '../ops/support/processes.js';
+import { enqueueRecorded } from '../../operations/index.js';
+import { DEFAULT_SETTINGS } from '../../domain/settings.js';
 
 const run = promisify(execFile);
 const haveRedis = ['redis-server', 'redis-cli'].every(
@@ -78,6 +80,8 @@ let runs: SyncRunStore;
 let settings: RedisSettings;
 let queue: Queue<SyncJobData, unknown, string> | undefined;
 let triggers: Queue | undefined;
+/** What the schedule operations use here: the stores, the trigger queue on the cluster, the defaults. */
+const scheduleDeps = () => ({ stores, triggers: triggers!, settings: DEFAULT_SETTINGS });
 interface WorkerProcess {
   child: ChildProcess;
   output(): string;
@@ -142,7 +146,10 @@ async function workOf(runId: string): Promise<SyncRun> {
 }
 
 async function request(trigger: 'operator' | 'cli', requestedBy: string): Promise<string> {
-  const { runId } = await enqueueSync(queue!, { tenantId, trigger, requestedBy }, { runs });
+  const { runId } = await enqueueRecorded(
+    { queue: queue!, stores: { runs }, settings: DEFAULT_SETTINGS },
+    { request: { tenantId, trigger, requestedBy }, hierarchy: '' },
+  );
   return runId!;
 }
 
@@ -247,11 +254,15 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
 
   it('fires a schedule (job scheduler on the trigger queue, the trigger worker enqueues)', async () => {
     const before = (await tenantRuns()).length;
-    await setSchedule(triggers!, stores, tenantId, { pattern: '*/2 * * * * *' }, { updatedBy: 'test' });
+    await setSchedule(scheduleDeps(), {
+      tenantId,
+      schedule: { pattern: '*/2 * * * * *' },
+      updatedBy: 'test',
+    });
     const scheduled = await until('a scheduled run', async () =>
       (await tenantRuns()).slice(before).find((r) => r.trigger === 'schedule'),
     );
-    await setSchedule(triggers!, stores, tenantId, { enabled: false }, { updatedBy: 'test' });
+    await setSchedule(scheduleDeps(), { tenantId, schedule: { enabled: false }, updatedBy: 'test' });
     const done = await workOf(scheduled.id);
     expect(done.status).toBe('succeeded');
   });
@@ -264,7 +275,9 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
     await until('the run to start', async () =>
       (await runs.get(runId))?.status === 'running' ? true : undefined,
     );
-    expect((await cancelRun(queue!, runs, runId, 'ops@example')).outcome).toBe('cancel-requested');
+    expect((await cancelRun({ queue: queue!, stores: { runs } }, { runId, by: 'ops@example' })).outcome).toBe(
+      'cancel-requested',
+    );
     const cancelled = await ended(runId);
     expect(cancelled.status).toBe('cancelled');
   });

@@ -192,7 +192,7 @@ describe('the change feed of full pulls', { timeout: 240_000 }, () => {
     const run = await engine.sync(tenantId, 'held', ['licences', 'users']);
     expect(run.status).toBe('needs_review');
     expect(described(await feed(committed))).toEqual([]); // nothing deleted, nothing recorded
-    await approveDeletes(engine.stores, run.id, 'approver');
+    await approveDeletes(engine, { runId: run.id, approvedBy: 'approver' });
     const changes = await feed(committed);
     expect(changes.every((c) => c.runId === run.id && c.kind === 'users' && c.op === 'deleted')).toBe(true);
     expect(changes.map((c) => c.externalId).sort()).toEqual(removed);

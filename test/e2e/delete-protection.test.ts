@@ -125,7 +125,7 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
     expect(later.kinds.users?.held?.wouldDelete).toBe(gone.length - 1);
 
     // Approving the first run deletes exactly its recorded users still unseen since: not the one back.
-    const approval = await approveDeletes(stores, held.id, 'alice@test');
+    const approval = await approveDeletes({ stores }, { runId: held.id, approvedBy: 'alice@test' });
     expect(approval.deleted).toEqual({ users: gone.length - 1 });
     expect(await storedUsers()).toEqual(ids(withBack));
     expect(approval.run.status).toBe('succeeded');
@@ -135,9 +135,13 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
       held: { approval: { by: 'alice@test', deleted: gone.length - 1 } },
     });
     // Approving twice deletes nothing more.
-    await expect(approveDeletes(stores, held.id, 'alice@test')).rejects.toThrow(/no deletions waiting/);
+    await expect(approveDeletes({ stores }, { runId: held.id, approvedBy: 'alice@test' })).rejects.toThrow(
+      /no deletions waiting/,
+    );
     // The later run's held set is now empty: approving it deletes nothing.
-    expect((await approveDeletes(stores, later.id, 'bob@test')).deleted).toEqual({ users: 0 });
+    expect((await approveDeletes({ stores }, { runId: later.id, approvedBy: 'bob@test' })).deleted).toEqual({
+      users: 0,
+    });
   });
 
   it('resolves the threshold: tenant, then hierarchy place, then global', async () => {

@@ -173,7 +173,7 @@ describe('delta sync', { timeout: 240_000 }, () => {
     expect(run.kinds.users).toMatchObject({ status: 'needs_review', sync: 'delta', deleted: 0 });
     expect(run.kinds.users?.held?.wouldDelete).toBe(15);
     expect((await snapshot()).users!.size).toBe(stored);
-    await approveDeletes(engine.stores, run.id, 'approver');
+    await approveDeletes(engine, { runId: run.id, approvedBy: 'approver' });
     expect((await engine.stores.runs.get(run.id))?.kinds.users?.held?.approval?.deleted).toBe(15);
     expect((await snapshot()).users!.size).toBe(stored - 15);
     await expectEqualsFullPull();

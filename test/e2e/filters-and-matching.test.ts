@@ -167,7 +167,7 @@ describe('instance filters and Teams-to-Entra matching end to end', { timeout: 1
     expect(teams.entraMatch?.skipped).toBe(teams.entraMatch?.unmatched);
     expect(teams.held?.wouldDelete).toBe(teams.entraMatch?.unmatched);
     expect(await ids('teams_users')).toEqual(before);
-    await approveDeletes(engine.stores, held.id, 'ops@test');
+    await approveDeletes(engine, { runId: held.id, approvedBy: 'ops@test' });
     const left = await stored('teams_users');
     expect(left).toHaveLength(before.length - teams.entraMatch!.unmatched);
     for (const doc of left) expect((doc.data as { noEntraMatch: boolean }).noEntraMatch).toBe(false);

@@ -5,9 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
-import { enqueueSync, waitForRun } from '../../queues/sync-queue.js';
-import { fastQueue } from '../workers/support/harness.js';
+import { waitForRun } from '../../queues/sync-queue.js';
+import { fastSettings } from '../workers/support/harness.js';
 import { startEngine, type Engine } from './support/engine.js';
+import { enqueueRecorded } from '../../operations/index.js';
 
 describe('a run whose every kind failed with a non-retryable error', { timeout: 120_000 }, () => {
   let engine: Engine;
@@ -27,10 +28,13 @@ describe('a run whose every kind failed with a non-retryable error', { timeout: 
     const runs = new SyncRunStore(engine.mongo.db);
 
     // Three attempts and a short backoff: a retry, if there were one, would come within the wait.
-    const { jobId } = await enqueueSync(
-      engine.queue,
-      { tenantId, trigger: 'cli', requestedBy: 'hopeless-test' },
-      { settings: { ...fastQueue, attempts: 3, backoffDelayMs: 100 }, runs },
+    const { jobId } = await enqueueRecorded(
+      {
+        queue: engine.queue,
+        stores: { runs },
+        settings: { ...fastSettings, SYNC_ATTEMPTS: 3, SYNC_BACKOFF_MS: 100 },
+      },
+      { request: { tenantId, trigger: 'cli', requestedBy: 'hopeless-test' }, hierarchy: '' },
     );
     const end = await waitForRun(engine.queue, jobId, { tenantId, pollMs: 50, timeoutMs: 60_000 });
 

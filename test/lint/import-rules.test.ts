@@ -104,6 +104,9 @@ describe('the folder rules fail the lint', () => {
       /graph\/ uses no other connector/,
     ],
     ['workers/example.ts', "export const load = () => import('../api/server.js');", /imports statically/],
+    ['api/example.ts', "import { requestSync } from '../operations/request-sync.js';", /operations\/index\.js/],
+    ['cli/commands/example.ts', "import { cancelRun } from '../../operations/cancel-run.js';", /operations\/index\.js/],
+    ['workers/example.ts', "import { requestSync } from '../operations/request-sync.js';", /operations\/index\.js/],
   ])('%s: %s', async (file, source, message) => {
     const problems = await importProblems(file, source);
     expect(problems).toHaveLength(1);
@@ -111,7 +114,7 @@ describe('the folder rules fail the lint', () => {
   });
 
   it.each([
-    ['api/example.ts', "import { requestSync } from '../operations/request-sync.js';"],
+    ['api/example.ts', "import { requestSync } from '../operations/index.js';"],
     ['connectors/powershell/example.ts', "import { WinRmClient } from '../winrm/index.js';"],
     ['operations/example.ts', "import { enqueueSync } from '../queues/sync-queue.js';"],
     ['workers/steps/example.ts', "import { SyncError } from '../../domain/errors.js';"],

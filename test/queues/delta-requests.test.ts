@@ -11,6 +11,8 @@ import { SyncError, ValidationError } from '../../domain/errors.js';
 import { requestSync } from '../../operations/request-sync.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { enqueueRecorded } from '../../operations/index.js';
+import { DEFAULT_SETTINGS } from '../../domain/settings.js';
 
 describe('delta requests on the sync queue', () => {
   let redis: TestRedis;
@@ -30,10 +32,12 @@ describe('delta requests on the sync queue', () => {
   });
 
   const ask = (tenantId: string, mode?: 'delta') =>
-    enqueueSync(
-      queue,
-      { tenantId, trigger: 'cli', requestedBy: 'tester', ...(mode ? { mode } : {}) },
-      { runs, hierarchy: 'p' },
+    enqueueRecorded(
+      { queue: queue, stores: { runs }, settings: DEFAULT_SETTINGS },
+      {
+        request: { tenantId, trigger: 'cli', requestedBy: 'tester', ...(mode ? { mode } : {}) },
+        hierarchy: 'p',
+      },
     );
 
   it('keeps a full pull apart from a waiting delta run, and records the mode', async () => {
@@ -76,9 +80,8 @@ describe('delta requests on the sync queue', () => {
 
   it('refuses delta requests when the installation has delta off', async () => {
     const refused = await requestSync(
-      { queue, stores: { runs } as never, deltaEnabled: false },
-      { id: 'tenantd', hierarchy: 'p' },
-      { trigger: 'api', requestedBy: 'tester', mode: 'delta' },
+      { queue, stores: { runs } as never, settings: { ...DEFAULT_SETTINGS, M365SYNC_DELTA: false } },
+      { tenant: { id: 'tenantd', hierarchy: 'p' }, trigger: 'api', requestedBy: 'tester', mode: 'delta' },
     ).catch((error: unknown) => error);
     expect((refused as SyncError).code).toBe('CONFIGURATION');
     expect((refused as SyncError).message).toContain('M365SYNC_DELTA=false');

@@ -28,6 +28,8 @@ import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.
 import { keyEntry } from '../support/keys.js';
 import { storeBackends, testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { eventually, quietLogger } from '../workers/support/harness.js';
+import { settingsFor } from './support/schedule-settings.js';
+import { DEFAULT_SETTINGS } from '../../domain/settings.js';
 
 const base: ScheduleSettings = {
   tz: 'UTC',
@@ -228,7 +230,10 @@ describe('delta schedulers', () => {
     // SCHEDULE_DELTA_MINUTES=0: none by default, but a tenant's own interval gives it one.
     const none = { ...base, deltaMinutes: 0 };
     expect((await reconcileSchedules(queue, stores, none)).delta.created).toEqual([]);
-    const own = await setSchedule(queue, stores, A, { deltaMinutes: 5 }, { settings: none });
+    const own = await setSchedule(
+      { stores: stores, triggers: queue, settings: settingsFor(none) },
+      { tenantId: A, schedule: { deltaMinutes: 5 } },
+    );
     expect(own.delta).toMatchObject({ enabled: true, everyMinutes: 5, source: 'override', active: true });
     expect(own.delta.next!.getTime()).toBe((await schedulers()).get(deltaSchedulerId(A))!.next);
     expect(own).toMatchObject({ source: 'override', active: true }); // the nightly one stays
@@ -236,7 +241,10 @@ describe('delta schedulers', () => {
       unchanged: 1,
       removed: [],
     });
-    expect((await showSchedule(queue, stores, B, none)).delta).toEqual({
+    expect(
+      (await showSchedule({ stores: stores, triggers: queue, settings: settingsFor(none) }, { tenantId: B }))
+        .delta,
+    ).toEqual({
       enabled: false,
       everyMinutes: 0,
       source: 'default',
@@ -252,13 +260,22 @@ describe('delta schedulers', () => {
     expect((await schedulers()).get(deltaSchedulerId(A))).toMatchObject({ every: 5 * 60_000 });
 
     // The override turns delta runs off (0), or every schedule (enabled: false); clearing restores both.
-    const noDelta = await setSchedule(queue, stores, A, { deltaMinutes: 0 }, { settings: base });
+    const noDelta = await setSchedule(
+      { stores: stores, triggers: queue, settings: settingsFor(base) },
+      { tenantId: A, schedule: { deltaMinutes: 0 } },
+    );
     expect(noDelta.delta).toMatchObject({ enabled: false, off: 'override', active: false });
     expect(noDelta).toMatchObject({ enabled: true, active: true });
     expect(await deltaKeys()).toEqual([deltaSchedulerId(B)]);
-    const disabled = await setSchedule(queue, stores, A, { enabled: false }, { settings: base });
+    const disabled = await setSchedule(
+      { stores: stores, triggers: queue, settings: settingsFor(base) },
+      { tenantId: A, schedule: { enabled: false } },
+    );
     expect(disabled).toMatchObject({ active: false, delta: { off: 'schedule_disabled', active: false } });
-    const cleared = await clearSchedule(queue, stores, A, { settings: base });
+    const cleared = await clearSchedule(
+      { stores: stores, triggers: queue, settings: settingsFor(base) },
+      { tenantId: A },
+    );
     expect(cleared).toMatchObject({
       active: true,
       delta: { enabled: true, everyMinutes: 15, source: 'default', active: true },
@@ -271,7 +288,10 @@ describe('delta schedulers', () => {
     // Credentials gone: the delta scheduler goes; the tenant deleted: both go.
     await tenants().updateOne({ _id: b._id }, { $unset: { 'Microsoft 365.certificate_bkey': '' } });
     expect((await reconcileSchedules(queue, stores, base)).delta.removed).toEqual([B]);
-    expect((await showSchedule(queue, stores, B, base)).delta).toMatchObject({
+    expect(
+      (await showSchedule({ stores: stores, triggers: queue, settings: settingsFor(base) }, { tenantId: B }))
+        .delta,
+    ).toMatchObject({
       off: 'no_graph_credentials',
       active: false,
     });
@@ -318,7 +338,9 @@ describe('delta schedulers', () => {
     const startTriggers = async (deltaEnabled?: boolean) => {
       await triggers?.close();
       triggers = startTriggerWorker({ url: redis.url, prefix: redis.prefix }, quietLogger, runStores(), {
-        ...(deltaEnabled === undefined ? {} : { deltaEnabled }),
+        ...(deltaEnabled === undefined
+          ? {}
+          : { settings: { ...DEFAULT_SETTINGS, M365SYNC_DELTA: deltaEnabled } }),
       });
     };
 
@@ -393,9 +415,8 @@ describe('delta schedulers', () => {
       await startTriggers();
       const tenantId = await scheduledTenant();
       const full = await requestSync(
-        { queue: syncQueue, stores: runStores() },
-        { id: tenantId, hierarchy: 'p.delta' },
-        { trigger: 'operator', requestedBy: 'op' },
+        { queue: syncQueue, stores: runStores(), settings: DEFAULT_SETTINGS },
+        { tenant: { id: tenantId, hierarchy: 'p.delta' }, trigger: 'operator', requestedBy: 'op' },
       );
       const before = await skipped('full_pull');
       const failedBefore = (await queue.getJobCounts('failed')).failed;

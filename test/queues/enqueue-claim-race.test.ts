@@ -10,9 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker, type Queue } from 'bullmq';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { workerConnection } from '../../queues/connection.js';
-import { createSyncQueue, enqueueSync, SYNC_QUEUE, type SyncJobData } from '../../queues/sync-queue.js';
+import { createSyncQueue, SYNC_QUEUE, type SyncJobData } from '../../queues/sync-queue.js';
 import { storeBackends, testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { eventually } from '../workers/support/harness.js';
+import { enqueueRecorded } from '../../operations/index.js';
+import { DEFAULT_SETTINGS } from '../../domain/settings.js';
 
 const TENANTS = 100;
 /** Requests in flight at once: FerretDB wedges with about fifty update statements in flight. */
@@ -66,10 +68,9 @@ describe.each(storeBackends())('enqueue and claim at the same moment on $name', 
     const runIds: string[] = [];
     for (let i = 0; i < TENANTS; i += AT_ONCE) {
       const batch = Array.from({ length: AT_ONCE }, (_, j) =>
-        enqueueSync(
-          queue,
-          { tenantId: `race-${i + j}`, trigger: 'api', requestedBy: 'op' },
-          { runs, hierarchy: 'race' },
+        enqueueRecorded(
+          { queue: queue, stores: { runs }, settings: DEFAULT_SETTINGS },
+          { request: { tenantId: `race-${i + j}`, trigger: 'api', requestedBy: 'op' }, hierarchy: 'race' },
         ),
       );
       for (const result of await Promise.all(batch)) {

@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
-import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
+import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { startWorker, type SyncWorker, type WorkerSettings } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { testProcessor } from '../workers/support/test-processor.js';
@@ -17,7 +17,9 @@ import {
   jobCounts,
   quietLogger,
   sweepFreely,
+  fastSettings,
 } from '../workers/support/harness.js';
+import { enqueueRecorded } from '../../operations/index.js';
 
 describe('sync run records', () => {
   let redis: TestRedis;
@@ -62,7 +64,10 @@ describe('sync run records', () => {
     const tenantId = await addTenant(mongo.db);
     const results = await Promise.all(
       Array.from({ length: 50 }, () =>
-        enqueueSync(queue, { tenantId, trigger: 'api', requestedBy: 'op' }, { settings: fastQueue, runs }),
+        enqueueRecorded(
+          { queue: queue, stores: { runs }, settings: fastSettings },
+          { request: { tenantId, trigger: 'api', requestedBy: 'op' }, hierarchy: '' },
+        ),
       ),
     );
     const created = results.filter((r) => r.outcome === 'created');
@@ -93,10 +98,9 @@ describe('sync run records', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       return insertOne(...args);
     }) as typeof insertOne;
-    const enqueued = await enqueueSync(
-      queue,
-      { tenantId, trigger: 'cli', requestedBy: 'op' },
-      { settings: fastQueue, runs: slowRuns },
+    const enqueued = await enqueueRecorded(
+      { queue: queue, stores: { runs: slowRuns }, settings: fastSettings },
+      { request: { tenantId, trigger: 'cli', requestedBy: 'op' }, hierarchy: '' },
     );
     const run = await eventually(async () => {
       const r = await runs.get(enqueued.runId!);
@@ -109,10 +113,9 @@ describe('sync run records', () => {
 
   it('ends the run of a job whose tenant was deleted before it ran', async () => {
     const tenantId = await addTenant(mongo.db);
-    const enqueued = await enqueueSync(
-      queue,
-      { tenantId, trigger: 'api', requestedBy: 'op' },
-      { settings: fastQueue, runs },
+    const enqueued = await enqueueRecorded(
+      { queue: queue, stores: { runs }, settings: fastSettings },
+      { request: { tenantId, trigger: 'api', requestedBy: 'op' }, hierarchy: '' },
     );
     await mongo.db.collection('tenants').deleteMany({});
     await worker();
@@ -139,7 +142,10 @@ describe('sync run records', () => {
     workers.push(w);
     const tenantId = await addTenant(mongo.db);
     const request = (by: string) =>
-      enqueueSync(queue, { tenantId, trigger: 'api', requestedBy: by }, { settings: fastQueue, runs });
+      enqueueRecorded(
+        { queue: queue, stores: { runs }, settings: fastSettings },
+        { request: { tenantId, trigger: 'api', requestedBy: by }, hierarchy: '' },
+      );
     const first = await request('first');
     await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
     const replaced = await request('replaced');
@@ -160,10 +166,9 @@ describe('sync run records', () => {
   it('never lets a job of a Redis that lost its data take over an older run record', async () => {
     // Tenant A's request is queued; Redis then loses everything (restart without persistence).
     const tenantA = await addTenant(mongo.db);
-    const a = await enqueueSync(
-      queue,
-      { tenantId: tenantA, trigger: 'cli', requestedBy: 'op-a' },
-      { settings: fastQueue, runs },
+    const a = await enqueueRecorded(
+      { queue: queue, stores: { runs }, settings: fastSettings },
+      { request: { tenantId: tenantA, trigger: 'cli', requestedBy: 'op-a' }, hierarchy: '' },
     );
     // (Only this file's keys: the Redis is shared.)
     let cursor = '0';
@@ -173,10 +178,9 @@ describe('sync run records', () => {
       if (keys.length > 0) await redis.redis.del(...keys);
     } while (cursor !== '0');
     const tenantB = await addTenant(mongo.db);
-    const b = await enqueueSync(
-      queue,
-      { tenantId: tenantB, trigger: 'cli', requestedBy: 'op-b' },
-      { settings: fastQueue, runs },
+    const b = await enqueueRecorded(
+      { queue: queue, stores: { runs }, settings: fastSettings },
+      { request: { tenantId: tenantB, trigger: 'cli', requestedBy: 'op-b' }, hierarchy: '' },
     );
     expect(b.jobId).not.toBe(a.jobId);
     await worker({ reaperIntervalMs: 200, enqueueGraceMs: 200 });

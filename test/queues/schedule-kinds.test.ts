@@ -22,7 +22,15 @@ import type { SyncProcessor } from '../../workers/processor.js';
 import { startTriggerWorker } from '../../workers/trigger-worker.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { addTenant, eventually, fastQueue, fastWorker, quietLogger } from '../workers/support/harness.js';
+import {
+  addTenant,
+  eventually,
+  fastQueue,
+  fastWorker,
+  quietLogger,
+  fastSettings,
+} from '../workers/support/harness.js';
+import { settingsFor } from './support/schedule-settings.js';
 
 const settings: ScheduleSettings = {
   tz: 'UTC',
@@ -64,9 +72,7 @@ describe('schedules with kind lists', () => {
       { url: redis.url, prefix: redis.prefix },
       quietLogger,
       buildStores(mongo.db),
-      {
-        settings: fastQueue,
-      },
+      { settings: fastSettings },
     );
   });
   afterAll(async () => {
@@ -83,18 +89,15 @@ describe('schedules with kind lists', () => {
     const lists = new KindListStore(mongo.db);
     await lists.set({ name: 'hourly-licensing', kinds: 'licensing' });
     const a = await setSchedule(
-      triggers,
-      buildStores(mongo.db),
-      hourly,
-      { pattern: '0 * * * *', kinds: await lists.resolve('hourly-licensing') },
-      { settings },
+      { stores: buildStores(mongo.db), triggers: triggers, settings: settingsFor(settings) },
+      {
+        tenantId: hourly,
+        schedule: { pattern: '0 * * * *', kinds: await lists.resolve('hourly-licensing') },
+      },
     );
     const b = await setSchedule(
-      triggers,
-      buildStores(mongo.db),
-      nightly,
-      { pattern: '30 2 * * *', kinds: await lists.resolve('voice') },
-      { settings },
+      { stores: buildStores(mongo.db), triggers: triggers, settings: settingsFor(settings) },
+      { tenantId: nightly, schedule: { pattern: '30 2 * * *', kinds: await lists.resolve('voice') } },
     );
     expect(a.kinds).toEqual(['users', 'licences']);
     expect(b.kinds).toEqual(voice);

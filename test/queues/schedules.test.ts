@@ -18,7 +18,8 @@ import { startTriggerWorker } from '../../workers/trigger-worker.js';
 import { buildStores } from '../../connectors/mongo/stores.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { eventually, quietLogger } from '../workers/support/harness.js';
-import { parseSettings } from '../../domain/settings.js';
+import { parseSettings, DEFAULT_SETTINGS } from '../../domain/settings.js';
+import { settingsFor } from './support/schedule-settings.js';
 
 const settings: ScheduleSettings = {
   tz: 'UTC',
@@ -112,10 +113,16 @@ describe('nightly schedules', () => {
     expect(await queue.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 0, delayed: 2 });
 
     // An override changes one tenant's scheduler; disabling or deleting a tenant removes it.
-    const view = await setSchedule(queue, buildStores(mongo.db), a.toHexString(), {
-      pattern: '30 3 * * *',
-      tz: 'Europe/London',
-    });
+    const view = await setSchedule(
+      { stores: buildStores(mongo.db), triggers: queue, settings: DEFAULT_SETTINGS },
+      {
+        tenantId: a.toHexString(),
+        schedule: {
+          pattern: '30 3 * * *',
+          tz: 'Europe/London',
+        },
+      },
+    );
     expect(view).toMatchObject({
       pattern: '30 3 * * *',
       tz: 'Europe/London',
@@ -126,10 +133,30 @@ describe('nightly schedules', () => {
       updated: [],
       unchanged: 2,
     });
-    await setSchedule(queue, buildStores(mongo.db), b.toHexString(), { enabled: false });
-    expect((await showSchedule(queue, buildStores(mongo.db), b.toHexString(), settings)).active).toBe(false);
-    await clearSchedule(queue, buildStores(mongo.db), b.toHexString(), { settings });
-    expect((await showSchedule(queue, buildStores(mongo.db), b.toHexString(), settings)).active).toBe(true);
+    await setSchedule(
+      { stores: buildStores(mongo.db), triggers: queue, settings: DEFAULT_SETTINGS },
+      { tenantId: b.toHexString(), schedule: { enabled: false } },
+    );
+    expect(
+      (
+        await showSchedule(
+          { stores: buildStores(mongo.db), triggers: queue, settings: settingsFor(settings) },
+          { tenantId: b.toHexString() },
+        )
+      ).active,
+    ).toBe(false);
+    await clearSchedule(
+      { stores: buildStores(mongo.db), triggers: queue, settings: settingsFor(settings) },
+      { tenantId: b.toHexString() },
+    );
+    expect(
+      (
+        await showSchedule(
+          { stores: buildStores(mongo.db), triggers: queue, settings: settingsFor(settings) },
+          { tenantId: b.toHexString() },
+        )
+      ).active,
+    ).toBe(true);
 
     await tenants().deleteOne({ _id: b });
     const third = await reconcileSchedules(queue, buildStores(mongo.db), settings);
@@ -142,17 +169,31 @@ describe('nightly schedules', () => {
     const c = new ObjectId();
     await tenants().insertOne({ _id: c, hierarchy: 'p.c' });
     await expect(
-      setSchedule(queue, buildStores(mongo.db), c.toHexString(), { pattern: 'every night' }),
+      setSchedule(
+        { stores: buildStores(mongo.db), triggers: queue, settings: DEFAULT_SETTINGS },
+        { tenantId: c.toHexString(), schedule: { pattern: 'every night' } },
+      ),
     ).rejects.toThrow(ValidationError);
     await expect(
-      setSchedule(queue, buildStores(mongo.db), c.toHexString(), { tz: 'Mars/Olympus' }),
+      setSchedule(
+        { stores: buildStores(mongo.db), triggers: queue, settings: DEFAULT_SETTINGS },
+        { tenantId: c.toHexString(), schedule: { tz: 'Mars/Olympus' } },
+      ),
     ).rejects.toThrow(/time zone/);
     await expect(
-      setSchedule(queue, buildStores(mongo.db), c.toHexString(), { pattern: '99 99 * * *' }),
+      setSchedule(
+        { stores: buildStores(mongo.db), triggers: queue, settings: DEFAULT_SETTINGS },
+        { tenantId: c.toHexString(), schedule: { pattern: '99 99 * * *' } },
+      ),
     ).rejects.toThrow(ValidationError);
-    expect((await showSchedule(queue, buildStores(mongo.db), c.toHexString(), settings)).source).toBe(
-      'default',
-    );
+    expect(
+      (
+        await showSchedule(
+          { stores: buildStores(mongo.db), triggers: queue, settings: settingsFor(settings) },
+          { tenantId: c.toHexString() },
+        )
+      ).source,
+    ).toBe('default');
     await tenants().deleteOne({ _id: c });
     await reconcileSchedules(queue, buildStores(mongo.db), settings);
   });

@@ -9,7 +9,6 @@ import type { Queue } from 'bullmq';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import {
   createSyncQueue,
-  enqueueSync,
   oldestWaitingSince,
   SYNC_PRIORITY,
   type EnqueueResult,
@@ -27,7 +26,9 @@ import {
   quietLogger,
   runIntervals,
   sweepFreely,
+  fastSettings,
 } from '../workers/support/harness.js';
+import { enqueueRecorded } from '../../operations/index.js';
 
 describe('the order of the sync queue', () => {
   let redis: TestRedis;
@@ -56,28 +57,28 @@ describe('the order of the sync queue', () => {
       const scheduled: { tenantId: string; result: EnqueueResult }[] = [];
       for (let i = 0; i < 50; i++) {
         const tenantId = await addTenant(db, `provider.night${i}`);
-        const result = await enqueueSync(
-          queue,
-          { tenantId, trigger: 'schedule', requestedBy: 'scheduler' },
-          { settings: fastQueue, runs },
+        const result = await enqueueRecorded(
+          { queue: queue, stores: { runs }, settings: fastSettings },
+          { request: { tenantId, trigger: 'schedule', requestedBy: 'scheduler' }, hierarchy: '' },
         );
         expect(result.outcome).toBe('created');
         scheduled.push({ tenantId, result });
       }
       // A tenant nothing waits for: a job of its own, in the requested band.
       const urgentTenant = await addTenant(db, 'provider.urgent');
-      const operator = await enqueueSync(
-        queue,
-        { tenantId: urgentTenant, trigger: 'operator', requestedBy: 'alice' },
-        { settings: fastQueue, runs },
+      const operator = await enqueueRecorded(
+        { queue: queue, stores: { runs }, settings: fastSettings },
+        { request: { tenantId: urgentTenant, trigger: 'operator', requestedBy: 'alice' }, hierarchy: '' },
       );
       expect(operator.outcome).toBe('created');
       // A tenant whose scheduled sync waits (41st in line): the API request joins that job and raises it.
       const joinedTenant = scheduled[40]!;
-      const api = await enqueueSync(
-        queue,
-        { tenantId: joinedTenant.tenantId, trigger: 'api', requestedBy: 'portal' },
-        { settings: fastQueue, runs },
+      const api = await enqueueRecorded(
+        { queue: queue, stores: { runs }, settings: fastSettings },
+        {
+          request: { tenantId: joinedTenant.tenantId, trigger: 'api', requestedBy: 'portal' },
+          hierarchy: '',
+        },
       );
       expect(api).toMatchObject({ outcome: 'joined-waiting', jobId: joinedTenant.result.jobId });
       expect(await queue.getCountsPerPriority([SYNC_PRIORITY.requested, SYNC_PRIORITY.schedule])).toEqual({
@@ -127,10 +128,9 @@ describe('the order of the sync queue', () => {
     // The other tenants exist before the run starts: while it runs, only the enqueues happen.
     const otherTenants = [];
     for (let i = 0; i < 3; i++) otherTenants.push(await addTenant(db, `provider.later${i}`));
-    const first = await enqueueSync(
-      queue,
-      { tenantId, trigger: 'schedule', requestedBy: 'scheduler' },
-      { settings: fastQueue, runs },
+    const first = await enqueueRecorded(
+      { queue: queue, stores: { runs }, settings: fastSettings },
+      { request: { tenantId, trigger: 'schedule', requestedBy: 'scheduler' }, hierarchy: '' },
     );
     worker = await startWorker({
       redis: { url: redis.url, prefix: redis.prefix },
@@ -148,25 +148,22 @@ describe('the order of the sync queue', () => {
     const others = [];
     for (const other of otherTenants) {
       others.push(
-        await enqueueSync(
-          queue,
-          { tenantId: other, trigger: 'schedule', requestedBy: 'scheduler' },
-          { settings: fastQueue, runs },
+        await enqueueRecorded(
+          { queue: queue, stores: { runs }, settings: fastSettings },
+          { request: { tenantId: other, trigger: 'schedule', requestedBy: 'scheduler' }, hierarchy: '' },
         ),
       );
     }
-    const followUp = await enqueueSync(
-      queue,
-      { tenantId, trigger: 'operator', requestedBy: 'bob' },
-      { settings: fastQueue, runs },
+    const followUp = await enqueueRecorded(
+      { queue: queue, stores: { runs }, settings: fastSettings },
+      { request: { tenantId, trigger: 'operator', requestedBy: 'bob' }, hierarchy: '' },
     );
     expect(followUp.outcome).toBe('follow-up');
     // The tenant's nightly request arrives too: BullMQ keeps the last request as the follow-up, but
     // it keeps the operator's band (the operator's request is merged into it).
-    const nightly = await enqueueSync(
-      queue,
-      { tenantId, trigger: 'schedule', requestedBy: 'scheduler' },
-      { settings: fastQueue, runs },
+    const nightly = await enqueueRecorded(
+      { queue: queue, stores: { runs }, settings: fastSettings },
+      { request: { tenantId, trigger: 'schedule', requestedBy: 'scheduler' }, hierarchy: '' },
     );
     expect(nightly.outcome).toBe('follow-up');
     const order = await eventually(async () => {

@@ -16,8 +16,10 @@ import {
   jobCounts,
   quietLogger,
   sweepFreely,
+  fastSettings,
 } from '../workers/support/harness.js';
 import { parseSettings } from '../../domain/settings.js';
+import { enqueueRecorded } from '../../operations/index.js';
 
 describe('the tenant-sync queue', () => {
   let redis: TestRedis;
@@ -69,10 +71,12 @@ describe('the tenant-sync queue', () => {
     const db = mongo.db;
     const runs = new SyncRunStore(db);
     const tenantId = await addTenant(db);
-    const first = await enqueueSync(
-      queue,
-      { tenantId, trigger: 'schedule', requestedBy: 'scheduler' },
-      { settings: fastQueue, runs, hierarchy: 'provider.customer' },
+    const first = await enqueueRecorded(
+      { queue: queue, stores: { runs }, settings: fastSettings },
+      {
+        request: { tenantId, trigger: 'schedule', requestedBy: 'scheduler' },
+        hierarchy: 'provider.customer',
+      },
     );
     expect(first.outcome).toBe('created');
     expect((await runs.get(first.runId!))?.status).toBe('queued');
@@ -99,10 +103,9 @@ describe('the tenant-sync queue', () => {
     const outcomes = [];
     for (let i = 0; i < 20; i++) {
       outcomes.push(
-        await enqueueSync(
-          queue,
-          { tenantId, trigger: 'operator', requestedBy: `op${i}` },
-          { settings: fastQueue, runs },
+        await enqueueRecorded(
+          { queue: queue, stores: { runs }, settings: fastSettings },
+          { request: { tenantId, trigger: 'operator', requestedBy: `op${i}` }, hierarchy: '' },
         ),
       );
     }
@@ -197,19 +200,17 @@ describe('the tenant-sync queue', () => {
       logger: quietLogger,
     });
     try {
-      const ok = await enqueueSync(
-        queue,
-        { tenantId: okTenant, trigger: 'cli', requestedBy: 'op' },
-        { settings: fastQueue, runs },
+      const ok = await enqueueRecorded(
+        { queue: queue, stores: { runs }, settings: fastSettings },
+        { request: { tenantId: okTenant, trigger: 'cli', requestedBy: 'op' }, hierarchy: '' },
       );
       const okEnd = await waitForRun(slowQueue, ok.jobId, { pollMs: 20, timeoutMs: 20_000 });
       expect(okEnd.state).toBe('completed');
       expect(okEnd.state === 'completed' && (okEnd.result as { runId: string }).runId).toBe(ok.runId);
 
-      const bad = await enqueueSync(
-        queue,
-        { tenantId: badTenant, trigger: 'cli', requestedBy: 'op' },
-        { settings: fastQueue, runs },
+      const bad = await enqueueRecorded(
+        { queue: queue, stores: { runs }, settings: fastSettings },
+        { request: { tenantId: badTenant, trigger: 'cli', requestedBy: 'op' }, hierarchy: '' },
       );
       const badEnd = await waitForRun(slowQueue, bad.jobId, { pollMs: 20, timeoutMs: 20_000 });
       expect(badEnd.state).toBe('failed');

@@ -69,7 +69,7 @@ describe('sync retry settings', () => {
       quietLogger,
       buildStores(mongo.db),
       {
-        settings: syncQueueSettings(parseSettings({ SYNC_ATTEMPTS: '7', SYNC_BACKOFF_MS: '4321' })),
+        settings: parseSettings({ SYNC_ATTEMPTS: '7', SYNC_BACKOFF_MS: '4321' }),
       },
     );
     try {

@@ -34,7 +34,7 @@ import {
   verifyWebhookSignature,
 } from '../../domain/webhook-signature.js';
 import { createLogger } from '../../observability/logger.js';
-import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
+import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import {
   WEBHOOK_JOB,
   createWebhookQueue,
@@ -49,8 +49,16 @@ import { cli } from '../support/cli.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { addTenant, eventually, fastQueue, fastWorker, sweepFreely } from '../workers/support/harness.js';
+import {
+  addTenant,
+  eventually,
+  fastQueue,
+  fastWorker,
+  sweepFreely,
+  fastSettings,
+} from '../workers/support/harness.js';
 import { testProcessor } from '../workers/support/test-processor.js';
+import { enqueueRecorded } from '../../operations/index.js';
 
 interface Received {
   path: string;
@@ -150,10 +158,9 @@ const processor: SyncProcessor = (ctx) =>
 
 async function syncAndWait(tenantId: string, hierarchy: string): Promise<string> {
   const runs = new SyncRunStore(mongo.db);
-  const { runId } = await enqueueSync(
-    syncQueue,
-    { tenantId, trigger: 'api', requestedBy: 'webhook-test' },
-    { runs, hierarchy, settings: { ...fastQueue, attempts: 1 } },
+  const { runId } = await enqueueRecorded(
+    { queue: syncQueue, stores: { runs }, settings: { ...fastSettings, SYNC_ATTEMPTS: 1 } },
+    { request: { tenantId, trigger: 'api', requestedBy: 'webhook-test' }, hierarchy: hierarchy },
   );
   await eventually(async () => {
     const run = await runs.get(runId!);

@@ -18,8 +18,6 @@ import { RUN_STATUSES, type SyncRun } from '../../../domain/sync-run.js';
 import { ENTITY_KINDS } from '../../../domain/entity-kinds.js';
 import {
   createSyncQueue,
-  enqueueSync,
-  syncQueueSettings,
   type EnqueueResult,
   type SyncJobData,
   type SyncRequest,
@@ -39,6 +37,7 @@ import { expectedIds as expectedIdsOf } from '../expected-data.js';
 import { keyEntry } from '../../support/keys.js';
 import { testMongo, uniqueName, type TestMongo } from '../../support/services.js';
 import { eventually } from '../../workers/support/harness.js';
+import { enqueueRecorded } from '../../../operations/index.js';
 
 const WORKER = fileURLToPath(new URL('./fault-worker.ts', import.meta.url));
 
@@ -144,13 +143,11 @@ export class FaultEngine {
     request: Omit<SyncRequest, 'tenantId' | 'trigger'> & Partial<Pick<SyncRequest, 'trigger'>>,
     env: Record<string, string> = {},
   ): Promise<EnqueueResult> {
-    return enqueueSync(
-      this.queue,
-      { tenantId: this.tenantId, trigger: 'cli', ...request },
+    return enqueueRecorded(
+      { queue: this.queue, stores: { runs: this.runs }, settings: parseSettings(this.env(env)) },
       {
-        runs: this.runs,
+        request: { tenantId: this.tenantId, trigger: 'cli', ...request },
         hierarchy: 'demo.provider.contoso',
-        settings: syncQueueSettings(parseSettings(this.env(env))),
       },
     );
   }

@@ -4,6 +4,7 @@ import type { Queue } from 'bullmq';
 import { createLogger } from '../../../observability/logger.js';
 import type { SourceThresholds } from '../../../domain/delete-protection.js';
 import type { SyncQueueSettings } from '../../../queues/sync-queue.js';
+import { DEFAULT_SETTINGS, type Settings } from '../../../domain/settings.js';
 import type { WorkerSettings } from '../../../workers/worker.js';
 import type { LogEntry } from './test-processor.js';
 
@@ -33,6 +34,15 @@ export const fastQueue: SyncQueueSettings = {
   backoffDelayMs: 100,
   keepCompleted: { age: 3600, count: 100 },
   keepFailed: { age: 3600, count: 100 },
+};
+
+/** Process settings whose sync jobs retry as fastQueue's do: for operations (deps.settings). */
+export const fastSettings: Settings = {
+  ...DEFAULT_SETTINGS,
+  SYNC_ATTEMPTS: 2,
+  SYNC_BACKOFF_MS: 100,
+  SYNC_KEEP_COMPLETED_JOBS: 100,
+  SYNC_KEEP_FAILED_JOBS: 100,
 };
 
 export async function addTenant(db: Db, hierarchy = 'provider.customer'): Promise<string> {
