@@ -24,7 +24,7 @@ import { HIERARCHY } from '../../domain/tenant.js';
 import { schedulerId } from '../../queues/schedules.js';
 import { deltaSchedulerId } from '../../queues/delta-schedules.js';
 import { queueCall } from '../redis-calls.js';
-import { html, type Html } from './html.js';
+import { html, numeric, table, type Html } from './html.js';
 import { duration, statusWord, when } from './layout.js';
 
 export const FLEET_STATUSES = [
@@ -306,49 +306,41 @@ export function fleetPage(view: FleetView): Html {
       }.
       Stale: no succeeded run for ${duration(view.staleAfterMs)}.
     </p>
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Tenant</th>
-            <th scope="col">Place</th>
-            <th scope="col">Last run</th>
-            <th scope="col">When</th>
-            <th scope="col" class="num">Took</th>
-            <th scope="col">Last good data</th>
-            <th scope="col">Next scheduled</th>
-            <th scope="col">Now</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${view.rows.map((row) => {
-            const last = row.summary?.lastRun;
-            const took =
-              last?.startedAt && last.endedAt
-                ? new Date(last.endedAt).getTime() - new Date(last.startedAt).getTime()
-                : undefined;
-            return html`<tr data-tenant="${row.id}">
-              <td><a href="/console/tenants/${row.id}">${row.name}</a></td>
-              <td><code>${row.hierarchy}</code></td>
-              <td>
-                ${last ? html`<a href="/console/runs/${last.id}">${statusWord(last.status)}</a>${last.mode === 'delta' ? html` <span class="muted">delta</span>` : ''}${last.errorCode ? html` <code>${last.errorCode}</code>` : ''}` : html`<span class="muted">none</span>`}
-              </td>
-              <td>${when(last?.endedAt)}</td>
-              <td class="num">${duration(took)}</td>
-              <td>
-                ${Number.isFinite(row.ageMs) ? html`${duration(row.ageMs)} ago` : html`<span class="muted">none</span>`}${row.stale ? html` ${statusWord('stale')}` : ''}
-              </td>
-              <td>
-                ${row.nextScheduledAt ? when(row.nextScheduledAt) : html`<span class="muted">none</span>`}
-              </td>
-              <td>
-                ${row.runningRunId ? html`<a href="/console/runs/${row.runningRunId}">${statusWord('running')}</a>` : ''}${row.queued ? html` ${statusWord('queued')}` : ''}
-              </td>
-            </tr>`;
-          })}
-        </tbody>
-      </table>
-    </div>
+    ${table({
+      columns: [
+        'Tenant',
+        'Place',
+        'Last run',
+        'When',
+        numeric('Took'),
+        'Last good data',
+        'Next scheduled',
+        'Now',
+      ],
+      rows: view.rows.map((row) => {
+        const last = row.summary?.lastRun;
+        const took =
+          last?.startedAt && last.endedAt
+            ? new Date(last.endedAt).getTime() - new Date(last.startedAt).getTime()
+            : undefined;
+        return {
+          attributes: html`data-tenant="${row.id}"`,
+          cells: [
+            html`<a href="/console/tenants/${row.id}">${row.name}</a>`,
+            html`<code>${row.hierarchy}</code>`,
+            last
+              ? html`<a href="/console/runs/${last.id}">${statusWord(last.status)}</a
+                  >${last.mode === 'delta' ? html` <span class="muted">delta</span>` : ''}${last.errorCode ? html` <code>${last.errorCode}</code>` : ''}`
+              : html`<span class="muted">none</span>`,
+            when(last?.endedAt),
+            duration(took),
+            html`${Number.isFinite(row.ageMs) ? html`${duration(row.ageMs)} ago` : html`<span class="muted">none</span>`}${row.stale ? html` ${statusWord('stale')}` : ''}`,
+            row.nextScheduledAt ? when(row.nextScheduledAt) : html`<span class="muted">none</span>`,
+            html`${row.runningRunId ? html`<a href="/console/runs/${row.runningRunId}">${statusWord('running')}</a>` : ''}${row.queued ? html` ${statusWord('queued')}` : ''}`,
+          ],
+        };
+      }),
+    })}
     <nav class="pager" aria-label="Pages">
       ${query.page > 1 ? html`<a href="${fleetLink(query, { page: query.page - 1 })}" rel="prev">← Previous</a>` : ''}
       <span>Page ${query.page} of ${view.pages}</span>

@@ -8,7 +8,7 @@ import type { Caller } from '../../domain/access.js';
 import { roleAllows } from '../../domain/access.js';
 import type { Change } from '../../domain/changes.js';
 import type { SyncRun } from '../../domain/sync-run.js';
-import { html, type Html } from './html.js';
+import { html, numeric, table, type Html } from './html.js';
 import { duration, errorText, statusWord, when } from './layout.js';
 import { runDuration } from './tenant-page.js';
 
@@ -144,69 +144,49 @@ export function runPage(data: RunPageData): Html {
     ${
       Object.keys(run.kinds).length === 0
         ? html`<p class="muted">No kind has finished yet.</p>`
-        : html`<div class="table-wrap">
-            <table data-section="kinds">
-              <thead>
-                <tr>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Status</th>
-                  <th scope="col" class="num">Created</th>
-                  <th scope="col" class="num">Updated</th>
-                  <th scope="col" class="num">Unchanged</th>
-                  <th scope="col" class="num">Deleted</th>
-                  <th scope="col" class="num">Took</th>
-                  <th scope="col">Error</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${Object.entries(run.kinds).map(
-                  ([kind, k]) =>
-                    html`<tr data-kind="${kind}">
-                      <td>${kind}${k.sync ? html` <span class="muted">${k.sync}</span>` : ''}</td>
-                      <td>${statusWord(k.status)}</td>
-                      <td class="num">${k.created}</td>
-                      <td class="num">${k.updated}</td>
-                      <td class="num">${k.unchanged}</td>
-                      <td class="num">${k.deleted}</td>
-                      <td class="num">${duration(k.durationMs)}</td>
-                      <td>
-                        ${errorText(k.error)}${k.fallback ? html`<div class="muted">Pulled in full: ${k.fallback.message}</div>` : ''}
-                      </td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>
-          </div>`
+        : table({
+            section: 'kinds',
+            columns: [
+              'Kind',
+              'Status',
+              numeric('Created'),
+              numeric('Updated'),
+              numeric('Unchanged'),
+              numeric('Deleted'),
+              numeric('Took'),
+              'Error',
+            ],
+            rows: Object.entries(run.kinds).map(([kind, k]) => ({
+              attributes: html`data-kind="${kind}"`,
+              cells: [
+                html`${kind}${k.sync ? html` <span class="muted">${k.sync}</span>` : ''}`,
+                statusWord(k.status),
+                k.created,
+                k.updated,
+                k.unchanged,
+                k.deleted,
+                duration(k.durationMs),
+                html`${errorText(k.error)}${k.fallback ? html`<div class="muted">Pulled in full: ${k.fallback.message}</div>` : ''}`,
+              ],
+            })),
+          })
     }
     ${heldSection(run)}
     <h2 id="changes">Changes recorded</h2>
     ${
       data.changes.length === 0
         ? html`<p class="muted">None in the change feed.</p>`
-        : html`<div class="table-wrap">
-              <table data-section="changes">
-                <thead>
-                  <tr>
-                    <th scope="col">Kind</th>
-                    <th scope="col">Change</th>
-                    <th scope="col">Object</th>
-                    <th scope="col">Fields</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${data.changes.map(
-                    (c) =>
-                      html`<tr>
-                        <td>${c.kind}</td>
-                        <td>${c.op}</td>
-                        <td><code>${c.externalId ?? ''}</code></td>
-                        <td>${(c.fields ?? []).join(', ')}</td>
-                      </tr>`,
-                  )}
-                </tbody>
-              </table>
-            </div>
-            ${data.moreChanges ? html`<p class="muted">The first ${data.changes.length} are shown; <code>m365sync changes --run ${run.id}</code> lists them all.</p>` : ''}`
+        : html`${table({
+            section: 'changes',
+            columns: ['Kind', 'Change', 'Object', 'Fields'],
+            rows: data.changes.map((c) => [
+              c.kind,
+              c.op,
+              html`<code>${c.externalId ?? ''}</code>`,
+              (c.fields ?? []).join(', '),
+            ]),
+          })}
+          ${data.moreChanges ? html`<p class="muted">The first ${data.changes.length} are shown; <code>m365sync changes --run ${run.id}</code> lists them all.</p>` : ''}`
     }`;
 }
 
@@ -226,31 +206,15 @@ export function approvePage(data: {
       Approving deletes, from the stored copy, the objects this run found gone and delete protection held back
       (only those still unseen since). It cannot be undone here; the next run brings back any that return.
     </p>
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Kind</th>
-            <th scope="col" class="num">Would delete</th>
-            <th scope="col" class="num">Stored</th>
-            <th scope="col">Sample</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${pending.map(
-            ([kind, k]) =>
-              html`<tr>
-                <td>${kind}</td>
-                <td class="num">${k.held!.wouldDelete}</td>
-                <td class="num">${k.held!.stored}</td>
-                <td>
-                  ${k.held!.sample.slice(0, 5).map((id) => html`<code>${id}</code> `)}${k.held!.sample.length > 5 ? '…' : ''}
-                </td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
-    </div>
+    ${table({
+      columns: ['Kind', numeric('Would delete'), numeric('Stored'), 'Sample'],
+      rows: pending.map(([kind, k]) => [
+        kind,
+        k.held!.wouldDelete,
+        k.held!.stored,
+        html`${k.held!.sample.slice(0, 5).map((id) => html`<code>${id}</code> `)}${k.held!.sample.length > 5 ? '…' : ''}`,
+      ]),
+    })}
     <form method="post" action="/console/runs/${data.run.id}/approve-deletes" class="actions">
       <input type="hidden" name="csrf" value="${data.csrf}" />
       <label class="inline"

@@ -12,7 +12,7 @@ import { MASK, type Tenant } from '../../domain/tenant.js';
 import type { SyncRun } from '../../domain/sync-run.js';
 import { DELTA_OFF_TEXT } from '../../queues/delta-schedules.js';
 import type { ConnectionCheckResult, ScheduleView } from '../../operations/index.js';
-import { html, type Html } from './html.js';
+import { html, numeric, table, type Html } from './html.js';
 import { duration, errorText, statusWord, when } from './layout.js';
 
 export interface TenantPageData {
@@ -147,75 +147,49 @@ export function tenantPage(data: TenantPageData): Html {
     ${
       data.connectionTest
         ? html`<h2>Connection test</h2>
-            <div class="table-wrap">
-              <table data-section="connection-test">
-                <thead>
-                  <tr>
-                    <th scope="col">Check</th>
-                    <th scope="col">Result</th>
-                    <th scope="col" class="num">Took</th>
-                    <th scope="col">Detail</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${data.connectionTest.map(
-                    (r) =>
-                      html`<tr>
-                        <td>${r.check}</td>
-                        <td>${statusWord(r.ok ? 'succeeded' : 'failed')}</td>
-                        <td class="num">${duration(r.durationMs)}</td>
-                        <td>${r.detail}</td>
-                      </tr>`,
-                  )}
-                </tbody>
-              </table>
-            </div>`
+            ${table({
+              section: 'connection-test',
+              columns: ['Check', 'Result', numeric('Took'), 'Detail'],
+              rows: data.connectionTest.map((r) => [
+                r.check,
+                statusWord(r.ok ? 'succeeded' : 'failed'),
+                duration(r.durationMs),
+                r.detail,
+              ]),
+            })}`
         : ''
     }
     <h2>Last runs</h2>
     ${
       data.runs.length === 0
         ? html`<p class="muted">No runs yet.</p>`
-        : html`<div class="table-wrap">
-            <table data-section="runs">
-              <thead>
-                <tr>
-                  <th scope="col">Run</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Ended</th>
-                  <th scope="col" class="num">Took</th>
-                  <th scope="col">By</th>
-                  <th scope="col">Per kind (created / updated / deleted)</th>
-                  <th scope="col">Error</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${data.runs.map(
-                  (run) =>
-                    html`<tr>
-                      <td>
-                        <a href="/console/runs/${run.id}"><code>${run.id.slice(-8)}</code></a
-                        >${run.mode === 'delta' ? html` <span class="muted">delta</span>` : ''}
-                      </td>
-                      <td>${statusWord(run.status)}</td>
-                      <td>${when(run.endedAt ?? run.startedAt ?? run.queuedAt)}</td>
-                      <td class="num">${duration(runDuration(run))}</td>
-                      <td>${run.requestedBy} <span class="muted">(${run.trigger})</span></td>
-                      <td>
-                        ${Object.entries(run.kinds).map(
-                          ([kind, k]) =>
-                            html`<div>
-                              <b>${kind}</b> ${statusWord(k.status)} ${k.created} / ${k.updated} /
-                              ${k.deleted}
-                            </div>`,
-                        )}
-                      </td>
-                      <td>${errorText(run.error ?? Object.values(run.kinds).find((k) => k.error)?.error)}</td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>
-          </div>`
+        : table({
+            section: 'runs',
+            columns: [
+              'Run',
+              'Status',
+              'Ended',
+              numeric('Took'),
+              'By',
+              'Per kind (created / updated / deleted)',
+              'Error',
+            ],
+            rows: data.runs.map((run) => [
+              html`<a href="/console/runs/${run.id}"><code>${run.id.slice(-8)}</code></a
+                >${run.mode === 'delta' ? html` <span class="muted">delta</span>` : ''}`,
+              statusWord(run.status),
+              when(run.endedAt ?? run.startedAt ?? run.queuedAt),
+              duration(runDuration(run)),
+              html`${run.requestedBy} <span class="muted">(${run.trigger})</span>`,
+              Object.entries(run.kinds).map(
+                ([kind, k]) =>
+                  html`<div>
+                    <b>${kind}</b> ${statusWord(k.status)} ${k.created} / ${k.updated} / ${k.deleted}
+                  </div>`,
+              ),
+              errorText(run.error ?? Object.values(run.kinds).find((k) => k.error)?.error),
+            ]),
+          })
     }
     <h2>Recent changes</h2>
     ${
@@ -224,38 +198,29 @@ export function tenantPage(data: TenantPageData): Html {
             The change feed has nothing of these runs (yet, or any more: it keeps changes for a retention
             period).
           </p>`
-        : html`<div class="table-wrap">
-            <table data-section="changes">
-              <thead>
-                <tr>
-                  <th scope="col">Run</th>
-                  <th scope="col" class="num">Created</th>
-                  <th scope="col" class="num">Updated</th>
-                  <th scope="col" class="num">Deleted</th>
-                  <th scope="col">First pull of a kind</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${data.runs
-                  .filter((run) => data.changes.has(run.id))
-                  .map((run) => {
-                    const c = data.changes.get(run.id)!;
-                    return html`<tr>
-                      <td>
-                        <a href="/console/runs/${run.id}#changes"><code>${run.id.slice(-8)}</code></a>
-                        ${when(run.endedAt)}
-                      </td>
-                      <td class="num">${c.created}</td>
-                      <td class="num">${c.updated}</td>
-                      <td class="num">${c.deleted}</td>
-                      <td>
-                        ${c.baseline > 0 ? `${c.baseline} kind${c.baseline === 1 ? '' : 's'} (baseline)` : ''}
-                      </td>
-                    </tr>`;
-                  })}
-              </tbody>
-            </table>
-          </div>`
+        : table({
+            section: 'changes',
+            columns: [
+              'Run',
+              numeric('Created'),
+              numeric('Updated'),
+              numeric('Deleted'),
+              'First pull of a kind',
+            ],
+            rows: data.runs
+              .filter((run) => data.changes.has(run.id))
+              .map((run) => {
+                const c = data.changes.get(run.id)!;
+                return [
+                  html`<a href="/console/runs/${run.id}#changes"><code>${run.id.slice(-8)}</code></a>
+                    ${when(run.endedAt)}`,
+                  c.created,
+                  c.updated,
+                  c.deleted,
+                  c.baseline > 0 ? `${c.baseline} kind${c.baseline === 1 ? '' : 's'} (baseline)` : '',
+                ];
+              }),
+          })
     }
     <h2>Schedule</h2>
     ${scheduleFacts(data.schedule)}

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStores, type Stores } from '../../connectors/mongo/index.js';
 import { SyncError } from '../../domain/errors.js';
-import type { KindResult, RunSummary } from '../../domain/sync-run.js';
+import type { RunSummary } from '../../domain/sync-run.js';
 import type { RunContext, SyncProcessor } from '../../workers/processor.js';
 import { RunAttempt, SHUTDOWN, type AttemptJob, type RunAttemptDeps } from '../../workers/run-attempt.js';
 import { REDIS_SILENT } from '../../workers/run-error.js';
@@ -15,6 +15,7 @@ import { syncMetrics } from '../../workers/metrics.js';
 import { TestClock } from '../support/clock.js';
 import { testMongo, type TestMongo } from '../support/services.js';
 import { addTenant, eventually, quietLogger, sweepFreely } from './support/harness.js';
+import { failedKind, succeededKind } from './support/kind-results.js';
 
 const LEASE_TTL_MS = 1200; // the keeper ticks every 200 ms
 
@@ -28,24 +29,6 @@ interface LeaseRow {
   acquiredAt: Date;
   renewedAt: Date;
 }
-
-const ok = (created = 1): KindResult => ({
-  status: 'succeeded',
-  created,
-  updated: 0,
-  unchanged: 0,
-  deleted: 0,
-  durationMs: 1,
-});
-const failedKind = (code: string): KindResult => ({
-  status: 'failed',
-  created: 0,
-  updated: 0,
-  unchanged: 0,
-  deleted: 0,
-  durationMs: 1,
-  error: { code, message: `${code} in the test` },
-});
 
 /** A processor that waits until its run is stopped, then fails as a real one does (its signal's reason). */
 const untilStopped: SyncProcessor = (ctx: RunContext) =>
@@ -110,7 +93,7 @@ describe('a run attempt', () => {
   it('completed: records the kinds, returns the result with an exact duration, releases the lease', async () => {
     const { attempt, tenantId, lease } = await attemptOf(async () => {
       clock.advance(250);
-      return { kinds: { users: ok(3) } };
+      return { kinds: { users: succeededKind(3) } };
     });
     const outcome = await attempt.run();
     expect(outcome.end).toBe('completed');
@@ -130,7 +113,7 @@ describe('a run attempt', () => {
 
   it('partial: a run with one kind failed and one succeeded completes as partial', async () => {
     const { attempt, tenantId } = await attemptOf(async () => ({
-      kinds: { users: ok(), groups: failedKind('THROTTLED') },
+      kinds: { users: succeededKind(), groups: failedKind('THROTTLED') },
     }));
     const outcome = await attempt.run();
     expect(outcome).toMatchObject({ end: 'completed', result: { status: 'partial' } });
@@ -250,7 +233,7 @@ describe('a run attempt', () => {
   it('stopped with kinds left undone: the run is cancelled, not partial, and lists every kind', async () => {
     const { attempt, tenantId } = await attemptOf(async () => {
       attempt.abort('lock-lost');
-      return { kinds: { users: ok(2), groups: { ...ok(0), status: 'cancelled' } } };
+      return { kinds: { users: succeededKind(2), groups: { ...succeededKind(0), status: 'cancelled' } } };
     });
     const outcome = await attempt.run();
     expect(outcome).toMatchObject({ end: 'failed', final: false });
@@ -266,7 +249,7 @@ describe('a run attempt', () => {
     });
     await failing.attempt.run();
     const again = await attemptOf(
-      async () => ({ kinds: { users: ok() } }),
+      async () => ({ kinds: { users: succeededKind() } }),
       { id: `job-${failing.tenantId}` },
       failing.tenantId,
     );
@@ -280,7 +263,7 @@ describe('a run attempt', () => {
 
   it('abandoned after writing: the record lists the kinds it recorded and those it wrote and never finished', async () => {
     const { attempt, tenantId } = await attemptOf(async (ctx) => {
-      await ctx.recordKind('licences', ok(4));
+      await ctx.recordKind('licences', succeededKind(4));
       await ctx.writePage('users', [
         { id: 'u-1', displayName: 'One' },
         { id: 'u-2', displayName: 'Two' },

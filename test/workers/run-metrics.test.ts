@@ -9,7 +9,6 @@ import type { Queue } from 'bullmq';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { ENTITY_KIND_NAMES } from '../../domain/entity-kinds.js';
 import { ERROR_CODES } from '../../domain/errors.js';
-import type { KindResult } from '../../domain/sync-run.js';
 import { registry } from '../../observability/metrics.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
 import { startWorker, type SyncWorker } from '../../workers/worker.js';
@@ -17,6 +16,7 @@ import { webhookAttemptsMetric } from '../../workers/webhook-delivery.js';
 import { proxyMetrics } from '../../connectors/winrm/metrics.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { addTenant, eventually, fastQueue, fastWorker, quietLogger, sweepFreely } from './support/harness.js';
+import { failedKind } from './support/kind-results.js';
 
 /** The value of one series in the registry's exposition, or undefined when the series is absent. */
 async function sample(name: string, labels: Record<string, string>): Promise<number | undefined> {
@@ -30,16 +30,6 @@ async function sample(name: string, labels: Record<string, string>): Promise<num
   }
   return undefined;
 }
-
-const failedKind = (code: string): KindResult => ({
-  status: 'failed',
-  created: 0,
-  updated: 0,
-  unchanged: 0,
-  deleted: 0,
-  durationMs: 5,
-  error: { code, message: `the kind failed with ${code}` },
-});
 
 describe('run metrics', () => {
   let redis: TestRedis;
