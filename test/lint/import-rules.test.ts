@@ -104,9 +104,21 @@ describe('the folder rules fail the lint', () => {
       /graph\/ uses no other connector/,
     ],
     ['workers/example.ts', "export const load = () => import('../api/server.js');", /imports statically/],
-    ['api/example.ts', "import { requestSync } from '../operations/request-sync.js';", /operations\/index\.js/],
-    ['cli/commands/example.ts', "import { cancelRun } from '../../operations/cancel-run.js';", /operations\/index\.js/],
-    ['workers/example.ts', "import { requestSync } from '../operations/request-sync.js';", /operations\/index\.js/],
+    [
+      'api/example.ts',
+      "import { requestSync } from '../operations/request-sync.js';",
+      /operations\/index\.js/,
+    ],
+    [
+      'cli/commands/example.ts',
+      "import { cancelRun } from '../../operations/cancel-run.js';",
+      /operations\/index\.js/,
+    ],
+    [
+      'workers/example.ts',
+      "import { requestSync } from '../operations/request-sync.js';",
+      /operations\/index\.js/,
+    ],
   ])('%s: %s', async (file, source, message) => {
     const problems = await importProblems(file, source);
     expect(problems).toHaveLength(1);
