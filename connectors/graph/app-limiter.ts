@@ -17,6 +17,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { SyncError } from '../../domain/errors.js';
 import { GRAPH_DEFAULTS } from './defaults.js';
+import { untilAborted } from '../../domain/abort.js';
 import type { GraphLimiter } from './limiter.js';
 
 export interface AppLimiterOptions {
@@ -75,14 +76,13 @@ export function createAppLimiter(
   };
   return {
     id,
-    async schedule(fn) {
+    async schedule(fn, signal) {
       for (;;) {
-        const waitMs = await take();
+        const waitMs = await untilAborted(take(), signal);
         if (waitMs <= 0) return fn();
         // Jitter: the waiters of every process do not all come back in the same millisecond.
-        await new Promise((resolve) =>
-          setTimeout(resolve, waitMs + Math.random() * Math.min(250, windowMs / 10)),
-        );
+        const pause = waitMs + Math.random() * Math.min(250, windowMs / 10);
+        await untilAborted(new Promise((resolve) => setTimeout(resolve, pause)), signal);
       }
     },
     async close() {},

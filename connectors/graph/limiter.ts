@@ -10,6 +10,7 @@ import { createAppLimiter, type AppLimiterOptions } from './app-limiter.js';
 import { GRAPH_DEFAULTS } from './defaults.js';
 import { withoutHashTag } from '../../domain/redis-keys.js';
 import { graphLimiterWait } from './metrics.js';
+import { untilAborted } from '../../domain/abort.js';
 
 export interface GraphLimiterOptions {
   /**
@@ -36,7 +37,11 @@ export interface GraphLimiterOptions {
 export type GraphLimitsOptions = GraphLimiterOptions & AppLimiterOptions;
 
 export interface GraphLimiter {
-  schedule<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` once the limit lets it go. With `signal`, the wait ends (rejected with the signal's
+   * reason) as soon as it aborts, even while the limit's Redis does not answer; `fn` then never runs.
+   */
+  schedule<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
   close(): Promise<void>;
   /** The Bottleneck id (its Redis keys are `b_<id>_*`). */
   id: string;
@@ -76,7 +81,15 @@ export function createGraphLimiter(
   limiter.on('error', onError);
   return {
     id,
-    schedule: (fn) => limiter.schedule(fn),
+    schedule: (fn, signal) =>
+      untilAborted(
+        limiter.schedule(() => {
+          // Admitted after the run gave up: the slot goes back at once, nothing is sent.
+          signal?.throwIfAborted();
+          return fn();
+        }),
+        signal,
+      ),
     async close() {
       await limiter.disconnect(true);
     },
@@ -98,7 +111,7 @@ export function createGraphLimiters(
   const app = createAppLimiter(ids.clientId, redis, options);
   return {
     id: tenant.id,
-    schedule<T>(fn: () => Promise<T>): Promise<T> {
+    schedule<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
       const queued = performance.now();
       return tenant.schedule(() => {
         const admitted = performance.now();
@@ -106,8 +119,8 @@ export function createGraphLimiters(
         return app.schedule(() => {
           graphLimiterWait.observe({ limit: 'app' }, (performance.now() - admitted) / 1000);
           return fn();
-        });
-      });
+        }, signal);
+      }, signal);
     },
     async close() {
       await Promise.all([tenant.close(), app.close()]);

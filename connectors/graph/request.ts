@@ -88,6 +88,6 @@ export function createSend(o: RequestStageOptions): SendRequest {
         if (!counted) graphRequests.inc({ endpoint, status: signal.aborted ? 'cancelled' : 'network_error' });
         throw error;
       }
-    });
+    }, signal);
   };
 }

@@ -19,6 +19,7 @@ import type { ShellLedger } from './shell-ledger.js';
 import { WsmanTransport } from './transport.js';
 import { findFirst, type XmlElement } from './xml.js';
 import type { ShellAction } from './wsman.js';
+import { untilAborted } from '../../domain/abort.js';
 
 /** Cleanup (Signal, Delete) gets its own time budget: it must run even after a deadline or an abort. */
 const CLEANUP_TIMEOUT_MS = 15_000;
@@ -294,9 +295,18 @@ export class WinRmClient implements ShellTransport {
       this.open.set(id, shell);
       // Recorded before any command runs in it: a worker killed from here on leaves a shell its
       // successor can find. A ledger that cannot be written costs only that (the idle timeout remains).
-      await this.ledger
-        ?.opened({ proxy: this.proxy, shellId: id, owner: this.owner, openedAt: Date.now() })
-        .catch((error: unknown) => this.logLedger('record', id, error, log));
+      // A run told to stop does not wait for a ledger whose Redis does not answer: it gets the shell
+      // back at once, and its caller, seeing the signal, deletes it.
+      const recorded = this.ledger?.opened({
+        proxy: this.proxy,
+        shellId: id,
+        owner: this.owner,
+        openedAt: Date.now(),
+      });
+      if (recorded)
+        await untilAborted(recorded, signal).catch((error: unknown) => {
+          if (!signal?.aborted) this.logLedger('record', id, error, log);
+        });
       return shell;
     });
   }

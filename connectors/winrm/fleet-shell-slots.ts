@@ -16,6 +16,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { WINRM_DEFAULTS } from './defaults.js';
 import { abortError, type SlotSemaphore } from './shell-slots.js';
 import { ignoreBecause } from '../../domain/ignored-failure.js';
+import { untilAborted } from '../../domain/abort.js';
 
 /** Drops lapsed leases, then takes a slot if fewer than the limit are held. Returns 1 or 0. */
 const ACQUIRE = `
@@ -95,7 +96,17 @@ export class FleetShellSlots implements SlotSemaphore {
     this.waiters++;
     try {
       for (let pause = 20; ; pause = Math.min(pause * 2, this.pollMaxMs)) {
-        const granted = await this.redis.eval(ACQUIRE, 1, this.key, token, this.limit, this.leaseMs);
+        // Raced with the signal: while Redis does not answer, a run told to stop must not wait for it.
+        // A slot granted after the run gave up is handed back.
+        const granted = await untilAborted(
+          this.redis.eval(ACQUIRE, 1, this.key, token, this.limit, this.leaseMs),
+          signal,
+          (late) => {
+            if (late === 1) this.redis.zrem(this.key, token).catch(ignoreBecause(SLOT_LAPSES));
+          },
+        ).catch((error: unknown) => {
+          throw signal?.aborted ? abortError(signal) : error;
+        });
         if (signal?.aborted) {
           if (granted === 1) await this.redis.zrem(this.key, token).catch(ignoreBecause(SLOT_LAPSES));
           throw abortError(signal);

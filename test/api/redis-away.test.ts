@@ -5,7 +5,6 @@
  * port that refuses connections, a server that accepts them and never answers (from the start), and
  * a Redis that stops answering once connected (a TCP proxy switched to hang).
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
@@ -22,6 +21,7 @@ import { freePort } from '../support/ports.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { callApi } from '../support/api.js';
+import { silentServer } from '../support/silent-server.js';
 
 const TIMEOUT_MS = 400;
 /** What the answer may take beyond the timeout: the MongoDB reads and writes around the Redis call. */
@@ -33,25 +33,6 @@ let stores: Stores;
 let token: string;
 let tenantId: string;
 let queuedRun: string;
-
-/** A server that accepts connections and never says a word. */
-async function silentServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /** A loopback port nothing listens on. */
 async function refusingUrl(): Promise<string> {

@@ -1,10 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetShellSlots, fleetShellSlotsKey } from '../../connectors/winrm/fleet-shell-slots.js';
-import type { SyncError } from '../../domain/errors.js';
+import { SyncError } from '../../domain/errors.js';
 import type { WinRmSimulator } from '../../simulators/winrm/server.js';
 import { testEnv } from '../support/env.js';
 import { uniqueName } from '../support/services.js';
+import { silentServer } from '../support/silent-server.js';
 import { eventually } from '../workers/support/harness.js';
 import { runFleetWorker } from './support/fleet-worker.js';
 import {
@@ -118,4 +119,23 @@ describe('shells per proxy across the fleet', () => {
     expect(other.waiting).toBe(0);
     release();
   }, 40_000);
+
+  it('a waiter whose Redis never answers gives up as soon as its run is told to stop', async () => {
+    const silent = await silentServer();
+    const hung = new Redis(silent.url, { maxRetriesPerRequest: null });
+    hung.on('error', () => undefined);
+    try {
+      const slots = new FleetShellSlots(hung, fleetShellSlotsKey(prefix, 'silent:5985'), { limit: 1 });
+      const stop = new AbortController();
+      const attempt = slots.acquire(stop.signal);
+      await eventually(async () => slots.waiting === 1, 10_000);
+      const reason = new SyncError('CANCELLED', 'the run stopped: Redis fell silent');
+      stop.abort(reason);
+      await expect(attempt).rejects.toBe(reason);
+      expect(slots.waiting).toBe(0);
+    } finally {
+      hung.disconnect();
+      await silent.close();
+    }
+  });
 });
