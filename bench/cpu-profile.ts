@@ -1,0 +1,117 @@
+/**
+ * Where a worker's CPU goes: a V8 CPU profile (`.cpuprofile`, written by bench/worker-child.ts while
+ * a benchmark's syncs run) read back as self time per function and per source area of the engine
+ * (Graph connector, store, MongoDB driver, WinRM, PowerShell decoders, BullMQ/ioredis, node internals,
+ * GC, …). The worker runs as one esbuild bundle (bench/children.ts): its functions are named by the
+ * bundle's source map, read with node's own `SourceMap`.
+ */
+import { readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileSummary {
+  /** Sampled CPU time, ms (idle excluded). */
+  totalMs: number;
+  /** Self time per source area, ms, largest first. */
+  areas: { area: string; ms: number; share: number }[];
+  /** The functions with the most self time, ms, with where they are (source file:line). */
+  top: { fn: string; where: string; area: string; ms: number; share: number }[];
+}
+
+/** The source area of a function, from its (source-mapped) file and its name. */
+export function sourceArea(file: string, functionName: string): string {
+  if (functionName === '(garbage collector)') return 'GC';
+  if (functionName === '(program)') return 'V8 outside JavaScript (compiler, runtime)';
+  const f = file.replaceAll('\\', '/');
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f)?.[1];
+  if (pkg === 'mongodb' || pkg === 'bson' || pkg === 'mongodb-connection-string-url')
+    return 'MongoDB driver (mongodb, bson)';
+  if (pkg === 'bullmq' || pkg === 'ioredis' || pkg === 'bottleneck' || pkg === 'msgpackr')
+    return 'queue and Redis (bullmq, ioredis, bottleneck)';
+  if (pkg === 'undici' || f.startsWith('node:internal/deps/undici'))
+    return 'Graph connector (connectors/graph, undici)';
+  if (pkg === 'pino' || pkg === 'pino-std-serializers' || pkg === 'sonic-boom') return 'logging (pino)';
+  if (pkg === 'zod') return 'validation (zod)';
+  if (pkg) return `other dependencies (${pkg})`;
+  if (f.startsWith('node:') || f === '') return 'node internals (streams, net, tls, crypto, timers)';
+  for (const [dir, area] of [
+    ['connectors/graph/', 'Graph connector (connectors/graph, undici)'],
+    ['connectors/mongo/', 'store (connectors/mongo)'],
+    ['connectors/winrm/', 'WinRM client (connectors/winrm)'],
+    ['connectors/powershell/', 'PowerShell decoders (connectors/powershell)'],
+    ['connectors/', 'other connectors (connectors/)'],
+    ['workers/', 'engine (workers/)'],
+    ['queues/', 'queue (queues/)'],
+    ['domain/', 'domain (domain/)'],
+    ['bench/', 'the benchmark’s hooks (bench/)'],
+  ] as const)
+    if (f.includes(dir)) return area;
+  return `other (${f})`;
+}
+
+/** Reads a `.cpuprofile`; `bundle` is the worker bundle whose `<bundle>.map` names its sources. */
+export function summarizeProfile(path: string, bundle: string, top = 25): ProfileSummary {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+  let map: SourceMap | undefined;
+  try {
+    map = new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, 'utf8')));
+  } catch {
+    map = undefined; // no map: functions of the bundle are named by the bundle's own lines
+  }
+  const bundleName = bundle.split('/').pop()!;
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const byFunction = new Map<string, { fn: string; where: string; area: string; us: number }>();
+  for (const node of profile.nodes) {
+    const us = selfUs.get(node.id) ?? 0;
+    const { functionName, url, lineNumber, columnNumber } = node.callFrame;
+    if (us === 0 || functionName === '(idle)') continue;
+    let file = url.startsWith('file://') ? fileURLToPath(url) : url;
+    let line = lineNumber + 1;
+    if (map && file.endsWith(bundleName)) {
+      const entry = map.findEntry(lineNumber, columnNumber) as {
+        originalSource?: string;
+        originalLine?: number;
+      };
+      if (entry.originalSource) {
+        file = entry.originalSource
+          .replace(/^(\.\.\/)+/, '')
+          .replace(/^file:\/\/.*?\/(?=node_modules|[a-z]+\/)/, '');
+        line = (entry.originalLine ?? 0) + 1;
+      }
+    }
+    const short = file.replace(/^.*?(node_modules\/)/, '$1');
+    const where = short ? `${short}:${line}` : '(native)';
+    const fn = functionName || '(anonymous)';
+    const key = `${fn} ${where}`;
+    const entry = byFunction.get(key) ?? { fn, where, area: sourceArea(file, functionName), us: 0 };
+    entry.us += us;
+    byFunction.set(key, entry);
+  }
+  const functions = [...byFunction.values()];
+  const totalUs = functions.reduce((n, f) => n + f.us, 0) || 1;
+  const areas = new Map<string, number>();
+  for (const f of functions) areas.set(f.area, (areas.get(f.area) ?? 0) + f.us);
+  const ms = (us: number) => Math.round(us / 100) / 10;
+  const share = (us: number) => Math.round((us / totalUs) * 1000) / 10;
+  return {
+    totalMs: ms(totalUs),
+    areas: [...areas.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([area, us]) => ({ area, ms: ms(us), share: share(us) })),
+    top: functions
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map((f) => ({ fn: f.fn, where: f.where, area: f.area, ms: ms(f.us), share: share(f.us) })),
+  };
+}
