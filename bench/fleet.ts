@@ -53,6 +53,7 @@ import {
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import { addIdIndexes, ferretdbPostgresUrl } from './ferretdb-id-index.js';
 import { startPrivateRedis, redisCommandsProcessed, type PrivateRedis } from './private-redis.js';
+import { cpuSince, type CpuSplit } from './process-cpu.js';
 import { openQueueRun, runCounts, syncThrough, type Syncs } from './queue-run.js';
 import { writeResults, writeSection, type Target } from './results-file.js';
 
@@ -111,9 +112,37 @@ interface Configuration {
   redisOpsPerTenant: number;
   mongoOpsPerTenant: number;
   mongoCommands: Record<string, number>;
+  /** CPU per object of each part, µs (bench/process-cpu.ts; see `partsPerObject`). */
+  cpuPerObjectUs: Parts;
   /** Runs that did not end `succeeded` (should be none). */
   notSucceeded: number;
 }
+
+/**
+ * CPU per object of each part, µs: the worker processes, the simulated tenant (the sources), the
+ * benchmark's Redis, the benchmark itself, and the rest of the machine's busy time, which on a quiet
+ * machine is the store (FerretDB and PostgreSQL) and on a shared one also everything else running.
+ */
+interface Parts {
+  worker: number;
+  sources: number;
+  redis: number;
+  benchmark: number;
+  storeAndRest: number;
+}
+function partsPerObject(split: CpuSplit, workerCpu: number, objects: number): Parts {
+  const sources = split.processes.sources ?? NaN;
+  const redis = split.processes.redis ?? 0; // a shared Redis is not the benchmark's to charge
+  const per = (cpu: number) => round((cpu / objects) * 1e6);
+  return {
+    worker: per(workerCpu),
+    sources: per(sources),
+    redis: per(redis),
+    benchmark: per(split.self),
+    storeAndRest: per(split.machine - workerCpu - sources - redis - split.self),
+  };
+}
+let redisPid: number | undefined;
 
 /** N tenants' first pulls through `count` worker processes, on a fresh database and queue prefix. */
 async function fleetConfiguration(sim: TenantChild, count: number, redisUrl: string): Promise<Configuration> {
@@ -131,8 +160,10 @@ async function fleetConfiguration(sim: TenantChild, count: number, redisUrl: str
     }
     for (let i = 0; i < count; i++) workers.push(await startWorkerChild(bench.workerStart(sim, false)));
     const before = await redisCommandsProcessed(redisUrl);
+    const cpuUsed = cpuSince({ sources: sim.proc.pid, redis: redisPid });
     // The bench polls each run's end every 200 ms, one run at a time: its own Redis traffic stays small.
     const syncs = await syncThrough(bench, workers, ids, { pollMs: 200 });
+    const split = cpuUsed();
     const redisOps = (await redisCommandsProcessed(redisUrl)) - before;
     const objects = sum(syncs.runs.map((r) => runCounts(r).objects));
     const cpu = sum(syncs.stats.map((s) => s.cpuSeconds));
@@ -151,6 +182,7 @@ async function fleetConfiguration(sim: TenantChild, count: number, redisUrl: str
       redisOpsPerTenant: round(redisOps / tenants),
       mongoOpsPerTenant: round(sum(Object.values(mongoCommands)) / tenants),
       mongoCommands,
+      cpuPerObjectUs: partsPerObject(split, cpu, objects),
       notSucceeded: syncs.runs.filter((r) => r?.status !== 'succeeded').length,
     };
   } finally {
@@ -164,9 +196,11 @@ interface CpuPhase {
   objects: number;
   cpuSeconds: number;
   cpuPerObjectUs: number;
+  /** Every part's CPU per object, µs (as for the fleet configurations). */
+  parts: Parts;
   status: string;
 }
-const cpuPhase = (syncs: Syncs): CpuPhase => {
+const cpuPhase = (syncs: Syncs, split: CpuSplit): CpuPhase => {
   const { objects } = runCounts(syncs.runs[0]!);
   const cpuSeconds = syncs.stats[0]!.cpuSeconds;
   return {
@@ -174,6 +208,7 @@ const cpuPhase = (syncs: Syncs): CpuPhase => {
     objects,
     cpuSeconds: round(cpuSeconds, 2),
     cpuPerObjectUs: round((cpuSeconds / objects) * 1e6),
+    parts: partsPerObject(split, cpuSeconds, objects),
     status: syncs.runs[0]?.status ?? syncs.states[0]!,
   };
 };
@@ -187,15 +222,19 @@ async function cpuRun(
   const worker = await startWorkerChild(bench.workerStart(sim, idIndex));
   try {
     const tenant = await bench.stores.tenants.add(sim.tenantInput as never);
+    const pids = { sources: sim.proc.pid, redis: redisPid };
+    let cpuUsed = cpuSince(pids);
     const first = await syncThrough(bench, [worker], [tenant.id], {
       ...(profiles ? { profile: () => profiles.first } : {}),
     });
+    const firstSplit = cpuUsed();
     // The kinds' collections exist once the first pull has written them (as in bench/nightly.ts).
     if (idIndex) await addIdIndexes(ferretdbPostgresUrl(process.env), bench.name);
+    cpuUsed = cpuSince(pids);
     const unchanged = await syncThrough(bench, [worker], [tenant.id], {
       ...(profiles ? { profile: () => profiles.unchanged } : {}),
     });
-    return { first: cpuPhase(first), unchanged: cpuPhase(unchanged) };
+    return { first: cpuPhase(first, firstSplit), unchanged: cpuPhase(unchanged, cpuUsed()) };
   } finally {
     await stopWorkerChild(worker);
     await bench.close();
@@ -203,14 +242,14 @@ async function cpuRun(
 }
 
 function printProfile(label: string, p: ProfileSummary): void {
-  console.log(`\n${label}: ${p.totalMs} ms of sampled CPU (idle excluded); by source area:`);
-  for (const a of p.areas)
-    console.log(`  ${String(a.share).padStart(5)} %  ${String(a.ms).padStart(8)} ms  ${a.area}`);
+  const share = (a: { share: number; ms: number }) =>
+    `${String(a.share).padStart(5)} %  ${String(a.ms).padStart(8)} ms`;
+  console.log(`\n${label}: ${p.totalMs} ms of sampled CPU (idle excluded); self time by source area:`);
+  for (const a of p.areas) console.log(`  ${share(a)}  ${a.area}`);
+  console.log("the same, node's internals charged to their caller:");
+  for (const a of p.byCaller) console.log(`  ${share(a)}  ${a.area}`);
   console.log(`the ${p.top.length} functions with the most self time:`);
-  for (const f of p.top)
-    console.log(
-      `  ${String(f.share).padStart(5)} %  ${String(f.ms).padStart(8)} ms  ${f.fn}  ${f.where}  [${f.area}]`,
-    );
+  for (const f of p.top) console.log(`  ${share(f)}  ${f.fn}  ${f.where}  [${f.area}]`);
 }
 
 const started = new Date();
@@ -227,6 +266,7 @@ let privateRedis: PrivateRedis | undefined;
 if (!flag('shared-redis')) {
   privateRedis = await startPrivateRedis();
   process.env.REDIS_URL = privateRedis.url; // the worker children inherit it
+  redisPid = privateRedis.pid;
 }
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -361,6 +401,8 @@ const jsonPath = writeResults(out, {
 });
 
 const n = (x: number) => x.toLocaleString('en');
+const partsRow = (label: string, p: Parts) =>
+  `| ${label} | ${p.worker} | ${p.sources} | ${p.redis} | ${p.benchmark} | ${p.storeAndRest} |`;
 const lines = [
   '<!-- fleet:start (written by bench/fleet.ts; edit the analysis below the generated tables) -->',
   '## Fleet: capacity with 1, 2 and 4 worker processes (issue 22)',
@@ -396,14 +438,46 @@ const lines = [
         '',
       ]
     : []),
-  ...Object.entries(profiles).flatMap(([phase, p]) => [
-    `Where the worker's CPU goes, ${phase === 'first' ? 'first pull' : 'unchanged re-sync'} (a separate profiled run, \`--cpu-prof\`; self time by source area, ${p.totalMs} ms sampled):`,
-    '',
-    '| source area | share | self time |',
-    '| --- | --- | --- |',
-    ...p.areas.map((a) => `| ${a.area} | ${a.share} % | ${a.ms} ms |`),
-    '',
-  ]),
+  ...(configurations.length || cpu
+    ? [
+        'CPU per object of each part, µs (/proc: the worker processes, the simulated tenant, the benchmark’s Redis, the benchmark; the store is the rest of the machine’s busy time, so it is the store (FerretDB and PostgreSQL) only on a quiet machine):',
+        '',
+        '| run | worker | simulated tenant (sources) | Redis | benchmark | store and rest of the machine |',
+        '| --- | --- | --- | --- | --- | --- |',
+        ...configurations.map((c) =>
+          partsRow(`${n(tenants)} × ${n(users)}, ${c.workers} worker(s)`, c.cpuPerObjectUs),
+        ),
+        ...(cpu
+          ? (['first', 'unchanged'] as const).map((phase) =>
+              partsRow(
+                `${n(cpuUsers)} users, ${phase === 'first' ? 'first pull' : 'unchanged re-sync'} (run 1)`,
+                cpu!.runs[0]![phase].parts,
+              ),
+            )
+          : []),
+        '',
+      ]
+    : []),
+  ...Object.entries(profiles).flatMap(([phase, p]) => {
+    const charged = new Map(p.byCaller.map((a) => [a.area, a]));
+    const areas = [...new Set([...p.areas, ...p.byCaller].map((a) => a.area))];
+    const cell = (a?: { share: number; ms: number }) => (a ? `${a.share} % (${a.ms} ms)` : '–');
+    return [
+      `Where the worker's CPU goes, ${phase === 'first' ? 'first pull' : 'unchanged re-sync'}: a separate profiled run (\`--cpu-prof\`), ${p.totalMs} ms sampled; self time by source area, and with node's internals (sockets, TLS, buffers, native calls) charged to their nearest caller outside them:`,
+      '',
+      '| source area | self time | node internals charged to the caller |',
+      '| --- | --- | --- |',
+      ...areas.map(
+        (area) => `| ${area} | ${cell(p.areas.find((a) => a.area === area))} | ${cell(charged.get(area))} |`,
+      ),
+      '',
+      `The functions with the most self time: ${p.top
+        .slice(0, 10)
+        .map((f) => `${f.fn} (${f.where}) ${f.share} %`)
+        .join('; ')}.`,
+      '',
+    ];
+  }),
   '| target | wanted | measured | met |',
   '| --- | --- | --- | --- |',
   ...Object.entries(targets).map(

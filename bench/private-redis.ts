@@ -9,6 +9,8 @@ import { Redis } from 'ioredis';
 
 export interface PrivateRedis {
   url: string;
+  /** The redis-server process (its CPU is read from /proc, bench/process-cpu.ts). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => {}); // refused until it listens: the loop tries again
     const ok = await Promise.race([
       client
         .connect()
@@ -57,6 +60,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   failed.catch(() => {}); // its exit is expected from now on (stop)
   return {
     url,
+    pid: proc.pid,
     async stop() {
       if (proc.exitCode !== null) return;
       const exited = new Promise((resolve) => proc.once('exit', resolve));
