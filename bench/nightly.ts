@@ -14,6 +14,9 @@
  *   (bench/worker-child.ts, a fresh one per run), apart from the bench's queue and stores, the
  *   simulated tenant and the ceiling.
  *
+ * Each run's database, queue and syncs through the worker are bench/queue-run.ts's (shared with
+ * bench/fleet.ts, which measures capacity with several worker processes and CPU per object).
+ *
  * Through `npm run bench` (scripts/bench.sh), on the benchmark's own FerretDB/PostgreSQL
  * (`services.sh --bench`), each run's collections get the `_id` index MongoDB has
  * (bench/ferretdb-id-index.ts): without it every update by `_id` scans the collection, and the changed
