@@ -65,7 +65,9 @@ export function sourceArea(file: string, functionName: string): string {
     ['workers/', 'engine (workers/)'],
     ['queues/', 'queue (queues/)'],
     ['domain/', 'domain (domain/)'],
-    ['bench/', 'the benchmark’s hooks (bench/)'],
+    // Charged to their caller, most of it is the inspector answering Profiler.stop with the profile
+    // (bench/worker-child.ts): inside the profile, but after the CPU a benchmark measures.
+    ['bench/', 'the benchmark (its hooks; the profiler’s own stop, not in the measured CPU)'],
   ] as const)
     if (f.includes(dir)) return area;
   return `other (${f})`;
