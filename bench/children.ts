@@ -1,6 +1,6 @@
 /**
  * The child processes of the benchmarks that go through the real queue (bench/nightly.ts,
- * bench/freshness.ts): the simulated tenant (bench/tenant-child.ts) and the worker
+ * bench/freshness.ts, bench/fleet.ts): the simulated tenant (bench/tenant-child.ts) and the worker
  * (bench/worker-child.ts), each in its own process so the worker's RSS and CPU are the engine's alone,
  * and the IPC request/answer between them and the benchmark.
  */
@@ -60,9 +60,11 @@ export function ask<T>(proc: ChildProcess, message: object, reply: string): Prom
 /**
  * The worker child compiled once to plain JavaScript (esbuild, as `npm run build` compiles the product
  * with tsc), so its RSS is the engine's and not also tsx's loader and compile cache (about 35 MB).
+ * Its source map is written beside it (`<bundle>.map`, not linked: node does not load it) so a CPU
+ * profile of the worker can name the source files (bench/cpu-profile.ts).
  */
 let workerBundle: Promise<string> | undefined;
-function compiledWorker(): Promise<string> {
+export function compiledWorker(): Promise<string> {
   return (workerBundle ??= (async () => {
     const outfile = join(fileURLToPath(new URL('..', import.meta.url)), '.data/bench/worker-child.mjs');
     await bundle({
@@ -73,6 +75,7 @@ function compiledWorker(): Promise<string> {
       target: 'node20',
       packages: 'external',
       outfile,
+      sourcemap: 'external',
       logLevel: 'warning',
     });
     return outfile;

@@ -14,6 +14,9 @@
  *   (bench/worker-child.ts, a fresh one per run), apart from the bench's queue and stores, the
  *   simulated tenant and the ceiling.
  *
+ * Each run's database, queue and syncs through the worker are bench/queue-run.ts's (shared with
+ * bench/fleet.ts, which measures capacity with several worker processes and CPU per object).
+ *
  * Through `npm run bench` (scripts/bench.sh), on the benchmark's own FerretDB/PostgreSQL
  * (`services.sh --bench`), each run's collections get the `_id` index MongoDB has
  * (bench/ferretdb-id-index.ts): without it every update by `_id` scans the collection, and the changed
@@ -33,23 +36,18 @@
  */
 import { parseSettings } from '../domain/settings.js';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { promisify } from 'node:util';
 import type { Db } from 'mongodb';
 import { connectMongo } from '../connectors/mongo/connection.js';
-import { createKeyRing } from '../connectors/mongo/encryption.js';
 import type { SyncRun } from '../domain/sync-run.js';
 import { ENTITY_KINDS } from '../domain/entity-kinds.js';
-import { redisSettings } from '../queues/connection.js';
-import { createSyncQueue, enqueueSync, waitForRun } from '../queues/sync-queue.js';
-import { openStores } from '../connectors/mongo/stores.js';
-import { allowSimulatedTenant } from '../cli/in-process.js';
 import { addIdIndexes, ferretdbPostgresUrl, idIndexScans } from './ferretdb-id-index.js';
-import type { KindTrace, WorkerStats } from './worker-child.js';
+import type { KindTrace } from './worker-child.js';
 import { FRESHNESS_TARGET_PREFIX, writeResults, writeSection, type Target } from './results-file.js';
 import { benchArgs } from './args.js';
+import { openQueueRun, runCounts, syncThrough } from './queue-run.js';
 import {
   ask,
   startTenantChild,
@@ -155,66 +153,41 @@ async function storeCeiling(db: Db, tenantId: string): Promise<{ rate: number; b
 }
 
 async function oneRun(users: number, sim: TenantChild, measureCeiling: boolean) {
-  const name = `bench_${randomBytes(3).toString('hex')}`;
-  const settings = parseSettings({ ...process.env, M365SYNC_DB: name, M365SYNC_QUEUE_PREFIX: name });
-  const mongo = await connectMongo(settings);
-  const redis = redisSettings(settings);
-  const key = randomBytes(32);
-  const stores = await openStores(mongo.db, createKeyRing(new Map([['bench', key]])));
-  const worker = await startWorkerChild(
-    { idIndex, database: name, queuePrefix: name, keyHex: key.toString('hex'), ca: sim.ca },
-    { nodeFlags: workerNodeFlags, heapSnapshotMb: option('heap-snapshot-mb', '') },
-  );
+  const bench = await openQueueRun('bench');
+  const worker = await startWorkerChild(bench.workerStart(sim, idIndex), {
+    nodeFlags: workerNodeFlags,
+    heapSnapshotMb: option('heap-snapshot-mb', ''),
+  });
   heapGrowthPercent = worker.heapGrowthPercent;
-  const queue = createSyncQueue(redis);
+  const name = bench.name;
   let peakRss = 0;
   try {
-    // The simulated tenant (a child process) listens on loopback: allow-list it as an administrator would.
-    await allowSimulatedTenant(stores, {
-      destinations: [
-        { kind: 'graph', entry: '127.0.0.1' },
-        { kind: 'powershell', entry: '127.0.0.1' },
-      ],
-    });
-    const tenant = await stores.tenants.add(sim.tenantInput as never);
+    const tenant = await bench.stores.tenants.add(sim.tenantInput as never);
     const sync = async (): Promise<Phase & { run: SyncRun | null; storeMs: number }> => {
-      await worker.request({ cmd: 'begin' }, 'done');
-      const started = performance.now();
-      const { jobId } = await enqueueSync(queue, {
-        tenantId: tenant.id,
-        trigger: 'cli',
-        requestedBy: 'bench',
-      });
-      const end = await waitForRun(queue, jobId, { pollMs: 50, timeoutMs: 30 * 60_000 });
-      const seconds = (performance.now() - started) / 1000;
-      const stats = await worker.request<WorkerStats>({ cmd: 'end' }, 'stats');
-      peakRss = Math.max(peakRss, stats.peak.rss);
-      printTrace(`sync ${seconds.toFixed(1)} s`, stats.trace);
+      const {
+        seconds,
+        stats: [stats],
+        runs: [run],
+        states: [state],
+      } = await syncThrough(bench, [worker], [tenant.id]);
+      peakRss = Math.max(peakRss, stats!.peak.rss);
+      printTrace(`sync ${seconds.toFixed(1)} s`, stats!.trace);
       if (flag('trace')) {
         const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
-        const { peak, after } = stats;
+        const { peak, after } = stats!;
         console.log(
-          `worker CPU ${stats.cpuSeconds.toFixed(1)} s, at peak RSS ${mb(peak.rss)}: heap ${mb(peak.heapUsed)} used of ${mb(peak.heapTotal)}, external ${mb(peak.external)} (array buffers ${mb(peak.arrayBuffers)}); after the run and a collection: heap ${mb(after.heapUsed)} used, RSS ${mb(after.rss)}`,
+          `worker CPU ${stats!.cpuSeconds.toFixed(1)} s, at peak RSS ${mb(peak.rss)}: heap ${mb(peak.heapUsed)} used of ${mb(peak.heapTotal)}, external ${mb(peak.external)} (array buffers ${mb(peak.arrayBuffers)}); after the run and a collection: heap ${mb(after.heapUsed)} used, RSS ${mb(after.rss)}`,
         );
       }
-      const run =
-        end.state === 'completed' ? await stores.runs.get((end.result as { runId: string }).runId) : null;
-      const kinds = Object.values(run?.kinds ?? {});
-      const sum = (f: (k: (typeof kinds)[number]) => number) => kinds.reduce((n, k) => n + f(k), 0);
-      const counts = {
-        created: sum((k) => k.created),
-        updated: sum((k) => k.updated),
-        unchanged: sum((k) => k.unchanged),
-        deleted: sum((k) => k.deleted),
-      };
+      const { objects, ...counts } = runCounts(run!);
       return {
         seconds,
-        cpuSeconds: stats.cpuSeconds,
-        objects: counts.created + counts.updated + counts.unchanged,
-        status: run?.status ?? end.state,
+        cpuSeconds: stats!.cpuSeconds,
+        objects,
+        status: run?.status ?? state!,
         counts,
-        run,
-        storeMs: stats.storeMs,
+        run: run!,
+        storeMs: stats!.storeMs,
       };
     };
     const { run: firstRun, storeMs, ...first } = await sync();
@@ -248,7 +221,7 @@ async function oneRun(users: number, sim: TenantChild, measureCeiling: boolean) 
       console.error(
         'bench: WARNING: FerretDB did not use the _id index (it keeps generic plans): run through npm run bench, whose FerretDB plans each statement (services.sh --bench)',
       );
-    const ceiling = measureCeiling ? await storeCeiling(mongo.db, tenant.id) : undefined;
+    const ceiling = measureCeiling ? await storeCeiling(bench.mongo.db, tenant.id) : undefined;
     const result: SizeRun = {
       first,
       unchanged,
@@ -261,11 +234,8 @@ async function oneRun(users: number, sim: TenantChild, measureCeiling: boolean) 
     };
     return result;
   } finally {
-    await queue.obliterate({ force: true }).catch(() => {});
     await stopWorkerChild(worker);
-    await queue.close();
-    await mongo.db.dropDatabase().catch(() => {});
-    await mongo.close();
+    await bench.close();
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * The benchmarks' shared records: `<out>/results.json` and `<out>/RESULTS.md`, each written by more
- * than one benchmark (bench/nightly.ts, bench/freshness.ts). Each rewrites only its own part, so one
+ * than one benchmark (bench/nightly.ts, bench/freshness.ts, bench/console.ts, bench/fleet.ts). Each rewrites only its own part, so one
  * run of either keeps the other's last figures:
  * - results.json: its top-level fields, and in `targets` the entries it owns (each target is
  *   `{ target, measured, met }`);

@@ -5,11 +5,18 @@
  * carry into the next); the first IPC message configures it:
  *   { start: { idIndex, database, queuePrefix, keyHex, ca } } → { ready: { heapGrowthPercent } } once it
  *   takes jobs (the heap growth it applied, SYNC_WORKER_HEAP_GROWTH_PERCENT)
- * then, around each sync:
- *   { cmd: 'begin' } → counters reset, memory sampled from now on        → { done: 'begin' }
- *   { cmd: 'end' }   → { stats: { storeMs, cpuSeconds, peak, after, trace, pictures } }
+ * then, around each sync (or each batch of syncs, bench/fleet.ts):
+ *   { cmd: 'begin', profile? } → counters reset, memory sampled from now on → { done: 'begin' };
+ *                                with `profile` (a file path), V8's CPU profiler runs until `end`
+ *                                and writes its .cpuprofile there (bench/cpu-profile.ts reads it)
+ *   { cmd: 'end' }   → { stats: { storeMs, cpuSeconds, mongoCommands, peak, after, trace, pictures } }
  * and SIGTERM closes it.
+ *
+ * Its MongoDB client counts the commands it sends (the driver's command monitoring, `monitorCommands`
+ * in the connection string), so a benchmark can report MongoDB operations per run.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { writeHeapSnapshot } from 'node:v8';
 import { parseSettings } from '../domain/settings.js';
 import { connectMongo } from '../connectors/mongo/connection.js';
@@ -37,6 +44,8 @@ export interface WorkerStats {
   /** Wall time during which some KindWriter.write was in progress (overlaps merged). */
   storeMs: number;
   cpuSeconds: number;
+  /** MongoDB commands this worker sent, by command name (insert, update, find, getMore, …). */
+  mongoCommands: Record<string, number>;
   /** process.memoryUsage() at the highest RSS sampled during the sync. */
   peak: NodeJS.MemoryUsage;
   /** After the sync, with a forced collection when started with --expose-gc (a leak would grow here). */
@@ -78,6 +87,10 @@ StoredKeys.load = async (col, tenantId, hierarchy) => {
   return keys;
 };
 
+let mongoCommands: Record<string, number> = {};
+let profiler: Session | undefined;
+let profilePath = '';
+
 let sampling = false;
 let peak = process.memoryUsage();
 // BENCH_HEAP_SNAPSHOT_MB=N (bench/nightly.ts --heap-snapshot-mb N): one heap snapshot, in the working
@@ -85,6 +98,10 @@ let peak = process.memoryUsage();
 let snapshotAt = Number(process.env.BENCH_HEAP_SNAPSHOT_MB ?? 0) * 2 ** 20;
 const sampler = setInterval(() => {
   if (!sampling) return;
+  // RSS alone is cheap; the full picture (heap spaces) only when RSS sets a new peak: sampling
+  // process.memoryUsage() every 50 ms cost a few per cent of the worker's CPU, which the benchmarks
+  // would have charged to the engine.
+  if (process.memoryUsage.rss() <= peak.rss && !snapshotAt) return;
   const usage = process.memoryUsage();
   if (usage.rss > peak.rss) peak = usage;
   if (snapshotAt && usage.heapUsed > snapshotAt) {
@@ -99,23 +116,38 @@ const send = (m: object) => process.send?.(m);
 let close: (() => Promise<void>) | undefined;
 let heapGrowthPercent = 0;
 
-process.on('message', async (m: { start?: Start; cmd?: 'begin' | 'end' }) => {
+process.on('message', async (m: { start?: Start; cmd?: 'begin' | 'end'; profile?: string }) => {
   if (m.start) {
     close = await start(m.start);
     send({ ready: { heapGrowthPercent } });
   } else if (m.cmd === 'begin') {
     (globalThis as { gc?: () => void }).gc?.();
-    [storeMs, trace, pictures, from, cpu] = [0, {}, {}, performance.now(), process.cpuUsage()];
+    if (m.profile) {
+      profilePath = m.profile;
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
+    [storeMs, trace, pictures, mongoCommands] = [0, {}, {}, {}];
+    [from, cpu] = [performance.now(), process.cpuUsage()];
     peak = process.memoryUsage();
     sampling = true;
     send({ done: 'begin' });
   } else if (m.cmd === 'end') {
     sampling = false;
     const used = process.cpuUsage(cpu);
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(profilePath, JSON.stringify(profile));
+      profiler.disconnect();
+      profiler = undefined;
+    }
     (globalThis as { gc?: () => void }).gc?.();
     const stats: WorkerStats = {
       storeMs,
       cpuSeconds: (used.user + used.system) / 1e6,
+      mongoCommands,
       peak,
       after: process.memoryUsage(),
       trace,
@@ -138,7 +170,13 @@ async function start(s: Start): Promise<() => Promise<void>> {
   heapGrowthPercent = settings.SYNC_WORKER_HEAP_GROWTH_PERCENT;
   limitHeapGrowth(heapGrowthPercent); // as `m365sync worker` does
   const logger = createLogger({ level: 'error' });
-  const mongo = await connectMongo(settings);
+  const mongo = await connectMongo({
+    ...settings,
+    MONGODB_URI: withCommandMonitoring(settings.MONGODB_URI),
+  });
+  mongo.client.on('commandStarted', (e: { commandName: string }) => {
+    mongoCommands[e.commandName] = (mongoCommands[e.commandName] ?? 0) + 1;
+  });
   if (s.idIndex) {
     // With that index a `deleteOne` by `_id` costs a few milliseconds, while a `$in` still has FerretDB
     // read the whole collection (it does not push `$in` down to PostgreSQL): delete one by one, as the
@@ -169,4 +207,13 @@ async function start(s: Start): Promise<() => Promise<void>> {
     await fullPull.close();
     await mongo.close();
   };
+}
+
+/** The connection string with the driver's command monitoring on (it is a connection-string option). */
+function withCommandMonitoring(uri: string): string {
+  if (uri.includes('?')) return `${uri}&monitorCommands=true`;
+  // mongodb://host[:port] needs the slash before the options; mongodb://host/db has it.
+  return /^mongodb(\+srv)?:\/\/[^/]+$/.test(uri)
+    ? `${uri}/?monitorCommands=true`
+    : `${uri}?monitorCommands=true`;
 }

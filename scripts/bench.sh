@@ -10,6 +10,10 @@
 #                              run against a full pull of a 50,000-user tenant; about 4 minutes)
 #   npm run bench -- --console [sizes]   only the console benchmark (bench/console.ts: the fleet page
 #                              over HTTP with 50 and 5,000 tenants; a few minutes)
+#   npm run bench -- --fleet [options]   only the capacity benchmark (bench/fleet.ts: 200 tenants of 200
+#                              users with 1, 2 and 4 worker processes, then worker CPU per object at
+#                              10,000 users; `--cpu-prof` adds where that CPU goes; `--quick` checks it
+#                              works, into .data/bench-quick/)
 # Any other arguments go to bench/nightly.ts alone (e.g. --sizes 2000,10000 --runs 1).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,6 +38,13 @@ if [[ " $* " == *" --console "* ]]; then
   for arg in "$@"; do [[ $arg == --console ]] || rest+=("$arg"); done
   echo "== Console: the fleet page at 50 and 5,000 tenants (bench/console.ts ${rest[*]:-})"
   BENCH_COMMAND=$command npx tsx bench/console.ts ${rest[@]+"${rest[@]}"}
+  exit 0
+fi
+if [[ " $* " == *" --fleet "* ]]; then
+  rest=()
+  for arg in "$@"; do [[ $arg == --fleet ]] || rest+=("$arg"); done
+  echo "== Fleet: capacity with 1, 2 and 4 worker processes (bench/fleet.ts ${rest[*]:-})"
+  BENCH_COMMAND=$command npx tsx bench/fleet.ts ${rest[@]+"${rest[@]}"}
   exit 0
 fi
 if [[ " $* " == *" --freshness "* ]]; then
