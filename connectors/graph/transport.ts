@@ -129,8 +129,8 @@ export function withNodeExtraCa(ca: string, settings: Pick<Settings, 'NODE_EXTRA
 
 /**
  * The TLS context of each extra CA, made once per process: given `ca` itself, Node builds a new
- * context for every connection and parses the public roots (about 140) into it each time, which
- * cost the worker a tenth of its CPU in an unchanged re-sync.
+ * context for every connection and parses the public roots (about 140) into it each time (tens of
+ * milliseconds of CPU a connection).
  */
 const trustContexts = new Map<string, SecureContext>();
 
