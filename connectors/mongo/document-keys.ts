@@ -25,7 +25,12 @@ const WRAP_ARRAY = '%array';
 const WRAP_NUMBER = '%number';
 const WRAP_NUL = '%nul';
 
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must be escaped
+const ESCAPED_IN_KEY = /[%.\u0000]/;
+
 export function encodeKey(key: string): string {
+  // Most keys need nothing: returned as they are, without building a new string.
+  if (key.charCodeAt(0) !== 0x24 && !ESCAPED_IN_KEY.test(key)) return key;
   // eslint-disable-next-line no-control-regex -- NUL is exactly what must be escaped
   let out = key.replace(/[%.\u0000]/g, (c) => (c === '%' ? '%25' : c === '.' ? '%2E' : '%00'));
   if (out.startsWith('$')) out = `%24${out.slice(1)}`;
@@ -56,7 +61,8 @@ function encodeValue(value: unknown, insideArray: boolean): unknown {
 /** The storable form of one object (a plain object; arrays and scalars belong inside one). */
 export function encodeDocument(object: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(object)) {
+  for (const key of Object.keys(object)) {
+    const value = object[key];
     if (value === undefined) continue;
     out[encodeKey(key)] = encodeValue(value, false);
   }
