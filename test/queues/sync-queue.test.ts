@@ -86,7 +86,9 @@ describe('the tenant-sync queue', () => {
       { tenantId, trigger: 'api', requestedBy: 'x' },
       { settings: fastQueue },
     );
-    expect(joined).toEqual({ jobId: first.jobId, outcome: 'joined-waiting' });
+    // It made no job: the job that does the work is the first's; its own id was drawn all the same.
+    expect(joined).toEqual({ jobId: first.jobId, outcome: 'joined-waiting', runId: expect.any(String) });
+    expect(joined.runId).not.toBe(first.jobId);
     expect(first.jobId).toBe(first.runId);
 
     worker = await startWorker({
