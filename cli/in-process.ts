@@ -85,6 +85,7 @@ export async function startInProcessEngine(o: InProcessEngineOptions): Promise<I
       deleteThresholds: globalDeleteThresholds(settings),
       logger: o.logger,
     });
+    worker.upkeep.start();
   };
   if (o.worker !== false) await startTheWorker();
   const queue = createSyncQueue(o.redis);

@@ -10,7 +10,9 @@
  * - cancellation: the job's signal aborts the attempt when the BullMQ lock cannot be renewed
  *   (`lockRenewalFailed`) and at the end of the shutdown grace time; the attempt's lease keeper stops
  *   it for a lost or lapsing lease and an operator's cancel;
- * - the run upkeep (workers/run-upkeep.ts): the run reaper's passes, late run ends, retention;
+ * - the run upkeep (workers/run-upkeep.ts): the attempts tell it the run ends MongoDB refused and ask
+ *   for a pass of their tenant; its timed passes (the run reaper, late run ends, retention) are started
+ *   by the process that runs the worker (`worker.upkeep.start()`), as the trigger worker is;
  * - stall recovery: a long lock (default 5 min, renewed every half of it) and a stalled-job check, so
  *   the job of a crashed or killed worker goes back to the queue and another worker takes it;
  * - graceful shutdown on SIGTERM/SIGINT: stop taking jobs, let active runs finish within the grace
@@ -113,6 +115,8 @@ export interface StartWorkerOptions {
 export interface SyncWorker {
   readonly workerId: string;
   readonly worker: Worker<SyncJobData, JobResult>;
+  /** The run upkeep the attempts use; its timed passes start with `upkeep.start()` (closed by close). */
+  readonly upkeep: RunUpkeep;
   /** Health for the API: the worker is running and not shutting down. */
   isRunning(): boolean;
   /** Graceful stop within the grace time (default from settings); idempotent. */
@@ -137,7 +141,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     ...onRunsEnded,
     clock,
   });
-  upkeep.start();
   const active: ActiveAttempts = new Set();
   // The Redis watch needs the BullMQ worker, which needs the processor that tells the watch of jobs.
   const watching: { redis?: RedisWatch } = {};
@@ -191,7 +194,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       await upkeep.close();
       await reaperQueue.close();
     })());
-  return { workerId, worker, isRunning: () => !closing && worker.isRunning(), close };
+  return { workerId, worker, upkeep, isRunning: () => !closing && worker.isRunning(), close };
 }
 
 /** The run bookkeeping's stores, their indexes ensured (no key: the processor decrypts with its own). */

@@ -36,6 +36,7 @@ describe('sync run records', () => {
       queueSettings: fastQueue,
       logger: quietLogger,
     });
+    w.upkeep.start();
     workers.push(w);
     return w;
   }
@@ -136,6 +137,7 @@ describe('sync run records', () => {
       queueSettings: fastQueue,
       logger: quietLogger,
     });
+    w.upkeep.start();
     workers.push(w);
     const tenantId = await addTenant(mongo.db);
     const request = (by: string) =>

@@ -94,6 +94,7 @@ describe('the tenant-sync queue', () => {
       deleteThresholds: sweepFreely,
       logger: quietLogger,
     });
+    worker.upkeep.start();
     await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
 
     const outcomes = [];
@@ -196,6 +197,7 @@ describe('the tenant-sync queue', () => {
       deleteThresholds: sweepFreely,
       logger: quietLogger,
     });
+    racer.upkeep.start();
     try {
       const ok = await enqueueSync(
         queue,
