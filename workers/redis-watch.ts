@@ -13,9 +13,9 @@
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../domain/clock.js';
 
-export interface RedisWatchOptions {
-  /** One round trip to Redis (a PING on the worker's own connection). */
-  ping(): Promise<unknown>;
+export interface RedisWatchOptions<Client> {
+  /** One round trip to Redis on the client attached (the worker's own connection). */
+  ping(client: Client): Promise<unknown>;
   /** How often to ping. */
   everyMs: number;
   /** How long Redis may stay silent before `onSilent` (half the job lock's duration). */
@@ -26,17 +26,24 @@ export interface RedisWatchOptions {
   clock?: Clock;
 }
 
-export interface RedisWatch {
+export interface RedisWatch<Client> {
+  /**
+   * The connection to ping, once it is ready: the pings start, and the silence is counted, from here.
+   * (The worker makes the watch before the BullMQ worker whose connection it pings.)
+   */
+  attach(client: Client): void;
   /** Redis answered something else (the worker fetched a job): it is not silent. */
   answered(): void;
   stop(): void;
 }
 
-export function watchRedis(o: RedisWatchOptions): RedisWatch {
+export function watchRedis<Client>(o: RedisWatchOptions<Client>): RedisWatch<Client> {
   const clock = o.clock ?? systemClock;
   let answeredAt = clock.now();
   let reported = false;
-  const tick = () => {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = (client: Client) => {
     const silentFor = clock.now() - answeredAt;
     if (silentFor >= o.silentLimitMs && !reported) {
       reported = true;
@@ -48,7 +55,7 @@ export function watchRedis(o: RedisWatchOptions): RedisWatch {
     }
     // A ping every tick, whatever the earlier ones do: one that hangs on a connection lost in a
     // failover must not keep the next, on the new connection, from being sent.
-    o.ping().then(
+    o.ping(client).then(
       () => {
         answeredAt = Math.max(answeredAt, clock.now());
         if (reported) o.logger.info('Redis answers again');
@@ -57,13 +64,21 @@ export function watchRedis(o: RedisWatchOptions): RedisWatch {
       () => undefined,
     );
   };
-  const timer = setInterval(tick, o.everyMs);
-  timer.unref();
+  const answered = () => {
+    answeredAt = Math.max(answeredAt, clock.now());
+    reported = false;
+  };
   return {
-    answered: () => {
-      answeredAt = Math.max(answeredAt, clock.now());
-      reported = false;
+    attach: (client) => {
+      if (stopped || timer) return;
+      answered();
+      timer = setInterval(() => tick(client), o.everyMs);
+      timer.unref();
     },
-    stop: () => clearInterval(timer),
+    answered,
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
   };
 }

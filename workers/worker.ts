@@ -25,7 +25,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job, type RedisClient } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../domain/clock.js';
@@ -142,8 +142,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     clock,
   });
   const active: ActiveAttempts = new Set();
-  // The Redis watch needs the BullMQ worker, which needs the processor that tells the watch of jobs.
-  const watching: { redis?: RedisWatch } = {};
+  const watch = redisWatch(active, options.redis.prefix, settings, log);
   const processJob = jobProcessor({
     attempt: {
       stores,
@@ -157,7 +156,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       clock,
     },
     active,
-    heardFromRedis: () => watching.redis?.answered(),
+    heardFromRedis: () => watch.answered(),
     settings,
     attempts: queueSettings.attempts,
     onRunsEnded: () => options.onRunsEnded?.(),
@@ -182,14 +181,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     log.warn({ jobId }, 'stalled job returned to the queue');
   });
   await worker.waitUntilReady();
-  watching.redis = watchRedisOf(worker, active, options.redis.prefix, settings, log);
+  watch.attach(await worker.getBackend().client);
 
   let closing = false;
   let closed: Promise<void> | undefined;
   const close = (graceMs = settings.shutdownGraceMs) =>
     (closed ??= (async () => {
       closing = true;
-      watching.redis?.stop();
+      watch.stop();
       await closeWithin(worker, graceMs, log);
       await upkeep.close();
       await reaperQueue.close();
@@ -298,20 +297,19 @@ function jobProcessor(deps: JobProcessorDeps) {
 
 /**
  * The worker's own watch on Redis (workers/redis-watch.ts): pings a key of the queue (its slot, on
- * Redis Cluster) on the connection that extends the jobs' locks; silent for half the lock (it may
+ * Redis Cluster) on the connection that extends the jobs' locks (attached once the worker is ready); silent for half the lock (it may
  * lapse that soon after the last answer), it stops the worker's runs, so they release their leases
  * and another worker can take the job. Not sooner: a busy worker's late answer must not stop its runs.
  */
-function watchRedisOf(
-  worker: Worker<SyncJobData, JobResult>,
+function redisWatch(
   active: ActiveAttempts,
   prefix: string,
   settings: Pick<WorkerSettings, 'lockDurationMs'>,
   log: Logger,
-): RedisWatch {
+): RedisWatch<RedisClient> {
   const everyMs = Math.max(100, Math.floor(settings.lockDurationMs / 10));
   return watchRedis({
-    ping: async () => (await worker.getBackend().client).get(`${prefix}:${SYNC_QUEUE}:stalled-check`),
+    ping: (client: RedisClient) => client.get(`${prefix}:${SYNC_QUEUE}:stalled-check`),
     everyMs,
     silentLimitMs: Math.floor(settings.lockDurationMs / 2),
     onSilent: () => {

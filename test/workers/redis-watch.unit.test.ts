@@ -9,17 +9,20 @@ describe("the worker's Redis watch", () => {
   /** A Redis that answers while `up`, and whose pings hang (a cut network) while not. */
   function redis() {
     const state = { up: true, pings: 0 };
-    const ping = () => {
-      state.pings++;
-      return state.up ? Promise.resolve('PONG') : new Promise(() => {});
+    const client = {
+      ping: () => {
+        state.pings++;
+        return state.up ? Promise.resolve('PONG') : new Promise(() => {});
+      },
     };
-    return { state, ping };
+    return { state, client, ping: (c: typeof client) => c.ping() };
   }
 
   it('stays quiet while Redis answers', async () => {
-    const { ping } = redis();
+    const { ping, client } = redis();
     const onSilent = vi.fn();
     const watch = watchRedis({ ping, everyMs: 100, silentLimitMs: 500, onSilent, logger: quietLogger });
+    watch.attach(client);
     await vi.advanceTimersByTimeAsync(5000);
     expect(onSilent).not.toHaveBeenCalled();
     watch.stop();
@@ -36,6 +39,7 @@ describe("the worker's Redis watch", () => {
       onSilent,
       logger: quietLogger,
     });
+    watch.attach(r.client);
     await vi.advanceTimersByTimeAsync(400);
     watch.answered();
     await vi.advanceTimersByTimeAsync(400);
@@ -55,6 +59,7 @@ describe("the worker's Redis watch", () => {
       onSilent,
       logger: quietLogger,
     });
+    watch.attach(r.client);
     await vi.advanceTimersByTimeAsync(300);
     r.state.up = false;
     await vi.advanceTimersByTimeAsync(350);
@@ -74,6 +79,29 @@ describe("the worker's Redis watch", () => {
     r.state.up = false;
     await vi.advanceTimersByTimeAsync(700);
     expect(onSilent).toHaveBeenCalledTimes(2);
+    watch.stop();
+  });
+
+  it('pings nothing and tells nothing before its connection is attached; counts the silence from then', async () => {
+    const r = redis();
+    r.state.up = false;
+    const onSilent = vi.fn();
+    const watch = watchRedis({
+      ping: r.ping,
+      everyMs: 100,
+      silentLimitMs: 500,
+      onSilent,
+      logger: quietLogger,
+    });
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(r.state.pings).toBe(0);
+    expect(onSilent).not.toHaveBeenCalled();
+    watch.attach(r.client);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(r.state.pings).toBeGreaterThan(0);
+    expect(onSilent).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(onSilent).toHaveBeenCalledTimes(1);
     watch.stop();
   });
 });
