@@ -48,7 +48,7 @@ import { LOCK_LOST, RunAttempt, SHUTDOWN, type AttemptJob, type RunAttemptDeps }
 import { REDIS_SILENT } from './run-error.js';
 import { RunUpkeep } from './run-upkeep.js';
 import { watchRedis, type RedisWatch } from './redis-watch.js';
-import { syncMetrics } from './metrics.js';
+import { syncMetrics, type SyncMetrics } from './metrics.js';
 
 export interface WorkerSettings {
   concurrency: number;
@@ -161,9 +161,35 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     attempts: queueSettings.attempts,
     onRunsEnded: () => options.onRunsEnded?.(),
   });
+  const worker = bullWorker(processJob, options.redis, settings, workerId, metrics, log);
+  await worker.waitUntilReady();
+  watch.attach(await worker.getBackend().client);
+
+  let closing = false;
+  let closed: Promise<void> | undefined;
+  const close = (graceMs = settings.shutdownGraceMs) =>
+    (closed ??= (async () => {
+      closing = true;
+      watch.stop();
+      await closeWithin(worker, graceMs, log);
+      await upkeep.close();
+      await reaperQueue.close();
+    })());
+  return { workerId, worker, upkeep, isRunning: () => !closing && worker.isRunning(), close };
+}
+
+/** BullMQ's worker of the sync queue, its errors, lost locks and stalled jobs logged (and counted). */
+function bullWorker(
+  processJob: ReturnType<typeof jobProcessor>,
+  redis: RedisSettings,
+  settings: WorkerSettings,
+  workerId: string,
+  metrics: Pick<SyncMetrics, 'stalled'>,
+  log: Logger,
+): Worker<SyncJobData, JobResult> {
   const worker = new Worker<SyncJobData, JobResult>(SYNC_QUEUE, processJob, {
-    connection: workerConnection(options.redis),
-    prefix: options.redis.prefix,
+    connection: workerConnection(redis),
+    prefix: redis.prefix,
     concurrency: settings.concurrency,
     lockDuration: settings.lockDurationMs,
     stalledInterval: settings.stalledIntervalMs,
@@ -180,20 +206,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     metrics.stalled();
     log.warn({ jobId }, 'stalled job returned to the queue');
   });
-  await worker.waitUntilReady();
-  watch.attach(await worker.getBackend().client);
-
-  let closing = false;
-  let closed: Promise<void> | undefined;
-  const close = (graceMs = settings.shutdownGraceMs) =>
-    (closed ??= (async () => {
-      closing = true;
-      watch.stop();
-      await closeWithin(worker, graceMs, log);
-      await upkeep.close();
-      await reaperQueue.close();
-    })());
-  return { workerId, worker, upkeep, isRunning: () => !closing && worker.isRunning(), close };
+  return worker;
 }
 
 /** The run bookkeeping's stores, their indexes ensured (no key: the processor decrypts with its own). */
