@@ -52,13 +52,13 @@ interface Staleness {
 }
 
 export function clusterMetrics(options: ClusterMetricsOptions): void {
-  const env = options.settings ?? DEFAULT_SETTINGS;
+  const settings = options.settings ?? DEFAULT_SETTINGS;
   const metric = metricsOn(options.registry ?? processRegistry);
-  const staleAfterSeconds = env.M365SYNC_STALE_AFTER_HOURS * 3600;
+  const staleAfterSeconds = settings.M365SYNC_STALE_AFTER_HOURS * 3600;
   let cached: { at: number; value: Staleness } | undefined;
 
   async function staleness(): Promise<Staleness> {
-    if (cached && Date.now() - cached.at < env.M365SYNC_STALENESS_REFRESH_MS) return cached.value;
+    if (cached && Date.now() - cached.at < settings.M365SYNC_STALENESS_REFRESH_MS) return cached.value;
     const now = Date.now();
     const tenants = await options.stores.tenants.summaries();
     // The newest succeeded run of each tenant, through the (tenantId, _id) index; a few at a time.
@@ -99,19 +99,19 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
   }
 
   metric.gauge({
-        name: 'm365sync_scheduler_leader',
-        help: '1 while this scheduler process is the leader (reconciles schedules, serves the cluster series)',
-        collect() {
-          this.set(options.isLeader() ? 1 : 0);
-        },
-      });
+    name: 'm365sync_scheduler_leader',
+    help: '1 while this scheduler process is the leader (reconciles schedules, serves the cluster series)',
+    collect() {
+      this.set(options.isLeader() ? 1 : 0);
+    },
+  });
   // Each gauge is rebuilt from MongoDB at scrape (cached): a removed tenant's series goes with it, and
   // a scheduler that is not the leader serves none.
   const rebuild = async (gauge: Gauge, set: (s: Staleness) => void) => {
     gauge.reset();
     if (options.isLeader()) set(await staleness());
   };
-  if (env.M365SYNC_METRICS_TENANT_LABEL)
+  if (settings.M365SYNC_METRICS_TENANT_LABEL)
     metric.gauge({
       name: 'm365sync_tenant_last_success_age_seconds',
       help: "Seconds since each tenant's last succeeded sync run (since it was added, if it never had one)",
@@ -136,10 +136,12 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
       await rebuild(this, (s) => this.set(s.stale));
     },
   });
-  metric.gauge({
-    name: 'm365sync_tenants_stale_after_seconds',
-    help: 'The staleness threshold of m365sync_tenants_stale (M365SYNC_STALE_AFTER_HOURS)',
-  }).set(staleAfterSeconds);
+  metric
+    .gauge({
+      name: 'm365sync_tenants_stale_after_seconds',
+      help: 'The staleness threshold of m365sync_tenants_stale (M365SYNC_STALE_AFTER_HOURS)',
+    })
+    .set(staleAfterSeconds);
 
   metric.gauge({
     name: 'm365sync_kind_failure_streak_max',
@@ -154,7 +156,7 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
       });
     },
   });
-  if (env.M365SYNC_METRICS_TENANT_LABEL)
+  if (settings.M365SYNC_METRICS_TENANT_LABEL)
     metric.gauge({
       name: 'm365sync_tenant_kind_failure_streak',
       help: 'Consecutive failed runs of a kind for a tenant (only kinds failing in its newest run)',

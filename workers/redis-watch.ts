@@ -37,28 +37,28 @@ export interface RedisWatch<Client> {
   stop(): void;
 }
 
-export function watchRedis<Client>(o: RedisWatchOptions<Client>): RedisWatch<Client> {
-  const clock = o.clock ?? systemClock;
+export function watchRedis<Client>(options: RedisWatchOptions<Client>): RedisWatch<Client> {
+  const clock = options.clock ?? systemClock;
   let answeredAt = clock.now();
   let reported = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const tick = (client: Client) => {
     const silentFor = clock.now() - answeredAt;
-    if (silentFor >= o.silentLimitMs && !reported) {
+    if (silentFor >= options.silentLimitMs && !reported) {
       reported = true;
-      o.logger.warn(
+      options.logger.warn(
         { silentForMs: silentFor },
         'Redis has not answered for half the job lock; stopping runs',
       );
-      o.onSilent();
+      options.onSilent();
     }
     // A ping every tick, whatever the earlier ones do: one that hangs on a connection lost in a
     // failover must not keep the next, on the new connection, from being sent.
-    o.ping(client).then(
+    options.ping(client).then(
       () => {
         answeredAt = Math.max(answeredAt, clock.now());
-        if (reported) o.logger.info('Redis answers again');
+        if (reported) options.logger.info('Redis answers again');
         reported = false;
       },
       () => undefined,
@@ -72,7 +72,7 @@ export function watchRedis<Client>(o: RedisWatchOptions<Client>): RedisWatch<Cli
     attach: (client) => {
       if (stopped || timer) return;
       answered();
-      timer = setInterval(() => tick(client), o.everyMs);
+      timer = setInterval(() => tick(client), options.everyMs);
       timer.unref();
     },
     answered,

@@ -33,7 +33,7 @@ import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { buildStores, type Stores, type TenantRef } from '../connectors/mongo/index.js';
 import type { SourceThresholds } from '../domain/delete-protection.js';
 import { runErrorOf as errorOf } from '../domain/sync-run.js';
-import { spread } from '../connectors/retry.js';
+import { jittered } from '../connectors/retry.js';
 import { workerConnection, type RedisSettings } from '../queues/connection.js';
 import {
   createSyncQueue,
@@ -74,20 +74,20 @@ export interface WorkerSettings {
 }
 
 /** The worker's part of the process settings (SYNC_WORKER_CONCURRENCY, SYNC_LOCK_*, SYNC_LEASE_*, …). */
-export function workerSettings(e: Settings): WorkerSettings {
+export function workerSettings(settings: Settings): WorkerSettings {
   return {
-    concurrency: e.SYNC_WORKER_CONCURRENCY,
-    lockDurationMs: e.SYNC_LOCK_DURATION_MS,
-    stalledIntervalMs: e.SYNC_STALLED_INTERVAL_MS,
-    maxStalledCount: e.SYNC_MAX_STALLED_COUNT,
-    leaseTtlMs: e.SYNC_LEASE_TTL_MS,
-    leaseClockSkewMs: e.SYNC_LEASE_CLOCK_SKEW_MS,
-    leaseRetryMs: e.SYNC_LEASE_RETRY_MS,
-    shutdownGraceMs: e.SYNC_SHUTDOWN_GRACE_MS,
-    reaperIntervalMs: e.SYNC_REAPER_INTERVAL_MS,
-    enqueueGraceMs: e.SYNC_ENQUEUE_GRACE_MS,
-    changesRetentionDays: e.M365SYNC_CHANGES_RETENTION_DAYS,
-    deltaRunRetentionDays: e.SYNC_DELTA_RUN_RETENTION_DAYS,
+    concurrency: settings.SYNC_WORKER_CONCURRENCY,
+    lockDurationMs: settings.SYNC_LOCK_DURATION_MS,
+    stalledIntervalMs: settings.SYNC_STALLED_INTERVAL_MS,
+    maxStalledCount: settings.SYNC_MAX_STALLED_COUNT,
+    leaseTtlMs: settings.SYNC_LEASE_TTL_MS,
+    leaseClockSkewMs: settings.SYNC_LEASE_CLOCK_SKEW_MS,
+    leaseRetryMs: settings.SYNC_LEASE_RETRY_MS,
+    shutdownGraceMs: settings.SYNC_SHUTDOWN_GRACE_MS,
+    reaperIntervalMs: settings.SYNC_REAPER_INTERVAL_MS,
+    enqueueGraceMs: settings.SYNC_ENQUEUE_GRACE_MS,
+    changesRetentionDays: settings.M365SYNC_CHANGES_RETENTION_DAYS,
+    deltaRunRetentionDays: settings.SYNC_DELTA_RUN_RETENTION_DAYS,
   };
 }
 
@@ -279,7 +279,7 @@ function jobProcessor(deps: JobProcessorDeps) {
       const ids = { ...(data.runId ? { runId: data.runId } : {}), jobId: job.id, tenantId: data.tenantId };
       log.info(ids, 'tenant lease held by another run; job delayed');
       metrics.leaseConflict();
-      await job.moveToDelayed(Date.now() + spread(settings.leaseRetryMs), token);
+      await job.moveToDelayed(Date.now() + jittered(settings.leaseRetryMs), token);
       throw new DelayedError();
     }
     const attemptJob: AttemptJob = {
