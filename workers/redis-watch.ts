@@ -12,6 +12,7 @@
  */
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../domain/clock.js';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 
 export interface RedisWatchOptions<Client> {
   /** One round trip to Redis on the client attached (the worker's own connection). */
@@ -61,7 +62,8 @@ export function watchRedis<Client>(options: RedisWatchOptions<Client>): RedisWat
         if (reported) options.logger.info('Redis answers again');
         reported = false;
       },
-      () => undefined,
+      // Not logged: it fails at every tick while Redis is away, and the silence is warned of once.
+      ignoreBecause('an unanswered ping is the silence the next tick measures'),
     );
   };
   const answered = () => {
