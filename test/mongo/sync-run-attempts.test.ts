@@ -29,27 +29,17 @@ const run = (tenantId: string, jobId: string, attempt: number) =>
     worker: 'w',
   });
 
+/** A request of the job, queued by its producer. */
+const request = (id: string, tenantId: string, jobId: string) =>
+  runs.recordQueued({ id, tenantId, hierarchy: 'p.c', trigger: 'api', requestedBy: 't', jobId });
+
 describe('abandoning stale attempts', () => {
   it("fails the job's runs left running and counts its started attempts, requests not counted", async () => {
     const tenantId = new ObjectId().toHexString();
     const jobId = new ObjectId().toHexString();
-    await runs.recordQueued({
-      id: jobId,
-      tenantId,
-      hierarchy: 'p.c',
-      trigger: 'api',
-      requestedBy: 't',
-      jobId,
-    });
+    await request(jobId, tenantId, jobId);
     const merged = new ObjectId().toHexString();
-    await runs.recordQueued({
-      id: merged,
-      tenantId,
-      hierarchy: 'p.c',
-      trigger: 'api',
-      requestedBy: 't',
-      jobId,
-    });
+    await request(merged, tenantId, jobId);
     await runs.endQueued(merged, { status: 'merged', mergedInto: jobId });
     expect(await runs.abandonStale(jobId, tenantId)).toEqual({ abandoned: 0, attemptsStarted: 0 });
 

@@ -18,11 +18,15 @@ describe("the worker's Redis watch", () => {
     return { state, client, ping: (c: typeof client) => c.ping() };
   }
 
+  /** A watch of `r` that calls `onSilent` after 500 ms without an answer, pinging every 100 ms. */
+  const watchOf = (r: ReturnType<typeof redis>, onSilent: () => void) =>
+    watchRedis({ ping: r.ping, everyMs: 100, silentLimitMs: 500, onSilent, logger: quietLogger });
+
   it('stays quiet while Redis answers', async () => {
-    const { ping, client } = redis();
+    const r = redis();
     const onSilent = vi.fn();
-    const watch = watchRedis({ ping, everyMs: 100, silentLimitMs: 500, onSilent, logger: quietLogger });
-    watch.attach(client);
+    const watch = watchOf(r, onSilent);
+    watch.attach(r.client);
     await vi.advanceTimersByTimeAsync(5000);
     expect(onSilent).not.toHaveBeenCalled();
     watch.stop();
@@ -32,13 +36,7 @@ describe("the worker's Redis watch", () => {
     const r = redis();
     r.state.up = false;
     const onSilent = vi.fn();
-    const watch = watchRedis({
-      ping: r.ping,
-      everyMs: 100,
-      silentLimitMs: 500,
-      onSilent,
-      logger: quietLogger,
-    });
+    const watch = watchOf(r, onSilent);
     watch.attach(r.client);
     await vi.advanceTimersByTimeAsync(400);
     watch.answered();
@@ -52,13 +50,7 @@ describe("the worker's Redis watch", () => {
   it('tells once after a silence of the limit; again after an answer and a new silence', async () => {
     const r = redis();
     const onSilent = vi.fn();
-    const watch = watchRedis({
-      ping: r.ping,
-      everyMs: 100,
-      silentLimitMs: 500,
-      onSilent,
-      logger: quietLogger,
-    });
+    const watch = watchOf(r, onSilent);
     watch.attach(r.client);
     await vi.advanceTimersByTimeAsync(300);
     r.state.up = false;
@@ -86,13 +78,7 @@ describe("the worker's Redis watch", () => {
     const r = redis();
     r.state.up = false;
     const onSilent = vi.fn();
-    const watch = watchRedis({
-      ping: r.ping,
-      everyMs: 100,
-      silentLimitMs: 500,
-      onSilent,
-      logger: quietLogger,
-    });
+    const watch = watchOf(r, onSilent);
     await vi.advanceTimersByTimeAsync(2000);
     expect(r.state.pings).toBe(0);
     expect(onSilent).not.toHaveBeenCalled();
