@@ -16,10 +16,7 @@ export interface DeltaMetrics {
   fallback(kind: string, reason: DeltaFallbackReason): void;
 }
 
-let instance: DeltaMetrics | undefined;
-
 export function deltaMetrics(): DeltaMetrics {
-  if (instance) return instance;
   const metric = metricsOn(registry);
   const runs = metric.counter({
     name: 'm365sync_delta_runs_total',
@@ -34,9 +31,8 @@ export function deltaMetrics(): DeltaMetrics {
   for (const status of ENDED_RUN_STATUSES) runs.inc({ status }, 0);
   for (const kind of DELTA_FALLBACK_KINDS)
     for (const reason of DELTA_FALLBACK_REASONS) fallbacks.inc({ kind, reason }, 0);
-  instance = {
+  return {
     run: (status) => runs.inc({ status }),
     fallback: (kind, reason) => fallbacks.inc({ kind, reason }),
   };
-  return instance;
 }

@@ -34,11 +34,8 @@ export interface SyncMetrics {
   stalled(): void;
 }
 
-let instance: SyncMetrics | undefined;
-
-/** One set of metrics per process, however many workers it starts (tests start several). */
+/** One set of metrics per process (made once per registry), however many workers it starts (tests start several). */
 export function syncMetrics(): SyncMetrics {
-  if (instance) return instance;
   const metric = metricsOn(registry);
   const runs = metric.counter({
     name: 'm365sync_sync_runs_total',
@@ -103,7 +100,7 @@ export function syncMetrics(): SyncMetrics {
     held.inc({ kind }, 0);
     heldObjects.inc({ kind }, 0);
   }
-  instance = {
+  return {
     observe(status, durationMs, summary, code = 'none') {
       runs.inc({ status, code });
       duration.observe({ status }, durationMs / 1000);
@@ -123,5 +120,4 @@ export function syncMetrics(): SyncMetrics {
     retry: () => retries.inc(),
     stalled: () => stalls.inc(),
   };
-  return instance;
 }

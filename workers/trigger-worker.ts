@@ -47,12 +47,9 @@ const TriggerData = z.object({
 const SKIP_REASONS = ['full_pull', 'delta_off'] as const;
 type SkipReason = (typeof SKIP_REASONS)[number];
 
-let skipped: Counter<'reason'> | undefined;
-
-/** One counter per process, every reason at zero from the start (workers/metrics.ts says why). */
+/** One counter per process (made once per registry), every reason at zero from the start (workers/metrics.ts says why). */
 function skippedCounter(): Counter<'reason'> {
-  if (skipped) return skipped;
-  skipped = metricsOn(registry).counter({
+  const skipped = metricsOn(registry).counter({
     name: 'm365sync_scheduled_delta_skipped_total',
     help: 'Scheduled delta runs not requested: full_pull (a full pull of the tenant runs or waits), delta_off (M365SYNC_DELTA is off in this worker)',
     labelNames: ['reason'] as const,

@@ -54,10 +54,9 @@ export interface WebhookDeliveryOptions {
   concurrency?: number;
 }
 
-let outcomes: Counter<'outcome'> | undefined;
 /** The attempts counter, registered on first use (by each delivery worker; exported for the tests). */
 export function webhookAttemptsMetric(): Counter<'outcome'> {
-  outcomes ??= metricsOn(registry).counter({
+  const outcomes = metricsOn(registry).counter({
     name: 'm365sync_webhook_attempts_total',
     help: 'Webhook delivery attempts, by outcome: delivered, retrying (tried again later) or failed (given up)',
     labelNames: ['outcome'] as const,
