@@ -6,7 +6,8 @@
  * route in a process, as Prometheus' guidance on labelled counters asks.
  */
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { metricsOn } from '../observability/metric-factory.js';
 import { registry as processRegistry } from '../observability/metrics.js';
 
 const LABELS = ['method', 'route', 'status_class'] as const;
@@ -20,26 +21,19 @@ export function statusClass(status: number): string {
 
 /** Installs the hooks on `app` (before any route is declared), on the process registry by default. */
 export function registerHttpMetrics(app: FastifyInstance, registry: Registry = processRegistry): void {
-  // One set per registry: the API may be built more than once in a process (tests).
-  const requests =
-    (registry.getSingleMetric('m365sync_api_requests_total') as
-      Counter<(typeof LABELS)[number]> | undefined) ??
-    new Counter({
-      name: 'm365sync_api_requests_total',
-      help: 'HTTP requests answered by the API, by method, route template and status class',
-      labelNames: LABELS,
-      registers: [registry],
-    });
-  const duration =
-    (registry.getSingleMetric('m365sync_api_request_duration_seconds') as
-      Histogram<'method' | 'route'> | undefined) ??
-    new Histogram({
-      name: 'm365sync_api_request_duration_seconds',
-      help: 'Time from request to answer, by method and route template',
-      labelNames: ['method', 'route'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    });
+  // One set per registry (observability/metric-factory.ts): the API may be built more than once in a process (tests).
+  const metric = metricsOn(registry);
+  const requests = metric.counter({
+    name: 'm365sync_api_requests_total',
+    help: 'HTTP requests answered by the API, by method, route template and status class',
+    labelNames: LABELS,
+  });
+  const duration = metric.histogram({
+    name: 'm365sync_api_request_duration_seconds',
+    help: 'Time from request to answer, by method and route template',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  });
 
   const zero = (method: string, route: string) => {
     duration.zero({ method, route });

@@ -202,6 +202,7 @@ async function start(s: Start): Promise<() => Promise<void>> {
     queueSettings: syncQueueSettings(settings),
     logger,
   });
+  worker.upkeep.start();
   return async () => {
     await worker.close(5000);
     await fullPull.close();

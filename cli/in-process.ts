@@ -63,31 +63,32 @@ export async function allowSimulatedTenant(
     await stores.destinations.allow(d.kind, d.entry, 'the simulated tenant (demo, tests)');
 }
 
-export async function startInProcessEngine(o: InProcessEngineOptions): Promise<InProcessEngine> {
-  const settings = o.settings ?? DEFAULT_SETTINGS;
-  await allowSimulatedTenant(o.stores, o.sim);
+export async function startInProcessEngine(options: InProcessEngineOptions): Promise<InProcessEngine> {
+  const settings = options.settings ?? DEFAULT_SETTINGS;
+  await allowSimulatedTenant(options.stores, options.sim);
   const fullPull = createFullPull({
-    stores: o.stores,
-    graph: { ca: o.sim.ca, ...o.graph },
+    stores: options.stores,
+    graph: { ca: options.sim.ca, ...options.graph },
     // The simulated proxies speak plain HTTP (the documented Basic + AllowUnencrypted set-up).
-    winrm: { scheme: 'http', affinityKey: o.affinityKey ?? 'in-process-worker', ...o.winrm },
-    logger: o.logger,
+    winrm: { scheme: 'http', affinityKey: options.affinityKey ?? 'in-process-worker', ...options.winrm },
+    logger: options.logger,
     settings,
   });
   let worker: SyncWorker | undefined;
   const startTheWorker = async () => {
     worker ??= await startWorker({
-      redis: o.redis,
-      db: o.db,
+      redis: options.redis,
+      db: options.db,
       processor: fullPull.processor,
-      settings: o.workerSettings ?? workerSettings(settings),
-      queueSettings: o.queueSettings ?? syncQueueSettings(settings),
+      settings: options.workerSettings ?? workerSettings(settings),
+      queueSettings: options.queueSettings ?? syncQueueSettings(settings),
       deleteThresholds: globalDeleteThresholds(settings),
-      logger: o.logger,
+      logger: options.logger,
     });
+    worker.upkeep.start();
   };
-  if (o.worker !== false) await startTheWorker();
-  const queue = createSyncQueue(o.redis);
+  if (options.worker !== false) await startTheWorker();
+  const queue = createSyncQueue(options.redis);
   return {
     queue,
     startWorker: startTheWorker,

@@ -36,7 +36,7 @@ export interface RetryOptions extends RetryPolicy {
 }
 
 /** Runs `attempt` (given its counted number, from 1) until it succeeds or the policy says stop. */
-export async function withRetries<T>(attempt: (n: number) => Promise<T>, o: RetryOptions): Promise<T> {
+export async function withRetries<T>(attempt: (n: number) => Promise<T>, options: RetryOptions): Promise<T> {
   let counted = 0;
   let decision: RetryDecision = 'backoff';
   let waitStarted: number | undefined;
@@ -44,7 +44,7 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, o: Retr
     async () => {
       if (waitStarted !== undefined && decision !== 'free') {
         const reason = decision === 'backoff' ? 'backoff' : 'server';
-        o.onWaited?.({ reason, waitedMs: performance.now() - waitStarted });
+        options.onWaited?.({ reason, waitedMs: performance.now() - waitStarted });
       }
       waitStarted = undefined;
       counted++;
@@ -53,29 +53,29 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, o: Retr
     {
       retries: Number.POSITIVE_INFINITY, // counted here: free retries and server waits do not step p-retry
       factor: 2,
-      minTimeout: o.baseDelayMs / 2,
-      maxTimeout: o.maxDelayMs,
+      minTimeout: options.baseDelayMs / 2,
+      maxTimeout: options.maxDelayMs,
       randomize: true,
-      ...(o.signal ? { signal: o.signal } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
       onFailedAttempt: async ({ error }) => {
-        decision = o.signal?.aborted ? 'stop' : o.classify(error, counted);
+        decision = options.signal?.aborted ? 'stop' : options.classify(error, counted);
         if (decision === 'stop') throw error;
         if (decision === 'free') {
           counted--;
           return;
         }
-        if (counted >= o.attempts) throw o.exhausted ? o.exhausted(error, counted) : error;
+        if (counted >= options.attempts) throw options.exhausted ? options.exhausted(error, counted) : error;
         if (decision === 'backoff') {
-          o.onRetry?.({ error, attempt: counted, reason: 'backoff' });
+          options.onRetry?.({ error, attempt: counted, reason: 'backoff' });
           waitStarted = performance.now();
           return;
         }
-        o.onRetry?.({ error, attempt: counted, reason: 'server', waitMs: decision.waitMs });
+        options.onRetry?.({ error, attempt: counted, reason: 'server', waitMs: decision.waitMs });
         waitStarted = performance.now();
         // Like p-retry's own waits, an abort rejects with the signal's reason.
-        await sleep(decision.waitMs, undefined, o.signal ? { signal: o.signal } : {}).catch(
+        await sleep(decision.waitMs, undefined, options.signal ? { signal: options.signal } : {}).catch(
           (error: unknown) => {
-            throw o.signal?.aborted ? o.signal.reason : error;
+            throw options.signal?.aborted ? options.signal.reason : error;
           },
         );
       },
@@ -85,7 +85,7 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, o: Retr
   );
 }
 
-/** `ms` spread ±50 %, for a delay that is not a retry loop here (a job handed back to its queue). */
-export function spread(ms: number): number {
+/** `ms` jittered ±50 % (0.5 to 1.5 times), for a delay that is not a retry loop here (a job handed back to its queue). */
+export function jittered(ms: number): number {
   return Math.round(ms * (0.5 + Math.random()));
 }

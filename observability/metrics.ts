@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { metricsOn } from './metric-factory.js';
 
 /**
  * One registry per process. Metric definitions live beside the code they measure and register here.
@@ -32,12 +33,13 @@ const version =
 /** The version in package.json (what `m365sync --version` prints, and `m365sync_build_info`). */
 export const M365SYNC_VERSION = version;
 
-new Gauge({
-  name: 'm365sync_build_info',
-  help: 'Always 1; the labels say which m365sync and Node.js version this process runs',
-  labelNames: ['version', 'node_version'] as const,
-  registers: [registry],
-}).set({ version, node_version: process.versions.node }, 1);
+metricsOn(registry)
+  .gauge({
+    name: 'm365sync_build_info',
+    help: 'Always 1; the labels say which m365sync and Node.js version this process runs',
+    labelNames: ['version', 'node_version'] as const,
+  })
+  .set({ version, node_version: process.versions.node }, 1);
 
 /** Names this process in every series (`m365sync_process`); called by the command that starts it. */
 export function setProcessLabel(name: 'api' | 'worker' | 'scheduler' | 'cli'): void {

@@ -42,9 +42,10 @@ export interface TestConnectionOptions {
   allowed?: readonly AllowEntry[];
 }
 
-export async function testConnection(o: TestConnectionOptions): Promise<ConnectionCheckResult[]> {
-  const checks = [graphCheck(o), powershellCheck(o, 'Microsoft Teams')];
-  if (o.tenant['Microsoft Exchange'].enable_exchange) checks.push(powershellCheck(o, 'Exchange Online'));
+export async function testConnection(options: TestConnectionOptions): Promise<ConnectionCheckResult[]> {
+  const checks = [graphCheck(options), powershellCheck(options, 'Microsoft Teams')];
+  if (options.tenant['Microsoft Exchange'].enable_exchange)
+    checks.push(powershellCheck(options, 'Exchange Online'));
   return Promise.all(checks);
 }
 
@@ -65,26 +66,26 @@ async function timed(
   }
 }
 
-async function graphConnector(o: TestConnectionOptions): Promise<GraphConnector> {
-  const m365 = o.tenant['Microsoft 365'];
+async function graphConnector(options: TestConnectionOptions): Promise<GraphConnector> {
+  const m365 = options.tenant['Microsoft 365'];
   const certificate =
     !m365.client_secret && m365.certificate_bkey
-      ? await o.certificates.getWithKey(m365.certificate_bkey, o.tenant.hierarchy)
+      ? await options.certificates.getWithKey(m365.certificate_bkey, options.tenant.hierarchy)
       : undefined;
   return createGraphConnector({
-    tenant: o.tenant,
+    tenant: options.tenant,
     certificate,
-    ca: o.graph?.ca,
-    logger: o.logger,
-    ...(o.allowed ? { allowedDestinations: () => o.allowed! } : {}),
+    ca: options.graph?.ca,
+    logger: options.logger,
+    ...(options.allowed ? { allowedDestinations: () => options.allowed! } : {}),
   });
 }
 
-function graphCheck(o: TestConnectionOptions): Promise<ConnectionCheckResult> {
+function graphCheck(options: TestConnectionOptions): Promise<ConnectionCheckResult> {
   return timed('graph', async () => {
-    const graph = await graphConnector(o);
+    const graph = await graphConnector(options);
     try {
-      const result = await graph.testConnection({ signal: o.signal });
+      const result = await graph.testConnection({ signal: options.signal });
       const failed = result.checks.filter((c) => !c.ok);
       if (failed.length > 0) {
         // Each read failed for its own reason: a missing permission, a missing endpoint (wrong base
@@ -103,26 +104,26 @@ function graphCheck(o: TestConnectionOptions): Promise<ConnectionCheckResult> {
 }
 
 function powershellCheck(
-  o: TestConnectionOptions,
+  options: TestConnectionOptions,
   application: PowerShellApplication,
 ): Promise<ConnectionCheckResult> {
   const check = application === 'Microsoft Teams' ? 'teams' : 'exchange';
   return timed(check, async () => {
     // Exchange signs in to the tenant's initial domain, read from Graph as the sync reads it.
-    const organization = check === 'exchange' ? await exchangeOrganizationFromGraph(o) : undefined;
-    const pool = proxyPoolForTenant(o.tenant, o.winrm, {
-      logger: o.logger,
-      ...(o.allowed
-        ? { lookupFor: (port: number) => guardedLookup('powershell', () => o.allowed!, port) }
+    const organization = check === 'exchange' ? await exchangeOrganizationFromGraph(options) : undefined;
+    const pool = proxyPoolForTenant(options.tenant, options.winrm, {
+      logger: options.logger,
+      ...(options.allowed
+        ? { lookupFor: (port: number) => guardedLookup('powershell', () => options.allowed!, port) }
         : {}),
     });
     try {
       const script =
         check === 'teams'
-          ? buildTeamsTestScript(o.tenant)
-          : buildExchangeTestScript(o.tenant, { organization: organization! });
-      const execution = pool.execute(script, { signal: o.signal, deadlineMs: 120_000 });
-      const secrets = tenantSecrets(o.tenant);
+          ? buildTeamsTestScript(options.tenant)
+          : buildExchangeTestScript(options.tenant, { organization: organization! });
+      const execution = pool.execute(script, { signal: options.signal, deadlineMs: 120_000 });
+      const secrets = tenantSecrets(options.tenant);
       const output = splitScriptOutput(execution, { secrets });
       let objects = 0;
       let sawDone = false;
@@ -143,15 +144,15 @@ function powershellCheck(
   });
 }
 
-async function exchangeOrganizationFromGraph(o: TestConnectionOptions): Promise<string> {
+async function exchangeOrganizationFromGraph(options: TestConnectionOptions): Promise<string> {
   let made: GraphConnector | undefined;
   try {
     return await exchangeOrganization({
-      tenantId: o.tenant.id,
-      tenant: o.tenant,
-      graph: async () => (made = await graphConnector(o)),
-      ...(o.signal ? { signal: o.signal } : {}),
-      ...(o.logger ? { logger: o.logger } : {}),
+      tenantId: options.tenant.id,
+      tenant: options.tenant,
+      graph: async () => (made = await graphConnector(options)),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
     });
   } finally {
     await made?.close();

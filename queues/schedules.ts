@@ -38,6 +38,7 @@ import {
   type DeltaScheduleSettings,
   type EffectiveDeltaSchedule,
 } from './delta-schedules.js';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 
 export const TRIGGER_QUEUE = 'tenant-sync-triggers';
 export const TRIGGER_JOB = 'scheduled-sync';
@@ -174,7 +175,12 @@ export function createTriggerQueue(redis: RedisSettings, options: ProducerOption
     connection: producerConnection(redis, options),
     prefix: redis.prefix,
   });
-  queue.on('error', () => {});
+  queue.on(
+    'error',
+    ignoreBecause(
+      'failures reach the callers as rejections; unheard, an error event would crash the process',
+    ),
+  );
   return queue;
 }
 

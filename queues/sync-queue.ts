@@ -161,8 +161,12 @@ export function createSyncQueue(
     connection: producerConnection(redis, options),
     prefix: redis.prefix,
   });
-  // Without a listener an 'error' event would crash the process; failures reach callers as rejections.
-  queue.on('error', () => {});
+  queue.on(
+    'error',
+    ignoreBecause(
+      'failures reach the callers as rejections; unheard, an error event would crash the process',
+    ),
+  );
   return queue;
 }
 

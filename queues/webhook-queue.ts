@@ -9,6 +9,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 
 export const WEBHOOK_QUEUE = 'webhook-deliveries';
 export const WEBHOOK_JOB = 'run.completed';
@@ -74,7 +75,11 @@ export function createWebhookQueue(
     connection: producerConnection(redis, options),
     prefix: redis.prefix,
   });
-  // Without a listener an 'error' event would crash the process; failures reach callers as rejections.
-  queue.on('error', () => {});
+  queue.on(
+    'error',
+    ignoreBecause(
+      'failures reach the callers as rejections; unheard, an error event would crash the process',
+    ),
+  );
   return queue;
 }

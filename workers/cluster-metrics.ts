@@ -19,9 +19,10 @@
  */
 import type { Queue } from 'bullmq';
 import type { Stores } from '../connectors/mongo/index.js';
-import { Gauge, type Registry } from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { registry as processRegistry } from '../observability/metrics.js';
+import { metricsOn } from '../observability/metric-factory.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { kindFailureStreaks } from '../domain/failure-streaks.js';
 import { connectedWorkers } from '../queues/worker-presence.js';
@@ -51,13 +52,13 @@ interface Staleness {
 }
 
 export function clusterMetrics(options: ClusterMetricsOptions): void {
-  const env = options.settings ?? DEFAULT_SETTINGS;
-  const r = options.registry ?? processRegistry;
-  const staleAfterSeconds = env.M365SYNC_STALE_AFTER_HOURS * 3600;
+  const settings = options.settings ?? DEFAULT_SETTINGS;
+  const metric = metricsOn(options.registry ?? processRegistry);
+  const staleAfterSeconds = settings.M365SYNC_STALE_AFTER_HOURS * 3600;
   let cached: { at: number; value: Staleness } | undefined;
 
   async function staleness(): Promise<Staleness> {
-    if (cached && Date.now() - cached.at < env.M365SYNC_STALENESS_REFRESH_MS) return cached.value;
+    if (cached && Date.now() - cached.at < settings.M365SYNC_STALENESS_REFRESH_MS) return cached.value;
     const now = Date.now();
     const tenants = await options.stores.tenants.summaries();
     // The newest succeeded run of each tenant, through the (tenantId, _id) index; a few at a time.
@@ -97,64 +98,55 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
     return value;
   }
 
-  const single = <T>(name: string, make: () => T): T => (r.getSingleMetric(name) as T | undefined) ?? make();
-  single(
-    'm365sync_scheduler_leader',
-    () =>
-      new Gauge({
-        name: 'm365sync_scheduler_leader',
-        help: '1 while this scheduler process is the leader (reconciles schedules, serves the cluster series)',
-        registers: [r],
-        collect() {
-          this.set(options.isLeader() ? 1 : 0);
-        },
-      }),
-  );
+  metric.gauge({
+    name: 'm365sync_scheduler_leader',
+    help: '1 while this scheduler process is the leader (reconciles schedules, serves the cluster series)',
+    collect() {
+      this.set(options.isLeader() ? 1 : 0);
+    },
+  });
   // Each gauge is rebuilt from MongoDB at scrape (cached): a removed tenant's series goes with it, and
   // a scheduler that is not the leader serves none.
   const rebuild = async (gauge: Gauge, set: (s: Staleness) => void) => {
     gauge.reset();
     if (options.isLeader()) set(await staleness());
   };
-  if (env.M365SYNC_METRICS_TENANT_LABEL)
-    new Gauge({
+  if (settings.M365SYNC_METRICS_TENANT_LABEL)
+    metric.gauge({
       name: 'm365sync_tenant_last_success_age_seconds',
       help: "Seconds since each tenant's last succeeded sync run (since it was added, if it never had one)",
       labelNames: ['tenant'] as const,
-      registers: [r],
       async collect() {
         await rebuild(this, (s) => {
           for (const a of s.ages) this.set({ tenant: a.tenant }, Math.round(a.seconds));
         });
       },
     });
-  new Gauge({
+  metric.gauge({
     name: 'm365sync_tenants',
     help: 'Tenants registered',
-    registers: [r],
     async collect() {
       await rebuild(this, (s) => this.set(s.tenants));
     },
   });
-  new Gauge({
+  metric.gauge({
     name: 'm365sync_tenants_stale',
     help: 'Tenants without a succeeded sync run for longer than M365SYNC_STALE_AFTER_HOURS',
-    registers: [r],
     async collect() {
       await rebuild(this, (s) => this.set(s.stale));
     },
   });
-  new Gauge({
-    name: 'm365sync_tenants_stale_after_seconds',
-    help: 'The staleness threshold of m365sync_tenants_stale (M365SYNC_STALE_AFTER_HOURS)',
-    registers: [r],
-  }).set(staleAfterSeconds);
+  metric
+    .gauge({
+      name: 'm365sync_tenants_stale_after_seconds',
+      help: 'The staleness threshold of m365sync_tenants_stale (M365SYNC_STALE_AFTER_HOURS)',
+    })
+    .set(staleAfterSeconds);
 
-  new Gauge({
+  metric.gauge({
     name: 'm365sync_kind_failure_streak_max',
     help: 'Per kind, the most consecutive failed runs of that kind for any one tenant (0: none failing)',
     labelNames: ['kind'] as const,
-    registers: [r],
     async collect() {
       await rebuild(this, (s) => {
         // Every kind, at 0 when no tenant fails it: a kind that starts failing changes a known series.
@@ -164,12 +156,11 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
       });
     },
   });
-  if (env.M365SYNC_METRICS_TENANT_LABEL)
-    new Gauge({
+  if (settings.M365SYNC_METRICS_TENANT_LABEL)
+    metric.gauge({
       name: 'm365sync_tenant_kind_failure_streak',
       help: 'Consecutive failed runs of a kind for a tenant (only kinds failing in its newest run)',
       labelNames: ['tenant', 'kind'] as const,
-      registers: [r],
       async collect() {
         await rebuild(this, (s) => {
           for (const { tenant, kind, runs } of s.streaks) this.set({ tenant, kind }, runs);
@@ -178,11 +169,10 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
     });
 
   // Read from Redis at each scrape (cheap: two counts and one job), by the leader only.
-  new Gauge({
+  metric.gauge({
     name: 'm365sync_queue_workers',
     help: 'Workers connected to the sync queue (absent when Redis refuses CLIENT LIST)',
     labelNames: ['queue'] as const,
-    registers: [r],
     async collect() {
       this.reset();
       if (!options.isLeader()) return;
@@ -190,22 +180,20 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
       if (workers !== undefined) this.set({ queue: options.syncQueue.name }, workers);
     },
   });
-  new Gauge({
+  metric.gauge({
     name: 'm365sync_queue_paused',
     help: 'Whether the sync queue is paused (1) or not (0): `m365sync queue pause` / `resume`',
     labelNames: ['queue'] as const,
-    registers: [r],
     async collect() {
       this.reset();
       if (!options.isLeader()) return;
       this.set({ queue: options.syncQueue.name }, (await options.syncQueue.isPaused()) ? 1 : 0);
     },
   });
-  new Gauge({
+  metric.gauge({
     name: 'm365sync_queue_oldest_waiting_seconds',
     help: 'Seconds since the oldest sync job still waiting for a worker was requested (0 when none waits)',
     labelNames: ['queue'] as const,
-    registers: [r],
     async collect() {
       this.reset();
       if (!options.isLeader()) return;
@@ -217,11 +205,10 @@ export function clusterMetrics(options: ClusterMetricsOptions): void {
     },
   });
 
-  new Gauge({
+  metric.gauge({
     name: 'm365sync_queue_jobs',
     help: 'Jobs in the sync queue by state (BullMQ getJobCounts: waiting, active, delayed, failed, …)',
     labelNames: ['queue', 'state'] as const,
-    registers: [r],
     async collect() {
       this.reset();
       if (!options.isLeader()) return;

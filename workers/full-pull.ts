@@ -89,20 +89,22 @@ export interface FullPull {
 }
 
 export function createFullPull(options: FullPullOptions): FullPull {
-  const env = options.settings ?? DEFAULT_SETTINGS;
+  const settings = options.settings ?? DEFAULT_SETTINGS;
   // No `component` here: the connectors bind their own, and pino would repeat the key in each line.
   const log = options.logger ?? defaultLogger;
-  const winrm = options.winrm ?? winRmSettings(env);
+  const winrm = options.winrm ?? winRmSettings(settings);
   const graphCa =
-    options.graph?.ca !== undefined ? withNodeExtraCa(options.graph.ca, env) : graphCaFromSettings(env);
-  const outputLimits = powershellOutputLimits(env);
-  const metrics = proxyMetrics(undefined, { perProxy: env.M365SYNC_METRICS_PROXY_LABEL });
+    options.graph?.ca !== undefined
+      ? withNodeExtraCa(options.graph.ca, settings)
+      : graphCaFromSettings(settings);
+  const outputLimits = powershellOutputLimits(settings);
+  const metrics = proxyMetrics(undefined, { perProxy: settings.M365SYNC_METRICS_PROXY_LABEL });
   const ledger = options.shellLedger
     ? new RedisShellLedger(options.shellLedger.redis, {
         prefix: options.shellLedger.prefix,
         instanceId:
           options.shellLedger.instanceId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
-        aliveTtlMs: env.SYNC_SHELL_LEDGER_ALIVE_MS,
+        aliveTtlMs: settings.SYNC_SHELL_LEDGER_ALIVE_MS,
       })
     : undefined;
 
@@ -111,7 +113,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
   const pools = new Map<string, ProxyPool>();
   // The prefix of the fleet's limits in Redis (Graph limiter and app budget, shell and session slots):
   // the deployment's M365SYNC_QUEUE_PREFIX, so one setting names all of a deployment's keys.
-  const keyPrefix = options.graph?.limiter?.keyPrefix ?? env.M365SYNC_QUEUE_PREFIX;
+  const keyPrefix = options.graph?.limiter?.keyPrefix ?? settings.M365SYNC_QUEUE_PREFIX;
   // Shells per proxy across the fleet, in Redis beside the Graph limiter (same key prefix); without
   // Redis, the pool's own per-process slots.
   const fleetRedis = options.redis;
@@ -119,7 +121,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
     ? (proxy: string, limit: number) =>
         new FleetShellSlots(fleetRedis, fleetShellSlotsKey(keyPrefix, proxy), {
           limit,
-          leaseMs: env.M365SYNC_WINRM_SHELL_SLOT_LEASE_MS,
+          leaseMs: settings.M365SYNC_WINRM_SHELL_SLOT_LEASE_MS,
           onLeaseProblem: ({ lapsed, error }) =>
             log.warn(
               { proxy, lapsed, err: error instanceof Error ? { message: error.message } : undefined },
@@ -135,8 +137,8 @@ export function createFullPull(options: FullPullOptions): FullPull {
     ? powershellSessions({
         redis: fleetRedis,
         prefix: keyPrefix,
-        limit: env.M365SYNC_POWERSHELL_SESSIONS_PER_ACCOUNT,
-        leaseMs: env.M365SYNC_WINRM_SHELL_SLOT_LEASE_MS,
+        limit: settings.M365SYNC_POWERSHELL_SESSIONS_PER_ACCOUNT,
+        leaseMs: settings.M365SYNC_WINRM_SHELL_SLOT_LEASE_MS,
         logger: log,
       })
     : undefined;
@@ -211,7 +213,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
           seenUser: (id) => ctx.seen('users', id),
           storedUsers: () => ctx.stored('users'),
           graphUsers,
-          waitMs: env.SYNC_TEAMS_MATCH_WAIT_MS,
+          waitMs: settings.SYNC_TEAMS_MATCH_WAIT_MS,
           option: tenant['Sync Filters']?.unmatched_teams_users ?? DEFAULT_UNMATCHED_TEAMS_USERS,
           signal,
         });
@@ -235,14 +237,14 @@ export function createFullPull(options: FullPullOptions): FullPull {
           redis: options.redis,
           limiter: {
             keyPrefix,
-            appRequestsPerWindow: env.GRAPH_APP_REQUESTS_PER_WINDOW,
-            appWindowMs: env.GRAPH_APP_WINDOW_MS,
+            appRequestsPerWindow: settings.GRAPH_APP_REQUESTS_PER_WINDOW,
+            appWindowMs: settings.GRAPH_APP_WINDOW_MS,
             ...options.graph?.limiter,
           },
           retry: options.graph?.retry,
           requestTimeoutMs: options.graph?.requestTimeoutMs,
-          requestDeadlineMs: env.GRAPH_REQUEST_DEADLINE_MS,
-          maxResponseBytes: env.GRAPH_MAX_RESPONSE_BYTES,
+          requestDeadlineMs: settings.GRAPH_REQUEST_DEADLINE_MS,
+          maxResponseBytes: settings.GRAPH_MAX_RESPONSE_BYTES,
           allowedDestinations: currentAllowed,
           logger: runLog,
         }),
@@ -263,7 +265,7 @@ export function createFullPull(options: FullPullOptions): FullPull {
             await runDeltaSteps({ ...o, log: runLog });
             return;
           }
-          const seeding = env.M365SYNC_DELTA
+          const seeding = settings.M365SYNC_DELTA
             ? { states, usersFiltered: Boolean(tenant['Sync Filters']?.graph_users_filter), log: runLog }
             : undefined;
           await runGraphSteps(await graph(), kindsOfStep, start, signal, seeding);
@@ -286,8 +288,8 @@ export function createFullPull(options: FullPullOptions): FullPull {
           start,
           signal,
           secrets,
-          batchSize: env.SYNC_POWERSHELL_BATCH,
-          deadlineMs: env.SYNC_POWERSHELL_DEADLINE_MS,
+          batchSize: settings.SYNC_POWERSHELL_BATCH,
+          deadlineMs: settings.SYNC_POWERSHELL_DEADLINE_MS,
           output: outputLimits,
           logger: runLog,
         });

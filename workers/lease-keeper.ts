@@ -53,10 +53,10 @@ export interface LeaseKeeper {
   stop(): Lease | null;
 }
 
-export function keepLease(o: LeaseKeeperOptions): LeaseKeeper {
-  const log = o.logger;
-  const clock = o.clock ?? systemClock;
-  let lease: Lease | null = o.lease;
+export function keepLease(options: LeaseKeeperOptions): LeaseKeeper {
+  const log = options.logger;
+  const clock = options.clock ?? systemClock;
+  let lease: Lease | null = options.lease;
   let leaseLost = false;
   let renewing = false;
   let runId: string | undefined;
@@ -66,14 +66,14 @@ export function keepLease(o: LeaseKeeperOptions): LeaseKeeper {
   const readCancelRequest = (id: string) => {
     if (readingCancel) return;
     readingCancel = true;
-    o.runs
+    options.runs
       .cancelRequest(id)
       .then(
         (request) => {
-          if (!request || o.signal.aborted) return;
+          if (!request || options.signal.aborted) return;
           cancelledBy = request.by;
           log.info({ by: request.by }, 'cancel requested; run stopping');
-          o.stop(`${CANCEL_REQUESTED} by ${request.by}`);
+          options.stop(`${CANCEL_REQUESTED} by ${request.by}`);
         },
         (error: unknown) => log.warn({ err: runErrorOf(error) }, 'could not read cancel request; retrying'),
       )
@@ -82,29 +82,29 @@ export function keepLease(o: LeaseKeeperOptions): LeaseKeeper {
 
   const timer = setInterval(() => {
     if (!lease) return;
-    if (clock.now() >= lease.expiresAt.getTime() - o.tickMs) {
+    if (clock.now() >= lease.expiresAt.getTime() - options.tickMs) {
       log.warn('lease about to lapse without renewal; run cancelled');
-      o.stop(LEASE_LAPSING);
+      options.stop(LEASE_LAPSING);
       return;
     }
     if (runId) readCancelRequest(runId);
     if (renewing) return;
     renewing = true;
-    o.leases
-      .renew(lease, o.ttlMs)
+    options.leases
+      .renew(lease, options.ttlMs)
       .then(
         (renewed) => {
           if (renewed) lease = renewed;
           else if (lease) {
             leaseLost = true;
             lease = null;
-            o.stop(LEASE_LOST);
+            options.stop(LEASE_LOST);
           }
         },
         (error: unknown) => log.warn({ err: runErrorOf(error) }, 'lease renewal failed; retrying'),
       )
       .finally(() => (renewing = false));
-  }, o.tickMs);
+  }, options.tickMs);
 
   return {
     watchCancel: (id) => (runId = id),

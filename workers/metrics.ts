@@ -7,8 +7,9 @@
  * the first failed run of a process would stay silent (Prometheus's instrumentation guidance: "avoid
  * missing metrics").
  */
-import { Counter, Histogram, exponentialBuckets } from 'prom-client';
+import { exponentialBuckets } from 'prom-client';
 import { registry } from '../observability/metrics.js';
+import { metricsOn } from '../observability/metric-factory.js';
 import { ERROR_CODES } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import type { KindStatus, RunSummary } from '../domain/sync-run.js';
@@ -33,70 +34,58 @@ export interface SyncMetrics {
   stalled(): void;
 }
 
-let instance: SyncMetrics | undefined;
-
-/** One set of metrics per process, however many workers it starts (tests start several). */
+/** One set of metrics per process (made once per registry), however many workers it starts (tests start several). */
 export function syncMetrics(): SyncMetrics {
-  if (instance) return instance;
-  const runs = new Counter({
+  const metric = metricsOn(registry);
+  const runs = metric.counter({
     name: 'm365sync_sync_runs_total',
     help: 'Sync runs finished, by final status and error code (none when the run has no error)',
     labelNames: ['status', 'code'] as const,
-    registers: [registry],
   });
-  const duration = new Histogram({
+  const duration = metric.histogram({
     name: 'm365sync_sync_run_duration_seconds',
     help: 'Duration of sync runs, by final status',
     labelNames: ['status'] as const,
     // 1 s to about 4.5 h: full pulls take minutes to hours.
     buckets: exponentialBuckets(1, 2, 15),
-    registers: [registry],
   });
-  const kindDuration = new Histogram({
+  const kindDuration = metric.histogram({
     name: 'm365sync_sync_kind_duration_seconds',
     help: 'Duration of each kind within sync runs, by kind and status',
     labelNames: ['kind', 'status'] as const,
     buckets: exponentialBuckets(0.25, 2, 16),
-    registers: [registry],
   });
-  const kindFailures = new Counter({
+  const kindFailures = metric.counter({
     name: 'm365sync_sync_kind_failures_total',
     help: 'Kinds that failed within sync runs (they swept nothing), by kind and error code',
     labelNames: ['kind', 'code'] as const,
-    registers: [registry],
   });
-  const objects = new Counter({
+  const objects = metric.counter({
     name: 'm365sync_sync_objects_total',
     help: 'Imported objects handled by sync runs, by kind and change (created, updated, unchanged, deleted)',
     labelNames: ['kind', 'change'] as const,
-    registers: [registry],
   });
-  const held = new Counter({
+  const held = metric.counter({
     name: 'm365sync_sync_sweeps_held_total',
     help: 'Sweeps held back by mass-delete protection (the run ends needs_review), by kind',
     labelNames: ['kind'] as const,
-    registers: [registry],
   });
-  const heldObjects = new Counter({
+  const heldObjects = metric.counter({
     name: 'm365sync_sync_deletions_held_total',
     help: 'Objects a held sweep would have deleted, by kind',
     labelNames: ['kind'] as const,
-    registers: [registry],
   });
-  const leaseConflicts = new Counter({
+  const leaseConflicts = metric.counter({
     name: 'm365sync_sync_lease_conflicts_total',
     help: "Jobs put back (delayed) because another run held their tenant's lease",
-    registers: [registry],
   });
-  const retries = new Counter({
+  const retries = metric.counter({
     name: 'm365sync_sync_retries_total',
     help: 'Runs that failed with a transient error and will be tried again',
-    registers: [registry],
   });
-  const stalls = new Counter({
+  const stalls = metric.counter({
     name: 'm365sync_sync_stalled_jobs_total',
     help: 'Stalled jobs (their worker died or lost Redis) this worker found and put back',
-    registers: [registry],
   });
   // Zero series from the start, so rate() and alerts see them before the first event.
   for (const c of [leaseConflicts, retries, stalls]) c.inc(0);
@@ -111,7 +100,7 @@ export function syncMetrics(): SyncMetrics {
     held.inc({ kind }, 0);
     heldObjects.inc({ kind }, 0);
   }
-  instance = {
+  return {
     observe(status, durationMs, summary, code = 'none') {
       runs.inc({ status, code });
       duration.observe({ status }, durationMs / 1000);
@@ -131,5 +120,4 @@ export function syncMetrics(): SyncMetrics {
     retry: () => retries.inc(),
     stalled: () => stalls.inc(),
   };
-  return instance;
 }

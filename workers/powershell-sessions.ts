@@ -9,7 +9,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Histogram, type Registry } from 'prom-client';
+import type { Histogram, Registry } from 'prom-client';
 import {
   powershellSessionAccount,
   powershellSessionsKey,
@@ -19,21 +19,18 @@ import {
 import { FleetShellSlots } from '../connectors/winrm/index.js';
 import type { TenantConfig } from '../domain/tenant.js';
 import { registry as defaultRegistry } from '../observability/metrics.js';
+import { metricsOn } from '../observability/metric-factory.js';
 
 const WAIT_METRIC = 'm365sync_powershell_session_wait_seconds';
 
 /** Seconds a script waited for a session slot of its account, by application (teams, exchange). */
 export function sessionWaitMetric(r: Registry = defaultRegistry): Histogram<'application'> {
-  return (
-    (r.getSingleMetric(WAIT_METRIC) as Histogram<'application'> | undefined) ??
-    new Histogram({
-      name: WAIT_METRIC,
-      help: 'Time a PowerShell script waited for a free session of its sign-in account across the fleet (M365SYNC_POWERSHELL_SESSIONS_PER_ACCOUNT)',
-      labelNames: ['application'],
-      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
-      registers: [r],
-    })
-  );
+  return metricsOn(r).histogram({
+    name: WAIT_METRIC,
+    help: 'Time a PowerShell script waited for a free session of its sign-in account across the fleet (M365SYNC_POWERSHELL_SESSIONS_PER_ACCOUNT)',
+    labelNames: ['application'],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+  });
 }
 
 export interface PowerShellSessionsOptions {
@@ -62,21 +59,21 @@ export type AcquireSession = (signal: AbortSignal) => Promise<() => void>;
 
 /** For each script: how it acquires a session of its account (undefined: the tenant names no account). */
 export function powershellSessions(
-  o: PowerShellSessionsOptions,
+  options: PowerShellSessionsOptions,
 ): (application: PowerShellApplication, tenant: TenantConfig) => AcquireSession | undefined {
-  const wait = sessionWaitMetric(o.registry);
+  const wait = sessionWaitMetric(options.registry);
   wait.zero({ application: 'teams' });
   wait.zero({ application: 'exchange' });
   return (application, tenant) => {
     const account = powershellSessionAccount(application, tenant);
     if (!account) return undefined;
     // Holds no state between scripts (the slots are in Redis): one per script is cheap.
-    const slots = new FleetShellSlots(o.redis, powershellSessionsKey(o.prefix, account), {
-      limit: o.limit,
-      ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}),
-      ...(o.pollMaxMs !== undefined ? { pollMaxMs: o.pollMaxMs } : {}),
+    const slots = new FleetShellSlots(options.redis, powershellSessionsKey(options.prefix, account), {
+      limit: options.limit,
+      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+      ...(options.pollMaxMs !== undefined ? { pollMaxMs: options.pollMaxMs } : {}),
       onLeaseProblem: ({ lapsed, error }) =>
-        o.logger?.warn(
+        options.logger?.warn(
           {
             application: sessionApplicationLabel(application),
             lapsed,

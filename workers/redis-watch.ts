@@ -12,10 +12,11 @@
  */
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../domain/clock.js';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 
-export interface RedisWatchOptions {
-  /** One round trip to Redis (a PING on the worker's own connection). */
-  ping(): Promise<unknown>;
+export interface RedisWatchOptions<Client> {
+  /** One round trip to Redis on the client attached (the worker's own connection). */
+  ping(client: Client): Promise<unknown>;
   /** How often to ping. */
   everyMs: number;
   /** How long Redis may stay silent before `onSilent` (half the job lock's duration). */
@@ -26,44 +27,60 @@ export interface RedisWatchOptions {
   clock?: Clock;
 }
 
-export interface RedisWatch {
+export interface RedisWatch<Client> {
+  /**
+   * The connection to ping, once it is ready: the pings start, and the silence is counted, from here.
+   * (The worker makes the watch before the BullMQ worker whose connection it pings.)
+   */
+  attach(client: Client): void;
   /** Redis answered something else (the worker fetched a job): it is not silent. */
   answered(): void;
   stop(): void;
 }
 
-export function watchRedis(o: RedisWatchOptions): RedisWatch {
-  const clock = o.clock ?? systemClock;
+export function watchRedis<Client>(options: RedisWatchOptions<Client>): RedisWatch<Client> {
+  const clock = options.clock ?? systemClock;
   let answeredAt = clock.now();
   let reported = false;
-  const tick = () => {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = (client: Client) => {
     const silentFor = clock.now() - answeredAt;
-    if (silentFor >= o.silentLimitMs && !reported) {
+    if (silentFor >= options.silentLimitMs && !reported) {
       reported = true;
-      o.logger.warn(
+      options.logger.warn(
         { silentForMs: silentFor },
         'Redis has not answered for half the job lock; stopping runs',
       );
-      o.onSilent();
+      options.onSilent();
     }
     // A ping every tick, whatever the earlier ones do: one that hangs on a connection lost in a
     // failover must not keep the next, on the new connection, from being sent.
-    o.ping().then(
+    options.ping(client).then(
       () => {
         answeredAt = Math.max(answeredAt, clock.now());
-        if (reported) o.logger.info('Redis answers again');
+        if (reported) options.logger.info('Redis answers again');
         reported = false;
       },
-      () => undefined,
+      // Not logged: it fails at every tick while Redis is away, and the silence is warned of once.
+      ignoreBecause('an unanswered ping is the silence the next tick measures'),
     );
   };
-  const timer = setInterval(tick, o.everyMs);
-  timer.unref();
+  const answered = () => {
+    answeredAt = Math.max(answeredAt, clock.now());
+    reported = false;
+  };
   return {
-    answered: () => {
-      answeredAt = Math.max(answeredAt, clock.now());
-      reported = false;
+    attach: (client) => {
+      if (stopped || timer) return;
+      answered();
+      timer = setInterval(() => tick(client), options.everyMs);
+      timer.unref();
     },
-    stop: () => clearInterval(timer),
+    answered,
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
   };
 }

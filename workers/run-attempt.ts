@@ -151,9 +151,9 @@ export class RunAttempt {
     const { runs, leases } = this.deps.stores;
     const { data } = this.job;
     try {
-      await runs.abandonStale(this.job.id, this.tenant.id);
       // Under the tenant's lease: no other attempt of the job starts meanwhile.
-      const attempt = (await runs.attemptsStarted(this.job.id)) + 1;
+      const { attemptsStarted } = await runs.abandonStale(this.job.id, this.tenant.id);
+      const attempt = attemptsStarted + 1;
       const run = await runs.start({
         tenantId: this.tenant.id,
         hierarchy: this.tenant.hierarchy,

@@ -42,19 +42,19 @@ export interface RunTally {
   tally(): Record<string, KindResult>;
 }
 
-export function createRunContext(o: RunContextOptions): RunContext & RunTally {
-  const { runId, tenant, stores } = o;
+export function createRunContext(options: RunContextOptions): RunContext & RunTally {
+  const { runId, tenant, stores } = options;
   // Once the run is cancelled it writes nothing more, whatever its processor still has in flight.
   const fence: WriteFence = {
-    tenantId: o.fence.tenantId,
-    token: o.fence.token,
+    tenantId: options.fence.tenantId,
+    token: options.fence.token,
     assertCurrent: () => {
-      const reason = o.cancelled();
+      const reason = options.cancelled();
       if (reason !== undefined)
         return Promise.reject(
           new SyncError('CANCELLED', `The sync run was cancelled (${reason}); it writes nothing more.`),
         );
-      return o.fence.assertCurrent();
+      return options.fence.assertCurrent();
     },
   };
   // Read once per run, when the first sweep needs them: one run applies one set of thresholds.
@@ -73,13 +73,13 @@ export function createRunContext(o: RunContextOptions): RunContext & RunTally {
   };
   return {
     runId,
-    jobId: o.jobId,
-    attempt: o.attempt,
-    signal: o.signal,
+    jobId: options.jobId,
+    attempt: options.attempt,
+    signal: options.signal,
     tenant,
-    ...(o.kinds ? { kinds: o.kinds } : {}),
-    ...(o.mode ? { mode: o.mode } : {}),
-    logger: o.logger,
+    ...(options.kinds ? { kinds: options.kinds } : {}),
+    ...(options.mode ? { mode: options.mode } : {}),
+    logger: options.logger,
     writePage: async (kind, page) => {
       const counts = await writerOf(kind).write(page);
       const sum = written.get(kind) ?? { created: 0, updated: 0, unchanged: 0 };
@@ -101,7 +101,7 @@ export function createRunContext(o: RunContextOptions): RunContext & RunTally {
         settings: settingsOnce,
       }),
     progress: async (p) => {
-      await o.progress({ ...p, runId });
+      await options.progress({ ...p, runId });
     },
     recordKind: (kind, result) => {
       recorded.set(kind, result);

@@ -41,20 +41,20 @@ export class RunUpkeep {
   private reaping: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: RunUpkeepOptions) {
-    this.clock = o.clock ?? systemClock;
+  constructor(private readonly options: RunUpkeepOptions) {
+    this.clock = options.clock ?? systemClock;
     this.reaper = new RunReaper({
-      runs: o.stores.runs,
-      leases: o.stores.leases,
-      queue: o.queue,
-      enqueueGraceMs: o.enqueueGraceMs,
-      logger: o.logger,
+      runs: options.stores.runs,
+      leases: options.stores.leases,
+      queue: options.queue,
+      enqueueGraceMs: options.enqueueGraceMs,
+      logger: options.logger,
       clock: this.clock,
     });
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.reap(), this.o.reaperIntervalMs);
+    this.timer ??= setInterval(() => void this.reap(), this.options.reaperIntervalMs);
     this.timer.unref();
   }
 
@@ -65,14 +65,14 @@ export class RunUpkeep {
 
   /** One pass (of every open record, or one tenant's); one pass at a time, a failed one tried later. */
   reap(filter: { tenantId?: string } = {}): Promise<void> {
-    const log = this.o.logger;
+    const log = this.options.logger;
     this.reaping ??= this.recordLateEnds()
       .then(() => this.reaper.reap(filter))
       .then((ended) => {
-        if (ended.merged + ended.failed > 0) this.o.onRunsEnded?.();
+        if (ended.merged + ended.failed > 0) this.options.onRunsEnded?.();
       })
       .catch((error: unknown) => log.warn({ err: runErrorOf(error) }, 'run reaper pass failed'))
-      .then(() => this.o.stores.changes.prune())
+      .then(() => this.options.stores.changes.prune())
       .catch((error: unknown) => log.warn({ err: runErrorOf(error) }, 'change feed prune failed'))
       .then(() => this.pruneQuietDeltaRuns())
       .catch((error: unknown) => log.warn({ err: runErrorOf(error) }, 'quiet delta runs prune failed'))
@@ -88,7 +88,7 @@ export class RunUpkeep {
 
   private async recordLateEnds(): Promise<void> {
     for (const [runId, end] of this.unrecordedEnds) {
-      await this.o.stores.runs.finish(runId, end);
+      await this.options.stores.runs.finish(runId, end);
       this.unrecordedEnds.delete(runId);
     }
   }
@@ -97,8 +97,8 @@ export class RunUpkeep {
     const now = this.clock.now();
     if (now - this.prunedRunsAt < HOUR_MS) return;
     this.prunedRunsAt = now;
-    const before = new Date(now - this.o.deltaRunRetentionDays * 86_400_000);
-    const removed = await this.o.stores.runs.pruneQuietDeltaRuns(before);
-    if (removed > 0) this.o.logger.info({ removed }, 'removed the records of quiet delta runs');
+    const before = new Date(now - this.options.deltaRunRetentionDays * 86_400_000);
+    const removed = await this.options.stores.runs.pruneQuietDeltaRuns(before);
+    if (removed > 0) this.options.logger.info({ removed }, 'removed the records of quiet delta runs');
   }
 }

@@ -37,9 +37,9 @@ export class RedisShellLedger implements ShellLedger {
 
   constructor(
     private readonly redis: Redis | Cluster,
-    private readonly o: RedisShellLedgerOptions,
+    private readonly options: RedisShellLedgerOptions,
   ) {
-    this.base = `${o.prefix}:winrm-shells`;
+    this.base = `${options.prefix}:winrm-shells`;
   }
 
   private hash(instanceId: string): string {
@@ -56,32 +56,37 @@ export class RedisShellLedger implements ShellLedger {
 
   /** Marks this instance alive and keeps it so until stop(). */
   async start(): Promise<void> {
-    await this.redis.sadd(`${this.base}:instances`, this.o.instanceId);
+    await this.redis.sadd(`${this.base}:instances`, this.options.instanceId);
     await this.refresh();
     this.timer = setInterval(
       () =>
         void this.refresh().catch(
           ignoreBecause('the next refresh, a third of the alive time later, makes up for a missed one'),
         ),
-      Math.max(100, Math.floor(this.o.aliveTtlMs / 3)),
+      Math.max(100, Math.floor(this.options.aliveTtlMs / 3)),
     );
     this.timer.unref();
   }
 
   private async refresh(): Promise<void> {
-    await this.redis.set(this.alive(this.o.instanceId), String(Date.now()), 'PX', this.o.aliveTtlMs);
+    await this.redis.set(
+      this.alive(this.options.instanceId),
+      String(Date.now()),
+      'PX',
+      this.options.aliveTtlMs,
+    );
   }
 
   async opened(entry: OpenShellEntry): Promise<void> {
     await this.redis.hset(
-      this.hash(this.o.instanceId),
+      this.hash(this.options.instanceId),
       RedisShellLedger.field(entry.proxy, entry.shellId),
       JSON.stringify(entry),
     );
   }
 
   async closed(proxy: string, shellId: string): Promise<void> {
-    await this.redis.hdel(this.hash(this.o.instanceId), RedisShellLedger.field(proxy, shellId));
+    await this.redis.hdel(this.hash(this.options.instanceId), RedisShellLedger.field(proxy, shellId));
   }
 
   /** Shells recorded by instances that are no longer alive (never this one). */
@@ -89,7 +94,7 @@ export class RedisShellLedger implements ShellLedger {
     const instances = await this.redis.smembers(`${this.base}:instances`);
     const out: OrphanShells[] = [];
     for (const instanceId of instances) {
-      if (instanceId === this.o.instanceId) continue;
+      if (instanceId === this.options.instanceId) continue;
       if ((await this.redis.exists(this.alive(instanceId))) === 1) continue;
       const fields = await this.redis.hgetall(this.hash(instanceId));
       const entries: OpenShellEntry[] = [];
@@ -120,7 +125,7 @@ export class RedisShellLedger implements ShellLedger {
 
   /** What this instance has recorded as open now. */
   async mine(): Promise<OpenShellEntry[]> {
-    const fields = await this.redis.hgetall(this.hash(this.o.instanceId));
+    const fields = await this.redis.hgetall(this.hash(this.options.instanceId));
     return Object.values(fields).map((v) => JSON.parse(v) as OpenShellEntry);
   }
 
@@ -130,9 +135,9 @@ export class RedisShellLedger implements ShellLedger {
    */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.redis.del(this.alive(this.o.instanceId));
-    if ((await this.redis.hlen(this.hash(this.o.instanceId))) === 0) {
-      await this.redis.srem(`${this.base}:instances`, this.o.instanceId);
+    await this.redis.del(this.alive(this.options.instanceId));
+    if ((await this.redis.hlen(this.hash(this.options.instanceId))) === 0) {
+      await this.redis.srem(`${this.base}:instances`, this.options.instanceId);
     }
   }
 }

@@ -21,13 +21,14 @@
  * queues/ may not import (operations/ imports queues/), and it runs in the worker process.
  */
 import { Worker } from 'bullmq';
-import { Counter } from 'prom-client';
+import type { Counter } from 'prom-client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Stores } from '../connectors/mongo/index.js';
 import { SyncError } from '../domain/errors.js';
 import { SYNC_MODES } from '../domain/delta.js';
 import { registry } from '../observability/metrics.js';
+import { metricsOn } from '../observability/metric-factory.js';
 import { requestSync } from '../operations/index.js';
 import { workerConnection, type RedisSettings } from '../queues/connection.js';
 import { createSyncQueue } from '../queues/sync-queue.js';
@@ -47,16 +48,12 @@ const TriggerData = z.object({
 const SKIP_REASONS = ['full_pull', 'delta_off'] as const;
 type SkipReason = (typeof SKIP_REASONS)[number];
 
-let skipped: Counter<'reason'> | undefined;
-
-/** One counter per process, every reason at zero from the start (workers/metrics.ts says why). */
+/** One counter per process (made once per registry), every reason at zero from the start (workers/metrics.ts says why). */
 function skippedCounter(): Counter<'reason'> {
-  if (skipped) return skipped;
-  skipped = new Counter({
+  const skipped = metricsOn(registry).counter({
     name: 'm365sync_scheduled_delta_skipped_total',
     help: 'Scheduled delta runs not requested: full_pull (a full pull of the tenant runs or waits), delta_off (M365SYNC_DELTA is off in this worker)',
     labelNames: ['reason'] as const,
-    registers: [registry],
   });
   for (const reason of SKIP_REASONS) skipped.inc({ reason }, 0);
   return skipped;

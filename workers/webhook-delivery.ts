@@ -13,7 +13,7 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
-import { Counter } from 'prom-client';
+import type { Counter } from 'prom-client';
 import { guardedLookup } from '../connectors/guarded-lookup.js';
 import type {
   AllowedDestinationStore,
@@ -32,6 +32,7 @@ import {
 } from '../domain/webhook-signature.js';
 import { RUN_COMPLETED_EVENT, webhookDestination, webhookDestinationProblem } from '../domain/webhooks.js';
 import { M365SYNC_VERSION, registry } from '../observability/metrics.js';
+import { metricsOn } from '../observability/metric-factory.js';
 import { workerConnection, type RedisSettings } from '../queues/connection.js';
 import { WEBHOOK_QUEUE, WebhookJobData, deliveryId, type WebhookSettings } from '../queues/webhook-queue.js';
 
@@ -53,14 +54,12 @@ export interface WebhookDeliveryOptions {
   concurrency?: number;
 }
 
-let outcomes: Counter<'outcome'> | undefined;
 /** The attempts counter, registered on first use (by each delivery worker; exported for the tests). */
 export function webhookAttemptsMetric(): Counter<'outcome'> {
-  outcomes ??= new Counter({
+  const outcomes = metricsOn(registry).counter({
     name: 'm365sync_webhook_attempts_total',
     help: 'Webhook delivery attempts, by outcome: delivered, retrying (tried again later) or failed (given up)',
     labelNames: ['outcome'] as const,
-    registers: [registry],
   });
   // Each outcome at zero from the start, so the first failed delivery is an increase alerts see.
   for (const outcome of ['delivered', 'retrying', 'failed'] as const) outcomes.inc({ outcome }, 0);

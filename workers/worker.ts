@@ -10,7 +10,9 @@
  * - cancellation: the job's signal aborts the attempt when the BullMQ lock cannot be renewed
  *   (`lockRenewalFailed`) and at the end of the shutdown grace time; the attempt's lease keeper stops
  *   it for a lost or lapsing lease and an operator's cancel;
- * - the run upkeep (workers/run-upkeep.ts): the run reaper's passes, late run ends, retention;
+ * - the run upkeep (workers/run-upkeep.ts): the attempts tell it the run ends MongoDB refused and ask
+ *   for a pass of their tenant; its timed passes (the run reaper, late run ends, retention) are started
+ *   by the process that runs the worker (`worker.upkeep.start()`), as the trigger worker is;
  * - stall recovery: a long lock (default 5 min, renewed every half of it) and a stalled-job check, so
  *   the job of a crashed or killed worker goes back to the queue and another worker takes it;
  * - graceful shutdown on SIGTERM/SIGINT: stop taking jobs, let active runs finish within the grace
@@ -23,7 +25,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job, type RedisClient } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../domain/clock.js';
@@ -31,7 +33,7 @@ import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { buildStores, type Stores, type TenantRef } from '../connectors/mongo/index.js';
 import type { SourceThresholds } from '../domain/delete-protection.js';
 import { runErrorOf as errorOf } from '../domain/sync-run.js';
-import { spread } from '../connectors/retry.js';
+import { jittered } from '../connectors/retry.js';
 import { workerConnection, type RedisSettings } from '../queues/connection.js';
 import {
   createSyncQueue,
@@ -46,7 +48,7 @@ import { LOCK_LOST, RunAttempt, SHUTDOWN, type AttemptJob, type RunAttemptDeps }
 import { REDIS_SILENT } from './run-error.js';
 import { RunUpkeep } from './run-upkeep.js';
 import { watchRedis, type RedisWatch } from './redis-watch.js';
-import { syncMetrics } from './metrics.js';
+import { syncMetrics, type SyncMetrics } from './metrics.js';
 
 export interface WorkerSettings {
   concurrency: number;
@@ -72,20 +74,20 @@ export interface WorkerSettings {
 }
 
 /** The worker's part of the process settings (SYNC_WORKER_CONCURRENCY, SYNC_LOCK_*, SYNC_LEASE_*, …). */
-export function workerSettings(e: Settings): WorkerSettings {
+export function workerSettings(settings: Settings): WorkerSettings {
   return {
-    concurrency: e.SYNC_WORKER_CONCURRENCY,
-    lockDurationMs: e.SYNC_LOCK_DURATION_MS,
-    stalledIntervalMs: e.SYNC_STALLED_INTERVAL_MS,
-    maxStalledCount: e.SYNC_MAX_STALLED_COUNT,
-    leaseTtlMs: e.SYNC_LEASE_TTL_MS,
-    leaseClockSkewMs: e.SYNC_LEASE_CLOCK_SKEW_MS,
-    leaseRetryMs: e.SYNC_LEASE_RETRY_MS,
-    shutdownGraceMs: e.SYNC_SHUTDOWN_GRACE_MS,
-    reaperIntervalMs: e.SYNC_REAPER_INTERVAL_MS,
-    enqueueGraceMs: e.SYNC_ENQUEUE_GRACE_MS,
-    changesRetentionDays: e.M365SYNC_CHANGES_RETENTION_DAYS,
-    deltaRunRetentionDays: e.SYNC_DELTA_RUN_RETENTION_DAYS,
+    concurrency: settings.SYNC_WORKER_CONCURRENCY,
+    lockDurationMs: settings.SYNC_LOCK_DURATION_MS,
+    stalledIntervalMs: settings.SYNC_STALLED_INTERVAL_MS,
+    maxStalledCount: settings.SYNC_MAX_STALLED_COUNT,
+    leaseTtlMs: settings.SYNC_LEASE_TTL_MS,
+    leaseClockSkewMs: settings.SYNC_LEASE_CLOCK_SKEW_MS,
+    leaseRetryMs: settings.SYNC_LEASE_RETRY_MS,
+    shutdownGraceMs: settings.SYNC_SHUTDOWN_GRACE_MS,
+    reaperIntervalMs: settings.SYNC_REAPER_INTERVAL_MS,
+    enqueueGraceMs: settings.SYNC_ENQUEUE_GRACE_MS,
+    changesRetentionDays: settings.M365SYNC_CHANGES_RETENTION_DAYS,
+    deltaRunRetentionDays: settings.SYNC_DELTA_RUN_RETENTION_DAYS,
   };
 }
 
@@ -113,6 +115,8 @@ export interface StartWorkerOptions {
 export interface SyncWorker {
   readonly workerId: string;
   readonly worker: Worker<SyncJobData, JobResult>;
+  /** The run upkeep the attempts use; its timed passes start with `upkeep.start()` (closed by close). */
+  readonly upkeep: RunUpkeep;
   /** Health for the API: the worker is running and not shutting down. */
   isRunning(): boolean;
   /** Graceful stop within the grace time (default from settings); idempotent. */
@@ -137,10 +141,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     ...onRunsEnded,
     clock,
   });
-  upkeep.start();
   const active: ActiveAttempts = new Set();
-  // The Redis watch needs the BullMQ worker, which needs the processor that tells the watch of jobs.
-  const watching: { redis?: RedisWatch } = {};
+  const watch = redisWatch(active, options.redis.prefix, settings, log);
   const processJob = jobProcessor({
     attempt: {
       stores,
@@ -154,14 +156,40 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       clock,
     },
     active,
-    heardFromRedis: () => watching.redis?.answered(),
+    heardFromRedis: () => watch.answered(),
     settings,
     attempts: queueSettings.attempts,
     onRunsEnded: () => options.onRunsEnded?.(),
   });
+  const worker = bullWorker(processJob, options.redis, settings, workerId, metrics, log);
+  await worker.waitUntilReady();
+  watch.attach(await worker.getBackend().client);
+
+  let closing = false;
+  let closed: Promise<void> | undefined;
+  const close = (graceMs = settings.shutdownGraceMs) =>
+    (closed ??= (async () => {
+      closing = true;
+      watch.stop();
+      await closeWithin(worker, graceMs, log);
+      await upkeep.close();
+      await reaperQueue.close();
+    })());
+  return { workerId, worker, upkeep, isRunning: () => !closing && worker.isRunning(), close };
+}
+
+/** BullMQ's worker of the sync queue, its errors, lost locks and stalled jobs logged (and counted). */
+function bullWorker(
+  processJob: ReturnType<typeof jobProcessor>,
+  redis: RedisSettings,
+  settings: WorkerSettings,
+  workerId: string,
+  metrics: Pick<SyncMetrics, 'stalled'>,
+  log: Logger,
+): Worker<SyncJobData, JobResult> {
   const worker = new Worker<SyncJobData, JobResult>(SYNC_QUEUE, processJob, {
-    connection: workerConnection(options.redis),
-    prefix: options.redis.prefix,
+    connection: workerConnection(redis),
+    prefix: redis.prefix,
     concurrency: settings.concurrency,
     lockDuration: settings.lockDurationMs,
     stalledInterval: settings.stalledIntervalMs,
@@ -178,20 +206,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
     metrics.stalled();
     log.warn({ jobId }, 'stalled job returned to the queue');
   });
-  await worker.waitUntilReady();
-  watching.redis = watchRedisOf(worker, active, options.redis.prefix, settings, log);
-
-  let closing = false;
-  let closed: Promise<void> | undefined;
-  const close = (graceMs = settings.shutdownGraceMs) =>
-    (closed ??= (async () => {
-      closing = true;
-      watching.redis?.stop();
-      await closeWithin(worker, graceMs, log);
-      await upkeep.close();
-      await reaperQueue.close();
-    })());
-  return { workerId, worker, isRunning: () => !closing && worker.isRunning(), close };
+  return worker;
 }
 
 /** The run bookkeeping's stores, their indexes ensured (no key: the processor decrypts with its own). */
@@ -264,7 +279,7 @@ function jobProcessor(deps: JobProcessorDeps) {
       const ids = { ...(data.runId ? { runId: data.runId } : {}), jobId: job.id, tenantId: data.tenantId };
       log.info(ids, 'tenant lease held by another run; job delayed');
       metrics.leaseConflict();
-      await job.moveToDelayed(Date.now() + spread(settings.leaseRetryMs), token);
+      await job.moveToDelayed(Date.now() + jittered(settings.leaseRetryMs), token);
       throw new DelayedError();
     }
     const attemptJob: AttemptJob = {
@@ -295,20 +310,19 @@ function jobProcessor(deps: JobProcessorDeps) {
 
 /**
  * The worker's own watch on Redis (workers/redis-watch.ts): pings a key of the queue (its slot, on
- * Redis Cluster) on the connection that extends the jobs' locks; silent for half the lock (it may
+ * Redis Cluster) on the connection that extends the jobs' locks (attached once the worker is ready); silent for half the lock (it may
  * lapse that soon after the last answer), it stops the worker's runs, so they release their leases
  * and another worker can take the job. Not sooner: a busy worker's late answer must not stop its runs.
  */
-function watchRedisOf(
-  worker: Worker<SyncJobData, JobResult>,
+function redisWatch(
   active: ActiveAttempts,
   prefix: string,
   settings: Pick<WorkerSettings, 'lockDurationMs'>,
   log: Logger,
-): RedisWatch {
+): RedisWatch<RedisClient> {
   const everyMs = Math.max(100, Math.floor(settings.lockDurationMs / 10));
   return watchRedis({
-    ping: async () => (await worker.getBackend().client).get(`${prefix}:${SYNC_QUEUE}:stalled-check`),
+    ping: (client: RedisClient) => client.get(`${prefix}:${SYNC_QUEUE}:stalled-check`),
     everyMs,
     silentLimitMs: Math.floor(settings.lockDurationMs / 2),
     onSilent: () => {

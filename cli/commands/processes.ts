@@ -78,6 +78,7 @@ export function workerCommand(ctx: CliContext): Command {
         logger,
         onRunsEnded: () => void webhooks.nudge(),
       });
+      worker.upkeep.start();
       // Each worker process also turns the scheduler's triggers into sync requests.
       const triggers = startTriggerWorker(redisConfig, logger, stores, { settings: ctx.settings });
       running = () => worker.isRunning();

@@ -9,6 +9,7 @@ import { SingleBar } from 'cli-progress';
 import { workerConnection, type RedisSettings } from '../../queues/connection.js';
 import { SYNC_QUEUE, type SyncProgress } from '../../queues/sync-queue.js';
 import type { CliIo } from './context.js';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 
 export interface ProgressDisplay {
   /** Which job to follow (the follow-up job, once the one it waited for ended). */
@@ -27,7 +28,7 @@ export async function progressDisplay(
 ): Promise<ProgressDisplay> {
   const tty = options.tty ?? Boolean(process.stderr.isTTY);
   const events = new QueueEvents(SYNC_QUEUE, { connection: workerConnection(redis), prefix: redis.prefix });
-  events.on('error', () => {}); // reconnects by itself; the wait itself reports a lost Redis
+  events.on('error', ignoreBecause('QueueEvents reconnects by itself; the wait itself reports a lost Redis'));
   await events.waitUntilReady();
   const done = new Set<string>();
   let following: string | undefined;

@@ -32,8 +32,8 @@ export interface RetryStageOptions {
   log: Logger;
 }
 
-export function createGetJson(o: RetryStageOptions): GetJson {
-  const { send, tokens, retry, log } = o;
+export function createGetJson(options: RetryStageOptions): GetJson {
+  const { send, tokens, retry, log } = options;
   return async function getJson(url, endpoint, signal, extraHeaders) {
     let renewed = false;
     try {
@@ -46,7 +46,7 @@ export function createGetJson(o: RetryStageOptions): GetJson {
           } catch (error) {
             if (signal.aborted || error instanceof SyncError) throw error; // cancelled, or a body over the cap
             throw new Unreachable(
-              o.scrub((error as { code?: string }).code ?? (error as Error).message),
+              options.scrub((error as { code?: string }).code ?? (error as Error).message),
               attempt,
             );
           }
@@ -71,7 +71,7 @@ export function createGetJson(o: RetryStageOptions): GetJson {
             graphThrottled.inc({ endpoint, status: String(status) });
             throw new Busy(status, headers['retry-after'], attempt);
           }
-          throw o.classify(status, graphErrorCode(body), endpoint);
+          throw options.classify(status, graphErrorCode(body), endpoint);
         },
         {
           attempts: retry.maxAttempts,
@@ -102,7 +102,7 @@ export function createGetJson(o: RetryStageOptions): GetJson {
       if (signal.aborted) {
         throw new SyncError('CANCELLED', `Graph ${endpoint} read cancelled.`, { cause: signal.reason });
       }
-      throw finalError(error, endpoint, o);
+      throw finalError(error, endpoint, options);
     }
   };
 }

@@ -51,9 +51,9 @@ export function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal {
 }
 
 export function createPager(
-  o: PagerOptions,
+  pager: PagerOptions,
 ): (kind: GraphKind, options?: PagesOptions) => AsyncGenerator<GraphItem[]> {
-  const { tenant, getJson, graphRoot, graphOrigin, stats, prefetch, maxRestarts, log } = o;
+  const { tenant, getJson, graphRoot, graphOrigin, stats, prefetch, maxRestarts, log } = pager;
 
   async function fetchPage(
     url: string,
@@ -102,7 +102,7 @@ export function createPager(
     const spec = collectionRequest(kind, tenant);
     const firstUrl = `${graphRoot}${spec.pathAndQuery}`;
     const controller = new AbortController();
-    const signal = anySignal([pagesOptions.signal, o.closing, controller.signal]);
+    const signal = anySignal([pagesOptions.signal, pager.closing, controller.signal]);
     let pending: Promise<Page> | undefined;
     let restarts = 0;
     let handedOn = 0;

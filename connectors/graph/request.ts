@@ -46,8 +46,8 @@ function isJson(contentType: string | string[] | undefined): boolean {
   return type === 'application/json' || (type?.startsWith('application/') === true && type.endsWith('+json'));
 }
 
-export function createSend(o: RequestStageOptions): SendRequest {
-  const { dispatcher, limiter, stats, requestTimeoutMs, requestDeadlineMs, maxResponseBytes } = o;
+export function createSend(options: RequestStageOptions): SendRequest {
+  const { dispatcher, limiter, stats, requestTimeoutMs, requestDeadlineMs, maxResponseBytes } = options;
   return function send(url, token, endpoint, signal, extraHeaders) {
     return limiter.schedule(async () => {
       signal.throwIfAborted();

@@ -140,35 +140,49 @@ export class SyncRunStore {
   /**
    * Earlier attempts of the job still marked running: their worker died or stalled (the caller holds the
    * tenant's lease, so they are not running any more). They become failed.
+   *
+   * Also counts the attempts of the job that have started (their records, the queued and merged
+   * requests not counted), in the same round trip: the second update of the batch changes nothing
+   * (it sets the job id it matched on) and is there for its count of matched records. The queue's own
+   * counters are no measure: BullMQ counts a start that found the tenant's lease held and went back to
+   * wait (`attemptsStarted`), and not a run handed back by a shutdown or lost with its worker
+   * (`attemptsMade`).
    */
-  async abandonStale(jobId: string, tenantId: string): Promise<number> {
+  async abandonStale(
+    jobId: string,
+    tenantId: string,
+  ): Promise<{ abandoned: number; attemptsStarted: number }> {
     const result = await this.updating(() =>
-      this.collection.updateMany(
-        { jobId, tenantId, status: 'running' },
-        {
-          $set: {
-            status: 'failed',
-            endedAt: new Date(),
-            error: {
-              code: 'WORKER_LOST',
-              message:
-                'The worker running this sync stopped before recording its end (crashed, was killed, stalled, or could not reach MongoDB); another attempt took the job over.',
+      this.collection.bulkWrite(
+        [
+          {
+            updateMany: {
+              filter: { jobId, tenantId, status: 'running' },
+              update: {
+                $set: {
+                  status: 'failed',
+                  endedAt: new Date(),
+                  error: {
+                    code: 'WORKER_LOST',
+                    message:
+                      'The worker running this sync stopped before recording its end (crashed, was killed, stalled, or could not reach MongoDB); another attempt took the job over.',
+                  },
+                },
+              },
             },
           },
-        },
+          {
+            updateMany: {
+              filter: { jobId, status: { $nin: ['queued', 'merged'] } },
+              update: { $set: { jobId } },
+            },
+          },
+        ],
+        { ordered: true },
       ),
     );
-    return result.modifiedCount;
-  }
-
-  /**
-   * How many attempts of the job have started (their records, the queued and merged requests not
-   * counted). The queue's own counters are no measure: BullMQ counts a start that found the tenant's
-   * lease held and went back to wait (`attemptsStarted`), and not a run handed back by a shutdown or
-   * lost with its worker (`attemptsMade`).
-   */
-  async attemptsStarted(jobId: string): Promise<number> {
-    return this.collection.countDocuments({ jobId, status: { $nin: ['queued', 'merged'] } });
+    // The first update modifies every record it matches (running → failed); the second none.
+    return { abandoned: result.modifiedCount, attemptsStarted: result.matchedCount - result.modifiedCount };
   }
 
   /**

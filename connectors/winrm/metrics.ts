@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { registry } from '../../observability/metrics.js';
+import { metricsOn } from '../../observability/metric-factory.js';
 import { ERROR_CODES } from '../../domain/errors.js';
 
 /**
@@ -28,13 +29,9 @@ export interface ProxyMetrics {
 /** Open pools per registry and label. */
 const holders = new WeakMap<Registry, Map<string, number>>();
 
-function single<T>(r: Registry, name: string, make: () => T): T {
-  return (r.getSingleMetric(name) as T | undefined) ?? make();
-}
-
 export function proxyMetrics(r: Registry = registry, options: { perProxy?: boolean } = {}): ProxyMetrics {
-  const gauge = (name: string, help: string) =>
-    single(r, name, () => new Gauge({ name, help, labelNames: ['proxy'], registers: [r] }));
+  const metric = metricsOn(r);
+  const gauge = (name: string, help: string) => metric.gauge({ name, help, labelNames: ['proxy'] });
   const held = holders.get(r) ?? new Map<string, number>();
   holders.set(r, held);
   const metrics: ProxyMetrics = {
@@ -47,52 +44,28 @@ export function proxyMetrics(r: Registry = registry, options: { perProxy?: boole
       for (const g of [metrics.inService, metrics.outOfService, metrics.openShells])
         g.remove({ proxy: label });
     },
-    commands: single(
-      r,
-      'm365sync_powershell_proxy_commands_total',
-      () =>
-        new Counter({
-          name: 'm365sync_powershell_proxy_commands_total',
-          help: 'Commands run on PowerShell proxies (successful or not)',
-          labelNames: ['proxy'],
-          registers: [r],
-        }),
-    ),
-    failures: single(
-      r,
-      'm365sync_powershell_proxy_failures_total',
-      () =>
-        new Counter({
-          name: 'm365sync_powershell_proxy_failures_total',
-          help: 'Commands that failed on PowerShell proxies, by error code',
-          labelNames: ['proxy', 'code'],
-          registers: [r],
-        }),
-    ),
-    duration: single(
-      r,
-      'm365sync_powershell_proxy_command_duration_seconds',
-      () =>
-        new Histogram({
-          name: 'm365sync_powershell_proxy_command_duration_seconds',
-          help: 'Time from shell creation to the end of a command on PowerShell proxies',
-          labelNames: ['proxy'],
-          buckets: [0.1, 0.5, 1, 2.5, 5, 15, 30, 60, 180, 600, 1800, 3600],
-          registers: [r],
-        }),
-    ),
-    slotWait: single(
-      r,
-      'm365sync_powershell_proxy_slot_wait_seconds',
-      () =>
-        new Histogram({
-          name: 'm365sync_powershell_proxy_slot_wait_seconds',
-          help: 'Time a command waited for a free shell slot on its PowerShell proxy (M365SYNC_WINRM_MAX_SHELLS_PER_PROXY)',
-          labelNames: ['proxy'],
-          buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
-          registers: [r],
-        }),
-    ),
+    commands: metric.counter({
+      name: 'm365sync_powershell_proxy_commands_total',
+      help: 'Commands run on PowerShell proxies (successful or not)',
+      labelNames: ['proxy'],
+    }),
+    failures: metric.counter({
+      name: 'm365sync_powershell_proxy_failures_total',
+      help: 'Commands that failed on PowerShell proxies, by error code',
+      labelNames: ['proxy', 'code'],
+    }),
+    duration: metric.histogram({
+      name: 'm365sync_powershell_proxy_command_duration_seconds',
+      help: 'Time from shell creation to the end of a command on PowerShell proxies',
+      labelNames: ['proxy'],
+      buckets: [0.1, 0.5, 1, 2.5, 5, 15, 30, 60, 180, 600, 1800, 3600],
+    }),
+    slotWait: metric.histogram({
+      name: 'm365sync_powershell_proxy_slot_wait_seconds',
+      help: 'Time a command waited for a free shell slot on its PowerShell proxy (M365SYNC_WINRM_MAX_SHELLS_PER_PROXY)',
+      labelNames: ['proxy'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+    }),
     inService: gauge(
       'm365sync_powershell_proxy_in_service',
       'PowerShell proxies of open pools in service (per proxy: 1 or 0)',

@@ -9,30 +9,30 @@ import type { ProxyPoolInput } from './proxy-pool.js';
  */
 export type WinRmSettings = Omit<ProxyPoolInput, 'hosts' | 'username' | 'password'>;
 
-export function winRmSettings(e: Settings): WinRmSettings {
+export function winRmSettings(settings: Settings): WinRmSettings {
   let ca: Buffer | undefined;
-  if (e.M365SYNC_WINRM_CA_FILE) {
+  if (settings.M365SYNC_WINRM_CA_FILE) {
     try {
-      ca = readFileSync(e.M365SYNC_WINRM_CA_FILE);
+      ca = readFileSync(settings.M365SYNC_WINRM_CA_FILE);
     } catch (error) {
       throw new ValidationError('Configuration', [
         {
           field: 'M365SYNC_WINRM_CA_FILE',
-          message: `cannot read ${e.M365SYNC_WINRM_CA_FILE}: ${(error as Error).message}`,
+          message: `cannot read ${settings.M365SYNC_WINRM_CA_FILE}: ${(error as Error).message}`,
         },
       ]);
     }
   }
   return {
-    scheme: e.M365SYNC_WINRM_SCHEME,
+    scheme: settings.M365SYNC_WINRM_SCHEME,
     ...(ca ? { ca } : {}),
-    rejectUnauthorized: e.M365SYNC_WINRM_REJECT_UNAUTHORIZED,
-    ...(e.M365SYNC_WINRM_AFFINITY_KEY ? { affinityKey: e.M365SYNC_WINRM_AFFINITY_KEY } : {}),
-    maxShellsPerProxy: e.M365SYNC_WINRM_MAX_SHELLS_PER_PROXY,
-    operationTimeoutMs: e.M365SYNC_WINRM_OPERATION_TIMEOUT_MS,
-    maxEnvelopeSize: e.M365SYNC_WINRM_MAX_ENVELOPE_SIZE,
-    idleTimeoutMs: e.M365SYNC_WINRM_IDLE_TIMEOUT_MS,
-    coolDownMs: e.M365SYNC_WINRM_COOL_DOWN_MS,
-    probeIntervalMs: e.M365SYNC_WINRM_PROBE_INTERVAL_MS,
+    rejectUnauthorized: settings.M365SYNC_WINRM_REJECT_UNAUTHORIZED,
+    ...(settings.M365SYNC_WINRM_AFFINITY_KEY ? { affinityKey: settings.M365SYNC_WINRM_AFFINITY_KEY } : {}),
+    maxShellsPerProxy: settings.M365SYNC_WINRM_MAX_SHELLS_PER_PROXY,
+    operationTimeoutMs: settings.M365SYNC_WINRM_OPERATION_TIMEOUT_MS,
+    maxEnvelopeSize: settings.M365SYNC_WINRM_MAX_ENVELOPE_SIZE,
+    idleTimeoutMs: settings.M365SYNC_WINRM_IDLE_TIMEOUT_MS,
+    coolDownMs: settings.M365SYNC_WINRM_COOL_DOWN_MS,
+    probeIntervalMs: settings.M365SYNC_WINRM_PROBE_INTERVAL_MS,
   };
 }

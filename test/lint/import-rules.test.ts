@@ -96,7 +96,7 @@ describe('the folder rules fail the lint', () => {
     ],
     ['domain/example.ts', "import type { Db } from 'mongodb';", /domain\/ stays pure/],
     ['api/example.ts', "import { guardedLookup } from '../connectors/guarded-lookup.js';", /root files/],
-    ['queues/example.ts', "import { spread } from '../connectors/retry.js';", /root files/],
+    ['queues/example.ts', "import { jittered } from '../connectors/retry.js';", /root files/],
     ['connectors/example.ts', "import { buildStores } from './mongo/index.js';", /root files/],
     [
       'connectors/graph/example.ts',
@@ -138,7 +138,7 @@ describe('the folder rules fail the lint', () => {
     ['domain/example.ts', "import { z } from 'zod';"],
     ['domain/example.ts', "import { createHash } from 'node:crypto';"],
     ['operations/example.ts', "import { guardedLookup } from '../connectors/guarded-lookup.js';"],
-    ['workers/example.ts', "import { spread } from '../connectors/retry.js';"],
+    ['workers/example.ts', "import { jittered } from '../connectors/retry.js';"],
     ['connectors/graph/example.ts', "import { retrying } from '../retry.js';"],
   ])('%s may: %s', async (file, source) => {
     expect(await importProblems(file, source)).toEqual([]);

@@ -38,6 +38,7 @@ describe('sync run records', () => {
       queueSettings: fastQueue,
       logger: quietLogger,
     });
+    w.upkeep.start();
     workers.push(w);
     return w;
   }
@@ -139,6 +140,7 @@ describe('sync run records', () => {
       queueSettings: fastQueue,
       logger: quietLogger,
     });
+    w.upkeep.start();
     workers.push(w);
     const tenantId = await addTenant(mongo.db);
     const request = (by: string) =>

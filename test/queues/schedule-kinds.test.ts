@@ -68,6 +68,7 @@ describe('schedules with kind lists', () => {
       queueSettings: fastQueue,
       logger: quietLogger,
     });
+    worker.upkeep.start();
     triggerWorker = startTriggerWorker(
       { url: redis.url, prefix: redis.prefix },
       quietLogger,

@@ -95,6 +95,7 @@ describe('the order of the sync queue', () => {
         deleteThresholds: sweepFreely,
         logger: quietLogger,
       });
+      worker.upkeep.start();
       // The two requested syncs, then the schedule from its start, in the order it was enqueued.
       const firstFive = await eventually(async () => {
         const starts = (await logOf(db)).filter((e) => e.event === 'start');
@@ -143,6 +144,7 @@ describe('the order of the sync queue', () => {
       deleteThresholds: sweepFreely,
       logger: quietLogger,
     });
+    worker.upkeep.start();
     await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
     // Scheduled syncs of other tenants queue up behind the running one, then the follow-up request.
     const others = [];

@@ -100,6 +100,7 @@ describe('the tenant-sync queue', () => {
       deleteThresholds: sweepFreely,
       logger: quietLogger,
     });
+    worker.upkeep.start();
     await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
 
     const outcomes = [];
@@ -201,6 +202,7 @@ describe('the tenant-sync queue', () => {
       deleteThresholds: sweepFreely,
       logger: quietLogger,
     });
+    racer.upkeep.start();
     try {
       const ok = await enqueueRecorded(
         { queue: queue, stores: { runs }, settings: fastSettings },

@@ -45,6 +45,7 @@ describe('sync workers connected to the queue', () => {
         queueSettings: fastQueue,
         logger: quietLogger,
       });
+      worker.upkeep.start();
       expect(await connectedWorkers(queue)).toBeGreaterThan(0);
       await eventually(async () => seen.length === 2);
       expect(seen[1]).toBeGreaterThan(0);

@@ -216,6 +216,7 @@ beforeAll(async () => {
     logger,
     onRunsEnded: () => void webhooks.nudge(),
   });
+  worker.upkeep.start();
 
   okTenant = await addTenant(mongo.db, 'provider.customer');
   okRun = await syncAndWait(okTenant, 'provider.customer');

@@ -89,6 +89,7 @@ describe('recovery from crashed and zombie workers', () => {
       workerId: 'rescuer',
       logger: quietLogger,
     });
+    rescuer.upkeep.start();
     return rescuer;
   }
 

@@ -59,6 +59,7 @@ describe('run metrics', () => {
       workerId: 'run-metrics',
       logger: quietLogger,
     });
+    worker.upkeep.start();
   });
   afterAll(async () => {
     await worker?.close(500);

@@ -40,6 +40,7 @@ describe('the sync worker', () => {
       workerId: id,
       logger: quietLogger,
     });
+    w.upkeep.start();
     workers.push(w);
     return w;
   }

@@ -69,14 +69,14 @@ const isDeltaRefusal = (error: unknown): DeltaFallbackReason | undefined =>
         : undefined
     : undefined;
 
-export async function runDeltaSteps(o: DeltaStepOptions): Promise<void> {
-  const { graph, kinds, start, states, signal } = o;
-  const usersFiltered = Boolean(o.tenant['Sync Filters']?.graph_users_filter);
-  const seeding: DeltaSeeding = { states, usersFiltered, log: o.log };
+export async function runDeltaSteps(options: DeltaStepOptions): Promise<void> {
+  const { graph, kinds, start, states, signal } = options;
+  const usersFiltered = Boolean(options.tenant['Sync Filters']?.graph_users_filter);
+  const seeding: DeltaSeeding = { states, usersFiltered, log: options.log };
   const skus = kinds.includes('licences') ? await pullLicences(graph, start('licences'), signal) : undefined;
   const view = usersView(skus);
   const now = Date.now();
-  const graphOrigin = new URL(graphEndpoints(o.tenant).graphBaseUrl).origin;
+  const graphOrigin = new URL(graphEndpoints(options.tenant).graphBaseUrl).origin;
   /** The link a kind's round starts from, or why the kind is pulled in full. */
   const stateOf = async (kind: GraphKind, source: DeltaKind) => {
     const read = await states.read(kind);
@@ -89,12 +89,12 @@ export async function runDeltaSteps(o: DeltaStepOptions): Promise<void> {
     run.annotations.sync = 'full';
     run.annotations.fallback = { reason, message: fallbackMessage(kind, reason) };
     deltaMetrics().fallback(kind, reason);
-    o.log.info({ kind, reason }, 'delta run: kind pulled in full');
+    options.log.info({ kind, reason }, 'delta run: kind pulled in full');
     // A full pull sweeps what it did not see, so it needs the whole stored picture (after a refused
     // round's partial one); the read overlaps the first pages, as a full pull's does.
-    o.ctx
+    options.ctx
       .prepare(kind)
-      .catch(ignoreBecause('a stored picture read that failed fails the first write', o.log));
+      .catch(ignoreBecause('a stored picture read that failed fails the first write', options.log));
     await pullKindSeeded(graph, kind, run, signal, kind === 'users' ? view : (page) => page, seeding);
   };
 
@@ -102,7 +102,7 @@ export async function runDeltaSteps(o: DeltaStepOptions): Promise<void> {
     const run = start('users');
     const state = usersFiltered ? { reason: 'users_filter' as const } : await stateOf('users', 'users');
     if (state.reason) return fullInstead('users', run, state.reason);
-    const refused = await applyRound(o, 'users', state.link!, { main: run }, view).catch(failing(run));
+    const refused = await applyRound(options, 'users', state.link!, { main: run }, view).catch(failing(run));
     if (refused) await fullInstead('users', run, refused);
   };
 
@@ -124,7 +124,7 @@ export async function runDeltaSteps(o: DeltaStepOptions): Promise<void> {
     const follow = teams && !teamsReason ? teams : undefined;
     const separate = teams && teamsReason ? fullInstead('teams', teams, teamsReason) : undefined;
     const refused = await applyRound(
-      o,
+      options,
       'groups',
       state.link!,
       { main: run, teams: follow },
@@ -155,15 +155,15 @@ export async function runDeltaSteps(o: DeltaStepOptions): Promise<void> {
  * kind in full instead when Graph refused the round's state; throws on any other failure.
  */
 async function applyRound(
-  o: DeltaStepOptions,
+  options: DeltaStepOptions,
   kind: DeltaKind,
   link: string,
   runs: { main: KindRun; teams?: KindRun | undefined },
   transform: (page: Record<string, unknown>[]) => Record<string, unknown>[],
 ): Promise<DeltaFallbackReason | undefined> {
-  const { ctx, states } = o;
+  const { ctx, states } = options;
   const roundStartedAt = new Date();
-  const round = o.graph.delta.round(kind, { link, signal: o.signal });
+  const round = options.graph.delta.round(kind, { link, signal: options.signal });
   runs.main.annotations.sync = 'delta';
   ctx.namedOnly(kind);
   if (runs.teams) {

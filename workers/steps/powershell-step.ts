@@ -38,8 +38,8 @@ export interface PowerShellStepOptions {
   acquireSession?: AcquireSession;
 }
 
-export async function runPowerShellStep(o: PowerShellStepOptions): Promise<void> {
-  const runs = new Map(o.kinds.map((kind) => [kind, o.start(kind)]));
+export async function runPowerShellStep(options: PowerShellStepOptions): Promise<void> {
+  const runs = new Map(options.kinds.map((kind) => [kind, options.start(kind)]));
   const batches = new Map<string, Record<string, unknown>[]>();
   const flush = async (kind: string) => {
     const batch = batches.get(kind);
@@ -52,12 +52,12 @@ export async function runPowerShellStep(o: PowerShellStepOptions): Promise<void>
   let release: (() => void) | undefined;
   try {
     // The account's session slot first (a cancelled run stops waiting), then the shell.
-    if (o.acquireSession) release = await o.acquireSession(o.signal);
+    if (options.acquireSession) release = await options.acquireSession(options.signal);
   } catch (error) {
     failure = error;
   }
   try {
-    if (!failure) failure = await runScript(o, runs, flush, batches);
+    if (!failure) failure = await runScript(options, runs, flush, batches);
   } finally {
     release?.();
   }
@@ -65,21 +65,25 @@ export async function runPowerShellStep(o: PowerShellStepOptions): Promise<void>
   for (const [kind, run] of runs) {
     if (run.settled) continue;
     await flush(kind).catch(
-      ignoreBecause("the kind fails below with the script's failure, the one to report", o.logger),
+      ignoreBecause("the kind fails below with the script's failure, the one to report", options.logger),
     );
     await run.fail(
       failure ??
-        new SyncError('POWERSHELL_ERROR', `${o.application} script ended without a result for ${kind}.`, {
-          retryable: true,
-        }),
-      o.signal,
+        new SyncError(
+          'POWERSHELL_ERROR',
+          `${options.application} script ended without a result for ${kind}.`,
+          {
+            retryable: true,
+          },
+        ),
+      options.signal,
     );
   }
 }
 
 /** Runs the script and writes its output; resolves with why its unsettled kinds fail (if any). */
 async function runScript(
-  o: PowerShellStepOptions,
+  options: PowerShellStepOptions,
   runs: Map<string, KindRun>,
   flush: (kind: string) => Promise<void>,
   batches: Map<string, Record<string, unknown>[]>,
@@ -87,13 +91,13 @@ async function runScript(
   let failure: unknown;
   let sawDone = false;
   let textLines = 0;
-  const execution = o.pool.execute(o.script, {
-    signal: o.signal,
-    deadlineMs: o.deadlineMs,
-    maxOutputBytes: o.output.maxBytes,
-    logger: o.logger,
+  const execution = options.pool.execute(options.script, {
+    signal: options.signal,
+    deadlineMs: options.deadlineMs,
+    maxOutputBytes: options.output.maxBytes,
+    logger: options.logger,
   });
-  const output = splitScriptOutput(execution, { ...o.output, secrets: o.secrets });
+  const output = splitScriptOutput(execution, { ...options.output, secrets: options.secrets });
   try {
     for await (const record of output.records) {
       if (record.t === 'obj') {
@@ -101,7 +105,7 @@ async function runScript(
         const batch = batches.get(record.kind) ?? [];
         batch.push(record.o);
         batches.set(record.kind, batch);
-        if (batch.length >= o.batchSize) await flush(record.kind);
+        if (batch.length >= options.batchSize) await flush(record.kind);
       } else if (record.t === 'end') {
         const run = runs.get(record.kind);
         if (!run) continue;
@@ -110,7 +114,7 @@ async function runScript(
           await run.fail(
             new SyncError(
               'POWERSHELL_ERROR',
-              `${o.application} said ${record.count} ${record.kind} but ${run.received} arrived; nothing swept.`,
+              `${options.application} said ${record.count} ${record.kind} but ${run.received} arrived; nothing swept.`,
               {
                 retryable: true,
               },
@@ -124,9 +128,13 @@ async function runScript(
         if (!run) continue;
         await flush(record.kind); // what arrived is fresh data; only the sweep is withheld
         await run.fail(
-          new SyncError('POWERSHELL_ERROR', `${o.application}: ${record.kind} failed: ${record.message}`, {
-            retryable: true,
-          }),
+          new SyncError(
+            'POWERSHELL_ERROR',
+            `${options.application}: ${record.kind} failed: ${record.message}`,
+            {
+              retryable: true,
+            },
+          ),
         );
       } else if (record.t === 'done') {
         sawDone = true;
@@ -138,8 +146,8 @@ async function runScript(
     failure = error;
   }
   if (textLines > 0)
-    o.logger.debug(
-      { application: o.application, textLines },
+    options.logger.debug(
+      { application: options.application, textLines },
       'script wrote lines outside the JSON Lines contract',
     );
 
@@ -148,10 +156,10 @@ async function runScript(
     if (result instanceof Error || !('exitCode' in (result as object))) failure = result;
     else
       failure = scriptFailure(
-        o.application,
+        options.application,
         (result as { exitCode: number }).exitCode,
         output.errors(),
-        o.secrets,
+        options.secrets,
         sawDone,
       );
   }

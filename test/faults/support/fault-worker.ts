@@ -38,6 +38,7 @@ const worker = await startWorker({
   workerId: env.FAULT_WORKER_ID ?? `fault-${process.pid}`,
   logger,
 });
+worker.upkeep.start();
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {
   void worker.close(500).then(async () => {

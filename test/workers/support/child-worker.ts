@@ -33,6 +33,7 @@ const worker = await startWorker({
   workerId: 'child',
   logger: createLogger({ level: 'warn' }),
 });
+worker.upkeep.start();
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {
   void worker.close(500).then(async () => {
