@@ -20,6 +20,7 @@
 import type { Queue } from 'bullmq';
 import type { Stores, TenantRunSummary } from '../../connectors/mongo/index.js';
 import { scopeCovers } from '../../domain/access.js';
+import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { HIERARCHY } from '../../domain/tenant.js';
 import { schedulerId } from '../../queues/schedules.js';
 import { deltaSchedulerId } from '../../queues/delta-schedules.js';
@@ -134,7 +135,10 @@ export class FleetSnapshots {
   async get(): Promise<Snapshot> {
     const current = this.current;
     if (!current) return this.load();
-    if (Date.now() - current.at > Math.max(1000, 5 * current.tookMs)) void this.load().catch(() => undefined);
+    if (Date.now() - current.at > Math.max(1000, 5 * current.tookMs))
+      void this.load().catch(
+        ignoreBecause('the stale snapshot is shown meanwhile; the next request reads again'),
+      );
     return current.snapshot;
   }
 
