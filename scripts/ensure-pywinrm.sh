@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure Debian's python3-winrm (pywinrm) is importable by /usr/bin/python3: the WinRM
-# conformance test (test/winrm/pywinrm.test.ts) drives the simulated PowerShell proxy with it.
+# conformance test (test/connectors/winrm/pywinrm.test.ts) drives the simulated PowerShell proxy with it.
 # Installs the package when running as root; otherwise says what to run.
 set -euo pipefail
 if /usr/bin/python3 -c 'import winrm' 2>/dev/null; then

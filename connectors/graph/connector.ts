@@ -7,7 +7,7 @@
  * classify (classify.ts) → pager (pager.ts: next links, prefetch, expired page tokens).
  *
  * Requests use undici directly rather than the Graph SDK client (docs/graph.md says why); the
- * simulator is still proven against the SDK's own PageIterator (test/graph/page-iterator.test.ts).
+ * simulator is still proven against the SDK's own PageIterator (test/connectors/graph/page-iterator.test.ts).
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';

@@ -25,7 +25,7 @@ import { testEnv } from '../support/env.js';
 import { uniqueName } from '../support/services.js';
 import { countSlotRefusals } from '../support/slot-refusals.js';
 import { eventually } from '../workers/support/harness.js';
-import { expectNoShellLeft } from '../winrm/support/simulated-proxy.js';
+import { expectNoShellLeft } from '../connectors/winrm/support/simulated-proxy.js';
 import { runFleetWorker } from './support/fleet-worker.js';
 
 const c = SIMULATED_CREDENTIALS;

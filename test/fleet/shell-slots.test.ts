@@ -13,7 +13,7 @@ import {
   PROXY_PASSWORD,
   PROXY_USER,
   simulator,
-} from '../winrm/support/simulated-proxy.js';
+} from '../connectors/winrm/support/simulated-proxy.js';
 
 /** Shells per PowerShell proxy, held across processes by FleetShellSlots in the shared Redis. */
 describe('shells per proxy across the fleet', () => {
