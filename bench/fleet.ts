@@ -55,7 +55,7 @@ import { addIdIndexes, ferretdbPostgresUrl } from './ferretdb-id-index.js';
 import { startPrivateRedis, redisCommandsProcessed, type PrivateRedis } from './private-redis.js';
 import { cpuSince, type CpuSplit } from './process-cpu.js';
 import { openQueueRun, runCounts, syncThrough, type Syncs } from './queue-run.js';
-import { writeResults, writeSection, type Target } from './results-file.js';
+import { writeResults, writeSection, type Target, targetsTable } from './results-file.js';
 
 const { flag, option } = benchArgs('bench/fleet.ts', {
   quick: 'flag',
@@ -478,11 +478,7 @@ const lines = [
       '',
     ];
   }),
-  '| target | wanted | measured | met |',
-  '| --- | --- | --- | --- |',
-  ...Object.entries(targets).map(
-    ([k, t]) => `| ${k} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`,
-  ),
+  ...targetsTable(targets),
   '<!-- fleet:end -->',
 ];
 const mdPath = writeSection(out, 'fleet', lines);

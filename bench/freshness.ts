@@ -58,7 +58,13 @@ import {
 import { benchArgs } from './args.js';
 import { GRAPH_DIFF_KINDS, type DatasetDiff } from './dataset-diff.js';
 import { addIdIndexes, ferretdbPostgresUrl } from './ferretdb-id-index.js';
-import { FRESHNESS_TARGET_PREFIX, writeResults, writeSection, type Target } from './results-file.js';
+import {
+  FRESHNESS_TARGET_PREFIX,
+  writeResults,
+  writeSection,
+  type Target,
+  targetsTable,
+} from './results-file.js';
 import type { GraphLog } from './tenant-child.js';
 import type { WorkerStats } from './worker-child.js';
 
@@ -585,11 +591,7 @@ const lines = [
     .map(([f, n]) => `${f} ${n}`)
     .join('; ')}.`,
   '',
-  '| target | wanted | measured | met |',
-  '| --- | --- | --- | --- |',
-  ...Object.entries(targets).map(
-    ([k, t]) => `| ${k} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`,
-  ),
+  ...targetsTable(targets),
   '<!-- freshness:end -->',
 ];
 const mdPath = writeSection(out, 'freshness', lines);

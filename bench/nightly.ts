@@ -45,7 +45,13 @@ import type { SyncRun } from '../domain/sync-run.js';
 import { ENTITY_KINDS } from '../domain/entity-kinds.js';
 import { addIdIndexes, ferretdbPostgresUrl, idIndexScans } from './ferretdb-id-index.js';
 import type { KindTrace } from './worker-child.js';
-import { FRESHNESS_TARGET_PREFIX, writeResults, writeSection, type Target } from './results-file.js';
+import {
+  FRESHNESS_TARGET_PREFIX,
+  writeResults,
+  writeSection,
+  type Target,
+  targetsTable,
+} from './results-file.js';
 import { benchArgs } from './args.js';
 import { openQueueRun, runCounts, syncThrough } from './queue-run.js';
 import {
@@ -383,11 +389,7 @@ const lines = [
     return `| ${u.toLocaleString('en')} | ${m.objects!.toLocaleString('en')} | ${s1(m.firstSeconds!)} s | ${s1(m.unchangedSeconds!)} s | ${s1(m.changedSeconds!)} s | ${s1(m.lowerBoundSeconds!)} s | ${(m.unchangedSeconds! / m.lowerBoundSeconds!).toFixed(2)} | ${m.storePhaseRate!.toFixed(0)} docs/s | ${m.ceilingRate!.toFixed(0)} docs/s (batch ${m.ceilingBatch}) | ${m.peakRssMb!.toFixed(0)} MB (≤ ${m.peakRssHighestMb!.toFixed(0)}) |`;
   }),
   '',
-  '| target | wanted | measured | met |',
-  '| --- | --- | --- | --- |',
-  ...Object.entries(targets).map(
-    ([k, t]) => `| ${k} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`,
-  ),
+  ...targetsTable(targets),
   '<!-- nightly:end -->',
 ];
 const mdPath = writeSection(out, 'nightly', lines);

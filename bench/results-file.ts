@@ -75,3 +75,14 @@ export function writeSection(out: string, name: string, lines: string[]): string
   writeFileSync(path, md);
   return path;
 }
+
+/** A section's targets as a Markdown table (a target not met in bold). */
+export function targetsTable(targets: Record<string, Target>): string[] {
+  return [
+    '| target | wanted | measured | met |',
+    '| --- | --- | --- | --- |',
+    ...Object.entries(targets).map(
+      ([k, t]) => `| ${k} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`,
+    ),
+  ];
+}
