@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGraphLimiter, createGraphLimiters } from '../../../connectors/graph/limiter.js';
 import { SyncError } from '../../../domain/errors.js';
 import { silentServer } from '../../support/silent-server.js';
+import { eventually } from '../../support/eventually.js';
 
 /**
  * A run told to stop (cancelled, its lease lapsing, Redis silent) must not stay in a Graph limiter's
@@ -77,8 +78,10 @@ describe('Graph limits heed the run’s signal', () => {
     const waiting = limits.schedule(async () => {
       sent++;
     }, stop.signal);
+    // The limiter has reached its Redis, which will never answer: the request waits on it.
+    await eventually(async () => silent.connections() > 0);
     const reason = stopped();
-    setTimeout(() => stop.abort(reason), 200);
+    stop.abort(reason);
     await expect(waiting).rejects.toBe(reason);
     expect(sent).toBe(0);
     redis.disconnect();
