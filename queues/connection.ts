@@ -19,7 +19,8 @@
  * several keys of a queue at once, which a cluster allows only within one hash slot (domain/redis-keys.ts).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { createIORedisClient, RedisConnection, type ConnectionOptions } from 'bullmq';
+import { createIORedisClient, Queue, RedisConnection, type ConnectionOptions } from 'bullmq';
+import { ignoreBecause } from '../domain/ignored-failure.js';
 import { ValidationError } from '../domain/errors.js';
 import { withHashTag } from '../domain/redis-keys.js';
 import type { Settings } from '../domain/settings.js';
@@ -224,6 +225,29 @@ export function isRedisUnavailable(error: unknown): boolean {
  * For Queues that add jobs: fail fast while Redis is down. `oneShot` (the CLI) also stops
  * reconnecting after a few attempts so the command ends with an error instead of waiting.
  */
+/**
+ * A queue the engine adds jobs to (the sync, trigger and webhook queues), on a producer connection.
+ * Its error events are heard and let go: the failures reach the callers as rejections, and an error
+ * event nobody listens to would crash the process.
+ */
+export function producerQueue<Data = unknown>(
+  name: string,
+  redis: RedisSettings,
+  options: ProducerOptions = {},
+): Queue<Data, unknown, string> {
+  const queue = new Queue<Data, unknown, string>(name, {
+    connection: producerConnection(redis, options),
+    prefix: redis.prefix,
+  });
+  queue.on(
+    'error',
+    ignoreBecause(
+      'failures reach the callers as rejections; unheard, an error event would crash the process',
+    ),
+  );
+  return queue;
+}
+
 export function producerConnection(
   settings: RedisSettings,
   options: ProducerOptions = {},

@@ -21,14 +21,15 @@
  * wanted), and leaves the rest untouched (reconciling twice changes nothing: an unchanged scheduler is
  * not even upserted again).
  */
-import { Queue, type JobSchedulerJson } from 'bullmq';
+import type { Queue } from 'bullmq';
+import { type JobSchedulerJson } from 'bullmq';
 import { z } from 'zod';
 import { ValidationError } from '../domain/errors.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
 import { spreadOffsetSeconds } from '../domain/schedule-spread.js';
 import type { ScheduleOverride, Stores } from '../connectors/mongo/index.js';
-import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
+import { producerQueue, type ProducerOptions, type RedisSettings } from './connection.js';
 import {
   DELTA_SCHEDULER_PREFIX,
   deltaSchedulerId,
@@ -38,7 +39,6 @@ import {
   type DeltaScheduleSettings,
   type EffectiveDeltaSchedule,
 } from './delta-schedules.js';
-import { ignoreBecause } from '../domain/ignored-failure.js';
 
 export const TRIGGER_QUEUE = 'tenant-sync-triggers';
 export const TRIGGER_JOB = 'scheduled-sync';
@@ -171,17 +171,7 @@ export function parseScheduleOverride(input: unknown): ScheduleOverride {
 }
 
 export function createTriggerQueue(redis: RedisSettings, options: ProducerOptions = {}): Queue {
-  const queue = new Queue(TRIGGER_QUEUE, {
-    connection: producerConnection(redis, options),
-    prefix: redis.prefix,
-  });
-  queue.on(
-    'error',
-    ignoreBecause(
-      'failures reach the callers as rejections; unheard, an error event would crash the process',
-    ),
-  );
-  return queue;
+  return producerQueue(TRIGGER_QUEUE, redis, options);
 }
 
 export function schedulerId(tenantId: string): string {

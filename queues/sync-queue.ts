@@ -18,7 +18,8 @@
  * that joins a tenant's waiting scheduled job raises that job to its own band, so "sync this tenant
  * now" never waits behind the nightly batch because the batch already held the tenant's slot.
  */
-import { Queue, type Job, type JobsOptions } from 'bullmq';
+import type { Queue } from 'bullmq';
+import { type Job, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { ignoreBecause } from '../domain/ignored-failure.js';
 import { SyncError, ValidationError } from '../domain/errors.js';
@@ -27,7 +28,7 @@ import { SYNC_MODES, type SyncMode } from '../domain/delta.js';
 import { ObjectId } from 'mongodb';
 import { ActorName } from '../domain/actor.js';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
-import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
+import { producerQueue, type ProducerOptions, type RedisSettings } from './connection.js';
 
 export const SYNC_QUEUE = 'tenant-sync';
 export const SYNC_JOB = 'full-pull';
@@ -157,17 +158,7 @@ export function createSyncQueue(
   redis: RedisSettings,
   options: ProducerOptions = {},
 ): Queue<SyncJobData, unknown, string> {
-  const queue = new Queue<SyncJobData, unknown, string>(SYNC_QUEUE, {
-    connection: producerConnection(redis, options),
-    prefix: redis.prefix,
-  });
-  queue.on(
-    'error',
-    ignoreBecause(
-      'failures reach the callers as rejections; unheard, an error event would crash the process',
-    ),
-  );
-  return queue;
+  return producerQueue<SyncJobData>(SYNC_QUEUE, redis, options);
 }
 
 function parseWith<T>(schema: z.ZodType<T>, input: unknown): T {

@@ -5,11 +5,11 @@
  * job id is `<subscriptionId>-<runId>`, so a run queued twice for a subscription (two dispatchers at
  * once) is one delivery. Retries: BullMQ attempts with exponential backoff.
  */
-import { Queue, type JobsOptions } from 'bullmq';
+import type { Queue } from 'bullmq';
+import { type JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { DEFAULT_SETTINGS, type Settings } from '../domain/settings.js';
-import { producerConnection, type ProducerOptions, type RedisSettings } from './connection.js';
-import { ignoreBecause } from '../domain/ignored-failure.js';
+import { producerQueue, type ProducerOptions, type RedisSettings } from './connection.js';
 
 export const WEBHOOK_QUEUE = 'webhook-deliveries';
 export const WEBHOOK_JOB = 'run.completed';
@@ -71,15 +71,5 @@ export function createWebhookQueue(
   redis: RedisSettings,
   options: ProducerOptions = {},
 ): Queue<WebhookJobData, unknown, string> {
-  const queue = new Queue<WebhookJobData, unknown, string>(WEBHOOK_QUEUE, {
-    connection: producerConnection(redis, options),
-    prefix: redis.prefix,
-  });
-  queue.on(
-    'error',
-    ignoreBecause(
-      'failures reach the callers as rejections; unheard, an error event would crash the process',
-    ),
-  );
-  return queue;
+  return producerQueue<WebhookJobData>(WEBHOOK_QUEUE, redis, options);
 }

@@ -15,7 +15,7 @@ import {
 } from '../../domain/access.js';
 import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { SyncError, ValidationError } from '../../domain/errors.js';
-import { isDuplicateKey } from './duplicate-key.js';
+import { insertUnique } from './duplicate-key.js';
 
 export const API_TOKENS_COLLECTION = 'api_tokens';
 
@@ -86,12 +86,7 @@ export class ApiTokenStore {
       createdAt: new Date(),
       createdBy,
     };
-    try {
-      await this.collection.insertOne(doc);
-    } catch (error) {
-      if (isDuplicateKey(error)) throw used();
-      throw error;
-    }
+    await insertUnique(this.collection, doc, used);
     return { ...toToken(doc), token };
   }
 

@@ -123,24 +123,25 @@ export class ChangeStore {
     const committed = await this.committed(tenantId);
     if (query.after >= committed)
       return { changes: [], cursor: encodeCursor(Math.max(query.after, committed)), more: false };
-    const filter: Record<string, unknown> = { tenantId, seq: { $gt: query.after, $lte: committed } };
-    if (query.kinds) filter['kind'] = { $in: query.kinds };
-    if (query.ops) filter['op'] = { $in: query.ops };
-    const docs = await this.records
-      .find(filter as never)
-      .sort({ seq: 1 })
-      .limit(query.limit + 1)
-      .toArray();
-    const more = docs.length > query.limit;
-    const shown = docs.slice(0, query.limit);
-    const through = more ? shown[shown.length - 1]!.seq : committed;
-    return { changes: shown.map(toChange), cursor: encodeCursor(through), more };
+    return this.pageOf({ tenantId, seq: { $gt: query.after, $lte: committed } }, query, committed);
   }
 
   /** The committed changes one run recorded, oldest first. */
   async ofRun(tenantId: string, runId: string, query: ChangeQuery): Promise<ChangePage> {
     const committed = await this.committed(tenantId);
-    const filter: Record<string, unknown> = { tenantId, runId, seq: { $gt: query.after, $lte: committed } };
+    const filter = { tenantId, runId, seq: { $gt: query.after, $lte: committed } };
+    return this.pageOf(filter, query, Math.max(query.after, committed));
+  }
+
+  /**
+   * The records of `filter` (narrowed to the query's kinds and operations), oldest first, one page;
+   * the cursor stops at the page's last record when more follow, else at `done`.
+   */
+  private async pageOf(
+    filter: Record<string, unknown>,
+    query: ChangeQuery,
+    done: number,
+  ): Promise<ChangePage> {
     if (query.kinds) filter['kind'] = { $in: query.kinds };
     if (query.ops) filter['op'] = { $in: query.ops };
     const docs = await this.records
@@ -150,7 +151,7 @@ export class ChangeStore {
       .toArray();
     const more = docs.length > query.limit;
     const shown = docs.slice(0, query.limit);
-    const through = more ? shown[shown.length - 1]!.seq : Math.max(query.after, committed);
+    const through = more ? shown[shown.length - 1]!.seq : done;
     return { changes: shown.map(toChange), cursor: encodeCursor(through), more };
   }
 

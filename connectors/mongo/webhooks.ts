@@ -18,7 +18,7 @@ import {
 } from '../../domain/webhooks.js';
 import type { AllowedDestinationStore } from './destinations.js';
 import type { EncryptedValue, KeyRing } from './encryption.js';
-import { isDuplicateKey } from './duplicate-key.js';
+import { insertUnique } from './duplicate-key.js';
 
 export const WEBHOOKS_COLLECTION = 'webhooks';
 
@@ -108,12 +108,7 @@ export class WebhookSubscriptionStore {
       createdAt: new Date(),
       createdBy,
     };
-    try {
-      await this.collection.insertOne(doc);
-    } catch (error) {
-      if (isDuplicateKey(error)) throw used();
-      throw error;
-    }
+    await insertUnique(this.collection, doc, used);
     return { ...toWebhook(doc), ...(request.secret === undefined ? { secret } : {}) };
   }
 
