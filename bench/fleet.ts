@@ -35,7 +35,7 @@
  * (bench/results-file.ts). `--quick` (6 tenants of 50 users with 1 and 2 workers, a 1,000-user CPU
  * tenant, one run, out .data/bench-quick) only checks that it works.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connectMongo } from '../connectors/mongo/connection.js';
@@ -55,7 +55,7 @@ import { addIdIndexes, ferretdbPostgresUrl } from './ferretdb-id-index.js';
 import { startPrivateRedis, redisCommandsProcessed, type PrivateRedis } from './private-redis.js';
 import { cpuSince, type CpuSplit } from './process-cpu.js';
 import { openQueueRun, runCounts, syncThrough, type Syncs } from './queue-run.js';
-import { writeResults, writeSection, type Target, targetsTable } from './results-file.js';
+import { writeResults, writeSection, type Target, targetsTable, loadAverage } from './results-file.js';
 
 const { flag, option } = benchArgs('bench/fleet.ts', {
   quick: 'flag',
@@ -93,13 +93,6 @@ const concurrency = parseSettings(process.env).SYNC_WORKER_CONCURRENCY;
 const round = (x: number, d = 1) => Number(x.toFixed(d));
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const loadAverage = () => {
-  try {
-    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  } catch {
-    return 'unknown';
-  }
-};
 
 interface Configuration {
   workers: number;

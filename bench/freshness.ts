@@ -31,7 +31,6 @@
  * only checks that it works.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import { allowSimulatedTenant } from '../cli/in-process.js';
@@ -64,6 +63,7 @@ import {
   writeSection,
   type Target,
   targetsTable,
+  loadAverage,
 } from './results-file.js';
 import type { GraphLog } from './tenant-child.js';
 import type { WorkerStats } from './worker-child.js';
@@ -495,7 +495,7 @@ const targets: Record<string, Target> = {
 
 const command = `npx tsx bench/freshness.ts ${process.argv.slice(2).join(' ')}`.trim();
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
-const load = loadNote();
+const load = loadAverage();
 const freshness = {
   generatedAt: new Date().toISOString(),
   command: process.env.BENCH_COMMAND ?? command,
@@ -606,11 +606,3 @@ function phaseNote(of: (c: Cycle) => Measured): string {
 }
 console.log(`wrote ${jsonPath} and ${mdPath}`);
 process.exit(0);
-
-function loadNote(): string {
-  try {
-    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  } catch {
-    return 'unknown';
-  }
-}

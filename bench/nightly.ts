@@ -36,7 +36,6 @@
  */
 import { parseSettings } from '../domain/settings.js';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { promisify } from 'node:util';
 import type { Db } from 'mongodb';
@@ -51,6 +50,7 @@ import {
   writeSection,
   type Target,
   targetsTable,
+  loadAverage,
 } from './results-file.js';
 import { benchArgs } from './args.js';
 import { openQueueRun, runCounts, syncThrough } from './queue-run.js';
@@ -380,7 +380,7 @@ const lines = [
   `\`${results.command}\` (\`${command}\`), ${results.generatedAt.slice(0, 10)}: ${machine}, Node ${process.version}, ${server}, Redis on loopback;`,
   `the simulated tenant in a child process, Graph ${graphLatencyMs} ms per page ($top ${PAGE}), each PowerShell cmdlet ${psRate} objects/s;`,
   `the worker in its own process (compiled), heap growth ${heapGrowthPercent ? `${heapGrowthPercent} %` : "V8's own"}${workerNodeFlags.length ? `, node ${workerNodeFlags.join(' ')}` : ''}.`,
-  `Median of ${runs} run(s) per size, each on a fresh database; ${results.durationSeconds} s in all. Load average at the end ${loadNote()} (the benchmark's own processes included).`,
+  `Median of ${runs} run(s) per size, each on a fresh database; ${results.durationSeconds} s in all. Load average at the end ${loadAverage()} (the benchmark's own processes included).`,
   '',
   '| users | objects | first pull | unchanged re-sync | 1 % changed, 0.5 % gone | lower bound | unchanged ÷ bound | store phase | store ceiling | worker peak RSS (highest run) |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -395,11 +395,3 @@ const lines = [
 const mdPath = writeSection(out, 'nightly', lines);
 console.log(`wrote ${jsonPath} and ${mdPath}`);
 process.exit(0);
-
-function loadNote(): string {
-  try {
-    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  } catch {
-    return 'unknown';
-  }
-}

@@ -86,3 +86,12 @@ export function targetsTable(targets: Record<string, Target>): string[] {
     ),
   ];
 }
+
+/** The machine's load averages (1, 5, 15 min) as /proc/loadavg has them: how quiet a run was. */
+export function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
+}

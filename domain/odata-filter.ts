@@ -34,6 +34,7 @@
  * results are eventually consistent), omitting them when needed is a 400.
  */
 import { z } from 'zod';
+import { FilterSyntaxError, positionText } from './filter-syntax.js';
 
 export type ODataFilterResult =
   | {
@@ -62,15 +63,6 @@ interface Token {
   text: string;
   /** 0-based offset in the filter. */
   pos: number;
-}
-
-class FilterSyntaxError extends Error {
-  constructor(
-    message: string,
-    readonly pos: number | 'end',
-  ) {
-    super(message);
-  }
 }
 
 const GUID_AT =
@@ -623,12 +615,6 @@ function advancedReasons(node: Node, reasons: Set<string>): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
-
-function positionText(filter: string, pos: number | 'end'): string {
-  if (pos === 'end') return 'at the end of the filter';
-  const near = filter.slice(pos, pos + 20);
-  return `at position ${pos + 1} (near "${near}${filter.length > pos + 20 ? '…' : ''}")`;
-}
 
 /** Checks a Graph users `$filter`; never throws. */
 export function validateGraphUsersFilter(filter: string): ODataFilterResult {

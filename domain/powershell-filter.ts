@@ -25,6 +25,7 @@
  * -and -or -not -eq -ne -lt -gt -like -notlike, property names without spaces.
  */
 import { z } from 'zod';
+import { FilterSyntaxError, positionText } from './filter-syntax.js';
 
 export type PowerShellFilterDialect = 'teams' | 'exchange';
 
@@ -143,15 +144,6 @@ interface Token {
   /** operator: lower-case name without '-'; string: the value unquoted; constant: `$true` etc. */
   text: string;
   pos: number;
-}
-
-class FilterSyntaxError extends Error {
-  constructor(
-    message: string,
-    readonly pos: number | 'end',
-  ) {
-    super(message);
-  }
 }
 
 const TYPOGRAPHIC_QUOTES = /[\u2018\u2019\u201A\u201B\u201C\u201D\u201E]/;
@@ -454,12 +446,6 @@ function render(node: Node): string {
     case 'compare':
       return `${node.property} -${node.op} ${valueText(node.value)}`;
   }
-}
-
-function positionText(filter: string, pos: number | 'end'): string {
-  if (pos === 'end') return 'at the end of the filter';
-  const near = filter.slice(pos, pos + 20);
-  return `at position ${pos + 1} (near "${near}${filter.length > pos + 20 ? '…' : ''}")`;
 }
 
 /** Checks a Teams users or Exchange mailbox filter; never throws. */
