@@ -271,9 +271,14 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
     const operator = await workOf(await request('operator', 'ops@example'));
     expect(operator.status).toBe('succeeded');
 
+    // Held on a minute's Retry-After for /users, so the run is still under way whenever the cancel is
+    // read (the keeper reads it at its next tick): a run left to its own pace may finish first.
+    const throttled = () => sim!.graph.requests.filter((r) => r.fault === 'throttle').length;
+    const before = throttled();
+    sim!.graph.setFaults([{ kind: 'throttle', path: '/users', times: 1, retryAfter: { seconds: 60 } }]);
     const runId = await request('operator', 'ops@example');
-    await until('the run to start', async () =>
-      (await runs.get(runId))?.status === 'running' ? true : undefined,
+    await until('the run to wait on Graph’s Retry-After', async () =>
+      (await runs.get(runId))?.status === 'running' && throttled() > before ? true : undefined,
     );
     expect((await cancelRun({ queue: queue!, stores: { runs } }, { runId, by: 'ops@example' })).outcome).toBe(
       'cancel-requested',
