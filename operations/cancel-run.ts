@@ -4,7 +4,8 @@
  * - A queued run that no worker has taken: its request leaves the queue (the waiting job is removed,
  *   or the follow-up BullMQ keeps for an active job is dropped) and the record ends `cancelled`.
  * - A running run (or a queued one a worker is taking this very moment): the request is stored on the
- *   run record (`cancelRequested`); the worker's lease keeper reads it at each tick (every sixth of
+ *   run's cancel requests (connectors/mongo/cancel-requests.ts: never on the record its worker is
+ *   writing); the worker's lease keeper reads it at each tick (every sixth of
  *   SYNC_LEASE_TTL_MS) and aborts the run, which then writes nothing more, sweeps nothing more, and
  *   ends `cancelled` without a retry. Stored in MongoDB rather than sent as a message, so it reaches
  *   the worker whichever process holds the run and survives a reconnect.

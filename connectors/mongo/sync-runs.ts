@@ -15,6 +15,7 @@ import type { KindResult, NewRun, RunError, RunStatus, SyncRun } from '../../dom
 import { isDuplicateKey } from './duplicate-key.js';
 import { ignoreBecause } from '../../domain/ignored-failure.js';
 import { readSummaries, recordRunEnd, runSummaries, type TenantRunSummary } from './run-summaries.js';
+import { addCancelRequest, cancelRequests, readCancelRequests } from './cancel-requests.js';
 
 interface SyncRunDocument extends Omit<SyncRun, 'id'> {
   _id: ObjectId;
@@ -30,9 +31,13 @@ export class SyncRunStore {
   /** Each tenant's newest ended run and last success (run-summaries.ts), written as runs end. */
   private readonly summaryCollection: ReturnType<typeof runSummaries>;
 
+  /** Operators' cancel requests, each a document of its own (cancel-requests.ts says why). */
+  private readonly cancelCollection: ReturnType<typeof cancelRequests>;
+
   constructor(private readonly db: Db) {
     this.collection = db.collection<SyncRunDocument>('sync_runs');
     this.summaryCollection = runSummaries(db);
+    this.cancelCollection = cancelRequests(db);
   }
 
   /**
@@ -202,27 +207,38 @@ export class SyncRunStore {
   }
 
   /**
-   * Asks the worker running (or about to run) this record to stop: the lease keeper reads it at each
-   * tick. False when the run is neither queued nor running any more.
+   * Asks the worker running (or about to run) this record to stop: the lease keeper reads the request
+   * at each tick. False when the run is neither queued nor running any more. The request is not
+   * written on the record, which its worker may be writing this very moment (cancel-requests.ts).
    */
   async requestCancel(runId: string, by: string): Promise<boolean> {
     if (!ObjectId.isValid(runId)) return false;
-    const result = await this.updating(() =>
-      this.collection.updateOne(
-        { _id: new ObjectId(runId), status: { $in: ['queued', 'running'] } },
-        { $set: { cancelRequested: { by, at: new Date() } } },
-      ),
+    const _id = new ObjectId(runId);
+    const active = await this.collection.findOne(
+      { _id, status: { $in: ['queued', 'running'] } },
+      { projection: { _id: 1 } },
     );
-    return result.matchedCount === 1;
+    if (!active) return false;
+    await addCancelRequest(this.cancelCollection, _id, by);
+    return true;
   }
 
   /** Who asked to cancel the run, if anyone (read by the worker's lease keeper). */
   async cancelRequest(runId: string): Promise<SyncRun['cancelRequested']> {
-    const doc = await this.collection.findOne(
-      { _id: new ObjectId(runId) },
-      { projection: { cancelRequested: 1 } },
+    return (await readCancelRequests(this.cancelCollection, [new ObjectId(runId)])).get(runId);
+  }
+
+  /** The runs with the cancel requests made of them (`cancelRequested`). */
+  private async withCancelRequests(docs: SyncRunDocument[]): Promise<SyncRun[]> {
+    const requests = await readCancelRequests(
+      this.cancelCollection,
+      docs.map((doc) => doc._id),
     );
-    return doc?.cancelRequested;
+    return docs.map((doc) => {
+      const run = toRun(doc);
+      const request = requests.get(run.id);
+      return request ? { ...run, cancelRequested: request } : run;
+    });
   }
 
   /** The tenant's newest run with one of these statuses (tenant status: running, last, last success). */
@@ -360,7 +376,7 @@ export class SyncRunStore {
   async get(runId: string): Promise<SyncRun | null> {
     if (!ObjectId.isValid(runId)) return null;
     const doc = await this.collection.findOne({ _id: new ObjectId(runId) });
-    return doc ? toRun(doc) : null;
+    return doc ? (await this.withCancelRequests([doc]))[0]! : null;
   }
 
   /** When the tenant's newest succeeded run ended (through the (tenantId, _id) index); undefined if none. */
@@ -411,7 +427,7 @@ export class SyncRunStore {
       .sort({ _id: -1 })
       .limit(filter.limit ?? 50)
       .toArray();
-    return docs.map(toRun);
+    return this.withCancelRequests(docs);
   }
 }
 

@@ -11,6 +11,9 @@
  * In `npm run test:faults` (it kills a Redis node). Skipped, saying so, when redis-server or redis-cli
  * is missing. Every redis-server it starts is stopped in afterAll, by the pid files of its own
  * directory, whatever happened.
+ *
+ * To see why a case failed: `M365SYNC_CLUSTER_TEST_OUTPUT=/tmp/w` writes each worker's output to
+ * /tmp/w.0 and /tmp/w.1, and `M365SYNC_CLUSTER_TEST_LOG_LEVEL=info` (default warn) says more in it.
  */
 import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -201,7 +204,7 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
       SYNC_LOCK_DURATION_MS: '5000',
       SYNC_STALLED_INTERVAL_MS: '2000',
       SYNC_LEASE_TTL_MS: '10000',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.M365SYNC_CLUSTER_TEST_LOG_LEVEL ?? 'warn',
     };
     for (let i = 0; i < 2; i++) workers.push(startWorker(env));
     // Ready when both are connected to the queue (BullMQ names its connections; CLIENT LIST per node).
