@@ -16,6 +16,7 @@
  * /tmp/w.0 and /tmp/w.1, and `M365SYNC_CLUSTER_TEST_LOG_LEVEL=info` (default warn) says more in it.
  */
 import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -41,6 +42,7 @@ import { expectDataAfter, expectedIds, expectRunsTruthful } from '../faults/expe
 import { root, spawnTs } from '../support/child-process.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
+import { freePort } from '../support/ports.js';
 import { testMongo, type TestMongo } from '../support/services.js';
 import { until } from '../ops/support/processes.js';
 import { enqueueRecorded } from '../../operations/index.js';
@@ -85,19 +87,23 @@ let queue: Queue<SyncJobData, unknown, string> | undefined;
 let triggers: Queue | undefined;
 /** What the schedule operations use here: the stores, the trigger queue on the cluster, the defaults. */
 const scheduleDeps = () => ({ stores, triggers: triggers!, settings: DEFAULT_SETTINGS });
-interface WorkerProcess {
+interface EngineProcess {
   child: ChildProcess;
   output(): string;
   exited: Promise<number | null>;
 }
-const workers: WorkerProcess[] = [];
+const workers: EngineProcess[] = [];
+/** The API and scheduler processes, stopped by their case (and by afterAll if it failed). */
+const others: EngineProcess[] = [];
+/** What every process of the engine here is started with (set in beforeAll: the cluster's nodes). */
+let processEnv: NodeJS.ProcessEnv = {};
 
 /**
- * `m365sync worker` run by Node.js itself (no tsx wrapper: a SIGKILL reaches the worker, never
+ * `m365sync <command>` run by Node.js itself (no tsx wrapper: a SIGKILL reaches the process, never
  * orphaning it), with exactly the given environment.
  */
-function startWorker(env: NodeJS.ProcessEnv): WorkerProcess {
-  const child = spawnTs(join(root, 'cli/cli.ts'), ['worker'], {
+function startProcess(command: 'worker' | 'api' | 'scheduler', env: NodeJS.ProcessEnv): EngineProcess {
+  const child = spawnTs(join(root, 'cli/cli.ts'), [command], {
     cwd: root,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -111,15 +117,20 @@ function startWorker(env: NodeJS.ProcessEnv): WorkerProcess {
 let tenantId = '';
 
 /**
- * SIGTERM, then SIGKILL if it has not ended within 10 s: a close that cannot hang the suite. (A worker
- * that lived through a failover may take longer to stop: docs/SCALING.md, "Redis Cluster".)
+ * SIGTERM, then SIGKILL if it has not ended within 10 s: a close that cannot hang the suite. Says
+ * whether it ended by itself (the last case checks that workers that lived through the failover do).
  */
-async function stopProcess(p: WorkerProcess): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+async function stopProcess(p: EngineProcess): Promise<'stopped' | 'killed' | 'ended before'> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return 'ended before';
   p.child.kill('SIGTERM');
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    p.child.kill('SIGKILL');
+  }, 10_000);
   await p.exited;
   clearTimeout(timer);
+  return killed ? 'killed' : 'stopped';
 }
 
 /** The run records of the tenant, newest last. */
@@ -188,7 +199,7 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
 
     queue = createSyncQueue(settings);
     triggers = createTriggerQueue(settings);
-    const env = {
+    processEnv = {
       NODE_ENV: 'test',
       MONGODB_URI: testEnv().mongoUri,
       M365SYNC_DB: mongo.db.databaseName,
@@ -206,7 +217,7 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
       SYNC_LEASE_TTL_MS: '10000',
       LOG_LEVEL: process.env.M365SYNC_CLUSTER_TEST_LOG_LEVEL ?? 'warn',
     };
-    for (let i = 0; i < 2; i++) workers.push(startWorker(env));
+    for (let i = 0; i < 2; i++) workers.push(startProcess('worker', processEnv));
     // Ready when both are connected to the queue (BullMQ names its connections; CLIENT LIST per node).
     const tWorkers = Date.now();
     await until('both workers to connect to the cluster', async () =>
@@ -219,7 +230,7 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
 
   afterAll(async () => {
     const t0 = Date.now();
-    await Promise.all(workers.map(stopProcess));
+    await Promise.all([...workers, ...others].map(stopProcess));
     const tWorkers = Date.now() - t0;
     if (process.env.M365SYNC_CLUSTER_TEST_OUTPUT)
       for (const [i, w] of workers.entries())
@@ -288,6 +299,54 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
     );
     const cancelled = await ended(runId);
     expect(cancelled.status).toBe('cancelled');
+  });
+
+  it('runs the API and the scheduler as processes on the cluster: a sync asked over HTTP, a schedule its leader keeps', async () => {
+    const token = randomBytes(32).toString('base64url'); // the bootstrap token: at least 32 characters
+    const apiPort = await freePort();
+    const api = startProcess('api', {
+      ...processEnv,
+      M365SYNC_API_PORT: String(apiPort),
+      M365SYNC_API_TOKEN: token,
+    });
+    others.push(api);
+    const base = `http://127.0.0.1:${apiPort}`;
+    const call = (method: string, path: string) =>
+      fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(method === 'POST' ? { body: '{}' } : {}),
+      });
+    await until('the API to answer', async () =>
+      (await call('GET', '/readyz').catch(() => undefined))?.ok ? true : undefined,
+    );
+    const asked = await call('POST', `/tenants/${tenantId}/sync`);
+    expect(asked.status, api.output()).toBe(202);
+    const { runId } = (await asked.json()) as { runId: string };
+    expect((await workOf(runId)).status).toBe('succeeded');
+    const shown = (await (await call('GET', `/runs/${runId}`)).json()) as { status: string };
+    expect(shown.status).toBe('succeeded');
+
+    // A schedule stored but not yet kept by any job scheduler: the scheduler's leader reconciles it
+    // when it starts (its lock and the trigger queue on the cluster), and the workers' trigger worker
+    // enqueues its runs.
+    const before = (await tenantRuns()).length;
+    await stores.schedules.set(tenantId, { enabled: true, pattern: '*/2 * * * * *' }, 'test');
+    const scheduler = startProcess('scheduler', { ...processEnv, SCHEDULER_RECONCILE_MS: '1000' });
+    others.push(scheduler);
+    try {
+      const scheduled = await until('a run of the schedule the scheduler keeps', async () =>
+        (await tenantRuns()).slice(before).find((r) => r.trigger === 'schedule'),
+      );
+      expect((await workOf(scheduled.id)).status).toBe('succeeded');
+    } finally {
+      await setSchedule(scheduleDeps(), { tenantId, schedule: { enabled: false }, updatedBy: 'test' });
+    }
+    expect(await Promise.all([api, scheduler].map(stopProcess))).toEqual(['stopped', 'stopped']);
+    for (const p of [api, scheduler]) expect(p.output()).not.toContain('Unhandled error event');
   });
 
   it('loses no request and leaves no record untrue when the queues’ master is killed mid-run', async () => {
@@ -388,5 +447,15 @@ describe.skipIf(!haveRedis)('the engine on Redis Cluster', () => {
       a.disconnect();
       b.disconnect();
     }
+  });
+
+  it('stops each worker that lived through the failover by itself within 10 s of SIGTERM', async () => {
+    // With no run to finish (a run handed back in the failover may be retried late): a worker with an
+    // active run waits for it up to its shutdown grace time, which is not what this checks.
+    await until('the queue to have no job left', async () => {
+      const counts = await queue!.getJobCounts('active', 'waiting', 'delayed', 'prioritized');
+      return Object.values(counts).every((n) => n === 0) ? true : undefined;
+    });
+    expect(await Promise.all(workers.map(stopProcess))).toEqual(workers.map(() => 'stopped'));
   });
 });
