@@ -13,13 +13,16 @@ import { setProcessLabel } from '../../observability/metrics.js';
 import { metricsSettings, serveMetrics } from '../../observability/metrics-server.js';
 import { createFullPull } from '../../workers/full-pull.js';
 import { clusterMetrics } from '../../workers/cluster-metrics.js';
-import { closeOnSignals, startWorker, workerSettings } from '../../workers/worker.js';
+import { closeAtMost, closeOnSignals, startWorker, workerSettings } from '../../workers/worker.js';
 import { limitHeapGrowth } from '../../workers/heap-growth.js';
 import { startScheduler } from '../../workers/scheduler.js';
 import { startTriggerWorker } from '../../workers/trigger-worker.js';
 import { startWebhooks } from '../../workers/webhooks.js';
 import { webhookSettings } from '../../queues/webhook-queue.js';
 import type { CliContext } from './context.js';
+
+/** How long the worker process waits for each part that holds no run to close (workers/worker.ts closeAtMost). */
+const NO_RUN_CLOSE_MS = 5000;
 
 /** Default metrics ports: a worker and a scheduler on one machine do not clash out of the box. */
 export const DEFAULT_METRICS_PORT = { worker: 9464, scheduler: 9465 } as const;
@@ -90,8 +93,9 @@ export function workerCommand(ctx: CliContext): Command {
         closeOnSignals({
           close: async () => {
             await worker.close();
-            await triggers.close();
-            await webhooks.close();
+            // The parts below hold no run: each gets a few seconds (closeAtMost says why).
+            await closeAtMost('trigger worker', () => triggers.close(), NO_RUN_CLOSE_MS, logger);
+            await closeAtMost('webhooks', () => webhooks.close(), NO_RUN_CLOSE_MS, logger);
             await fullPull.close();
             metrics?.close();
             limiterRedis.disconnect();
