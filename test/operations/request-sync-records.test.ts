@@ -6,18 +6,19 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
-import { startWorker, type SyncWorker, type WorkerSettings } from '../../workers/worker.js';
+import type { SyncWorker, WorkerSettings } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { testProcessor } from '../workers/support/test-processor.js';
 import {
   addTenant,
   eventually,
   fastQueue,
+  fastSettings,
   fastWorker,
   jobCounts,
   quietLogger,
+  startTestWorker,
   sweepFreely,
-  fastSettings,
 } from '../workers/support/harness.js';
 import { enqueueRecorded } from '../../operations/index.js';
 
@@ -29,7 +30,7 @@ describe('sync run records', () => {
   const workers: SyncWorker[] = [];
 
   async function worker(settings: Partial<WorkerSettings> = {}): Promise<SyncWorker> {
-    const w = await startWorker({
+    const w = await startTestWorker({
       redis: { url: redis.url, prefix: redis.prefix },
       db: mongo.db,
       processor: testProcessor(mongo.db, { pages: 2, pageSize: 5, delayMs: 20, version: 'v' }),
@@ -38,7 +39,6 @@ describe('sync run records', () => {
       queueSettings: fastQueue,
       logger: quietLogger,
     });
-    w.upkeep.start();
     workers.push(w);
     return w;
   }
@@ -131,7 +131,7 @@ describe('sync run records', () => {
   });
 
   it('merges a follow-up request replaced by a later one while the run still goes on, never loses it', async () => {
-    const w = await startWorker({
+    const w = await startTestWorker({
       redis: { url: redis.url, prefix: redis.prefix },
       db: mongo.db,
       processor: testProcessor(mongo.db, { pages: 8, pageSize: 5, delayMs: 250, version: 'v' }),
@@ -140,7 +140,6 @@ describe('sync run records', () => {
       queueSettings: fastQueue,
       logger: quietLogger,
     });
-    w.upkeep.start();
     workers.push(w);
     const tenantId = await addTenant(mongo.db);
     const request = (by: string) =>

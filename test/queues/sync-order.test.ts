@@ -14,19 +14,20 @@ import {
   type EnqueueResult,
   type SyncJobData,
 } from '../../queues/sync-queue.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import type { SyncWorker } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { testProcessor } from '../workers/support/test-processor.js';
 import {
   addTenant,
   eventually,
   fastQueue,
+  fastSettings,
   fastWorker,
   logOf,
   quietLogger,
   runIntervals,
+  startTestWorker,
   sweepFreely,
-  fastSettings,
 } from '../workers/support/harness.js';
 import { enqueueRecorded } from '../../operations/index.js';
 
@@ -86,7 +87,7 @@ describe('the order of the sync queue', () => {
         [SYNC_PRIORITY.schedule]: 49,
       });
 
-      worker = await startWorker({
+      worker = await startTestWorker({
         redis: { url: redis.url, prefix: redis.prefix },
         db,
         processor: testProcessor(db, { pages: 1, pageSize: 2, delayMs: 0, version: 'order' }),
@@ -95,7 +96,6 @@ describe('the order of the sync queue', () => {
         deleteThresholds: sweepFreely,
         logger: quietLogger,
       });
-      worker.upkeep.start();
       // The two requested syncs, then the schedule from its start, in the order it was enqueued.
       const firstFive = await eventually(async () => {
         const starts = (await logOf(db)).filter((e) => e.event === 'start');
@@ -133,7 +133,7 @@ describe('the order of the sync queue', () => {
       { queue: queue, stores: { runs }, settings: fastSettings },
       { request: { tenantId, trigger: 'schedule', requestedBy: 'scheduler' }, hierarchy: '' },
     );
-    worker = await startWorker({
+    worker = await startTestWorker({
       redis: { url: redis.url, prefix: redis.prefix },
       db,
       // Four seconds a run: the four enqueues below happen while the first run still runs, however
@@ -144,7 +144,6 @@ describe('the order of the sync queue', () => {
       deleteThresholds: sweepFreely,
       logger: quietLogger,
     });
-    worker.upkeep.start();
     await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
     // Scheduled syncs of other tenants queue up behind the running one, then the follow-up request.
     const others = [];

@@ -5,18 +5,19 @@ import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { ValidationError } from '../../domain/errors.js';
 import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
 import { redisSettings, redactRedisUrl } from '../../queues/connection.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import type { SyncWorker } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { testProcessor } from '../workers/support/test-processor.js';
 import {
   addTenant,
   eventually,
   fastQueue,
+  fastSettings,
   fastWorker,
   jobCounts,
   quietLogger,
+  startTestWorker,
   sweepFreely,
-  fastSettings,
 } from '../workers/support/harness.js';
 import { parseSettings } from '../../domain/settings.js';
 import { enqueueRecorded } from '../../operations/index.js';
@@ -91,7 +92,7 @@ describe('the tenant-sync queue', () => {
     expect(joined.runId).not.toBe(first.jobId);
     expect(first.jobId).toBe(first.runId);
 
-    worker = await startWorker({
+    worker = await startTestWorker({
       redis: { url: redis.url, prefix: redis.prefix },
       db,
       processor: testProcessor(db, { pages: 6, pageSize: 5, delayMs: 150, version: 'v1' }),
@@ -100,7 +101,6 @@ describe('the tenant-sync queue', () => {
       deleteThresholds: sweepFreely,
       logger: quietLogger,
     });
-    worker.upkeep.start();
     await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
 
     const outcomes = [];
@@ -188,7 +188,7 @@ describe('the tenant-sync queue', () => {
     const runs = new SyncRunStore(db);
     const okTenant = await addTenant(db);
     const badTenant = await addTenant(db, 'provider.other');
-    const racer = await startWorker({
+    const racer = await startTestWorker({
       redis: { url: redis.url, prefix: redis.prefix },
       db,
       processor: async (ctx) => {
@@ -202,7 +202,6 @@ describe('the tenant-sync queue', () => {
       deleteThresholds: sweepFreely,
       logger: quietLogger,
     });
-    racer.upkeep.start();
     try {
       const ok = await enqueueRecorded(
         { queue: queue, stores: { runs }, settings: fastSettings },

@@ -6,10 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { connectedWorkers, watchWorkers } from '../../queues/worker-presence.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import type { SyncWorker } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { testProcessor } from '../workers/support/test-processor.js';
-import { eventually, fastQueue, fastWorker, quietLogger, sweepFreely } from '../workers/support/harness.js';
+import {
+  eventually,
+  fastQueue,
+  fastWorker,
+  quietLogger,
+  startTestWorker,
+  sweepFreely,
+} from '../workers/support/harness.js';
 
 describe('sync workers connected to the queue', () => {
   let redis: TestRedis;
@@ -36,7 +43,7 @@ describe('sync workers connected to the queue', () => {
       await eventually(async () => seen.length === 1);
       expect(seen).toEqual([0]);
 
-      worker = await startWorker({
+      worker = await startTestWorker({
         redis: { url: redis.url, prefix: redis.prefix },
         db: mongo.db,
         processor: testProcessor(mongo.db, { pages: 1, pageSize: 1, delayMs: 0, version: 'v1' }),
@@ -45,7 +52,6 @@ describe('sync workers connected to the queue', () => {
         queueSettings: fastQueue,
         logger: quietLogger,
       });
-      worker.upkeep.start();
       expect(await connectedWorkers(queue)).toBeGreaterThan(0);
       await eventually(async () => seen.length === 2);
       expect(seen[1]).toBeGreaterThan(0);

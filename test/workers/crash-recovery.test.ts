@@ -13,7 +13,7 @@ import { ImportedObjectStore } from '../../connectors/mongo/imported-objects.js'
 import { SweepRecordStore } from '../../connectors/mongo/sweep-records.js';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import type { SyncWorker } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { printed, spawnTs } from '../support/child-process.js';
 import { testEnv } from '../support/env.js';
@@ -26,6 +26,7 @@ import {
   jobCounts,
   logOf,
   quietLogger,
+  startTestWorker,
   sweepFreely,
 } from './support/harness.js';
 
@@ -79,7 +80,7 @@ describe('recovery from crashed and zombie workers', () => {
   });
 
   async function startRescuer(version: string): Promise<SyncWorker> {
-    rescuer = await startWorker({
+    rescuer = await startTestWorker({
       redis: { url: redis.url, prefix: redis.prefix },
       db: mongo.db,
       processor: testProcessor(mongo.db, { pages: 5, pageSize: 20, delayMs: 50, version }),
@@ -89,7 +90,6 @@ describe('recovery from crashed and zombie workers', () => {
       workerId: 'rescuer',
       logger: quietLogger,
     });
-    rescuer.upkeep.start();
     return rescuer;
   }
 

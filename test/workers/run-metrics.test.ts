@@ -11,11 +11,19 @@ import { ENTITY_KIND_NAMES } from '../../domain/entity-kinds.js';
 import { ERROR_CODES } from '../../domain/errors.js';
 import { registry } from '../../observability/metrics.js';
 import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import type { SyncWorker } from '../../workers/worker.js';
 import { webhookAttemptsMetric } from '../../workers/webhook-delivery.js';
 import { proxyMetrics } from '../../connectors/winrm/metrics.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { addTenant, eventually, fastQueue, fastWorker, quietLogger, sweepFreely } from './support/harness.js';
+import {
+  addTenant,
+  eventually,
+  fastQueue,
+  fastWorker,
+  quietLogger,
+  startTestWorker,
+  sweepFreely,
+} from './support/harness.js';
 import { failedKind } from './support/kind-results.js';
 
 /** The value of one series in the registry's exposition, or undefined when the series is absent. */
@@ -42,7 +50,7 @@ describe('run metrics', () => {
     mongo = await testMongo('run-metrics');
     queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
     // A full pull whose every kind fails (a tenant whose Graph permissions were all withdrawn).
-    worker = await startWorker({
+    worker = await startTestWorker({
       redis: { url: redis.url, prefix: redis.prefix },
       db: mongo.db,
       processor: async () => ({
@@ -59,7 +67,6 @@ describe('run metrics', () => {
       workerId: 'run-metrics',
       logger: quietLogger,
     });
-    worker.upkeep.start();
   });
   afterAll(async () => {
     await worker?.close(500);

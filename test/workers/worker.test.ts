@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { SyncError } from '../../domain/errors.js';
 import { createSyncQueue, enqueueSync, SYNC_JOB, type SyncJobData } from '../../queues/sync-queue.js';
-import { startWorker, workerSettings, type SyncWorker, type WorkerSettings } from '../../workers/worker.js';
+import { workerSettings, type SyncWorker, type WorkerSettings } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { testProcessor, type TestProcessorOptions } from './support/test-processor.js';
 import {
@@ -14,6 +14,7 @@ import {
   jobCounts,
   quietLogger,
   runIntervals,
+  startTestWorker,
   sweepFreely,
 } from './support/harness.js';
 import { parseSettings } from '../../domain/settings.js';
@@ -30,7 +31,7 @@ describe('the sync worker', () => {
     id: string,
     settings: Partial<WorkerSettings> = {},
   ): Promise<SyncWorker> {
-    const w = await startWorker({
+    const w = await startTestWorker({
       redis: { url: redis.url, prefix: redis.prefix },
       db: mongo.db,
       processor: testProcessor(mongo.db, options),
@@ -40,7 +41,6 @@ describe('the sync worker', () => {
       workerId: id,
       logger: quietLogger,
     });
-    w.upkeep.start();
     workers.push(w);
     return w;
   }
