@@ -5,17 +5,14 @@
  * Redis, the real worker (workers/worker.ts) with the test processor, concurrency 1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
-import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import {
-  createSyncQueue,
   oldestWaitingSince,
   SYNC_PRIORITY,
   type EnqueueResult,
   type SyncJobData,
 } from '../../queues/sync-queue.js';
 import type { SyncWorker } from '../../workers/worker.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { queueFixture, type QueueFixture } from './support/queue-fixture.js';
 import { testProcessor } from '../workers/support/test-processor.js';
 import {
   addTenant,
@@ -32,29 +29,21 @@ import {
 import { enqueueRecorded } from '../../operations/index.js';
 
 describe('the order of the sync queue', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
-  let queue: Queue<SyncJobData, unknown, string>;
+  let fx: QueueFixture;
   let worker: SyncWorker | undefined;
   beforeAll(async () => {
-    redis = await testRedis('syncorder');
-    mongo = await testMongo('syncorder');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    fx = await queueFixture('syncorder');
   });
   afterAll(async () => {
     await worker?.close(1000);
-    await queue.obliterate({ force: true }).catch(() => undefined);
-    await queue.close();
-    await redis.close();
-    await mongo.close();
+    await fx.close();
   });
 
   it(
     'starts an operator sync before 50 waiting scheduled ones, and keeps the schedule in order',
     { timeout: 120_000 },
     async () => {
-      const db = mongo.db;
-      const runs = new SyncRunStore(db);
+      const { db, queue, runs, redisConfig } = fx;
       const scheduled: { tenantId: string; result: EnqueueResult }[] = [];
       for (let i = 0; i < 50; i++) {
         const tenantId = await addTenant(db, `provider.night${i}`);
@@ -88,7 +77,7 @@ describe('the order of the sync queue', () => {
       });
 
       worker = await startTestWorker({
-        redis: { url: redis.url, prefix: redis.prefix },
+        redis: redisConfig,
         db,
         processor: testProcessor(db, { pages: 1, pageSize: 2, delayMs: 0, version: 'order' }),
         settings: { ...fastWorker, concurrency: 1 },
@@ -122,9 +111,8 @@ describe('the order of the sync queue', () => {
   );
 
   it('keeps a requested follow-up in the requested band, one run per tenant at a time', async () => {
-    const db = mongo.db;
+    const { db, queue, runs, redisConfig } = fx;
     await db.collection('test_log').deleteMany({});
-    const runs = new SyncRunStore(db);
     const tenantId = await addTenant(db, 'provider.follow');
     // The other tenants exist before the run starts: while it runs, only the enqueues happen.
     const otherTenants = [];
@@ -134,7 +122,7 @@ describe('the order of the sync queue', () => {
       { request: { tenantId, trigger: 'schedule', requestedBy: 'scheduler' }, hierarchy: '' },
     );
     worker = await startTestWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
+      redis: redisConfig,
       db,
       // Four seconds a run: the four enqueues below happen while the first run still runs, however
       // busy the machine.
@@ -186,6 +174,7 @@ describe('the order of the sync queue', () => {
   });
 
   it('ages the oldest waiting sync by every priority band, not by the first prioritized job', async () => {
+    const { queue } = fx;
     const data = (tenantId: string, trigger: SyncJobData['trigger']): SyncJobData => ({
       tenantId,
       trigger,

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import { SyncError } from '../../domain/errors.js';
-import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { ValidationError } from '../../domain/errors.js';
 import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
 import { redisSettings, redactRedisUrl } from '../../queues/connection.js';
 import type { SyncWorker } from '../../workers/worker.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { queueFixture, type QueueFixture } from './support/queue-fixture.js';
 import { testProcessor } from '../workers/support/test-processor.js';
 import {
   addTenant,
@@ -23,20 +22,14 @@ import { parseSettings } from '../../domain/settings.js';
 import { enqueueRecorded } from '../../operations/index.js';
 
 describe('the tenant-sync queue', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
-  let queue: Queue<SyncJobData, unknown, string>;
+  let fx: QueueFixture;
   let worker: SyncWorker | undefined;
   beforeAll(async () => {
-    redis = await testRedis('syncqueue');
-    mongo = await testMongo('syncqueue');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    fx = await queueFixture('syncqueue');
   });
   afterAll(async () => {
     await worker?.close(1000);
-    await queue.close();
-    await redis.close();
-    await mongo.close();
+    await fx.close();
   });
 
   it('reads its Redis settings from the environment, checked', () => {
@@ -49,6 +42,7 @@ describe('the tenant-sync queue', () => {
   });
 
   it('accepts exactly { tenantId, trigger, requestedBy, kinds? } and never a secret', async () => {
+    const { queue } = fx;
     const secret = 'Sup3r-S3cret-Value';
     const error = await enqueueSync(queue, {
       tenantId: 'abc',
@@ -69,8 +63,7 @@ describe('the tenant-sync queue', () => {
   });
 
   it('gives twenty enqueues during a run exactly one follow-up run', async () => {
-    const db = mongo.db;
-    const runs = new SyncRunStore(db);
+    const { db, queue, runs, redisConfig } = fx;
     const tenantId = await addTenant(db);
     const first = await enqueueRecorded(
       { queue: queue, stores: { runs }, settings: fastSettings },
@@ -93,7 +86,7 @@ describe('the tenant-sync queue', () => {
     expect(first.jobId).toBe(first.runId);
 
     worker = await startTestWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
+      redis: redisConfig,
       db,
       processor: testProcessor(db, { pages: 6, pageSize: 5, delayMs: 150, version: 'v1' }),
       settings: fastWorker,
@@ -163,7 +156,8 @@ describe('the tenant-sync queue', () => {
     // at it is seen in two states: the waiter must still return the outcome, never a null one.
     const lag = 700;
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    const slowQueue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    const { db, queue, runs, redisConfig } = fx;
+    const slowQueue = createSyncQueue(redisConfig);
     const getJob = slowQueue.getJob.bind(slowQueue);
     const getJobState = slowQueue.getJobState.bind(slowQueue);
     slowQueue.getJob = async (id: string) => {
@@ -184,12 +178,10 @@ describe('the tenant-sync queue', () => {
       await sleep(lag);
       return state;
     };
-    const db = mongo.db;
-    const runs = new SyncRunStore(db);
     const okTenant = await addTenant(db);
     const badTenant = await addTenant(db, 'provider.other');
     const racer = await startTestWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
+      redis: redisConfig,
       db,
       processor: async (ctx) => {
         if (ctx.tenant.id === badTenant) {

@@ -3,11 +3,9 @@
  * starts, then none again when it closes. Real Redis, a real BullMQ worker.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
-import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { connectedWorkers, watchWorkers } from '../../queues/worker-presence.js';
 import type { SyncWorker } from '../../workers/worker.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { queueFixture, type QueueFixture } from './support/queue-fixture.js';
 import { testProcessor } from '../workers/support/test-processor.js';
 import {
   eventually,
@@ -19,23 +17,18 @@ import {
 } from '../workers/support/harness.js';
 
 describe('sync workers connected to the queue', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
-  let queue: Queue<SyncJobData, unknown, string>;
+  let fx: QueueFixture;
   let worker: SyncWorker | undefined;
   beforeAll(async () => {
-    redis = await testRedis('workerpresence');
-    mongo = await testMongo('workerpresence');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    fx = await queueFixture('workerpresence');
   });
   afterAll(async () => {
     await worker?.close(1000);
-    await queue.close();
-    await redis.close();
-    await mongo.close();
+    await fx.close();
   });
 
   it('are counted, and a watch tells when the first starts and the last goes away', async () => {
+    const { db, queue, redisConfig } = fx;
     expect(await connectedWorkers(queue)).toBe(0);
     const seen: number[] = [];
     const watch = watchWorkers(queue, (count) => seen.push(count), { intervalMs: 100 });
@@ -44,9 +37,9 @@ describe('sync workers connected to the queue', () => {
       expect(seen).toEqual([0]);
 
       worker = await startTestWorker({
-        redis: { url: redis.url, prefix: redis.prefix },
-        db: mongo.db,
-        processor: testProcessor(mongo.db, { pages: 1, pageSize: 1, delayMs: 0, version: 'v1' }),
+        redis: redisConfig,
+        db,
+        processor: testProcessor(db, { pages: 1, pageSize: 1, delayMs: 0, version: 'v1' }),
         settings: fastWorker,
         deleteThresholds: sweepFreely,
         queueSettings: fastQueue,
