@@ -19,7 +19,7 @@ import { allowSimulatedTenant } from '../../cli/in-process.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../scripts/free-port.js';
 import { start, until, type RunningProcess } from './support/processes.js';
 
 /** prom-client's default metrics that promtool flags; nothing else may warn. */
