@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncError, ValidationError } from '../../domain/errors.js';
 import { requestSync } from '../../operations/request-sync.js';
-import { enqueueSync } from '../../queues/sync-queue.js';
+import { prepareSync } from '../../queues/sync-queue.js';
 import { queueFixture, type QueueFixture } from '../queues/support/queue-fixture.js';
 import { enqueueRecorded } from '../../operations/index.js';
 import { DEFAULT_SETTINGS } from '../../domain/settings.js';
@@ -57,7 +57,7 @@ describe('delta requests on the sync queue', () => {
   });
 
   it('refuses kinds with a delta run, naming the field', async () => {
-    const refused = await enqueueSync(fx.queue, {
+    const refused = await prepareSync(fx.queue, {
       tenantId: 'tenantc',
       trigger: 'cli',
       requestedBy: 'tester',

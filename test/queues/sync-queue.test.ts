@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
 import { SyncError } from '../../domain/errors.js';
 import { ValidationError } from '../../domain/errors.js';
-import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
+import { prepareSync, createSyncQueue, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from './support/enqueue-unrecorded.js';
 import { redisSettings, redactRedisUrl } from '../../queues/connection.js';
 import type { SyncWorker } from '../../workers/worker.js';
 import { queueFixture, type QueueFixture } from './support/queue-fixture.js';
@@ -44,7 +45,7 @@ describe('the tenant-sync queue', () => {
   it('accepts exactly { tenantId, trigger, requestedBy, kinds? } and never a secret', async () => {
     const { queue } = fx;
     const secret = 'Sup3r-S3cret-Value';
-    const error = await enqueueSync(queue, {
+    const error = await prepareSync(queue, {
       tenantId: 'abc',
       trigger: 'cli',
       requestedBy: 'op',
@@ -53,11 +54,11 @@ describe('the tenant-sync queue', () => {
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as Error).message).toMatch(/clientSecret/);
     expect((error as Error).message).not.toContain(secret);
-    await expect(enqueueSync(queue, { tenantId: 'a:b', trigger: 'cli', requestedBy: 'op' })).rejects.toThrow(
+    await expect(prepareSync(queue, { tenantId: 'a:b', trigger: 'cli', requestedBy: 'op' })).rejects.toThrow(
       ValidationError,
     );
     await expect(
-      enqueueSync(queue, { tenantId: 'abc', trigger: 'cli', requestedBy: 'op', kinds: ['nonsense'] }),
+      prepareSync(queue, { tenantId: 'abc', trigger: 'cli', requestedBy: 'op', kinds: ['nonsense'] }),
     ).rejects.toThrow(ValidationError);
     expect(await jobCounts(queue)).toMatchObject({ waiting: 0, delayed: 0 });
   });
@@ -75,11 +76,7 @@ describe('the tenant-sync queue', () => {
     expect(first.outcome).toBe('created');
     expect((await runs.get(first.runId!))?.status).toBe('queued');
     // Before any worker runs, a second request joins the waiting job.
-    const joined = await enqueueSync(
-      queue,
-      { tenantId, trigger: 'api', requestedBy: 'x' },
-      { settings: fastQueue },
-    );
+    const joined = await enqueueUnrecorded(queue, { tenantId, trigger: 'api', requestedBy: 'x' }, fastQueue);
     // It made no job: the job that does the work is the first's; its own id was drawn all the same.
     expect(joined).toEqual({ jobId: first.jobId, outcome: 'joined-waiting', runId: expect.any(String) });
     expect(joined.runId).not.toBe(first.jobId);

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ImportedObjectStore } from '../../connectors/mongo/imported-objects.js';
 import { SweepRecordStore } from '../../connectors/mongo/sweep-records.js';
-import { enqueueSync } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
 import type { SyncWorker } from '../../workers/worker.js';
 import { queueFixture, type QueueFixture } from '../queues/support/queue-fixture.js';
 import { printed, spawnTs } from '../support/child-process.js';
@@ -108,11 +108,7 @@ describe('recovery from crashed and zombie workers', () => {
       CHILD_DELAY_MS: '400',
       CHILD_VERSION: 'v2',
     });
-    const job = await enqueueSync(
-      fx.queue,
-      { tenantId, trigger: 'cli', requestedBy: 'op' },
-      { settings: fastQueue },
-    );
+    const job = await enqueueUnrecorded(fx.queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, fastQueue);
     await eventually(async () => (await logOf(fx.db)).some((e) => e.event === 'page' && e.pid === proc.pid));
     proc.kill('SIGKILL');
     await new Promise((resolve) => proc.once('exit', resolve));
@@ -148,7 +144,7 @@ describe('recovery from crashed and zombie workers', () => {
       CHILD_IGNORE_ABORT: '1',
       CHILD_LEASE_TTL_MS: '1000',
     });
-    await enqueueSync(fx.queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, { settings: fastQueue });
+    await enqueueUnrecorded(fx.queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, fastQueue);
     await eventually(async () =>
       (await logOf(fx.db)).some((e) => e.event === 'page' && e.pid === zombie.pid),
     );

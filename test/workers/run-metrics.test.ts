@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITY_KIND_NAMES } from '../../domain/entity-kinds.js';
 import { ERROR_CODES } from '../../domain/errors.js';
 import { registry } from '../../observability/metrics.js';
-import { enqueueSync } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
 import type { SyncWorker } from '../../workers/worker.js';
 import { webhookAttemptsMetric } from '../../workers/webhook-delivery.js';
 import { proxyMetrics } from '../../connectors/winrm/metrics.js';
@@ -99,10 +99,10 @@ describe('run metrics', () => {
 
   it('a run whose every kind failed counts each kind failure, and the run once', async () => {
     const tenantId = await addTenant(fx.db);
-    await enqueueSync(
+    await enqueueUnrecorded(
       fx.queue,
       { tenantId, trigger: 'cli', requestedBy: 'run-metrics test' },
-      { settings: fastQueue },
+      fastQueue,
     );
     const run = await eventually(async () => {
       const [r] = await fx.runs.list({ tenantId });

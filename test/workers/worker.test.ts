@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SyncError } from '../../domain/errors.js';
-import { enqueueSync, SYNC_JOB } from '../../queues/sync-queue.js';
+import { SYNC_JOB } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
 import { workerSettings, type SyncWorker, type WorkerSettings } from '../../workers/worker.js';
 import { queueFixture, type QueueFixture } from '../queues/support/queue-fixture.js';
 import { testProcessor, type TestProcessorOptions } from './support/test-processor.js';
@@ -104,11 +105,7 @@ describe('the sync worker', () => {
       },
       'worker-auth',
     );
-    const job = await enqueueSync(
-      fx.queue,
-      { tenantId, trigger: 'cli', requestedBy: 'op' },
-      { settings: fastQueue },
-    );
+    const job = await enqueueUnrecorded(fx.queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, fastQueue);
     await eventually(async () => (await jobCounts(fx.queue)).failed === 1);
     const failed = (await fx.queue.getJob(job.jobId))!;
     expect(failed.attemptsMade).toBe(1);
@@ -128,10 +125,10 @@ describe('the sync worker', () => {
       },
       'worker-transient',
     );
-    const retried = await enqueueSync(
+    const retried = await enqueueUnrecorded(
       fx.queue,
       { tenantId: other, trigger: 'cli', requestedBy: 'op' },
-      { settings: fastQueue },
+      fastQueue,
     );
     await eventually(
       async () =>
@@ -149,11 +146,7 @@ describe('the sync worker', () => {
   it('on shutdown past the grace time, cancels the run and hands the job back for another worker', async () => {
     const tenantId = await addTenant(fx.db);
     const slow = await worker({ pages: 50, pageSize: 5, delayMs: 100, version: 'v' }, 'worker-slow');
-    const job = await enqueueSync(
-      fx.queue,
-      { tenantId, trigger: 'cli', requestedBy: 'op' },
-      { settings: fastQueue },
-    );
+    const job = await enqueueUnrecorded(fx.queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, fastQueue);
     await eventually(async () => (await fx.runs.list({ tenantId }))[0]?.status === 'running');
     const t0 = Date.now();
     await slow.close(300);
@@ -179,11 +172,7 @@ describe('the sync worker', () => {
       { pages: 50, pageSize: 5, delayMs: 100, version: 'v', stuckOnAbort: true },
       'worker-stuck',
     );
-    const job = await enqueueSync(
-      fx.queue,
-      { tenantId, trigger: 'cli', requestedBy: 'op' },
-      { settings: fastQueue },
-    );
+    const job = await enqueueUnrecorded(fx.queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, fastQueue);
     await eventually(async () => (await fx.runs.list({ tenantId }))[0]?.status === 'running');
     // Without the abandonment, close() waits for the processor for ever.
     await stuck.close(300);
