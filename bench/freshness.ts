@@ -45,7 +45,7 @@ import { parseSettings } from '../domain/settings.js';
 import type { SyncRun } from '../domain/sync-run.js';
 import type { DatasetChange } from '../simulators/dataset.js';
 import { redisSettings } from '../queues/connection.js';
-import { createSyncQueue, enqueueSync, waitForRun } from '../queues/sync-queue.js';
+import { addSyncJob, createSyncQueue, prepareSync, waitForRun } from '../queues/sync-queue.js';
 import {
   ask,
   startTenantChild,
@@ -306,12 +306,15 @@ async function main() {
       await worker.request({ cmd: 'begin' }, 'done');
       const t0 = performance.now();
       const requestedAt = Date.now();
-      const { jobId } = await enqueueSync(queue, {
-        tenantId: tenant.id,
-        trigger: 'cli',
-        requestedBy: 'bench',
-        ...(mode === 'delta' ? { mode } : { kinds: KINDS }),
-      });
+      const { jobId } = await addSyncJob(
+        queue,
+        await prepareSync(queue, {
+          tenantId: tenant.id,
+          trigger: 'cli',
+          requestedBy: 'bench',
+          ...(mode === 'delta' ? { mode } : { kinds: KINDS }),
+        }),
+      );
       const end = await waitForRun(queue, jobId, { pollMs: 20, timeoutMs: 30 * 60_000 });
       const seconds = (performance.now() - t0) / 1000;
       const seenAt = Date.now();

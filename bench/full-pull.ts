@@ -11,7 +11,7 @@ import { connectMongo } from '../connectors/mongo/connection.js';
 import { createKeyRing } from '../connectors/mongo/encryption.js';
 import { createLogger } from '../observability/logger.js';
 import { redisSettings } from '../queues/connection.js';
-import { enqueueSync, waitForRun } from '../queues/sync-queue.js';
+import { addSyncJob, prepareSync, waitForRun } from '../queues/sync-queue.js';
 import { startSimulatedTenant } from '../simulators/m365.js';
 import { startInProcessEngine } from '../cli/in-process.js';
 import { openStores } from '../connectors/mongo/stores.js';
@@ -36,7 +36,8 @@ try {
   );
   for (const label of ['first run (created)', 'second run (unchanged)']) {
     const started = performance.now();
-    const { jobId } = await enqueueSync(queue, { tenantId: tenant.id, trigger: 'cli', requestedBy: 'bench' });
+    const request = { tenantId: tenant.id, trigger: 'cli' as const, requestedBy: 'bench' };
+    const { jobId } = await addSyncJob(queue, await prepareSync(queue, request));
     const end = await waitForRun(queue, jobId, { pollMs: 100 });
     const seconds = (performance.now() - started) / 1000;
     const run =

@@ -4,25 +4,14 @@
  * not also those of whatever else shares the usual Redis.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from '../scripts/free-port.js';
 
 export interface PrivateRedis {
   url: string;
   /** The redis-server process (its CPU is read from /proc, bench/process-cpu.ts). */
   pid: number | undefined;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts `redis-server` (it must be on the PATH) and waits until it answers. */

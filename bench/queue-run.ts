@@ -13,7 +13,7 @@ import { openStores, type Stores } from '../connectors/mongo/stores.js';
 import { parseSettings, type Settings } from '../domain/settings.js';
 import type { SyncRun } from '../domain/sync-run.js';
 import { redisSettings } from '../queues/connection.js';
-import { createSyncQueue, enqueueSync, waitForRun } from '../queues/sync-queue.js';
+import { addSyncJob, createSyncQueue, prepareSync, waitForRun } from '../queues/sync-queue.js';
 import type { TenantChild, WorkerChild, WorkerStart } from './children.js';
 import type { WorkerStats } from './worker-child.js';
 
@@ -114,7 +114,8 @@ export async function syncThrough(
   const started = performance.now();
   const jobs: string[] = [];
   for (const tenantId of tenantIds) {
-    const { jobId } = await enqueueSync(run.queue, { tenantId, trigger: 'cli', requestedBy: 'bench' });
+    const request = { tenantId, trigger: 'cli' as const, requestedBy: 'bench' };
+    const { jobId } = await addSyncJob(run.queue, await prepareSync(run.queue, request));
     jobs.push(jobId);
   }
   // One at a time: the bench's own polling of Redis stays small beside the workers' traffic.

@@ -30,7 +30,7 @@ import { redisSettings } from '../queues/connection.js';
 import { syncQueueSettings } from '../queues/sync-queue.js';
 import { createFullPull } from '../workers/full-pull.js';
 import { limitHeapGrowth } from '../workers/heap-growth.js';
-import { startWorker, workerSettings } from '../workers/worker.js';
+import { startWorkerWithUpkeep, workerSettings } from '../workers/worker.js';
 import type { WorkerStart } from './children.js';
 
 export interface KindTrace {
@@ -194,7 +194,7 @@ async function start(s: Start): Promise<() => Promise<void>> {
     logger,
     settings,
   });
-  const worker = await startWorker({
+  const worker = await startWorkerWithUpkeep({
     redis: redisSettings(settings),
     db: mongo.db,
     processor: fullPull.processor,
@@ -202,7 +202,6 @@ async function start(s: Start): Promise<() => Promise<void>> {
     queueSettings: syncQueueSettings(settings),
     logger,
   });
-  worker.upkeep.start();
   return async () => {
     await worker.close(5000);
     await fullPull.close();

@@ -20,7 +20,12 @@ import {
 import type { SimulatedTenant } from '../simulators/m365.js';
 import type { Stores } from '../connectors/mongo/index.js';
 import { createFullPull, type FullPullOptions } from '../workers/full-pull.js';
-import { startWorker, workerSettings, type SyncWorker, type WorkerSettings } from '../workers/worker.js';
+import {
+  startWorkerWithUpkeep,
+  workerSettings,
+  type SyncWorker,
+  type WorkerSettings,
+} from '../workers/worker.js';
 
 export interface InProcessEngine {
   queue: Queue<SyncJobData, unknown, string>;
@@ -76,7 +81,7 @@ export async function startInProcessEngine(options: InProcessEngineOptions): Pro
   });
   let worker: SyncWorker | undefined;
   const startTheWorker = async () => {
-    worker ??= await startWorker({
+    worker ??= await startWorkerWithUpkeep({
       redis: options.redis,
       db: options.db,
       processor: fullPull.processor,
@@ -85,7 +90,6 @@ export async function startInProcessEngine(options: InProcessEngineOptions): Pro
       deleteThresholds: globalDeleteThresholds(settings),
       logger: options.logger,
     });
-    worker.upkeep.start();
   };
   if (options.worker !== false) await startTheWorker();
   const queue = createSyncQueue(options.redis);

@@ -1,8 +1,9 @@
 /**
  * What every operation is given. A process (the API, a CLI command, the scheduler, the console) opens
- * the parts of the engine once: its stores, the sync queue, its parsed settings, its logger. Every
- * operation has one form, `op(deps, input)`: `deps` is that one object, narrowed to the parts the
- * operation uses (so a test or a tool passes only those), and `input` is what is asked.
+ * the parts of the engine once: its stores, the sync queue, the trigger queue (where the tenants' job
+ * schedulers live), its parsed settings, its logger. Every operation has one form, `op(deps, input)`:
+ * `deps` is that one object, narrowed to the parts the operation uses (so a test or a tool passes
+ * only those), and `input` is what is asked.
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';

@@ -55,7 +55,7 @@ export const SyncJobData = z
   .strict();
 export type SyncJobData = z.infer<typeof SyncJobData>;
 
-/** What a caller asks for; enqueueSync adds the run id. */
+/** What a caller asks for; prepareSync adds the run id. */
 export const SyncRequest = SyncJobData.omit({ runId: true });
 export type SyncRequest = z.infer<typeof SyncRequest>;
 
@@ -231,19 +231,6 @@ export async function addSyncJob(
   else outcome = 'joined-waiting';
   if (outcome === 'joined-waiting') await raisePriority(queue, jobId, syncPriority(data.trigger));
   return { jobId, outcome, runId };
-}
-
-/**
- * Enqueues a sync of one tenant without a run record: prepareSync, then addSyncJob. For tools and
- * tests that drive the queue alone; what operators and the scheduler ask goes through
- * operations/request-sync.ts, which records each request.
- */
-export async function enqueueSync(
-  queue: Queue<SyncJobData, unknown, string>,
-  input: SyncRequest,
-  options: { settings?: SyncQueueSettings } = {},
-): Promise<EnqueueResult> {
-  return addSyncJob(queue, await prepareSync(queue, input), options.settings);
 }
 
 /**

@@ -12,7 +12,7 @@
  *   it for a lost or lapsing lease and an operator's cancel;
  * - the run upkeep (workers/run-upkeep.ts): the attempts tell it the run ends MongoDB refused and ask
  *   for a pass of their tenant; its timed passes (the run reaper, late run ends, retention) are started
- *   by the process that runs the worker (`worker.upkeep.start()`), as the trigger worker is;
+ *   by the process that runs the worker (`startWorkerWithUpkeep`), as the trigger worker is;
  * - stall recovery: a long lock (default 5 min, renewed every half of it) and a stalled-job check, so
  *   the job of a crashed or killed worker goes back to the queue and another worker takes it;
  * - graceful shutdown on SIGTERM/SIGINT: stop taking jobs, let active runs finish within the grace
@@ -176,6 +176,17 @@ export async function startWorker(options: StartWorkerOptions): Promise<SyncWork
       await reaperQueue.close();
     })());
   return { workerId, worker, upkeep, isRunning: () => !closing && worker.isRunning(), close };
+}
+
+/**
+ * A worker process's worker: startWorker, then its upkeep's timed passes (the `worker` command, the
+ * in-process engine, the benchmarks' worker child). Only a caller that wants no timed passes (a test
+ * of the worker alone) calls startWorker itself.
+ */
+export async function startWorkerWithUpkeep(options: StartWorkerOptions): Promise<SyncWorker> {
+  const worker = await startWorker(options);
+  worker.upkeep.start();
+  return worker;
 }
 
 /** BullMQ's worker of the sync queue, its errors, lost locks and stalled jobs logged (and counted). */

@@ -13,7 +13,7 @@ import { setProcessLabel } from '../../observability/metrics.js';
 import { metricsSettings, serveMetrics } from '../../observability/metrics-server.js';
 import { createFullPull } from '../../workers/full-pull.js';
 import { clusterMetrics } from '../../workers/cluster-metrics.js';
-import { closeAtMost, closeOnSignals, startWorker, workerSettings } from '../../workers/worker.js';
+import { closeAtMost, closeOnSignals, startWorkerWithUpkeep, workerSettings } from '../../workers/worker.js';
 import { limitHeapGrowth } from '../../workers/heap-growth.js';
 import { startScheduler } from '../../workers/scheduler.js';
 import { startTriggerWorker } from '../../workers/trigger-worker.js';
@@ -71,7 +71,7 @@ export function workerCommand(ctx: CliContext): Command {
         logger,
         settings: webhookSettings(ctx.settings),
       });
-      const worker = await startWorker({
+      const worker = await startWorkerWithUpkeep({
         redis: redisConfig,
         db: stores.db,
         processor: fullPull.processor,
@@ -81,7 +81,6 @@ export function workerCommand(ctx: CliContext): Command {
         logger,
         onRunsEnded: () => void webhooks.nudge(),
       });
-      worker.upkeep.start();
       // Each worker process also turns the scheduler's triggers into sync requests.
       const triggers = startTriggerWorker(redisConfig, logger, stores, { settings: ctx.settings });
       running = () => worker.isRunning();

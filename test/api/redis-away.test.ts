@@ -17,7 +17,7 @@ import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 import { allowFixtureDestinations, validTenantInput } from '../support/fixtures.js';
 import { keyEntry } from '../support/keys.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../scripts/free-port.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { callApi } from '../support/api.js';

@@ -18,7 +18,6 @@
 import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,9 +39,9 @@ import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
 import { expectDataAfter, expectedIds, expectRunsTruthful } from '../faults/expected-data.js';
 import { root, spawnTs } from '../support/child-process.js';
+import { freePort, portIsFree } from '../../scripts/free-port.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
-import { freePort } from '../support/ports.js';
 import { testMongo, type TestMongo } from '../support/services.js';
 import { until } from '../ops/support/processes.js';
 import { enqueueRecorded } from '../../operations/index.js';
@@ -60,16 +59,10 @@ const KEY = keyEntry('cluster');
 
 /** A port free now whose cluster bus port (+10000) is free too. */
 async function freeClusterPort(taken: Set<number>): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 25_000);
     if (taken.has(port) || taken.has(port + 10_000) || taken.has(port - 10_000)) continue;
-    if ((await free(port)) && (await free(port + 10_000))) {
+    if ((await portIsFree(port)) && (await portIsFree(port + 10_000))) {
       taken.add(port);
       return port;
     }

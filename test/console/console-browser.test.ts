@@ -26,7 +26,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/server.js';
 import { createTriggerQueue } from '../../queues/schedules.js';
-import { enqueueSync, waitForRun } from '../../queues/sync-queue.js';
+import { waitForRun } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
 import type { SyncRun } from '../../domain/sync-run.js';
 import { SIMULATED_CREDENTIALS } from '../../simulators/m365.js';
 import { startEngine, type Engine } from '../e2e/support/engine.js';
@@ -93,7 +94,7 @@ describe.skipIf(!browserAvailable)('the operator console in Chromium', { timeout
       ['console-operator', 'operator', sim.tenantInput.hierarchy as string],
     ] as const)
       tokens[name] = (await stores.tokens.create({ name, role, scope }, 'test')).token;
-    const { jobId } = await enqueueSync(engine.queue, {
+    const { jobId } = await enqueueUnrecorded(engine.queue, {
       tenantId: brokenId,
       trigger: 'schedule',
       requestedBy: 'scheduler',

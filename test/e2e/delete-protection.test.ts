@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteProtectionStore } from '../../connectors/mongo/delete-protection.js';
 import type { SyncRun } from '../../domain/sync-run.js';
-import { enqueueSync } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
 import type { Dataset } from '../../simulators/dataset.js';
 import type { SimulatedTenant } from '../../simulators/m365.js';
 import { approveDeletes } from '../../operations/approve-deletes.js';
@@ -44,7 +44,7 @@ describe('mass-delete protection end to end', { timeout: 180_000 }, () => {
     return next;
   };
   const sync = async (requestedBy: string): Promise<SyncRun> => {
-    const { jobId } = await enqueueSync(queue, {
+    const { jobId } = await enqueueUnrecorded(queue, {
       tenantId,
       trigger: 'cli',
       requestedBy,

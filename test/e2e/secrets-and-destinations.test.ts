@@ -11,7 +11,7 @@ import { TENANTS_COLLECTION } from '../../connectors/mongo/tenants.js';
 import { CERTIFICATES_COLLECTION } from '../../connectors/mongo/certificates.js';
 import { ValidationError } from '../../domain/errors.js';
 import { MASK, type TenantInput } from '../../domain/tenant.js';
-import { enqueueSync } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
 import { generateAppCertificate, type AppCertificate } from '../../simulators/graph/certificates.js';
 import { SIMULATED_CREDENTIALS as SIM } from '../../simulators/m365.js';
 import { cli } from '../support/cli.js';
@@ -42,7 +42,7 @@ function expectNoneOf(text: string, secrets: string[]): void {
  * later (a sign-in refused by a capturing server is retried; the retry is dropped here).
  */
 async function syncEnd(kinds?: string[]): Promise<{ state: string; reason: string }> {
-  const { jobId } = await enqueueSync(engine.queue, {
+  const { jobId } = await enqueueUnrecorded(engine.queue, {
     tenantId,
     trigger: 'cli',
     requestedBy: 'secrets-test',

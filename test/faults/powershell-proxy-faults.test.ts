@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncRun } from '../../domain/sync-run.js';
-import { enqueueSync } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
 import { changeDataset, type Dataset } from '../../simulators/dataset.js';
 import type { WinRmSimulator } from '../../simulators/winrm/server.js';
 import { startEngine, type Engine } from '../e2e/support/engine.js';
@@ -55,7 +55,7 @@ describe('PowerShell proxy faults', { timeout: 180_000 }, () => {
     label: string,
   ): Promise<{ proxy: WinRmSimulator; done: Promise<SyncRun> }> {
     const before = proxies().map((p) => p.counters.outputBytes);
-    const { jobId } = await enqueueSync(engine.queue, { tenantId, trigger: 'cli', requestedBy: label });
+    const { jobId } = await enqueueUnrecorded(engine.queue, { tenantId, trigger: 'cli', requestedBy: label });
     const done = engine.runOf(jobId, tenantId).then((r) => r.run);
     const proxy = await eventually(async () =>
       proxies().find((p, i) => p.counters.openShells > 0 && p.counters.outputBytes > before[i]! + 2000),

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { openStores } from '../../connectors/mongo/stores.js';
-import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
+import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
 import { generateDataset, teamsUsers } from '../../simulators/dataset.js';
 import { createTenantScriptHost } from '../../simulators/powershell/tenant-host.js';
 import { startWinRmSimulator, type WinRmSimulator } from '../../simulators/winrm/server.js';
@@ -125,7 +126,7 @@ describe('WinRM shells of stopped and killed workers', { timeout: 120_000 }, () 
 
   it('deletes the shell of a worker killed mid-script when the next worker starts, and finishes the run', async () => {
     const first = await startWorkerProcess();
-    const { jobId } = await enqueueSync(queue, {
+    const { jobId } = await enqueueUnrecorded(queue, {
       tenantId,
       trigger: 'cli',
       requestedBy: 'fault-suite',
@@ -164,7 +165,7 @@ describe('WinRM shells of stopped and killed workers', { timeout: 120_000 }, () 
     await eventually(async () => sim.counters.openShells === 0, 10_000);
 
     // SIGTERM mid-script: the worker stops and leaves no shell behind, and nothing in the ledger.
-    await enqueueSync(queue, {
+    await enqueueUnrecorded(queue, {
       tenantId,
       trigger: 'cli',
       requestedBy: 'fault-suite',

@@ -40,7 +40,7 @@ describe('the folder rules fail the lint', () => {
     ],
     [
       'connectors/mongo/example.ts',
-      "import { enqueueSync } from '../../queues/sync-queue.js';",
+      "import { addSyncJob } from '../../queues/sync-queue.js';",
       /connectors\/ imports only/,
     ],
     [
@@ -128,7 +128,7 @@ describe('the folder rules fail the lint', () => {
   it.each([
     ['api/example.ts', "import { requestSync } from '../operations/index.js';"],
     ['connectors/powershell/example.ts', "import { WinRmClient } from '../winrm/index.js';"],
-    ['operations/example.ts', "import { enqueueSync } from '../queues/sync-queue.js';"],
+    ['operations/example.ts', "import { addSyncJob } from '../queues/sync-queue.js';"],
     ['workers/steps/example.ts', "import { SyncError } from '../../domain/errors.js';"],
     ['simulators/winrm/example.ts', "import { NS } from '../../connectors/winrm/wsman.js';"],
     ['cli/example.ts', "import { startWorker } from '../workers/worker.js';"],

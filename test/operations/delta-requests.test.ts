@@ -4,36 +4,26 @@
  * tenant waits or runs is refused with a clear CONFLICT and leaves no job and no record; kinds cannot
  * be chosen for a delta run; an installation with delta off refuses delta requests.
  */
-import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { SyncError, ValidationError } from '../../domain/errors.js';
 import { requestSync } from '../../operations/request-sync.js';
-import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { prepareSync } from '../../queues/sync-queue.js';
+import { queueFixture, type QueueFixture } from '../queues/support/queue-fixture.js';
 import { enqueueRecorded } from '../../operations/index.js';
 import { DEFAULT_SETTINGS } from '../../domain/settings.js';
 
 describe('delta requests on the sync queue', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
-  let queue: Queue<SyncJobData, unknown, string>;
-  let runs: SyncRunStore;
+  let fx: QueueFixture;
   beforeAll(async () => {
-    redis = await testRedis('deltareq');
-    mongo = await testMongo('deltareq');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-    runs = new SyncRunStore(mongo.db);
+    fx = await queueFixture('deltareq');
   });
   afterAll(async () => {
-    await queue.close();
-    await redis.close();
-    await mongo.close();
+    await fx.close();
   });
 
   const ask = (tenantId: string, mode?: 'delta') =>
     enqueueRecorded(
-      { queue: queue, stores: { runs }, settings: DEFAULT_SETTINGS },
+      { queue: fx.queue, stores: { runs: fx.runs }, settings: DEFAULT_SETTINGS },
       {
         request: { tenantId, trigger: 'cli', requestedBy: 'tester', ...(mode ? { mode } : {}) },
         hierarchy: 'p',
@@ -48,26 +38,26 @@ describe('delta requests on the sync queue', () => {
     expect(delta.outcome).toBe('created');
     expect(full.outcome).toBe('created');
     expect(full.jobId).not.toBe(delta.jobId);
-    expect((await queue.getJob(delta.jobId))?.data.mode).toBe('delta');
-    expect((await runs.get(delta.runId!))?.mode).toBe('delta');
-    expect((await runs.get(full.runId!))?.mode).toBeUndefined();
+    expect((await fx.queue.getJob(delta.jobId))?.data.mode).toBe('delta');
+    expect((await fx.runs.get(delta.runId!))?.mode).toBe('delta');
+    expect((await fx.runs.get(full.runId!))?.mode).toBeUndefined();
   });
 
   it('refuses a delta run while a full pull of the tenant waits, saying so, and stores nothing', async () => {
     const full = await ask('tenantb');
-    const before = await runs.collection.countDocuments({ tenantId: 'tenantb' });
+    const before = await fx.runs.collection.countDocuments({ tenantId: 'tenantb' });
     const refused = await ask('tenantb', 'delta').catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(SyncError);
     expect((refused as SyncError).code).toBe('CONFLICT');
     expect((refused as SyncError).message).toBe(
       `A full pull of tenant tenantb is waiting to run (run ${full.jobId}); it lands everything a delta run would, so no delta run was queued.`,
     );
-    expect(await runs.collection.countDocuments({ tenantId: 'tenantb' })).toBe(before);
-    expect(await queue.getDeduplicationJobId('tenantb.delta')).toBeFalsy();
+    expect(await fx.runs.collection.countDocuments({ tenantId: 'tenantb' })).toBe(before);
+    expect(await fx.queue.getDeduplicationJobId('tenantb.delta')).toBeFalsy();
   });
 
   it('refuses kinds with a delta run, naming the field', async () => {
-    const refused = await enqueueSync(queue, {
+    const refused = await prepareSync(fx.queue, {
       tenantId: 'tenantc',
       trigger: 'cli',
       requestedBy: 'tester',
@@ -80,11 +70,15 @@ describe('delta requests on the sync queue', () => {
 
   it('refuses delta requests when the installation has delta off', async () => {
     const refused = await requestSync(
-      { queue, stores: { runs } as never, settings: { ...DEFAULT_SETTINGS, M365SYNC_DELTA: false } },
+      {
+        queue: fx.queue,
+        stores: { runs: fx.runs } as never,
+        settings: { ...DEFAULT_SETTINGS, M365SYNC_DELTA: false },
+      },
       { tenant: { id: 'tenantd', hierarchy: 'p' }, trigger: 'api', requestedBy: 'tester', mode: 'delta' },
     ).catch((error: unknown) => error);
     expect((refused as SyncError).code).toBe('CONFIGURATION');
     expect((refused as SyncError).message).toContain('M365SYNC_DELTA=false');
-    expect(await queue.getDeduplicationJobId('tenantd.delta')).toBeFalsy();
+    expect(await fx.queue.getDeduplicationJobId('tenantd.delta')).toBeFalsy();
   });
 });

@@ -7,11 +7,11 @@
  * the sync worker does, on both FerretDB backends.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Worker, type Queue } from 'bullmq';
-import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
+import { Worker } from 'bullmq';
 import { workerConnection } from '../../queues/connection.js';
-import { createSyncQueue, SYNC_QUEUE, type SyncJobData } from '../../queues/sync-queue.js';
-import { storeBackends, testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { SYNC_QUEUE, type SyncJobData } from '../../queues/sync-queue.js';
+import { storeBackends } from '../support/services.js';
+import { queueFixture, type QueueFixture } from '../queues/support/queue-fixture.js';
 import { eventually } from '../workers/support/harness.js';
 import { enqueueRecorded } from '../../operations/index.js';
 import { DEFAULT_SETTINGS } from '../../domain/settings.js';
@@ -21,18 +21,13 @@ const TENANTS = 100;
 const AT_ONCE = 10;
 
 describe.each(storeBackends())('enqueue and claim at the same moment on $name', ({ uri }) => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
-  let queue: Queue<SyncJobData, unknown, string>;
+  let fx: QueueFixture;
   let claimer: Worker<SyncJobData>;
-  let runs: SyncRunStore;
   const claims = new Map<string, number>();
   beforeAll(async () => {
-    redis = await testRedis('claimrace');
-    mongo = await testMongo('claimrace', uri);
-    runs = new SyncRunStore(mongo.db);
+    fx = await queueFixture('claimrace', uri);
+    const { runs } = fx;
     await runs.ensureIndexes();
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
     claimer = new Worker<SyncJobData>(
       SYNC_QUEUE,
       async (job) => {
@@ -49,8 +44,8 @@ describe.each(storeBackends())('enqueue and claim at the same moment on $name', 
         claims.set(run.id, (claims.get(run.id) ?? 0) + 1);
       },
       {
-        connection: workerConnection({ url: redis.url, prefix: redis.prefix }),
-        prefix: redis.prefix,
+        connection: workerConnection(fx.redisConfig),
+        prefix: fx.redisConfig.prefix,
         concurrency: AT_ONCE,
       },
     );
@@ -58,10 +53,7 @@ describe.each(storeBackends())('enqueue and claim at the same moment on $name', 
   });
   afterAll(async () => {
     await claimer?.close();
-    await queue?.obliterate({ force: true });
-    await queue?.close();
-    await redis?.close();
-    await mongo?.close();
+    await fx?.close();
   });
 
   it('leaves every claimed record running, claimed once', async () => {
@@ -69,7 +61,7 @@ describe.each(storeBackends())('enqueue and claim at the same moment on $name', 
     for (let i = 0; i < TENANTS; i += AT_ONCE) {
       const batch = Array.from({ length: AT_ONCE }, (_, j) =>
         enqueueRecorded(
-          { queue: queue, stores: { runs }, settings: DEFAULT_SETTINGS },
+          { queue: fx.queue, stores: { runs: fx.runs }, settings: DEFAULT_SETTINGS },
           { request: { tenantId: `race-${i + j}`, trigger: 'api', requestedBy: 'op' }, hierarchy: 'race' },
         ),
       );
@@ -78,8 +70,8 @@ describe.each(storeBackends())('enqueue and claim at the same moment on $name', 
         runIds.push(result.runId!);
       }
     }
-    await eventually(async () => (await queue.getJobCounts('completed')).completed === TENANTS, 60_000);
-    const records = await runs.collection.find({}).toArray();
+    await eventually(async () => (await fx.queue.getJobCounts('completed')).completed === TENANTS, 60_000);
+    const records = await fx.runs.collection.find({}).toArray();
     expect(records).toHaveLength(TENANTS);
     const notRunning = records.filter((r) => r.status !== 'running').map((r) => r.status);
     expect(notRunning).toEqual([]);

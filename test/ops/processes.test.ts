@@ -10,7 +10,7 @@ import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo } from '../support/services.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../scripts/free-port.js';
 import { start, until, type RunningProcess } from './support/processes.js';
 
 let mongo: TestMongo | undefined;

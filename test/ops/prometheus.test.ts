@@ -12,14 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../connectors/mongo/encryption.js';
 import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
-import { createSyncQueue, enqueueSync, waitForRun } from '../../queues/sync-queue.js';
+import { createSyncQueue, waitForRun } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
 import { openStores } from '../../connectors/mongo/stores.js';
 import { startSimulatedTenant, type SimulatedTenant } from '../../simulators/m365.js';
 import { allowSimulatedTenant } from '../../cli/in-process.js';
 import { testEnv } from '../support/env.js';
 import { keyEntry } from '../support/keys.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../scripts/free-port.js';
 import { start, until, type RunningProcess } from './support/processes.js';
 
 /** prom-client's default metrics that promtool flags; nothing else may warn. */
@@ -174,7 +175,7 @@ describe('metrics scraped by Prometheus', () => {
   it('a full pull shows up in run, kind, Graph, proxy, queue and staleness series', async () => {
     const queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
     try {
-      const { jobId } = await enqueueSync(queue, {
+      const { jobId } = await enqueueUnrecorded(queue, {
         tenantId,
         trigger: 'cli',
         requestedBy: 'prometheus test',

@@ -20,15 +20,16 @@ import {
 import { setSchedule } from '../../operations/schedules.js';
 import type { SyncProcessor } from '../../workers/processor.js';
 import { startTriggerWorker } from '../../workers/trigger-worker.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import type { SyncWorker } from '../../workers/worker.js';
 import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
 import {
   addTenant,
   eventually,
   fastQueue,
+  fastSettings,
   fastWorker,
   quietLogger,
-  fastSettings,
+  startTestWorker,
 } from '../workers/support/harness.js';
 import { settingsFor } from './support/schedule-settings.js';
 
@@ -60,7 +61,7 @@ describe('schedules with kind lists', () => {
     redis = await testRedis('schedule-kinds');
     mongo = await testMongo('schedule-kinds');
     triggers = createTriggerQueue({ url: redis.url, prefix: redis.prefix });
-    worker = await startWorker({
+    worker = await startTestWorker({
       redis: { url: redis.url, prefix: redis.prefix },
       db: mongo.db,
       processor: kindsEcho,
@@ -68,7 +69,6 @@ describe('schedules with kind lists', () => {
       queueSettings: fastQueue,
       logger: quietLogger,
     });
-    worker.upkeep.start();
     triggerWorker = startTriggerWorker(
       { url: redis.url, prefix: redis.prefix },
       quietLogger,

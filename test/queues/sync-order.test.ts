@@ -5,55 +5,45 @@
  * Redis, the real worker (workers/worker.ts) with the test processor, concurrency 1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
-import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import {
-  createSyncQueue,
   oldestWaitingSince,
   SYNC_PRIORITY,
   type EnqueueResult,
   type SyncJobData,
 } from '../../queues/sync-queue.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import type { SyncWorker } from '../../workers/worker.js';
+import { queueFixture, type QueueFixture } from './support/queue-fixture.js';
 import { testProcessor } from '../workers/support/test-processor.js';
 import {
   addTenant,
   eventually,
   fastQueue,
+  fastSettings,
   fastWorker,
   logOf,
   quietLogger,
   runIntervals,
+  startTestWorker,
   sweepFreely,
-  fastSettings,
 } from '../workers/support/harness.js';
 import { enqueueRecorded } from '../../operations/index.js';
 
 describe('the order of the sync queue', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
-  let queue: Queue<SyncJobData, unknown, string>;
+  let fx: QueueFixture;
   let worker: SyncWorker | undefined;
   beforeAll(async () => {
-    redis = await testRedis('syncorder');
-    mongo = await testMongo('syncorder');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    fx = await queueFixture('syncorder');
   });
   afterAll(async () => {
     await worker?.close(1000);
-    await queue.obliterate({ force: true }).catch(() => undefined);
-    await queue.close();
-    await redis.close();
-    await mongo.close();
+    await fx.close();
   });
 
   it(
     'starts an operator sync before 50 waiting scheduled ones, and keeps the schedule in order',
     { timeout: 120_000 },
     async () => {
-      const db = mongo.db;
-      const runs = new SyncRunStore(db);
+      const { db, queue, runs, redisConfig } = fx;
       const scheduled: { tenantId: string; result: EnqueueResult }[] = [];
       for (let i = 0; i < 50; i++) {
         const tenantId = await addTenant(db, `provider.night${i}`);
@@ -86,8 +76,8 @@ describe('the order of the sync queue', () => {
         [SYNC_PRIORITY.schedule]: 49,
       });
 
-      worker = await startWorker({
-        redis: { url: redis.url, prefix: redis.prefix },
+      worker = await startTestWorker({
+        redis: redisConfig,
         db,
         processor: testProcessor(db, { pages: 1, pageSize: 2, delayMs: 0, version: 'order' }),
         settings: { ...fastWorker, concurrency: 1 },
@@ -95,7 +85,6 @@ describe('the order of the sync queue', () => {
         deleteThresholds: sweepFreely,
         logger: quietLogger,
       });
-      worker.upkeep.start();
       // The two requested syncs, then the schedule from its start, in the order it was enqueued.
       const firstFive = await eventually(async () => {
         const starts = (await logOf(db)).filter((e) => e.event === 'start');
@@ -122,9 +111,8 @@ describe('the order of the sync queue', () => {
   );
 
   it('keeps a requested follow-up in the requested band, one run per tenant at a time', async () => {
-    const db = mongo.db;
+    const { db, queue, runs, redisConfig } = fx;
     await db.collection('test_log').deleteMany({});
-    const runs = new SyncRunStore(db);
     const tenantId = await addTenant(db, 'provider.follow');
     // The other tenants exist before the run starts: while it runs, only the enqueues happen.
     const otherTenants = [];
@@ -133,8 +121,8 @@ describe('the order of the sync queue', () => {
       { queue: queue, stores: { runs }, settings: fastSettings },
       { request: { tenantId, trigger: 'schedule', requestedBy: 'scheduler' }, hierarchy: '' },
     );
-    worker = await startWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
+    worker = await startTestWorker({
+      redis: redisConfig,
       db,
       // Four seconds a run: the four enqueues below happen while the first run still runs, however
       // busy the machine.
@@ -144,7 +132,6 @@ describe('the order of the sync queue', () => {
       deleteThresholds: sweepFreely,
       logger: quietLogger,
     });
-    worker.upkeep.start();
     await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
     // Scheduled syncs of other tenants queue up behind the running one, then the follow-up request.
     const others = [];
@@ -187,6 +174,7 @@ describe('the order of the sync queue', () => {
   });
 
   it('ages the oldest waiting sync by every priority band, not by the first prioritized job', async () => {
+    const { queue } = fx;
     const data = (tenantId: string, trigger: SyncJobData['trigger']): SyncJobData => ({
       tenantId,
       trigger,

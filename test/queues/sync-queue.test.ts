@@ -1,41 +1,36 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import { SyncError } from '../../domain/errors.js';
-import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { ValidationError } from '../../domain/errors.js';
-import { createSyncQueue, enqueueSync, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
+import { prepareSync, createSyncQueue, waitForRun, type SyncJobData } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from './support/enqueue-unrecorded.js';
 import { redisSettings, redactRedisUrl } from '../../queues/connection.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import type { SyncWorker } from '../../workers/worker.js';
+import { queueFixture, type QueueFixture } from './support/queue-fixture.js';
 import { testProcessor } from '../workers/support/test-processor.js';
 import {
   addTenant,
   eventually,
   fastQueue,
+  fastSettings,
   fastWorker,
   jobCounts,
   quietLogger,
+  startTestWorker,
   sweepFreely,
-  fastSettings,
 } from '../workers/support/harness.js';
 import { parseSettings } from '../../domain/settings.js';
 import { enqueueRecorded } from '../../operations/index.js';
 
 describe('the tenant-sync queue', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
-  let queue: Queue<SyncJobData, unknown, string>;
+  let fx: QueueFixture;
   let worker: SyncWorker | undefined;
   beforeAll(async () => {
-    redis = await testRedis('syncqueue');
-    mongo = await testMongo('syncqueue');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    fx = await queueFixture('syncqueue');
   });
   afterAll(async () => {
     await worker?.close(1000);
-    await queue.close();
-    await redis.close();
-    await mongo.close();
+    await fx.close();
   });
 
   it('reads its Redis settings from the environment, checked', () => {
@@ -48,8 +43,9 @@ describe('the tenant-sync queue', () => {
   });
 
   it('accepts exactly { tenantId, trigger, requestedBy, kinds? } and never a secret', async () => {
+    const { queue } = fx;
     const secret = 'Sup3r-S3cret-Value';
-    const error = await enqueueSync(queue, {
+    const error = await prepareSync(queue, {
       tenantId: 'abc',
       trigger: 'cli',
       requestedBy: 'op',
@@ -58,18 +54,17 @@ describe('the tenant-sync queue', () => {
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as Error).message).toMatch(/clientSecret/);
     expect((error as Error).message).not.toContain(secret);
-    await expect(enqueueSync(queue, { tenantId: 'a:b', trigger: 'cli', requestedBy: 'op' })).rejects.toThrow(
+    await expect(prepareSync(queue, { tenantId: 'a:b', trigger: 'cli', requestedBy: 'op' })).rejects.toThrow(
       ValidationError,
     );
     await expect(
-      enqueueSync(queue, { tenantId: 'abc', trigger: 'cli', requestedBy: 'op', kinds: ['nonsense'] }),
+      prepareSync(queue, { tenantId: 'abc', trigger: 'cli', requestedBy: 'op', kinds: ['nonsense'] }),
     ).rejects.toThrow(ValidationError);
     expect(await jobCounts(queue)).toMatchObject({ waiting: 0, delayed: 0 });
   });
 
   it('gives twenty enqueues during a run exactly one follow-up run', async () => {
-    const db = mongo.db;
-    const runs = new SyncRunStore(db);
+    const { db, queue, runs, redisConfig } = fx;
     const tenantId = await addTenant(db);
     const first = await enqueueRecorded(
       { queue: queue, stores: { runs }, settings: fastSettings },
@@ -81,18 +76,14 @@ describe('the tenant-sync queue', () => {
     expect(first.outcome).toBe('created');
     expect((await runs.get(first.runId!))?.status).toBe('queued');
     // Before any worker runs, a second request joins the waiting job.
-    const joined = await enqueueSync(
-      queue,
-      { tenantId, trigger: 'api', requestedBy: 'x' },
-      { settings: fastQueue },
-    );
+    const joined = await enqueueUnrecorded(queue, { tenantId, trigger: 'api', requestedBy: 'x' }, fastQueue);
     // It made no job: the job that does the work is the first's; its own id was drawn all the same.
     expect(joined).toEqual({ jobId: first.jobId, outcome: 'joined-waiting', runId: expect.any(String) });
     expect(joined.runId).not.toBe(first.jobId);
     expect(first.jobId).toBe(first.runId);
 
-    worker = await startWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
+    worker = await startTestWorker({
+      redis: redisConfig,
       db,
       processor: testProcessor(db, { pages: 6, pageSize: 5, delayMs: 150, version: 'v1' }),
       settings: fastWorker,
@@ -100,7 +91,6 @@ describe('the tenant-sync queue', () => {
       deleteThresholds: sweepFreely,
       logger: quietLogger,
     });
-    worker.upkeep.start();
     await eventually(async () => (await runs.get(first.runId!))?.status === 'running');
 
     const outcomes = [];
@@ -163,7 +153,8 @@ describe('the tenant-sync queue', () => {
     // at it is seen in two states: the waiter must still return the outcome, never a null one.
     const lag = 700;
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    const slowQueue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    const { db, queue, runs, redisConfig } = fx;
+    const slowQueue = createSyncQueue(redisConfig);
     const getJob = slowQueue.getJob.bind(slowQueue);
     const getJobState = slowQueue.getJobState.bind(slowQueue);
     slowQueue.getJob = async (id: string) => {
@@ -184,12 +175,10 @@ describe('the tenant-sync queue', () => {
       await sleep(lag);
       return state;
     };
-    const db = mongo.db;
-    const runs = new SyncRunStore(db);
     const okTenant = await addTenant(db);
     const badTenant = await addTenant(db, 'provider.other');
-    const racer = await startWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
+    const racer = await startTestWorker({
+      redis: redisConfig,
       db,
       processor: async (ctx) => {
         if (ctx.tenant.id === badTenant) {
@@ -202,7 +191,6 @@ describe('the tenant-sync queue', () => {
       deleteThresholds: sweepFreely,
       logger: quietLogger,
     });
-    racer.upkeep.start();
     try {
       const ok = await enqueueRecorded(
         { queue: queue, stores: { runs }, settings: fastSettings },

@@ -4,31 +4,24 @@
  * scheduled syncs its trigger worker enqueues.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
 import { ValidationError } from '../../domain/errors.js';
 import { parseSettings } from '../../domain/settings.js';
 import { EXIT } from '../../cli/program.js';
 import { cli } from '../support/cli.js';
 import { createTriggerQueue } from '../../queues/schedules.js';
-import { createSyncQueue, syncQueueSettings, type SyncJobData } from '../../queues/sync-queue.js';
+import { syncQueueSettings } from '../../queues/sync-queue.js';
 import { buildStores } from '../../connectors/mongo/stores.js';
 import { startTriggerWorker } from '../../workers/trigger-worker.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { queueFixture, type QueueFixture } from './support/queue-fixture.js';
 import { addTenant, eventually, quietLogger } from '../workers/support/harness.js';
 
 describe('sync retry settings', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
-  let queue: Queue<SyncJobData, unknown, string>;
+  let fx: QueueFixture;
   beforeAll(async () => {
-    redis = await testRedis('syncsettings');
-    mongo = await testMongo('syncsettings');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    fx = await queueFixture('syncsettings');
   });
   afterAll(async () => {
-    await queue.close();
-    await redis.close();
-    await mongo.close();
+    await fx.close();
   });
 
   it('are read from the environment and refused with the variable named when wrong', () => {
@@ -62,18 +55,14 @@ describe('sync retry settings', () => {
   });
 
   it('a worker process fixes its own in the scheduled syncs its trigger worker enqueues', async () => {
-    const triggers = createTriggerQueue({ url: redis.url, prefix: redis.prefix });
+    const { db, queue, redisConfig } = fx;
+    const triggers = createTriggerQueue(redisConfig);
     // Only the trigger worker runs: the sync job it enqueues is inspected, never taken.
-    const worker = startTriggerWorker(
-      { url: redis.url, prefix: redis.prefix },
-      quietLogger,
-      buildStores(mongo.db),
-      {
-        settings: parseSettings({ SYNC_ATTEMPTS: '7', SYNC_BACKOFF_MS: '4321' }),
-      },
-    );
+    const worker = startTriggerWorker(redisConfig, quietLogger, buildStores(db), {
+      settings: parseSettings({ SYNC_ATTEMPTS: '7', SYNC_BACKOFF_MS: '4321' }),
+    });
     try {
-      const tenantId = await addTenant(mongo.db);
+      const tenantId = await addTenant(db);
       await triggers.add('nightly', { tenantId });
       const job = await eventually(async () => {
         const jobs = await queue.getJobs(['waiting', 'prioritized', 'active']);

@@ -3,32 +3,32 @@
  * starts, then none again when it closes. Real Redis, a real BullMQ worker.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
-import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { connectedWorkers, watchWorkers } from '../../queues/worker-presence.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import type { SyncWorker } from '../../workers/worker.js';
+import { queueFixture, type QueueFixture } from './support/queue-fixture.js';
 import { testProcessor } from '../workers/support/test-processor.js';
-import { eventually, fastQueue, fastWorker, quietLogger, sweepFreely } from '../workers/support/harness.js';
+import {
+  eventually,
+  fastQueue,
+  fastWorker,
+  quietLogger,
+  startTestWorker,
+  sweepFreely,
+} from '../workers/support/harness.js';
 
 describe('sync workers connected to the queue', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
-  let queue: Queue<SyncJobData, unknown, string>;
+  let fx: QueueFixture;
   let worker: SyncWorker | undefined;
   beforeAll(async () => {
-    redis = await testRedis('workerpresence');
-    mongo = await testMongo('workerpresence');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    fx = await queueFixture('workerpresence');
   });
   afterAll(async () => {
     await worker?.close(1000);
-    await queue.close();
-    await redis.close();
-    await mongo.close();
+    await fx.close();
   });
 
   it('are counted, and a watch tells when the first starts and the last goes away', async () => {
+    const { db, queue, redisConfig } = fx;
     expect(await connectedWorkers(queue)).toBe(0);
     const seen: number[] = [];
     const watch = watchWorkers(queue, (count) => seen.push(count), { intervalMs: 100 });
@@ -36,16 +36,15 @@ describe('sync workers connected to the queue', () => {
       await eventually(async () => seen.length === 1);
       expect(seen).toEqual([0]);
 
-      worker = await startWorker({
-        redis: { url: redis.url, prefix: redis.prefix },
-        db: mongo.db,
-        processor: testProcessor(mongo.db, { pages: 1, pageSize: 1, delayMs: 0, version: 'v1' }),
+      worker = await startTestWorker({
+        redis: redisConfig,
+        db,
+        processor: testProcessor(db, { pages: 1, pageSize: 1, delayMs: 0, version: 'v1' }),
         settings: fastWorker,
         deleteThresholds: sweepFreely,
         queueSettings: fastQueue,
         logger: quietLogger,
       });
-      worker.upkeep.start();
       expect(await connectedWorkers(queue)).toBeGreaterThan(0);
       await eventually(async () => seen.length === 2);
       expect(seen[1]).toBeGreaterThan(0);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webhookSignature } from '../../domain/webhook-signature.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../scripts/free-port.js';
 import { eventually } from '../workers/support/harness.js';
 
 const SECRET = 'whsec_readme-receiver-0123456789abcdefghijklmn';

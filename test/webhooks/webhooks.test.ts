@@ -43,7 +43,7 @@ import {
 } from '../../queues/webhook-queue.js';
 import { openStores, type Stores } from '../../connectors/mongo/stores.js';
 import { startWebhooks, type Webhooks } from '../../workers/webhooks.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import type { SyncWorker } from '../../workers/worker.js';
 import type { SyncProcessor } from '../../workers/processor.js';
 import { cli } from '../support/cli.js';
 import { testEnv } from '../support/env.js';
@@ -53,9 +53,10 @@ import {
   addTenant,
   eventually,
   fastQueue,
-  fastWorker,
-  sweepFreely,
   fastSettings,
+  fastWorker,
+  startTestWorker,
+  sweepFreely,
 } from '../workers/support/harness.js';
 import { testProcessor } from '../workers/support/test-processor.js';
 import { enqueueRecorded } from '../../operations/index.js';
@@ -206,7 +207,7 @@ beforeAll(async () => {
     scanIntervalMs: 200,
   });
   fine = testProcessor(mongo.db, { pages: 1, pageSize: 3, delayMs: 1, version: 'v1' });
-  worker = await startWorker({
+  worker = await startTestWorker({
     redis: { url: redis.url, prefix: redis.prefix },
     db: mongo.db,
     processor,
@@ -216,7 +217,6 @@ beforeAll(async () => {
     logger,
     onRunsEnded: () => void webhooks.nudge(),
   });
-  worker.upkeep.start();
 
   okTenant = await addTenant(mongo.db, 'provider.customer');
   okRun = await syncAndWait(okTenant, 'provider.customer');

@@ -8,13 +8,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
 import { ImportedObjectStore } from '../../connectors/mongo/imported-objects.js';
 import { SweepRecordStore } from '../../connectors/mongo/sweep-records.js';
-import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
-import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
+import type { SyncWorker } from '../../workers/worker.js';
+import { queueFixture, type QueueFixture } from '../queues/support/queue-fixture.js';
 import { printed, spawnTs } from '../support/child-process.js';
 import { testEnv } from '../support/env.js';
 import { testProcessor } from './support/test-processor.js';
@@ -26,16 +24,14 @@ import {
   jobCounts,
   logOf,
   quietLogger,
+  startTestWorker,
   sweepFreely,
 } from './support/harness.js';
 
 const CHILD = fileURLToPath(new URL('./support/child-worker.ts', import.meta.url));
 
 describe('recovery from crashed and zombie workers', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
-  let queue: Queue<SyncJobData, unknown, string>;
-  let runs: SyncRunStore;
+  let fx: QueueFixture;
   let child: ChildProcess | undefined;
   let rescuer: SyncWorker | undefined;
 
@@ -43,10 +39,10 @@ describe('recovery from crashed and zombie workers', () => {
     const proc = spawnTs(CHILD, [], {
       env: {
         ...process.env,
-        CHILD_REDIS_URL: redis.url,
-        CHILD_PREFIX: redis.prefix,
+        CHILD_REDIS_URL: fx.redis.url,
+        CHILD_PREFIX: fx.redis.prefix,
         CHILD_MONGODB_URI: testEnv().mongoUri,
-        CHILD_DB: mongo.db.databaseName,
+        CHILD_DB: fx.db.databaseName,
         ...env,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -56,10 +52,7 @@ describe('recovery from crashed and zombie workers', () => {
   }
 
   beforeAll(async () => {
-    redis = await testRedis('crash');
-    mongo = await testMongo('crash');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-    runs = new SyncRunStore(mongo.db);
+    fx = await queueFixture('crash');
   });
   afterEach(async () => {
     if (child && child.exitCode === null && child.signalCode === null) {
@@ -69,34 +62,31 @@ describe('recovery from crashed and zombie workers', () => {
     child = undefined;
     await rescuer?.close(500);
     rescuer = undefined;
-    await queue.obliterate({ force: true });
-    await mongo.db.collection('test_log').deleteMany({});
+    await fx.queue.obliterate({ force: true });
+    await fx.db.collection('test_log').deleteMany({});
   });
   afterAll(async () => {
-    await queue.close();
-    await redis.close();
-    await mongo.close();
+    await fx.close();
   });
 
   async function startRescuer(version: string): Promise<SyncWorker> {
-    rescuer = await startWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
-      db: mongo.db,
-      processor: testProcessor(mongo.db, { pages: 5, pageSize: 20, delayMs: 50, version }),
+    rescuer = await startTestWorker({
+      redis: fx.redisConfig,
+      db: fx.db,
+      processor: testProcessor(fx.db, { pages: 5, pageSize: 20, delayMs: 50, version }),
       settings: fastWorker,
       queueSettings: fastQueue,
       deleteThresholds: sweepFreely,
       workerId: 'rescuer',
       logger: quietLogger,
     });
-    rescuer.upkeep.start();
     return rescuer;
   }
 
   it('recovers the job of a worker killed with SIGKILL mid-run, complete and correct', async () => {
-    const tenantId = await addTenant(mongo.db);
+    const tenantId = await addTenant(fx.db);
     // Yesterday's data: 150 users, 50 of which the tenant no longer has.
-    const objects = new ImportedObjectStore(mongo.db, new SweepRecordStore(mongo.db));
+    const objects = new ImportedObjectStore(fx.db, new SweepRecordStore(fx.db));
     await objects.ensureIndexes();
     await objects.collection('users').insertMany(
       Array.from({ length: 150 }, (_, n) => ({
@@ -118,23 +108,17 @@ describe('recovery from crashed and zombie workers', () => {
       CHILD_DELAY_MS: '400',
       CHILD_VERSION: 'v2',
     });
-    const job = await enqueueSync(
-      queue,
-      { tenantId, trigger: 'cli', requestedBy: 'op' },
-      { settings: fastQueue },
-    );
-    await eventually(async () =>
-      (await logOf(mongo.db)).some((e) => e.event === 'page' && e.pid === proc.pid),
-    );
+    const job = await enqueueUnrecorded(fx.queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, fastQueue);
+    await eventually(async () => (await logOf(fx.db)).some((e) => e.event === 'page' && e.pid === proc.pid));
     proc.kill('SIGKILL');
     await new Promise((resolve) => proc.once('exit', resolve));
 
     await startRescuer('v2');
-    await eventually(async () => (await jobCounts(queue)).completed === 1, 20_000);
+    await eventually(async () => (await jobCounts(fx.queue)).completed === 1, 20_000);
     const stored = await objects.collection('users').find({ tenantId }).toArray();
     expect(stored).toHaveLength(100);
     expect(stored.every((d) => d.data.version === 'v2' && d.hierarchy === 'provider.customer')).toBe(true);
-    const runsOfJob = await runs.list({ jobId: job.jobId });
+    const runsOfJob = await fx.runs.list({ jobId: job.jobId });
     expect(runsOfJob.map((r) => [r.status, r.worker])).toEqual([
       ['succeeded', 'rescuer'],
       ['failed', 'child'],
@@ -151,7 +135,7 @@ describe('recovery from crashed and zombie workers', () => {
   });
 
   it('lets a zombie worker write nothing after the new run started', async () => {
-    const tenantId = await addTenant(mongo.db);
+    const tenantId = await addTenant(fx.db);
     const zombie = await spawnChild({
       CHILD_PAGES: '8',
       CHILD_PAGE_SIZE: '20',
@@ -160,36 +144,36 @@ describe('recovery from crashed and zombie workers', () => {
       CHILD_IGNORE_ABORT: '1',
       CHILD_LEASE_TTL_MS: '1000',
     });
-    await enqueueSync(queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, { settings: fastQueue });
+    await enqueueUnrecorded(fx.queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, fastQueue);
     await eventually(async () =>
-      (await logOf(mongo.db)).some((e) => e.event === 'page' && e.pid === zombie.pid),
+      (await logOf(fx.db)).some((e) => e.event === 'page' && e.pid === zombie.pid),
     );
     zombie.kill('SIGSTOP'); // frozen: no lock renewal, no lease renewal, like a long GC or a partition
 
     await startRescuer('fresh');
     const rescuerStart = await eventually(async () =>
-      (await logOf(mongo.db)).find((e) => e.event === 'start' && e.pid === process.pid),
+      (await logOf(fx.db)).find((e) => e.event === 'start' && e.pid === process.pid),
     );
     await eventually(async () =>
-      (await logOf(mongo.db)).some((e) => e.event === 'page' && e.pid === process.pid),
+      (await logOf(fx.db)).some((e) => e.event === 'page' && e.pid === process.pid),
     );
     zombie.kill('SIGCONT'); // wakes up mid-way through the new run and carries on, ignoring its signal
 
     await eventually(
-      async () => (await logOf(mongo.db)).some((e) => e.event === 'end' && e.pid === zombie.pid),
+      async () => (await logOf(fx.db)).some((e) => e.event === 'end' && e.pid === zombie.pid),
       20_000,
     );
     await eventually(
-      async () => (await logOf(mongo.db)).some((e) => e.event === 'end' && e.pid === process.pid),
+      async () => (await logOf(fx.db)).some((e) => e.event === 'end' && e.pid === process.pid),
       20_000,
     );
-    const log = await logOf(mongo.db);
+    const log = await logOf(fx.db);
     const zombiePagesAfter = log.filter(
       (e) => e.pid === zombie.pid && e.event === 'page' && e.at >= rescuerStart.at,
     );
     expect(zombiePagesAfter).toEqual([]);
     expect(log.find((e) => e.pid === zombie.pid && e.event === 'error')?.message).toMatch(/lease|cancelled/i);
-    const stored = await new ImportedObjectStore(mongo.db, new SweepRecordStore(mongo.db))
+    const stored = await new ImportedObjectStore(fx.db, new SweepRecordStore(fx.db))
       .collection('users')
       .find({ tenantId })
       .toArray();

@@ -5,17 +5,23 @@
  * (deploy/alerts.test.yml); and a run whose every kind failed counts each kind's failure.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
-import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { ENTITY_KIND_NAMES } from '../../domain/entity-kinds.js';
 import { ERROR_CODES } from '../../domain/errors.js';
 import { registry } from '../../observability/metrics.js';
-import { createSyncQueue, enqueueSync, type SyncJobData } from '../../queues/sync-queue.js';
-import { startWorker, type SyncWorker } from '../../workers/worker.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
+import type { SyncWorker } from '../../workers/worker.js';
 import { webhookAttemptsMetric } from '../../workers/webhook-delivery.js';
 import { proxyMetrics } from '../../connectors/winrm/metrics.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
-import { addTenant, eventually, fastQueue, fastWorker, quietLogger, sweepFreely } from './support/harness.js';
+import { queueFixture, type QueueFixture } from '../queues/support/queue-fixture.js';
+import {
+  addTenant,
+  eventually,
+  fastQueue,
+  fastWorker,
+  quietLogger,
+  startTestWorker,
+  sweepFreely,
+} from './support/harness.js';
 import { failedKind } from './support/kind-results.js';
 
 /** The value of one series in the registry's exposition, or undefined when the series is absent. */
@@ -32,19 +38,15 @@ async function sample(name: string, labels: Record<string, string>): Promise<num
 }
 
 describe('run metrics', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
-  let queue: Queue<SyncJobData, unknown, string>;
+  let fx: QueueFixture;
   let worker: SyncWorker;
 
   beforeAll(async () => {
-    redis = await testRedis('run-metrics');
-    mongo = await testMongo('run-metrics');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
+    fx = await queueFixture('run-metrics');
     // A full pull whose every kind fails (a tenant whose Graph permissions were all withdrawn).
-    worker = await startWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
-      db: mongo.db,
+    worker = await startTestWorker({
+      redis: fx.redisConfig,
+      db: fx.db,
       processor: async () => ({
         kinds: {
           users: failedKind('PERMISSION'),
@@ -59,14 +61,10 @@ describe('run metrics', () => {
       workerId: 'run-metrics',
       logger: quietLogger,
     });
-    worker.upkeep.start();
   });
   afterAll(async () => {
     await worker?.close(500);
-    await queue?.obliterate({ force: true });
-    await queue?.close();
-    await redis?.close();
-    await mongo?.close();
+    await fx?.close();
   });
 
   it('a started worker serves every status, code and kind at 0 before its first run', async () => {
@@ -100,15 +98,14 @@ describe('run metrics', () => {
   });
 
   it('a run whose every kind failed counts each kind failure, and the run once', async () => {
-    const tenantId = await addTenant(mongo.db);
-    await enqueueSync(
-      queue,
+    const tenantId = await addTenant(fx.db);
+    await enqueueUnrecorded(
+      fx.queue,
       { tenantId, trigger: 'cli', requestedBy: 'run-metrics test' },
-      { settings: fastQueue },
+      fastQueue,
     );
-    const runs = new SyncRunStore(mongo.db);
     const run = await eventually(async () => {
-      const [r] = await runs.list({ tenantId });
+      const [r] = await fx.runs.list({ tenantId });
       return r?.status === 'failed' ? r : undefined;
     });
     expect(run.error?.code).toBe('PERMISSION');

@@ -1,10 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
-import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { SyncError } from '../../domain/errors.js';
-import { createSyncQueue, enqueueSync, SYNC_JOB, type SyncJobData } from '../../queues/sync-queue.js';
-import { startWorker, workerSettings, type SyncWorker, type WorkerSettings } from '../../workers/worker.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { SYNC_JOB } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
+import { workerSettings, type SyncWorker, type WorkerSettings } from '../../workers/worker.js';
+import { queueFixture, type QueueFixture } from '../queues/support/queue-fixture.js';
 import { testProcessor, type TestProcessorOptions } from './support/test-processor.js';
 import {
   addTenant,
@@ -14,15 +13,13 @@ import {
   jobCounts,
   quietLogger,
   runIntervals,
+  startTestWorker,
   sweepFreely,
 } from './support/harness.js';
 import { parseSettings } from '../../domain/settings.js';
 
 describe('the sync worker', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
-  let queue: Queue<SyncJobData, unknown, string>;
-  let runs: SyncRunStore;
+  let fx: QueueFixture;
   const workers: SyncWorker[] = [];
 
   async function worker(
@@ -30,36 +27,30 @@ describe('the sync worker', () => {
     id: string,
     settings: Partial<WorkerSettings> = {},
   ): Promise<SyncWorker> {
-    const w = await startWorker({
-      redis: { url: redis.url, prefix: redis.prefix },
-      db: mongo.db,
-      processor: testProcessor(mongo.db, options),
+    const w = await startTestWorker({
+      redis: fx.redisConfig,
+      db: fx.db,
+      processor: testProcessor(fx.db, options),
       settings: { ...fastWorker, ...settings },
       deleteThresholds: sweepFreely,
       queueSettings: fastQueue,
       workerId: id,
       logger: quietLogger,
     });
-    w.upkeep.start();
     workers.push(w);
     return w;
   }
 
   beforeAll(async () => {
-    redis = await testRedis('worker');
-    mongo = await testMongo('worker');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-    runs = new SyncRunStore(mongo.db);
+    fx = await queueFixture('worker');
   });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.close(500)));
-    await queue.obliterate({ force: true });
-    await mongo.db.collection('test_log').deleteMany({});
+    await fx.queue.obliterate({ force: true });
+    await fx.db.collection('test_log').deleteMany({});
   });
   afterAll(async () => {
-    await queue.close();
-    await redis.close();
-    await mongo.close();
+    await fx.close();
   });
 
   it('has defaults fit for long runs, from the environment', () => {
@@ -73,7 +64,7 @@ describe('the sync worker', () => {
   });
 
   it('never runs one tenant in two workers at once, even for jobs that bypass de-duplication', async () => {
-    const tenantId = await addTenant(mongo.db);
+    const tenantId = await addTenant(fx.db);
     // A lease long enough that a loaded machine (CI, two cores) cannot let it lapse mid-run: this test
     // is about serialising runs; lapsed leases and zombies have their own tests.
     const steady = { leaseTtlMs: 5000, lockDurationMs: 5000 };
@@ -82,15 +73,15 @@ describe('the sync worker', () => {
     expect(a.isRunning() && b.isRunning()).toBe(true);
     // Four jobs for one tenant without de-duplication: the lease alone must serialise them.
     for (let i = 0; i < 4; i++) {
-      await queue.add(SYNC_JOB, { tenantId, trigger: 'api', requestedBy: `r${i}` }, { attempts: 1 });
+      await fx.queue.add(SYNC_JOB, { tenantId, trigger: 'api', requestedBy: `r${i}` }, { attempts: 1 });
     }
-    await eventually(async () => (await jobCounts(queue)).completed === 4, 25_000);
-    const intervals = (await runIntervals(mongo.db)).sort((x, y) => x.start - y.start);
+    await eventually(async () => (await jobCounts(fx.queue)).completed === 4, 25_000);
+    const intervals = (await runIntervals(fx.db)).sort((x, y) => x.start - y.start);
     expect(intervals).toHaveLength(4);
     for (let i = 1; i < intervals.length; i++) {
       expect(intervals[i]!.start).toBeGreaterThanOrEqual(intervals[i - 1]!.end);
     }
-    const done = await runs.list({ tenantId });
+    const done = await fx.runs.list({ tenantId });
     expect(done.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
     // A start that found the lease held and went back to wait used no attempt (BullMQ's own
     // attemptsStarted counts it).
@@ -99,7 +90,7 @@ describe('the sync worker', () => {
   });
 
   it('fails a configuration error at once with its message, and retries a transient one', async () => {
-    const tenantId = await addTenant(mongo.db);
+    const tenantId = await addTenant(fx.db);
     await worker(
       {
         pages: 1,
@@ -114,20 +105,16 @@ describe('the sync worker', () => {
       },
       'worker-auth',
     );
-    const job = await enqueueSync(
-      queue,
-      { tenantId, trigger: 'cli', requestedBy: 'op' },
-      { settings: fastQueue },
-    );
-    await eventually(async () => (await jobCounts(queue)).failed === 1);
-    const failed = (await queue.getJob(job.jobId))!;
+    const job = await enqueueUnrecorded(fx.queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, fastQueue);
+    await eventually(async () => (await jobCounts(fx.queue)).failed === 1);
+    const failed = (await fx.queue.getJob(job.jobId))!;
     expect(failed.attemptsMade).toBe(1);
     expect(failed.failedReason).toMatch(/^AUTHENTICATION: Graph refused the client secret/);
-    const [run] = await runs.list({ tenantId });
+    const [run] = await fx.runs.list({ tenantId });
     expect(run).toMatchObject({ status: 'failed', willRetry: false, error: { code: 'AUTHENTICATION' } });
     await Promise.all(workers.splice(0).map((w) => w.close(500)));
 
-    const other = await addTenant(mongo.db);
+    const other = await addTenant(fx.db);
     await worker(
       {
         pages: 1,
@@ -138,18 +125,18 @@ describe('the sync worker', () => {
       },
       'worker-transient',
     );
-    const retried = await enqueueSync(
-      queue,
+    const retried = await enqueueUnrecorded(
+      fx.queue,
       { tenantId: other, trigger: 'cli', requestedBy: 'op' },
-      { settings: fastQueue },
+      fastQueue,
     );
     await eventually(
       async () =>
-        (await queue.getJob(retried.jobId))?.failedReason !== undefined &&
-        (await jobCounts(queue)).failed === 2,
+        (await fx.queue.getJob(retried.jobId))?.failedReason !== undefined &&
+        (await jobCounts(fx.queue)).failed === 2,
     );
-    expect((await queue.getJob(retried.jobId))!.attemptsMade).toBe(2);
-    const attempts = await runs.list({ tenantId: other });
+    expect((await fx.queue.getJob(retried.jobId))!.attemptsMade).toBe(2);
+    const attempts = await fx.runs.list({ tenantId: other });
     expect(attempts.map((r) => [r.attempt, r.status, r.willRetry])).toEqual([
       [2, 'failed', false],
       [1, 'failed', true],
@@ -157,55 +144,47 @@ describe('the sync worker', () => {
   });
 
   it('on shutdown past the grace time, cancels the run and hands the job back for another worker', async () => {
-    const tenantId = await addTenant(mongo.db);
+    const tenantId = await addTenant(fx.db);
     const slow = await worker({ pages: 50, pageSize: 5, delayMs: 100, version: 'v' }, 'worker-slow');
-    const job = await enqueueSync(
-      queue,
-      { tenantId, trigger: 'cli', requestedBy: 'op' },
-      { settings: fastQueue },
-    );
-    await eventually(async () => (await runs.list({ tenantId }))[0]?.status === 'running');
+    const job = await enqueueUnrecorded(fx.queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, fastQueue);
+    await eventually(async () => (await fx.runs.list({ tenantId }))[0]?.status === 'running');
     const t0 = Date.now();
     await slow.close(300);
     expect(Date.now() - t0).toBeLessThan(6000);
     expect(slow.isRunning()).toBe(false);
-    const state = await (await queue.getJob(job.jobId))!.getState();
+    const state = await (await fx.queue.getJob(job.jobId))!.getState();
     expect(['delayed', 'waiting', 'prioritized']).toContain(state);
-    expect((await runs.list({ tenantId }))[0]?.status).toBe('cancelled');
+    expect((await fx.runs.list({ tenantId }))[0]?.status).toBe('cancelled');
 
     await worker({ pages: 2, pageSize: 5, delayMs: 10, version: 'v' }, 'worker-next');
-    await eventually(async () => (await jobCounts(queue)).completed === 1);
-    const records = await runs.list({ tenantId });
+    await eventually(async () => (await jobCounts(fx.queue)).completed === 1);
+    const records = await fx.runs.list({ tenantId });
     expect(records.map((r) => [r.status, r.attempt])).toEqual([
       ['succeeded', 2],
       ['cancelled', 1],
     ]);
-    expect((await queue.getJob(job.jobId))!.attemptsMade).toBeLessThanOrEqual(1);
+    expect((await fx.queue.getJob(job.jobId))!.attemptsMade).toBeLessThanOrEqual(1);
   });
 
   it('abandons a cancelled run whose processor does not stop, so the job moves on without it', async () => {
-    const tenantId = await addTenant(mongo.db);
+    const tenantId = await addTenant(fx.db);
     const stuck = await worker(
       { pages: 50, pageSize: 5, delayMs: 100, version: 'v', stuckOnAbort: true },
       'worker-stuck',
     );
-    const job = await enqueueSync(
-      queue,
-      { tenantId, trigger: 'cli', requestedBy: 'op' },
-      { settings: fastQueue },
-    );
-    await eventually(async () => (await runs.list({ tenantId }))[0]?.status === 'running');
+    const job = await enqueueUnrecorded(fx.queue, { tenantId, trigger: 'cli', requestedBy: 'op' }, fastQueue);
+    await eventually(async () => (await fx.runs.list({ tenantId }))[0]?.status === 'running');
     // Without the abandonment, close() waits for the processor for ever.
     await stuck.close(300);
     expect(['delayed', 'waiting', 'prioritized']).toContain(
-      await (await queue.getJob(job.jobId))!.getState(),
+      await (await fx.queue.getJob(job.jobId))!.getState(),
     );
-    const [run] = await runs.list({ tenantId });
+    const [run] = await fx.runs.list({ tenantId });
     expect(run).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
     expect(run!.error!.message).toMatch(/did not stop within \d+ ms; it was abandoned/);
 
     await worker({ pages: 2, pageSize: 5, delayMs: 10, version: 'v' }, 'worker-next');
-    await eventually(async () => (await jobCounts(queue)).completed === 1);
-    expect((await runs.list({ tenantId })).map((r) => r.status)).toEqual(['succeeded', 'cancelled']);
+    await eventually(async () => (await jobCounts(fx.queue)).completed === 1);
+    expect((await fx.runs.list({ tenantId })).map((r) => r.status)).toEqual(['succeeded', 'cancelled']);
   });
 });

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { ENCRYPTION_KEYS_VARIABLE, keyRingOf } from '../../../connectors/mongo/encryption.js';
 import { SyncRunStore } from '../../../connectors/mongo/sync-runs.js';
 import type { SyncRun } from '../../../domain/sync-run.js';
-import { enqueueSync, waitForRun, type SyncJobData } from '../../../queues/sync-queue.js';
+import { waitForRun, type SyncJobData } from '../../../queues/sync-queue.js';
+import { enqueueUnrecorded } from '../../queues/support/enqueue-unrecorded.js';
 import type { GraphRetryOptions } from '../../../connectors/graph/connector.js';
 import type { WinRmSettings } from '../../../connectors/winrm/settings.js';
 import type { DatasetOptions } from '../../../simulators/dataset.js';
@@ -115,7 +116,7 @@ export async function startEngine(
     }),
     runOf,
     async sync(tenantId, requestedBy, kinds, mode) {
-      const { jobId } = await enqueueSync(queue, {
+      const { jobId } = await enqueueUnrecorded(queue, {
         tenantId,
         trigger: 'cli',
         requestedBy,

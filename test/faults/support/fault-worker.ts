@@ -1,6 +1,6 @@
 /**
  * A real sync worker in its own process for the fault suite: the production wiring (connectMongo with
- * its timeouts, the stores, the full pull, startWorker) configured only by the environment:
+ * its timeouts, the stores, the full pull, startWorkerWithUpkeep) configured only by the environment:
  * MONGODB_URI, M365SYNC_DB, M365SYNC_ENCRYPTION_KEYS, REDIS_URL, M365SYNC_QUEUE_PREFIX, the SYNC_* and
  * MONGODB_* variables, FAULT_GRAPH_CA_FILE (the simulator's CA) and FAULT_WORKER_ID. Prints "ready".
  */
@@ -13,7 +13,7 @@ import { redisSettings } from '../../../queues/connection.js';
 import { syncQueueSettings } from '../../../queues/sync-queue.js';
 import { openStores } from '../../../connectors/mongo/stores.js';
 import { createFullPull } from '../../../workers/full-pull.js';
-import { startWorker, workerSettings } from '../../../workers/worker.js';
+import { startWorkerWithUpkeep, workerSettings } from '../../../workers/worker.js';
 import { parseSettings } from '../../../domain/settings.js';
 
 const env = process.env;
@@ -29,7 +29,7 @@ const fullPull = createFullPull({
   winrm: { scheme: 'http', affinityKey: redis.prefix },
   logger,
 });
-const worker = await startWorker({
+const worker = await startWorkerWithUpkeep({
   redis,
   db: mongo.db,
   processor: fullPull.processor,
@@ -38,7 +38,6 @@ const worker = await startWorker({
   workerId: env.FAULT_WORKER_ID ?? `fault-${process.pid}`,
   logger,
 });
-worker.upkeep.start();
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {
   void worker.close(500).then(async () => {

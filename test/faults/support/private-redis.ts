@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../../support/ports.js';
+import { freePort } from '../../../scripts/free-port.js';
 
 export interface PrivateRedis {
   url: string;

@@ -1,6 +1,6 @@
 /**
  * Real processes for the observability tests: the `m365sync` command line in child processes, and
- * polling until a condition holds (never a fixed sleep). A free port: `test/support/ports.ts`.
+ * polling until a condition holds (never a fixed sleep). A free port: `scripts/free-port.ts`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { root, spawnCli } from '../../support/child-process.js';

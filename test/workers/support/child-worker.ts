@@ -3,16 +3,15 @@
  * CHILD_* variables; prints "ready" when it takes jobs.
  */
 import { MongoClient } from 'mongodb';
-import { startWorker } from '../../../workers/worker.js';
 import { createLogger } from '../../../observability/logger.js';
 import { testProcessor } from './test-processor.js';
-import { sweepFreely } from './harness.js';
+import { startTestWorker, sweepFreely } from './harness.js';
 
 const env = process.env;
 const client = new MongoClient(env.CHILD_MONGODB_URI ?? 'mongodb://127.0.0.1:27017');
 await client.connect();
 const db = client.db(env.CHILD_DB);
-const worker = await startWorker({
+const worker = await startTestWorker({
   redis: { url: env.CHILD_REDIS_URL ?? 'redis://127.0.0.1:6379', prefix: env.CHILD_PREFIX ?? 'none' },
   db,
   processor: testProcessor(db, {
@@ -33,7 +32,6 @@ const worker = await startWorker({
   workerId: 'child',
   logger: createLogger({ level: 'warn' }),
 });
-worker.upkeep.start();
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => {
   void worker.close(500).then(async () => {

@@ -5,7 +5,12 @@ import { createLogger } from '../../../observability/logger.js';
 import type { SourceThresholds } from '../../../domain/delete-protection.js';
 import type { SyncQueueSettings } from '../../../queues/sync-queue.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../../domain/settings.js';
-import type { WorkerSettings } from '../../../workers/worker.js';
+import {
+  startWorkerWithUpkeep,
+  type StartWorkerOptions,
+  type SyncWorker,
+  type WorkerSettings,
+} from '../../../workers/worker.js';
 import type { LogEntry } from './test-processor.js';
 
 export const quietLogger = createLogger({ level: 'silent' });
@@ -44,6 +49,14 @@ export const fastSettings: Settings = {
   SYNC_KEEP_COMPLETED_JOBS: 100,
   SYNC_KEEP_FAILED_JOBS: 100,
 };
+
+/**
+ * A worker as a worker process starts it (startWorker, then its upkeep's timed passes): what the
+ * engine's tests run. A test of the worker without its upkeep's passes calls startWorker.
+ */
+export function startTestWorker(options: StartWorkerOptions): Promise<SyncWorker> {
+  return startWorkerWithUpkeep(options);
+}
 
 export async function addTenant(db: Db, hierarchy = 'provider.customer'): Promise<string> {
   const id = new ObjectId();
