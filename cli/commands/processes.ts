@@ -92,9 +92,11 @@ export function workerCommand(ctx: CliContext): Command {
         closeOnSignals({
           close: async () => {
             await worker.close();
-            // The parts below hold no run: each gets a few seconds (closeAtMost says why).
-            await closeAtMost('trigger worker', () => triggers.close(), NO_RUN_CLOSE_MS, logger);
-            await closeAtMost('webhooks', () => webhooks.close(), NO_RUN_CLOSE_MS, logger);
+            // These hold no run: together they get a few seconds (closeAtMost says why).
+            await Promise.all([
+              closeAtMost('trigger worker', () => triggers.close(), NO_RUN_CLOSE_MS, logger),
+              closeAtMost('webhooks', () => webhooks.close(), NO_RUN_CLOSE_MS, logger),
+            ]);
             await fullPull.close();
             metrics?.close();
             limiterRedis.disconnect();
