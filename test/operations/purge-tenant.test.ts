@@ -118,4 +118,15 @@ describe('purging a tenant', () => {
     expect(await stores.objects.countStored('users', tenant.id)).toBe(3);
     expect(await stores.runs.list({ tenantId: tenant.id, limit: 5 })).toEqual([]);
   });
+
+  it('refuses an unknown kind naming it, before it records a run or deletes anything', async () => {
+    const tenant = await syncedTenant();
+    await expect(
+      purgeTenant({ stores }, { tenant, kinds: ['users', 'nonsense'], requestedBy: 'alice' }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('nonsense') });
+    expect(await stores.runs.list({ tenantId: tenant.id, limit: 5 })).toEqual([]);
+    expect(await stores.objects.countStored('users', tenant.id)).toBe(3);
+    expect(await needsBaseline(tenant.id, 'users')).toBe(false);
+    expect(await stores.leases.holder(tenant.id)).toBeNull();
+  });
 });
