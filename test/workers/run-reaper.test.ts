@@ -111,7 +111,7 @@ describe('the run reaper', () => {
    */
   async function takeJob(): Promise<{ job: Job<SyncJobData, unknown, string>; token: string }> {
     const token = newRunId();
-    const job = await hands.getNextJob(token);
+    const job = await hands.getNextJob(token, { block: false });
     if (!job) throw new Error('no job to take');
     return { job, token };
   }
