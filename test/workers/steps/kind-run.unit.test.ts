@@ -6,15 +6,11 @@
  * without any sweep (yesterday's data kept), every outcome recorded as soon as it is known.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { PageCounts } from '../../../connectors/mongo/index.js';
 import { SyncError } from '../../../domain/errors.js';
 import type { HeldDeletes, KindResult } from '../../../domain/sync-run.js';
-import type { SyncProgress } from '../../../queues/sync-queue.js';
 import type { RunContext } from '../../../workers/processor.js';
-import type { SweepOutcome } from '../../../workers/steps/guarded-sweep.js';
 import { KindRun, runError } from '../../../workers/steps/kind-run.js';
-
-const RUN_ID = '0123456789abcdef01234567';
+import { recordingContext, RUN_ID } from '../support/recording-context.js';
 
 const held: HeldDeletes = {
   wouldDelete: 50,
@@ -25,49 +21,6 @@ const held: HeldDeletes = {
   sample: ['u51', 'u52'],
   fence: 3,
 };
-
-/** A run context that records what the kind run asks of it; its answers are set per test. */
-function recordingContext(
-  answers: { sweep?: SweepOutcome; storedOfRemoved?: number; prepare?: Promise<void> } = {},
-) {
-  const calls = {
-    prepared: [] as string[],
-    pages: [] as Record<string, unknown>[][],
-    sweeps: 0,
-    keptAllBut: [] as ReadonlySet<string>[],
-    recorded: [] as { kind: string; result: KindResult }[],
-    progress: [] as SyncProgress[],
-    /** The failures let go, with why (logged at debug). */
-    ignored: [] as { message: string; because: string }[],
-  };
-  const ctx = {
-    runId: RUN_ID,
-    logger: {
-      debug: (details: { err: { message: string }; because: string }) =>
-        void calls.ignored.push({ message: details.err.message, because: details.because }),
-    },
-    prepare: async (kind: string) => {
-      calls.prepared.push(kind);
-      await answers.prepare;
-    },
-    // Every object new, as on a first pull.
-    writePage: async (_kind: string, objects: readonly Record<string, unknown>[]): Promise<PageCounts> => {
-      calls.pages.push([...objects]);
-      return { created: objects.length, updated: 0, unchanged: 0 };
-    },
-    guardedSweep: async (): Promise<SweepOutcome> => {
-      calls.sweeps++;
-      return answers.sweep ?? { deleted: 0 };
-    },
-    keepAllBut: async (_kind: string, removed: ReadonlySet<string>) => {
-      calls.keptAllBut.push(removed);
-      return answers.storedOfRemoved ?? removed.size;
-    },
-    recordKind: async (kind: string, result: KindResult) => void calls.recorded.push({ kind, result }),
-    progress: async (p: SyncProgress) => void calls.progress.push(p),
-  };
-  return { ctx: ctx as unknown as RunContext, calls };
-}
 
 const objects = (n: number, from = 1) => Array.from({ length: n }, (_, i) => ({ id: `u${from + i}` }));
 
