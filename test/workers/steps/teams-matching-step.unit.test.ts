@@ -116,6 +116,18 @@ describe('matching Teams users to Entra users', () => {
     expect(stopped.calls.pages[0]!.map((d) => d.noEntraMatch)).toEqual([true, false]);
   });
 
+  it('does not wait at all when the run stopped before its first page', async () => {
+    const stop = new AbortController();
+    stop.abort();
+    const { run, calls } = matching({
+      graphUsers: new Promise<GraphUsersOutcome>(() => {}),
+      stored: [1],
+      signal: stop.signal,
+    });
+    await run.write([teamsUser(1)]); // no timer moved: it must not wait for one
+    expect(calls.pages[0]!.map((d) => d.noEntraMatch)).toEqual([false]);
+  });
+
   it('with skip, leaves the unmatched out and counts them', async () => {
     const { run, calls } = matching({ graphUsers: Promise.resolve('completed'), seen: [2], option: 'skip' });
     await run.write([teamsUser(1), teamsUser(2), { DisplayName: 'no identity' }]);
