@@ -18,7 +18,11 @@ export function recordingContext(
   const calls = {
     prepared: [] as string[],
     pages: [] as Record<string, unknown>[][],
+    /** The kind of each page written, in the order written. */
+    pageKinds: [] as string[],
     sweeps: 0,
+    /** The kinds swept, in order. */
+    swept: [] as string[],
     keptAllBut: [] as ReadonlySet<string>[],
     recorded: [] as { kind: string; result: KindResult }[],
     progress: [] as SyncProgress[],
@@ -36,12 +40,14 @@ export function recordingContext(
       await answers.prepare;
     },
     // Every object new, as on a first pull.
-    writePage: async (_kind: string, objects: readonly Record<string, unknown>[]): Promise<PageCounts> => {
+    writePage: async (kind: string, objects: readonly Record<string, unknown>[]): Promise<PageCounts> => {
       calls.pages.push([...objects]);
+      calls.pageKinds.push(kind);
       return { created: objects.length, updated: 0, unchanged: 0 };
     },
-    guardedSweep: async (): Promise<SweepOutcome> => {
+    guardedSweep: async (kind: string): Promise<SweepOutcome> => {
       calls.sweeps++;
+      calls.swept.push(kind);
       return answers.sweep ?? { deleted: 0 };
     },
     keepAllBut: async (_kind: string, removed: ReadonlySet<string>) => {
