@@ -6,10 +6,14 @@ import type { TenantRef } from '../connectors/mongo/index.js';
 import type { Uses } from './deps.js';
 import { checkedActor } from '../domain/actor.js';
 import { ENTITY_KIND_NAMES } from '../domain/entity-kinds.js';
+import { resolveKinds } from '../domain/kind-lists.js';
 import type { KindResult, SyncRun } from '../domain/sync-run.js';
 import { underLease } from './under-lease.js';
 
-/** Removes a tenant's imported objects, of every kind or of `kinds`; the run's kinds hold the deleted counts. */
+/**
+ * Removes a tenant's imported objects, of every kind or of `kinds`; the run's kinds hold the deleted
+ * counts. An unknown kind is refused before anything is recorded or deleted.
+ */
 export async function purgeTenant(
   deps: Uses<'runs' | 'leases' | 'objects' | 'sweepRecords' | 'changes' | 'deltaStates'>,
   input: { tenant: TenantRef; kinds?: readonly string[]; requestedBy: string },
@@ -17,7 +21,7 @@ export async function purgeTenant(
   const { stores } = deps;
   const { tenant } = input;
   const requestedBy = checkedActor(input.requestedBy, 'requestedBy');
-  const kinds = input.kinds ?? ENTITY_KIND_NAMES;
+  const kinds = input.kinds ? resolveKinds(input.kinds) : ENTITY_KIND_NAMES;
   const { runs, objects, sweepRecords } = stores;
   return underLease(stores.leases, tenant.id, 'purge', async (lease) => {
     const run = await runs.start({

@@ -43,6 +43,8 @@ export function attachTeamsMatching(
     (outcome ??= Promise.race([
       o.graphUsers,
       new Promise<GraphUsersOutcome>((resolve) => {
+        // A run stopped before its first Teams page waits no more than one stopped while it waits.
+        if (o.signal.aborted) return resolve('failed');
         const timer = setTimeout(resolve, o.waitMs, 'failed');
         timer.unref();
         o.signal.addEventListener('abort', () => resolve('failed'), { once: true });
