@@ -7,7 +7,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker, type Queue } from 'bullmq';
 import { pauseSyncs } from '../../operations/index.js';
-import { createSyncQueue, enqueueSync, SYNC_QUEUE, type SyncJobData } from '../../queues/sync-queue.js';
+import { createSyncQueue, SYNC_QUEUE, type SyncJobData } from '../../queues/sync-queue.js';
+import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
 import { testRedis, type TestRedis } from '../support/services.js';
 
 describe('pausing and resuming syncs', () => {
@@ -39,7 +40,11 @@ describe('pausing and resuming syncs', () => {
     expect(await queue.isPaused()).toBe(true);
     expect(logged.at(-1)).toMatchObject({ by: 'op', msg: 'sync queue paused', level: 40 });
 
-    const { jobId } = await enqueueSync(queue, { tenantId: 'tenant-a', trigger: 'api', requestedBy: 'op' });
+    const { jobId } = await enqueueUnrecorded(queue, {
+      tenantId: 'tenant-a',
+      trigger: 'api',
+      requestedBy: 'op',
+    });
     // Asked for the next job without blocking: none while paused.
     expect(await worker.getNextJob('token-1', { block: false })).toBeUndefined();
     expect(await queue.getJobState(jobId)).not.toBe('active');
