@@ -57,6 +57,21 @@ describe('canonicalJson', () => {
     });
   }
 
+  it('gives the definition text for objects that share their first key but not their other keys', () => {
+    // The writer keeps each key order it sorted by its first key: each must be compared in full.
+    const objects = [
+      { id: 1, b: 2, a: 3 },
+      { id: 1, a: 3, b: 2 },
+      { id: 1, b: 2, a: 3, c: 4 },
+      { id: 1, b: 2, c: 3 },
+      { id: 1, b: 2, a: 3 },
+      { id: 1, b: 2, '0': 3 },
+      { id: 1, b: 2, a: undefined },
+      { id: 1, b: 2, a: 3 },
+    ];
+    for (const object of objects) expect(canonicalJson(object)).toBe(definition(object));
+  });
+
   it('throws as the definition does on a BigInt', () => {
     expect(() => definition({ a: 1n })).toThrow(TypeError);
     expect(() => canonicalJson({ a: 1n })).toThrow(TypeError);
