@@ -6,8 +6,9 @@
  */
 import { SyncError } from '../../domain/errors.js';
 import { POWERSHELL_DEFAULTS } from './defaults.js';
-import { normalisePsObject } from './normalise.js';
-import { scriptLine, type ScriptRecord } from './records.js';
+import { ENTITY_KIND_NAMES, type EntityKindName } from '../../domain/entity-kinds.js';
+import { normaliseParsed, normalisePsObject } from './normalise.js';
+import { scriptLine, type ObjectRecord, type ScriptRecord } from './records.js';
 
 export interface LineLimits {
   /**
@@ -127,6 +128,8 @@ export function parseScriptLine(line: string, normalise = true): ScriptRecord | 
     } catch {
       json = undefined;
     }
+    const object = objectLine(json, normalise);
+    if (object) return object;
     const parsed = scriptLine.safeParse(json);
     if (parsed.success) {
       const record = parsed.data;
@@ -135,6 +138,24 @@ export function parseScriptLine(line: string, normalise = true): ScriptRecord | 
     }
   }
   return { t: 'text', text: trimmed.length > TEXT_SHOWN ? `${trimmed.slice(0, TEXT_SHOWN)}…` : trimmed };
+}
+
+const KINDS = new Set<string>(ENTITY_KIND_NAMES);
+
+/**
+ * An object line (nearly every line) as `scriptLine` gives it, without its copy of the object (and,
+ * normalised, without `normalisePsObject`'s: `normaliseParsed`); undefined for any other line, or an
+ * object with an own `__proto__` key (which the schema drops), which `scriptLine` then reads.
+ */
+function objectLine(json: unknown, normalise: boolean): ObjectRecord | undefined {
+  if (typeof json !== 'object' || json === null) return undefined;
+  const { t, kind, o } = json as Record<string, unknown>;
+  if (t !== 'obj' || typeof kind !== 'string' || !KINDS.has(kind)) return undefined;
+  if (typeof o !== 'object' || o === null || Array.isArray(o) || Object.hasOwn(o, '__proto__'))
+    return undefined;
+  const name = kind as EntityKindName;
+  const record = o as Record<string, unknown>;
+  return { t: 'obj', kind: name, o: normalise ? normaliseParsed(name, record) : record };
 }
 
 /** One linear pass: does the JSON text nest objects and arrays deeper than `max`? (Strings skipped.) */
