@@ -25,8 +25,7 @@ const STATE_MASK = 3;
 const RESTAMP = 4;
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const DIGIT = new Map([...BASE64URL].map((c, i) => [c, i]));
-/** The same digits by byte (-1: not a digit), for hash prefixes read from BSON bytes. */
+/** Each digit's value by character code (-1: not a digit). */
 const DIGIT_BYTE = new Int8Array(256).fill(-1);
 for (let i = 0; i < BASE64URL.length; i++) DIGIT_BYTE[BASE64URL.charCodeAt(i)] = i;
 
@@ -35,8 +34,9 @@ export function hashPrefix(hash: unknown): number {
   if (typeof hash !== 'string' || hash.length < 8) return NaN;
   let n = 0;
   for (let i = 0; i < 8; i++) {
-    const d = DIGIT.get(hash[i]!);
-    if (d === undefined) return NaN;
+    const c = hash.charCodeAt(i);
+    const d = c < 256 ? DIGIT_BYTE[c]! : -1;
+    if (d < 0) return NaN;
     n = n * 64 + d;
   }
   return n;

@@ -6,6 +6,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, contentHash } from '../../../connectors/mongo/content-hash.js';
+import { hashPrefix } from '../../../connectors/mongo/stored-keys.js';
 
 /** The definition, as stored hashes were made before the direct writer. */
 function definition(value: unknown): string {
@@ -110,5 +111,27 @@ describe('canonicalJson', () => {
     const expected = createHash('sha256').update('{"a":{"c":true,"d":null},"b":[1,"x"]}').digest('base64url');
     expect(contentHash(object)).toBe(expected);
     expect(contentHash({ a: { c: true, d: null }, b: [1, 'x'] })).toBe(expected);
+  });
+});
+
+describe('hashPrefix', () => {
+  it('is the first 48 bits of a content hash, and NaN for what is no base64url hash', () => {
+    for (const value of [{}, { a: 1 }, 'x', [1, 2]]) {
+      const hash = contentHash(value);
+      expect(hashPrefix(hash)).toBe(Buffer.from(hash, 'base64url').readUIntBE(0, 6));
+    }
+    expect(hashPrefix('________')).toBe(2 ** 48 - 1);
+    expect(hashPrefix('AAAAAAAA')).toBe(0);
+    for (const bad of [
+      'AAAAAAA',
+      'AAAA.AAA',
+      'AAAAAAA=',
+      'AAAAAAAĀ',
+      'AAAAAAA\u0100',
+      'AAAAAAA\u00c1',
+      undefined,
+      5,
+    ])
+      expect(hashPrefix(bad)).toBeNaN();
   });
 });
