@@ -158,8 +158,36 @@ function objectLine(json: unknown, normalise: boolean): ObjectRecord | undefined
   return { t: 'obj', kind: name, o: normalise ? normaliseParsed(name, record) : record };
 }
 
-/** One linear pass: does the JSON text nest objects and arrays deeper than `max`? (Strings skipped.) */
-function nestedDeeperThan(text: string, max: number): boolean {
+/**
+ * One linear pass: does the JSON text nest objects and arrays deeper than `max`? (Strings skipped:
+ * from an opening quote to the next quote not escaped, found by indexOf, not a character at a time;
+ * a string never closed ends the pass, as the definition `nestedDeeperThanByCharacter` reads it.)
+ */
+export function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1 && escaped(text, end, i)) end = text.indexOf('"', end + 1);
+      if (end === -1) return false;
+      i = end;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** Whether the quote at `at` is escaped: an odd run of backslashes before it, after `from`. */
+function escaped(text: string, at: number, from: number): boolean {
+  let backslashes = 0;
+  for (let j = at - 1; j > from && text.charCodeAt(j) === 0x5c; j--) backslashes++;
+  return backslashes % 2 === 1;
+}
+
+/** The definition `nestedDeeperThan` follows, a character at a time (for tests). */
+export function nestedDeeperThanByCharacter(text: string, max: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

@@ -1,7 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeClixml, decodeClixmlMessages } from '../../../connectors/powershell/clixml.js';
 import {
   decodeJsonLines,
+  nestedDeeperThan,
+  nestedDeeperThanByCharacter,
   parseScriptLine,
   Utf8LineSplitter,
 } from '../../../connectors/powershell/json-lines.js';
@@ -148,6 +151,35 @@ describe('parseScriptLine', () => {
     for (const normalise of [true, false])
       for (const line of lines)
         expect(shape(parseScriptLine(line, normalise))).toEqual(shape(bySchema(line, normalise)));
+  });
+});
+
+describe('nestedDeeperThan', () => {
+  it('answers as the character-at-a-time definition, escapes and unclosed strings included', () => {
+    const fixed = [
+      '{"a":"\\\\"}',
+      '{"a":"\\"[[[["}',
+      '{"a":"\\\\\\"[[["}',
+      '"[[[',
+      '[[["x\\',
+      '[["\\\\"[[',
+      `${'['.repeat(65)}${']'.repeat(65)}`,
+      `"${'['.repeat(65)}"`,
+      `{"k":"\\"",${'['.repeat(64)}`,
+    ];
+    for (const text of fixed)
+      for (const max of [0, 1, 2, 3, 64])
+        expect(nestedDeeperThan(text, max), text).toBe(nestedDeeperThanByCharacter(text, max));
+    fc.assert(
+      fc.property(
+        fc
+          .array(fc.constantFrom('{', '}', '[', ']', '"', '\\', 'a', ':', ','), { maxLength: 40 })
+          .map((a) => a.join('')),
+        fc.integer({ min: 0, max: 5 }),
+        (text, max) => nestedDeeperThan(text, max) === nestedDeeperThanByCharacter(text, max),
+      ),
+      { numRuns: 20_000 },
+    );
   });
 });
 
