@@ -9,6 +9,8 @@
  * (Graph user and subscribedSku resources; research notes teams.md §4).
  */
 
+import { withFields } from './with-fields.js';
+
 export interface AssignedLicence {
   skuId: string;
   /** Service plan ids of the SKU switched off for this user. */
@@ -86,5 +88,5 @@ export function withLicenceView<U extends { assignedLicenses?: readonly Assigned
   user: U,
   skus: SkuIndex,
 ): U & LicenceView {
-  return { ...user, ...licenceView(user.assignedLicenses, skus) };
+  return withFields(user, licenceView(user.assignedLicenses, skus));
 }

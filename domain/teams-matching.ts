@@ -10,6 +10,7 @@
  * then `matchTeamsUsers` with the ids found.
  */
 import { z } from 'zod';
+import { withFields } from './with-fields.js';
 
 export type UnmatchedTeamsUsers = 'flag' | 'skip';
 export const DEFAULT_UNMATCHED_TEAMS_USERS: UnmatchedTeamsUsers = 'flag';
@@ -89,7 +90,7 @@ export function matchTeamsUsers<T extends { Identity?: unknown }>(
     } else {
       matched++;
     }
-    documents.push({ ...doc, ...match });
+    documents.push(withFields(doc, match));
   }
   return { documents, matched, unmatched, skipped: option === 'skip' ? unmatched : 0 };
 }

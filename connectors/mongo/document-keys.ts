@@ -55,11 +55,67 @@ function encodeValue(value: unknown, insideArray: boolean): unknown {
     const items = value.map((item) => (item === undefined ? null : encodeValue(item, true)));
     return insideArray ? { [WRAP_ARRAY]: items } : items;
   }
-  return encodeDocument(value as Record<string, unknown>);
+  return encodeCopy(value as Record<string, unknown>);
 }
 
-/** The storable form of one object (a plain object; arrays and scalars belong inside one). */
+/**
+ * The storable form of one object (a plain object; arrays and scalars belong inside one): the object
+ * itself when nothing in it needs escaping (`storableAsIs`: most objects), so it is not copied for
+ * every write; else `encodeCopy`'s copy. Either serialises to the same BSON.
+ */
 export function encodeDocument(object: Record<string, unknown>): Record<string, unknown> {
+  return storableAsIs(object, false) ? object : encodeCopy(object);
+}
+
+/** Keys checked by `storableAsIs` (true: stored as they are), at most `KEYS_KEPT` of them. */
+const plainKeys = new Map<string, boolean>();
+const KEYS_KEPT = 10_000;
+
+function plainKey(key: string): boolean {
+  let plain = plainKeys.get(key);
+  if (plain === undefined) {
+    plain = key !== '__proto__' && encodeKey(key) === key;
+    if (plainKeys.size < KEYS_KEPT) plainKeys.set(key, plain);
+  }
+  return plain;
+}
+
+/**
+ * Whether `encodeCopy` would copy the value unchanged: JSON-like values only (plain objects and arrays
+ * of Object's and Array's prototypes, strings without NUL, finite numbers, booleans, null, Dates), no
+ * key to escape (nor `__proto__`, which the copy would not keep as a key), no array directly in an
+ * array, no undefined (dropped or made null by the copy) and no hole.
+ */
+function storableAsIs(value: unknown, insideArray: boolean): boolean {
+  switch (typeof value) {
+    case 'string':
+      return !value.includes('\u0000');
+    case 'number':
+      return Number.isFinite(value);
+    case 'boolean':
+      return true;
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null || value instanceof Date) return true;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (Array.isArray(value)) {
+    if (insideArray || proto !== Array.prototype) return false;
+    for (let i = 0; i < value.length; i++) if (!(i in value) || !storableAsIs(value[i], true)) return false;
+    return true;
+  }
+  if (proto !== Object.prototype) return false;
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key) || !plainKey(key) || !storableAsIs(record[key], false)) return false;
+  }
+  return true;
+}
+
+/** The storable form of one object, always a copy (the definition `encodeDocument` follows). */
+export function encodeCopy(object: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(object)) {
     const value = object[key];

@@ -6,8 +6,9 @@
  */
 import { SyncError } from '../../domain/errors.js';
 import { POWERSHELL_DEFAULTS } from './defaults.js';
-import { normalisePsObject } from './normalise.js';
-import { scriptLine, type ScriptRecord } from './records.js';
+import { ENTITY_KIND_NAMES, type EntityKindName } from '../../domain/entity-kinds.js';
+import { normaliseParsed, normalisePsObject } from './normalise.js';
+import { scriptLine, type ObjectRecord, type ScriptRecord } from './records.js';
 
 export interface LineLimits {
   /**
@@ -127,6 +128,8 @@ export function parseScriptLine(line: string, normalise = true): ScriptRecord | 
     } catch {
       json = undefined;
     }
+    const object = objectLine(json, normalise);
+    if (object) return object;
     const parsed = scriptLine.safeParse(json);
     if (parsed.success) {
       const record = parsed.data;
@@ -137,8 +140,54 @@ export function parseScriptLine(line: string, normalise = true): ScriptRecord | 
   return { t: 'text', text: trimmed.length > TEXT_SHOWN ? `${trimmed.slice(0, TEXT_SHOWN)}…` : trimmed };
 }
 
-/** One linear pass: does the JSON text nest objects and arrays deeper than `max`? (Strings skipped.) */
-function nestedDeeperThan(text: string, max: number): boolean {
+const KINDS = new Set<string>(ENTITY_KIND_NAMES);
+
+/**
+ * An object line (nearly every line) as `scriptLine` gives it, without its copy of the object (and,
+ * normalised, without `normalisePsObject`'s: `normaliseParsed`); undefined for any other line, or an
+ * object with an own `__proto__` key (which the schema drops), which `scriptLine` then reads.
+ */
+function objectLine(json: unknown, normalise: boolean): ObjectRecord | undefined {
+  if (typeof json !== 'object' || json === null) return undefined;
+  const { t, kind, o } = json as Record<string, unknown>;
+  if (t !== 'obj' || typeof kind !== 'string' || !KINDS.has(kind)) return undefined;
+  if (typeof o !== 'object' || o === null || Array.isArray(o) || Object.hasOwn(o, '__proto__'))
+    return undefined;
+  const name = kind as EntityKindName;
+  const record = o as Record<string, unknown>;
+  return { t: 'obj', kind: name, o: normalise ? normaliseParsed(name, record) : record };
+}
+
+/**
+ * One linear pass: does the JSON text nest objects and arrays deeper than `max`? (Strings skipped:
+ * from an opening quote to the next quote not escaped, found by indexOf, not a character at a time;
+ * a string never closed ends the pass, as the definition `nestedDeeperThanByCharacter` reads it.)
+ */
+export function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1 && escaped(text, end, i)) end = text.indexOf('"', end + 1);
+      if (end === -1) return false;
+      i = end;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** Whether the quote at `at` is escaped: an odd run of backslashes before it, after `from`. */
+function escaped(text: string, at: number, from: number): boolean {
+  let backslashes = 0;
+  for (let j = at - 1; j > from && text.charCodeAt(j) === 0x5c; j--) backslashes++;
+  return backslashes % 2 === 1;
+}
+
+/** The definition `nestedDeeperThan` follows, a character at a time (for tests). */
+export function nestedDeeperThanByCharacter(text: string, max: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

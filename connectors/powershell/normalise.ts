@@ -92,7 +92,48 @@ export function normaliseDates(value: unknown): unknown {
 
 /** One object of a kind as the engine stores it: dates ISO-8601, known enums by name. */
 export function normalisePsObject(kind: EntityKindName, o: Record<string, unknown>): Record<string, unknown> {
-  const out = normaliseDates(o) as Record<string, unknown>;
+  return nameEnums(kind, normaliseDates(o) as Record<string, unknown>);
+}
+
+/**
+ * `normalisePsObject` for an object fresh from JSON.parse that nothing else holds: its dates are
+ * converted where they are, without a copy of every object and array in it (garbage for every object
+ * of every run). An object with an own `__proto__` key inside (which the copy does not keep as a
+ * key) is normalised by `normalisePsObject` instead: converting a date twice changes nothing, so
+ * what was converted in place before meeting it makes no difference.
+ */
+export function normaliseParsed(kind: EntityKindName, o: Record<string, unknown>): Record<string, unknown> {
+  if (Object.hasOwn(o, '__proto__') || !normaliseDatesInPlace(o)) return normalisePsObject(kind, o);
+  return nameEnums(kind, o);
+}
+
+/** `normaliseDates` where the strings are; false (stopped) at an own `__proto__` key. */
+function normaliseDatesInPlace(value: Record<string, unknown> | unknown[]): boolean {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (typeof v === 'string') {
+        const date = normaliseDate(v);
+        if (date !== v) value[i] = date;
+      } else if (typeof v === 'object' && v !== null && !normaliseDatesInPlace(v as Record<string, unknown>))
+        return false;
+    }
+    return true;
+  }
+  for (const k of Object.keys(value)) {
+    if (k === '__proto__') return false;
+    const v = value[k];
+    if (typeof v === 'string') {
+      const date = normaliseDate(v);
+      if (date !== v) value[k] = date;
+    } else if (typeof v === 'object' && v !== null && !normaliseDatesInPlace(v as Record<string, unknown>))
+      return false;
+  }
+  return true;
+}
+
+/** The known enums of the kind by name (in `out`, which is returned). */
+function nameEnums(kind: EntityKindName, out: Record<string, unknown>): Record<string, unknown> {
   const enums = KNOWN_ENUMS[kind];
   if (enums) {
     for (const [property, type] of Object.entries(enums)) {

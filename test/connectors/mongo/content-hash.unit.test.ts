@@ -6,6 +6,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, contentHash } from '../../../connectors/mongo/content-hash.js';
+import { hashPrefix } from '../../../connectors/mongo/stored-keys.js';
 
 /** The definition, as stored hashes were made before the direct writer. */
 function definition(value: unknown): string {
@@ -57,6 +58,21 @@ describe('canonicalJson', () => {
     });
   }
 
+  it('gives the definition text for objects that share their first key but not their other keys', () => {
+    // The writer keeps each key order it sorted by its first key: each must be compared in full.
+    const objects = [
+      { id: 1, b: 2, a: 3 },
+      { id: 1, a: 3, b: 2 },
+      { id: 1, b: 2, a: 3, c: 4 },
+      { id: 1, b: 2, c: 3 },
+      { id: 1, b: 2, a: 3 },
+      { id: 1, b: 2, '0': 3 },
+      { id: 1, b: 2, a: undefined },
+      { id: 1, b: 2, a: 3 },
+    ];
+    for (const object of objects) expect(canonicalJson(object)).toBe(definition(object));
+  });
+
   it('throws as the definition does on a BigInt', () => {
     expect(() => definition({ a: 1n })).toThrow(TypeError);
     expect(() => canonicalJson({ a: 1n })).toThrow(TypeError);
@@ -95,5 +111,27 @@ describe('canonicalJson', () => {
     const expected = createHash('sha256').update('{"a":{"c":true,"d":null},"b":[1,"x"]}').digest('base64url');
     expect(contentHash(object)).toBe(expected);
     expect(contentHash({ a: { c: true, d: null }, b: [1, 'x'] })).toBe(expected);
+  });
+});
+
+describe('hashPrefix', () => {
+  it('is the first 48 bits of a content hash, and NaN for what is no base64url hash', () => {
+    for (const value of [{}, { a: 1 }, 'x', [1, 2]]) {
+      const hash = contentHash(value);
+      expect(hashPrefix(hash)).toBe(Buffer.from(hash, 'base64url').readUIntBE(0, 6));
+    }
+    expect(hashPrefix('________')).toBe(2 ** 48 - 1);
+    expect(hashPrefix('AAAAAAAA')).toBe(0);
+    for (const bad of [
+      'AAAAAAA',
+      'AAAA.AAA',
+      'AAAAAAA=',
+      'AAAAAAAĀ',
+      'AAAAAAA\u0100',
+      'AAAAAAA\u00c1',
+      undefined,
+      5,
+    ])
+      expect(hashPrefix(bad)).toBeNaN();
   });
 });

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BSON } from 'mongodb';
 import {
   decodeDocument,
   decodeKey,
+  encodeCopy,
   encodeDocument,
   encodeKey,
 } from '../../../connectors/mongo/document-keys.js';
@@ -55,6 +57,55 @@ describe('document keys', () => {
     };
     walk(stored, false);
     expect(decodeDocument(stored)).toEqual(nasty);
+  });
+
+  it('stores an object that needs nothing escaped as it is, and anything else as its copy, to the same BSON', () => {
+    const plain = {
+      id: 'u1',
+      displayName: 'Zoë',
+      list: [1, 'x', null, true, { a: [2] }],
+      when: new Date(0),
+      nested: { deeper: { n: -0, big: 2 ** 60 } },
+      '': 'empty key',
+      '1': 'integer key',
+      a$b: 'dollar inside',
+    };
+    const bson = (value: Record<string, unknown>) => {
+      try {
+        return BSON.serialize(value);
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    for (const object of Object.entries(nasty).map(([k, v]) => ({ id: 'x', [k]: v }))) {
+      expect(bson(encodeDocument(object))).toEqual(bson(encodeCopy(object)));
+      expect(encodeDocument(object)).toStrictEqual(encodeCopy(object));
+    }
+    const escaped: Record<string, unknown>[] = [
+      { a: undefined },
+      { a: [undefined] },
+      { a: [1, , 2] }, // eslint-disable-line no-sparse-arrays
+      { a: { b: [[1]] } },
+      { a: () => 1 },
+      { a: 1n },
+      { a: Symbol('s') },
+      { a: new Map([['k', 1]]) },
+      { a: Buffer.from('x') },
+      { a: Object.assign(Object.create(null) as object, { b: 1 }) },
+      {
+        a: new (class Thing {
+          b = 1;
+        })(),
+      },
+      JSON.parse('{"a": {"__proto__": {"b": 1}}}') as Record<string, unknown>,
+      { a: Object.create({ inherited: 1 }) as object },
+    ];
+    expect(encodeDocument(plain)).toBe(plain);
+    expect(BSON.serialize(encodeDocument(plain))).toEqual(BSON.serialize(encodeCopy(plain)));
+    for (const object of escaped) {
+      expect(encodeDocument(object)).not.toBe(object);
+      expect(bson(encodeDocument(object))).toEqual(bson(encodeCopy(object)));
+    }
   });
 
   describe.each(storeBackends())('round trip through $name', ({ uri }) => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MongoClient, type CommandStartedEvent } from 'mongodb';
+import { MongoClient, ObjectId, type CommandStartedEvent } from 'mongodb';
 import { ImportedObjectStore } from '../../../connectors/mongo/imported-objects.js';
 import { LeaseStore, type WriteFence } from '../../../connectors/mongo/leases.js';
+import { StoredKeys, type StoredKeyDocument } from '../../../connectors/mongo/stored-keys.js';
 import { SweepRecordStore } from '../../../connectors/mongo/sweep-records.js';
 import { SyncError } from '../../../domain/errors.js';
 import { TestClock } from '../../support/clock.js';
@@ -143,6 +144,51 @@ describe.each(storeBackends())('imported objects on $name', ({ uri }) => {
     expect(await w.write(users([1, 2]))).toEqual({ created: 0, updated: 0, unchanged: 2 });
     const docs = await objects.collection('users').find({ tenantId: t.id }).toArray();
     expect(docs.map((d) => d.hierarchy)).toEqual(['new.place', 'new.place']);
+  });
+
+  it('reads the stored picture from raw documents exactly as from deserialized ones, odd documents included', async () => {
+    const col = mongo.db.collection('stored_keys_raw');
+    const hash = 'Zq-_09azAZ' + 'x'.repeat(33);
+    const docs: Record<string, unknown>[] = [
+      { externalId: 'plain', contentHash: hash, fence: 3, hierarchy: 'p.r' },
+      { externalId: 'elsewhere', contentHash: hash, fence: 4, hierarchy: 'p.other' },
+      { externalId: 'no-hierarchy', contentHash: hash, fence: 5 },
+      { externalId: 'accented-hierarchy', contentHash: hash, fence: 6, hierarchy: 'p.rë' },
+      { externalId: 'üser-ß-名', contentHash: hash, fence: 7, hierarchy: 'p.r' },
+      { _id: 'a-string-id', externalId: 'string-id', contentHash: hash, fence: 8, hierarchy: 'p.r' },
+      { externalId: 'double-fence', contentHash: hash, fence: 1.5, hierarchy: 'p.r' },
+      { externalId: 'big-fence', contentHash: hash, fence: 2 ** 40, hierarchy: 'p.r' },
+      { externalId: 'no-fence', contentHash: hash, hierarchy: 'p.r' },
+      { externalId: 'short-hash', contentHash: 'abc', fence: 1, hierarchy: 'p.r' },
+      { externalId: 'eight-hash', contentHash: 'abcdefgh', fence: 1, hierarchy: 'p.r' },
+      { externalId: 'no-hash', fence: 1, hierarchy: 'p.r' },
+      { externalId: 'number-hash', contentHash: 5, fence: 1, hierarchy: 'p.r' },
+      { externalId: 'dotted-hash', contentHash: 'abc.defghijk', fence: 1, hierarchy: 'p.r' },
+      { externalId: 'accented-hash', contentHash: `ä${hash}`, fence: 1, hierarchy: 'p.r' },
+      { externalId: 'null-fence', contentHash: hash, fence: null, hierarchy: 'p.r' },
+      { externalId: 42, contentHash: hash, fence: 1, hierarchy: 'p.r' },
+      { externalId: '', contentHash: hash, fence: 1, hierarchy: 'p.r' },
+    ];
+    await col.insertMany(docs.map((d, i) => ({ _id: new ObjectId(), tenantId: `raw-${i % 2}`, ...d })));
+    for (const tenantId of ['raw-0', 'raw-1'])
+      for (const hierarchy of ['p.r', 'p.rë', undefined]) {
+        const raw = await StoredKeys.load(col as never, tenantId, hierarchy);
+        const reference = new StoredKeys();
+        const projection = { _id: 1, externalId: 1, contentHash: 1, fence: 1, hierarchy: 1 };
+        for (const doc of await col.find({ tenantId }, { projection }).sort({ _id: 1 }).toArray())
+          reference.addStored(doc as unknown as StoredKeyDocument, hierarchy);
+        const picture = (keys: StoredKeys) =>
+          docs.map(({ externalId }) => {
+            const at = keys.find(externalId as string);
+            if (at === undefined) return [externalId];
+            const id = keys.id(at);
+            return [externalId, at, String(id), id instanceof ObjectId, keys.hash(at), keys.fence(at)].concat(
+              [keys.state(at), keys.needsRestamp(at)],
+            );
+          });
+        expect(raw.size).toBe(docs.length / 2);
+        expect(picture(raw)).toEqual(picture(reference));
+      }
   });
 
   it('refuses an object without its id property', async () => {

@@ -1,8 +1,15 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeClixml, decodeClixmlMessages } from '../../../connectors/powershell/clixml.js';
-import { decodeJsonLines, Utf8LineSplitter } from '../../../connectors/powershell/json-lines.js';
+import {
+  decodeJsonLines,
+  nestedDeeperThan,
+  nestedDeeperThanByCharacter,
+  parseScriptLine,
+  Utf8LineSplitter,
+} from '../../../connectors/powershell/json-lines.js';
 import { normaliseDate, normalisePsObject } from '../../../connectors/powershell/normalise.js';
-import type { ScriptRecord } from '../../../connectors/powershell/records.js';
+import { scriptLine, type ScriptRecord } from '../../../connectors/powershell/records.js';
 import {
   redactSecrets,
   scriptFailure,
@@ -98,6 +105,81 @@ describe('decodeJsonLines', () => {
         Nested: [{ At: '1970-01-01T00:00:00.000Z' }],
       },
     });
+  });
+});
+
+describe('parseScriptLine', () => {
+  /** What the schema and `normalisePsObject` make of a line (the reading before the fast one). */
+  const bySchema = (line: string, normalise: boolean): ScriptRecord => {
+    const parsed = scriptLine.safeParse(JSON.parse(line));
+    if (!parsed.success) return { t: 'text', text: line };
+    const record = parsed.data;
+    return normalise && record.t === 'obj'
+      ? { ...record, o: normalisePsObject(record.kind, record.o) }
+      : record;
+  };
+  /** The record as stored: own keys, prototypes and all (JSON would hide a prototype set by `__proto__`). */
+  const shape = (value: unknown): unknown => {
+    if (value === null || typeof value !== 'object') return value;
+    const proto: unknown = Object.getPrototypeOf(value);
+    const entries = Object.entries(value).map(([k, v]) => [k, shape(v)]);
+    return {
+      array: Array.isArray(value),
+      proto: proto === Object.prototype || proto === Array.prototype ? 'plain' : shape(proto),
+      entries,
+    };
+  };
+  const lines = [
+    '{"t":"obj","kind":"dial_plans","o":{"Identity":"Tag:DP","Created":"\\/Date(1326441600000)\\/","List":["\\/Date(0)\\/",["\\/Date(1)\\/"],{"d":"\\/Date(2)\\/"}]}}',
+    '{"t":"obj","kind":"mailboxes","o":{"RecipientTypeDetails":4,"Other":[1,16]}}',
+    '{"t":"obj","kind":"distribution_groups","o":{"RecipientTypeDetails":[1,"x",1024]}}',
+    '{"t":"obj","kind":"call_queues","o":{"RoutingMethod":2,"2":"integer key","a":null}}',
+    '{"kind":"teams_users","o":{"a":1},"t":"obj","extra":true}',
+    '{"t":"obj","kind":"teams_users","o":{"__proto__":{"x":"\\/Date(3)\\/"},"a":1}}',
+    '{"t":"obj","kind":"teams_users","o":{"a":{"__proto__":{"x":1},"d":"\\/Date(4)\\/"},"b":"\\/Date(5)\\/"}}',
+    '{"t":"obj","kind":"teams_users","o":{"a":[{"__proto__":7}],"b":"\\/Date(6)\\/"}}',
+    '{"t":"obj","kind":"no_such_kind","o":{"a":1}}',
+    '{"t":"obj","kind":"teams_users","o":[1]}',
+    '{"t":"obj","kind":"teams_users","o":null}',
+    '{"t":"obj","kind":"teams_users"}',
+    '{"t":"obj","kind":7,"o":{}}',
+    '{"t":"obj","kind":"teams_users","o":{}}',
+    '{"t":"end","kind":"teams_users","count":1}',
+  ];
+
+  it('reads every line as the schema and normalisePsObject do, normalised or not', () => {
+    for (const normalise of [true, false])
+      for (const line of lines)
+        expect(shape(parseScriptLine(line, normalise))).toEqual(shape(bySchema(line, normalise)));
+  });
+});
+
+describe('nestedDeeperThan', () => {
+  it('answers as the character-at-a-time definition, escapes and unclosed strings included', () => {
+    const fixed = [
+      '{"a":"\\\\"}',
+      '{"a":"\\"[[[["}',
+      '{"a":"\\\\\\"[[["}',
+      '"[[[',
+      '[[["x\\',
+      '[["\\\\"[[',
+      `${'['.repeat(65)}${']'.repeat(65)}`,
+      `"${'['.repeat(65)}"`,
+      `{"k":"\\"",${'['.repeat(64)}`,
+    ];
+    for (const text of fixed)
+      for (const max of [0, 1, 2, 3, 64])
+        expect(nestedDeeperThan(text, max), text).toBe(nestedDeeperThanByCharacter(text, max));
+    fc.assert(
+      fc.property(
+        fc
+          .array(fc.constantFrom('{', '}', '[', ']', '"', '\\', 'a', ':', ','), { maxLength: 40 })
+          .map((a) => a.join('')),
+        fc.integer({ min: 0, max: 5 }),
+        (text, max) => nestedDeeperThan(text, max) === nestedDeeperThanByCharacter(text, max),
+      ),
+      { numRuns: 20_000 },
+    );
   });
 });
 
