@@ -5,9 +5,10 @@
  * becomes succeeded with the approval (who, when, how many) and the run's status is worked out again;
  * a later run's decision narrows what is deleted; anything else is refused, deleting nothing.
  */
+import { runStores } from '../support/run-stores.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectId } from 'mongodb';
-import { buildStores, type Stores } from '../../connectors/mongo/index.js';
+import type { Stores } from '../../connectors/mongo/index.js';
 import { runStatusOf } from '../../domain/sync-run.js';
 import { approveDeletes } from '../../operations/index.js';
 import { createRunContext } from '../../workers/run-context.js';
@@ -26,11 +27,7 @@ describe('approving held deletes', () => {
   beforeAll(async () => {
     mongo = await testMongo('op_approve');
     // The default thresholds: 10 objects or 5 %.
-    stores = buildStores(mongo.db, undefined, { leaseClockSkewMs: 0 });
-    await stores.objects.ensureIndexes();
-    await stores.leases.ensureIndexes();
-    await stores.runs.ensureIndexes();
-    await stores.changes.ensureIndexes();
+    stores = await runStores(mongo.db);
   });
   afterAll(async () => {
     await mongo.close();

@@ -5,9 +5,10 @@
  * states), so the next sync of a purged kind starts as a first pull. Recorded as a `purge` run with the
  * deleted counts. Refused while a sync holds the tenant, and for a bad actor name.
  */
+import { runStores } from '../support/run-stores.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectId } from 'mongodb';
-import { buildStores, type Stores } from '../../connectors/mongo/index.js';
+import type { Stores } from '../../connectors/mongo/index.js';
 import { purgeTenant } from '../../operations/index.js';
 import { testMongo, type TestMongo } from '../support/services.js';
 
@@ -21,11 +22,7 @@ describe('purging a tenant', () => {
 
   beforeAll(async () => {
     mongo = await testMongo('op_purge');
-    stores = buildStores(mongo.db, undefined, { leaseClockSkewMs: 0 });
-    await stores.objects.ensureIndexes();
-    await stores.leases.ensureIndexes();
-    await stores.runs.ensureIndexes();
-    await stores.changes.ensureIndexes();
+    stores = await runStores(mongo.db);
   });
   afterAll(async () => {
     await mongo.close();

@@ -4,9 +4,10 @@
  * cancelled, the thresholds are read once per run, and the tally lists what the run wrote with the
  * results it recorded.
  */
+import { runStores } from '../support/run-stores.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ObjectId } from 'mongodb';
-import { buildStores, type Stores } from '../../connectors/mongo/index.js';
+import type { Stores } from '../../connectors/mongo/index.js';
 import type { SyncProgress } from '../../queues/sync-queue.js';
 import { createRunContext } from '../../workers/run-context.js';
 import { testMongo, type TestMongo } from '../support/services.js';
@@ -28,14 +29,9 @@ describe('a run context', () => {
 
   beforeAll(async () => {
     mongo = await testMongo('run_context');
-    stores = buildStores(mongo.db, undefined, {
-      leaseClockSkewMs: 0,
+    stores = await runStores(mongo.db, {
       deleteThresholds: { graph: { percent: 100 } },
     });
-    await stores.objects.ensureIndexes();
-    await stores.leases.ensureIndexes();
-    await stores.runs.ensureIndexes();
-    await stores.changes.ensureIndexes();
   });
   afterAll(async () => {
     await mongo.close();

@@ -6,9 +6,10 @@
  * is lost. The store's other tests cover the rest: fencing against older runs and the restamp
  * (imported-objects.test.ts), a delta round's partial picture (kind-writer-partial.test.ts).
  */
+import { runStores } from '../../support/run-stores.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectId } from 'mongodb';
-import { buildStores, type Stores, type WriteFence } from '../../../connectors/mongo/index.js';
+import type { Stores, WriteFence } from '../../../connectors/mongo/index.js';
 import type { Change } from '../../../domain/changes.js';
 import { TestClock } from '../../support/clock.js';
 import { testMongo, type TestMongo } from '../../support/services.js';
@@ -28,10 +29,7 @@ describe('a kind writer', () => {
 
   beforeAll(async () => {
     mongo = await testMongo('kind_writer');
-    stores = buildStores(mongo.db, undefined, { clock, leaseClockSkewMs: 0 });
-    await stores.objects.ensureIndexes();
-    await stores.leases.ensureIndexes();
-    await stores.changes.ensureIndexes();
+    stores = await runStores(mongo.db, { clock });
   });
   afterAll(async () => {
     await mongo.close();

@@ -5,9 +5,10 @@
  * list), nothing of the kind deleted; the decision is recorded before anything is deleted or held; a
  * run that lost its lease records no held sweep.
  */
+import { runStores } from '../../support/run-stores.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectId } from 'mongodb';
-import { buildStores, type Stores, type WriteFence } from '../../../connectors/mongo/index.js';
+import type { Stores, WriteFence } from '../../../connectors/mongo/index.js';
 import type { DeleteProtectionSettings } from '../../../domain/delete-protection.js';
 import { guardedSweep } from '../../../workers/steps/guarded-sweep.js';
 import { TestClock } from '../../support/clock.js';
@@ -27,9 +28,7 @@ describe('the guarded sweep', () => {
 
   beforeAll(async () => {
     mongo = await testMongo('guarded_sweep');
-    stores = buildStores(mongo.db, undefined, { clock, leaseClockSkewMs: 0 });
-    await stores.objects.ensureIndexes();
-    await stores.leases.ensureIndexes();
+    stores = await runStores(mongo.db, { clock });
   });
   afterAll(async () => {
     await mongo.close();
