@@ -5,48 +5,32 @@
  * its record for the lease keeper; an ended run is a CONFLICT, an unknown one NOT_FOUND.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Worker, type Queue } from 'bullmq';
-import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
+import type { Queue, Worker } from 'bullmq';
+import type { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
 import { cancelRun, enqueueRecorded } from '../../operations/index.js';
-import {
-  createSyncQueue,
-  dedupId,
-  followUpKey,
-  newRunId,
-  SYNC_QUEUE,
-  type SyncJobData,
-} from '../../queues/sync-queue.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { dedupId, followUpKey, newRunId, type SyncJobData } from '../../queues/sync-queue.js';
+import { handWorker, queueFixture, type QueueFixture } from '../queues/support/queue-fixture.js';
 import { addTenant, fastSettings } from '../workers/support/harness.js';
 
 describe('cancelling a run', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
+  let fixture: QueueFixture;
   let queue: Queue<SyncJobData, unknown, string>;
   let runs: SyncRunStore;
   /** A worker without a processor: the test takes jobs by hand (they become active). */
   let worker: Worker<SyncJobData, unknown, string>;
 
   beforeAll(async () => {
-    redis = await testRedis('op_cancel');
-    mongo = await testMongo('op_cancel');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-    runs = new SyncRunStore(mongo.db);
+    fixture = await queueFixture('op_cancel');
+    ({ queue, runs } = fixture);
     await runs.ensureIndexes();
-    worker = new Worker(SYNC_QUEUE, null, {
-      connection: { url: redis.url, maxRetriesPerRequest: null },
-      prefix: redis.prefix,
-      autorun: false,
-    });
+    worker = handWorker(fixture.redisConfig);
   });
   afterEach(async () => {
     await queue.obliterate({ force: true });
   });
   afterAll(async () => {
     await worker.close();
-    await queue.close();
-    await redis.close();
-    await mongo.close();
+    await fixture.close();
   });
 
   const deps = () => ({ stores: { runs }, queue });
@@ -62,7 +46,7 @@ describe('cancelling a run', () => {
   };
 
   it('a waiting request: its job leaves the queue and its record ends cancelled, saying by whom', async () => {
-    const tenantId = await addTenant(mongo.db);
+    const tenantId = await addTenant(fixture.db);
     const { runId, jobId } = await request(tenantId);
     const result = await cancelRun(deps(), { runId, by: 'alice' });
     expect(result.outcome).toBe('cancelled');
@@ -76,7 +60,7 @@ describe('cancelling a run', () => {
   });
 
   it('a follow-up kept for a running job: dropped, the running job left alone', async () => {
-    const tenantId = await addTenant(mongo.db);
+    const tenantId = await addTenant(fixture.db);
     const running = await request(tenantId);
     await take();
     const followUp = await request(tenantId);
@@ -93,7 +77,7 @@ describe('cancelling a run', () => {
   });
 
   it('a request a worker is taking, and a running run: the cancel is asked on the record', async () => {
-    const tenantId = await addTenant(mongo.db);
+    const tenantId = await addTenant(fixture.db);
     const { runId } = await request(tenantId);
     await take(); // active, not yet claimed: the record is still queued
     const asked = await cancelRun(deps(), { runId, by: 'alice' });
@@ -101,7 +85,7 @@ describe('cancelling a run', () => {
     expect(asked.run).toMatchObject({ status: 'queued', cancelRequested: { by: 'alice' } });
 
     // Claimed by its worker: running.
-    const other = await addTenant(mongo.db);
+    const other = await addTenant(fixture.db);
     const second = await request(other);
     await take();
     await runs.start({
@@ -121,7 +105,7 @@ describe('cancelling a run', () => {
   });
 
   it('an ended run is a CONFLICT naming its status; an unknown one NOT_FOUND', async () => {
-    const tenantId = await addTenant(mongo.db);
+    const tenantId = await addTenant(fixture.db);
     const { runId } = await request(tenantId);
     await cancelRun(deps(), { runId, by: 'alice' });
     await expect(cancelRun(deps(), { runId, by: 'alice' })).rejects.toMatchObject({

@@ -5,10 +5,11 @@
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Worker, type Queue } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
 import { pauseSyncs } from '../../operations/index.js';
-import { createSyncQueue, SYNC_QUEUE, type SyncJobData } from '../../queues/sync-queue.js';
+import { createSyncQueue, type SyncJobData } from '../../queues/sync-queue.js';
 import { enqueueUnrecorded } from '../queues/support/enqueue-unrecorded.js';
+import { handWorker } from '../queues/support/queue-fixture.js';
 import { testRedis, type TestRedis } from '../support/services.js';
 
 describe('pausing and resuming syncs', () => {
@@ -23,11 +24,7 @@ describe('pausing and resuming syncs', () => {
   beforeAll(async () => {
     redis = await testRedis('op_pause');
     queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-    worker = new Worker(SYNC_QUEUE, null, {
-      connection: { url: redis.url, maxRetriesPerRequest: null },
-      prefix: redis.prefix,
-      autorun: false,
-    });
+    worker = handWorker({ url: redis.url, prefix: redis.prefix });
   });
   afterAll(async () => {
     await worker.close();

@@ -5,20 +5,13 @@
  * when the test says, never after a sleep. Every pass is for the test's own tenant.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
+import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
 import { LeaseStore } from '../../connectors/mongo/leases.js';
-import { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
-import {
-  addSyncJob,
-  createSyncQueue,
-  markEnqueued,
-  newRunId,
-  SYNC_QUEUE,
-  type SyncJobData,
-} from '../../queues/sync-queue.js';
+import type { SyncRunStore } from '../../connectors/mongo/sync-runs.js';
+import { addSyncJob, markEnqueued, newRunId, type SyncJobData } from '../../queues/sync-queue.js';
 import { RunReaper } from '../../workers/run-reaper.js';
 import { TestClock } from '../support/clock.js';
-import { testMongo, testRedis, type TestMongo, type TestRedis } from '../support/services.js';
+import { handWorker, queueFixture, type QueueFixture } from '../queues/support/queue-fixture.js';
 import { addTenant, fastQueue, quietLogger } from './support/harness.js';
 
 const GRACE_MS = 10_000;
@@ -26,8 +19,7 @@ const LEASE_TTL_MS = 5_000;
 const WORKER_ID = 'dead-worker';
 
 describe('the run reaper', () => {
-  let redis: TestRedis;
-  let mongo: TestMongo;
+  let fixture: QueueFixture;
   let queue: Queue<SyncJobData, unknown, string>;
   let runs: SyncRunStore;
   let leases: LeaseStore;
@@ -37,28 +29,20 @@ describe('the run reaper', () => {
   const clock = new TestClock();
 
   beforeAll(async () => {
-    redis = await testRedis('runreaper');
-    mongo = await testMongo('run_reaper');
-    queue = createSyncQueue({ url: redis.url, prefix: redis.prefix });
-    runs = new SyncRunStore(mongo.db);
-    leases = new LeaseStore(mongo.db, { clock, clockSkewMs: 0 });
+    fixture = await queueFixture('run_reaper');
+    ({ queue, runs } = fixture);
+    leases = new LeaseStore(fixture.db, { clock, clockSkewMs: 0 });
     await runs.ensureIndexes();
     await leases.ensureIndexes();
     reaper = new RunReaper({ runs, leases, queue, enqueueGraceMs: GRACE_MS, logger: quietLogger, clock });
-    hands = new Worker(SYNC_QUEUE, null, {
-      connection: { url: redis.url, maxRetriesPerRequest: null },
-      prefix: redis.prefix,
-      autorun: false,
-    });
+    hands = handWorker(fixture.redisConfig);
   });
   afterEach(async () => {
     await queue.obliterate({ force: true });
   });
   afterAll(async () => {
     await hands.close();
-    await queue.close();
-    await redis.close();
-    await mongo.close();
+    await fixture.close();
   });
 
   /** A request's record as its producer writes it before the add (the add not made yet). */
@@ -91,9 +75,13 @@ describe('the run reaper', () => {
     return { runId, result };
   }
 
-  /** A run a worker started (its record claimed) and then lost: no job active, its lease not renewed. */
-  async function runningRecord(tenantId: string, jobId = newRunId()) {
+  /**
+   * A run a worker started and then lost: no job active, its lease not renewed. With `claim`, the
+   * worker claimed that request's record (its job is the request's).
+   */
+  async function runningRecord(tenantId: string, jobId = newRunId(), claim?: string) {
     const run = await runs.start({
+      ...(claim ? { runId: claim } : {}),
       tenantId,
       hierarchy: 'provider.customer',
       trigger: 'api',
@@ -124,7 +112,7 @@ describe('the run reaper', () => {
 
   describe('a running record', () => {
     it('whose job is gone and whose lease lapsed ends failed WORKER_LOST, once', async () => {
-      const tenantId = await addTenant(mongo.db);
+      const tenantId = await addTenant(fixture.db);
       const jobId = newRunId();
       const runId = await runningRecord(tenantId, jobId);
       expect(await leases.acquire(tenantId, `${WORKER_ID}/${jobId}`, LEASE_TTL_MS)).not.toBeNull();
@@ -145,7 +133,7 @@ describe('the run reaper', () => {
     });
 
     it('whose tenant lease another run holds ends failed: only its own lease keeps it', async () => {
-      const tenantId = await addTenant(mongo.db);
+      const tenantId = await addTenant(fixture.db);
       const runId = await runningRecord(tenantId);
       expect(await leases.acquire(tenantId, 'other-worker/other-job', LEASE_TTL_MS)).not.toBeNull();
       expect(await reaper.reap({ tenantId })).toEqual({ merged: 0, failed: 1 });
@@ -153,38 +141,20 @@ describe('the run reaper', () => {
     });
 
     it('whose job is active is left alone, even with its lease lapsed', async () => {
-      const tenantId = await addTenant(mongo.db);
+      const tenantId = await addTenant(fixture.db);
       const { runId } = await request(tenantId);
       const { job } = await takeJob();
       expect(job.id).toBe(runId);
-      await runs.start({
-        runId,
-        tenantId,
-        hierarchy: 'provider.customer',
-        trigger: 'api',
-        requestedBy: 'op',
-        jobId: runId,
-        attempt: 1,
-        worker: WORKER_ID,
-      });
+      await runningRecord(tenantId, runId, runId);
       expect(await reaper.reap({ tenantId })).toEqual({ merged: 0, failed: 0 });
       expect((await recordOf(runId)).status).toBe('running');
     });
 
     it("whose job BullMQ failed as stalled too often ends WORKER_LOST with BullMQ's reason", async () => {
-      const tenantId = await addTenant(mongo.db);
+      const tenantId = await addTenant(fixture.db);
       const { runId } = await request(tenantId);
       const { job, token } = await takeJob();
-      await runs.start({
-        runId,
-        tenantId,
-        hierarchy: 'provider.customer',
-        trigger: 'api',
-        requestedBy: 'op',
-        jobId: runId,
-        attempt: 1,
-        worker: WORKER_ID,
-      });
+      await runningRecord(tenantId, runId, runId);
       await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
       expect(await queue.getJobState(runId)).toBe('failed');
 
@@ -197,7 +167,7 @@ describe('the run reaper', () => {
 
   describe('a queued record', () => {
     it('younger than the grace time and not marked added is left alone; past it, with no job, JOB_LOST', async () => {
-      const tenantId = await addTenant(mongo.db);
+      const tenantId = await addTenant(fixture.db);
       const runId = await queuedRecord(tenantId);
       expect(await reaper.reap({ tenantId })).toEqual({ merged: 0, failed: 0 });
       expect((await recordOf(runId)).status).toBe('queued');
@@ -210,7 +180,7 @@ describe('the run reaper', () => {
     });
 
     it('whose add is marked done is judged at once: its job lost → JOB_LOST', async () => {
-      const tenantId = await addTenant(mongo.db);
+      const tenantId = await addTenant(fixture.db);
       const { runId } = await request(tenantId);
       // Redis lost the job (or someone removed it); the add's mark stays.
       await queue.remove(runId);
@@ -219,7 +189,7 @@ describe('the run reaper', () => {
     });
 
     it('whose job is waiting is left alone, past the grace time too', async () => {
-      const tenantId = await addTenant(mongo.db);
+      const tenantId = await addTenant(fixture.db);
       const { runId, result } = await request(tenantId);
       expect(result.outcome).toBe('created');
       clock.advance(GRACE_MS + 1);
@@ -228,7 +198,7 @@ describe('the run reaper', () => {
     });
 
     it("whose job failed before any run started ends failed with the job's reason as its error", async () => {
-      const tenantId = await addTenant(mongo.db);
+      const tenantId = await addTenant(fixture.db);
       const { runId } = await request(tenantId);
       const { job, token } = await takeJob();
       await job.moveToFailed(
@@ -244,7 +214,7 @@ describe('the run reaper', () => {
     });
 
     it('replaced by a later request kept as the follow-up is merged into it', async () => {
-      const tenantId = await addTenant(mongo.db);
+      const tenantId = await addTenant(fixture.db);
       await request(tenantId);
       await takeJob(); // the tenant's job runs
       const first = await request(tenantId);
@@ -259,7 +229,7 @@ describe('the run reaper', () => {
     });
 
     it('whose job is gone but a run of the tenant started after it is merged into that run', async () => {
-      const tenantId = await addTenant(mongo.db);
+      const tenantId = await addTenant(fixture.db);
       const { runId } = await request(tenantId);
       await queue.remove(runId);
       const laterRun = await runningRecord(tenantId);
@@ -273,7 +243,7 @@ describe('the run reaper', () => {
     });
 
     it("of a full pull is not merged into a later delta run (it does not do a full pull's work)", async () => {
-      const tenantId = await addTenant(mongo.db);
+      const tenantId = await addTenant(fixture.db);
       const full = await request(tenantId);
       await queue.remove(full.runId);
       const delta = await runs.start({
@@ -294,8 +264,8 @@ describe('the run reaper', () => {
   });
 
   it("passes over one tenant's records only when asked for one tenant", async () => {
-    const tenantA = await addTenant(mongo.db);
-    const tenantB = await addTenant(mongo.db);
+    const tenantA = await addTenant(fixture.db);
+    const tenantB = await addTenant(fixture.db);
     const a = await runningRecord(tenantA);
     const b = await runningRecord(tenantB);
     expect(await reaper.reap({ tenantId: tenantA })).toEqual({ merged: 0, failed: 1 });

@@ -2,11 +2,11 @@
  * One test file's sync queue: a Redis key prefix and a MongoDB database of its own, the `tenant-sync`
  * queue on that prefix and the run records' store; close obliterates the queue and drops both.
  */
-import type { Queue } from 'bullmq';
+import { Worker, type Queue } from 'bullmq';
 import type { Db } from 'mongodb';
 import { SyncRunStore } from '../../../connectors/mongo/sync-runs.js';
 import type { RedisSettings } from '../../../queues/connection.js';
-import { createSyncQueue, type SyncJobData } from '../../../queues/sync-queue.js';
+import { createSyncQueue, SYNC_QUEUE, type SyncJobData } from '../../../queues/sync-queue.js';
 import { testMongo, testRedis, type TestRedis } from '../../support/services.js';
 
 export interface QueueFixture {
@@ -44,4 +44,16 @@ export async function queueFixture(name: string, mongoUri?: string): Promise<Que
       }
     },
   };
+}
+
+/**
+ * A worker on the sync queue without a processor: the test takes jobs by hand (they become active)
+ * and moves them on itself.
+ */
+export function handWorker(redis: RedisSettings): Worker<SyncJobData, unknown, string> {
+  return new Worker(SYNC_QUEUE, null, {
+    connection: { url: redis.url, maxRetriesPerRequest: null },
+    prefix: redis.prefix,
+    autorun: false,
+  });
 }
